@@ -1,0 +1,428 @@
+//! The JSON shapes of `/api/v1`. Field names are the seed's column names plus DESIGN.md's
+//! additions. Inputs reject unknown fields (a typo should fail loudly, not be ignored);
+//! timestamps are RFC 3339 UTC; dates are `YYYY-MM-DD`.
+
+use crate::kinds::{DocumentSource, DocumentType, LogAction, LogStatus, UserType};
+use crate::text::{nullable, Email, Label, Password, Text};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+pub type Name = Label<200>;
+pub type Title = Label<300>;
+pub type ExternalRef = Label<200>;
+pub type ContactDetails = Text<2_000>;
+pub type MedicalHistory = Text<20_000>;
+pub type DietaryPreferences = Text<5_000>;
+pub type Note = Text<2_000>;
+
+/// The longest `limit` a list accepts.
+pub const MAX_PAGE: u32 = 200;
+/// The `limit` of a list that names none.
+pub const DEFAULT_PAGE: u32 = 50;
+
+// ---------- auth ----------
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    #[schema(value_type = String, format = "email")]
+    pub email: Email,
+    #[schema(value_type = String, format = "password")]
+    pub password: Text<256>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+}
+
+// ---------- users ----------
+
+/// A user as their admin, or they themselves, see them. No password or hash, ever.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: UserType,
+    pub carepatron_id: Option<String>,
+    /// For `provider` users: the PHP they work for.
+    pub provider_id: Option<Uuid>,
+    /// For `patient` users: their patient record.
+    pub patient_id: Option<Uuid>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A colleague as other dieticians and practitioners see them (the sharing picker).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UserDirectoryEntry {
+    pub id: Uuid,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: UserType,
+}
+
+/// `GET /users/{id}`: the full record, or the directory entry of a colleague.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum UserView {
+    Full(User),
+    Directory(UserDirectoryEntry),
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    #[schema(value_type = String, format = "email")]
+    pub email: Email,
+    #[schema(value_type = String, max_length = 200)]
+    pub name: Name,
+    #[serde(rename = "type")]
+    pub kind: UserType,
+    #[schema(value_type = String, format = "password", min_length = 10, max_length = 256)]
+    pub password: Password,
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub carepatron_id: Option<ExternalRef>,
+    pub provider_id: Option<Uuid>,
+    pub patient_id: Option<Uuid>,
+}
+
+/// `PUT /users/{id}`: absent fields are kept, `null` clears a nullable one.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdate {
+    #[schema(value_type = Option<String>, format = "email")]
+    pub email: Option<Email>,
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub name: Option<Name>,
+    #[serde(rename = "type")]
+    pub kind: Option<UserType>,
+    #[schema(value_type = Option<String>, format = "password", min_length = 10, max_length = 256)]
+    pub password: Option<Password>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub carepatron_id: Option<Option<ExternalRef>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Uuid>)]
+    pub provider_id: Option<Option<Uuid>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Uuid>)]
+    pub patient_id: Option<Option<Uuid>>,
+}
+
+// ---------- patients ----------
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Patient {
+    pub id: Uuid,
+    /// The patient's dietician.
+    pub user_id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub contact_details: Option<String>,
+    pub medical_history: Option<String>,
+    pub dietary_preferences: Option<String>,
+    pub carepatron_patient_id: Option<String>,
+    pub birth_date: Option<NaiveDate>,
+    /// The patient's Primary Healthcare Provider.
+    pub provider_id: Option<Uuid>,
+    /// The identifier the PHP knows the patient by.
+    pub provider_patient_identifier: Option<String>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPatient {
+    #[schema(value_type = String, max_length = 200)]
+    pub name: Name,
+    #[schema(value_type = String, format = "email")]
+    pub email: Email,
+    #[schema(value_type = Option<String>, max_length = 2000)]
+    pub contact_details: Option<ContactDetails>,
+    #[schema(value_type = Option<String>, max_length = 20000)]
+    pub medical_history: Option<MedicalHistory>,
+    #[schema(value_type = Option<String>, max_length = 5000)]
+    pub dietary_preferences: Option<DietaryPreferences>,
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub carepatron_patient_id: Option<ExternalRef>,
+    pub birth_date: Option<NaiveDate>,
+    pub provider_id: Option<Uuid>,
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub provider_patient_identifier: Option<ExternalRef>,
+}
+
+/// `PUT /patients/{id}`: absent fields are kept, `null` clears a nullable one.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatientUpdate {
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub name: Option<Name>,
+    #[schema(value_type = Option<String>, format = "email")]
+    pub email: Option<Email>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, max_length = 2000)]
+    pub contact_details: Option<Option<ContactDetails>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, max_length = 20000)]
+    pub medical_history: Option<Option<MedicalHistory>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, max_length = 5000)]
+    pub dietary_preferences: Option<Option<DietaryPreferences>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub carepatron_patient_id: Option<Option<ExternalRef>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub birth_date: Option<Option<NaiveDate>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Uuid>)]
+    pub provider_id: Option<Option<Uuid>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub provider_patient_identifier: Option<Option<ExternalRef>>,
+}
+
+/// `409` body of `POST /patients` when one of the caller's patients has that email already:
+/// the client should open the existing record instead.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DuplicatePatient {
+    pub existing_id: Uuid,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PatientQuery {
+    /// Case-insensitive part of the name or email.
+    pub q: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+// ---------- documents ----------
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct HealthcareDocument {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    #[serde(rename = "type")]
+    pub kind: DocumentType,
+    pub date: NaiveDate,
+    pub title: String,
+    /// The text of a text document, on `GET /documents/{id}` only (lists leave it out, and
+    /// binary documents are read from `/documents/{id}/content`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub content: Option<String>,
+    pub mime_type: String,
+    pub size_bytes: i64,
+    /// Hex SHA-256 of the body.
+    pub content_hash: String,
+    pub source: DocumentSource,
+    /// Who uploaded it; `null` for documents pulled from the PHP.
+    pub source_user_id: Option<Uuid>,
+    /// The document's id at the PHP.
+    pub external_id: Option<String>,
+    pub carepatron_document_id: Option<String>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A text document (JSON body of `POST /patients/{id}/documents`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTextDocument {
+    #[serde(rename = "type")]
+    pub kind: DocumentType,
+    pub date: NaiveDate,
+    #[schema(value_type = String, max_length = 300)]
+    pub title: Title,
+    /// The document text (bounded by the request body limit).
+    pub content: String,
+    /// `text/plain` unless given (`text/markdown`, `text/html`…); must be `text/*`.
+    pub mime_type: Option<String>,
+}
+
+/// The `metadata` part of a multipart upload; the `file` part holds the bytes.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewFileMetadata {
+    #[serde(rename = "type")]
+    pub kind: DocumentType,
+    pub date: NaiveDate,
+    #[schema(value_type = String, max_length = 300)]
+    pub title: Title,
+}
+
+/// `PUT /documents/{id}`: absent fields are kept.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentUpdate {
+    #[serde(rename = "type")]
+    pub kind: Option<DocumentType>,
+    pub date: Option<NaiveDate>,
+    #[schema(value_type = Option<String>, max_length = 300)]
+    pub title: Option<Title>,
+    /// New text; only for text documents.
+    pub content: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentQuery {
+    /// Only documents of this type.
+    #[serde(rename = "type")]
+    #[param(value_type = Option<DocumentType>, rename = "type")]
+    pub kind: Option<DocumentType>,
+    /// Documents dated on or after this day.
+    pub from: Option<NaiveDate>,
+    /// Documents dated on or before this day.
+    pub to: Option<NaiveDate>,
+    /// Case-insensitive keyword in the title or text.
+    pub q: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+// ---------- sharing and requests ----------
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShareRequest {
+    /// A user of type `practitioner`.
+    pub practitioner_id: Uuid,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DocumentShare {
+    pub id: Uuid,
+    pub document_id: Uuid,
+    pub practitioner_id: Uuid,
+    pub shared_by: Uuid,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    /// Set when the share was revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A share together with the document it opens (`GET /patients/{id}/shared-documents`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SharedDocument {
+    pub share: DocumentShare,
+    pub document: HealthcareDocument,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDocumentRequest {
+    /// What is wanted, for the PHP's staff to read.
+    #[schema(value_type = Option<String>, max_length = 2000)]
+    pub note: Option<Note>,
+    /// Only these document types (all if absent).
+    #[serde(default)]
+    pub types: Vec<DocumentType>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DocumentRequest {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub requested_by: Uuid,
+    pub status: LogStatus,
+    pub note: Option<String>,
+    pub types: Vec<DocumentType>,
+    pub created_at: DateTime<Utc>,
+    /// The log entry that records the request.
+    pub log_id: Uuid,
+}
+
+// ---------- synchronization log ----------
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SyncLogEntry {
+    pub id: Uuid,
+    pub patient_id: Option<Uuid>,
+    pub document_id: Option<Uuid>,
+    /// Who triggered it; `null` for background work.
+    pub user_id: Option<Uuid>,
+    pub action: LogAction,
+    pub timestamp: DateTime<Utc>,
+    pub status: LogStatus,
+    /// A sentence for a person: what happened and what to do. Never PHI.
+    pub details: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct LogQuery {
+    #[param(value_type = Option<LogStatus>)]
+    pub status: Option<LogStatus>,
+    #[param(value_type = Option<LogAction>)]
+    pub action: Option<LogAction>,
+    /// Entries on or after this day.
+    pub from: Option<NaiveDate>,
+    /// Entries on or before this day.
+    pub to: Option<NaiveDate>,
+    /// Case-insensitive keyword in the details.
+    pub q: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// One page of a list. Pass `next_cursor` back as `cursor` for the next page; `null` means
+/// this was the last.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn update_tells_absent_from_null() {
+        let u: PatientUpdate =
+            serde_json::from_str(r#"{"contact_details": null}"#).expect("parses");
+        assert!(matches!(u.contact_details, Some(None)));
+        assert!(u.medical_history.is_none());
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let e = serde_json::from_str::<NewPatient>(r#"{"name":"A","email":"a@b.co","nmae":1}"#);
+        assert!(e.is_err());
+    }
+}

@@ -1,0 +1,139 @@
+//! Closed vocabularies stored as text. The wire and database spelling is the seed's
+//! ("lab report", "manual sync"), so exports and the Carepatron mapping read naturally.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A value outside one of the closed vocabularies.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} {value:?}; expected one of: {expected}")]
+pub struct UnknownValue {
+    pub kind: &'static str,
+    pub value: String,
+    pub expected: String,
+}
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident, $label:literal { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stored and wire spelling.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownValue;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(UnknownValue {
+                        kind: $label,
+                        value: s.to_owned(),
+                        expected: [$($text),+].join(", "),
+                    }),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum! {
+    /// What a user is; decides every permission (DESIGN.md, "Who may do what").
+    UserType, "user type" {
+        Admin = "admin",
+        Dietician = "dietician",
+        Practitioner = "practitioner",
+        /// Staff of a Primary Healthcare Provider, linked to one provider record.
+        Provider = "provider",
+        /// A patient, linked to their own patient record.
+        Patient = "patient",
+    }
+}
+
+string_enum! {
+    /// The kind of a healthcare document.
+    DocumentType, "document type" {
+        LabReport = "lab report",
+        ProgressNote = "progress note",
+        PhysicalAssessment = "physical assessment",
+        DietaryAssessment = "dietary assessment",
+        ImagingReport = "imaging report",
+        DischargeSummary = "discharge summary",
+        ReferralLetter = "referral letter",
+        Other = "other",
+    }
+}
+
+string_enum! {
+    /// Where a document came from.
+    DocumentSource, "document source" {
+        /// Pulled from, or uploaded by staff of, the patient's PHP.
+        PrimaryHealthcareProvider = "Primary Healthcare Provider",
+        /// Written or uploaded by the patient's dietician.
+        Dietician = "Dietician",
+        /// Flowed back from the practice's Carepatron workspace.
+        Carepatron = "Carepatron",
+    }
+}
+
+string_enum! {
+    /// What a synchronization log entry records.
+    LogAction, "log action" {
+        ManualSync = "manual sync",
+        AutomaticSync = "automatic sync",
+        AutomaticUpdate = "automatic update",
+        DocumentRequest = "document request",
+        DocumentShared = "document shared",
+        ShareRevoked = "share revoked",
+        DocumentUploaded = "document uploaded",
+    }
+}
+
+string_enum! {
+    /// The outcome of a logged action.
+    LogStatus, "log status" {
+        Pending = "pending",
+        InProgress = "in progress",
+        Success = "success",
+        Failure = "failure",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_value_round_trips_through_its_spelling() {
+        for t in DocumentType::ALL {
+            assert_eq!(t.as_str().parse::<DocumentType>(), Ok(*t));
+            let json = serde_json::to_string(t).expect("serialize");
+            assert_eq!(json, format!("\"{}\"", t.as_str()));
+        }
+        for t in UserType::ALL {
+            assert_eq!(t.as_str().parse::<UserType>(), Ok(*t));
+        }
+    }
+
+    #[test]
+    fn unknown_values_name_the_choices() {
+        let err = "superuser".parse::<UserType>().expect_err("not a user type");
+        assert!(err.to_string().contains("admin, dietician"), "{err}");
+    }
+}

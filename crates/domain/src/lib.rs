@@ -1,0 +1,23 @@
+//! The healthcare-records domain: what the platform, the sync core and the desktop app agree on.
+//!
+//! # Layout
+//! - [`kinds`]: the closed vocabularies (user types, document types and sources, log actions).
+//! - [`text`]: validated input types; parsing a request into them *is* the validation.
+//! - [`access`]: who may see and do what (DESIGN.md's table), as pure functions over facts.
+//! - [`dto`]: the JSON shapes of `/api/v1`, shared by the server and its clients.
+//!
+//! Nothing here does I/O: the server turns [`access`] scopes into SQL, clients reuse the DTOs.
+
+pub mod access;
+pub mod dto;
+pub mod kinds;
+pub mod text;
+
+pub use access::{Caller, Denied};
+pub use kinds::{DocumentSource, DocumentType, LogAction, LogStatus, UnknownValue, UserType};
+
+/// A new row id. UUIDv7 so that ids made offline on a laptop sort by creation time and never
+/// collide with the server's.
+pub fn new_id() -> uuid::Uuid {
+    uuid::Uuid::now_v7()
+}

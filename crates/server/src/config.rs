@@ -1,0 +1,141 @@
+//! Server settings: flags, else `RECORDS_*` environment variables, else embedded defaults
+//! (a SQLite file and a generated JWT secret in the platform's data directory).
+
+use crate::auth::LoginLimits;
+use anyhow::Context as _;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Bytes that must not be printed (the JWT signing secret).
+#[derive(Clone)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Everything the platform needs to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub jwt_secret: Secret,
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    /// Largest request body accepted (413 beyond).
+    pub max_body_bytes: usize,
+    pub db_max_connections: u32,
+    pub login_limits: LoginLimits,
+}
+
+impl Config {
+    /// Defaults around a database and a secret.
+    pub fn new(database_url: impl Into<String>, jwt_secret: Secret) -> Self {
+        Self {
+            database_url: database_url.into(),
+            jwt_secret,
+            issuer: "records-server".to_owned(),
+            audience: "records-api".to_owned(),
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            max_body_bytes: 25 * 1024 * 1024,
+            db_max_connections: 8,
+            login_limits: LoginLimits::default(),
+        }
+    }
+}
+
+/// Where the server keeps its embedded database and generated secret.
+pub fn default_data_dir() -> anyhow::Result<PathBuf> {
+    directories::ProjectDirs::from("org", "healthcare-records", "records-server")
+        .map(|d| d.data_dir().to_path_buf())
+        .context("no home directory to keep data in; set RECORDS_DATA_DIR")
+}
+
+/// `sqlite:<data_dir>/records.db`
+pub fn default_database_url(data_dir: &Path) -> String {
+    format!("sqlite:{}", data_dir.join("records.db").display())
+}
+
+/// The JWT secret from `RECORDS_JWT_SECRET`, else the one kept in `<data_dir>/jwt-secret`
+/// (made on first start, readable by its owner only). `true`: it was just generated.
+pub fn load_or_create_secret(from_env: Option<String>, data_dir: &Path) -> anyhow::Result<(Secret, bool)> {
+    if let Some(s) = from_env {
+        anyhow::ensure!(s.len() >= 32, "RECORDS_JWT_SECRET must be at least 32 characters");
+        return Ok((Secret::new(s.into_bytes()), false));
+    }
+    let path = data_dir.join("jwt-secret");
+    if path.exists() {
+        let s = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        return Ok((Secret::new(s.trim().as_bytes().to_vec()), false));
+    }
+    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    let mut bytes = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
+    let secret = hex::encode(bytes);
+    write_private(&path, secret.as_bytes())?;
+    Ok((Secret::new(secret.into_bytes()), true))
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(bytes)?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("creating {}", path.display()))
+}
+
+/// Parses the listen address (for error messages that say which setting is wrong).
+pub fn parse_bind(s: &str) -> anyhow::Result<SocketAddr> {
+    s.parse()
+        .with_context(|| format!("RECORDS_BIND {s:?} is not an address like 127.0.0.1:8080"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_secret_is_private_and_reused() {
+        let dir = std::env::temp_dir().join(format!("records-secret-{}", uuid::Uuid::now_v7()));
+        let (a, new) = load_or_create_secret(None, &dir).expect("created");
+        assert!(new);
+        let (b, new) = load_or_create_secret(None, &dir).expect("read back");
+        assert!(!new);
+        assert_eq!(a.expose(), b.expose());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(dir.join("jwt-secret")).expect("exists").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(!format!("{a:?}").contains(&String::from_utf8_lossy(a.expose()).to_string()));
+        std::fs::remove_dir_all(dir).ok();
+    }
+}

@@ -1,0 +1,449 @@
+//! Storage: one set of queries over SQLite (embedded default) or PostgreSQL (deployments).
+//!
+//! Both backends get the same schema, column for column (see `migrations/`), with ids and
+//! timestamps as text, so the queries here run unchanged on either through sqlx's `Any`
+//! driver. The few statements that differ (locking, the sync cursor) match on [`Backend`].
+
+mod documents;
+mod logs;
+mod patients;
+mod providers;
+mod shares;
+mod tokens;
+mod users;
+
+pub use documents::{DocumentBody, DocumentFilter, NewDocument, StoredDocument};
+pub use logs::{LogFilter, NewLogEntry};
+pub use patients::{facts as patient_facts, StoredPatient};
+pub use tokens::RefreshOutcome;
+pub use providers::Provider;
+pub use users::{NewUserRow, StoredUser};
+
+use anyhow::Context as _;
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, AnyPool, Executor as _};
+use std::fmt::Write as _;
+use std::str::FromStr;
+use std::time::Duration;
+use uuid::Uuid;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// Which database engine a URL points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else {
+            anyhow::bail!("unsupported database URL: expected sqlite:PATH or postgres://…")
+        }
+    }
+}
+
+/// A storage error the API layer needs to tell apart; everything else is internal.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("a row with the same unique value exists")]
+    Unique,
+    #[error("a referenced row does not exist")]
+    ForeignKey,
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            match db.kind() {
+                sqlx::error::ErrorKind::UniqueViolation => return Self::Unique,
+                sqlx::error::ErrorKind::ForeignKeyViolation => return Self::ForeignKey,
+                _ => {}
+            }
+        }
+        Self::Other(e.into())
+    }
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// The platform database: a pool and the engine behind it.
+#[derive(Clone)]
+pub struct Db {
+    pool: AnyPool,
+    /// Decides the handful of engine-specific statements.
+    backend: Backend,
+}
+
+impl Db {
+    /// Connects (creating a SQLite file if missing) without migrating.
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the writer; busy_timeout queues writers
+                        // instead of failing them; foreign keys are off by default in SQLite.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .context("cannot open the database (check RECORDS_DATABASE_URL)")?;
+        Ok(Self { pool, backend })
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&self.pool)
+            .await
+            .context("database migration failed")
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Cheap liveness probe for `/readyz`.
+    pub async fn ping(&self) -> DbResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+// ---------- values as stored ----------
+
+/// Now, in the stored timestamp format.
+pub fn now() -> String {
+    stamp(Utc::now())
+}
+
+/// A timestamp in the stored format: fixed-width RFC 3339 with microseconds, so text order is
+/// time order.
+pub fn stamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub(crate) fn parse_time(s: &str) -> anyhow::Result<DateTime<Utc>> {
+    Ok(DateTime::parse_from_rfc3339(s)
+        .with_context(|| format!("stored timestamp {s:?} is not RFC 3339"))?
+        .with_timezone(&Utc))
+}
+
+pub(crate) fn parse_opt_time(s: Option<&str>) -> anyhow::Result<Option<DateTime<Utc>>> {
+    s.map(parse_time).transpose()
+}
+
+pub(crate) fn parse_id(s: &str) -> anyhow::Result<Uuid> {
+    Uuid::parse_str(s).with_context(|| format!("stored id {s:?} is not a UUID"))
+}
+
+pub(crate) fn parse_opt_id(s: Option<&str>) -> anyhow::Result<Option<Uuid>> {
+    s.map(parse_id).transpose()
+}
+
+pub(crate) fn parse_date(s: &str) -> anyhow::Result<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").with_context(|| format!("stored date {s:?}"))
+}
+
+pub(crate) fn parse_kind<T: FromStr>(s: &str) -> anyhow::Result<T>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    s.parse::<T>().context("stored value outside its vocabulary")
+}
+
+/// `a, b` -> `t.a, t.b`: a column list for a query that joins.
+pub(crate) fn qualify(cols: &str, alias: &str) -> String {
+    cols.split(',')
+        .map(|c| format!("{alias}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A `LIKE` pattern matching `needle` anywhere, case-insensitively (compare with `lower(col)`).
+pub(crate) fn contains_pattern(needle: &str) -> String {
+    let mut p = String::with_capacity(needle.len() + 2);
+    p.push('%');
+    for c in needle.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+// ---------- a small SQL builder ----------
+
+/// A value to bind. `Any` takes only a few primitive types, which is all the schema uses.
+#[derive(Debug, Clone)]
+pub enum Bind {
+    Text(Option<String>),
+    Int(i64),
+    Blob(Vec<u8>),
+}
+
+impl From<String> for Bind {
+    fn from(v: String) -> Self {
+        Bind::Text(Some(v))
+    }
+}
+impl From<&str> for Bind {
+    fn from(v: &str) -> Self {
+        Bind::Text(Some(v.to_owned()))
+    }
+}
+impl From<Option<String>> for Bind {
+    fn from(v: Option<String>) -> Self {
+        Bind::Text(v)
+    }
+}
+impl From<Uuid> for Bind {
+    fn from(v: Uuid) -> Self {
+        Bind::Text(Some(v.to_string()))
+    }
+}
+impl From<Option<Uuid>> for Bind {
+    fn from(v: Option<Uuid>) -> Self {
+        Bind::Text(v.map(|u| u.to_string()))
+    }
+}
+impl From<i64> for Bind {
+    fn from(v: i64) -> Self {
+        Bind::Int(v)
+    }
+}
+impl From<Vec<u8>> for Bind {
+    fn from(v: Vec<u8>) -> Self {
+        Bind::Blob(v)
+    }
+}
+
+/// SQL text with numbered `$n` placeholders (which both SQLite and PostgreSQL read), built up
+/// piece by piece for the filtered lists. sqlx's own `QueryBuilder` writes `?` for `Any`,
+/// which PostgreSQL rejects.
+#[derive(Debug, Default)]
+pub(crate) struct Sql {
+    text: String,
+    binds: Vec<Bind>,
+}
+
+impl Sql {
+    pub fn new(text: &str) -> Self {
+        Self {
+            text: text.to_owned(),
+            binds: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder for `value`.
+    pub fn bind(&mut self, value: impl Into<Bind>) -> &mut Self {
+        self.binds.push(value.into());
+        let _ = write!(self.text, "${}", self.binds.len());
+        self
+    }
+
+    pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
+        bind_all(sqlx::query(&self.text), &self.binds)
+    }
+
+    pub async fn fetch_all<'e, E>(&self, executor: E) -> DbResult<Vec<AnyRow>>
+    where
+        E: sqlx::Executor<'e, Database = Any>,
+    {
+        Ok(self.query().fetch_all(executor).await?)
+    }
+}
+
+pub(crate) fn bind_all<'q>(
+    mut q: Query<'q, Any, AnyArguments<'q>>,
+    binds: &'q [Bind],
+) -> Query<'q, Any, AnyArguments<'q>> {
+    for b in binds {
+        q = match b {
+            Bind::Text(v) => q.bind(v.as_deref()),
+            Bind::Int(v) => q.bind(*v),
+            Bind::Blob(v) => q.bind(v.as_slice()),
+        };
+    }
+    q
+}
+
+/// Keyset pagination: the sort key of the last row of a page, opaque to clients.
+pub mod cursor {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+
+    const SEP: char = '\u{1f}';
+
+    pub fn encode(keys: &[&str]) -> String {
+        URL_SAFE_NO_PAD.encode(keys.join(&SEP.to_string()))
+    }
+
+    /// `None` for a cursor this server did not make (the API answers 400).
+    pub fn decode(cursor: &str, parts: usize) -> Option<Vec<String>> {
+        let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+        let text = String::from_utf8(bytes).ok()?;
+        let keys: Vec<String> = text.split(SEP).map(str::to_owned).collect();
+        (keys.len() == parts).then_some(keys)
+    }
+}
+
+/// A page of rows plus the cursor of the next, from a query that fetched `limit + 1` rows.
+pub(crate) fn paginate<T>(
+    mut rows: Vec<T>,
+    limit: usize,
+    key: impl Fn(&T) -> String,
+) -> (Vec<T>, Option<String>) {
+    if rows.len() > limit {
+        rows.truncate(limit);
+        let next = rows.last().map(key);
+        (rows, next)
+    } else {
+        (rows, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(contains_pattern("50%_a\\"), "%50\\%\\_a\\\\%");
+        assert_eq!(contains_pattern("ANA"), "%ana%");
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_foreign_input() {
+        let c = cursor::encode(&["Ana Lima", "0190-id"]);
+        assert_eq!(cursor::decode(&c, 2), Some(vec!["Ana Lima".into(), "0190-id".into()]));
+        assert_eq!(cursor::decode(&c, 1), None);
+        assert_eq!(cursor::decode("not base64!", 2), None);
+    }
+
+    #[test]
+    fn stamps_sort_as_text() {
+        let a = stamp(DateTime::from_timestamp(1_000_000_000, 5_000).expect("valid"));
+        let b = stamp(DateTime::from_timestamp(1_000_000_000, 50_000).expect("valid"));
+        assert!(a < b, "{a} {b}");
+        assert_eq!(parse_time(&a).expect("parses").timestamp(), 1_000_000_000);
+    }
+}
+
+// ---------- shared statements ----------
+
+/// What a guarded write found.
+#[derive(Debug)]
+pub enum Written<T> {
+    Done(T),
+    /// The row is gone (or was never there).
+    Missing,
+    /// The row moved on past the version the caller based the change on (`If-Match`).
+    Stale,
+}
+
+impl Db {
+    /// `UPDATE table SET <sets>, version + 1, updated_at` on a live row, optionally only at
+    /// `expected_version`, returning `returning`.
+    pub(crate) async fn update_row(
+        &self,
+        table: &str,
+        id: Uuid,
+        expected_version: Option<i64>,
+        sets: Vec<(&'static str, Bind)>,
+        returning: &str,
+    ) -> DbResult<Written<AnyRow>> {
+        let mut sql = Sql::new(&format!("UPDATE {table} SET version = version + 1, updated_at = "));
+        sql.bind(now());
+        for (col, value) in sets {
+            sql.push(", ").push(col).push(" = ").bind(value);
+        }
+        sql.push(" WHERE id = ").bind(id).push(" AND deleted_at IS NULL");
+        if let Some(v) = expected_version {
+            sql.push(" AND version = ").bind(v);
+        }
+        sql.push(" RETURNING ").push(returning);
+        if let Some(row) = sql.query().fetch_optional(&self.pool).await? {
+            return Ok(Written::Done(row));
+        }
+        // Tell a stale version from a missing row, for 412 versus 404.
+        let live: Option<i64> = sqlx::query_scalar(&format!(
+            "SELECT version FROM {table} WHERE id = $1 AND deleted_at IS NULL"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(if live.is_some() { Written::Stale } else { Written::Missing })
+    }
+}
+
+/// Typed reads from an `AnyRow`, with errors that name the column.
+pub(crate) trait RowExt {
+    fn text(&self, col: &str) -> anyhow::Result<String>;
+    fn opt_text(&self, col: &str) -> anyhow::Result<Option<String>>;
+    fn int(&self, col: &str) -> anyhow::Result<i64>;
+    fn id(&self, col: &str) -> anyhow::Result<Uuid> {
+        parse_id(&self.text(col)?)
+    }
+    fn opt_id(&self, col: &str) -> anyhow::Result<Option<Uuid>> {
+        parse_opt_id(self.opt_text(col)?.as_deref())
+    }
+    fn time(&self, col: &str) -> anyhow::Result<DateTime<Utc>> {
+        parse_time(&self.text(col)?)
+    }
+}
+
+impl RowExt for AnyRow {
+    fn text(&self, col: &str) -> anyhow::Result<String> {
+        sqlx::Row::try_get(self, col).with_context(|| format!("column {col}"))
+    }
+    fn opt_text(&self, col: &str) -> anyhow::Result<Option<String>> {
+        sqlx::Row::try_get(self, col).with_context(|| format!("column {col}"))
+    }
+    fn int(&self, col: &str) -> anyhow::Result<i64> {
+        sqlx::Row::try_get(self, col).with_context(|| format!("column {col}"))
+    }
+}

@@ -1,0 +1,209 @@
+//! Patients, each owned by one dietician and optionally linked to their PHP.
+
+use super::{cursor, now, paginate, parse_date, Bind, Db, DbResult, RowExt, Sql, Written};
+use domain::access::{PatientFacts, PatientScope};
+use domain::dto::{NewPatient, Patient};
+use sqlx::any::AnyRow;
+use std::sync::LazyLock;
+use uuid::Uuid;
+
+const COLS: &str = "id, user_id, name, email, contact_details, medical_history, \
+    dietary_preferences, carepatron_patient_id, birth_date, provider_id, \
+    provider_patient_identifier, version, created_at, updated_at";
+
+/// [`COLS`] of `patients p`, for queries that join.
+pub(crate) static P_COLS: LazyLock<String> = LazyLock::new(|| super::qualify(COLS, "p"));
+
+/// A patient row as the API shows it.
+pub type StoredPatient = Patient;
+
+pub(crate) fn patient_from_row(row: &AnyRow) -> anyhow::Result<Patient> {
+    Ok(Patient {
+        id: row.id("id")?,
+        user_id: row.id("user_id")?,
+        name: row.text("name")?,
+        email: row.text("email")?,
+        contact_details: row.opt_text("contact_details")?,
+        medical_history: row.opt_text("medical_history")?,
+        dietary_preferences: row.opt_text("dietary_preferences")?,
+        carepatron_patient_id: row.opt_text("carepatron_patient_id")?,
+        birth_date: row.opt_text("birth_date")?.as_deref().map(parse_date).transpose()?,
+        provider_id: row.opt_id("provider_id")?,
+        provider_patient_identifier: row.opt_text("provider_patient_identifier")?,
+        version: row.int("version")?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+/// The permission facts of a patient.
+pub fn facts(p: &Patient) -> PatientFacts {
+    PatientFacts {
+        owner_id: p.user_id,
+        provider_id: p.provider_id,
+    }
+}
+
+/// Appends `AND <the caller may see patient p>` to a query over `patients p`.
+pub(crate) fn push_scope(sql: &mut Sql, scope: PatientScope) {
+    match scope {
+        PatientScope::All => {}
+        PatientScope::OwnedBy(user) => {
+            sql.push(" AND p.user_id = ").bind(user);
+        }
+        PatientScope::WithDocumentsSharedTo(user) => {
+            sql.push(
+                " AND EXISTS (SELECT 1 FROM document_shares s JOIN healthcare_documents d \
+                 ON d.id = s.document_id WHERE d.patient_id = p.id AND d.deleted_at IS NULL \
+                 AND s.deleted_at IS NULL AND s.practitioner_id = ",
+            )
+            .bind(user)
+            .push(")");
+        }
+        PatientScope::LinkedToProvider(Some(provider)) => {
+            sql.push(" AND p.provider_id = ").bind(provider);
+        }
+        PatientScope::Only(Some(patient)) => {
+            sql.push(" AND p.id = ").bind(patient);
+        }
+        PatientScope::LinkedToProvider(None) | PatientScope::Only(None) => {
+            sql.push(" AND 1 = 0");
+        }
+    }
+}
+
+impl Db {
+    /// The patient, if it is live and inside `scope`.
+    pub async fn patient(&self, scope: PatientScope, id: Uuid) -> DbResult<Option<Patient>> {
+        let mut sql = Sql::new(&format!(
+            "SELECT {} FROM patients p WHERE p.deleted_at IS NULL AND p.id = ",
+            *P_COLS
+        ));
+        sql.bind(id);
+        push_scope(&mut sql, scope);
+        let row = sql.query().fetch_optional(&self.pool).await?;
+        Ok(row.as_ref().map(patient_from_row).transpose()?)
+    }
+
+    /// Patients in `scope` by name, filtered by a name/email fragment.
+    pub async fn list_patients(
+        &self,
+        scope: PatientScope,
+        q: Option<&str>,
+        limit: usize,
+        after: Option<&[String]>,
+    ) -> DbResult<(Vec<Patient>, Option<String>)> {
+        let mut sql = Sql::new(&format!(
+            "SELECT {} FROM patients p WHERE p.deleted_at IS NULL",
+            *P_COLS
+        ));
+        push_scope(&mut sql, scope);
+        if let Some(q) = q.filter(|q| !q.trim().is_empty()) {
+            let pattern = super::contains_pattern(q.trim());
+            sql.push(" AND (lower(p.name) LIKE ").bind(pattern.as_str());
+            sql.push(" ESCAPE '\\' OR p.email LIKE ").bind(pattern);
+            sql.push(" ESCAPE '\\')");
+        }
+        if let Some([name, id]) = after {
+            sql.push(" AND (p.name > ").bind(name.as_str());
+            sql.push(" OR (p.name = ").bind(name.as_str());
+            sql.push(" AND p.id > ").bind(id.as_str()).push("))");
+        }
+        sql.push(" ORDER BY p.name, p.id LIMIT ").bind(limit as i64 + 1);
+        let rows = sql
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(patient_from_row)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(paginate(rows, limit, |p| {
+            cursor::encode(&[&p.name, &p.id.to_string()])
+        }))
+    }
+
+    /// `Err(DbError::Unique)` when the owner already has a live patient with this email.
+    pub async fn insert_patient(&self, owner: Uuid, new: NewPatient) -> DbResult<Patient> {
+        let at = now();
+        let row = sqlx::query(&format!(
+            "INSERT INTO patients (id, user_id, name, email, contact_details, \
+             medical_history, dietary_preferences, carepatron_patient_id, birth_date, \
+             provider_id, provider_patient_identifier, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING {COLS}"
+        ))
+        .bind(domain::new_id().to_string())
+        .bind(owner.to_string())
+        .bind(new.name.into_inner())
+        .bind(new.email.as_str().to_owned())
+        .bind(new.contact_details.map(String::from))
+        .bind(new.medical_history.map(String::from))
+        .bind(new.dietary_preferences.map(String::from))
+        .bind(new.carepatron_patient_id.map(String::from))
+        .bind(new.birth_date.map(|d| d.to_string()))
+        .bind(new.provider_id.map(|u| u.to_string()))
+        .bind(new.provider_patient_identifier.map(String::from))
+        .bind(at)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(patient_from_row(&row)?)
+    }
+
+    /// The owner's live patient with this email (the target of the duplicate warning).
+    pub async fn patient_id_by_email(&self, owner: Uuid, email: &str) -> DbResult<Option<Uuid>> {
+        let id: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM patients WHERE user_id = $1 AND email = $2 AND deleted_at IS NULL",
+        )
+        .bind(owner.to_string())
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(id.as_deref().map(super::parse_id).transpose()?)
+    }
+
+    pub async fn update_patient(
+        &self,
+        id: Uuid,
+        expected_version: Option<i64>,
+        sets: Vec<(&'static str, Bind)>,
+    ) -> DbResult<Written<Patient>> {
+        Ok(
+            match self.update_row("patients", id, expected_version, sets, COLS).await? {
+                Written::Done(row) => Written::Done(patient_from_row(&row)?),
+                Written::Missing => Written::Missing,
+                Written::Stale => Written::Stale,
+            },
+        )
+    }
+
+    /// Tombstones the patient with its documents and their shares, in one transaction.
+    pub async fn delete_patient(&self, id: Uuid) -> DbResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let at = now();
+        let id = id.to_string();
+        let tombstone = "SET deleted_at = $1, updated_at = $1, version = version + 1";
+        sqlx::query(&format!(
+            "UPDATE document_shares {tombstone} WHERE deleted_at IS NULL AND document_id IN \
+             (SELECT id FROM healthcare_documents WHERE patient_id = $2)"
+        ))
+        .bind(&at)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(&format!(
+            "UPDATE healthcare_documents {tombstone} WHERE deleted_at IS NULL AND patient_id = $2"
+        ))
+        .bind(&at)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+        let done = sqlx::query(&format!(
+            "UPDATE patients {tombstone} WHERE deleted_at IS NULL AND id = $2"
+        ))
+        .bind(&at)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(done > 0)
+    }
+}

@@ -1,0 +1,357 @@
+//! Healthcare documents: text as JSON, files (PDF, images) as multipart; shares.
+
+use super::error::{ApiError, ApiResult, Problem};
+use super::extract::{
+    body_problem, etag, page_params, parse_json, ApiJson, ApiPath, ApiQuery, AuthUser, IfMatch,
+};
+use super::patients;
+use super::with_location;
+use crate::app::AppState;
+use crate::db::{patient_facts, Bind, DocumentBody, DocumentFilter, NewDocument, StoredDocument, Written};
+use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use domain::dto::{
+    DocumentQuery, DocumentShare, DocumentUpdate, HealthcareDocument, NewFileMetadata,
+    NewTextDocument, Page, ShareRequest, SharedDocument,
+};
+use domain::{Caller, DocumentSource, UserType};
+use uuid::Uuid;
+
+/// Text formats a text document may declare.
+const TEXT_TYPES: &[&str] = &["text/plain", "text/markdown", "text/csv"];
+
+/// File formats an upload may carry, with the bytes each must start with.
+const FILE_TYPES: &[(&str, &[u8])] = &[
+    ("application/pdf", b"%PDF-"),
+    ("image/png", b"\x89PNG\r\n\x1a\n"),
+    ("image/jpeg", b"\xff\xd8\xff"),
+    ("image/gif", b"GIF8"),
+    ("image/webp", b"RIFF"),
+    ("text/plain", b""),
+];
+
+/// A multipart upload (documents the request body of `POST /patients/{id}/documents`).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct FileUpload {
+    metadata: NewFileMetadata,
+    /// The file's bytes, with its Content-Type (PDF, PNG, JPEG, GIF, WebP or plain text).
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+fn with_etag(status: StatusCode, doc: HealthcareDocument) -> Response {
+    (status, [(header::ETAG, etag(doc.version))], Json(doc)).into_response()
+}
+
+async fn visible(app: &AppState, caller: &Caller, id: Uuid) -> ApiResult<StoredDocument> {
+    app.db
+        .document(caller.document_scope(), id)
+        .await?
+        .ok_or(ApiError::NotFound("document"))
+}
+
+/// A patient's documents the caller may see, newest first, filtered.
+#[utoipa::path(get, path = "/api/v1/patients/{patient_id}/documents", tag = "documents",
+    security(("bearer" = [])), params(("patient_id" = Uuid, Path), DocumentQuery),
+    responses((status = 200, body = Page<HealthcareDocument>), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn list(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(patient_id): ApiPath<Uuid>,
+    ApiQuery(q): ApiQuery<DocumentQuery>,
+) -> ApiResult<Json<Page<HealthcareDocument>>> {
+    patients::visible(&app, &caller, patient_id).await?;
+    let (limit, after) = page_params(q.limit, q.cursor.as_deref(), 2)?;
+    let filter = DocumentFilter { kind: q.kind, from: q.from, to: q.to, q: q.q.as_deref() };
+    let (items, next_cursor) = app
+        .db
+        .list_documents(caller.document_scope(), patient_id, &filter, limit, after.as_deref())
+        .await?;
+    Ok(Json(Page { items, next_cursor }))
+}
+
+/// One document, with its text if it is a text document.
+#[utoipa::path(get, path = "/api/v1/documents/{id}", tag = "documents", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = HealthcareDocument, headers(("ETag" = String))), (status = 404, body = Problem)))]
+pub async fn get(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Response> {
+    Ok(with_etag(StatusCode::OK, visible(&app, &caller, id).await?.document))
+}
+
+/// The document's body: its bytes with their Content-Type.
+#[utoipa::path(get, path = "/api/v1/documents/{id}/content", tag = "documents",
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 404, body = Problem)))]
+pub async fn content(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Response> {
+    let doc = visible(&app, &caller, id).await?.document;
+    let (content_type, bytes) = match doc.content {
+        Some(text) => (format!("{}; charset=utf-8", doc.mime_type), text.into_bytes()),
+        None => {
+            let bytes = app
+                .db
+                .blob(&doc.content_hash)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("document body missing from document_blobs"))?;
+            (doc.mime_type, bytes)
+        }
+    };
+    let mut res = bytes.into_response();
+    let headers = res.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&content_type).map_err(anyhow::Error::from)?,
+    );
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    // Stored files never run as pages of this origin.
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox"));
+    headers.insert(header::ETAG, HeaderValue::from_str(&format!("\"{}\"", doc.content_hash)).map_err(anyhow::Error::from)?);
+    Ok(res)
+}
+
+/// Reads the `metadata` and `file` parts of a multipart upload.
+async fn read_upload(app: &AppState, req: Request) -> ApiResult<(NewFileMetadata, String, Vec<u8>)> {
+    let limit = app.config.max_body_bytes;
+    let mut form = Multipart::from_request(req, app)
+        .await
+        .map_err(|e| ApiError::bad_request("file", e.body_text()))?;
+    let (mut metadata, mut file) = (None, None);
+    while let Some(field) = form.next_field().await.map_err(|e| body_problem(e.status(), limit))? {
+        match field.name() {
+            Some("metadata") => {
+                let bytes = field.bytes().await.map_err(|e| body_problem(e.status(), limit))?;
+                metadata = Some(parse_json::<NewFileMetadata>(&bytes).map_err(|e| match e {
+                    ApiError::Invalid { detail, field } => ApiError::Invalid {
+                        detail,
+                        field: Some(format!("metadata.{}", field.unwrap_or_default())),
+                    },
+                    other => other,
+                })?);
+            }
+            Some("file") => {
+                let mime = field
+                    .content_type()
+                    .map(|m| m.split(';').next().unwrap_or(m).trim().to_ascii_lowercase())
+                    .unwrap_or_default();
+                let bytes = field.bytes().await.map_err(|e| body_problem(e.status(), limit))?;
+                file = Some((mime, bytes.to_vec()));
+            }
+            Some(other) => {
+                return Err(ApiError::invalid(other.to_owned(), "unexpected part; send `metadata` and `file`"))
+            }
+            None => return Err(ApiError::invalid("file", "every part needs a name")),
+        }
+    }
+    let metadata = metadata.ok_or_else(|| ApiError::invalid("metadata", "the `metadata` part is missing"))?;
+    let (mime, bytes) = file.ok_or_else(|| ApiError::invalid("file", "the `file` part is missing"))?;
+    let Some((_, magic)) = FILE_TYPES.iter().find(|(m, _)| *m == mime) else {
+        return Err(ApiError::invalid(
+            "file",
+            format!("unsupported file type {mime:?}; send PDF, PNG, JPEG, GIF, WebP or plain text"),
+        ));
+    };
+    if bytes.is_empty() {
+        return Err(ApiError::invalid("file", "the file is empty"));
+    }
+    if !bytes.starts_with(magic) {
+        return Err(ApiError::invalid("file", format!("the file's content is not {mime}")));
+    }
+    if mime == "text/plain" && std::str::from_utf8(&bytes).is_err() {
+        return Err(ApiError::invalid("file", "plain text must be UTF-8"));
+    }
+    Ok((metadata, mime, bytes))
+}
+
+/// Upload a document for a patient: JSON for text, multipart (`metadata` + `file`) for files.
+#[utoipa::path(post, path = "/api/v1/patients/{patient_id}/documents", tag = "documents",
+    security(("bearer" = [])), params(("patient_id" = Uuid, Path)),
+    request_body(content(
+        (NewTextDocument = "application/json"),
+        (FileUpload = "multipart/form-data"),
+    )),
+    responses((status = 201, body = HealthcareDocument), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 413, body = Problem),
+              (status = 415, body = Problem), (status = 422, body = Problem)))]
+pub async fn create(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(patient_id): ApiPath<Uuid>,
+    req: Request,
+) -> ApiResult<Response> {
+    let patient = patients::visible(&app, &caller, patient_id).await?;
+    caller.can_upload_document(&patient_facts(&patient))?;
+    let media = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let (kind, date, title, mime_type, body) = if media.starts_with("multipart/form-data") {
+        let (meta, mime, bytes) = read_upload(&app, req).await?;
+        let body = if mime == "text/plain" {
+            DocumentBody::Text(String::from_utf8(bytes).map_err(anyhow::Error::from)?)
+        } else {
+            DocumentBody::Binary(bytes)
+        };
+        (meta.kind, meta.date, meta.title.into_inner(), mime, body)
+    } else {
+        let ApiJson(new) = ApiJson::<NewTextDocument>::from_request(req, &app).await?;
+        let mime = new.mime_type.unwrap_or_else(|| "text/plain".to_owned());
+        if !TEXT_TYPES.contains(&mime.as_str()) {
+            return Err(ApiError::invalid("mime_type", format!("must be one of {}", TEXT_TYPES.join(", "))));
+        }
+        if new.content.trim().is_empty() {
+            return Err(ApiError::invalid("content", "must not be empty"));
+        }
+        (new.kind, new.date, new.title.into_inner(), mime, DocumentBody::Text(new.content))
+    };
+    let source = match caller.kind {
+        UserType::Provider => DocumentSource::PrimaryHealthcareProvider,
+        _ => DocumentSource::Dietician,
+    };
+    let doc = app
+        .db
+        .insert_document(NewDocument {
+            patient_id,
+            kind,
+            date,
+            title,
+            mime_type,
+            body,
+            source,
+            source_user_id: Some(caller.id),
+        })
+        .await?;
+    let location = format!("/api/v1/documents/{}", doc.id);
+    Ok(with_location(with_etag(StatusCode::CREATED, doc), &location))
+}
+
+/// Update a document's metadata or text (its uploader only). Honours `If-Match`.
+#[utoipa::path(put, path = "/api/v1/documents/{id}", tag = "documents", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag of the version this edit is based on")),
+    request_body = DocumentUpdate,
+    responses((status = 200, body = HealthcareDocument), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
+pub async fn update(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+    IfMatch(expected): IfMatch,
+    ApiJson(change): ApiJson<DocumentUpdate>,
+) -> ApiResult<Response> {
+    let stored = visible(&app, &caller, id).await?;
+    caller.can_update_document(&stored.facts)?;
+    let mut sets: Vec<(&'static str, Bind)> = Vec::new();
+    if let Some(kind) = change.kind {
+        sets.push(("type", kind.as_str().into()));
+    }
+    if let Some(date) = change.date {
+        sets.push(("date", date.to_string().into()));
+    }
+    if let Some(title) = change.title {
+        sets.push(("title", title.into_inner().into()));
+    }
+    if let Some(text) = change.content {
+        if stored.document.content.is_none() {
+            return Err(ApiError::invalid("content", "this is a file document; its content is not text"));
+        }
+        if text.trim().is_empty() {
+            return Err(ApiError::invalid("content", "must not be empty"));
+        }
+        let (hash, size) = DocumentBody::Text(text.clone()).digest();
+        sets.push(("content", text.into()));
+        sets.push(("content_hash", hash.into()));
+        sets.push(("size_bytes", size.into()));
+    }
+    match app.db.update_document(id, expected, sets).await? {
+        Written::Done(doc) => Ok(with_etag(StatusCode::OK, doc)),
+        Written::Missing => Err(ApiError::NotFound("document")),
+        Written::Stale => Err(ApiError::Stale),
+    }
+}
+
+/// Delete a document (its uploader, or an admin), with its shares.
+#[utoipa::path(delete, path = "/api/v1/documents/{id}", tag = "documents", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn delete(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
+    let stored = visible(&app, &caller, id).await?;
+    caller.can_delete_document(&stored.facts)?;
+    if app.db.delete_document(id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("document"))
+    }
+}
+
+/// Share a document with a practitioner. 201 for a new share, 200 if it was shared already.
+#[utoipa::path(post, path = "/api/v1/documents/{id}/share", tag = "documents", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = ShareRequest,
+    responses((status = 201, body = DocumentShare), (status = 200, body = DocumentShare),
+              (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn share(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<ShareRequest>,
+) -> ApiResult<Response> {
+    let stored = visible(&app, &caller, id).await?;
+    caller.can_share_document(&stored.facts)?;
+    let practitioner = app.db.user_by_id(req.practitioner_id).await?;
+    if !practitioner.is_some_and(|p| p.user.kind == UserType::Practitioner) {
+        return Err(ApiError::invalid("practitioner_id", "no practitioner with this id"));
+    }
+    let (share, created) = app
+        .db
+        .share_document(stored.document.patient_id, id, req.practitioner_id, caller.id)
+        .await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(share)).into_response())
+}
+
+/// Revoke a share: the practitioner loses access at once.
+#[utoipa::path(delete, path = "/api/v1/documents/{id}/shares/{share_id}", tag = "documents",
+    security(("bearer" = [])), params(("id" = Uuid, Path), ("share_id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn revoke_share(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath((id, share_id)): ApiPath<(Uuid, Uuid)>,
+) -> ApiResult<StatusCode> {
+    let stored = visible(&app, &caller, id).await?;
+    caller.can_share_document(&stored.facts)?;
+    app.db
+        .revoke_share(stored.document.patient_id, id, share_id, caller.id)
+        .await?
+        .ok_or(ApiError::NotFound("share"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The live shares of a patient's documents; a practitioner sees the ones made to them.
+#[utoipa::path(get, path = "/api/v1/patients/{patient_id}/shared-documents", tag = "documents",
+    security(("bearer" = [])), params(("patient_id" = Uuid, Path)),
+    responses((status = 200, body = Vec<SharedDocument>), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn shared_documents(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(patient_id): ApiPath<Uuid>,
+) -> ApiResult<Json<Vec<SharedDocument>>> {
+    let patient = patients::visible(&app, &caller, patient_id).await?;
+    caller.can_view_shares(&patient_facts(&patient))?;
+    let only = caller.is(UserType::Practitioner).then_some(caller.id);
+    Ok(Json(app.db.shared_documents(patient_id, only).await?))
+}

@@ -1,0 +1,127 @@
+//! The HTTP surface: `/api/v1`, its OpenAPI document, `/docs`, and health probes.
+
+pub mod error;
+pub mod extract;
+
+mod auth;
+mod documents;
+mod logs;
+mod meta;
+mod patients;
+mod providers;
+mod users;
+
+use crate::app::AppState;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::HeaderName;
+use axum::routing::get;
+use axum::Router;
+use error::ApiError;
+use std::sync::Arc;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "healthcare-records platform API",
+        description = "Patients, their healthcare documents from the Primary Healthcare Provider, \
+                       sharing and the synchronization log. Errors are RFC 9457 problem+json."
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth"), (name = "users"), (name = "patients"), (name = "documents"),
+        (name = "logs"), (name = "providers"), (name = "meta")
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Adds `Location: <path>` to a 201.
+pub(crate) fn with_location(mut res: axum::response::Response, path: &str) -> axum::response::Response {
+    if let Ok(v) = axum::http::HeaderValue::from_str(path) {
+        res.headers_mut().insert(axum::http::header::LOCATION, v);
+    }
+    res
+}
+
+/// Every route, documented and undocumented, with the cross-cutting layers.
+pub fn router(state: AppState) -> Router {
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::me))
+        .routes(routes!(users::get, users::update, users::delete))
+        .routes(routes!(patients::list, patients::create))
+        .routes(routes!(patients::get, patients::update, patients::delete))
+        .routes(routes!(documents::list, documents::create))
+        .routes(routes!(documents::get, documents::update, documents::delete))
+        .routes(routes!(documents::content))
+        .routes(routes!(documents::share))
+        .routes(routes!(documents::revoke_share))
+        .routes(routes!(documents::shared_documents))
+        .routes(routes!(logs::list))
+        .routes(routes!(logs::get))
+        .routes(routes!(logs::manual_sync))
+        .routes(routes!(logs::request_documents))
+        .routes(routes!(providers::list, providers::create))
+        .routes(routes!(meta::healthz))
+        .routes(routes!(meta::readyz))
+        .split_for_parts();
+    let openapi = Arc::new(openapi);
+    let max_body = state.config.max_body_bytes;
+    let request_id = HeaderName::from_static("x-request-id");
+
+    api.route(
+        "/api/v1/openapi.json",
+        get(move || {
+            let doc = Arc::clone(&openapi);
+            async move { axum::Json(doc.as_ref().clone()) }
+        }),
+    )
+    .route("/docs", get(meta::docs_page))
+    .fallback(|| async { ApiError::NotFound("route") })
+    .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+    .layer(DefaultBodyLimit::max(max_body))
+    .layer(
+        // Spans name the route template, never the URI: query strings can carry names.
+        TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let route = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map(MatchedPath::as_str)
+                .unwrap_or("unmatched");
+            let id = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), route, request_id = id)
+        }),
+    )
+    .layer(PropagateRequestIdLayer::new(request_id.clone()))
+    .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+    .with_state(state)
+}

@@ -1,0 +1,173 @@
+//! `/api/v1/patients`: a dietician's patients; others see the patients their role links them to.
+
+use super::error::{ApiError, ApiResult, Problem};
+use super::extract::{etag, page_params, ApiJson, ApiPath, ApiQuery, AuthUser, IfMatch};
+use crate::app::AppState;
+use crate::db::{patient_facts, Bind, DbError, Written};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use domain::dto::{NewPatient, Page, Patient, PatientQuery, PatientUpdate};
+use domain::Caller;
+use uuid::Uuid;
+
+pub(crate) fn with_etag(status: StatusCode, patient: Patient) -> Response {
+    (status, [(header::ETAG, etag(patient.version))], Json(patient)).into_response()
+}
+
+/// The patient if the caller may see it, else 404.
+pub(crate) async fn visible(app: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Patient> {
+    app.db
+        .patient(caller.patient_scope(), id)
+        .await?
+        .ok_or(ApiError::NotFound("patient"))
+}
+
+/// The 409 that sends the client to the patient who already has this email.
+async fn duplicate(app: &AppState, owner: Uuid, email: &str, e: DbError) -> ApiError {
+    let DbError::Unique = e else { return e.into() };
+    match app.db.patient_id_by_email(owner, email).await {
+        Ok(existing_id) => ApiError::Conflict {
+            code: "duplicate_patient",
+            detail: "one of your patients already has this email; open that record instead".into(),
+            existing_id,
+        },
+        Err(e) => e.into(),
+    }
+}
+
+/// Patients the caller may see, by name; `q` matches part of the name or email.
+#[utoipa::path(get, path = "/api/v1/patients", tag = "patients", params(PatientQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Page<Patient>), (status = 400, body = Problem), (status = 401, body = Problem)))]
+pub async fn list(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiQuery(q): ApiQuery<PatientQuery>,
+) -> ApiResult<Json<Page<Patient>>> {
+    let (limit, after) = page_params(q.limit, q.cursor.as_deref(), 2)?;
+    let (items, next_cursor) = app
+        .db
+        .list_patients(caller.patient_scope(), q.q.as_deref(), limit, after.as_deref())
+        .await?;
+    Ok(Json(Page { items, next_cursor }))
+}
+
+#[utoipa::path(get, path = "/api/v1/patients/{id}", tag = "patients", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Patient, headers(("ETag" = String))), (status = 404, body = Problem)))]
+pub async fn get(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Response> {
+    Ok(with_etag(StatusCode::OK, visible(&app, &caller, id).await?))
+}
+
+/// Create a patient owned by the calling dietician. An email one of their patients already
+/// has is a 409 carrying `existing_id`.
+#[utoipa::path(post, path = "/api/v1/patients", tag = "patients", security(("bearer" = [])),
+    request_body = NewPatient,
+    responses((status = 201, body = Patient), (status = 403, body = Problem),
+              (status = 409, body = Problem, description = "duplicate_patient, with existing_id"),
+              (status = 422, body = Problem)))]
+pub async fn create(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiJson(new): ApiJson<NewPatient>,
+) -> ApiResult<Response> {
+    caller.can_create_patient()?;
+    if new.provider_patient_identifier.is_some() && new.provider_id.is_none() {
+        return Err(ApiError::invalid("provider_id", "an identifier at the PHP needs the PHP's provider_id"));
+    }
+    let email = new.email.as_str().to_owned();
+    let patient = match app.db.insert_patient(caller.id, new).await {
+        Ok(p) => p,
+        Err(DbError::ForeignKey) => return Err(ApiError::invalid("provider_id", "no such provider")),
+        Err(e) => return Err(duplicate(&app, caller.id, &email, e).await),
+    };
+    let location = format!("/api/v1/patients/{}", patient.id);
+    Ok(super::with_location(with_etag(StatusCode::CREATED, patient), &location))
+}
+
+/// Update a patient (their dietician only); absent fields are kept, `null` clears.
+/// Honours `If-Match`.
+#[utoipa::path(put, path = "/api/v1/patients/{id}", tag = "patients", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag of the version this edit is based on")),
+    request_body = PatientUpdate,
+    responses((status = 200, body = Patient), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
+pub async fn update(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+    IfMatch(expected): IfMatch,
+    ApiJson(change): ApiJson<PatientUpdate>,
+) -> ApiResult<Response> {
+    let patient = visible(&app, &caller, id).await?;
+    caller.can_update_patient(&patient_facts(&patient))?;
+    let provider_after = change.provider_id.unwrap_or(patient.provider_id);
+    let identifier_after = match &change.provider_patient_identifier {
+        Some(v) => v.is_some(),
+        None => patient.provider_patient_identifier.is_some(),
+    };
+    if identifier_after && provider_after.is_none() {
+        return Err(ApiError::invalid("provider_id", "an identifier at the PHP needs the PHP's provider_id"));
+    }
+    let email = change.email.as_ref().map(|e| e.as_str().to_owned());
+    let mut sets: Vec<(&'static str, Bind)> = Vec::new();
+    if let Some(v) = change.name {
+        sets.push(("name", v.into_inner().into()));
+    }
+    if let Some(v) = &email {
+        sets.push(("email", v.as_str().into()));
+    }
+    let text = |v: Option<String>| Bind::from(v);
+    if let Some(v) = change.contact_details {
+        sets.push(("contact_details", text(v.map(String::from))));
+    }
+    if let Some(v) = change.medical_history {
+        sets.push(("medical_history", text(v.map(String::from))));
+    }
+    if let Some(v) = change.dietary_preferences {
+        sets.push(("dietary_preferences", text(v.map(String::from))));
+    }
+    if let Some(v) = change.carepatron_patient_id {
+        sets.push(("carepatron_patient_id", text(v.map(String::from))));
+    }
+    if let Some(v) = change.birth_date {
+        sets.push(("birth_date", text(v.map(|d| d.to_string()))));
+    }
+    if let Some(v) = change.provider_id {
+        sets.push(("provider_id", v.into()));
+    }
+    if let Some(v) = change.provider_patient_identifier {
+        sets.push(("provider_patient_identifier", text(v.map(String::from))));
+    }
+    match app.db.update_patient(id, expected, sets).await {
+        Ok(Written::Done(p)) => Ok(with_etag(StatusCode::OK, p)),
+        Ok(Written::Missing) => Err(ApiError::NotFound("patient")),
+        Ok(Written::Stale) => Err(ApiError::Stale),
+        Err(DbError::ForeignKey) => Err(ApiError::invalid("provider_id", "no such provider")),
+        Err(e) => Err(duplicate(&app, caller.id, email.as_deref().unwrap_or_default(), e).await),
+    }
+}
+
+/// Delete a patient (their dietician only), with their documents and shares.
+#[utoipa::path(delete, path = "/api/v1/patients/{id}", tag = "patients", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn delete(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
+    let patient = visible(&app, &caller, id).await?;
+    caller.can_update_patient(&patient_facts(&patient))?;
+    if app.db.delete_patient(id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("patient"))
+    }
+}

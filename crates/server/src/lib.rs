@@ -1,0 +1,21 @@
+//! The healthcare-records platform: the `/api/v1` service dieticians' apps, the PHP and
+//! Carepatron integrations and admins talk to.
+//!
+//! # Layout
+//! - [`config`]: settings from flags and `RECORDS_*` variables, with embedded defaults.
+//! - [`db`]: storage on SQLite or PostgreSQL behind one set of queries.
+//! - [`auth`]: passwords, access tokens, login rate limits.
+//! - [`http`]: the router, extractors, problem+json errors and one module per resource.
+//! - [`app`]: shared state and `serve`.
+//!
+//! Permission rules are not here: they are pure functions in `domain::access`, which the
+//! handlers consult and the queries turn into `WHERE` clauses.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod http;
+
+pub use app::{serve, AppState};
+pub use config::Config;

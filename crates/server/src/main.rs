@@ -1,0 +1,138 @@
+//! `records-server`: run the platform API, migrate its database, or create an admin.
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use domain::text::{Email, Label, Password};
+use domain::UserType;
+use server::config::{self, Config};
+use server::db::{Db, NewUserRow};
+use std::io::BufRead as _;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "records-server", version, about = "The healthcare-records platform API")]
+struct Cli {
+    /// Database URL: sqlite:PATH or postgres://… [default: a SQLite file in the data directory]
+    #[arg(long, env = "RECORDS_DATABASE_URL", global = true)]
+    database_url: Option<String>,
+    /// Where the embedded database and generated secret live.
+    #[arg(long, env = "RECORDS_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve /api/v1 (migrating the database first).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "RECORDS_BIND", default_value = "127.0.0.1:8080")]
+        bind: String,
+        /// Largest request body in bytes.
+        #[arg(long, env = "RECORDS_MAX_BODY_BYTES", default_value_t = 25 * 1024 * 1024)]
+        max_body_bytes: usize,
+    },
+    /// Run database migrations and exit.
+    Migrate,
+    /// Create an admin; the password is read from standard input (one line).
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("RECORDS_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let json = std::env::var("RECORDS_LOG_FORMAT").is_ok_and(|f| f == "json");
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    init_tracing();
+    let cli = Cli::parse();
+    let data_dir = match cli.data_dir {
+        Some(d) => d,
+        None => config::default_data_dir()?,
+    };
+    let database_url = match cli.database_url {
+        Some(url) => url,
+        None => {
+            std::fs::create_dir_all(&data_dir)
+                .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+            config::default_database_url(&data_dir)
+        }
+    };
+    match cli.command {
+        Command::Serve { bind, max_body_bytes } => {
+            let addr = config::parse_bind(&bind)?;
+            let (secret, generated) =
+                config::load_or_create_secret(std::env::var("RECORDS_JWT_SECRET").ok(), &data_dir)?;
+            if generated {
+                tracing::warn!(
+                    path = %data_dir.join("jwt-secret").display(),
+                    "generated a JWT signing secret; set RECORDS_JWT_SECRET to share one between instances"
+                );
+            }
+            let mut config = Config::new(database_url, secret);
+            config.max_body_bytes = max_body_bytes;
+            let backend = server::db::Backend::from_url(&config.database_url)?;
+            let state = server::AppState::new(config).await?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            tracing::info!(addr = %listener.local_addr()?, ?backend, "records-server listening");
+            server::serve(state, listener, async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+        }
+        Command::Migrate => {
+            let db = Db::connect(&database_url, 1).await?;
+            db.migrate().await?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::CreateAdmin { email, name } => {
+            let email = Email::try_from(email).context("--email")?;
+            let name = Label::<200>::try_from(name).context("--name")?;
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line).context("reading the password from stdin")?;
+            let password = Password::try_from(line.trim_end_matches(['\r', '\n']).to_owned())
+                .context("password")?;
+            let db = Db::connect(&database_url, 1).await?;
+            db.migrate().await?;
+            let hash = server::auth::hash_password(password.expose().to_owned()).await?;
+            let user = db
+                .insert_user(NewUserRow {
+                    email: email.as_str(),
+                    name: name.as_str(),
+                    kind: UserType::Admin,
+                    password_hash: &hash,
+                    carepatron_id: None,
+                    provider_id: None,
+                    patient_id: None,
+                })
+                .await
+                .map_err(|e| match e {
+                    server::db::DbError::Unique => anyhow::anyhow!("an account with this email exists"),
+                    other => anyhow::anyhow!(other),
+                })?;
+            #[allow(clippy::print_stdout)]
+            {
+                println!("{}", user.id);
+            }
+            Ok(())
+        }
+    }
+}
