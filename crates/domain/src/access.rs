@@ -258,7 +258,10 @@ mod tests {
     fn php_documents_are_read_only_but_shareable_by_the_dietician() {
         let d = caller(UserType::Dietician);
         let doc = DocumentFacts {
-            patient: PatientFacts { owner_id: d.id, provider_id: None },
+            patient: PatientFacts {
+                owner_id: d.id,
+                provider_id: None,
+            },
             source: DocumentSource::PrimaryHealthcareProvider,
             source_user_id: None,
         };
@@ -271,15 +274,24 @@ mod tests {
     #[test]
     fn a_provider_without_a_provider_record_uploads_nothing() {
         let p = caller(UserType::Provider);
-        let patient = PatientFacts { owner_id: Uuid::now_v7(), provider_id: None };
+        let patient = PatientFacts {
+            owner_id: Uuid::now_v7(),
+            provider_id: None,
+        };
         assert!(p.can_upload_document(&patient).is_err());
     }
 
     #[test]
     fn colleagues_see_each_other_in_the_directory_only() {
         let d = caller(UserType::Dietician);
-        assert_eq!(d.user_view(Uuid::now_v7(), UserType::Practitioner), Some(UserView::Directory));
+        assert_eq!(
+            d.user_view(Uuid::now_v7(), UserType::Practitioner),
+            Some(UserView::Directory)
+        );
         assert_eq!(d.user_view(Uuid::now_v7(), UserType::Patient), None);
-        assert_eq!(caller(UserType::Patient).user_view(Uuid::now_v7(), UserType::Dietician), None);
+        assert_eq!(
+            caller(UserType::Patient).user_view(Uuid::now_v7(), UserType::Dietician),
+            None
+        );
     }
 }

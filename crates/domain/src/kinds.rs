@@ -133,7 +133,9 @@ mod tests {
 
     #[test]
     fn unknown_values_name_the_choices() {
-        let err = "superuser".parse::<UserType>().expect_err("not a user type");
+        let err = "superuser"
+            .parse::<UserType>()
+            .expect_err("not a user type");
         assert!(err.to_string().contains("admin, dietician"), "{err}");
     }
 }

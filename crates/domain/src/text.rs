@@ -133,7 +133,9 @@ impl TryFrom<String> for Email {
             None => false,
         };
         if !valid {
-            return Err(Invalid("must be an email address like name@example.org".into()));
+            return Err(Invalid(
+                "must be an email address like name@example.org".into(),
+            ));
         }
         Ok(Self(s))
     }
@@ -170,7 +172,10 @@ impl TryFrom<String> for Password {
     fn try_from(s: String) -> Result<Self, Invalid> {
         let n = s.chars().count();
         if n < Self::MIN {
-            return Err(Invalid(format!("must be at least {} characters", Self::MIN)));
+            return Err(Invalid(format!(
+                "must be at least {} characters",
+                Self::MIN
+            )));
         }
         if n > Self::MAX {
             return Err(Invalid(format!("must be at most {} characters", Self::MAX)));
@@ -203,14 +208,27 @@ mod tests {
     fn email_is_normalised_and_checked() {
         let e = Email::try_from(" Ana@Example.ORG ".to_owned()).expect("valid");
         assert_eq!(e.as_str(), "ana@example.org");
-        for bad in ["", "ana", "@x.org", "ana@", "ana@org", "a b@x.org", "ana@x.org."] {
+        for bad in [
+            "",
+            "ana",
+            "@x.org",
+            "ana@",
+            "ana@org",
+            "a b@x.org",
+            "ana@x.org.",
+        ] {
             assert!(Email::try_from(bad.to_owned()).is_err(), "{bad:?} accepted");
         }
     }
 
     #[test]
     fn labels_are_trimmed_bounded_and_single_line() {
-        assert_eq!(Label::<5>::try_from("  Ana ".to_owned()).expect("ok").as_str(), "Ana");
+        assert_eq!(
+            Label::<5>::try_from("  Ana ".to_owned())
+                .expect("ok")
+                .as_str(),
+            "Ana"
+        );
         assert!(Label::<5>::try_from("   ".to_owned()).is_err());
         assert!(Label::<5>::try_from("Ana Lima".to_owned()).is_err());
         assert!(Label::<50>::try_from("Ana\nLima".to_owned()).is_err());

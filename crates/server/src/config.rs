@@ -73,9 +73,15 @@ pub fn default_database_url(data_dir: &Path) -> String {
 
 /// The JWT secret from `RECORDS_JWT_SECRET`, else the one kept in `<data_dir>/jwt-secret`
 /// (made on first start, readable by its owner only). `true`: it was just generated.
-pub fn load_or_create_secret(from_env: Option<String>, data_dir: &Path) -> anyhow::Result<(Secret, bool)> {
+pub fn load_or_create_secret(
+    from_env: Option<String>,
+    data_dir: &Path,
+) -> anyhow::Result<(Secret, bool)> {
     if let Some(s) = from_env {
-        anyhow::ensure!(s.len() >= 32, "RECORDS_JWT_SECRET must be at least 32 characters");
+        anyhow::ensure!(
+            s.len() >= 32,
+            "RECORDS_JWT_SECRET must be at least 32 characters"
+        );
         return Ok((Secret::new(s.into_bytes()), false));
     }
     let path = data_dir.join("jwt-secret");
@@ -84,12 +90,27 @@ pub fn load_or_create_secret(from_env: Option<String>, data_dir: &Path) -> anyho
             .with_context(|| format!("reading {}", path.display()))?;
         return Ok((Secret::new(s.trim().as_bytes().to_vec()), false));
     }
-    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    create_private_dir(data_dir)?;
     let mut bytes = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
     let secret = hex::encode(bytes);
     write_private(&path, secret.as_bytes())?;
     Ok((Secret::new(secret.into_bytes()), true))
+}
+
+/// Creates the data directory readable by its owner only: the embedded database holds PHI.
+pub fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restricting {}", dir.display()))?;
+    }
+    Ok(())
 }
 
 #[cfg(unix)]
@@ -132,7 +153,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(dir.join("jwt-secret")).expect("exists").permissions().mode();
+            let mode = std::fs::metadata(dir.join("jwt-secret"))
+                .expect("exists")
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         assert!(!format!("{a:?}").contains(&String::from_utf8_lossy(a.expose()).to_string()));

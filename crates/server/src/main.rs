@@ -10,7 +10,11 @@ use std::io::BufRead as _;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "records-server", version, about = "The healthcare-records platform API")]
+#[command(
+    name = "records-server",
+    version,
+    about = "The healthcare-records platform API"
+)]
 struct Cli {
     /// Database URL: sqlite:PATH or postgres://… [default: a SQLite file in the data directory]
     #[arg(long, env = "RECORDS_DATABASE_URL", global = true)]
@@ -49,7 +53,9 @@ fn init_tracing() {
     let filter = EnvFilter::try_from_env("RECORDS_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
     let json = std::env::var("RECORDS_LOG_FORMAT").is_ok_and(|f| f == "json");
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -68,13 +74,15 @@ async fn main() -> anyhow::Result<()> {
     let database_url = match cli.database_url {
         Some(url) => url,
         None => {
-            std::fs::create_dir_all(&data_dir)
-                .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+            config::create_private_dir(&data_dir)?;
             config::default_database_url(&data_dir)
         }
     };
     match cli.command {
-        Command::Serve { bind, max_body_bytes } => {
+        Command::Serve {
+            bind,
+            max_body_bytes,
+        } => {
             let addr = config::parse_bind(&bind)?;
             let (secret, generated) =
                 config::load_or_create_secret(std::env::var("RECORDS_JWT_SECRET").ok(), &data_dir)?;
@@ -107,7 +115,10 @@ async fn main() -> anyhow::Result<()> {
             let email = Email::try_from(email).context("--email")?;
             let name = Label::<200>::try_from(name).context("--name")?;
             let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line).context("reading the password from stdin")?;
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .context("reading the password from stdin")?;
             let password = Password::try_from(line.trim_end_matches(['\r', '\n']).to_owned())
                 .context("password")?;
             let db = Db::connect(&database_url, 1).await?;
@@ -125,7 +136,9 @@ async fn main() -> anyhow::Result<()> {
                 })
                 .await
                 .map_err(|e| match e {
-                    server::db::DbError::Unique => anyhow::anyhow!("an account with this email exists"),
+                    server::db::DbError::Unique => {
+                        anyhow::anyhow!("an account with this email exists")
+                    }
                     other => anyhow::anyhow!(other),
                 })?;
             #[allow(clippy::print_stdout)]

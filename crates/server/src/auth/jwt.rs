@@ -73,7 +73,8 @@ impl JwtKeys {
 
     /// The caller a token speaks for; `None` for any token that fails a check.
     pub fn verify(&self, token: &str) -> Option<Caller> {
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).ok()?;
+        let data =
+            jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).ok()?;
         let c = data.claims;
         Some(Caller {
             id: c.sub,

@@ -51,7 +51,10 @@ fn remaining(w: &Window, window: Duration, now: Instant) -> Option<Duration> {
 
 impl LoginLimiter {
     pub fn new(limits: LoginLimits) -> Self {
-        Self { limits, counters: Mutex::default() }
+        Self {
+            limits,
+            counters: Mutex::default(),
+        }
     }
 
     /// Counts an attempt from `addr` for `account`. `Err(wait)`: refuse it, retry after `wait`.
@@ -60,8 +63,10 @@ impl LoginLimiter {
         let window = self.limits.window;
         let mut c = self.counters.lock().unwrap_or_else(|p| p.into_inner());
         if c.addresses.len() > 100_000 || c.accounts.len() > 100_000 {
-            c.addresses.retain(|_, w| remaining(w, window, now).is_some());
-            c.accounts.retain(|_, w| remaining(w, window, now).is_some());
+            c.addresses
+                .retain(|_, w| remaining(w, window, now).is_some());
+            c.accounts
+                .retain(|_, w| remaining(w, window, now).is_some());
         }
         if let Some(w) = c.accounts.get(account) {
             if let Some(wait) = remaining(w, window, now) {
@@ -70,9 +75,15 @@ impl LoginLimiter {
                 }
             }
         }
-        let w = c.addresses.entry(addr).or_insert(Window { started: now, count: 0 });
+        let w = c.addresses.entry(addr).or_insert(Window {
+            started: now,
+            count: 0,
+        });
         if remaining(w, window, now).is_none() {
-            *w = Window { started: now, count: 0 };
+            *w = Window {
+                started: now,
+                count: 0,
+            };
         }
         if w.count >= self.limits.attempts_per_address {
             return Err(remaining(w, window, now).unwrap_or(window));
@@ -85,12 +96,15 @@ impl LoginLimiter {
     pub fn failed(&self, account: &str) {
         let now = Instant::now();
         let mut c = self.counters.lock().unwrap_or_else(|p| p.into_inner());
-        let w = c
-            .accounts
-            .entry(account.to_owned())
-            .or_insert(Window { started: now, count: 0 });
+        let w = c.accounts.entry(account.to_owned()).or_insert(Window {
+            started: now,
+            count: 0,
+        });
         if remaining(w, self.limits.window, now).is_none() {
-            *w = Window { started: now, count: 0 };
+            *w = Window {
+                started: now,
+                count: 0,
+            };
         }
         w.count += 1;
     }

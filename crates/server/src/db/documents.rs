@@ -23,14 +23,21 @@ pub struct StoredDocument {
     pub facts: DocumentFacts,
 }
 
-pub(crate) fn document_from_row(row: &AnyRow, with_content: bool) -> anyhow::Result<HealthcareDocument> {
+pub(crate) fn document_from_row(
+    row: &AnyRow,
+    with_content: bool,
+) -> anyhow::Result<HealthcareDocument> {
     Ok(HealthcareDocument {
         id: row.id("id")?,
         patient_id: row.id("patient_id")?,
         kind: super::parse_kind(&row.text("type")?)?,
         date: parse_date(&row.text("date")?)?,
         title: row.text("title")?,
-        content: if with_content { row.opt_text("content")? } else { None },
+        content: if with_content {
+            row.opt_text("content")?
+        } else {
+            None
+        },
         mime_type: row.text("mime_type")?,
         size_bytes: row.int("size_bytes")?,
         content_hash: row.text("content_hash")?,
@@ -141,7 +148,11 @@ impl Db {
     }
 
     /// The document, if it is live and inside `scope`.
-    pub async fn document(&self, scope: DocumentScope, id: Uuid) -> DbResult<Option<StoredDocument>> {
+    pub async fn document(
+        &self,
+        scope: DocumentScope,
+        id: Uuid,
+    ) -> DbResult<Option<StoredDocument>> {
         let mut sql = Self::document_query(scope);
         sql.push(" AND d.id = ").bind(id);
         let row = sql.query().fetch_optional(&self.pool).await?;
@@ -175,8 +186,10 @@ impl Db {
         }
         if let Some(q) = filter.q.map(str::trim).filter(|q| !q.is_empty()) {
             let pattern = super::contains_pattern(q);
-            sql.push(" AND (lower(d.title) LIKE ").bind(pattern.as_str());
-            sql.push(" ESCAPE '\\' OR lower(d.content) LIKE ").bind(pattern);
+            sql.push(" AND (lower(d.title) LIKE ")
+                .bind(pattern.as_str());
+            sql.push(" ESCAPE '\\' OR lower(d.content) LIKE ")
+                .bind(pattern);
             sql.push(" ESCAPE '\\')");
         }
         if let Some([date, id]) = after {
@@ -184,7 +197,8 @@ impl Db {
             sql.push(" OR (d.date = ").bind(date.as_str());
             sql.push(" AND d.id < ").bind(id.as_str()).push("))");
         }
-        sql.push(" ORDER BY d.date DESC, d.id DESC LIMIT ").bind(limit as i64 + 1);
+        sql.push(" ORDER BY d.date DESC, d.id DESC LIMIT ")
+            .bind(limit as i64 + 1);
         let rows = sql
             .fetch_all(&self.pool)
             .await?
@@ -246,7 +260,10 @@ impl Db {
                 user_id: new.source_user_id,
                 action: LogAction::DocumentUploaded,
                 status: LogStatus::Success,
-                details: Some(format!("Document stored ({}, {size} bytes).", document.mime_type)),
+                details: Some(format!(
+                    "Document stored ({}, {size} bytes).",
+                    document.mime_type
+                )),
             },
         )
         .await?;
@@ -262,7 +279,16 @@ impl Db {
     ) -> DbResult<Written<HealthcareDocument>> {
         let returning = format!("{COLS}, content");
         Ok(
-            match self.update_row("healthcare_documents", id, expected_version, sets, &returning).await? {
+            match self
+                .update_row(
+                    "healthcare_documents",
+                    id,
+                    expected_version,
+                    sets,
+                    &returning,
+                )
+                .await?
+            {
                 Written::Done(row) => Written::Done(document_from_row(&row, true)?),
                 Written::Missing => Written::Missing,
                 Written::Stale => Written::Stale,
@@ -297,9 +323,11 @@ impl Db {
 
     /// The bytes of a binary document's body.
     pub async fn blob(&self, content_hash: &str) -> DbResult<Option<Vec<u8>>> {
-        Ok(sqlx::query_scalar("SELECT data FROM document_blobs WHERE content_hash = $1")
-            .bind(content_hash)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT data FROM document_blobs WHERE content_hash = $1")
+                .bind(content_hash)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 }

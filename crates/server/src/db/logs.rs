@@ -128,6 +128,8 @@ impl Db {
             .iter()
             .map(entry_from_row)
             .collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(paginate(rows, limit, |e| cursor::encode(&[&e.id.to_string()])))
+        Ok(paginate(rows, limit, |e| {
+            cursor::encode(&[&e.id.to_string()])
+        }))
     }
 }

@@ -15,8 +15,8 @@ mod users;
 pub use documents::{DocumentBody, DocumentFilter, NewDocument, StoredDocument};
 pub use logs::{LogFilter, NewLogEntry};
 pub use patients::{facts as patient_facts, StoredPatient};
-pub use tokens::RefreshOutcome;
 pub use providers::Provider;
+pub use tokens::RefreshOutcome;
 pub use users::{NewUserRow, StoredUser};
 
 use anyhow::Context as _;
@@ -185,7 +185,8 @@ pub(crate) fn parse_kind<T: FromStr>(s: &str) -> anyhow::Result<T>
 where
     T::Err: std::error::Error + Send + Sync + 'static,
 {
-    s.parse::<T>().context("stored value outside its vocabulary")
+    s.parse::<T>()
+        .context("stored value outside its vocabulary")
 }
 
 /// `a, b` -> `t.a, t.b`: a column list for a query that joins.
@@ -359,7 +360,10 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_reject_foreign_input() {
         let c = cursor::encode(&["Ana Lima", "0190-id"]);
-        assert_eq!(cursor::decode(&c, 2), Some(vec!["Ana Lima".into(), "0190-id".into()]));
+        assert_eq!(
+            cursor::decode(&c, 2),
+            Some(vec!["Ana Lima".into(), "0190-id".into()])
+        );
         assert_eq!(cursor::decode(&c, 1), None);
         assert_eq!(cursor::decode("not base64!", 2), None);
     }
@@ -396,12 +400,16 @@ impl Db {
         sets: Vec<(&'static str, Bind)>,
         returning: &str,
     ) -> DbResult<Written<AnyRow>> {
-        let mut sql = Sql::new(&format!("UPDATE {table} SET version = version + 1, updated_at = "));
+        let mut sql = Sql::new(&format!(
+            "UPDATE {table} SET version = version + 1, updated_at = "
+        ));
         sql.bind(now());
         for (col, value) in sets {
             sql.push(", ").push(col).push(" = ").bind(value);
         }
-        sql.push(" WHERE id = ").bind(id).push(" AND deleted_at IS NULL");
+        sql.push(" WHERE id = ")
+            .bind(id)
+            .push(" AND deleted_at IS NULL");
         if let Some(v) = expected_version {
             sql.push(" AND version = ").bind(v);
         }
@@ -416,7 +424,11 @@ impl Db {
         .bind(id.to_string())
         .fetch_optional(&self.pool)
         .await?;
-        Ok(if live.is_some() { Written::Stale } else { Written::Missing })
+        Ok(if live.is_some() {
+            Written::Stale
+        } else {
+            Written::Missing
+        })
     }
 }
 

@@ -27,7 +27,11 @@ pub(crate) fn patient_from_row(row: &AnyRow) -> anyhow::Result<Patient> {
         medical_history: row.opt_text("medical_history")?,
         dietary_preferences: row.opt_text("dietary_preferences")?,
         carepatron_patient_id: row.opt_text("carepatron_patient_id")?,
-        birth_date: row.opt_text("birth_date")?.as_deref().map(parse_date).transpose()?,
+        birth_date: row
+            .opt_text("birth_date")?
+            .as_deref()
+            .map(parse_date)
+            .transpose()?,
         provider_id: row.opt_id("provider_id")?,
         provider_patient_identifier: row.opt_text("provider_patient_identifier")?,
         version: row.int("version")?,
@@ -109,7 +113,8 @@ impl Db {
             sql.push(" OR (p.name = ").bind(name.as_str());
             sql.push(" AND p.id > ").bind(id.as_str()).push("))");
         }
-        sql.push(" ORDER BY p.name, p.id LIMIT ").bind(limit as i64 + 1);
+        sql.push(" ORDER BY p.name, p.id LIMIT ")
+            .bind(limit as i64 + 1);
         let rows = sql
             .fetch_all(&self.pool)
             .await?
@@ -166,7 +171,10 @@ impl Db {
         sets: Vec<(&'static str, Bind)>,
     ) -> DbResult<Written<Patient>> {
         Ok(
-            match self.update_row("patients", id, expected_version, sets, COLS).await? {
+            match self
+                .update_row("patients", id, expected_version, sets, COLS)
+                .await?
+            {
                 Written::Done(row) => Written::Done(patient_from_row(&row)?),
                 Written::Missing => Written::Missing,
                 Written::Stale => Written::Stale,

@@ -100,7 +100,10 @@ impl Db {
                 user_id: Some(revoked_by),
                 action: LogAction::ShareRevoked,
                 status: LogStatus::Success,
-                details: Some(format!("Share with practitioner {} revoked.", share.practitioner_id)),
+                details: Some(format!(
+                    "Share with practitioner {} revoked.",
+                    share.practitioner_id
+                )),
             },
         )
         .await?;
@@ -157,7 +160,12 @@ impl Db {
         let what = if request.types.is_empty() {
             "all document types".to_owned()
         } else {
-            request.types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
+            request
+                .types
+                .iter()
+                .map(|t| t.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         let log = insert_log(
             &mut *tx,
@@ -173,7 +181,12 @@ impl Db {
         .await?;
         let id = domain::new_id();
         let at = now();
-        let types = request.types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(",");
+        let types = request
+            .types
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
         let note = request.note.map(String::from);
         sqlx::query(
             "INSERT INTO document_requests (id, patient_id, requested_by, status, note, types, \

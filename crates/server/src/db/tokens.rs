@@ -64,14 +64,13 @@ impl Db {
             return Ok(RefreshOutcome::Invalid);
         }
         // Claim the token; a concurrent claim that got there first makes this a reuse too.
-        let claimed = sqlx::query(
-            "UPDATE refresh_tokens SET used_at = $1 WHERE id = $2 AND used_at IS NULL",
-        )
-        .bind(&at)
-        .bind(row.text("id")?)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let claimed =
+            sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
+                .bind(&at)
+                .bind(row.text("id")?)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         if claimed == 0 {
             sqlx::query(
                 "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",

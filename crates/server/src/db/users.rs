@@ -74,7 +74,9 @@ impl Db {
         limit: usize,
         after: Option<&[String]>,
     ) -> DbResult<(Vec<User>, Option<String>)> {
-        let mut sql = Sql::new(&format!("SELECT {COLS} FROM users WHERE deleted_at IS NULL"));
+        let mut sql = Sql::new(&format!(
+            "SELECT {COLS} FROM users WHERE deleted_at IS NULL"
+        ));
         if let Some([name, id]) = after {
             sql.push(" AND (name > ").bind(name.as_str());
             sql.push(" OR (name = ").bind(name.as_str());
@@ -120,11 +122,16 @@ impl Db {
         expected_version: Option<i64>,
         sets: Vec<(&'static str, Bind)>,
     ) -> DbResult<Written<User>> {
-        Ok(match self.update_row("users", id, expected_version, sets, COLS).await? {
-            Written::Done(row) => Written::Done(user_from_row(&row)?.user),
-            Written::Missing => Written::Missing,
-            Written::Stale => Written::Stale,
-        })
+        Ok(
+            match self
+                .update_row("users", id, expected_version, sets, COLS)
+                .await?
+            {
+                Written::Done(row) => Written::Done(user_from_row(&row)?.user),
+                Written::Missing => Written::Missing,
+                Written::Stale => Written::Stale,
+            },
+        )
     }
 
     /// Tombstones a user and ends their sessions, unless they are the last admin.
@@ -145,11 +152,13 @@ impl Db {
         if done == 0 {
             return Ok(false);
         }
-        sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
-            .bind(&at)
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(&at)
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -50,7 +50,9 @@ pub async fn login(
     let email = req.email.as_str();
     app.limiter
         .check(addr, email)
-        .map_err(|wait| ApiError::TooManyRequests { retry_after_secs: wait.as_secs().max(1) })?;
+        .map_err(|wait| ApiError::TooManyRequests {
+            retry_after_secs: wait.as_secs().max(1),
+        })?;
     let user = app.db.user_by_email(email).await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     if !app.hasher.verify(hash, req.password.into_inner()).await? {
@@ -62,7 +64,9 @@ pub async fn login(
     let user = user.ok_or(ApiError::Unauthorized(BAD_LOGIN))?.user;
     let (refresh_token, hash) = new_refresh_token();
     let expires = Utc::now() + app.config.refresh_ttl;
-    app.db.insert_refresh_token(user.id, domain::new_id(), &hash, expires).await?;
+    app.db
+        .insert_refresh_token(user.id, domain::new_id(), &hash, expires)
+        .await?;
     Ok(Json(pair_for(&app, &user, refresh_token)?))
 }
 
@@ -89,7 +93,9 @@ pub async fn refresh(
             ));
         }
         RefreshOutcome::Invalid => {
-            return Err(ApiError::Unauthorized("the refresh token is invalid or expired"))
+            return Err(ApiError::Unauthorized(
+                "the refresh token is invalid or expired",
+            ))
         }
     };
     let user = app
@@ -108,6 +114,8 @@ pub async fn logout(
     State(app): State<AppState>,
     ApiJson(req): ApiJson<RefreshRequest>,
 ) -> ApiResult<StatusCode> {
-    app.db.revoke_refresh_family(&refresh_token_hash(&req.refresh_token)).await?;
+    app.db
+        .revoke_refresh_family(&refresh_token_hash(&req.refresh_token))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

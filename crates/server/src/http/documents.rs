@@ -7,7 +7,9 @@ use super::extract::{
 use super::patients;
 use super::with_location;
 use crate::app::AppState;
-use crate::db::{patient_facts, Bind, DocumentBody, DocumentFilter, NewDocument, StoredDocument, Written};
+use crate::db::{
+    patient_facts, Bind, DocumentBody, DocumentFilter, NewDocument, StoredDocument, Written,
+};
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -65,10 +67,21 @@ pub async fn list(
 ) -> ApiResult<Json<Page<HealthcareDocument>>> {
     patients::visible(&app, &caller, patient_id).await?;
     let (limit, after) = page_params(q.limit, q.cursor.as_deref(), 2)?;
-    let filter = DocumentFilter { kind: q.kind, from: q.from, to: q.to, q: q.q.as_deref() };
+    let filter = DocumentFilter {
+        kind: q.kind,
+        from: q.from,
+        to: q.to,
+        q: q.q.as_deref(),
+    };
     let (items, next_cursor) = app
         .db
-        .list_documents(caller.document_scope(), patient_id, &filter, limit, after.as_deref())
+        .list_documents(
+            caller.document_scope(),
+            patient_id,
+            &filter,
+            limit,
+            after.as_deref(),
+        )
         .await?;
     Ok(Json(Page { items, next_cursor }))
 }
@@ -82,7 +95,10 @@ pub async fn get(
     AuthUser(caller): AuthUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Response> {
-    Ok(with_etag(StatusCode::OK, visible(&app, &caller, id).await?.document))
+    Ok(with_etag(
+        StatusCode::OK,
+        visible(&app, &caller, id).await?.document,
+    ))
 }
 
 /// The document's body: its bytes with their Content-Type.
@@ -96,7 +112,10 @@ pub async fn content(
 ) -> ApiResult<Response> {
     let doc = visible(&app, &caller, id).await?.document;
     let (content_type, bytes) = match doc.content {
-        Some(text) => (format!("{}; charset=utf-8", doc.mime_type), text.into_bytes()),
+        Some(text) => (
+            format!("{}; charset=utf-8", doc.mime_type),
+            text.into_bytes(),
+        ),
         None => {
             let bytes = app
                 .db
@@ -112,24 +131,43 @@ pub async fn content(
         header::CONTENT_TYPE,
         HeaderValue::from_str(&content_type).map_err(anyhow::Error::from)?,
     );
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     // Stored files never run as pages of this origin.
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox"));
-    headers.insert(header::ETAG, HeaderValue::from_str(&format!("\"{}\"", doc.content_hash)).map_err(anyhow::Error::from)?);
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox"),
+    );
+    headers.insert(
+        header::ETAG,
+        HeaderValue::from_str(&format!("\"{}\"", doc.content_hash)).map_err(anyhow::Error::from)?,
+    );
     Ok(res)
 }
 
 /// Reads the `metadata` and `file` parts of a multipart upload.
-async fn read_upload(app: &AppState, req: Request) -> ApiResult<(NewFileMetadata, String, Vec<u8>)> {
+async fn read_upload(
+    app: &AppState,
+    req: Request,
+) -> ApiResult<(NewFileMetadata, String, Vec<u8>)> {
     let limit = app.config.max_body_bytes;
     let mut form = Multipart::from_request(req, app)
         .await
         .map_err(|e| ApiError::bad_request("file", e.body_text()))?;
     let (mut metadata, mut file) = (None, None);
-    while let Some(field) = form.next_field().await.map_err(|e| body_problem(e.status(), limit))? {
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| body_problem(e.status(), limit))?
+    {
         match field.name() {
             Some("metadata") => {
-                let bytes = field.bytes().await.map_err(|e| body_problem(e.status(), limit))?;
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|e| body_problem(e.status(), limit))?;
                 metadata = Some(parse_json::<NewFileMetadata>(&bytes).map_err(|e| match e {
                     ApiError::Invalid { detail, field } => ApiError::Invalid {
                         detail,
@@ -143,17 +181,25 @@ async fn read_upload(app: &AppState, req: Request) -> ApiResult<(NewFileMetadata
                     .content_type()
                     .map(|m| m.split(';').next().unwrap_or(m).trim().to_ascii_lowercase())
                     .unwrap_or_default();
-                let bytes = field.bytes().await.map_err(|e| body_problem(e.status(), limit))?;
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|e| body_problem(e.status(), limit))?;
                 file = Some((mime, bytes.to_vec()));
             }
             Some(other) => {
-                return Err(ApiError::invalid(other.to_owned(), "unexpected part; send `metadata` and `file`"))
+                return Err(ApiError::invalid(
+                    other.to_owned(),
+                    "unexpected part; send `metadata` and `file`",
+                ))
             }
             None => return Err(ApiError::invalid("file", "every part needs a name")),
         }
     }
-    let metadata = metadata.ok_or_else(|| ApiError::invalid("metadata", "the `metadata` part is missing"))?;
-    let (mime, bytes) = file.ok_or_else(|| ApiError::invalid("file", "the `file` part is missing"))?;
+    let metadata =
+        metadata.ok_or_else(|| ApiError::invalid("metadata", "the `metadata` part is missing"))?;
+    let (mime, bytes) =
+        file.ok_or_else(|| ApiError::invalid("file", "the `file` part is missing"))?;
     let Some((_, magic)) = FILE_TYPES.iter().find(|(m, _)| *m == mime) else {
         return Err(ApiError::invalid(
             "file",
@@ -164,7 +210,10 @@ async fn read_upload(app: &AppState, req: Request) -> ApiResult<(NewFileMetadata
         return Err(ApiError::invalid("file", "the file is empty"));
     }
     if !bytes.starts_with(magic) {
-        return Err(ApiError::invalid("file", format!("the file's content is not {mime}")));
+        return Err(ApiError::invalid(
+            "file",
+            format!("the file's content is not {mime}"),
+        ));
     }
     if mime == "text/plain" && std::str::from_utf8(&bytes).is_err() {
         return Err(ApiError::invalid("file", "plain text must be UTF-8"));
@@ -208,12 +257,21 @@ pub async fn create(
         let ApiJson(new) = ApiJson::<NewTextDocument>::from_request(req, &app).await?;
         let mime = new.mime_type.unwrap_or_else(|| "text/plain".to_owned());
         if !TEXT_TYPES.contains(&mime.as_str()) {
-            return Err(ApiError::invalid("mime_type", format!("must be one of {}", TEXT_TYPES.join(", "))));
+            return Err(ApiError::invalid(
+                "mime_type",
+                format!("must be one of {}", TEXT_TYPES.join(", ")),
+            ));
         }
         if new.content.trim().is_empty() {
             return Err(ApiError::invalid("content", "must not be empty"));
         }
-        (new.kind, new.date, new.title.into_inner(), mime, DocumentBody::Text(new.content))
+        (
+            new.kind,
+            new.date,
+            new.title.into_inner(),
+            mime,
+            DocumentBody::Text(new.content),
+        )
     };
     let source = match caller.kind {
         UserType::Provider => DocumentSource::PrimaryHealthcareProvider,
@@ -233,7 +291,10 @@ pub async fn create(
         })
         .await?;
     let location = format!("/api/v1/documents/{}", doc.id);
-    Ok(with_location(with_etag(StatusCode::CREATED, doc), &location))
+    Ok(with_location(
+        with_etag(StatusCode::CREATED, doc),
+        &location,
+    ))
 }
 
 /// Update a document's metadata or text (its uploader only). Honours `If-Match`.
@@ -263,7 +324,10 @@ pub async fn update(
     }
     if let Some(text) = change.content {
         if stored.document.content.is_none() {
-            return Err(ApiError::invalid("content", "this is a file document; its content is not text"));
+            return Err(ApiError::invalid(
+                "content",
+                "this is a file document; its content is not text",
+            ));
         }
         if text.trim().is_empty() {
             return Err(ApiError::invalid("content", "must not be empty"));
@@ -313,13 +377,25 @@ pub async fn share(
     caller.can_share_document(&stored.facts)?;
     let practitioner = app.db.user_by_id(req.practitioner_id).await?;
     if !practitioner.is_some_and(|p| p.user.kind == UserType::Practitioner) {
-        return Err(ApiError::invalid("practitioner_id", "no practitioner with this id"));
+        return Err(ApiError::invalid(
+            "practitioner_id",
+            "no practitioner with this id",
+        ));
     }
     let (share, created) = app
         .db
-        .share_document(stored.document.patient_id, id, req.practitioner_id, caller.id)
+        .share_document(
+            stored.document.patient_id,
+            id,
+            req.practitioner_id,
+            caller.id,
+        )
         .await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(share)).into_response())
 }
 

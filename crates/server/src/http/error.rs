@@ -41,11 +41,21 @@ pub enum ApiError {
     #[error("not found")]
     NotFound(&'static str),
     #[error("bad request")]
-    BadRequest { detail: String, field: Option<String> },
+    BadRequest {
+        detail: String,
+        field: Option<String>,
+    },
     #[error("validation failed")]
-    Invalid { detail: String, field: Option<String> },
+    Invalid {
+        detail: String,
+        field: Option<String>,
+    },
     #[error("conflict")]
-    Conflict { code: &'static str, detail: String, existing_id: Option<Uuid> },
+    Conflict {
+        code: &'static str,
+        detail: String,
+        existing_id: Option<Uuid>,
+    },
     #[error("precondition failed")]
     Stale,
     #[error("method not allowed")]
@@ -62,11 +72,17 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self::Invalid { detail: detail.into(), field: Some(field.into()) }
+        Self::Invalid {
+            detail: detail.into(),
+            field: Some(field.into()),
+        }
     }
 
     pub fn bad_request(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self::BadRequest { detail: detail.into(), field: Some(field.into()) }
+        Self::BadRequest {
+            detail: detail.into(),
+            field: Some(field.into()),
+        }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -94,7 +110,11 @@ impl ApiError {
             Self::NotFound(what) => ("not_found", Some(format!("{what} not found")), None, None),
             Self::BadRequest { detail, field } => ("bad_request", Some(detail), field, None),
             Self::Invalid { detail, field } => ("validation_failed", Some(detail), field, None),
-            Self::Conflict { code, detail, existing_id } => (code, Some(detail), None, existing_id),
+            Self::Conflict {
+                code,
+                detail,
+                existing_id,
+            } => (code, Some(detail), None, existing_id),
             Self::Stale => (
                 "stale_version",
                 Some("the row changed since you read it; fetch it again and retry".to_owned()),
@@ -108,9 +128,12 @@ impl ApiError {
                 None,
             ),
             Self::TooLarge(detail) => ("payload_too_large", Some(detail), None, None),
-            Self::UnsupportedMediaType(detail) => {
-                ("unsupported_media_type", Some(detail.to_owned()), None, None)
-            }
+            Self::UnsupportedMediaType(detail) => (
+                "unsupported_media_type",
+                Some(detail.to_owned()),
+                None,
+                None,
+            ),
             Self::TooManyRequests { retry_after_secs } => (
                 "too_many_requests",
                 Some(format!("too many attempts; retry in {retry_after_secs} s")),
@@ -173,7 +196,8 @@ impl IntoResponse for ApiError {
         let unauthorized = matches!(self, Self::Unauthorized(_));
         let mut res = problem_response(status, &self.problem());
         if let Some(secs) = retry_after {
-            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if unauthorized {
             res.headers_mut()

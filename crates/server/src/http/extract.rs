@@ -22,18 +22,20 @@ fn deserialize_problem(e: serde_path_to_error::Error<serde_json::Error>) -> ApiE
         };
     }
     let message = inner.to_string();
-    // Missing and unknown fields are reported at the parent, with the name in the message.
-    let named = ["missing field `", "unknown field `"]
-        .iter()
-        .find_map(|p| message.strip_prefix(p))
+    // A missing field is reported at its parent, with its name only in the message.
+    let missing = message
+        .strip_prefix("missing field `")
         .and_then(|rest| rest.split('`').next());
-    let field = match (path.as_str(), named) {
+    let field = match (path.as_str(), missing) {
         (".", Some(name)) => Some(name.to_owned()),
         (".", None) => None,
         (p, Some(name)) => Some(format!("{p}.{name}")),
         (p, None) => Some(p.to_owned()),
     };
-    ApiError::Invalid { detail: message, field }
+    ApiError::Invalid {
+        detail: message,
+        field,
+    }
 }
 
 /// Parses a JSON document into `T`, with errors that name the field.
@@ -62,9 +64,14 @@ fn is_json(headers: &HeaderMap) -> bool {
 /// A body that could not be read: over the limit (413) or broken.
 pub fn body_problem(status: StatusCode, limit: usize) -> ApiError {
     if status == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::TooLarge(format!("the request body is over the limit of {limit} bytes"))
+        ApiError::TooLarge(format!(
+            "the request body is over the limit of {limit} bytes"
+        ))
     } else {
-        ApiError::BadRequest { detail: "the request body could not be read".into(), field: None }
+        ApiError::BadRequest {
+            detail: "the request body could not be read".into(),
+            field: None,
+        }
     }
 }
 
@@ -76,7 +83,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         if !is_json(req.headers()) {
-            return Err(ApiError::UnsupportedMediaType("expected Content-Type: application/json"));
+            return Err(ApiError::UnsupportedMediaType(
+                "expected Content-Type: application/json",
+            ));
         }
         let bytes = Bytes::from_request(req, state)
             .await
@@ -103,7 +112,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
                     .strip_prefix("unknown field `")
                     .and_then(|rest| rest.split('`').next());
                 let field = named.map(str::to_owned).or((path != ".").then_some(path));
-                ApiError::BadRequest { detail: format!("bad query parameter: {message}"), field }
+                ApiError::BadRequest {
+                    detail: format!("bad query parameter: {message}"),
+                    field,
+                }
             })
     }
 }
@@ -134,12 +146,16 @@ impl FromRequestParts<AppState> for AuthUser {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(ApiError::Unauthorized("send an access token: Authorization: Bearer <token>"))?;
+            .ok_or(ApiError::Unauthorized(
+                "send an access token: Authorization: Bearer <token>",
+            ))?;
         state
             .keys
             .verify(token.trim())
             .map(AuthUser)
-            .ok_or(ApiError::Unauthorized("the access token is invalid or expired"))
+            .ok_or(ApiError::Unauthorized(
+                "the access token is invalid or expired",
+            ))
     }
 }
 

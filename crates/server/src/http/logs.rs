@@ -48,9 +48,13 @@ pub async fn get(
     AuthUser(caller): AuthUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<SyncLogEntry>> {
-    let (entry, owner) = app.db.log_entry(id).await?.ok_or(ApiError::NotFound("log entry"))?;
-    let visible = caller.is(UserType::Admin)
-        || (caller.is(UserType::Dietician) && owner == Some(caller.id));
+    let (entry, owner) = app
+        .db
+        .log_entry(id)
+        .await?
+        .ok_or(ApiError::NotFound("log entry"))?;
+    let visible =
+        caller.is(UserType::Admin) || (caller.is(UserType::Dietician) && owner == Some(caller.id));
     if !visible {
         return Err(ApiError::NotFound("log entry"));
     }
@@ -102,6 +106,9 @@ pub async fn request_documents(
             "this patient is not linked to a PHP; set provider_id first",
         ));
     }
-    let request = app.db.insert_document_request(patient_id, caller.id, req).await?;
+    let request = app
+        .db
+        .insert_document_request(patient_id, caller.id, req)
+        .await?;
     Ok((StatusCode::ACCEPTED, Json(request)))
 }

@@ -19,7 +19,7 @@ use axum::Router;
 use error::ApiError;
 use std::sync::Arc;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -58,7 +58,10 @@ impl Modify for BearerAuth {
 }
 
 /// Adds `Location: <path>` to a 201.
-pub(crate) fn with_location(mut res: axum::response::Response, path: &str) -> axum::response::Response {
+pub(crate) fn with_location(
+    mut res: axum::response::Response,
+    path: &str,
+) -> axum::response::Response {
     if let Ok(v) = axum::http::HeaderValue::from_str(path) {
         res.headers_mut().insert(axum::http::header::LOCATION, v);
     }
@@ -77,7 +80,11 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(patients::list, patients::create))
         .routes(routes!(patients::get, patients::update, patients::delete))
         .routes(routes!(documents::list, documents::create))
-        .routes(routes!(documents::get, documents::update, documents::delete))
+        .routes(routes!(
+            documents::get,
+            documents::update,
+            documents::delete
+        ))
         .routes(routes!(documents::content))
         .routes(routes!(documents::share))
         .routes(routes!(documents::revoke_share))
@@ -107,19 +114,21 @@ pub fn router(state: AppState) -> Router {
     .layer(DefaultBodyLimit::max(max_body))
     .layer(
         // Spans name the route template, never the URI: query strings can carry names.
-        TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            let route = req
-                .extensions()
-                .get::<MatchedPath>()
-                .map(MatchedPath::as_str)
-                .unwrap_or("unmatched");
-            let id = req
-                .headers()
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("-");
-            tracing::info_span!("request", method = %req.method(), route, request_id = id)
-        }),
+        TraceLayer::new_for_http()
+            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+            .make_span_with(|req: &Request| {
+                let route = req
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map(MatchedPath::as_str)
+                    .unwrap_or("unmatched");
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", method = %req.method(), route, request_id = id)
+            }),
     )
     .layer(PropagateRequestIdLayer::new(request_id.clone()))
     .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))

@@ -13,7 +13,12 @@ use domain::Caller;
 use uuid::Uuid;
 
 pub(crate) fn with_etag(status: StatusCode, patient: Patient) -> Response {
-    (status, [(header::ETAG, etag(patient.version))], Json(patient)).into_response()
+    (
+        status,
+        [(header::ETAG, etag(patient.version))],
+        Json(patient),
+    )
+        .into_response()
 }
 
 /// The patient if the caller may see it, else 404.
@@ -49,7 +54,12 @@ pub async fn list(
     let (limit, after) = page_params(q.limit, q.cursor.as_deref(), 2)?;
     let (items, next_cursor) = app
         .db
-        .list_patients(caller.patient_scope(), q.q.as_deref(), limit, after.as_deref())
+        .list_patients(
+            caller.patient_scope(),
+            q.q.as_deref(),
+            limit,
+            after.as_deref(),
+        )
         .await?;
     Ok(Json(Page { items, next_cursor }))
 }
@@ -79,16 +89,24 @@ pub async fn create(
 ) -> ApiResult<Response> {
     caller.can_create_patient()?;
     if new.provider_patient_identifier.is_some() && new.provider_id.is_none() {
-        return Err(ApiError::invalid("provider_id", "an identifier at the PHP needs the PHP's provider_id"));
+        return Err(ApiError::invalid(
+            "provider_id",
+            "an identifier at the PHP needs the PHP's provider_id",
+        ));
     }
     let email = new.email.as_str().to_owned();
     let patient = match app.db.insert_patient(caller.id, new).await {
         Ok(p) => p,
-        Err(DbError::ForeignKey) => return Err(ApiError::invalid("provider_id", "no such provider")),
+        Err(DbError::ForeignKey) => {
+            return Err(ApiError::invalid("provider_id", "no such provider"))
+        }
         Err(e) => return Err(duplicate(&app, caller.id, &email, e).await),
     };
     let location = format!("/api/v1/patients/{}", patient.id);
-    Ok(super::with_location(with_etag(StatusCode::CREATED, patient), &location))
+    Ok(super::with_location(
+        with_etag(StatusCode::CREATED, patient),
+        &location,
+    ))
 }
 
 /// Update a patient (their dietician only); absent fields are kept, `null` clears.
@@ -113,7 +131,10 @@ pub async fn update(
         None => patient.provider_patient_identifier.is_some(),
     };
     if identifier_after && provider_after.is_none() {
-        return Err(ApiError::invalid("provider_id", "an identifier at the PHP needs the PHP's provider_id"));
+        return Err(ApiError::invalid(
+            "provider_id",
+            "an identifier at the PHP needs the PHP's provider_id",
+        ));
     }
     let email = change.email.as_ref().map(|e| e.as_str().to_owned());
     let mut sets: Vec<(&'static str, Bind)> = Vec::new();

@@ -33,7 +33,10 @@ fn admin_only(caller: &domain::Caller) -> ApiResult<()> {
 
 #[utoipa::path(get, path = "/api/v1/providers", tag = "providers", security(("bearer" = [])),
     responses((status = 200, body = Vec<Provider>), (status = 403, body = Problem)))]
-pub async fn list(State(app): State<AppState>, AuthUser(caller): AuthUser) -> ApiResult<Json<Vec<Provider>>> {
+pub async fn list(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+) -> ApiResult<Json<Vec<Provider>>> {
     admin_only(&caller)?;
     Ok(Json(app.db.list_providers().await?))
 }

@@ -40,24 +40,43 @@ fn last_admin() -> ApiError {
 
 /// Provider accounts need a provider, patient accounts a patient record, and no other type
 /// carries either.
-fn check_links(kind: UserType, provider_id: Option<Uuid>, patient_id: Option<Uuid>) -> ApiResult<()> {
+fn check_links(
+    kind: UserType,
+    provider_id: Option<Uuid>,
+    patient_id: Option<Uuid>,
+) -> ApiResult<()> {
     match (kind, provider_id, patient_id) {
-        (UserType::Provider, None, _) => Err(ApiError::invalid("provider_id", "provider users need a provider_id")),
-        (UserType::Patient, _, None) => Err(ApiError::invalid("patient_id", "patient users need a patient_id")),
-        (k, Some(_), _) if k != UserType::Provider => {
-            Err(ApiError::invalid("provider_id", "only provider users have a provider_id"))
-        }
-        (k, _, Some(_)) if k != UserType::Patient => {
-            Err(ApiError::invalid("patient_id", "only patient users have a patient_id"))
-        }
+        (UserType::Provider, None, _) => Err(ApiError::invalid(
+            "provider_id",
+            "provider users need a provider_id",
+        )),
+        (UserType::Patient, _, None) => Err(ApiError::invalid(
+            "patient_id",
+            "patient users need a patient_id",
+        )),
+        (k, Some(_), _) if k != UserType::Provider => Err(ApiError::invalid(
+            "provider_id",
+            "only provider users have a provider_id",
+        )),
+        (k, _, Some(_)) if k != UserType::Patient => Err(ApiError::invalid(
+            "patient_id",
+            "only patient users have a patient_id",
+        )),
         _ => Ok(()),
     }
 }
 
 /// The target user if the caller may see them at all (else 404), and how much.
 async fn visible(app: &AppState, caller: &Caller, id: Uuid) -> ApiResult<(User, Visibility)> {
-    let user = app.db.user_by_id(id).await?.ok_or(ApiError::NotFound("user"))?.user;
-    let view = caller.user_view(user.id, user.kind).ok_or(ApiError::NotFound("user"))?;
+    let user = app
+        .db
+        .user_by_id(id)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?
+        .user;
+    let view = caller
+        .user_view(user.id, user.kind)
+        .ok_or(ApiError::NotFound("user"))?;
     Ok((user, view))
 }
 
@@ -150,7 +169,10 @@ pub async fn create(
             other => email_taken(other),
         })?;
     let location = format!("/api/v1/users/{}", user.id);
-    Ok(super::with_location(with_etag(StatusCode::CREATED, user), &location))
+    Ok(super::with_location(
+        with_etag(StatusCode::CREATED, user),
+        &location,
+    ))
 }
 
 /// Update a user; absent fields are kept. Non-admins update only themselves, and never their
@@ -170,10 +192,14 @@ pub async fn update(
     let (target, _) = visible(&app, &caller, id).await?;
     let new_kind = change.kind.unwrap_or(target.kind);
     caller.can_update_user(target.id, new_kind != target.kind)?;
-    if !caller.is(UserType::Admin) && (change.provider_id.is_some() || change.patient_id.is_some()) {
+    if !caller.is(UserType::Admin) && (change.provider_id.is_some() || change.patient_id.is_some())
+    {
         return Err(Denied("only admins may change an account's provider or patient link").into());
     }
-    if target.kind == UserType::Admin && new_kind != UserType::Admin && app.db.other_admins(target.id).await? == 0 {
+    if target.kind == UserType::Admin
+        && new_kind != UserType::Admin
+        && app.db.other_admins(target.id).await? == 0
+    {
         return Err(last_admin());
     }
     let provider_id = change.provider_id.unwrap_or(target.provider_id);
@@ -191,7 +217,10 @@ pub async fn update(
         sets.push(("type", kind.as_str().into()));
     }
     if let Some(password) = change.password {
-        sets.push(("password_hash", hash_password(password.expose().to_owned()).await?.into()));
+        sets.push((
+            "password_hash",
+            hash_password(password.expose().to_owned()).await?.into(),
+        ));
     }
     if let Some(v) = change.carepatron_id {
         sets.push(("carepatron_id", v.map(String::from).into()));
@@ -202,7 +231,12 @@ pub async fn update(
     if let Some(v) = change.patient_id {
         sets.push(("patient_id", v.into()));
     }
-    match app.db.update_user(id, expected, sets).await.map_err(email_taken)? {
+    match app
+        .db
+        .update_user(id, expected, sets)
+        .await
+        .map_err(email_taken)?
+    {
         Written::Done(user) => Ok(with_etag(StatusCode::OK, user)),
         Written::Missing => Err(ApiError::NotFound("user")),
         Written::Stale => Err(ApiError::Stale),

@@ -1,0 +1,51 @@
+//! Patients: the duplicate warning, search and paging, and deletion.
+
+use crate::both_backends;
+use domain::UserType;
+use serde_json::json;
+
+both_backends! {
+    async fn a_duplicate_email_points_at_the_existing_patient(app) {
+        let d = app.user(UserType::Dietician).await;
+        let first = app.post("/api/v1/patients", &d, json!({"name": "Ana Lima", "email": "ana@example.org"})).await.expect(201);
+        let dup = app.post("/api/v1/patients", &d, json!({"name": "Ana L.", "email": " ANA@example.org "}))
+            .await.problem(409, "duplicate_patient");
+        assert_eq!(dup.body["existing_id"], first.body["id"]);
+        // Another dietician's patient may share the email.
+        let other = app.user(UserType::Dietician).await;
+        app.post("/api/v1/patients", &other, json!({"name": "Ana Lima", "email": "ana@example.org"})).await.expect(201);
+        // Renaming an email onto an existing one is the same conflict.
+        let second = app.patient(&d, json!({"email": "bea@example.org"})).await;
+        let res = app.put(&format!("/api/v1/patients/{second}"), &d, json!({"email": "ana@example.org"})).await.problem(409, "duplicate_patient");
+        assert_eq!(res.body["existing_id"], first.body["id"]);
+    }
+
+    async fn search_and_pages(app) {
+        let d = app.user(UserType::Dietician).await;
+        for name in ["Carla Souza", "Ana Lima", "Bruno Costa", "Ana Paula", "Diego Alves"] {
+            app.patient(&d, json!({"name": name})).await;
+        }
+        let names = |r: crate::helpers::Res| -> Vec<String> {
+            r.body["items"].as_array().expect("items").iter().map(|i| i["name"].as_str().expect("n").to_owned()).collect()
+        };
+        assert_eq!(names(app.get("/api/v1/patients?q=ana", &d).await.expect(200)), ["Ana Lima", "Ana Paula"]);
+        let first = app.get("/api/v1/patients?limit=3", &d).await.expect(200);
+        let cursor = first.body["next_cursor"].as_str().expect("more").to_owned();
+        assert_eq!(names(first), ["Ana Lima", "Ana Paula", "Bruno Costa"]);
+        let second = app.get(&format!("/api/v1/patients?limit=3&cursor={cursor}"), &d).await.expect(200);
+        assert!(second.body["next_cursor"].is_null());
+        assert_eq!(names(second), ["Carla Souza", "Diego Alves"]);
+    }
+
+    async fn deleting_a_patient_hides_their_documents(app) {
+        let d = app.user(UserType::Dietician).await;
+        let p = app.patient(&d, json!({})).await;
+        let doc = app.text_document(&d, p, "Note").await;
+        app.delete(&format!("/api/v1/patients/{p}"), &d).await.expect(204);
+        app.get(&format!("/api/v1/documents/{doc}"), &d).await.problem(404, "not_found");
+        app.get(&format!("/api/v1/patients/{p}/documents"), &d).await.problem(404, "not_found");
+        // The same email can be used again afterwards (tombstones do not block it).
+        let again = app.patient(&d, json!({})).await;
+        assert_ne!(again, p);
+    }
+}
