@@ -215,7 +215,7 @@ impl Db {
         let (hash, size) = new.body.digest();
         let at = now();
         let id = domain::new_id();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         let content = match new.body {
             DocumentBody::Text(text) => Some(text),
             DocumentBody::Binary(bytes) => {
@@ -298,7 +298,7 @@ impl Db {
 
     /// Tombstones the document and its shares.
     pub async fn delete_document(&self, id: Uuid) -> DbResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         let at = now();
         sqlx::query(
             "UPDATE document_shares SET deleted_at = $1, updated_at = $1, version = version + 1 \

@@ -71,7 +71,7 @@ where
 
 impl Db {
     pub async fn insert_log(&self, entry: NewLogEntry) -> DbResult<SyncLogEntry> {
-        insert_log(&self.pool, entry).await
+        insert_log(self.writer(), entry).await
     }
 
     /// A log entry with the owner of its patient (`None` for entries about no patient).

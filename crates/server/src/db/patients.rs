@@ -147,7 +147,7 @@ impl Db {
         .bind(new.provider_id.map(|u| u.to_string()))
         .bind(new.provider_patient_identifier.map(String::from))
         .bind(at)
-        .fetch_one(&self.pool)
+        .fetch_one(self.writer())
         .await?;
         Ok(patient_from_row(&row)?)
     }
@@ -184,7 +184,7 @@ impl Db {
 
     /// Tombstones the patient with its documents and their shares, in one transaction.
     pub async fn delete_patient(&self, id: Uuid) -> DbResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         let at = now();
         let id = id.to_string();
         let tombstone = "SET deleted_at = $1, updated_at = $1, version = version + 1";

@@ -33,7 +33,7 @@ impl Db {
         .bind(name)
         .bind(fhir_base_url)
         .bind(at)
-        .fetch_one(&self.pool)
+        .fetch_one(self.writer())
         .await?;
         Ok(provider_from_row(&row)?)
     }

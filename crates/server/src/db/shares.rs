@@ -32,7 +32,7 @@ impl Db {
         practitioner_id: Uuid,
         shared_by: Uuid,
     ) -> DbResult<(DocumentShare, bool)> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         let existing = sqlx::query(&format!(
             "SELECT {COLS} FROM document_shares WHERE document_id = $1 AND practitioner_id = $2 \
              AND deleted_at IS NULL"
@@ -80,7 +80,7 @@ impl Db {
         share_id: Uuid,
         revoked_by: Uuid,
     ) -> DbResult<Option<DocumentShare>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         let row = sqlx::query(&format!(
             "UPDATE document_shares SET deleted_at = $1, updated_at = $1, version = version + 1 \
              WHERE id = $2 AND document_id = $3 AND deleted_at IS NULL RETURNING {COLS}"
@@ -156,7 +156,7 @@ impl Db {
         requested_by: Uuid,
         request: NewDocumentRequest,
     ) -> DbResult<DocumentRequest> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         let what = if request.types.is_empty() {
             "all document types".to_owned()
         } else {

@@ -35,7 +35,7 @@ impl Db {
         .bind(token_hash)
         .bind(stamp(expires_at))
         .bind(now())
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -47,7 +47,7 @@ impl Db {
         next_hash: &str,
         next_expires_at: DateTime<Utc>,
     ) -> DbResult<RefreshOutcome> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         let row = sqlx::query(
             "SELECT id, user_id, family_id, expires_at, used_at, revoked_at FROM refresh_tokens \
              WHERE token_hash = $1",
@@ -107,7 +107,7 @@ impl Db {
         )
         .bind(now())
         .bind(token_hash)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await?
         .rows_affected();
         Ok(done > 0)

@@ -111,7 +111,7 @@ impl Db {
         .bind(new.provider_id.map(|u| u.to_string()))
         .bind(new.patient_id.map(|u| u.to_string()))
         .bind(at)
-        .fetch_one(&self.pool)
+        .fetch_one(self.writer())
         .await?;
         Ok(user_from_row(&row)?.user)
     }
@@ -137,7 +137,7 @@ impl Db {
     /// Tombstones a user and ends their sessions, unless they are the last admin.
     /// `Ok(false)`: refused because it would leave no admin.
     pub async fn delete_user(&self, id: Uuid) -> DbResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer().begin().await?;
         let at = now();
         let done = sqlx::query(
             "UPDATE users SET deleted_at = $1, updated_at = $1, version = version + 1 \
