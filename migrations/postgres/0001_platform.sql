@@ -149,14 +149,15 @@ CREATE TABLE refresh_tokens (
 );
 CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
 
--- Who read which patient's health information, and when (no content, only ids).
+-- Who read which patient's health information, and when (ids only, never content).
+-- Append-only and written in batches; an integer key keeps the insert cheap.
 CREATE TABLE phi_access_log (
-    id          TEXT PRIMARY KEY,
+    seq         BIGSERIAL PRIMARY KEY,
     user_id     TEXT NOT NULL,
     action      TEXT NOT NULL,
     entity      TEXT NOT NULL,
-    entity_id   TEXT NOT NULL,
+    entity_id   TEXT,
     patient_id  TEXT,
     at          TEXT NOT NULL
 );
-CREATE INDEX phi_access_log_patient ON phi_access_log (patient_id, at);
+CREATE INDEX phi_access_log_patient ON phi_access_log (patient_id, seq);

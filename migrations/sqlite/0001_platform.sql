@@ -149,14 +149,5 @@ CREATE TABLE refresh_tokens (
 );
 CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
 
--- Who read which patient's health information, and when (no content, only ids).
-CREATE TABLE phi_access_log (
-    id          TEXT PRIMARY KEY,
-    user_id     TEXT NOT NULL,
-    action      TEXT NOT NULL,
-    entity      TEXT NOT NULL,
-    entity_id   TEXT NOT NULL,
-    patient_id  TEXT,
-    at          TEXT NOT NULL
-);
-CREATE INDEX phi_access_log_patient ON phi_access_log (patient_id, at);
+-- The audit trail of PHI reads lives in a database file of its own (migrations/sqlite-audit):
+-- its constant appends would otherwise invalidate every reader's page cache here.

@@ -392,6 +392,33 @@ pub struct LogQuery {
     pub cursor: Option<String>,
 }
 
+/// One entry of the audit trail of PHI reads (ids only, never content).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditEntry {
+    /// Position in the trail (ascending with time).
+    pub seq: i64,
+    /// Who read.
+    pub user_id: Uuid,
+    pub action: String,
+    /// What was read: `patient`, `patient list`, `document`, `document content`, …
+    pub entity: String,
+    pub entity_id: Option<Uuid>,
+    pub patient_id: Option<Uuid>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Reads of this patient's data.
+    pub patient_id: Option<Uuid>,
+    /// Reads by this user.
+    pub user_id: Option<Uuid>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]

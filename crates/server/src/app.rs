@@ -1,5 +1,6 @@
 //! The running platform: shared state, and serving it on a listener.
 
+use crate::audit::AuditLog;
 use crate::auth::{JwtKeys, LoginLimiter, PasswordHasher};
 use crate::config::Config;
 use crate::db::Db;
@@ -21,6 +22,8 @@ pub struct Inner {
     pub hasher: PasswordHasher,
     /// Throttles password guessing.
     pub limiter: LoginLimiter,
+    /// Records who read which patient's data.
+    pub audit: AuditLog,
     pub config: Config,
 }
 
@@ -47,10 +50,11 @@ impl AppState {
             config.access_ttl,
         );
         Ok(Self(Arc::new(Inner {
-            db,
+            db: db.clone(),
             keys,
             hasher: PasswordHasher::new().await?,
             limiter: LoginLimiter::new(config.login_limits),
+            audit: AuditLog::start(db.clone()),
             config,
         })))
     }

@@ -5,6 +5,7 @@
 //! - [`config`]: settings from flags and `RECORDS_*` variables, with embedded defaults.
 //! - [`db`]: storage on SQLite or PostgreSQL behind one set of queries.
 //! - [`auth`]: passwords, access tokens, login rate limits.
+//! - [`audit`]: the trail of PHI reads, written in batches off the request path.
 //! - [`http`]: the router, extractors, problem+json errors and one module per resource.
 //! - [`app`]: shared state and `serve`.
 //!
@@ -12,6 +13,7 @@
 //! handlers consult and the queries turn into `WHERE` clauses.
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod db;

@@ -53,6 +53,9 @@ enum Command {
         email: String,
         #[arg(long)]
         name: String,
+        /// Do nothing (and succeed) when an admin exists already: for first-start scripts.
+        #[arg(long)]
+        if_no_admin: bool,
     },
 }
 
@@ -106,6 +109,12 @@ async fn main() -> anyhow::Result<()> {
             config.db_max_connections = db_max_connections;
             let backend = server::db::Backend::from_url(&config.database_url)?;
             let state = server::AppState::new(config).await?;
+            if state.db.other_admins(uuid::Uuid::nil()).await? == 0 {
+                tracing::warn!(
+                    "no admin yet: create one with `records-server create-admin --email E --name N` \
+                     (password on stdin)"
+                );
+            }
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen on {addr}"))?;
@@ -121,7 +130,11 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("migrations applied");
             Ok(())
         }
-        Command::CreateAdmin { email, name } => {
+        Command::CreateAdmin {
+            email,
+            name,
+            if_no_admin,
+        } => {
             let email = Email::try_from(email).context("--email")?;
             let name = Label::<200>::try_from(name).context("--name")?;
             let mut line = String::new();
@@ -133,6 +146,10 @@ async fn main() -> anyhow::Result<()> {
                 .context("password")?;
             let db = Db::connect(&database_url, 1).await?;
             db.migrate().await?;
+            if if_no_admin && db.other_admins(uuid::Uuid::nil()).await? > 0 {
+                tracing::info!("an admin exists already; nothing to do");
+                return Ok(());
+            }
             let hash = server::auth::hash_password(password.expose().to_owned()).await?;
             let user = db
                 .insert_user(NewUserRow {

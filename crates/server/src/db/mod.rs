@@ -4,6 +4,7 @@
 //! timestamps as text, so the queries here run unchanged on either through sqlx's `Any`
 //! driver. The few statements that differ (locking, the sync cursor) match on [`Backend`].
 
+mod audit;
 mod documents;
 mod logs;
 mod patients;
@@ -31,6 +32,8 @@ use uuid::Uuid;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+static SQLITE_AUDIT_MIGRATIONS: sqlx::migrate::Migrator =
+    sqlx::migrate!("../../migrations/sqlite-audit");
 
 /// Which database engine a URL points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +88,11 @@ pub struct Db {
     /// instead of colliding on the database lock and sleeping in SQLite's busy handler (which
     /// put 85 ms on the p99 of concurrent uploads). On PostgreSQL the same pool as reads.
     writer: AnyPool,
+    /// Where the audit trail of PHI reads goes. On SQLite a database file of its own: a
+    /// commit invalidates the page cache of every reader of that file, and the trail commits
+    /// constantly (on the same file it cut single-patient reads by a third). On PostgreSQL
+    /// the same pool as everything else.
+    audit: AnyPool,
     /// Decides the handful of engine-specific statements.
     backend: Backend,
 }
@@ -124,16 +132,23 @@ impl Db {
             .connect(&url)
             .await
             .context("cannot open the database (check RECORDS_DATABASE_URL)")?;
-        let writer = match backend {
-            Backend::Sqlite => options(1)
-                .connect(&url)
-                .await
-                .context("cannot open the database")?,
-            Backend::Postgres => pool.clone(),
+        let (writer, audit) = match backend {
+            Backend::Sqlite => (
+                options(1)
+                    .connect(&url)
+                    .await
+                    .context("cannot open the database")?,
+                options(1)
+                    .connect(&sibling_sqlite_url(&url, "audit"))
+                    .await
+                    .context("cannot open the audit database")?,
+            ),
+            Backend::Postgres => (pool.clone(), pool.clone()),
         };
         Ok(Self {
             pool,
             writer,
+            audit,
             backend,
         })
     }
@@ -146,7 +161,14 @@ impl Db {
         migrator
             .run(&self.writer)
             .await
-            .context("database migration failed")
+            .context("database migration failed")?;
+        if self.backend == Backend::Sqlite {
+            SQLITE_AUDIT_MIGRATIONS
+                .run(&self.audit)
+                .await
+                .context("audit database migration failed")?;
+        }
+        Ok(())
     }
 
     pub fn backend(&self) -> Backend {
@@ -155,6 +177,11 @@ impl Db {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The pool of the audit trail.
+    pub(crate) fn audit(&self) -> &AnyPool {
+        &self.audit
     }
 
     /// The pool writes and write transactions use.
@@ -167,6 +194,22 @@ impl Db {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
+
+/// `sqlite:/x/records.db?mode=rwc` -> `sqlite:/x/records-audit.db?mode=rwc`: a database file
+/// beside the main one.
+fn sibling_sqlite_url(url: &str, name: &str) -> String {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    if path.contains(":memory:") {
+        return url.to_owned();
+    }
+    let stem = path.strip_suffix(".db").unwrap_or(path);
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    format!("{stem}-{name}.db{query}")
 }
 
 // ---------- values as stored ----------
@@ -373,6 +416,18 @@ pub(crate) fn paginate<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_audit_database_sits_beside_the_main_one() {
+        assert_eq!(
+            sibling_sqlite_url("sqlite:/d/records.db?mode=rwc", "audit"),
+            "sqlite:/d/records-audit.db?mode=rwc"
+        );
+        assert_eq!(
+            sibling_sqlite_url("sqlite:/d/data", "audit"),
+            "sqlite:/d/data-audit.db"
+        );
+    }
 
     #[test]
     fn like_patterns_escape_wildcards() {

@@ -7,6 +7,7 @@ use super::extract::{
 use super::patients;
 use super::with_location;
 use crate::app::AppState;
+use crate::audit::Entity;
 use crate::db::{
     patient_facts, Bind, DocumentBody, DocumentFilter, NewDocument, StoredDocument, Written,
 };
@@ -83,6 +84,9 @@ pub async fn list(
             after.as_deref(),
         )
         .await?;
+    app.audit
+        .read(&caller, Entity::DocumentList, None, Some(patient_id))
+        .await;
     Ok(Json(Page { items, next_cursor }))
 }
 
@@ -95,10 +99,11 @@ pub async fn get(
     AuthUser(caller): AuthUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Response> {
-    Ok(with_etag(
-        StatusCode::OK,
-        visible(&app, &caller, id).await?.document,
-    ))
+    let doc = visible(&app, &caller, id).await?.document;
+    app.audit
+        .read(&caller, Entity::Document, Some(id), Some(doc.patient_id))
+        .await;
+    Ok(with_etag(StatusCode::OK, doc))
 }
 
 /// The document's body: its bytes with their Content-Type.
@@ -111,6 +116,14 @@ pub async fn content(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Response> {
     let doc = visible(&app, &caller, id).await?.document;
+    app.audit
+        .read(
+            &caller,
+            Entity::DocumentContent,
+            Some(id),
+            Some(doc.patient_id),
+        )
+        .await;
     let (content_type, bytes) = match doc.content {
         Some(text) => (
             format!("{}; charset=utf-8", doc.mime_type),
@@ -429,5 +442,9 @@ pub async fn shared_documents(
     let patient = patients::visible(&app, &caller, patient_id).await?;
     caller.can_view_shares(&patient_facts(&patient))?;
     let only = caller.is(UserType::Practitioner).then_some(caller.id);
-    Ok(Json(app.db.shared_documents(patient_id, only).await?))
+    let shared = app.db.shared_documents(patient_id, only).await?;
+    app.audit
+        .read(&caller, Entity::SharedDocuments, None, Some(patient_id))
+        .await;
+    Ok(Json(shared))
 }

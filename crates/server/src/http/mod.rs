@@ -3,6 +3,7 @@
 pub mod error;
 pub mod extract;
 
+mod audit;
 mod auth;
 mod documents;
 mod logs;
@@ -35,7 +36,7 @@ use utoipa_axum::routes;
     modifiers(&BearerAuth),
     tags(
         (name = "auth"), (name = "users"), (name = "patients"), (name = "documents"),
-        (name = "logs"), (name = "providers"), (name = "meta")
+        (name = "logs"), (name = "providers"), (name = "audit"), (name = "meta")
     )
 )]
 struct ApiDoc;
@@ -94,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(logs::manual_sync))
         .routes(routes!(logs::request_documents))
         .routes(routes!(providers::list, providers::create))
+        .routes(routes!(audit::list))
         .routes(routes!(meta::healthz))
         .routes(routes!(meta::readyz))
         .split_for_parts();

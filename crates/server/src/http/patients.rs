@@ -3,6 +3,7 @@
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{etag, page_params, ApiJson, ApiPath, ApiQuery, AuthUser, IfMatch};
 use crate::app::AppState;
+use crate::audit::Entity;
 use crate::db::{patient_facts, Bind, DbError, Written};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -72,7 +73,11 @@ pub async fn get(
     AuthUser(caller): AuthUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Response> {
-    Ok(with_etag(StatusCode::OK, visible(&app, &caller, id).await?))
+    let patient = visible(&app, &caller, id).await?;
+    app.audit
+        .read(&caller, Entity::Patient, Some(id), Some(id))
+        .await;
+    Ok(with_etag(StatusCode::OK, patient))
 }
 
 /// Create a patient owned by the calling dietician. An email one of their patients already

@@ -48,4 +48,32 @@ both_backends! {
         let again = app.patient(&d, json!({})).await;
         assert_ne!(again, p);
     }
+
+    async fn phi_reads_are_audited(app) {
+        let admin = app.user(UserType::Admin).await;
+        let d = app.user(UserType::Dietician).await;
+        let p = app.patient(&d, json!({})).await;
+        let doc = app.text_document(&d, p, "Note").await;
+        app.get(&format!("/api/v1/patients/{p}"), &d).await.expect(200);
+        app.get(&format!("/api/v1/documents/{doc}"), &d).await.expect(200);
+        app.get(&format!("/api/v1/documents/{doc}/content"), &d).await.expect(200);
+        // A refused read is not a read.
+        let other = app.user(UserType::Dietician).await;
+        app.get(&format!("/api/v1/patients/{p}"), &other).await.expect(404);
+
+        app.get("/api/v1/audit", &d).await.problem(403, "forbidden");
+        let trail = app.get(&format!("/api/v1/audit?patient_id={p}"), &admin).await.expect(200);
+        let seen: Vec<(String, String, String)> = trail.body["items"].as_array().expect("items").iter()
+            .map(|e| (e["user_id"].as_str().expect("u").to_owned(), e["entity"].as_str().expect("e").to_owned(),
+                      e["entity_id"].as_str().unwrap_or("").to_owned()))
+            .collect();
+        let me = d.id.to_string();
+        assert_eq!(seen, vec![
+            (me.clone(), "document content".to_owned(), doc.to_string()),
+            (me.clone(), "document".to_owned(), doc.to_string()),
+            (me, "patient".to_owned(), p.to_string()),
+        ]);
+        let by_other = app.get(&format!("/api/v1/audit?user_id={}", other.id), &admin).await.expect(200);
+        assert_eq!(by_other.ids().len(), 0);
+    }
 }
