@@ -2,8 +2,9 @@
 //! p50/p99 latency, against the real `records-server` binary on SQLite and on PostgreSQL.
 //!
 //! The server runs as its own process; this process is the load generator (keep-alive HTTP/1
-//! connections, one task each), on the same machine. Run with
-//! `cargo bench -p server --bench api_load` (env: `BENCH_SECONDS`, `BENCH_CONNECTIONS`).
+//! connections, one task each), on the same machine. Each row is run `BENCH_RUNS` times
+//! (default 3) for `BENCH_SECONDS` (default 5) and the median run is reported. Run with
+//! `cargo bench -p server --bench api_load` (also `BENCH_CONNECTIONS`, default 32).
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
@@ -111,15 +112,36 @@ struct Run {
     errors: usize,
 }
 
-fn report(label: &str, mut run: Run) {
+/// Runs `scenario` `runs` times and reports the run with the median throughput.
+async fn median<F, Fut>(label: &str, runs: usize, scenario: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Run>,
+{
+    let mut all = Vec::new();
+    for _ in 0..runs {
+        all.push(scenario().await);
+    }
+    // Rates in the order they ran: a trend shows a server that slows as it fills up.
+    let rates: Vec<String> = all.iter().map(|r| format!("{:.0}", rate(r))).collect();
+    all.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
+    let mid = all.swap_remove(runs / 2);
+    report(label, mid, &rates.join(", "));
+}
+
+fn rate(run: &Run) -> f64 {
+    run.latencies.len() as f64 / run.elapsed.as_secs_f64()
+}
+
+fn report(label: &str, mut run: Run, all_rates: &str) {
     run.latencies.sort_unstable();
     let n = run.latencies.len();
     let pct = |p: f64| run.latencies[((n as f64 * p) as usize).min(n - 1)];
     #[allow(clippy::print_stdout)]
     {
         println!(
-            "{label:<34} {:>9.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   ({n} requests, {} errors)",
-            n as f64 / run.elapsed.as_secs_f64(),
+            "{label:<40} {:>7.0} req/s  p50 {:>5.2} ms  p99 {:>6.2} ms  ({} errors; runs: {all_rates} req/s)",
+            rate(&run),
             pct(0.50).as_secs_f64() * 1e3,
             pct(0.99).as_secs_f64() * 1e3,
             run.errors,
@@ -176,7 +198,7 @@ async fn load(
     run
 }
 
-async fn bench(label: &str, database_url: &str, seconds: u64, connections: usize) {
+async fn bench(label: &str, database_url: &str, seconds: u64, connections: usize, runs: usize) {
     let server = start(database_url);
     let base = format!("http://{}", server.addr);
     let client = reqwest::Client::new();
@@ -220,10 +242,12 @@ async fn bench(label: &str, database_url: &str, seconds: u64, connections: usize
                 .expect("request")
         }
     };
-    report(
+    median(
         &format!("{label}: GET /healthz (no auth, no db)"),
-        load(server.addr, connections, seconds, probe).await,
-    );
+        runs,
+        || load(server.addr, connections, seconds, probe.clone()),
+    )
+    .await;
     let counter = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let read = {
         let (auth, host, patients, counter) = (
@@ -241,10 +265,10 @@ async fn bench(label: &str, database_url: &str, seconds: u64, connections: usize
                 .expect("request")
         }
     };
-    report(
-        &format!("{label}: read one patient"),
-        load(server.addr, connections, seconds, read).await,
-    );
+    median(&format!("{label}: read one patient"), runs, || {
+        load(server.addr, connections, seconds, read.clone())
+    })
+    .await;
 
     let text = "Patient reports improved energy; fibre intake up. ".repeat(40); // ~2 KB
     let upload = {
@@ -259,17 +283,22 @@ async fn bench(label: &str, database_url: &str, seconds: u64, connections: usize
                 .expect("request")
         }
     };
-    report(
-        &format!("{label}: upload 2 KB document"),
-        load(server.addr, connections.min(16), seconds, upload).await,
-    );
+    median(&format!("{label}: upload 2 KB document"), runs, || {
+        load(server.addr, connections.min(16), seconds, upload.clone())
+    })
+    .await;
 }
 
 fn main() {
     let seconds: u64 = std::env::var("BENCH_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(10);
+        .unwrap_or(5);
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3)
+        .max(1);
     let connections: usize = std::env::var("BENCH_CONNECTIONS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -280,7 +309,7 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(async {
-        bench("sqlite", "", seconds, connections).await;
+        bench("sqlite", "", seconds, connections, runs).await;
         let admin_url = std::env::var("RECORDS_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
         let name = format!("records_bench_{}", uuid::Uuid::now_v7().simple());
@@ -295,7 +324,14 @@ fn main() {
                     .rsplit_once('/')
                     .map(|(b, _)| b)
                     .unwrap_or(&admin_url);
-                bench("postgres", &format!("{base}/{name}"), seconds, connections).await;
+                bench(
+                    "postgres",
+                    &format!("{base}/{name}"),
+                    seconds,
+                    connections,
+                    runs,
+                )
+                .await;
                 let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
                     .execute(&pool)
                     .await;

@@ -1,40 +1,68 @@
 //! Storage of the PHI read audit trail (see `crate::audit` for how entries arrive).
 
-use super::{cursor, paginate, Backend, Db, DbResult, RowExt, Sql};
+use super::{cursor, paginate, Db, DbResult, RowExt, Sql};
 use crate::audit::Entry;
 use domain::dto::AuditEntry;
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::Any;
+use std::sync::LazyLock;
 use uuid::Uuid;
 
+/// Rows per multi-row insert (6 parameters each).
+const CHUNK: usize = 32;
+
+fn insert_statement(rows: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let p: Vec<String> = (1..=6).map(|c| format!("${}", r * 6 + c)).collect();
+            format!("({})", p.join(", "))
+        })
+        .collect();
+    format!(
+        "INSERT INTO phi_access_log (user_id, action, entity, entity_id, patient_id, at) VALUES {}",
+        values.join(", ")
+    )
+}
+
+static CHUNK_INSERT: LazyLock<String> = LazyLock::new(|| insert_statement(CHUNK));
+static ROW_INSERT: LazyLock<String> = LazyLock::new(|| insert_statement(1));
+
+fn bind_entries<'q>(
+    mut q: Query<'q, Any, AnyArguments<'q>>,
+    entries: &'q [Entry],
+) -> Query<'q, Any, AnyArguments<'q>> {
+    for e in entries {
+        q = q
+            .bind(e.user_id.to_string())
+            .bind("read")
+            .bind(e.entity.as_str())
+            .bind(e.entity_id.map(|u| u.to_string()))
+            .bind(e.patient_id.map(|u| u.to_string()))
+            .bind(e.at.as_str());
+    }
+    q
+}
+
 impl Db {
-    /// Stores a batch of entries in one statement. The batch travels as one JSON parameter,
-    /// so the statement text never changes and stays prepared whatever the batch size.
+    /// Stores a batch of entries in one transaction: full chunks of [`CHUNK`] rows through one
+    /// multi-row statement, the rest one row at a time. Both statement texts are fixed, so they
+    /// stay prepared. (Passing the batch as one JSON parameter cost SQLite ~50,000 instructions
+    /// per entry in JSON parsing; this costs a small fraction of that.)
     pub async fn insert_audit_entries(&self, batch: &[Entry]) -> DbResult<()> {
-        let rows: Vec<serde_json::Value> = batch
-            .iter()
-            .map(|e| {
-                serde_json::json!({
-                    "user_id": e.user_id, "entity": e.entity.as_str(), "entity_id": e.entity_id,
-                    "patient_id": e.patient_id, "at": e.at,
-                })
-            })
-            .collect();
-        let sql = match self.backend {
-            Backend::Sqlite => {
-                "INSERT INTO phi_access_log (user_id, action, entity, entity_id, patient_id, at) \
-                 SELECT value ->> 'user_id', 'read', value ->> 'entity', \
-                 value ->> 'entity_id', value ->> 'patient_id', value ->> 'at' FROM json_each($1)"
-            }
-            Backend::Postgres => {
-                "INSERT INTO phi_access_log (user_id, action, entity, entity_id, patient_id, at) \
-                 SELECT r.user_id, 'read', r.entity, r.entity_id, r.patient_id, r.at \
-                 FROM json_to_recordset($1::json) AS r(user_id text, entity text, \
-                 entity_id text, patient_id text, at text)"
-            }
-        };
-        sqlx::query(sql)
-            .bind(serde_json::Value::Array(rows).to_string())
-            .execute(self.audit())
-            .await?;
+        let mut tx = self.audit().begin().await?;
+        let mut chunks = batch.chunks_exact(CHUNK);
+        for chunk in chunks.by_ref() {
+            bind_entries(sqlx::query(&CHUNK_INSERT), chunk)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for entry in chunks.remainder() {
+            bind_entries(sqlx::query(&ROW_INSERT), std::slice::from_ref(entry))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -15,7 +15,7 @@ mod users;
 
 pub use documents::{DocumentBody, DocumentFilter, NewDocument, StoredDocument};
 pub use logs::{LogFilter, NewLogEntry};
-pub use patients::{facts as patient_facts, StoredPatient};
+pub use patients::facts as patient_facts;
 pub use providers::Provider;
 pub use tokens::RefreshOutcome;
 pub use users::{NewUserRow, StoredUser};

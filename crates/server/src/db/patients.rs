@@ -14,9 +14,6 @@ const COLS: &str = "id, user_id, name, email, contact_details, medical_history, 
 /// [`COLS`] of `patients p`, for queries that join.
 pub(crate) static P_COLS: LazyLock<String> = LazyLock::new(|| super::qualify(COLS, "p"));
 
-/// A patient row as the API shows it.
-pub type StoredPatient = Patient;
-
 pub(crate) fn patient_from_row(row: &AnyRow) -> anyhow::Result<Patient> {
     Ok(Patient {
         id: row.id("id")?,

@@ -2,9 +2,10 @@
 
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{
-    body_problem, etag, page_params, parse_json, ApiJson, ApiPath, ApiQuery, AuthUser, IfMatch,
+    body_problem, page_params, parse_json, ApiJson, ApiPath, ApiQuery, AuthUser, IfMatch,
 };
 use super::patients;
+use super::versioned;
 use super::with_location;
 use crate::app::AppState;
 use crate::audit::Entity;
@@ -43,10 +44,6 @@ pub struct FileUpload {
     /// The file's bytes, with its Content-Type (PDF, PNG, JPEG, GIF, WebP or plain text).
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
-}
-
-fn with_etag(status: StatusCode, doc: HealthcareDocument) -> Response {
-    (status, [(header::ETAG, etag(doc.version))], Json(doc)).into_response()
 }
 
 async fn visible(app: &AppState, caller: &Caller, id: Uuid) -> ApiResult<StoredDocument> {
@@ -103,7 +100,7 @@ pub async fn get(
     app.audit
         .read(&caller, Entity::Document, Some(id), Some(doc.patient_id))
         .await;
-    Ok(with_etag(StatusCode::OK, doc))
+    Ok(versioned(StatusCode::OK, doc.version, doc))
 }
 
 /// The document's body: its bytes with their Content-Type.
@@ -305,7 +302,7 @@ pub async fn create(
         .await?;
     let location = format!("/api/v1/documents/{}", doc.id);
     Ok(with_location(
-        with_etag(StatusCode::CREATED, doc),
+        versioned(StatusCode::CREATED, doc.version, doc),
         &location,
     ))
 }
@@ -351,7 +348,7 @@ pub async fn update(
         sets.push(("size_bytes", size.into()));
     }
     match app.db.update_document(id, expected, sets).await? {
-        Written::Done(doc) => Ok(with_etag(StatusCode::OK, doc)),
+        Written::Done(doc) => Ok(versioned(StatusCode::OK, doc.version, doc)),
         Written::Missing => Err(ApiError::NotFound("document")),
         Written::Stale => Err(ApiError::Stale),
     }

@@ -58,6 +58,17 @@ impl Modify for BearerAuth {
     }
 }
 
+/// A JSON row with its `ETag` (the row version, for `If-Match`).
+pub(crate) fn versioned<T: serde::Serialize>(
+    status: axum::http::StatusCode,
+    version: i64,
+    body: T,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let tag = [(axum::http::header::ETAG, extract::etag(version))];
+    (status, tag, axum::Json(body)).into_response()
+}
+
 /// Adds `Location: <path>` to a 201.
 pub(crate) fn with_location(
     mut res: axum::response::Response,

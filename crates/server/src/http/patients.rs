@@ -1,26 +1,18 @@
 //! `/api/v1/patients`: a dietician's patients; others see the patients their role links them to.
 
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{etag, page_params, ApiJson, ApiPath, ApiQuery, AuthUser, IfMatch};
+use super::extract::{page_params, ApiJson, ApiPath, ApiQuery, AuthUser, IfMatch};
+use super::versioned;
 use crate::app::AppState;
 use crate::audit::Entity;
 use crate::db::{patient_facts, Bind, DbError, Written};
 use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use domain::dto::{NewPatient, Page, Patient, PatientQuery, PatientUpdate};
 use domain::Caller;
 use uuid::Uuid;
-
-pub(crate) fn with_etag(status: StatusCode, patient: Patient) -> Response {
-    (
-        status,
-        [(header::ETAG, etag(patient.version))],
-        Json(patient),
-    )
-        .into_response()
-}
 
 /// The patient if the caller may see it, else 404.
 pub(crate) async fn visible(app: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Patient> {
@@ -77,7 +69,7 @@ pub async fn get(
     app.audit
         .read(&caller, Entity::Patient, Some(id), Some(id))
         .await;
-    Ok(with_etag(StatusCode::OK, patient))
+    Ok(versioned(StatusCode::OK, patient.version, patient))
 }
 
 /// Create a patient owned by the calling dietician. An email one of their patients already
@@ -109,7 +101,7 @@ pub async fn create(
     };
     let location = format!("/api/v1/patients/{}", patient.id);
     Ok(super::with_location(
-        with_etag(StatusCode::CREATED, patient),
+        versioned(StatusCode::CREATED, patient.version, patient),
         &location,
     ))
 }
@@ -172,7 +164,7 @@ pub async fn update(
         sets.push(("provider_patient_identifier", text(v.map(String::from))));
     }
     match app.db.update_patient(id, expected, sets).await {
-        Ok(Written::Done(p)) => Ok(with_etag(StatusCode::OK, p)),
+        Ok(Written::Done(p)) => Ok(versioned(StatusCode::OK, p.version, p)),
         Ok(Written::Missing) => Err(ApiError::NotFound("patient")),
         Ok(Written::Stale) => Err(ApiError::Stale),
         Err(DbError::ForeignKey) => Err(ApiError::invalid("provider_id", "no such provider")),

@@ -2,22 +2,19 @@
 //! accounts; everyone manages themselves; colleagues see each other's name and type.
 
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{etag, page_params, ApiJson, ApiPath, ApiQuery, AuthUser, IfMatch};
+use super::extract::{page_params, ApiJson, ApiPath, ApiQuery, AuthUser, IfMatch};
+use super::versioned;
 use crate::app::AppState;
 use crate::auth::hash_password;
 use crate::db::{Bind, DbError, NewUserRow, Written};
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use domain::access::{PatientScope, UserView as Visibility};
 use domain::dto::{NewUser, Page, PageQuery, User, UserDirectoryEntry, UserUpdate, UserView};
 use domain::{Caller, Denied, UserType};
 use uuid::Uuid;
-
-fn with_etag(status: StatusCode, user: User) -> Response {
-    (status, [(header::ETAG, etag(user.version))], Json(user)).into_response()
-}
 
 fn email_taken(e: DbError) -> ApiError {
     match e {
@@ -105,7 +102,7 @@ pub async fn me(State(app): State<AppState>, AuthUser(caller): AuthUser) -> ApiR
         .await?
         .ok_or(ApiError::Unauthorized("the account no longer exists"))?
         .user;
-    Ok(with_etag(StatusCode::OK, user))
+    Ok(versioned(StatusCode::OK, user.version, user))
 }
 
 /// One user: the full record for admins and oneself, name and type for colleagues.
@@ -118,7 +115,7 @@ pub async fn get(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Response> {
     Ok(match visible(&app, &caller, id).await? {
-        (user, Visibility::Full) => with_etag(StatusCode::OK, user),
+        (user, Visibility::Full) => versioned(StatusCode::OK, user.version, user),
         (user, Visibility::Directory) => Json(UserView::Directory(UserDirectoryEntry {
             id: user.id,
             name: user.name,
@@ -170,7 +167,7 @@ pub async fn create(
         })?;
     let location = format!("/api/v1/users/{}", user.id);
     Ok(super::with_location(
-        with_etag(StatusCode::CREATED, user),
+        versioned(StatusCode::CREATED, user.version, user),
         &location,
     ))
 }
@@ -237,7 +234,7 @@ pub async fn update(
         .await
         .map_err(email_taken)?
     {
-        Written::Done(user) => Ok(with_etag(StatusCode::OK, user)),
+        Written::Done(user) => Ok(versioned(StatusCode::OK, user.version, user)),
         Written::Missing => Err(ApiError::NotFound("user")),
         Written::Stale => Err(ApiError::Stale),
     }
