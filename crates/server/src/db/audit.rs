@@ -72,7 +72,7 @@ impl Db {
         patient_id: Option<Uuid>,
         user_id: Option<Uuid>,
         limit: usize,
-        after: Option<&[String]>,
+        before: Option<i64>,
     ) -> DbResult<(Vec<AuditEntry>, Option<String>)> {
         let mut sql = Sql::new(
             "SELECT seq, user_id, action, entity, entity_id, patient_id, at FROM phi_access_log \
@@ -84,10 +84,7 @@ impl Db {
         if let Some(u) = user_id {
             sql.push(" AND user_id = ").bind(u);
         }
-        if let Some([seq]) = after {
-            let seq: i64 = seq
-                .parse()
-                .map_err(|_| anyhow::anyhow!("audit cursor is not a number"))?;
+        if let Some(seq) = before {
             sql.push(" AND seq < ").bind(seq);
         }
         sql.push(" ORDER BY seq DESC LIMIT ").bind(limit as i64 + 1);

@@ -394,7 +394,7 @@ pub mod cursor {
         let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
         let text = String::from_utf8(bytes).ok()?;
         let keys: Vec<String> = text.split(SEP).map(str::to_owned).collect();
-        (keys.len() == parts).then_some(keys)
+        (keys.len() == parts && keys.iter().all(|k| !k.is_empty())).then_some(keys)
     }
 }
 
@@ -444,6 +444,7 @@ mod tests {
         );
         assert_eq!(cursor::decode(&c, 1), None);
         assert_eq!(cursor::decode("not base64!", 2), None);
+        assert_eq!(cursor::decode("", 1), None);
     }
 
     #[test]

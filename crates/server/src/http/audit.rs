@@ -1,6 +1,6 @@
 //! `/api/v1/audit`: the trail of PHI reads, for admins.
 
-use super::error::{ApiResult, Problem};
+use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{page_params, ApiQuery, AuthUser};
 use crate::app::AppState;
 use axum::extract::State;
@@ -21,11 +21,18 @@ pub async fn list(
         return Err(Denied("only admins read the audit trail").into());
     }
     let (limit, after) = page_params(q.limit, q.cursor.as_deref(), 1)?;
+    let before = match after.as_deref() {
+        Some([seq]) => Some(
+            seq.parse::<i64>()
+                .map_err(|_| ApiError::bad_request("cursor", "not a cursor this list issued"))?,
+        ),
+        _ => None,
+    };
     // Reads already handed to the writer show up here too.
     app.audit.flush().await;
     let (items, next_cursor) = app
         .db
-        .list_audit_entries(q.patient_id, q.user_id, limit, after.as_deref())
+        .list_audit_entries(q.patient_id, q.user_id, limit, before)
         .await?;
     Ok(Json(Page { items, next_cursor }))
 }
