@@ -120,8 +120,7 @@ impl JwtKeys {
 mod tests {
     use super::*;
 
-    #[test]
-    fn only_the_exact_verified_token_hits_the_cache() {
+    fn keys_and_token(kind: UserType) -> (JwtKeys, Caller, String) {
         let keys = JwtKeys::new(
             b"unit test secret, long enough to use",
             "iss",
@@ -130,40 +129,35 @@ mod tests {
         );
         let caller = Caller {
             id: Uuid::now_v7(),
-            kind: UserType::Dietician,
+            kind,
             provider_id: None,
             patient_id: None,
         };
         let token = keys.issue(&caller).expect("issued");
+        (keys, caller, token)
+    }
+
+    #[test]
+    fn only_the_exact_verified_token_hits_the_cache() {
+        let (keys, caller, token) = keys_and_token(UserType::Dietician);
         assert_eq!(keys.verify(&token), Some(caller));
         assert_eq!(
             keys.verify(&token),
             Some(caller),
             "second time, from the cache"
         );
-        let mut forged = token.clone();
-        let last = forged.pop().expect("non-empty");
-        forged.push(if last == 'A' { 'B' } else { 'A' });
+        // Flip a character in the middle of the signature (the last one can be padding bits).
+        let (head, signature) = token.rsplit_once('.').expect("three parts");
+        let mut sig: Vec<char> = signature.chars().collect();
+        sig[10] = if sig[10] == 'A' { 'B' } else { 'A' };
+        let forged = format!("{head}.{}", sig.into_iter().collect::<String>());
         assert_eq!(keys.verify(&forged), None);
-        let (head, _) = token.rsplit_once('.').expect("three parts");
         assert_eq!(keys.verify(&format!("{head}.")), None, "no signature");
     }
 
     #[test]
     fn an_expired_token_is_refused_even_if_it_was_cached() {
-        let keys = JwtKeys::new(
-            b"unit test secret, long enough to use",
-            "iss",
-            "aud",
-            Duration::from_secs(60),
-        );
-        let caller = Caller {
-            id: Uuid::now_v7(),
-            kind: UserType::Admin,
-            provider_id: None,
-            patient_id: None,
-        };
-        let token = keys.issue(&caller).expect("issued");
+        let (keys, _, token) = keys_and_token(UserType::Admin);
         keys.verify(&token).expect("valid");
         // Age the cached entry past its expiry.
         keys.verified
