@@ -453,3 +453,64 @@ mod tests {
         assert!(e.is_err());
     }
 }
+
+// ---------- sync ----------
+
+/// The tables a replica holds.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncTable {
+    Users,
+    Patients,
+    HealthcareDocuments,
+    DocumentShares,
+    SynchronizationLog,
+}
+
+/// What a change asks of a replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeOp {
+    /// Insert or replace the row with `row` (keep the higher `version`).
+    Upsert,
+    /// The row was deleted (a tombstone): drop it.
+    Delete,
+    /// The row still exists but the caller may no longer see it: drop it.
+    Remove,
+}
+
+/// One entry of the change feed: the latest state of one row.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Change {
+    pub table: SyncTable,
+    pub id: Uuid,
+    pub op: ChangeOp,
+    pub version: i64,
+    /// The row as `GET` on its REST endpoint shows it (documents without their text;
+    /// colleagues as directory entries); only for `upsert`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(value_type = Option<Object>)]
+    pub row: Option<serde_json::Value>,
+}
+
+/// A page of `GET /sync/changes`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChangesPage {
+    pub changes: Vec<Change>,
+    /// Pass back as `cursor`, whether or not there is more.
+    pub next_cursor: String,
+    /// More changes are ready now: ask again at once.
+    pub has_more: bool,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ChangesQuery {
+    /// `next_cursor` of the previous page; absent for a first, full sync.
+    pub cursor: Option<String>,
+    /// Changes per page, 1 to 5000 (default 1000).
+    pub limit: Option<u32>,
+}

@@ -11,7 +11,8 @@ use sqlx::any::AnyRow;
 use std::sync::LazyLock;
 use uuid::Uuid;
 
-const COLS: &str = "id, patient_id, type, date, title, mime_type, size_bytes, content_hash, \
+pub(crate) const COLS: &str =
+    "id, patient_id, type, date, title, mime_type, size_bytes, content_hash, \
     source, source_user_id, external_id, carepatron_document_id, version, created_at, updated_at";
 
 pub(crate) static D_COLS: LazyLock<String> = LazyLock::new(|| super::qualify(COLS, "d"));

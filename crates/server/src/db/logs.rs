@@ -8,7 +8,8 @@ use sqlx::any::AnyRow;
 use sqlx::Any;
 use uuid::Uuid;
 
-const COLS: &str = "id, patient_id, document_id, user_id, action, timestamp, status, details";
+pub(crate) const COLS: &str =
+    "id, patient_id, document_id, user_id, action, timestamp, status, details";
 
 /// A log entry to write.
 #[derive(Debug)]
@@ -31,7 +32,7 @@ pub struct LogFilter<'a> {
     pub q: Option<&'a str>,
 }
 
-fn entry_from_row(row: &AnyRow) -> anyhow::Result<SyncLogEntry> {
+pub(crate) fn entry_from_row(row: &AnyRow) -> anyhow::Result<SyncLogEntry> {
     Ok(SyncLogEntry {
         id: row.id("id")?,
         patient_id: row.opt_id("patient_id")?,

@@ -10,6 +10,7 @@ mod logs;
 mod patients;
 mod providers;
 mod shares;
+mod sync;
 mod tokens;
 mod users;
 
@@ -17,6 +18,7 @@ pub use documents::{DocumentBody, DocumentFilter, NewDocument, StoredDocument};
 pub use logs::{LogFilter, NewLogEntry};
 pub use patients::facts as patient_facts;
 pub use providers::Provider;
+pub use sync::FeedCursor;
 pub use tokens::RefreshOutcome;
 pub use users::{NewUserRow, StoredUser};
 
@@ -337,6 +339,14 @@ impl Sql {
         Self {
             text: text.to_owned(),
             binds: Vec::new(),
+        }
+    }
+
+    /// `prefix inner suffix`, keeping `inner`'s binds (and so its placeholder numbers).
+    pub fn wrap(prefix: &str, inner: Sql, suffix: &str) -> Self {
+        Self {
+            text: format!("{prefix}{}{suffix}", inner.text),
+            binds: inner.binds,
         }
     }
 

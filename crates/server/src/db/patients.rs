@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use std::sync::LazyLock;
 use uuid::Uuid;
 
-const COLS: &str = "id, user_id, name, email, contact_details, medical_history, \
+pub(crate) const COLS: &str = "id, user_id, name, email, contact_details, medical_history, \
     dietary_preferences, carepatron_patient_id, birth_date, provider_id, \
     provider_patient_identifier, version, created_at, updated_at";
 

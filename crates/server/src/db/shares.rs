@@ -8,9 +8,10 @@ use domain::{LogAction, LogStatus};
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-const COLS: &str = "id, document_id, practitioner_id, shared_by, version, created_at, deleted_at";
+pub(crate) const COLS: &str =
+    "id, document_id, practitioner_id, shared_by, version, created_at, deleted_at";
 
-fn share_from_row(row: &AnyRow) -> anyhow::Result<DocumentShare> {
+pub(crate) fn share_from_row(row: &AnyRow) -> anyhow::Result<DocumentShare> {
     Ok(DocumentShare {
         id: row.id("id")?,
         document_id: row.id("document_id")?,

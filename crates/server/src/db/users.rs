@@ -8,7 +8,8 @@ use domain::UserType;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-const COLS: &str = "id, email, name, type, password_hash, carepatron_id, provider_id, patient_id, \
+pub(crate) const COLS: &str =
+    "id, email, name, type, password_hash, carepatron_id, provider_id, patient_id, \
                     version, created_at, updated_at";
 
 /// A user row: the API view plus the hash that must not reach it.
@@ -18,7 +19,7 @@ pub struct StoredUser {
     pub password_hash: String,
 }
 
-fn user_from_row(row: &AnyRow) -> anyhow::Result<StoredUser> {
+pub(crate) fn user_from_row(row: &AnyRow) -> anyhow::Result<StoredUser> {
     Ok(StoredUser {
         user: User {
             id: row.id("id")?,

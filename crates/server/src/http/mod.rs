@@ -10,6 +10,7 @@ mod logs;
 mod meta;
 mod patients;
 mod providers;
+mod sync;
 mod users;
 
 use crate::app::AppState;
@@ -36,7 +37,7 @@ use utoipa_axum::routes;
     modifiers(&BearerAuth),
     tags(
         (name = "auth"), (name = "users"), (name = "patients"), (name = "documents"),
-        (name = "logs"), (name = "providers"), (name = "audit"), (name = "meta")
+        (name = "logs"), (name = "providers"), (name = "audit"), (name = "sync"), (name = "meta")
     )
 )]
 struct ApiDoc;
@@ -107,6 +108,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(logs::request_documents))
         .routes(routes!(providers::list, providers::create))
         .routes(routes!(audit::list))
+        .routes(routes!(sync::changes))
         .routes(routes!(meta::healthz))
         .routes(routes!(meta::readyz))
         .split_for_parts();

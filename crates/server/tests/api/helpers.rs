@@ -24,6 +24,8 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub db: Db,
+    /// The database URL the server uses (for tests that write beside it).
+    pub database_url: String,
     shutdown: Option<oneshot::Sender<()>>,
     cleanup: Cleanup,
 }
@@ -80,6 +82,11 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 }
 
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
+    // Server errors show in a failing test's output (the harness captures the rest).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("warn")
+        .with_test_writer()
+        .try_init();
     let (url, cleanup) = match backend {
         Backend::Sqlite => {
             let dir =
@@ -121,7 +128,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
             )
         }
     };
-    let mut config = Config::new(url, Secret::new(SECRET.as_bytes().to_vec()));
+    let mut config = Config::new(url.clone(), Secret::new(SECRET.as_bytes().to_vec()));
     tweak(&mut config);
     let state = AppState::new(config).await.expect("app state");
     let db = state.db.clone();
@@ -137,6 +144,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
         base: format!("http://{addr}"),
         client: reqwest::Client::new(),
         db,
+        database_url: url,
         shutdown: Some(tx),
         cleanup,
     })

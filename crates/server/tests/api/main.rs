@@ -8,3 +8,4 @@ mod bad_input;
 mod documents;
 mod patients;
 mod permissions;
+mod sync;

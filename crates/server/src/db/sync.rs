@@ -1,0 +1,375 @@
+//! The change feed: every row a caller may see that changed after their cursor, in pages.
+//!
+//! Each synced row carries `change_seq`, stamped by triggers on every write: on SQLite a
+//! counter bumped inside the (single) writing transaction, so it commits in order; on
+//! PostgreSQL the writing transaction's id. A cursor holds a horizon `h`: every write with
+//! `change_seq < h` was already complete when the previous walk began, so a walk sends the rows
+//! with `change_seq >= h`. The next horizon is read, in the same snapshot as the walk's first
+//! page, as the oldest transaction still running (PostgreSQL: the snapshot's xmin; SQLite: the
+//! counter + 1). A transaction that commits late has an id at or above that horizon, so it is
+//! sent by the next walk, never skipped; a row may be sent twice, and replicas keep the higher
+//! version. Within a walk, pages continue after the last (seq, table, id) sent.
+//!
+//! Scope follows the REST rules. Rows a caller sees through a share carry the share's
+//! `change_seq` too, so a new share sends the document (and its patient) and a revoked one
+//! sends `remove`.
+
+use super::{cursor, documents, logs, patients, shares, users, Backend, Db, DbResult, RowExt, Sql};
+use domain::access::{DocumentScope, PatientScope};
+use domain::dto::{Change, ChangeOp, SyncTable, UserDirectoryEntry};
+use domain::{Caller, UserType};
+use sqlx::any::AnyRow;
+
+/// Where a replica is in the feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedCursor {
+    /// Send rows with `change_seq >= horizon`.
+    pub horizon: i64,
+    /// Mid-walk: the horizon the next walk starts from, and the last key sent.
+    pub walk: Option<(i64, FeedKey)>,
+}
+
+/// The order of the feed: (seq, table, id).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FeedKey {
+    pub seq: i64,
+    pub table: SyncTable,
+    pub id: String,
+}
+
+impl FeedCursor {
+    pub fn start() -> Self {
+        Self {
+            horizon: 0,
+            walk: None,
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        match &self.walk {
+            None => cursor::encode(&["1", &self.horizon.to_string()]),
+            Some((next, key)) => cursor::encode(&[
+                "1",
+                &self.horizon.to_string(),
+                &next.to_string(),
+                &key.seq.to_string(),
+                &(key.table as u8).to_string(),
+                &key.id,
+            ]),
+        }
+    }
+
+    /// `None`: not a cursor this feed issued.
+    pub fn decode(s: &str) -> Option<Self> {
+        let parts = cursor::decode(s, 2).or_else(|| cursor::decode(s, 6))?;
+        if parts[0] != "1" {
+            return None;
+        }
+        let horizon = parts[1].parse().ok()?;
+        let walk = match parts.len() {
+            2 => None,
+            _ => {
+                let table = *TABLES.get(parts[4].parse::<usize>().ok()?)?;
+                let key = FeedKey {
+                    seq: parts[3].parse().ok()?,
+                    table,
+                    id: parts[5].clone(),
+                };
+                Some((parts[2].parse().ok()?, key))
+            }
+        };
+        Some(Self { horizon, walk })
+    }
+}
+
+/// Feed order of the tables (parents before children within one seq).
+const TABLES: [SyncTable; 5] = [
+    SyncTable::Users,
+    SyncTable::Patients,
+    SyncTable::HealthcareDocuments,
+    SyncTable::DocumentShares,
+    SyncTable::SynchronizationLog,
+];
+
+struct FeedRow {
+    key: FeedKey,
+    change: Change,
+}
+
+impl Db {
+    /// One page of the caller's changes after `cursor`, and the cursor after it.
+    pub async fn changes(
+        &self,
+        caller: &Caller,
+        cursor: &FeedCursor,
+        limit: usize,
+    ) -> DbResult<(Vec<Change>, FeedCursor, bool)> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let (next_horizon, after) = match &cursor.walk {
+            Some((next, key)) => (*next, Some(key)),
+            None => {
+                let sql = match self.backend {
+                    Backend::Sqlite => "SELECT seq + 1 FROM sync_counter",
+                    Backend::Postgres => {
+                        "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+                    }
+                };
+                (
+                    sqlx::query_scalar::<_, i64>(sql)
+                        .fetch_one(&mut *tx)
+                        .await?,
+                    None,
+                )
+            }
+        };
+        let mut rows = Vec::new();
+        for table in TABLES {
+            let Some(sql) = self.table_query(caller, table, cursor.horizon) else {
+                continue;
+            };
+            let mut wrapped = Sql::wrap("SELECT * FROM (", sql, ") q WHERE 1 = 1");
+            if let Some(a) = after {
+                // Keyset on (seq, table, id); the table is fixed per query.
+                match table.cmp(&a.table) {
+                    std::cmp::Ordering::Greater => wrapped.push(" AND q.seq >= ").bind(a.seq),
+                    std::cmp::Ordering::Less => wrapped.push(" AND q.seq > ").bind(a.seq),
+                    std::cmp::Ordering::Equal => {
+                        wrapped.push(" AND (q.seq > ").bind(a.seq);
+                        wrapped.push(" OR (q.seq = ").bind(a.seq);
+                        wrapped.push(" AND q.id > ").bind(a.id.as_str()).push("))")
+                    }
+                };
+            }
+            wrapped
+                .push(" ORDER BY q.seq, q.id LIMIT ")
+                .bind(limit as i64 + 1);
+            for row in wrapped.fetch_all(&mut *tx).await? {
+                rows.push(feed_row(caller, table, &row)?);
+            }
+        }
+        tx.commit().await?;
+        rows.sort_by(|a, b| a.key.cmp(&b.key));
+        let has_more = rows.len() > limit;
+        rows.truncate(limit);
+        let next = match (has_more, rows.last()) {
+            (true, Some(last)) => FeedCursor {
+                horizon: cursor.horizon,
+                walk: Some((next_horizon, last.key.clone())),
+            },
+            _ => FeedCursor {
+                horizon: next_horizon,
+                walk: None,
+            },
+        };
+        Ok((rows.into_iter().map(|r| r.change).collect(), next, has_more))
+    }
+
+    /// `max(a, b)` in this engine's SQL.
+    fn greatest(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "max",
+            Backend::Postgres => "GREATEST",
+        }
+    }
+
+    /// The rows of `table` in the caller's scope changed at or after `horizon`, each with a
+    /// `seq` column (and `live` where access comes through shares). `None`: no such rows.
+    fn table_query(&self, caller: &Caller, table: SyncTable, horizon: i64) -> Option<Sql> {
+        let max = self.greatest();
+        let mut sql = Sql::default();
+        match table {
+            SyncTable::Users => {
+                sql.push(&format!(
+                    "SELECT {}, u.deleted_at, u.change_seq AS seq FROM users u WHERE u.change_seq >= ",
+                    super::qualify(users::COLS, "u")
+                ))
+                .bind(horizon);
+                match caller.kind {
+                    UserType::Admin => {}
+                    UserType::Dietician | UserType::Practitioner => {
+                        sql.push(" AND (u.id = ").bind(caller.id);
+                        sql.push(" OR u.type IN ('dietician', 'practitioner'))");
+                    }
+                    UserType::Provider | UserType::Patient => {
+                        sql.push(" AND u.id = ").bind(caller.id);
+                    }
+                }
+            }
+            SyncTable::Patients => {
+                let cols = &*patients::P_COLS;
+                match caller.patient_scope() {
+                    PatientScope::WithDocumentsSharedTo(practitioner) => {
+                        sql.push(&format!(
+                            "SELECT {cols}, p.deleted_at, {max}(p.change_seq, x.share_seq) AS seq, \
+                             x.live FROM patients p JOIN (SELECT d.patient_id, \
+                             MAX(s.change_seq) AS share_seq, CAST(MAX(CASE WHEN s.deleted_at IS NULL \
+                             AND d.deleted_at IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS live \
+                             FROM document_shares s JOIN healthcare_documents d \
+                             ON d.id = s.document_id WHERE s.practitioner_id = "
+                        ))
+                        .bind(practitioner)
+                        .push(" GROUP BY d.patient_id) x ON x.patient_id = p.id WHERE 1 = 1");
+                    }
+                    scope => {
+                        sql.push(&format!(
+                            "SELECT {cols}, p.deleted_at, p.change_seq AS seq FROM patients p \
+                             WHERE 1 = 1"
+                        ));
+                        patients::push_scope(&mut sql, scope);
+                    }
+                }
+                return Some(wrap_seq_at(sql, horizon));
+            }
+            SyncTable::HealthcareDocuments => {
+                let cols = &*documents::D_COLS;
+                match caller.document_scope() {
+                    DocumentScope::SharedTo(practitioner) => {
+                        sql.push(&format!(
+                            "SELECT {cols}, d.deleted_at, {max}(d.change_seq, x.share_seq) AS seq, \
+                             x.live FROM healthcare_documents d JOIN (SELECT s.document_id, \
+                             MAX(s.change_seq) AS share_seq, CAST(MAX(CASE WHEN s.deleted_at IS NULL \
+                             THEN 1 ELSE 0 END) AS BIGINT) AS live FROM document_shares s \
+                             WHERE s.practitioner_id = "
+                        ))
+                        .bind(practitioner)
+                        .push(" GROUP BY s.document_id) x ON x.document_id = d.id WHERE 1 = 1");
+                    }
+                    scope => {
+                        sql.push(&format!(
+                            "SELECT {cols}, d.deleted_at, d.change_seq AS seq FROM \
+                             healthcare_documents d JOIN patients p ON p.id = d.patient_id WHERE 1 = 1"
+                        ));
+                        documents::push_scope(&mut sql, scope);
+                    }
+                }
+                return Some(wrap_seq_at(sql, horizon));
+            }
+            SyncTable::DocumentShares => {
+                sql.push(&format!(
+                    "SELECT {}, s.change_seq AS seq FROM document_shares s JOIN healthcare_documents d \
+                     ON d.id = s.document_id JOIN patients p ON p.id = d.patient_id WHERE s.change_seq >= ",
+                    super::qualify(shares::COLS, "s")
+                ))
+                .bind(horizon);
+                match caller.kind {
+                    UserType::Admin => {}
+                    UserType::Dietician => {
+                        sql.push(" AND p.user_id = ").bind(caller.id);
+                    }
+                    UserType::Practitioner => {
+                        sql.push(" AND s.practitioner_id = ").bind(caller.id);
+                    }
+                    UserType::Provider | UserType::Patient => return None,
+                }
+            }
+            SyncTable::SynchronizationLog => {
+                sql.push(&format!(
+                    "SELECT {}, l.version, l.deleted_at, l.change_seq AS seq FROM synchronization_log l \
+                     JOIN patients p ON p.id = l.patient_id WHERE l.change_seq >= ",
+                    super::qualify(logs::COLS, "l")
+                ))
+                .bind(horizon);
+                match caller.kind {
+                    UserType::Admin => {}
+                    UserType::Dietician => {
+                        sql.push(" AND p.user_id = ").bind(caller.id);
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        Some(sql)
+    }
+}
+
+/// Keeps only rows whose `seq` (possibly computed) reaches the horizon: wraps the query so the
+/// computed column can be filtered on in either engine.
+fn wrap_seq_at(inner: Sql, horizon: i64) -> Sql {
+    let mut sql = Sql::wrap("SELECT * FROM (", inner, ") w WHERE w.seq >= ");
+    sql.bind(horizon);
+    sql
+}
+
+/// A row of `table` as the change the caller gets.
+fn feed_row(caller: &Caller, table: SyncTable, row: &AnyRow) -> DbResult<FeedRow> {
+    let id = row.text("id")?;
+    let seq = row.int("seq")?;
+    let deleted = row.opt_text("deleted_at")?.is_some();
+    // Present only where access comes through shares: 0 once no live share is left.
+    let live = sqlx::Row::try_get::<i64, _>(row, "live").map_or(true, |l| l != 0);
+    let (version, op, value) = match table {
+        SyncTable::Users => {
+            let user = users::user_from_row(row)?.user;
+            let value = if caller.is(UserType::Admin) || user.id == caller.id {
+                serde_json::to_value(&user)
+            } else {
+                serde_json::to_value(UserDirectoryEntry {
+                    id: user.id,
+                    name: user.name,
+                    kind: user.kind,
+                })
+            };
+            (
+                user.version,
+                ChangeOp::Upsert,
+                value.map_err(anyhow::Error::from)?,
+            )
+        }
+        SyncTable::Patients => {
+            let p = patients::patient_from_row(row)?;
+            (
+                p.version,
+                ChangeOp::Upsert,
+                serde_json::to_value(&p).map_err(anyhow::Error::from)?,
+            )
+        }
+        SyncTable::HealthcareDocuments => {
+            let d = documents::document_from_row(row, false)?;
+            (
+                d.version,
+                ChangeOp::Upsert,
+                serde_json::to_value(&d).map_err(anyhow::Error::from)?,
+            )
+        }
+        SyncTable::DocumentShares => {
+            let s = shares::share_from_row(row)?;
+            (
+                s.version,
+                ChangeOp::Upsert,
+                serde_json::to_value(&s).map_err(anyhow::Error::from)?,
+            )
+        }
+        SyncTable::SynchronizationLog => {
+            let l = logs::entry_from_row(row)?;
+            (
+                row.int("version")?,
+                ChangeOp::Upsert,
+                serde_json::to_value(&l).map_err(anyhow::Error::from)?,
+            )
+        }
+    };
+    let op = if deleted {
+        ChangeOp::Delete
+    } else if !live {
+        ChangeOp::Remove
+    } else {
+        op
+    };
+    let row = (op == ChangeOp::Upsert).then_some(value);
+    let change = Change {
+        table,
+        id: super::parse_id(&id)?,
+        op,
+        version,
+        row,
+    };
+    Ok(FeedRow {
+        key: FeedKey { seq, table, id },
+        change,
+    })
+}

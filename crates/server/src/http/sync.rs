@@ -1,0 +1,45 @@
+//! `/api/v1/sync`: the change feed replicas pull from.
+
+use super::error::{ApiError, ApiResult, Problem};
+use super::extract::{ApiQuery, AuthUser};
+use crate::app::AppState;
+use crate::db::FeedCursor;
+use axum::extract::State;
+use axum::Json;
+use domain::dto::{ChangesPage, ChangesQuery};
+
+/// Changes per page unless asked otherwise, and at most.
+const DEFAULT_LIMIT: u32 = 1_000;
+const MAX_LIMIT: u32 = 5_000;
+
+/// Every row the caller may see that changed after `cursor` (all of them without one):
+/// latest version per row, tombstones (`delete`) and rows that left the caller's scope
+/// (`remove`). Keep calling with `next_cursor` while `has_more`; afterwards, the same call
+/// later returns what changed since.
+#[utoipa::path(get, path = "/api/v1/sync/changes", tag = "sync", security(("bearer" = [])),
+    params(ChangesQuery),
+    responses((status = 200, body = ChangesPage), (status = 400, body = Problem), (status = 401, body = Problem)))]
+pub async fn changes(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiQuery(q): ApiQuery<ChangesQuery>,
+) -> ApiResult<Json<ChangesPage>> {
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(ApiError::bad_request(
+            "limit",
+            format!("must be between 1 and {MAX_LIMIT}"),
+        ));
+    }
+    let cursor = match q.cursor.as_deref() {
+        None => FeedCursor::start(),
+        Some(c) => FeedCursor::decode(c)
+            .ok_or_else(|| ApiError::bad_request("cursor", "not a cursor this feed issued"))?,
+    };
+    let (changes, next, has_more) = app.db.changes(&caller, &cursor, limit as usize).await?;
+    Ok(Json(ChangesPage {
+        changes,
+        next_cursor: next.encode(),
+        has_more,
+    }))
+}

@@ -1,0 +1,228 @@
+//! The change feed: scope, increments, tombstones, removals, paging, and no skipped rows under
+//! concurrent writers.
+
+use crate::both_backends;
+use crate::helpers::{TestApp, TestUser};
+use domain::UserType;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use uuid::Uuid;
+
+/// (table, id) -> (op, version) after applying every page from `cursor` until `has_more` is
+/// false; returns the state and the final cursor.
+async fn pull(
+    app: &TestApp,
+    who: &TestUser,
+    cursor: Option<String>,
+    limit: u32,
+) -> (Vec<Value>, String) {
+    let mut changes = Vec::new();
+    let mut cursor = cursor;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/sync/changes?limit={limit}&cursor={c}"),
+            None => format!("/api/v1/sync/changes?limit={limit}"),
+        };
+        let page = app.get(&path, who).await.expect(200);
+        changes.extend(
+            page.body["changes"]
+                .as_array()
+                .expect("changes")
+                .iter()
+                .cloned(),
+        );
+        cursor = Some(
+            page.body["next_cursor"]
+                .as_str()
+                .expect("cursor")
+                .to_owned(),
+        );
+        if !page.body["has_more"].as_bool().expect("has_more") {
+            return (changes, cursor.expect("set"));
+        }
+    }
+}
+
+/// The replica a list of changes builds: (table, id) -> (op, version), keeping the highest version.
+fn replica(changes: &[Value]) -> BTreeMap<(String, String), (String, i64)> {
+    let mut state: BTreeMap<(String, String), (String, i64)> = BTreeMap::new();
+    for c in changes {
+        let key = (
+            c["table"].as_str().expect("t").to_owned(),
+            c["id"].as_str().expect("id").to_owned(),
+        );
+        let value = (
+            c["op"].as_str().expect("op").to_owned(),
+            c["version"].as_i64().expect("v"),
+        );
+        match state.get(&key) {
+            Some((_, v)) if *v > value.1 => {}
+            _ => {
+                state.insert(key, value);
+            }
+        }
+    }
+    state
+}
+
+fn ids_of(changes: &[Value], table: &str) -> BTreeSet<String> {
+    changes
+        .iter()
+        .filter(|c| c["table"] == table)
+        .map(|c| c["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+both_backends! {
+    async fn a_dietician_pulls_exactly_their_scope_then_only_what_changed(app) {
+        let d = app.user(UserType::Dietician).await;
+        let other = app.user(UserType::Dietician).await;
+        let prac = app.user(UserType::Practitioner).await;
+        let _patient_user_elsewhere = app.user(UserType::Admin).await;
+        let p1 = app.patient(&d, json!({})).await;
+        let p2 = app.patient(&d, json!({})).await;
+        let theirs = app.patient(&other, json!({})).await;
+        let doc = app.text_document(&d, p1, "Note").await;
+        app.text_document(&other, theirs, "Not yours").await;
+        app.post(&format!("/api/v1/documents/{doc}/share"), &d, json!({"practitioner_id": prac.id})).await.expect(201);
+
+        let (changes, cursor) = pull(&app, &d, None, 1000).await;
+        assert_eq!(ids_of(&changes, "patients"), BTreeSet::from([p1.to_string(), p2.to_string()]));
+        assert_eq!(ids_of(&changes, "healthcare_documents"), BTreeSet::from([doc.to_string()]));
+        assert_eq!(ids_of(&changes, "document_shares").len(), 1);
+        assert_eq!(ids_of(&changes, "synchronization_log").len(), 2, "upload and share of p1");
+        let users = ids_of(&changes, "users");
+        assert!(users.contains(&d.id.to_string()) && users.contains(&prac.id.to_string()) && users.contains(&other.id.to_string()));
+        assert_eq!(users.len(), 3, "self and colleagues, not admins: {users:?}");
+        let colleague = changes.iter().find(|c| c["id"] == other.id.to_string()).expect("colleague");
+        assert!(colleague["row"].get("email").is_none(), "colleagues are directory entries");
+        let doc_row = changes.iter().find(|c| c["id"] == doc.to_string()).expect("doc");
+        assert!(doc_row["row"].get("content").is_none(), "metadata only");
+
+        // Nothing changed: nothing sent.
+        let (again, cursor) = pull(&app, &d, Some(cursor), 1000).await;
+        assert!(again.is_empty(), "{again:?}");
+
+        // An edit and a delete arrive as the row's latest version and a tombstone.
+        app.put(&format!("/api/v1/patients/{p2}"), &d, json!({"dietary_preferences": "vegan"})).await.expect(200);
+        app.delete(&format!("/api/v1/documents/{doc}"), &d).await.expect(204);
+        let (delta, _) = pull(&app, &d, Some(cursor), 1000).await;
+        let state = replica(&delta);
+        assert_eq!(state.get(&("patients".into(), p2.to_string())), Some(&("upsert".into(), 2)));
+        assert_eq!(state.get(&("healthcare_documents".into(), doc.to_string())), Some(&("delete".into(), 2)));
+        assert_eq!(state.get(&("document_shares".into(), ids_of(&changes, "document_shares").into_iter().next().expect("share"))).map(|s| s.0.as_str()), Some("delete"));
+        assert!(!state.contains_key(&("patients".into(), p1.to_string())), "unchanged rows are not resent");
+    }
+
+    async fn a_practitioner_gets_shared_documents_and_loses_them_on_revocation(app) {
+        let d = app.user(UserType::Dietician).await;
+        let prac = app.user(UserType::Practitioner).await;
+        let p = app.patient(&d, json!({})).await;
+        let shared = app.text_document(&d, p, "Shared").await;
+        let unshared = app.text_document(&d, p, "Private").await;
+        let (changes, cursor) = pull(&app, &prac, None, 1000).await;
+        assert!(ids_of(&changes, "patients").is_empty() && ids_of(&changes, "healthcare_documents").is_empty());
+
+        let share = app.post(&format!("/api/v1/documents/{shared}/share"), &d, json!({"practitioner_id": prac.id})).await.expect(201).id();
+        let (changes, cursor) = pull(&app, &prac, Some(cursor), 1000).await;
+        let state = replica(&changes);
+        assert_eq!(state.get(&("healthcare_documents".into(), shared.to_string())).map(|s| s.0.as_str()), Some("upsert"));
+        assert_eq!(state.get(&("patients".into(), p.to_string())).map(|s| s.0.as_str()), Some("upsert"));
+        assert_eq!(state.get(&("document_shares".into(), share.to_string())).map(|s| s.0.as_str()), Some("upsert"));
+        assert!(!ids_of(&changes, "healthcare_documents").contains(&unshared.to_string()));
+        assert!(ids_of(&changes, "synchronization_log").is_empty(), "practitioners see no logs");
+
+        app.delete(&format!("/api/v1/documents/{shared}/shares/{share}"), &d).await.expect(204);
+        let (changes, _) = pull(&app, &prac, Some(cursor), 1000).await;
+        let state = replica(&changes);
+        assert_eq!(state.get(&("healthcare_documents".into(), shared.to_string())).map(|s| s.0.as_str()), Some("remove"));
+        assert_eq!(state.get(&("patients".into(), p.to_string())).map(|s| s.0.as_str()), Some("remove"));
+        assert_eq!(state.get(&("document_shares".into(), share.to_string())).map(|s| s.0.as_str()), Some("delete"));
+        for c in &changes {
+            if c["op"] != "upsert" {
+                assert!(c.get("row").is_none(), "no data with a removal: {c}");
+            }
+        }
+    }
+
+    async fn small_pages_walk_the_same_feed(app) {
+        let d = app.user(UserType::Dietician).await;
+        for i in 0..7 {
+            let p = app.patient(&d, json!({})).await;
+            if i % 2 == 0 {
+                app.text_document(&d, p, "Note").await;
+            }
+        }
+        let (whole, _) = pull(&app, &d, None, 1000).await;
+        let (paged, _) = pull(&app, &d, None, 2).await;
+        assert_eq!(replica(&whole), replica(&paged));
+        let unique: BTreeSet<(String, String)> = paged.iter().map(|c| (c["table"].to_string(), c["id"].to_string())).collect();
+        assert_eq!(unique.len(), paged.len(), "a quiet walk sends each row once");
+        app.get("/api/v1/sync/changes?cursor=bogus", &d).await.problem(400, "bad_request");
+        app.get("/api/v1/sync/changes?limit=0", &d).await.problem(400, "bad_request");
+    }
+
+    async fn concurrent_writers_never_make_the_feed_skip_a_row(app) {
+        let d = app.user(UserType::Dietician).await;
+        let writers = 24;
+        let per_writer = 8;
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let app = std::sync::Arc::new(app);
+        // The writers' own connections, so the server's pool stays free for the puller.
+        let writer_db = server::db::Db::connect(&app.database_url, writers as u32).await.expect("writer pool");
+        let mut tasks = Vec::new();
+        for w in 0..writers {
+            let (db, d) = (writer_db.clone(), d.clone());
+            tasks.push(tokio::spawn(async move {
+                // Each write is a transaction that stays open a few milliseconds after its
+                // insert, so transactions commit in a different order than they began: the
+                // case where a "highest id seen" cursor skips rows.
+                let mut ids = Vec::new();
+                for i in 0..per_writer {
+                    let id = Uuid::now_v7().to_string();
+                    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+                    let mut tx = db.pool().begin().await.expect("begin");
+                    sqlx::query("INSERT INTO patients (id, user_id, name, email, created_at, updated_at) \
+                                 VALUES ($1, $2, $3, $4, $5, $5)")
+                        .bind(&id).bind(d.id.to_string()).bind(format!("W{w} P{i}"))
+                        .bind(format!("w{w}p{i}@example.org")).bind(now)
+                        .execute(&mut *tx).await.expect("insert");
+                    tokio::time::sleep(std::time::Duration::from_millis(((w * 7 + i * 3) % 11) as u64)).await;
+                    tx.commit().await.expect("commit");
+                    ids.push(id);
+                }
+                ids
+            }));
+        }
+        // Pull continuously while they write.
+        let puller = {
+            let (app, d, done) = (app.clone(), d.clone(), done.clone());
+            tokio::spawn(async move {
+                let mut all = Vec::new();
+                let mut cursor = None;
+                let mut walks = 0;
+                while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                    // Many short walks: each takes a fresh horizon while transactions are open.
+                    let (changes, next) = pull(&app, &d, cursor, 1000).await;
+                    all.extend(changes);
+                    cursor = Some(next);
+                    walks += 1;
+                }
+                assert!(walks >= 3, "the puller should walk often while writers run ({walks})");
+                // One more walk after the last commit.
+                let (changes, _) = pull(&app, &d, cursor, 1000).await;
+                all.extend(changes);
+                all
+            })
+        };
+        let mut written = BTreeSet::new();
+        for t in tasks {
+            written.extend(t.await.expect("writer"));
+        }
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let seen = ids_of(&puller.await.expect("puller"), "patients");
+        assert_eq!(written.len(), writers * per_writer);
+        let missing: Vec<_> = written.difference(&seen).collect();
+        assert!(missing.is_empty(), "{} committed patients never reached the replica: {missing:?}", missing.len());
+    }
+}
