@@ -8,6 +8,7 @@ use domain::dto::HealthcareDocument;
 use domain::{DocumentSource, DocumentType, LogAction, LogStatus};
 use sha2::{Digest as _, Sha256};
 use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
 use std::sync::LazyLock;
 use uuid::Uuid;
 
@@ -109,14 +110,20 @@ impl DocumentBody {
 
     /// Hex SHA-256 and size of the body.
     pub fn digest(&self) -> (String, i64) {
-        let bytes = self.bytes();
-        (hex::encode(Sha256::digest(bytes)), bytes.len() as i64)
+        digest(self.bytes())
     }
+}
+
+/// Hex SHA-256 and size of a body.
+pub fn digest(bytes: &[u8]) -> (String, i64) {
+    (hex::encode(Sha256::digest(bytes)), bytes.len() as i64)
 }
 
 /// A new document, validated.
 #[derive(Debug)]
 pub struct NewDocument {
+    /// Made by whoever created the document (a laptop too).
+    pub id: Uuid,
     pub patient_id: Uuid,
     pub kind: DocumentType,
     pub date: chrono::NaiveDate,
@@ -213,63 +220,10 @@ impl Db {
 
     /// Stores the document, its body and a "document uploaded" log entry in one transaction.
     pub async fn insert_document(&self, new: NewDocument) -> DbResult<HealthcareDocument> {
-        let (hash, size) = new.body.digest();
-        let at = now();
-        let id = domain::new_id();
         let mut tx = self.writer().begin().await?;
-        let content = match new.body {
-            DocumentBody::Text(text) => Some(text),
-            DocumentBody::Binary(bytes) => {
-                sqlx::query(
-                    "INSERT INTO document_blobs (content_hash, data, created_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (content_hash) DO NOTHING",
-                )
-                .bind(&hash)
-                .bind(bytes)
-                .bind(&at)
-                .execute(&mut *tx)
-                .await?;
-                None
-            }
-        };
-        let row = sqlx::query(&format!(
-            "INSERT INTO healthcare_documents (id, patient_id, type, date, title, content, \
-             mime_type, size_bytes, content_hash, source, source_user_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
-             RETURNING {COLS}, content"
-        ))
-        .bind(id.to_string())
-        .bind(new.patient_id.to_string())
-        .bind(new.kind.as_str())
-        .bind(new.date.to_string())
-        .bind(new.title)
-        .bind(content)
-        .bind(new.mime_type)
-        .bind(size)
-        .bind(&hash)
-        .bind(new.source.as_str())
-        .bind(new.source_user_id.map(|u| u.to_string()))
-        .bind(&at)
-        .fetch_one(&mut *tx)
-        .await?;
-        let document = document_from_row(&row, true)?;
-        insert_log(
-            &mut *tx,
-            NewLogEntry {
-                patient_id: Some(new.patient_id),
-                document_id: Some(id),
-                user_id: new.source_user_id,
-                action: LogAction::DocumentUploaded,
-                status: LogStatus::Success,
-                details: Some(format!(
-                    "Document stored ({}, {size} bytes).",
-                    document.mime_type
-                )),
-            },
-        )
-        .await?;
+        let done = insert_document_in(&mut tx, new).await?;
         tx.commit().await?;
-        Ok(document)
+        Ok(done)
     }
 
     pub async fn update_document(
@@ -300,26 +254,9 @@ impl Db {
     /// Tombstones the document and its shares.
     pub async fn delete_document(&self, id: Uuid) -> DbResult<bool> {
         let mut tx = self.writer().begin().await?;
-        let at = now();
-        sqlx::query(
-            "UPDATE document_shares SET deleted_at = $1, updated_at = $1, version = version + 1 \
-             WHERE document_id = $2 AND deleted_at IS NULL",
-        )
-        .bind(&at)
-        .bind(id.to_string())
-        .execute(&mut *tx)
-        .await?;
-        let done = sqlx::query(
-            "UPDATE healthcare_documents SET deleted_at = $1, updated_at = $1, \
-             version = version + 1 WHERE id = $2 AND deleted_at IS NULL",
-        )
-        .bind(&at)
-        .bind(id.to_string())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let done = delete_document_in(&mut tx, id).await?;
         tx.commit().await?;
-        Ok(done > 0)
+        Ok(done)
     }
 
     /// The bytes of a binary document's body.
@@ -331,4 +268,89 @@ impl Db {
                 .await?,
         )
     }
+}
+
+/// [`Db::delete_document`] inside the caller's transaction.
+pub(crate) async fn delete_document_in(conn: &mut AnyConnection, id: Uuid) -> DbResult<bool> {
+    let at = now();
+    sqlx::query(
+        "UPDATE document_shares SET deleted_at = $1, updated_at = $1, version = version + 1 \
+         WHERE document_id = $2 AND deleted_at IS NULL",
+    )
+    .bind(&at)
+    .bind(id.to_string())
+    .execute(&mut *conn)
+    .await?;
+    let done = sqlx::query(
+        "UPDATE healthcare_documents SET deleted_at = $1, updated_at = $1, \
+         version = version + 1 WHERE id = $2 AND deleted_at IS NULL",
+    )
+    .bind(&at)
+    .bind(id.to_string())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(done > 0)
+}
+
+/// [`Db::insert_document`] inside the caller's transaction.
+pub(crate) async fn insert_document_in(
+    conn: &mut AnyConnection,
+    new: NewDocument,
+) -> DbResult<HealthcareDocument> {
+    let (hash, size) = new.body.digest();
+    let at = now();
+    let id = new.id;
+    let content = match new.body {
+        DocumentBody::Text(text) => Some(text),
+        DocumentBody::Binary(bytes) => {
+            sqlx::query(
+                "INSERT INTO document_blobs (content_hash, data, created_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (content_hash) DO NOTHING",
+            )
+            .bind(&hash)
+            .bind(bytes)
+            .bind(&at)
+            .execute(&mut *conn)
+            .await?;
+            None
+        }
+    };
+    let row = sqlx::query(&format!(
+        "INSERT INTO healthcare_documents (id, patient_id, type, date, title, content, \
+         mime_type, size_bytes, content_hash, source, source_user_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+         RETURNING {COLS}, content"
+    ))
+    .bind(id.to_string())
+    .bind(new.patient_id.to_string())
+    .bind(new.kind.as_str())
+    .bind(new.date.to_string())
+    .bind(new.title)
+    .bind(content)
+    .bind(new.mime_type)
+    .bind(size)
+    .bind(&hash)
+    .bind(new.source.as_str())
+    .bind(new.source_user_id.map(|u| u.to_string()))
+    .bind(&at)
+    .fetch_one(&mut *conn)
+    .await?;
+    let document = document_from_row(&row, true)?;
+    insert_log(
+        &mut *conn,
+        NewLogEntry {
+            patient_id: Some(new.patient_id),
+            document_id: Some(id),
+            user_id: new.source_user_id,
+            action: LogAction::DocumentUploaded,
+            status: LogStatus::Success,
+            details: Some(format!(
+                "Document stored ({}, {size} bytes).",
+                document.mime_type
+            )),
+        },
+    )
+    .await?;
+    Ok(document)
 }

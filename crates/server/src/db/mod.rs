@@ -14,7 +14,7 @@ mod sync;
 mod tokens;
 mod users;
 
-pub use documents::{DocumentBody, DocumentFilter, NewDocument, StoredDocument};
+pub use documents::{digest, DocumentBody, DocumentFilter, NewDocument, StoredDocument};
 pub use logs::{LogFilter, NewLogEntry};
 pub use patients::facts as patient_facts;
 pub use providers::Provider;
@@ -26,7 +26,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
 use sqlx::query::Query;
-use sqlx::{Any, AnyPool, Executor as _};
+use sqlx::{Any, AnyConnection, AnyPool, Executor as _};
 use std::fmt::Write as _;
 use std::str::FromStr;
 use std::time::Duration;
@@ -480,7 +480,7 @@ pub enum Written<T> {
 
 impl Db {
     /// `UPDATE table SET <sets>, version + 1, updated_at` on a live row, optionally only at
-    /// `expected_version`, returning `returning`.
+    /// `expected_version`, returning `returning`; in a transaction of its own.
     pub(crate) async fn update_row(
         &self,
         table: &str,
@@ -489,37 +489,88 @@ impl Db {
         sets: Vec<(&'static str, Bind)>,
         returning: &str,
     ) -> DbResult<Written<AnyRow>> {
-        let mut sql = Sql::new(&format!(
-            "UPDATE {table} SET version = version + 1, updated_at = "
-        ));
-        sql.bind(now());
-        for (col, value) in sets {
-            sql.push(", ").push(col).push(" = ").bind(value);
-        }
-        sql.push(" WHERE id = ")
-            .bind(id)
-            .push(" AND deleted_at IS NULL");
-        if let Some(v) = expected_version {
-            sql.push(" AND version = ").bind(v);
-        }
-        sql.push(" RETURNING ").push(returning);
-        if let Some(row) = sql.query().fetch_optional(self.writer()).await? {
-            return Ok(Written::Done(row));
-        }
-        // Tell a stale version from a missing row, for 412 versus 404.
-        let live: Option<i64> = sqlx::query_scalar(&format!(
-            "SELECT version FROM {table} WHERE id = $1 AND deleted_at IS NULL"
-        ))
-        .bind(id.to_string())
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(if live.is_some() {
-            Written::Stale
-        } else {
-            Written::Missing
-        })
+        let mut tx = self.writer().begin().await?;
+        let written = update_row_in(&mut tx, table, id, expected_version, sets, returning).await?;
+        tx.commit().await?;
+        Ok(written)
     }
 }
+
+/// The fields written to a row after `version` (for merging a change based on it).
+pub(crate) async fn fields_changed_since(
+    conn: &mut AnyConnection,
+    table: &str,
+    id: Uuid,
+    version: i64,
+) -> DbResult<std::collections::BTreeSet<String>> {
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT fields FROM row_changes WHERE table_name = $1 AND row_id = $2 AND version > $3",
+    )
+    .bind(table)
+    .bind(id.to_string())
+    .bind(version)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .iter()
+        .flat_map(|f| f.split(',').map(str::to_owned))
+        .filter(|f| !f.is_empty())
+        .collect())
+}
+
+/// [`Db::update_row`] inside the caller's transaction. Records which fields the write changed
+/// (in `row_changes`), so that a push based on an older version can be merged.
+pub(crate) async fn update_row_in(
+    conn: &mut AnyConnection,
+    table: &str,
+    id: Uuid,
+    expected_version: Option<i64>,
+    sets: Vec<(&'static str, Bind)>,
+    returning: &str,
+) -> DbResult<Written<AnyRow>> {
+    let fields: Vec<&str> = sets.iter().map(|(col, _)| *col).collect::<Vec<_>>();
+    let fields = fields.join(",");
+    let mut sql = Sql::new(&format!(
+        "UPDATE {table} SET version = version + 1, updated_at = "
+    ));
+    sql.bind(now());
+    for (col, value) in sets {
+        sql.push(", ").push(col).push(" = ").bind(value);
+    }
+    sql.push(" WHERE id = ")
+        .bind(id)
+        .push(" AND deleted_at IS NULL");
+    if let Some(v) = expected_version {
+        sql.push(" AND version = ").bind(v);
+    }
+    sql.push(" RETURNING version, ").push(returning);
+    if let Some(row) = sql.query().fetch_optional(&mut *conn).await? {
+        sqlx::query(
+            "INSERT INTO row_changes (table_name, row_id, version, fields) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(table)
+        .bind(id.to_string())
+        .bind(row.int("version")?)
+        .bind(fields)
+        .execute(&mut *conn)
+        .await?;
+        return Ok(Written::Done(row));
+    }
+    // Tell a stale version from a missing row, for 412 versus 404.
+    let live: Option<i64> = sqlx::query_scalar(&format!(
+        "SELECT version FROM {table} WHERE id = $1 AND deleted_at IS NULL"
+    ))
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(if live.is_some() {
+        Written::Stale
+    } else {
+        Written::Missing
+    })
+}
+
+impl Db {}
 
 /// Typed reads from an `AnyRow`, with errors that name the column.
 pub(crate) trait RowExt {

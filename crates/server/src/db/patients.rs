@@ -4,6 +4,7 @@ use super::{cursor, now, paginate, parse_date, Bind, Db, DbResult, RowExt, Sql, 
 use domain::access::{PatientFacts, PatientScope};
 use domain::dto::{NewPatient, Patient};
 use sqlx::any::AnyRow;
+use sqlx::AnyConnection;
 use std::sync::LazyLock;
 use uuid::Uuid;
 
@@ -125,28 +126,8 @@ impl Db {
 
     /// `Err(DbError::Unique)` when the owner already has a live patient with this email.
     pub async fn insert_patient(&self, owner: Uuid, new: NewPatient) -> DbResult<Patient> {
-        let at = now();
-        let row = sqlx::query(&format!(
-            "INSERT INTO patients (id, user_id, name, email, contact_details, \
-             medical_history, dietary_preferences, carepatron_patient_id, birth_date, \
-             provider_id, provider_patient_identifier, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING {COLS}"
-        ))
-        .bind(domain::new_id().to_string())
-        .bind(owner.to_string())
-        .bind(new.name.into_inner())
-        .bind(new.email.as_str().to_owned())
-        .bind(new.contact_details.map(String::from))
-        .bind(new.medical_history.map(String::from))
-        .bind(new.dietary_preferences.map(String::from))
-        .bind(new.carepatron_patient_id.map(String::from))
-        .bind(new.birth_date.map(|d| d.to_string()))
-        .bind(new.provider_id.map(|u| u.to_string()))
-        .bind(new.provider_patient_identifier.map(String::from))
-        .bind(at)
-        .fetch_one(self.writer())
-        .await?;
-        Ok(patient_from_row(&row)?)
+        let mut conn = self.writer().acquire().await?;
+        insert_patient_in(&mut conn, domain::new_id(), owner, new).await
     }
 
     /// The owner's live patient with this email (the target of the duplicate warning).
@@ -182,33 +163,70 @@ impl Db {
     /// Tombstones the patient with its documents and their shares, in one transaction.
     pub async fn delete_patient(&self, id: Uuid) -> DbResult<bool> {
         let mut tx = self.writer().begin().await?;
-        let at = now();
-        let id = id.to_string();
-        let tombstone = "SET deleted_at = $1, updated_at = $1, version = version + 1";
-        sqlx::query(&format!(
-            "UPDATE document_shares {tombstone} WHERE deleted_at IS NULL AND document_id IN \
-             (SELECT id FROM healthcare_documents WHERE patient_id = $2)"
-        ))
-        .bind(&at)
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(&format!(
-            "UPDATE healthcare_documents {tombstone} WHERE deleted_at IS NULL AND patient_id = $2"
-        ))
-        .bind(&at)
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?;
-        let done = sqlx::query(&format!(
-            "UPDATE patients {tombstone} WHERE deleted_at IS NULL AND id = $2"
-        ))
-        .bind(&at)
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let done = delete_patient_in(&mut tx, id).await?;
         tx.commit().await?;
-        Ok(done > 0)
+        Ok(done)
     }
+}
+
+/// [`Db::delete_patient`] inside the caller's transaction.
+pub(crate) async fn delete_patient_in(conn: &mut AnyConnection, id: Uuid) -> DbResult<bool> {
+    let at = now();
+    let id = id.to_string();
+    let tombstone = "SET deleted_at = $1, updated_at = $1, version = version + 1";
+    sqlx::query(&format!(
+        "UPDATE document_shares {tombstone} WHERE deleted_at IS NULL AND document_id IN \
+         (SELECT id FROM healthcare_documents WHERE patient_id = $2)"
+    ))
+    .bind(&at)
+    .bind(&id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(&format!(
+        "UPDATE healthcare_documents {tombstone} WHERE deleted_at IS NULL AND patient_id = $2"
+    ))
+    .bind(&at)
+    .bind(&id)
+    .execute(&mut *conn)
+    .await?;
+    let done = sqlx::query(&format!(
+        "UPDATE patients {tombstone} WHERE deleted_at IS NULL AND id = $2"
+    ))
+    .bind(&at)
+    .bind(&id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(done > 0)
+}
+
+/// Inserts a patient with the given id (made by whoever created it, a laptop too).
+pub(crate) async fn insert_patient_in(
+    conn: &mut AnyConnection,
+    id: Uuid,
+    owner: Uuid,
+    new: NewPatient,
+) -> DbResult<Patient> {
+    let at = now();
+    let row = sqlx::query(&format!(
+        "INSERT INTO patients (id, user_id, name, email, contact_details, \
+         medical_history, dietary_preferences, carepatron_patient_id, birth_date, \
+         provider_id, provider_patient_identifier, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING {COLS}"
+    ))
+    .bind(id.to_string())
+    .bind(owner.to_string())
+    .bind(new.name.into_inner())
+    .bind(new.email.as_str().to_owned())
+    .bind(new.contact_details.map(String::from))
+    .bind(new.medical_history.map(String::from))
+    .bind(new.dietary_preferences.map(String::from))
+    .bind(new.carepatron_patient_id.map(String::from))
+    .bind(new.birth_date.map(|d| d.to_string()))
+    .bind(new.provider_id.map(|u| u.to_string()))
+    .bind(new.provider_patient_identifier.map(String::from))
+    .bind(at)
+    .fetch_one(conn)
+    .await?;
+    Ok(patient_from_row(&row)?)
 }

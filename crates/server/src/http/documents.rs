@@ -10,17 +10,18 @@ use super::with_location;
 use crate::app::AppState;
 use crate::audit::Entity;
 use crate::db::{
-    patient_facts, Bind, DocumentBody, DocumentFilter, NewDocument, StoredDocument, Written,
+    digest, patient_facts, Bind, DocumentBody, DocumentFilter, NewDocument, StoredDocument, Written,
 };
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use chrono::NaiveDate;
 use domain::dto::{
     DocumentQuery, DocumentShare, DocumentUpdate, HealthcareDocument, NewFileMetadata,
     NewTextDocument, Page, ShareRequest, SharedDocument,
 };
-use domain::{Caller, DocumentSource, UserType};
+use domain::{Caller, DocumentSource, DocumentType, UserType};
 use uuid::Uuid;
 
 /// Text formats a text document may declare.
@@ -46,7 +47,75 @@ pub struct FileUpload {
     file: Vec<u8>,
 }
 
-async fn visible(app: &AppState, caller: &Caller, id: Uuid) -> ApiResult<StoredDocument> {
+/// The column writes of `change` to `current`, checked (REST `PUT` and sync push share it).
+pub(crate) fn update_sets(
+    current: &HealthcareDocument,
+    change: DocumentUpdate,
+) -> ApiResult<Vec<(&'static str, Bind)>> {
+    let mut sets: Vec<(&'static str, Bind)> = Vec::new();
+    if let Some(kind) = change.kind {
+        sets.push(("type", kind.as_str().into()));
+    }
+    if let Some(date) = change.date {
+        sets.push(("date", date.to_string().into()));
+    }
+    if let Some(title) = change.title {
+        sets.push(("title", title.into_inner().into()));
+    }
+    if let Some(text) = change.content {
+        if !current.mime_type.starts_with("text/") {
+            return Err(ApiError::invalid(
+                "content",
+                "this is a file document; its content is not text",
+            ));
+        }
+        if text.trim().is_empty() {
+            return Err(ApiError::invalid("content", "must not be empty"));
+        }
+        let (hash, size) = digest(text.as_bytes());
+        sets.push(("content", text.into()));
+        sets.push(("content_hash", hash.into()));
+        sets.push(("size_bytes", size.into()));
+    }
+    Ok(sets)
+}
+
+/// The parts of a new text document, checked (REST and sync push share it).
+pub(crate) fn text_document(
+    new: NewTextDocument,
+) -> ApiResult<(DocumentType, NaiveDate, String, String, DocumentBody)> {
+    let mime = new.mime_type.unwrap_or_else(|| "text/plain".to_owned());
+    if !TEXT_TYPES.contains(&mime.as_str()) {
+        return Err(ApiError::invalid(
+            "mime_type",
+            format!("must be one of {}", TEXT_TYPES.join(", ")),
+        ));
+    }
+    if new.content.trim().is_empty() {
+        return Err(ApiError::invalid("content", "must not be empty"));
+    }
+    Ok((
+        new.kind,
+        new.date,
+        new.title.into_inner(),
+        mime,
+        DocumentBody::Text(new.content),
+    ))
+}
+
+/// Where a document written by `caller` comes from.
+pub(crate) fn source_of(caller: &Caller) -> DocumentSource {
+    match caller.kind {
+        UserType::Provider => DocumentSource::PrimaryHealthcareProvider,
+        _ => DocumentSource::Dietician,
+    }
+}
+
+pub(crate) async fn visible(
+    app: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> ApiResult<StoredDocument> {
     app.db
         .document(caller.document_scope(), id)
         .await?
@@ -265,31 +334,13 @@ pub async fn create(
         (meta.kind, meta.date, meta.title.into_inner(), mime, body)
     } else {
         let ApiJson(new) = ApiJson::<NewTextDocument>::from_request(req, &app).await?;
-        let mime = new.mime_type.unwrap_or_else(|| "text/plain".to_owned());
-        if !TEXT_TYPES.contains(&mime.as_str()) {
-            return Err(ApiError::invalid(
-                "mime_type",
-                format!("must be one of {}", TEXT_TYPES.join(", ")),
-            ));
-        }
-        if new.content.trim().is_empty() {
-            return Err(ApiError::invalid("content", "must not be empty"));
-        }
-        (
-            new.kind,
-            new.date,
-            new.title.into_inner(),
-            mime,
-            DocumentBody::Text(new.content),
-        )
+        text_document(new)?
     };
-    let source = match caller.kind {
-        UserType::Provider => DocumentSource::PrimaryHealthcareProvider,
-        _ => DocumentSource::Dietician,
-    };
+    let source = source_of(&caller);
     let doc = app
         .db
         .insert_document(NewDocument {
+            id: domain::new_id(),
             patient_id,
             kind,
             date,
@@ -322,31 +373,7 @@ pub async fn update(
 ) -> ApiResult<Response> {
     let stored = visible(&app, &caller, id).await?;
     caller.can_update_document(&stored.facts)?;
-    let mut sets: Vec<(&'static str, Bind)> = Vec::new();
-    if let Some(kind) = change.kind {
-        sets.push(("type", kind.as_str().into()));
-    }
-    if let Some(date) = change.date {
-        sets.push(("date", date.to_string().into()));
-    }
-    if let Some(title) = change.title {
-        sets.push(("title", title.into_inner().into()));
-    }
-    if let Some(text) = change.content {
-        if stored.document.content.is_none() {
-            return Err(ApiError::invalid(
-                "content",
-                "this is a file document; its content is not text",
-            ));
-        }
-        if text.trim().is_empty() {
-            return Err(ApiError::invalid("content", "must not be empty"));
-        }
-        let (hash, size) = DocumentBody::Text(text.clone()).digest();
-        sets.push(("content", text.into()));
-        sets.push(("content_hash", hash.into()));
-        sets.push(("size_bytes", size.into()));
-    }
+    let sets = update_sets(&stored.document, change)?;
     match app.db.update_document(id, expected, sets).await? {
         Written::Done(doc) => Ok(versioned(StatusCode::OK, doc.version, doc)),
         Written::Missing => Err(ApiError::NotFound("document")),

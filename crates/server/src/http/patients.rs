@@ -22,6 +22,54 @@ pub(crate) async fn visible(app: &AppState, caller: &Caller, id: Uuid) -> ApiRes
         .ok_or(ApiError::NotFound("patient"))
 }
 
+/// The column writes of `change` to `current`, checked (REST `PUT` and sync push share it).
+pub(crate) fn update_sets(
+    current: &Patient,
+    change: PatientUpdate,
+) -> ApiResult<Vec<(&'static str, Bind)>> {
+    let provider_after = change.provider_id.unwrap_or(current.provider_id);
+    let identifier_after = match &change.provider_patient_identifier {
+        Some(v) => v.is_some(),
+        None => current.provider_patient_identifier.is_some(),
+    };
+    if identifier_after && provider_after.is_none() {
+        return Err(ApiError::invalid(
+            "provider_id",
+            "an identifier at the PHP needs the PHP's provider_id",
+        ));
+    }
+    let text = |v: Option<String>| Bind::from(v);
+    let mut sets: Vec<(&'static str, Bind)> = Vec::new();
+    if let Some(v) = change.name {
+        sets.push(("name", v.into_inner().into()));
+    }
+    if let Some(v) = change.email {
+        sets.push(("email", v.as_str().into()));
+    }
+    if let Some(v) = change.contact_details {
+        sets.push(("contact_details", text(v.map(String::from))));
+    }
+    if let Some(v) = change.medical_history {
+        sets.push(("medical_history", text(v.map(String::from))));
+    }
+    if let Some(v) = change.dietary_preferences {
+        sets.push(("dietary_preferences", text(v.map(String::from))));
+    }
+    if let Some(v) = change.carepatron_patient_id {
+        sets.push(("carepatron_patient_id", text(v.map(String::from))));
+    }
+    if let Some(v) = change.birth_date {
+        sets.push(("birth_date", text(v.map(|d| d.to_string()))));
+    }
+    if let Some(v) = change.provider_id {
+        sets.push(("provider_id", v.into()));
+    }
+    if let Some(v) = change.provider_patient_identifier {
+        sets.push(("provider_patient_identifier", text(v.map(String::from))));
+    }
+    Ok(sets)
+}
+
 /// The 409 that sends the client to the patient who already has this email.
 async fn duplicate(app: &AppState, owner: Uuid, email: &str, e: DbError) -> ApiError {
     let DbError::Unique = e else { return e.into() };
@@ -122,47 +170,8 @@ pub async fn update(
 ) -> ApiResult<Response> {
     let patient = visible(&app, &caller, id).await?;
     caller.can_update_patient(&patient_facts(&patient))?;
-    let provider_after = change.provider_id.unwrap_or(patient.provider_id);
-    let identifier_after = match &change.provider_patient_identifier {
-        Some(v) => v.is_some(),
-        None => patient.provider_patient_identifier.is_some(),
-    };
-    if identifier_after && provider_after.is_none() {
-        return Err(ApiError::invalid(
-            "provider_id",
-            "an identifier at the PHP needs the PHP's provider_id",
-        ));
-    }
     let email = change.email.as_ref().map(|e| e.as_str().to_owned());
-    let mut sets: Vec<(&'static str, Bind)> = Vec::new();
-    if let Some(v) = change.name {
-        sets.push(("name", v.into_inner().into()));
-    }
-    if let Some(v) = &email {
-        sets.push(("email", v.as_str().into()));
-    }
-    let text = |v: Option<String>| Bind::from(v);
-    if let Some(v) = change.contact_details {
-        sets.push(("contact_details", text(v.map(String::from))));
-    }
-    if let Some(v) = change.medical_history {
-        sets.push(("medical_history", text(v.map(String::from))));
-    }
-    if let Some(v) = change.dietary_preferences {
-        sets.push(("dietary_preferences", text(v.map(String::from))));
-    }
-    if let Some(v) = change.carepatron_patient_id {
-        sets.push(("carepatron_patient_id", text(v.map(String::from))));
-    }
-    if let Some(v) = change.birth_date {
-        sets.push(("birth_date", text(v.map(|d| d.to_string()))));
-    }
-    if let Some(v) = change.provider_id {
-        sets.push(("provider_id", v.into()));
-    }
-    if let Some(v) = change.provider_patient_identifier {
-        sets.push(("provider_patient_identifier", text(v.map(String::from))));
-    }
+    let sets = update_sets(&patient, change)?;
     match app.db.update_patient(id, expected, sets).await {
         Ok(Written::Done(p)) => Ok(versioned(StatusCode::OK, p.version, p)),
         Ok(Written::Missing) => Err(ApiError::NotFound("patient")),

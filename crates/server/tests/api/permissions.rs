@@ -62,6 +62,7 @@ async fn world(app: &TestApp) -> World {
     let doc_php = app
         .db
         .insert_document(NewDocument {
+            id: Uuid::now_v7(),
             patient_id: p1,
             kind: domain::DocumentType::LabReport,
             date: NaiveDate::from_ymd_opt(2026, 10, 1).expect("date"),
