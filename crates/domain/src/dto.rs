@@ -514,3 +514,89 @@ pub struct ChangesQuery {
     /// Changes per page, 1 to 5000 (default 1000).
     pub limit: Option<u32>,
 }
+
+/// What a mutation does to its row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MutationOp {
+    Insert,
+    Update,
+    Delete,
+}
+
+/// One offline edit, as queued in a replica's outbox.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Mutation {
+    /// Made by the device; the same id sent twice is applied once.
+    pub mutation_id: Uuid,
+    /// The device's own order of its edits.
+    pub device_seq: i64,
+    /// `patients` or `healthcare_documents`.
+    pub table: SyncTable,
+    pub row_id: Uuid,
+    pub op: MutationOp,
+    /// The row version the edit was made on (0 for an insert).
+    #[serde(default)]
+    pub base_version: i64,
+    /// The fields written, as in the REST bodies (a document insert also names `patient_id`).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PushRequest {
+    /// Names the device (one laptop's replica).
+    pub device_id: String,
+    /// Applied in order; a rejected one does not stop the rest.
+    pub mutations: Vec<Mutation>,
+}
+
+/// How a mutation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MutationStatus {
+    /// Written; `version` is the row's new version.
+    Applied,
+    /// Sent before: `original_status` and the rest are the first answer.
+    Duplicate,
+    /// The row changed since `base_version` in the same fields: nothing written; `conflicts`
+    /// has both values of each.
+    Conflict,
+    /// Refused (`code`, `reason`): not allowed, invalid, or no such row. Nothing written.
+    Rejected,
+}
+
+/// One field both sides changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FieldConflict {
+    pub field: String,
+    #[schema(value_type = Object)]
+    pub server_value: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub client_value: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MutationResult {
+    pub mutation_id: Uuid,
+    pub status: MutationStatus,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub original_status: Option<MutationStatus>,
+    /// The row's version after this mutation (applied) or now (conflict).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub version: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub conflicts: Vec<FieldConflict>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PushResponse {
+    pub results: Vec<MutationResult>,
+}

@@ -271,7 +271,7 @@ impl Db {
 }
 
 /// [`Db::delete_document`] inside the caller's transaction.
-pub(crate) async fn delete_document_in(conn: &mut AnyConnection, id: Uuid) -> DbResult<bool> {
+pub async fn delete_document_in(conn: &mut AnyConnection, id: Uuid) -> DbResult<bool> {
     let at = now();
     sqlx::query(
         "UPDATE document_shares SET deleted_at = $1, updated_at = $1, version = version + 1 \
@@ -294,7 +294,7 @@ pub(crate) async fn delete_document_in(conn: &mut AnyConnection, id: Uuid) -> Db
 }
 
 /// [`Db::insert_document`] inside the caller's transaction.
-pub(crate) async fn insert_document_in(
+pub async fn insert_document_in(
     conn: &mut AnyConnection,
     new: NewDocument,
 ) -> DbResult<HealthcareDocument> {

@@ -14,9 +14,12 @@ mod sync;
 mod tokens;
 mod users;
 
-pub use documents::{digest, DocumentBody, DocumentFilter, NewDocument, StoredDocument};
+pub use documents::{
+    delete_document_in, digest, insert_document_in, DocumentBody, DocumentFilter, NewDocument,
+    StoredDocument,
+};
 pub use logs::{LogFilter, NewLogEntry};
-pub use patients::facts as patient_facts;
+pub use patients::{delete_patient_in, facts as patient_facts, insert_patient_in};
 pub use providers::Provider;
 pub use sync::FeedCursor;
 pub use tokens::RefreshOutcome;
@@ -187,7 +190,7 @@ impl Db {
     }
 
     /// The pool writes and write transactions use.
-    pub(crate) fn writer(&self) -> &AnyPool {
+    pub fn writer(&self) -> &AnyPool {
         &self.writer
     }
 
@@ -497,7 +500,7 @@ impl Db {
 }
 
 /// The fields written to a row after `version` (for merging a change based on it).
-pub(crate) async fn fields_changed_since(
+pub async fn fields_changed_since(
     conn: &mut AnyConnection,
     table: &str,
     id: Uuid,
@@ -520,7 +523,7 @@ pub(crate) async fn fields_changed_since(
 
 /// [`Db::update_row`] inside the caller's transaction. Records which fields the write changed
 /// (in `row_changes`), so that a push based on an older version can be merged.
-pub(crate) async fn update_row_in(
+pub async fn update_row_in(
     conn: &mut AnyConnection,
     table: &str,
     id: Uuid,
@@ -573,7 +576,7 @@ pub(crate) async fn update_row_in(
 impl Db {}
 
 /// Typed reads from an `AnyRow`, with errors that name the column.
-pub(crate) trait RowExt {
+pub trait RowExt {
     fn text(&self, col: &str) -> anyhow::Result<String>;
     fn opt_text(&self, col: &str) -> anyhow::Result<Option<String>>;
     fn int(&self, col: &str) -> anyhow::Result<i64>;

@@ -170,7 +170,7 @@ impl Db {
 }
 
 /// [`Db::delete_patient`] inside the caller's transaction.
-pub(crate) async fn delete_patient_in(conn: &mut AnyConnection, id: Uuid) -> DbResult<bool> {
+pub async fn delete_patient_in(conn: &mut AnyConnection, id: Uuid) -> DbResult<bool> {
     let at = now();
     let id = id.to_string();
     let tombstone = "SET deleted_at = $1, updated_at = $1, version = version + 1";
@@ -201,7 +201,7 @@ pub(crate) async fn delete_patient_in(conn: &mut AnyConnection, id: Uuid) -> DbR
 }
 
 /// Inserts a patient with the given id (made by whoever created it, a laptop too).
-pub(crate) async fn insert_patient_in(
+pub async fn insert_patient_in(
     conn: &mut AnyConnection,
     id: Uuid,
     owner: Uuid,

@@ -10,6 +10,7 @@ mod logs;
 mod meta;
 mod patients;
 mod providers;
+mod push;
 mod sync;
 mod users;
 
@@ -109,6 +110,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(providers::list, providers::create))
         .routes(routes!(audit::list))
         .routes(routes!(sync::changes))
+        .routes(routes!(push::push))
         .routes(routes!(meta::healthz))
         .routes(routes!(meta::readyz))
         .split_for_parts();

@@ -8,4 +8,5 @@ mod bad_input;
 mod documents;
 mod patients;
 mod permissions;
+mod push;
 mod sync;

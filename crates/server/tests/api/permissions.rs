@@ -417,6 +417,7 @@ both_backends! {
             (Method::POST, format!("/api/v1/patients/{id}/request-documents")),
             (Method::GET, "/api/v1/providers".to_owned()), (Method::POST, "/api/v1/providers".to_owned()),
             (Method::GET, "/api/v1/audit".to_owned()),
+            (Method::GET, "/api/v1/sync/changes".to_owned()), (Method::POST, "/api/v1/sync/push".to_owned()),
         ] {
             let res = app.call(method.clone(), &path, None, Some(json!({}))).await;
             assert_eq!(res.status.as_u16(), 401, "{method} {path}: {}", res.body);

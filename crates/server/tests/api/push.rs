@@ -1,0 +1,120 @@
+//! Push: offline edits applied exactly once, merged or reported as conflicts, authorized like
+//! REST, and never blocked by a rejected neighbour.
+
+use crate::both_backends;
+use crate::helpers::{TestApp, TestUser};
+use domain::UserType;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+#[allow(clippy::needless_pass_by_value)] // reads better at the call sites
+fn mutation(table: &str, row: Uuid, op: &str, base: i64, fields: Value) -> Value {
+    json!({"mutation_id": Uuid::now_v7(), "device_seq": 1, "table": table, "row_id": row,
+           "op": op, "base_version": base, "fields": fields})
+}
+
+async fn push(app: &TestApp, who: &TestUser, mutations: &[Value]) -> Vec<Value> {
+    let res = app
+        .post(
+            "/api/v1/sync/push",
+            who,
+            json!({"device_id": "laptop-1", "mutations": mutations}),
+        )
+        .await
+        .expect(200);
+    res.body["results"].as_array().expect("results").clone()
+}
+
+both_backends! {
+    async fn inserts_apply_once_and_repeats_are_duplicates(app) {
+        let d = app.user(UserType::Dietician).await;
+        let id = Uuid::now_v7();
+        let m = mutation("patients", id, "insert", 0, json!({"name": "Offline Olga", "email": "olga@example.org"}));
+        let first = push(&app, &d, std::slice::from_ref(&m)).await;
+        assert_eq!(first[0]["status"], "applied", "{first:?}");
+        assert_eq!(first[0]["version"], 1);
+        let again = push(&app, &d, std::slice::from_ref(&m)).await;
+        assert_eq!(again[0]["status"], "duplicate");
+        assert_eq!(again[0]["original_status"], "applied");
+        let got = app.get(&format!("/api/v1/patients/{id}"), &d).await.expect(200);
+        assert_eq!(got.body["name"], "Offline Olga");
+        assert_eq!(got.body["version"], 1, "applied once");
+        assert_eq!(app.get("/api/v1/patients", &d).await.expect(200).ids(), vec![id]);
+        // Another account replaying the id gets nothing of it.
+        let other = app.user(UserType::Dietician).await;
+        let theirs = push(&app, &other, std::slice::from_ref(&m)).await;
+        assert_eq!(theirs[0]["status"], "rejected");
+    }
+
+    async fn edits_to_other_fields_merge_and_same_field_edits_conflict(app) {
+        let d = app.user(UserType::Dietician).await;
+        let p = app.patient(&d, json!({"contact_details": "old phone"})).await;
+        // Online, someone changes the dietary preferences (version 2).
+        app.put(&format!("/api/v1/patients/{p}"), &d, json!({"dietary_preferences": "low sodium"})).await.expect(200);
+        // Offline, based on version 1: a different field merges...
+        let merged = push(&app, &d, &[mutation("patients", p, "update", 1, json!({"contact_details": "new phone"}))]).await;
+        assert_eq!(merged[0]["status"], "applied", "{merged:?}");
+        assert_eq!(merged[0]["version"], 3);
+        let row = app.get(&format!("/api/v1/patients/{p}"), &d).await.expect(200);
+        assert_eq!(row.body["contact_details"], "new phone");
+        assert_eq!(row.body["dietary_preferences"], "low sodium");
+        // ...the same field is a conflict carrying both values, and writes nothing.
+        let clash = push(&app, &d, &[mutation("patients", p, "update", 1, json!({"dietary_preferences": "vegan"}))]).await;
+        assert_eq!(clash[0]["status"], "conflict", "{clash:?}");
+        assert_eq!(clash[0]["version"], 3);
+        assert_eq!(clash[0]["conflicts"][0], json!({"field": "dietary_preferences", "server_value": "low sodium", "client_value": "vegan"}));
+        let row = app.get(&format!("/api/v1/patients/{p}"), &d).await.expect(200);
+        assert_eq!(row.body["dietary_preferences"], "low sodium");
+        assert_eq!(row.body["version"], 3);
+        // Resolving is a new mutation on the current version.
+        let resolved = push(&app, &d, &[mutation("patients", p, "update", 3, json!({"dietary_preferences": "vegan, low sodium"}))]).await;
+        assert_eq!(resolved[0]["status"], "applied");
+    }
+
+    async fn each_mutation_is_authorized_and_a_rejection_blocks_nothing(app) {
+        let d = app.user(UserType::Dietician).await;
+        let other = app.user(UserType::Dietician).await;
+        let prac = app.user(UserType::Practitioner).await;
+        let theirs = app.patient(&other, json!({})).await;
+        let mine = app.patient(&d, json!({})).await;
+        let results = push(&app, &d, &[
+            mutation("patients", theirs, "update", 1, json!({"name": "Hijacked"})),
+            mutation("patients", mine, "update", 1, json!({"email": "not-an-email"})),
+            mutation("patients", mine, "update", 1, json!({"name": "Renamed"})),
+            mutation("users", d.id, "update", 1, json!({"name": "x"})),
+        ]).await;
+        let statuses: Vec<&str> = results.iter().map(|r| r["status"].as_str().expect("s")).collect();
+        assert_eq!(statuses, ["rejected", "rejected", "applied", "rejected"]);
+        assert_eq!(results[0]["code"], "not_found");
+        assert_eq!(results[1]["code"], "validation_failed");
+        assert!(results[1]["reason"].as_str().expect("r").starts_with("email:"), "{}", results[1]);
+        assert_eq!(app.get(&format!("/api/v1/patients/{theirs}"), &other).await.expect(200).body["name"], "Ana Lima");
+        // A practitioner may not create patients offline either.
+        let r = push(&app, &prac, &[mutation("patients", Uuid::now_v7(), "insert", 0, json!({"name": "P", "email": "p@example.org"}))]).await;
+        assert_eq!((r[0]["status"].as_str(), r[0]["code"].as_str()), (Some("rejected"), Some("forbidden")));
+    }
+
+    async fn documents_are_written_and_deleted_offline(app) {
+        let d = app.user(UserType::Dietician).await;
+        let p = app.patient(&d, json!({})).await;
+        let doc = Uuid::now_v7();
+        let r = push(&app, &d, &[mutation("healthcare_documents", doc, "insert", 0, json!({
+            "patient_id": p, "type": "progress note", "date": "2026-11-20", "title": "Written on the train",
+            "content": "Discussed meal timing."}))]).await;
+        assert_eq!(r[0]["status"], "applied", "{r:?}");
+        let got = app.get(&format!("/api/v1/documents/{doc}"), &d).await.expect(200);
+        assert_eq!(got.body["content"], "Discussed meal timing.");
+        assert_eq!(got.body["source_user_id"], d.id.to_string());
+        let r = push(&app, &d, &[mutation("healthcare_documents", doc, "update", 1, json!({"content": "Discussed meal timing and fibre."}))]).await;
+        assert_eq!(r[0]["version"], 2);
+        // A delete based on an old version is a conflict; on the current one, a tombstone.
+        let r = push(&app, &d, &[mutation("healthcare_documents", doc, "delete", 1, json!({}))]).await;
+        assert_eq!(r[0]["status"], "conflict");
+        let r = push(&app, &d, &[mutation("healthcare_documents", doc, "delete", 2, json!({}))]).await;
+        assert_eq!(r[0]["status"], "applied");
+        app.get(&format!("/api/v1/documents/{doc}"), &d).await.expect(404);
+        // Bad pushes as a whole are refused with a problem.
+        app.post("/api/v1/sync/push", &d, json!({"device_id": "", "mutations": []})).await.problem(422, "validation_failed");
+        app.post("/api/v1/sync/push", &d, json!({"device_id": "x", "mutations": [{"op": "insert"}]})).await.problem(422, "validation_failed");
+    }
+}
