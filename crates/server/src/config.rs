@@ -40,6 +40,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub db_max_connections: u32,
     pub login_limits: LoginLimits,
+    /// How long deletions stay in the change feed. A replica whose cursor is older must
+    /// re-sync from scratch (410), since tombstones past this age may be purged.
+    pub tombstone_retention: Duration,
 }
 
 impl Config {
@@ -55,6 +58,7 @@ impl Config {
             max_body_bytes: 25 * 1024 * 1024,
             db_max_connections: 8,
             login_limits: LoginLimits::default(),
+            tombstone_retention: Duration::from_secs(90 * 24 * 3600),
         }
     }
 }

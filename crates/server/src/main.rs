@@ -44,6 +44,9 @@ enum Command {
         /// Database connections in the pool.
         #[arg(long, env = "RECORDS_DB_MAX_CONNECTIONS", default_value_t = 8)]
         db_max_connections: u32,
+        /// Days deletions stay in the change feed; older replica cursors get 410.
+        #[arg(long, env = "RECORDS_TOMBSTONE_RETENTION_DAYS", default_value_t = 90)]
+        tombstone_retention_days: u64,
     },
     /// Run database migrations and exit.
     Migrate,
@@ -94,6 +97,7 @@ async fn main() -> anyhow::Result<()> {
             bind,
             max_body_bytes,
             db_max_connections,
+            tombstone_retention_days,
         } => {
             let addr = config::parse_bind(&bind)?;
             let (secret, generated) =
@@ -107,6 +111,8 @@ async fn main() -> anyhow::Result<()> {
             let mut config = Config::new(database_url, secret);
             config.max_body_bytes = max_body_bytes;
             config.db_max_connections = db_max_connections;
+            config.tombstone_retention =
+                std::time::Duration::from_secs(tombstone_retention_days * 24 * 3600);
             let backend = server::db::Backend::from_url(&config.database_url)?;
             let state = server::AppState::new(config).await?;
             if state.db.other_admins(uuid::Uuid::nil()).await? == 0 {

@@ -23,6 +23,9 @@ use sqlx::any::AnyRow;
 /// Where a replica is in the feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedCursor {
+    /// When the server issued it (unix seconds): a cursor older than tombstone retention may
+    /// have missed deletions and is refused.
+    pub issued_at: i64,
     /// Send rows with `change_seq >= horizon`.
     pub horizon: i64,
     /// Mid-walk: the horizon the next walk starts from, and the last key sent.
@@ -40,17 +43,20 @@ pub struct FeedKey {
 impl FeedCursor {
     pub fn start() -> Self {
         Self {
+            issued_at: chrono::Utc::now().timestamp(),
             horizon: 0,
             walk: None,
         }
     }
 
     pub fn encode(&self) -> String {
+        let (issued, horizon) = (self.issued_at.to_string(), self.horizon.to_string());
         match &self.walk {
-            None => cursor::encode(&["1", &self.horizon.to_string()]),
+            None => cursor::encode(&["1", &issued, &horizon]),
             Some((next, key)) => cursor::encode(&[
                 "1",
-                &self.horizon.to_string(),
+                &issued,
+                &horizon,
                 &next.to_string(),
                 &key.seq.to_string(),
                 &(key.table as u8).to_string(),
@@ -61,24 +67,29 @@ impl FeedCursor {
 
     /// `None`: not a cursor this feed issued.
     pub fn decode(s: &str) -> Option<Self> {
-        let parts = cursor::decode(s, 2).or_else(|| cursor::decode(s, 6))?;
+        let parts = cursor::decode(s, 3).or_else(|| cursor::decode(s, 7))?;
         if parts[0] != "1" {
             return None;
         }
-        let horizon = parts[1].parse().ok()?;
+        let issued_at = parts[1].parse().ok()?;
+        let horizon = parts[2].parse().ok()?;
         let walk = match parts.len() {
-            2 => None,
+            3 => None,
             _ => {
-                let table = *TABLES.get(parts[4].parse::<usize>().ok()?)?;
+                let table = *TABLES.get(parts[5].parse::<usize>().ok()?)?;
                 let key = FeedKey {
-                    seq: parts[3].parse().ok()?,
+                    seq: parts[4].parse().ok()?,
                     table,
-                    id: parts[5].clone(),
+                    id: parts[6].clone(),
                 };
-                Some((parts[2].parse().ok()?, key))
+                Some((parts[3].parse().ok()?, key))
             }
         };
-        Some(Self { horizon, walk })
+        Some(Self {
+            issued_at,
+            horizon,
+            walk,
+        })
     }
 }
 
@@ -156,12 +167,15 @@ impl Db {
         rows.sort_by(|a, b| a.key.cmp(&b.key));
         let has_more = rows.len() > limit;
         rows.truncate(limit);
+        let issued_at = chrono::Utc::now().timestamp();
         let next = match (has_more, rows.last()) {
             (true, Some(last)) => FeedCursor {
+                issued_at,
                 horizon: cursor.horizon,
                 walk: Some((next_horizon, last.key.clone())),
             },
             _ => FeedCursor {
+                issued_at,
                 horizon: next_horizon,
                 walk: None,
             },
@@ -372,4 +386,33 @@ fn feed_row(caller: &Caller, table: SyncTable, row: &AnyRow) -> DbResult<FeedRow
         key: FeedKey { seq, table, id },
         change,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip() {
+        let start = FeedCursor {
+            issued_at: 1_700_000_000,
+            horizon: 42,
+            walk: None,
+        };
+        assert_eq!(FeedCursor::decode(&start.encode()), Some(start));
+        let mid = FeedCursor {
+            issued_at: 1_700_000_000,
+            horizon: 42,
+            walk: Some((
+                99,
+                FeedKey {
+                    seq: 50,
+                    table: SyncTable::DocumentShares,
+                    id: "x".into(),
+                },
+            )),
+        };
+        assert_eq!(FeedCursor::decode(&mid.encode()), Some(mid));
+        assert_eq!(FeedCursor::decode(&cursor::encode(&["2", "1", "1"])), None);
+    }
 }

@@ -60,6 +60,8 @@ pub enum ApiError {
     Stale,
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("gone")]
+    Gone { code: &'static str, detail: String },
     #[error("payload too large")]
     TooLarge(String),
     #[error("unsupported media type")]
@@ -95,6 +97,7 @@ impl ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Stale => StatusCode::PRECONDITION_FAILED,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Gone { .. } => StatusCode::GONE,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -127,6 +130,7 @@ impl ApiError {
                 None,
                 None,
             ),
+            Self::Gone { code, detail } => (code, Some(detail), None, None),
             Self::TooLarge(detail) => ("payload_too_large", Some(detail), None, None),
             Self::UnsupportedMediaType(detail) => (
                 "unsupported_media_type",

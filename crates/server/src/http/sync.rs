@@ -18,7 +18,8 @@ const MAX_LIMIT: u32 = 5_000;
 /// later returns what changed since.
 #[utoipa::path(get, path = "/api/v1/sync/changes", tag = "sync", security(("bearer" = [])),
     params(ChangesQuery),
-    responses((status = 200, body = ChangesPage), (status = 400, body = Problem), (status = 401, body = Problem)))]
+    responses((status = 200, body = ChangesPage), (status = 400, body = Problem), (status = 401, body = Problem),
+              (status = 410, body = Problem, description = "cursor older than tombstone retention: re-sync from scratch")))]
 pub async fn changes(
     State(app): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -36,6 +37,15 @@ pub async fn changes(
         Some(c) => FeedCursor::decode(c)
             .ok_or_else(|| ApiError::bad_request("cursor", "not a cursor this feed issued"))?,
     };
+    let age = chrono::Utc::now().timestamp() - cursor.issued_at;
+    if age > app.config.tombstone_retention.as_secs() as i64 {
+        return Err(ApiError::Gone {
+            code: "cursor_expired",
+            detail: "this replica last synced before the server's tombstone retention; push \
+                     any pending edits, then sync again without a cursor"
+                .into(),
+        });
+    }
     let (changes, next, has_more) = app.db.changes(&caller, &cursor, limit as usize).await?;
     Ok(Json(ChangesPage {
         changes,

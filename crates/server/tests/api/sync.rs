@@ -232,3 +232,27 @@ both_backends! {
         assert!(missing.is_empty(), "{} committed patients never reached the replica: {missing:?}", missing.len());
     }
 }
+
+#[tokio::test]
+async fn a_cursor_older_than_tombstone_retention_is_gone() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::Backend::Sqlite, |c| {
+        c.tombstone_retention = std::time::Duration::from_secs(1);
+    })
+    .await
+    .expect("app");
+    let d = app.user(UserType::Dietician).await;
+    app.patient(&d, json!({})).await;
+    let (_, cursor) = pull(&app, &d, None, 1000).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let res = app
+        .get(&format!("/api/v1/sync/changes?cursor={cursor}"), &d)
+        .await
+        .problem(410, "cursor_expired");
+    assert!(res.body["detail"]
+        .as_str()
+        .expect("detail")
+        .contains("without a cursor"));
+    // Starting over works, and brings everything.
+    let (all, _) = pull(&app, &d, None, 1000).await;
+    assert_eq!(ids_of(&all, "patients").len(), 1);
+}
