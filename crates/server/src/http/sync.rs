@@ -3,10 +3,11 @@
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{ApiQuery, AuthUser};
 use crate::app::AppState;
+use crate::audit::Entity;
 use crate::db::FeedCursor;
 use axum::extract::State;
 use axum::Json;
-use domain::dto::{ChangesPage, ChangesQuery};
+use domain::dto::{ChangeOp, ChangesPage, ChangesQuery, SyncTable};
 
 /// Changes per page unless asked otherwise, and at most.
 const DEFAULT_LIMIT: u32 = 1_000;
@@ -47,6 +48,23 @@ pub async fn changes(
         });
     }
     let (changes, next, has_more) = app.db.changes(&caller, &cursor, limit as usize).await?;
+    // Rows with health information sent to a replica are reads like any other.
+    for c in changes.iter().filter(|c| c.op == ChangeOp::Upsert) {
+        let entity = match c.table {
+            SyncTable::Patients => Entity::Patient,
+            SyncTable::HealthcareDocuments => Entity::Document,
+            _ => continue,
+        };
+        let patient = match entity {
+            Entity::Patient => Some(c.id),
+            _ => c
+                .row
+                .as_ref()
+                .and_then(|r| r["patient_id"].as_str())
+                .and_then(|p| p.parse().ok()),
+        };
+        app.audit.read(&caller, entity, Some(c.id), patient).await;
+    }
     Ok(Json(ChangesPage {
         changes,
         next_cursor: next.encode(),

@@ -98,6 +98,12 @@ both_backends! {
         assert!(colleague["row"].get("email").is_none(), "colleagues are directory entries");
         let doc_row = changes.iter().find(|c| c["id"] == doc.to_string()).expect("doc");
         assert!(doc_row["row"].get("content").is_none(), "metadata only");
+        // What the replica received is in the audit trail of PHI reads.
+        let admin = app.user(UserType::Admin).await;
+        let trail = app.get(&format!("/api/v1/audit?user_id={}&patient_id={p1}", d.id), &admin).await.expect(200);
+        let entities: BTreeSet<String> = trail.body["items"].as_array().expect("items").iter()
+            .map(|e| e["entity"].as_str().expect("entity").to_owned()).collect();
+        assert_eq!(entities, BTreeSet::from(["patient".to_owned(), "document".to_owned()]));
 
         // Nothing changed: nothing new. (On PostgreSQL a row may come again, at the same
         // version, while any transaction in the cluster that began before it is still open.)
