@@ -80,34 +80,54 @@ pub(crate) fn update_sets(
     Ok(sets)
 }
 
-/// The parts of a new text document, checked (REST and sync push share it).
-pub(crate) fn text_document(
-    new: NewTextDocument,
-) -> ApiResult<(DocumentType, NaiveDate, String, String, DocumentBody)> {
-    let mime = new.mime_type.unwrap_or_else(|| "text/plain".to_owned());
-    if !TEXT_TYPES.contains(&mime.as_str()) {
-        return Err(ApiError::invalid(
-            "mime_type",
-            format!("must be one of {}", TEXT_TYPES.join(", ")),
-        ));
-    }
-    if new.content.trim().is_empty() {
-        return Err(ApiError::invalid("content", "must not be empty"));
-    }
-    Ok((
-        new.kind,
-        new.date,
-        new.title.into_inner(),
-        mime,
-        DocumentBody::Text(new.content),
-    ))
+/// A validated document before it has an id and a patient.
+pub(crate) struct DocumentDraft {
+    kind: DocumentType,
+    date: NaiveDate,
+    title: String,
+    mime_type: String,
+    body: DocumentBody,
 }
 
-/// Where a document written by `caller` comes from.
-pub(crate) fn source_of(caller: &Caller) -> DocumentSource {
-    match caller.kind {
-        UserType::Provider => DocumentSource::PrimaryHealthcareProvider,
-        _ => DocumentSource::Dietician,
+impl DocumentDraft {
+    /// The checked parts of a new text document (REST and sync push share it).
+    pub(crate) fn text(new: NewTextDocument) -> ApiResult<Self> {
+        let mime_type = new.mime_type.unwrap_or_else(|| "text/plain".to_owned());
+        if !TEXT_TYPES.contains(&mime_type.as_str()) {
+            return Err(ApiError::invalid(
+                "mime_type",
+                format!("must be one of {}", TEXT_TYPES.join(", ")),
+            ));
+        }
+        if new.content.trim().is_empty() {
+            return Err(ApiError::invalid("content", "must not be empty"));
+        }
+        Ok(Self {
+            kind: new.kind,
+            date: new.date,
+            title: new.title.into_inner(),
+            mime_type,
+            body: DocumentBody::Text(new.content),
+        })
+    }
+
+    /// The row to store: uploaded by `caller`, so its source follows from who they are.
+    pub(crate) fn into_new(self, id: Uuid, patient_id: Uuid, caller: &Caller) -> NewDocument {
+        let source = match caller.kind {
+            UserType::Provider => DocumentSource::PrimaryHealthcareProvider,
+            _ => DocumentSource::Dietician,
+        };
+        NewDocument {
+            id,
+            patient_id,
+            kind: self.kind,
+            date: self.date,
+            title: self.title,
+            mime_type: self.mime_type,
+            body: self.body,
+            source,
+            source_user_id: Some(caller.id),
+        }
     }
 }
 
@@ -324,32 +344,27 @@ pub async fn create(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let (kind, date, title, mime_type, body) = if media.starts_with("multipart/form-data") {
-        let (meta, mime, bytes) = read_upload(&app, req).await?;
-        let body = if mime == "text/plain" {
+    let draft = if media.starts_with("multipart/form-data") {
+        let (meta, mime_type, bytes) = read_upload(&app, req).await?;
+        let body = if mime_type == "text/plain" {
             DocumentBody::Text(String::from_utf8(bytes).map_err(anyhow::Error::from)?)
         } else {
             DocumentBody::Binary(bytes)
         };
-        (meta.kind, meta.date, meta.title.into_inner(), mime, body)
-    } else {
-        let ApiJson(new) = ApiJson::<NewTextDocument>::from_request(req, &app).await?;
-        text_document(new)?
-    };
-    let source = source_of(&caller);
-    let doc = app
-        .db
-        .insert_document(NewDocument {
-            id: domain::new_id(),
-            patient_id,
-            kind,
-            date,
-            title,
+        DocumentDraft {
+            kind: meta.kind,
+            date: meta.date,
+            title: meta.title.into_inner(),
             mime_type,
             body,
-            source,
-            source_user_id: Some(caller.id),
-        })
+        }
+    } else {
+        let ApiJson(new) = ApiJson::<NewTextDocument>::from_request(req, &app).await?;
+        DocumentDraft::text(new)?
+    };
+    let doc = app
+        .db
+        .insert_document(draft.into_new(domain::new_id(), patient_id, &caller))
         .await?;
     let location = format!("/api/v1/documents/{}", doc.id);
     Ok(with_location(

@@ -13,7 +13,7 @@ use super::{documents, patients};
 use crate::app::AppState;
 use crate::db::{
     delete_document_in, delete_patient_in, fields_changed_since, insert_document_in,
-    insert_patient_in, patient_facts, update_row_in, NewDocument, Written,
+    insert_patient_in, patient_facts, update_row_in, Written,
 };
 use axum::extract::State;
 use axum::Json;
@@ -307,22 +307,8 @@ async fn apply(
                     "a document with this id exists",
                 ));
             }
-            let (kind, date, title, mime_type, body) = documents::text_document(new)?;
-            let doc = insert_document_in(
-                tx,
-                NewDocument {
-                    id: m.row_id,
-                    patient_id,
-                    kind,
-                    date,
-                    title,
-                    mime_type,
-                    body,
-                    source: documents::source_of(caller),
-                    source_user_id: Some(caller.id),
-                },
-            )
-            .await?;
+            let draft = documents::DocumentDraft::text(new)?;
+            let doc = insert_document_in(tx, draft.into_new(m.row_id, patient_id, caller)).await?;
             Ok(Outcome::applied(doc.version))
         }
         (SyncTable::HealthcareDocuments, MutationOp::Update) => {
