@@ -1,0 +1,37 @@
+//! The offline core of the desktop app: a local SQLite replica of what the user may see, an
+//! outbox of their edits, and the engine that reconciles both with the platform.
+//!
+//! # Layout
+//! - [`replica`]: the local database: rows, outbox, conflicts, refused edits, sync state. An
+//!   edit and its outbox entry are written in one transaction, so no edit is ever lost.
+//! - [`engine`]: sync = push the outbox, then pull the change feed in resumable pages,
+//!   rebasing pulled rows under edits still pending.
+//!
+//! No Tauri, no axum: the app and the `records` CLI drive this crate.
+
+pub mod engine;
+pub mod replica;
+
+pub use engine::{sync, Remote, SyncSummary};
+pub use replica::{ConflictRecord, Replica};
+
+/// What can go wrong, worded for the person who has to act on it.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("the local replica could not be read or written: {0}")]
+    Replica(#[from] sqlx::Error),
+    #[error("the local replica's schema could not be set up: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the server cannot be reached; edits stay queued and go out when it can ({0})")]
+    Offline(String),
+    #[error("the server refused the sign-in; sign in again")]
+    Unauthorized,
+    #[error("the server answered {status}: {detail}")]
+    Server { status: u16, detail: String },
+    #[error("no such {0} in the replica")]
+    NotFound(&'static str),
+    #[error("the data could not be read: {0}")]
+    Data(#[from] serde_json::Error),
+}
+
+pub type Result<T> = std::result::Result<T, SyncError>;

@@ -1,0 +1,435 @@
+//! The local replica: rows as the server sent them with local edits on top, and the outbox.
+
+use crate::{Result, SyncError};
+use domain::dto::{Change, ChangeOp, MutationOp, SyncTable};
+use serde_json::{Map, Value};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{SqliteConnection, SqlitePool};
+use std::path::Path;
+use std::str::FromStr as _;
+use uuid::Uuid;
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/replica");
+
+pub(crate) fn table_name(t: SyncTable) -> &'static str {
+    match t {
+        SyncTable::Users => "users",
+        SyncTable::Patients => "patients",
+        SyncTable::HealthcareDocuments => "healthcare_documents",
+        SyncTable::DocumentShares => "document_shares",
+        SyncTable::SynchronizationLog => "synchronization_log",
+    }
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// A field both the server and this replica changed, as the server reported it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConflictRecord {
+    pub id: i64,
+    pub table: String,
+    pub row_id: Uuid,
+    pub field: String,
+    pub server_value: Value,
+    pub client_value: Value,
+}
+
+/// An outbox entry on its way to the server.
+#[derive(Debug, Clone)]
+pub(crate) struct Pending {
+    pub mutation_id: Uuid,
+    pub table: SyncTable,
+    pub row_id: Uuid,
+    pub op: MutationOp,
+    pub base_version: i64,
+    pub fields: Map<String, Value>,
+}
+
+/// The replica file.
+#[derive(Clone)]
+pub struct Replica {
+    pool: SqlitePool,
+    device_id: String,
+}
+
+impl Replica {
+    /// Opens (creating if needed) and migrates the replica at `path`.
+    pub async fn open(path: &Path) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(&format!("sqlite:{}", path.display()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(5));
+        // One connection: the replica has one user, and writes then never wait on a lock.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
+        MIGRATIONS.run(&pool).await?;
+        let replica = Self {
+            pool,
+            device_id: String::new(),
+        };
+        let device_id = match replica.state("device_id").await? {
+            Some(id) => id,
+            None => {
+                let id = Uuid::now_v7().to_string();
+                replica.set_state("device_id", &id).await?;
+                id
+            }
+        };
+        Ok(Self {
+            device_id,
+            ..replica
+        })
+    }
+
+    pub fn device_id(&self) -> &str {
+        &self.device_id
+    }
+
+    pub async fn state(&self, key: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM sync_state WHERE key = ?")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn set_state(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query("INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A row as this replica sees it (server state with local edits on top).
+    pub async fn row(&self, table: SyncTable, id: Uuid) -> Result<Option<Value>> {
+        let data: Option<String> =
+            sqlx::query_scalar("SELECT data FROM rows WHERE table_name = ? AND id = ?")
+                .bind(table_name(table))
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(data.map(|d| serde_json::from_str(&d)).transpose()?)
+    }
+
+    /// Every row of a table.
+    pub async fn rows(&self, table: SyncTable) -> Result<Vec<Value>> {
+        let data: Vec<String> =
+            sqlx::query_scalar("SELECT data FROM rows WHERE table_name = ? ORDER BY id")
+                .bind(table_name(table))
+                .fetch_all(&self.pool)
+                .await?;
+        data.iter().map(|d| Ok(serde_json::from_str(d)?)).collect()
+    }
+
+    /// Edits waiting for the server.
+    pub async fn pending(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM outbox")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// Creates a row here; it reaches the server at the next sync.
+    pub async fn insert(&self, table: SyncTable, fields: Map<String, Value>) -> Result<Uuid> {
+        let id = Uuid::now_v7();
+        let mut data = fields.clone();
+        data.insert("id".into(), Value::String(id.to_string()));
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO rows (table_name, id, version, data) VALUES (?, ?, 0, ?)")
+            .bind(table_name(table))
+            .bind(id.to_string())
+            .bind(Value::Object(data).to_string())
+            .execute(&mut *tx)
+            .await?;
+        enqueue(&mut tx, table, id, MutationOp::Insert, 0, fields).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Changes fields of a row here; the change reaches the server at the next sync.
+    pub async fn update(
+        &self,
+        table: SyncTable,
+        id: Uuid,
+        fields: Map<String, Value>,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let row: Option<(i64, String)> =
+            sqlx::query_as("SELECT version, data FROM rows WHERE table_name = ? AND id = ?")
+                .bind(table_name(table))
+                .bind(id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (version, data) = row.ok_or(SyncError::NotFound("row"))?;
+        let mut data: Map<String, Value> = serde_json::from_str(&data)?;
+        data.extend(fields.clone());
+        sqlx::query("UPDATE rows SET data = ? WHERE table_name = ? AND id = ?")
+            .bind(Value::Object(data).to_string())
+            .bind(table_name(table))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        enqueue(&mut tx, table, id, MutationOp::Update, version, fields).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Conflicts nobody has resolved yet.
+    pub async fn conflicts(&self) -> Result<Vec<ConflictRecord>> {
+        let rows: Vec<(i64, String, String, String, String, String)> = sqlx::query_as(
+            "SELECT id, table_name, row_id, field, server_value, client_value FROM conflicts \
+             WHERE resolved_at IS NULL ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id, table, row_id, field, server, client)| {
+                Ok(ConflictRecord {
+                    id,
+                    table,
+                    row_id: row_id
+                        .parse()
+                        .map_err(|_| SyncError::NotFound("conflict row"))?,
+                    field,
+                    server_value: serde_json::from_str(&server)?,
+                    client_value: serde_json::from_str(&client)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Settles a conflict with `value` (mine, theirs or a merge): a new edit on the current row.
+    pub async fn resolve(&self, conflict: &ConflictRecord, value: Value) -> Result<()> {
+        let table = match conflict.table.as_str() {
+            "patients" => SyncTable::Patients,
+            "healthcare_documents" => SyncTable::HealthcareDocuments,
+            _ => return Err(SyncError::NotFound("conflict table")),
+        };
+        let mut fields = Map::new();
+        fields.insert(conflict.field.clone(), value);
+        self.update(table, conflict.row_id, fields).await?;
+        sqlx::query("UPDATE conflicts SET resolved_at = ? WHERE id = ?")
+            .bind(now())
+            .bind(conflict.id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Outbox entries not yet confirmed, oldest first, marked as in flight.
+    pub(crate) async fn take_outbox(&self, limit: i64) -> Result<Vec<Pending>> {
+        let mut tx = self.pool.begin().await?;
+        let rows: Vec<(String, String, String, String, i64, String)> = sqlx::query_as(
+            "SELECT mutation_id, table_name, row_id, op, base_version, fields FROM outbox ORDER BY seq LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE outbox SET sent = 1 WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT ?)",
+        )
+        .bind(limit)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.into_iter()
+            .map(|(m, t, r, op, base, fields)| {
+                Ok(Pending {
+                    mutation_id: m.parse().map_err(|_| SyncError::NotFound("outbox id"))?,
+                    table: serde_json::from_value(Value::String(t))?,
+                    row_id: r.parse().map_err(|_| SyncError::NotFound("outbox row"))?,
+                    op: serde_json::from_value(Value::String(op))?,
+                    base_version: base,
+                    fields: serde_json::from_str(&fields)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records the server's answer to an outbox entry, in one transaction.
+    pub(crate) async fn settle(
+        &self,
+        p: &Pending,
+        result: &domain::dto::MutationResult,
+    ) -> Result<()> {
+        use domain::dto::MutationStatus as S;
+        let mut tx = self.pool.begin().await?;
+        let status = match result.status {
+            S::Duplicate => result.original_status.unwrap_or(S::Applied),
+            s => s,
+        };
+        let table = table_name(p.table);
+        match status {
+            S::Applied | S::Duplicate => {
+                if let Some(v) = result.version {
+                    sqlx::query("UPDATE rows SET version = ? WHERE table_name = ? AND id = ?")
+                        .bind(v)
+                        .bind(table)
+                        .bind(p.row_id.to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                    // Later edits of this row were based on the version just superseded.
+                    sqlx::query("UPDATE outbox SET base_version = ? WHERE table_name = ? AND row_id = ? AND mutation_id <> ?")
+                        .bind(v)
+                        .bind(table)
+                        .bind(p.row_id.to_string())
+                        .bind(p.mutation_id.to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            S::Conflict => {
+                for c in &result.conflicts {
+                    sqlx::query(
+                        "INSERT INTO conflicts (mutation_id, table_name, row_id, field, server_value, client_value, created_at) \
+                         VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    )
+                    .bind(p.mutation_id.to_string())
+                    .bind(table)
+                    .bind(p.row_id.to_string())
+                    .bind(&c.field)
+                    .bind(c.server_value.to_string())
+                    .bind(c.client_value.to_string())
+                    .bind(now())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            S::Rejected => {
+                sqlx::query(
+                    "INSERT INTO rejected (mutation_id, table_name, row_id, op, fields, code, reason, created_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (mutation_id) DO NOTHING",
+                )
+                .bind(p.mutation_id.to_string())
+                .bind(table)
+                .bind(p.row_id.to_string())
+                .bind(serde_json::to_value(p.op)?.as_str().unwrap_or_default())
+                .bind(Value::Object(p.fields.clone()).to_string())
+                .bind(result.code.clone().unwrap_or_default())
+                .bind(result.reason.clone().unwrap_or_default())
+                .bind(now())
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        sqlx::query("DELETE FROM outbox WHERE mutation_id = ?")
+            .bind(p.mutation_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Applies one page of the change feed and its cursor, in one transaction: a sync
+    /// interrupted between pages resumes from the last page stored.
+    pub(crate) async fn apply_page(&self, changes: &[Change], cursor: &str) -> Result<usize> {
+        let mut tx = self.pool.begin().await?;
+        let mut applied = 0;
+        for c in changes {
+            let table = table_name(c.table);
+            let id = c.id.to_string();
+            match (c.op, &c.row) {
+                (ChangeOp::Upsert, Some(row)) => {
+                    let local: Option<i64> = sqlx::query_scalar(
+                        "SELECT version FROM rows WHERE table_name = ? AND id = ?",
+                    )
+                    .bind(table)
+                    .bind(&id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if local.is_some_and(|v| v > c.version) {
+                        continue;
+                    }
+                    // Rebase: edits still pending stay on top of the server's row.
+                    let mut data = row.as_object().cloned().unwrap_or_default();
+                    let pending: Vec<String> = sqlx::query_scalar(
+                        "SELECT fields FROM outbox WHERE table_name = ? AND row_id = ? ORDER BY seq",
+                    )
+                    .bind(table)
+                    .bind(&id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    for fields in pending {
+                        let fields: Map<String, Value> = serde_json::from_str(&fields)?;
+                        data.extend(fields);
+                    }
+                    sqlx::query(
+                        "INSERT INTO rows (table_name, id, version, data) VALUES (?, ?, ?, ?) \
+                         ON CONFLICT (table_name, id) DO UPDATE SET version = excluded.version, data = excluded.data",
+                    )
+                    .bind(table)
+                    .bind(&id)
+                    .bind(c.version)
+                    .bind(Value::Object(data).to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                _ => {
+                    sqlx::query("DELETE FROM rows WHERE table_name = ? AND id = ?")
+                        .bind(table)
+                        .bind(&id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            applied += 1;
+        }
+        sqlx::query("INSERT INTO sync_state (key, value) VALUES ('cursor', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(cursor)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(applied)
+    }
+}
+
+/// Adds an edit to the outbox, merging it into an unsent edit of the same row (one mutation
+/// per row and push keeps a replica from conflicting with itself).
+async fn enqueue(
+    tx: &mut SqliteConnection,
+    table: SyncTable,
+    id: Uuid,
+    op: MutationOp,
+    base_version: i64,
+    fields: Map<String, Value>,
+) -> Result<()> {
+    let open: Option<(i64, String)> = sqlx::query_as(
+        "SELECT seq, fields FROM outbox WHERE table_name = ? AND row_id = ? AND sent = 0 AND op IN ('insert', 'update') \
+         ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(table_name(table))
+    .bind(id.to_string())
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let (MutationOp::Update, Some((seq, existing))) = (op, open) {
+        let mut merged: Map<String, Value> = serde_json::from_str(&existing)?;
+        merged.extend(fields);
+        sqlx::query("UPDATE outbox SET fields = ? WHERE seq = ?")
+            .bind(Value::Object(merged).to_string())
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO outbox (mutation_id, table_name, row_id, op, base_version, fields, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(Uuid::now_v7().to_string())
+    .bind(table_name(table))
+    .bind(id.to_string())
+    .bind(serde_json::to_value(op)?.as_str().unwrap_or_default())
+    .bind(base_version)
+    .bind(Value::Object(fields).to_string())
+    .bind(now())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}

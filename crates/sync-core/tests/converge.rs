@@ -1,0 +1,187 @@
+//! Two replicas of one dietician, edited offline, converge through the real server.
+
+use domain::dto::SyncTable;
+use serde_json::{json, Map, Value};
+use server::config::{Config, Secret};
+use server::db::NewUserRow;
+use sync_core::{sync, Remote, Replica};
+use uuid::Uuid;
+
+fn fields(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(map) => map,
+        other => panic!("fields must be an object, not {other}"),
+    }
+}
+
+struct World {
+    base: String,
+    token: String,
+    dir: std::path::PathBuf,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn world() -> World {
+    let dir = std::env::temp_dir().join(format!("sync-core-{}", Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = Config::new(
+        format!("sqlite:{}", dir.join("server.db").display()),
+        Secret::new(b"sync core test secret, long enough".to_vec()),
+    );
+    let state = server::AppState::new(config).await.expect("server");
+    let hash = server::auth::hash_password("dietician password".into())
+        .await
+        .expect("hash");
+    state
+        .db
+        .insert_user(NewUserRow {
+            email: "dee@example.org",
+            name: "Dee",
+            kind: domain::UserType::Dietician,
+            password_hash: &hash,
+            carepatron_id: None,
+            provider_id: None,
+            patient_id: None,
+        })
+        .await
+        .expect("user");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(server::serve(state, listener, async {
+        let _ = rx.await;
+    }));
+    let login: Value = reqwest::Client::new()
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": "dee@example.org", "password": "dietician password"}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    World {
+        base,
+        token: login["access_token"].as_str().expect("token").into(),
+        dir,
+        _shutdown: tx,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_converge_merge_and_keep_both_sides_of_a_conflict() {
+    let w = world().await;
+    let remote = Remote::new(&w.base, &w.token);
+    let a = Replica::open(&w.dir.join("a.db")).await.expect("replica a");
+    let b = Replica::open(&w.dir.join("b.db")).await.expect("replica b");
+
+    let id = a
+        .insert(
+            SyncTable::Patients,
+            fields(json!({"name": "Ana Lima", "email": "ana@example.org"})),
+        )
+        .await
+        .expect("insert");
+    assert_eq!(a.pending().await.expect("pending"), 1);
+    let s = sync(&a, &remote).await.expect("sync a");
+    assert_eq!(s.pushed, 1);
+    assert_eq!(a.pending().await.expect("pending"), 0);
+    sync(&b, &remote).await.expect("sync b");
+    assert_eq!(
+        b.row(SyncTable::Patients, id)
+            .await
+            .expect("row")
+            .expect("on b")["name"],
+        "Ana Lima"
+    );
+
+    // Offline, each edits a different field; both reach the server and each other.
+    a.update(
+        SyncTable::Patients,
+        id,
+        fields(json!({"contact_details": "0400 111 222"})),
+    )
+    .await
+    .expect("edit a");
+    b.update(
+        SyncTable::Patients,
+        id,
+        fields(json!({"dietary_preferences": "vegetarian"})),
+    )
+    .await
+    .expect("edit b");
+    sync(&a, &remote).await.expect("sync a");
+    let s = sync(&b, &remote).await.expect("sync b");
+    assert_eq!((s.pushed, s.conflicts), (1, 0), "a different field merges");
+    sync(&a, &remote).await.expect("sync a");
+    let (ra, rb) = (
+        a.row(SyncTable::Patients, id).await.expect("a"),
+        b.row(SyncTable::Patients, id).await.expect("b"),
+    );
+    assert_eq!(ra, rb, "converged");
+    let row = ra.expect("row");
+    assert_eq!(
+        (
+            row["contact_details"].as_str(),
+            row["dietary_preferences"].as_str()
+        ),
+        (Some("0400 111 222"), Some("vegetarian"))
+    );
+
+    // Offline, both rename: the second to sync gets a conflict holding both names.
+    a.update(
+        SyncTable::Patients,
+        id,
+        fields(json!({"name": "Ana L. Lima"})),
+    )
+    .await
+    .expect("edit a");
+    b.update(
+        SyncTable::Patients,
+        id,
+        fields(json!({"name": "Ana Lima-Souza"})),
+    )
+    .await
+    .expect("edit b");
+    sync(&a, &remote).await.expect("sync a");
+    let s = sync(&b, &remote).await.expect("sync b");
+    assert_eq!(s.conflicts, 1);
+    let conflicts = b.conflicts().await.expect("conflicts");
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(
+        (
+            conflicts[0].server_value.as_str(),
+            conflicts[0].client_value.as_str()
+        ),
+        (Some("Ana L. Lima"), Some("Ana Lima-Souza"))
+    );
+    assert_eq!(
+        b.row(SyncTable::Patients, id)
+            .await
+            .expect("b")
+            .expect("row")["name"],
+        "Ana L. Lima",
+        "the server's value, until resolved"
+    );
+
+    // Keeping mine is a new edit on the current row; everyone ends with it.
+    b.resolve(&conflicts[0], json!("Ana Lima-Souza"))
+        .await
+        .expect("resolve");
+    assert!(b.conflicts().await.expect("conflicts").is_empty());
+    sync(&b, &remote).await.expect("sync b");
+    sync(&a, &remote).await.expect("sync a");
+    for r in [&a, &b] {
+        assert_eq!(
+            r.row(SyncTable::Patients, id)
+                .await
+                .expect("row")
+                .expect("row")["name"],
+            "Ana Lima-Souza"
+        );
+        assert_eq!(r.pending().await.expect("pending"), 0);
+    }
+    let _ = std::fs::remove_dir_all(&w.dir);
+}
