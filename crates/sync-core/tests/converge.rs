@@ -185,3 +185,129 @@ async fn two_replicas_converge_merge_and_keep_both_sides_of_a_conflict() {
     }
     let _ = std::fs::remove_dir_all(&w.dir);
 }
+
+/// A TCP proxy that, when armed, lets the next push reach the server and then cuts the
+/// connection before the reply gets back: the client cannot know its edits were applied.
+async fn lossy_proxy(
+    target: String,
+    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind proxy");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let armed = armed.clone();
+            let target = target.clone();
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
+                    return;
+                };
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                let (mut cbuf, mut sbuf) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
+                let mut dropping = false;
+                loop {
+                    tokio::select! {
+                        n = cr.read(&mut cbuf) => {
+                            let Ok(n) = n else { break };
+                            if n == 0 { break }
+                            if cbuf[..n].starts_with(b"POST /api/v1/sync/push")
+                                && armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                                dropping = true;
+                            }
+                            if sw.write_all(&cbuf[..n]).await.is_err() { break }
+                        }
+                        n = sr.read(&mut sbuf) => {
+                            let Ok(n) = n else { break };
+                            if n == 0 || dropping { break }
+                            if cw.write_all(&sbuf[..n]).await.is_err() { break }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_lost_after_the_server_applied_a_push_changes_nothing_on_retry() {
+    let w = world().await;
+    let armed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let via_proxy = lossy_proxy(
+        w.base.trim_start_matches("http://").to_owned(),
+        armed.clone(),
+    )
+    .await;
+    let remote = Remote::new(&via_proxy, &w.token);
+    let direct = Remote::new(&w.base, &w.token);
+    let a = Replica::open(&w.dir.join("a.db")).await.expect("replica");
+    let existing = a
+        .insert(
+            SyncTable::Patients,
+            fields(json!({"name": "Bea", "email": "bea@example.org"})),
+        )
+        .await
+        .expect("insert");
+    sync(&a, &remote).await.expect("first sync");
+
+    for i in 0..3 {
+        a.insert(
+            SyncTable::Patients,
+            fields(json!({"name": format!("New {i}"), "email": format!("new{i}@example.org")})),
+        )
+        .await
+        .expect("insert");
+    }
+    a.update(
+        SyncTable::Patients,
+        existing,
+        fields(json!({"dietary_preferences": "gluten free"})),
+    )
+    .await
+    .expect("edit");
+    armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    let lost = sync(&a, &remote).await;
+    assert!(
+        matches!(lost, Err(sync_core::SyncError::Offline(_))),
+        "{lost:?}"
+    );
+    assert_eq!(
+        a.pending().await.expect("pending"),
+        4,
+        "nothing confirmed, nothing dropped"
+    );
+
+    // The server did apply them; a second replica sees it.
+    let observer = Replica::open(&w.dir.join("observer.db"))
+        .await
+        .expect("observer");
+    sync(&observer, &direct).await.expect("observer sync");
+    assert_eq!(
+        observer
+            .rows(SyncTable::Patients)
+            .await
+            .expect("rows")
+            .len(),
+        4
+    );
+
+    // The retry sends the same mutations: each comes back as a duplicate, applied once.
+    let s = sync(&a, &remote).await.expect("retry");
+    assert_eq!((s.pushed, s.conflicts, s.rejected), (4, 0, 0));
+    assert_eq!(a.pending().await.expect("pending"), 0);
+    sync(&observer, &direct).await.expect("observer sync");
+    let rows = observer.rows(SyncTable::Patients).await.expect("rows");
+    assert_eq!(rows.len(), 4, "no duplicate patients");
+    let bea = observer
+        .row(SyncTable::Patients, existing)
+        .await
+        .expect("row")
+        .expect("bea");
+    assert_eq!(bea["version"], 2, "the edit applied exactly once");
+    assert_eq!(bea["dietary_preferences"], "gluten free");
+    let _ = std::fs::remove_dir_all(&w.dir);
+}
