@@ -182,6 +182,39 @@ impl Replica {
         Ok(())
     }
 
+    /// Deletes a row here; the deletion reaches the server at the next sync. A row created
+    /// here and never sent simply disappears with its queued insert.
+    pub async fn delete(&self, table: SyncTable, id: Uuid) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let version: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM rows WHERE table_name = ? AND id = ?")
+                .bind(table_name(table))
+                .bind(id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let version = version.ok_or(SyncError::NotFound("row"))?;
+        sqlx::query("DELETE FROM rows WHERE table_name = ? AND id = ?")
+            .bind(table_name(table))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let unsent_insert = sqlx::query(
+            "DELETE FROM outbox WHERE table_name = ? AND row_id = ? AND sent = 0 AND op IN ('insert', 'update') \
+             AND EXISTS (SELECT 1 FROM outbox o WHERE o.table_name = outbox.table_name AND o.row_id = outbox.row_id \
+             AND o.op = 'insert' AND o.sent = 0)",
+        )
+        .bind(table_name(table))
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if unsent_insert == 0 {
+            enqueue(&mut tx, table, id, MutationOp::Delete, version, Map::new()).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Conflicts nobody has resolved yet.
     pub async fn conflicts(&self) -> Result<Vec<ConflictRecord>> {
         let rows: Vec<(i64, String, String, String, String, String)> = sqlx::query_as(
@@ -213,9 +246,12 @@ impl Replica {
             "healthcare_documents" => SyncTable::HealthcareDocuments,
             _ => return Err(SyncError::NotFound("conflict table")),
         };
-        let mut fields = Map::new();
-        fields.insert(conflict.field.clone(), value);
-        self.update(table, conflict.row_id, fields).await?;
+        // Taking the server's value needs no edit: the replica already holds it.
+        if value != conflict.server_value {
+            let mut fields = Map::new();
+            fields.insert(conflict.field.clone(), value);
+            self.update(table, conflict.row_id, fields).await?;
+        }
         sqlx::query("UPDATE conflicts SET resolved_at = ? WHERE id = ?")
             .bind(now())
             .bind(conflict.id)

@@ -1,0 +1,415 @@
+//! `records`: the platform from a terminal, through the same offline replica as the desktop
+//! app. Edits work without a connection and go out at the next `records sync`.
+
+mod credentials;
+
+use anyhow::{bail, Context as _};
+use clap::{Args, Parser, Subcommand};
+use credentials::Credentials;
+use domain::dto::SyncTable;
+use serde_json::{json, Map, Value};
+use std::io::BufRead as _;
+use std::path::PathBuf;
+use sync_core::{Remote, Replica, SyncError};
+use uuid::Uuid;
+
+#[derive(Parser)]
+#[command(
+    name = "records",
+    version,
+    about = "healthcare-records from the command line"
+)]
+struct Cli {
+    /// The replica file [default: records.db in the platform's data directory]
+    #[arg(long, global = true, env = "RECORDS_REPLICA")]
+    replica: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Sign in (password on standard input) and remember the session.
+    Login {
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        email: String,
+    },
+    /// Forget the session here and end it at the server.
+    Logout,
+    /// Send queued edits, then fetch what changed.
+    Sync {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Server, last sync, queued edits and open conflicts.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Patients in the replica.
+    #[command(subcommand)]
+    Patients(PatientCommand),
+    /// Healthcare documents in the replica.
+    #[command(subcommand)]
+    Documents(DocumentCommand),
+    /// Edits the server found in conflict.
+    #[command(subcommand)]
+    Conflicts(ConflictCommand),
+}
+
+#[derive(Subcommand)]
+enum PatientCommand {
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Add(PatientFields),
+    Edit {
+        id: Uuid,
+        #[command(flatten)]
+        fields: PatientFields,
+    },
+    Delete {
+        id: Uuid,
+    },
+}
+
+/// The seed's column names, in kebab case.
+#[derive(Args)]
+struct PatientFields {
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long)]
+    email: Option<String>,
+    #[arg(long)]
+    contact_details: Option<String>,
+    #[arg(long)]
+    medical_history: Option<String>,
+    #[arg(long)]
+    dietary_preferences: Option<String>,
+}
+
+impl PatientFields {
+    fn into_map(self) -> Map<String, Value> {
+        let mut m = Map::new();
+        for (k, v) in [
+            ("name", self.name),
+            ("email", self.email),
+            ("contact_details", self.contact_details),
+            ("medical_history", self.medical_history),
+            ("dietary_preferences", self.dietary_preferences),
+        ] {
+            if let Some(v) = v {
+                m.insert(k.into(), Value::String(v));
+            }
+        }
+        m
+    }
+}
+
+#[derive(Subcommand)]
+enum DocumentCommand {
+    List {
+        #[arg(long)]
+        patient: Option<Uuid>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A text document (files arrive with the desktop app).
+    Add {
+        #[arg(long)]
+        patient: Uuid,
+        #[arg(long = "type")]
+        kind: String,
+        #[arg(long)]
+        date: String,
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        content: String,
+    },
+    Show {
+        id: Uuid,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConflictCommand {
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Settle a conflict: keep mine, take theirs, or give the merged value.
+    Resolve {
+        id: i64,
+        #[arg(long, conflicts_with = "value")]
+        keep: Option<Side>,
+        #[arg(long)]
+        value: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Side {
+    Mine,
+    Theirs,
+}
+
+fn data_dir() -> anyhow::Result<PathBuf> {
+    let dir = directories::ProjectDirs::from("org", "healthcare-records", "records")
+        .map(|d| d.data_dir().to_path_buf())
+        .context("no home directory; pass --replica")?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
+#[allow(clippy::print_stdout)]
+fn print_rows(rows: &[Value], json: bool, columns: &[&str]) {
+    if json {
+        println!("{}", Value::Array(rows.to_vec()));
+        return;
+    }
+    for r in rows {
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|c| {
+                r[*c]
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| r[*c].to_string())
+            })
+            .collect();
+        println!("{}", cells.join("\t"));
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    if let Err(e) = run(Cli::parse()).await {
+        eprintln!("records: {e:#}");
+        let offline = e
+            .downcast_ref::<SyncError>()
+            .is_some_and(|e| matches!(e, SyncError::Offline(_)));
+        std::process::exit(if offline { 2 } else { 1 });
+    }
+}
+
+#[allow(clippy::print_stdout)]
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let replica_path = match cli.replica {
+        Some(p) => p,
+        None => data_dir()?.join("records.db"),
+    };
+    let creds = Credentials::beside(&replica_path);
+    let replica = Replica::open(&replica_path).await?;
+    match cli.command {
+        Command::Login { server, email } => {
+            let mut password = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut password)
+                .context("reading the password")?;
+            let server = server.trim_end_matches('/').to_owned();
+            let res = reqwest::Client::new()
+                .post(format!("{server}/api/v1/auth/login"))
+                .json(&json!({"email": email, "password": password.trim_end_matches(['\r', '\n'])}))
+                .send()
+                .await
+                .map_err(|e| SyncError::Offline(e.without_url().to_string()))?;
+            if !res.status().is_success() {
+                let body: Value = res.json().await.unwrap_or_default();
+                bail!(
+                    "sign-in refused: {}",
+                    body["detail"].as_str().unwrap_or("no reason given")
+                );
+            }
+            let tokens: Value = res.json().await?;
+            creds.save(&server, &tokens)?;
+            eprintln!(
+                "signed in to {server}; the session is kept in {} (readable by you only)",
+                creds.path().display()
+            );
+        }
+        Command::Logout => {
+            if let Some(saved) = creds.load()? {
+                let _ = reqwest::Client::new()
+                    .post(format!("{}/api/v1/auth/logout", saved.server))
+                    .json(&json!({"refresh_token": saved.refresh_token}))
+                    .send()
+                    .await;
+            }
+            creds.clear()?;
+            eprintln!("signed out");
+        }
+        Command::Sync { json } => {
+            let saved = creds
+                .load()?
+                .context("not signed in: run `records login` first")?;
+            let summary =
+                match sync_core::sync(&replica, &Remote::new(&saved.server, &saved.access_token))
+                    .await
+                {
+                    Err(SyncError::Unauthorized) => {
+                        let fresh = creds.refresh(&saved).await?;
+                        sync_core::sync(&replica, &Remote::new(&fresh.server, &fresh.access_token))
+                            .await
+                    }
+                    other => other,
+                };
+            let summary = match summary {
+                Ok(s) => s,
+                Err(e @ SyncError::Offline(_)) => {
+                    let pending = replica.pending().await?;
+                    eprintln!(
+                        "offline: {pending} edit(s) stay queued until the server can be reached"
+                    );
+                    return Err(e.into());
+                }
+                Err(e) => return Err(e.into()),
+            };
+            replica.set_state("last_sync", &chrono_now()).await?;
+            if json {
+                println!(
+                    "{}",
+                    json!({"pushed": summary.pushed, "conflicts": summary.conflicts, "rejected": summary.rejected, "pulled": summary.pulled})
+                );
+            } else {
+                println!(
+                    "pushed {}, conflicts {}, rejected {}, pulled {}",
+                    summary.pushed, summary.conflicts, summary.rejected, summary.pulled
+                );
+            }
+        }
+        Command::Status { json } => {
+            let server = creds.load()?.map(|c| c.server);
+            let status = json!({
+                "server": server,
+                "last_sync": replica.state("last_sync").await?,
+                "pending": replica.pending().await?,
+                "conflicts": replica.conflicts().await?.len(),
+                "replica": replica_path.display().to_string(),
+            });
+            if json {
+                println!("{status}");
+            } else {
+                println!(
+                    "server:    {}",
+                    status["server"].as_str().unwrap_or("(not signed in)")
+                );
+                println!(
+                    "last sync: {}",
+                    status["last_sync"].as_str().unwrap_or("never")
+                );
+                println!("pending:   {}", status["pending"]);
+                println!("conflicts: {}", status["conflicts"]);
+            }
+        }
+        Command::Patients(cmd) => match cmd {
+            PatientCommand::List { json } => {
+                let mut rows = replica.rows(SyncTable::Patients).await?;
+                rows.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+                print_rows(&rows, json, &["id", "name", "email", "dietary_preferences"]);
+            }
+            PatientCommand::Add(fields) => {
+                let fields = fields.into_map();
+                if !fields.contains_key("name") || !fields.contains_key("email") {
+                    bail!("a new patient needs --name and --email");
+                }
+                println!("{}", replica.insert(SyncTable::Patients, fields).await?);
+            }
+            PatientCommand::Edit { id, fields } => {
+                let fields = fields.into_map();
+                if fields.is_empty() {
+                    bail!("nothing to change: give at least one field, e.g. --dietary-preferences");
+                }
+                replica.update(SyncTable::Patients, id, fields).await?;
+            }
+            PatientCommand::Delete { id } => replica.delete(SyncTable::Patients, id).await?,
+        },
+        Command::Documents(cmd) => match cmd {
+            DocumentCommand::List { patient, json } => {
+                let rows: Vec<Value> = replica
+                    .rows(SyncTable::HealthcareDocuments)
+                    .await?
+                    .into_iter()
+                    .filter(|d| patient.is_none_or(|p| d["patient_id"] == p.to_string()))
+                    .collect();
+                print_rows(&rows, json, &["id", "date", "type", "title"]);
+            }
+            DocumentCommand::Add {
+                patient,
+                kind,
+                date,
+                title,
+                content,
+            } => {
+                let fields = json!({"patient_id": patient, "type": kind, "date": date, "title": title, "content": content});
+                let Value::Object(fields) = fields else {
+                    unreachable!("a json object")
+                };
+                println!(
+                    "{}",
+                    replica
+                        .insert(SyncTable::HealthcareDocuments, fields)
+                        .await?
+                );
+            }
+            DocumentCommand::Show { id } => {
+                let doc = replica
+                    .row(SyncTable::HealthcareDocuments, id)
+                    .await?
+                    .context("no such document in the replica")?;
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            }
+        },
+        Command::Conflicts(cmd) => {
+            match cmd {
+                ConflictCommand::List { json } => {
+                    let rows: Vec<Value> = replica
+                    .conflicts()
+                    .await?
+                    .into_iter()
+                    .map(|c| json!({"id": c.id, "table": c.table, "row_id": c.row_id, "field": c.field,
+                                    "server_value": c.server_value, "client_value": c.client_value}))
+                    .collect();
+                    print_rows(
+                        &rows,
+                        json,
+                        &[
+                            "id",
+                            "table",
+                            "row_id",
+                            "field",
+                            "server_value",
+                            "client_value",
+                        ],
+                    );
+                }
+                ConflictCommand::Resolve { id, keep, value } => {
+                    let conflict = replica
+                        .conflicts()
+                        .await?
+                        .into_iter()
+                        .find(|c| c.id == id)
+                        .context("no open conflict with this id (see `records conflicts list`)")?;
+                    let chosen = match (keep, value) {
+                        (Some(Side::Mine), _) => conflict.client_value.clone(),
+                        (Some(Side::Theirs), _) => conflict.server_value.clone(),
+                        (None, Some(v)) => Value::String(v),
+                        (None, None) => {
+                            bail!("say which value wins: --keep mine, --keep theirs or --value V")
+                        }
+                    };
+                    replica.resolve(&conflict, chosen).await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn chrono_now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
