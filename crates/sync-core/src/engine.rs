@@ -119,7 +119,16 @@ pub async fn sync(replica: &Replica, remote: &Remote) -> Result<SyncSummary> {
             url.push_str("&cursor=");
             url.push_str(c);
         }
-        let page: ChangesPage = remote.send(remote.http.get(url)).await?;
+        let page: ChangesPage = match remote.send(remote.http.get(url)).await {
+            // The cursor predates the server's tombstone retention: deletions may have been
+            // missed. The outbox was drained above, so start over from an empty replica.
+            Err(SyncError::Server { status: 410, .. }) if cursor.is_some() => {
+                tracing::info!("replica cursor expired; re-syncing from scratch");
+                replica.reset_rows().await?;
+                continue;
+            }
+            other => other?,
+        };
         summary.pulled += replica.apply_page(&page.changes, &page.next_cursor).await?;
         if !page.has_more {
             break;

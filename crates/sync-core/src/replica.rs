@@ -215,6 +215,23 @@ impl Replica {
         Ok(())
     }
 
+    /// Forgets every pulled row and the cursor (for a re-sync from scratch). Rows with edits
+    /// still queued are kept: nothing typed here is dropped.
+    pub(crate) async fn reset_rows(&self) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "DELETE FROM rows WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.table_name = rows.table_name \
+             AND o.row_id = rows.id)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM sync_state WHERE key = 'cursor'")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Conflicts nobody has resolved yet.
     pub async fn conflicts(&self) -> Result<Vec<ConflictRecord>> {
         let rows: Vec<(i64, String, String, String, String, String)> = sqlx::query_as(

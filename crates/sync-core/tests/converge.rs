@@ -22,12 +22,17 @@ struct World {
 }
 
 async fn world() -> World {
+    world_with(|_| {}).await
+}
+
+async fn world_with(tweak: impl FnOnce(&mut Config)) -> World {
     let dir = std::env::temp_dir().join(format!("sync-core-{}", Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).expect("dir");
-    let config = Config::new(
+    let mut config = Config::new(
         format!("sqlite:{}", dir.join("server.db").display()),
         Secret::new(b"sync core test secret, long enough".to_vec()),
     );
+    tweak(&mut config);
     let state = server::AppState::new(config).await.expect("server");
     let hash = server::auth::hash_password("dietician password".into())
         .await
@@ -309,5 +314,48 @@ async fn a_reply_lost_after_the_server_applied_a_push_changes_nothing_on_retry()
         .expect("bea");
     assert_eq!(bea["version"], 2, "the edit applied exactly once");
     assert_eq!(bea["dietary_preferences"], "gluten free");
+    let _ = std::fs::remove_dir_all(&w.dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_cursor_means_a_fresh_sync_that_loses_nothing() {
+    let w = world_with(|c| c.tombstone_retention = std::time::Duration::from_secs(1)).await;
+    let remote = Remote::new(&w.base, &w.token);
+    let a = Replica::open(&w.dir.join("a.db")).await.expect("replica");
+    let b = Replica::open(&w.dir.join("b.db")).await.expect("replica");
+    let kept = a
+        .insert(
+            SyncTable::Patients,
+            fields(json!({"name": "Kept", "email": "kept@example.org"})),
+        )
+        .await
+        .expect("insert");
+    let gone = a
+        .insert(
+            SyncTable::Patients,
+            fields(json!({"name": "Gone", "email": "gone@example.org"})),
+        )
+        .await
+        .expect("insert");
+    sync(&a, &remote).await.expect("sync a");
+    sync(&b, &remote).await.expect("sync b");
+    assert_eq!(b.rows(SyncTable::Patients).await.expect("rows").len(), 2);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    a.delete(SyncTable::Patients, gone).await.expect("delete");
+    sync(&a, &remote).await.expect("sync a");
+    // b's cursor is past retention and b has an edit queued: the edit goes out first, then b
+    // starts over and ends with exactly the server's rows.
+    b.update(
+        SyncTable::Patients,
+        kept,
+        fields(json!({"dietary_preferences": "low fat"})),
+    )
+    .await
+    .expect("edit");
+    let s = sync(&b, &remote).await.expect("sync b");
+    assert_eq!(s.pushed, 1);
+    let rows = b.rows(SyncTable::Patients).await.expect("rows");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["dietary_preferences"], "low fat");
     let _ = std::fs::remove_dir_all(&w.dir);
 }
