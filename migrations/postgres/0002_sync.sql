@@ -10,27 +10,27 @@ END
 $$;
 
 ALTER TABLE users ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0;
-CREATE INDEX users_change_seq ON users (change_seq);
+CREATE INDEX users_change_seq ON users (change_seq, id);
 CREATE TRIGGER users_stamp BEFORE INSERT OR UPDATE ON users
     FOR EACH ROW EXECUTE FUNCTION stamp_change_seq();
 
 ALTER TABLE patients ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0;
-CREATE INDEX patients_change_seq ON patients (change_seq);
+CREATE INDEX patients_change_seq ON patients (change_seq, id);
 CREATE TRIGGER patients_stamp BEFORE INSERT OR UPDATE ON patients
     FOR EACH ROW EXECUTE FUNCTION stamp_change_seq();
 
 ALTER TABLE healthcare_documents ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0;
-CREATE INDEX healthcare_documents_change_seq ON healthcare_documents (change_seq);
+CREATE INDEX healthcare_documents_change_seq ON healthcare_documents (change_seq, id);
 CREATE TRIGGER healthcare_documents_stamp BEFORE INSERT OR UPDATE ON healthcare_documents
     FOR EACH ROW EXECUTE FUNCTION stamp_change_seq();
 
 ALTER TABLE document_shares ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0;
-CREATE INDEX document_shares_change_seq ON document_shares (change_seq);
+CREATE INDEX document_shares_change_seq ON document_shares (change_seq, id);
 CREATE TRIGGER document_shares_stamp BEFORE INSERT OR UPDATE ON document_shares
     FOR EACH ROW EXECUTE FUNCTION stamp_change_seq();
 
 ALTER TABLE synchronization_log ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0;
-CREATE INDEX synchronization_log_change_seq ON synchronization_log (change_seq);
+CREATE INDEX synchronization_log_change_seq ON synchronization_log (change_seq, id);
 CREATE TRIGGER synchronization_log_stamp BEFORE INSERT OR UPDATE ON synchronization_log
     FOR EACH ROW EXECUTE FUNCTION stamp_change_seq();
 

@@ -9,7 +9,7 @@ CREATE TABLE sync_counter (
 INSERT INTO sync_counter (id, seq) VALUES (1, 0);
 
 ALTER TABLE users ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0;
-CREATE INDEX users_change_seq ON users (change_seq);
+CREATE INDEX users_change_seq ON users (change_seq, id);
 CREATE TRIGGER users_stamp_insert AFTER INSERT ON users BEGIN
     UPDATE sync_counter SET seq = seq + 1;
     UPDATE users SET change_seq = (SELECT seq FROM sync_counter) WHERE id = NEW.id;
@@ -20,7 +20,7 @@ CREATE TRIGGER users_stamp_update AFTER UPDATE ON users WHEN NEW.change_seq = OL
 END;
 
 ALTER TABLE patients ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0;
-CREATE INDEX patients_change_seq ON patients (change_seq);
+CREATE INDEX patients_change_seq ON patients (change_seq, id);
 CREATE TRIGGER patients_stamp_insert AFTER INSERT ON patients BEGIN
     UPDATE sync_counter SET seq = seq + 1;
     UPDATE patients SET change_seq = (SELECT seq FROM sync_counter) WHERE id = NEW.id;
@@ -31,7 +31,7 @@ CREATE TRIGGER patients_stamp_update AFTER UPDATE ON patients WHEN NEW.change_se
 END;
 
 ALTER TABLE healthcare_documents ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0;
-CREATE INDEX healthcare_documents_change_seq ON healthcare_documents (change_seq);
+CREATE INDEX healthcare_documents_change_seq ON healthcare_documents (change_seq, id);
 CREATE TRIGGER healthcare_documents_stamp_insert AFTER INSERT ON healthcare_documents BEGIN
     UPDATE sync_counter SET seq = seq + 1;
     UPDATE healthcare_documents SET change_seq = (SELECT seq FROM sync_counter) WHERE id = NEW.id;
@@ -42,7 +42,7 @@ CREATE TRIGGER healthcare_documents_stamp_update AFTER UPDATE ON healthcare_docu
 END;
 
 ALTER TABLE document_shares ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0;
-CREATE INDEX document_shares_change_seq ON document_shares (change_seq);
+CREATE INDEX document_shares_change_seq ON document_shares (change_seq, id);
 CREATE TRIGGER document_shares_stamp_insert AFTER INSERT ON document_shares BEGIN
     UPDATE sync_counter SET seq = seq + 1;
     UPDATE document_shares SET change_seq = (SELECT seq FROM sync_counter) WHERE id = NEW.id;
@@ -53,7 +53,7 @@ CREATE TRIGGER document_shares_stamp_update AFTER UPDATE ON document_shares WHEN
 END;
 
 ALTER TABLE synchronization_log ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0;
-CREATE INDEX synchronization_log_change_seq ON synchronization_log (change_seq);
+CREATE INDEX synchronization_log_change_seq ON synchronization_log (change_seq, id);
 CREATE TRIGGER synchronization_log_stamp_insert AFTER INSERT ON synchronization_log BEGIN
     UPDATE sync_counter SET seq = seq + 1;
     UPDATE synchronization_log SET change_seq = (SELECT seq FROM sync_counter) WHERE id = NEW.id;

@@ -5,8 +5,10 @@ use domain::dto::{Change, ChangeOp, MutationOp, SyncTable};
 use serde_json::{Map, Value};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{SqliteConnection, SqlitePool};
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr as _;
+use std::sync::LazyLock;
 use uuid::Uuid;
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/replica");
@@ -382,48 +384,37 @@ impl Replica {
     }
 
     /// Applies one page of the change feed and its cursor, in one transaction: a sync
-    /// interrupted between pages resumes from the last page stored.
+    /// interrupted between pages resumes from the last page stored. Upserts go out in
+    /// multi-row statements, each guarded so an older version never replaces a newer one.
     pub(crate) async fn apply_page(&self, changes: &[Change], cursor: &str) -> Result<usize> {
         let mut tx = self.pool.begin().await?;
-        let mut applied = 0;
+        // Edits still queued (usually none) stay on top of what the server sends: the rebase.
+        let queued: Vec<(String, String, String)> =
+            sqlx::query_as("SELECT table_name, row_id, fields FROM outbox ORDER BY seq")
+                .fetch_all(&mut *tx)
+                .await?;
+        let mut pending: HashMap<(String, String), Vec<Map<String, Value>>> = HashMap::new();
+        for (table, id, fields) in queued {
+            pending
+                .entry((table, id))
+                .or_default()
+                .push(serde_json::from_str(&fields)?);
+        }
+        let mut upserts = Vec::with_capacity(changes.len());
         for c in changes {
             let table = table_name(c.table);
             let id = c.id.to_string();
             match (c.op, &c.row) {
                 (ChangeOp::Upsert, Some(row)) => {
-                    let local: Option<i64> = sqlx::query_scalar(
-                        "SELECT version FROM rows WHERE table_name = ? AND id = ?",
-                    )
-                    .bind(table)
-                    .bind(&id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if local.is_some_and(|v| v > c.version) {
-                        continue;
-                    }
-                    // Rebase: edits still pending stay on top of the server's row.
                     let mut data = row.as_object().cloned().unwrap_or_default();
-                    let pending: Vec<String> = sqlx::query_scalar(
-                        "SELECT fields FROM outbox WHERE table_name = ? AND row_id = ? ORDER BY seq",
-                    )
-                    .bind(table)
-                    .bind(&id)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                    for fields in pending {
-                        let fields: Map<String, Value> = serde_json::from_str(&fields)?;
-                        data.extend(fields);
+                    for fields in pending
+                        .get(&(table.to_owned(), id.clone()))
+                        .into_iter()
+                        .flatten()
+                    {
+                        data.extend(fields.clone());
                     }
-                    sqlx::query(
-                        "INSERT INTO rows (table_name, id, version, data) VALUES (?, ?, ?, ?) \
-                         ON CONFLICT (table_name, id) DO UPDATE SET version = excluded.version, data = excluded.data",
-                    )
-                    .bind(table)
-                    .bind(&id)
-                    .bind(c.version)
-                    .bind(Value::Object(data).to_string())
-                    .execute(&mut *tx)
-                    .await?;
+                    upserts.push((table, id, c.version, Value::Object(data).to_string()));
                 }
                 _ => {
                     sqlx::query("DELETE FROM rows WHERE table_name = ? AND id = ?")
@@ -433,15 +424,53 @@ impl Replica {
                         .await?;
                 }
             }
-            applied += 1;
+        }
+        let mut chunks = upserts.chunks_exact(UPSERT_CHUNK);
+        for chunk in chunks.by_ref() {
+            upsert(&mut tx, &UPSERT_MANY, chunk).await?;
+        }
+        for row in chunks.remainder() {
+            upsert(&mut tx, &UPSERT_ONE, std::slice::from_ref(row)).await?;
         }
         sqlx::query("INSERT INTO sync_state (key, value) VALUES ('cursor', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
             .bind(cursor)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(applied)
+        Ok(changes.len())
     }
+}
+
+/// Rows per multi-row upsert when applying a pulled page.
+const UPSERT_CHUNK: usize = 100;
+
+fn upsert_statement(rows: usize) -> String {
+    let values = vec!["(?, ?, ?, ?)"; rows].join(", ");
+    format!(
+        "INSERT INTO rows (table_name, id, version, data) VALUES {values} \
+         ON CONFLICT (table_name, id) DO UPDATE SET version = excluded.version, data = excluded.data \
+         WHERE excluded.version >= rows.version"
+    )
+}
+
+static UPSERT_MANY: LazyLock<String> = LazyLock::new(|| upsert_statement(UPSERT_CHUNK));
+static UPSERT_ONE: LazyLock<String> = LazyLock::new(|| upsert_statement(1));
+
+async fn upsert(
+    tx: &mut SqliteConnection,
+    sql: &str,
+    rows: &[(&str, String, i64, String)],
+) -> Result<()> {
+    let mut q = sqlx::query(sql);
+    for (table, id, version, data) in rows {
+        q = q
+            .bind(*table)
+            .bind(id.as_str())
+            .bind(*version)
+            .bind(data.as_str());
+    }
+    q.execute(&mut *tx).await?;
+    Ok(())
 }
 
 /// Adds an edit to the outbox, merging it into an unsent edit of the same row (one mutation

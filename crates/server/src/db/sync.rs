@@ -149,10 +149,11 @@ impl Db {
                 match table.cmp(&a.table) {
                     std::cmp::Ordering::Greater => wrapped.push(" AND q.seq >= ").bind(a.seq),
                     std::cmp::Ordering::Less => wrapped.push(" AND q.seq > ").bind(a.seq),
+                    // `seq >= a` first, so an index on (change_seq, id) can seek to it.
                     std::cmp::Ordering::Equal => {
+                        wrapped.push(" AND q.seq >= ").bind(a.seq);
                         wrapped.push(" AND (q.seq > ").bind(a.seq);
-                        wrapped.push(" OR (q.seq = ").bind(a.seq);
-                        wrapped.push(" AND q.id > ").bind(a.id.as_str()).push("))")
+                        wrapped.push(" OR q.id > ").bind(a.id.as_str()).push(")")
                     }
                 };
             }
@@ -253,10 +254,13 @@ impl Db {
                         .bind(practitioner)
                         .push(" GROUP BY s.document_id) x ON x.document_id = d.id WHERE 1 = 1");
                     }
+                    // CROSS JOIN keeps documents the outer loop in SQLite, walking their
+                    // change_seq index in feed order instead of sorting a dietician's every
+                    // document for each page (that made a 110,000-row sync quadratic).
                     scope => {
                         sql.push(&format!(
                             "SELECT {cols}, d.deleted_at, d.change_seq AS seq FROM \
-                             healthcare_documents d JOIN patients p ON p.id = d.patient_id WHERE 1 = 1"
+                             healthcare_documents d CROSS JOIN patients p WHERE p.id = d.patient_id"
                         ));
                         documents::push_scope(&mut sql, scope);
                     }
