@@ -18,6 +18,7 @@ struct World {
     base: String,
     token: String,
     dir: std::path::PathBuf,
+    db: server::db::Db,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -34,6 +35,7 @@ async fn world_with(tweak: impl FnOnce(&mut Config)) -> World {
     );
     tweak(&mut config);
     let state = server::AppState::new(config).await.expect("server");
+    let db = state.db.clone();
     let hash = server::auth::hash_password("dietician password".into())
         .await
         .expect("hash");
@@ -58,20 +60,49 @@ async fn world_with(tweak: impl FnOnce(&mut Config)) -> World {
     tokio::spawn(server::serve(state, listener, async {
         let _ = rx.await;
     }));
+    let token = login(&base, "dee@example.org").await;
+    World {
+        base,
+        token,
+        dir,
+        db,
+        _shutdown: tx,
+    }
+}
+
+/// Signs in a seeded user (they all have the dietician's test password) and returns the token.
+async fn login(base: &str, email: &str) -> String {
     let login: Value = reqwest::Client::new()
         .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"email": "dee@example.org", "password": "dietician password"}))
+        .json(&json!({"email": email, "password": "dietician password"}))
         .send()
         .await
         .expect("login")
         .json()
         .await
         .expect("json");
-    World {
-        base,
-        token: login["access_token"].as_str().expect("token").into(),
-        dir,
-        _shutdown: tx,
+    login["access_token"].as_str().expect("token").into()
+}
+
+impl World {
+    /// Seeds a user of `kind` and signs them in.
+    async fn user(&self, email: &str, kind: domain::UserType, patient_id: Option<Uuid>) -> String {
+        let hash = server::auth::hash_password("dietician password".into())
+            .await
+            .expect("hash");
+        self.db
+            .insert_user(NewUserRow {
+                email,
+                name: email,
+                kind,
+                password_hash: &hash,
+                carepatron_id: None,
+                provider_id: None,
+                patient_id,
+            })
+            .await
+            .expect("user");
+        login(&self.base, email).await
     }
 }
 
@@ -357,5 +388,135 @@ async fn an_expired_cursor_means_a_fresh_sync_that_loses_nothing() {
     let rows = b.rows(SyncTable::Patients).await.expect("rows");
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["dietary_preferences"], "low fat");
+    let _ = std::fs::remove_dir_all(&w.dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_replica_holds_exactly_what_its_user_may_see() {
+    let w = world().await;
+    let dietician = Remote::new(&w.base, &w.token);
+    let d = Replica::open(&w.dir.join("dietician.db"))
+        .await
+        .expect("replica");
+    let p = d
+        .insert(
+            SyncTable::Patients,
+            fields(json!({"name": "Ana", "email": "ana@example.org"})),
+        )
+        .await
+        .expect("p");
+    let q = d
+        .insert(
+            SyncTable::Patients,
+            fields(json!({"name": "Bea", "email": "bea@example.org"})),
+        )
+        .await
+        .expect("q");
+    let doc = |patient: Uuid, title: &str| {
+        fields(
+            json!({"patient_id": patient, "type": "progress note", "date": "2026-11-01", "title": title, "content": "text"}),
+        )
+    };
+    let shared = d
+        .insert(SyncTable::HealthcareDocuments, doc(p, "Shared"))
+        .await
+        .expect("doc");
+    d.insert(SyncTable::HealthcareDocuments, doc(p, "Private"))
+        .await
+        .expect("doc");
+    d.insert(SyncTable::HealthcareDocuments, doc(q, "Other patient"))
+        .await
+        .expect("doc");
+    sync(&d, &dietician).await.expect("sync");
+
+    let prac_token = w
+        .user("prac@example.org", domain::UserType::Practitioner, None)
+        .await;
+    let prac_id: String =
+        sqlx::query_scalar("SELECT id FROM users WHERE email = 'prac@example.org'")
+            .fetch_one(w.db.pool())
+            .await
+            .expect("id");
+    let share: Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/documents/{shared}/share", w.base))
+        .bearer_auth(&w.token)
+        .json(&json!({"practitioner_id": prac_id}))
+        .send()
+        .await
+        .expect("share")
+        .json()
+        .await
+        .expect("json");
+    let patient_token = w
+        .user("ana@example.org", domain::UserType::Patient, Some(p))
+        .await;
+
+    let practitioner = Replica::open(&w.dir.join("practitioner.db"))
+        .await
+        .expect("replica");
+    let prac_remote = Remote::new(&w.base, &prac_token);
+    sync(&practitioner, &prac_remote).await.expect("sync");
+    let ids = |rows: Vec<Value>| -> Vec<String> {
+        rows.iter()
+            .map(|r| r["id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    assert_eq!(
+        ids(practitioner
+            .rows(SyncTable::HealthcareDocuments)
+            .await
+            .expect("docs")),
+        vec![shared.to_string()]
+    );
+    assert_eq!(
+        ids(practitioner
+            .rows(SyncTable::Patients)
+            .await
+            .expect("patients")),
+        vec![p.to_string()]
+    );
+
+    let own = Replica::open(&w.dir.join("patient.db"))
+        .await
+        .expect("replica");
+    sync(&own, &Remote::new(&w.base, &patient_token))
+        .await
+        .expect("sync");
+    assert_eq!(
+        ids(own.rows(SyncTable::Patients).await.expect("patients")),
+        vec![p.to_string()]
+    );
+    assert_eq!(
+        own.rows(SyncTable::HealthcareDocuments)
+            .await
+            .expect("docs")
+            .len(),
+        2,
+        "both of their own documents, not Bea's"
+    );
+
+    // Revoking the share takes the document, and the patient, off the practitioner's laptop.
+    let res = reqwest::Client::new()
+        .delete(format!(
+            "{}/api/v1/documents/{shared}/shares/{}",
+            w.base,
+            share["id"].as_str().expect("share id")
+        ))
+        .bearer_auth(&w.token)
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(res.status(), 204);
+    sync(&practitioner, &prac_remote).await.expect("sync");
+    assert!(practitioner
+        .rows(SyncTable::HealthcareDocuments)
+        .await
+        .expect("docs")
+        .is_empty());
+    assert!(practitioner
+        .rows(SyncTable::Patients)
+        .await
+        .expect("patients")
+        .is_empty());
     let _ = std::fs::remove_dir_all(&w.dir);
 }
