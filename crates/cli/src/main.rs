@@ -10,7 +10,7 @@ use domain::dto::SyncTable;
 use serde_json::{json, Map, Value};
 use std::io::BufRead as _;
 use std::path::PathBuf;
-use sync_core::{Remote, Replica, SyncError};
+use sync_core::{Remote, Replica, RetryPolicy, SyncError, SyncEvent};
 use uuid::Uuid;
 
 #[derive(Parser)]
@@ -42,6 +42,9 @@ enum Command {
     Sync {
         #[arg(long)]
         json: bool,
+        /// While the server cannot be reached, keep retrying (backoff with jitter, ~4 min).
+        #[arg(long)]
+        wait: bool,
     },
     /// Server, last sync, queued edits and open conflicts.
     Status {
@@ -243,21 +246,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             creds.clear()?;
             eprintln!("signed out");
         }
-        Command::Sync { json } => {
+        Command::Sync { json, wait } => {
             let saved = creds
                 .load()?
                 .context("not signed in: run `records login` first")?;
-            let summary =
-                match sync_core::sync(&replica, &Remote::new(&saved.server, &saved.access_token))
-                    .await
+            let policy = RetryPolicy {
+                attempts: if wait { 8 } else { 1 },
+                ..RetryPolicy::default()
+            };
+            let report = |e: SyncEvent| {
+                if let SyncEvent::Failed {
+                    reason,
+                    retry_in: Some(wait),
+                } = e
                 {
-                    Err(SyncError::Unauthorized) => {
-                        let fresh = creds.refresh(&saved).await?;
-                        sync_core::sync(&replica, &Remote::new(&fresh.server, &fresh.access_token))
-                            .await
-                    }
-                    other => other,
-                };
+                    eprintln!("{reason}; retrying in {:.1} s", wait.as_secs_f64());
+                }
+            };
+            let remote = Remote::new(&saved.server, &saved.access_token);
+            let summary = match sync_core::sync_with_retry(&replica, &remote, policy, &report).await
+            {
+                Err(SyncError::Unauthorized) => {
+                    let fresh = creds.refresh(&saved).await?;
+                    let remote = Remote::new(&fresh.server, &fresh.access_token);
+                    sync_core::sync_with_retry(&replica, &remote, policy, &report).await
+                }
+                other => other,
+            };
             let summary = match summary {
                 Ok(s) => s,
                 Err(e @ SyncError::Offline(_)) => {

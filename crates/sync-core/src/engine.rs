@@ -4,6 +4,7 @@ use crate::replica::Replica;
 use crate::{Result, SyncError};
 use domain::dto::{ChangesPage, Mutation, MutationStatus, PushRequest, PushResponse};
 use serde::de::DeserializeOwned;
+use std::time::Duration;
 
 /// Outbox entries per push.
 const PUSH_BATCH: i64 = 500;
@@ -16,6 +17,64 @@ pub struct Remote {
     http: reqwest::Client,
     base: String,
     token: String,
+}
+
+/// What the engine reports while it works: for the app's progress bar and notifications and
+/// the CLI's messages. Counts and ids only: no health information.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncEvent {
+    Started,
+    /// Queued edits sent so far, of how many.
+    Pushed {
+        done: usize,
+        total: usize,
+    },
+    /// Changes applied so far in this pull.
+    Pulled {
+        rows: usize,
+    },
+    /// The server kept both values of a field; the replica's conflicts table has them.
+    Conflict {
+        table: String,
+        row_id: uuid::Uuid,
+        field: String,
+    },
+    Finished(SyncSummary),
+    /// This attempt failed: `reason` says what to do; `retry_in` when a retry is scheduled.
+    Failed {
+        reason: String,
+        retry_in: Option<Duration>,
+    },
+}
+
+/// How `sync_with_retry` waits between attempts when the server cannot be reached:
+/// exponential backoff from `first` up to `max`, with full jitter, for at most `attempts`.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub first: Duration,
+    pub max: Duration,
+    pub attempts: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            first: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+            attempts: 8,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before retry `n` (0-based): uniform in [0, min(max, first * 2^n)].
+    pub fn delay(&self, n: u32) -> Duration {
+        let ceiling = self
+            .first
+            .saturating_mul(1u32.checked_shl(n).unwrap_or(u32::MAX))
+            .min(self.max);
+        ceiling.mul_f64(rand::random::<f64>())
+    }
 }
 
 /// What one sync did.
@@ -67,7 +126,59 @@ impl Remote {
 
 /// Pushes every queued edit, then pulls every change; safe to interrupt at any point.
 pub async fn sync(replica: &Replica, remote: &Remote) -> Result<SyncSummary> {
+    sync_reporting(replica, remote, &|_| {}).await
+}
+
+/// [`sync`], retried with backoff and jitter while the server cannot be reached. Other errors
+/// (a refused sign-in, a server error) end it at once: retrying would not help.
+pub async fn sync_with_retry(
+    replica: &Replica,
+    remote: &Remote,
+    policy: RetryPolicy,
+    events: &(dyn Fn(SyncEvent) + Send + Sync),
+) -> Result<SyncSummary> {
+    let mut attempt = 0;
+    loop {
+        match sync_reporting(replica, remote, events).await {
+            Err(SyncError::Offline(why)) if attempt + 1 < policy.attempts => {
+                let wait = policy.delay(attempt);
+                events(SyncEvent::Failed {
+                    reason: format!("offline ({why})"),
+                    retry_in: Some(wait),
+                });
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// [`sync`], telling `events` what happens.
+pub async fn sync_reporting(
+    replica: &Replica,
+    remote: &Remote,
+    events: &(dyn Fn(SyncEvent) + Send + Sync),
+) -> Result<SyncSummary> {
+    events(SyncEvent::Started);
+    let result = run(replica, remote, events).await;
+    match &result {
+        Ok(summary) => events(SyncEvent::Finished(summary.clone())),
+        Err(e) => events(SyncEvent::Failed {
+            reason: e.to_string(),
+            retry_in: None,
+        }),
+    }
+    result
+}
+
+async fn run(
+    replica: &Replica,
+    remote: &Remote,
+    events: &(dyn Fn(SyncEvent) + Send + Sync),
+) -> Result<SyncSummary> {
     let mut summary = SyncSummary::default();
+    let total = replica.pending().await?.max(0) as usize;
     loop {
         let batch = replica.take_outbox(PUSH_BATCH).await?;
         if batch.is_empty() {
@@ -106,11 +217,25 @@ pub async fn sync(replica: &Replica, remote: &Remote) -> Result<SyncSummary> {
                 s => s,
             };
             match status {
-                MutationStatus::Conflict => summary.conflicts += 1,
+                MutationStatus::Conflict => {
+                    summary.conflicts += 1;
+                    for c in &result.conflicts {
+                        events(SyncEvent::Conflict {
+                            table: crate::replica::table_name(pending.table).to_owned(),
+                            row_id: pending.row_id,
+                            field: c.field.clone(),
+                        });
+                    }
+                }
                 MutationStatus::Rejected => summary.rejected += 1,
                 _ => summary.pushed += 1,
             }
         }
+        let done = summary.pushed + summary.conflicts + summary.rejected;
+        events(SyncEvent::Pushed {
+            done,
+            total: total.max(done),
+        });
     }
     loop {
         let cursor = replica.state("cursor").await?;
@@ -130,9 +255,36 @@ pub async fn sync(replica: &Replica, remote: &Remote) -> Result<SyncSummary> {
             other => other?,
         };
         summary.pulled += replica.apply_page(&page.changes, &page.next_cursor).await?;
+        events(SyncEvent::Pulled {
+            rows: summary.pulled,
+        });
         if !page.has_more {
             break;
         }
     }
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_its_cap_with_jitter_below_it() {
+        let p = RetryPolicy {
+            first: Duration::from_millis(100),
+            max: Duration::from_secs(2),
+            attempts: 10,
+        };
+        for n in 0..40 {
+            let ceiling =
+                Duration::from_millis(100 * (1u64 << n.min(20))).min(Duration::from_secs(2));
+            let d = p.delay(n);
+            assert!(d <= ceiling, "retry {n}: {d:?} over {ceiling:?}");
+        }
+        // Jitter: many draws at the cap are not all the same.
+        let draws: std::collections::BTreeSet<u128> =
+            (0..20).map(|_| p.delay(10).as_micros()).collect();
+        assert!(draws.len() > 10);
+    }
 }

@@ -12,7 +12,9 @@
 pub mod engine;
 pub mod replica;
 
-pub use engine::{sync, Remote, SyncSummary};
+pub use engine::{
+    sync, sync_reporting, sync_with_retry, Remote, RetryPolicy, SyncEvent, SyncSummary,
+};
 pub use replica::{ConflictRecord, Replica};
 
 /// What can go wrong, worded for the person who has to act on it.

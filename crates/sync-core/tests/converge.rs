@@ -520,3 +520,77 @@ async fn each_replica_holds_exactly_what_its_user_may_see() {
         .is_empty());
     let _ = std::fs::remove_dir_all(&w.dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_retries_with_backoff_until_the_server_answers_and_says_so() {
+    let w = world().await;
+    // An address where nothing listens yet; in a moment a forwarder to the server opens there.
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    let target = w.base.trim_start_matches("http://").to_owned();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        let listener = tokio::net::TcpListener::bind(free).await.expect("rebind");
+        while let Ok((mut client, _)) = listener.accept().await {
+            let target = target.clone();
+            tokio::spawn(async move {
+                if let Ok(mut server) = tokio::net::TcpStream::connect(&target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    let a = Replica::open(&w.dir.join("a.db")).await.expect("replica");
+    a.insert(
+        SyncTable::Patients,
+        fields(json!({"name": "Queued", "email": "queued@example.org"})),
+    )
+    .await
+    .expect("insert");
+    let seen = std::sync::Mutex::new(Vec::new());
+    let record = |e: sync_core::SyncEvent| seen.lock().expect("lock").push(e);
+    let policy = sync_core::RetryPolicy {
+        first: std::time::Duration::from_millis(50),
+        max: std::time::Duration::from_millis(200),
+        attempts: 100,
+    };
+    let summary = sync_core::sync_with_retry(
+        &a,
+        &Remote::new(&format!("http://{free}"), &w.token),
+        policy,
+        &record,
+    )
+    .await
+    .expect("eventually synced");
+    assert_eq!(summary.pushed, 1);
+    let events = seen.into_inner().expect("events");
+    let retries = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                sync_core::SyncEvent::Failed {
+                    retry_in: Some(_),
+                    ..
+                }
+            )
+        })
+        .count();
+    assert!(retries >= 1, "it had to wait for the server: {events:?}");
+    assert!(
+        matches!(events.last(), Some(sync_core::SyncEvent::Finished(s)) if s.pushed == 1),
+        "{events:?}"
+    );
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, sync_core::SyncEvent::Pushed { done: 1, total: 1 })));
+    for e in &events {
+        assert!(
+            !format!("{e:?}").contains("Queued"),
+            "no health information in events: {e:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&w.dir);
+}
