@@ -132,6 +132,27 @@ fn main() {
         rows as f64 / took.as_secs_f64()
     );
 
+    // Local full-text search over the synced documents' titles.
+    server_rt.block_on(async {
+        let local = sync_core::Replica::open(&replica).await.expect("replica");
+        let mut times = Vec::new();
+        for i in 0..21 {
+            let t = Instant::now();
+            let hits = local
+                .search_documents(&format!("note {}", 4_000 + i * 37), 20)
+                .await
+                .expect("search");
+            times.push(t.elapsed());
+            assert!(!hits.is_empty());
+        }
+        times.sort();
+        println!(
+            "local search over {documents} documents: median {:.2} ms, max {:.2} ms (21 queries)",
+            times[10].as_secs_f64() * 1e3,
+            times[20].as_secs_f64() * 1e3
+        );
+    });
+
     // 1,000 edits made offline (through sync-core, as the app makes them), then one sync.
     let edits = env_or("SYNC_EDITS", 1_000);
     let queue = Instant::now();

@@ -133,8 +133,13 @@ enum DocumentCommand {
         #[arg(long)]
         content: String,
     },
-    Show {
-        id: Uuid,
+    /// The document; its body is fetched (and kept) when online.
+    Show { id: Uuid },
+    /// Full-text search of titles and fetched text, in the replica.
+    Search {
+        query: String,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -377,6 +382,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .await?
                     .context("no such document in the replica")?;
                 println!("{}", serde_json::to_string_pretty(&doc)?);
+                let body = match creds.load()? {
+                    Some(s) => {
+                        let remote = Remote::new(&s.server, &s.access_token);
+                        sync_core::document_body(&replica, &remote, id)
+                            .await
+                            .map(Some)
+                    }
+                    None => replica.cached_body(id).await,
+                };
+                match body {
+                    Ok(Some((mime, bytes))) if mime.starts_with("text/") => {
+                        println!("\n{}", String::from_utf8_lossy(&bytes))
+                    }
+                    Ok(Some((mime, bytes))) => {
+                        println!("\n({mime}, {} bytes; open it in the app)", bytes.len())
+                    }
+                    Ok(None) => println!("\n(body not fetched yet; sign in and run this again)"),
+                    Err(SyncError::Offline(_)) => println!("\n(body not fetched yet: offline)"),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            DocumentCommand::Search { query, json } => {
+                let rows = replica.search_documents(&query, 50).await?;
+                print_rows(&rows, json, &["id", "date", "type", "title"]);
             }
         },
         Command::Conflicts(cmd) => {

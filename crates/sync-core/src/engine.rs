@@ -237,6 +237,8 @@ async fn run(
             total: total.max(done),
         });
     }
+    // A first sync fills the search index once at the end; later ones page by page.
+    let bulk = replica.state("cursor").await?.is_none();
     loop {
         let cursor = replica.state("cursor").await?;
         let mut url = format!("{}/api/v1/sync/changes?limit={PULL_PAGE}", remote.base);
@@ -254,7 +256,9 @@ async fn run(
             }
             other => other?,
         };
-        summary.pulled += replica.apply_page(&page.changes, &page.next_cursor).await?;
+        summary.pulled += replica
+            .apply_page(&page.changes, &page.next_cursor, !bulk)
+            .await?;
         events(SyncEvent::Pulled {
             rows: summary.pulled,
         });
@@ -262,7 +266,59 @@ async fn run(
             break;
         }
     }
+    if bulk {
+        replica.rebuild_search().await?;
+    }
     Ok(summary)
+}
+
+/// A document's body: from the replica if fetched before, else from the server (then kept
+/// for offline reading). Returns its Content-Type and bytes.
+pub async fn document_body(
+    replica: &Replica,
+    remote: &Remote,
+    doc_id: uuid::Uuid,
+) -> Result<(String, Vec<u8>)> {
+    if let Some(cached) = replica.cached_body(doc_id).await? {
+        return Ok(cached);
+    }
+    let res = remote
+        .http
+        .get(format!("{}/api/v1/documents/{doc_id}/content", remote.base))
+        .bearer_auth(&remote.token)
+        .send()
+        .await
+        .map_err(|e| SyncError::Offline(e.without_url().to_string()))?;
+    match res.status().as_u16() {
+        200 => {}
+        401 => return Err(SyncError::Unauthorized),
+        404 => return Err(SyncError::NotFound("document")),
+        status => {
+            return Err(SyncError::Server {
+                status,
+                detail: "could not fetch the document".into(),
+            })
+        }
+    }
+    let mime = res
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned())
+        .unwrap_or_else(|| "application/octet-stream".into());
+    let hash = res
+        .headers()
+        .get(reqwest::header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim_matches('"').to_owned())
+        .unwrap_or_default();
+    let bytes = res
+        .bytes()
+        .await
+        .map_err(|e| SyncError::Offline(e.without_url().to_string()))?
+        .to_vec();
+    replica.store_body(doc_id, &hash, &mime, &bytes).await?;
+    Ok((mime, bytes))
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@ pub mod engine;
 pub mod replica;
 
 pub use engine::{
-    sync, sync_reporting, sync_with_retry, Remote, RetryPolicy, SyncEvent, SyncSummary,
+    document_body, sync, sync_reporting, sync_with_retry, Remote, RetryPolicy, SyncEvent,
+    SyncSummary,
 };
 pub use replica::{ConflictRecord, Replica};
 

@@ -217,6 +217,89 @@ impl Replica {
         Ok(())
     }
 
+    /// Rebuilds the document search index from the replica in one statement (after a first,
+    /// bulk sync).
+    pub(crate) async fn rebuild_search(&self) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM document_search")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO document_search (doc_id, title, body) \
+             SELECT r.id, json_extract(r.data, '$.title'), COALESCE(CAST(b.data AS TEXT), '') \
+             FROM rows r LEFT JOIN document_bodies b ON b.doc_id = r.id AND b.mime_type LIKE 'text/%' \
+             WHERE r.table_name = 'healthcare_documents'",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Documents whose title or fetched text matches `query` (every word, as a prefix),
+    /// best match first.
+    pub async fn search_documents(&self, query: &str, limit: i64) -> Result<Vec<Value>> {
+        // Each word quoted (FTS syntax characters in user input are text), as a prefix.
+        let terms: Vec<String> = query
+            .split_whitespace()
+            .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+            .collect();
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let data: Vec<String> = sqlx::query_scalar(
+            "SELECT r.data FROM document_search s JOIN rows r \
+             ON r.table_name = 'healthcare_documents' AND r.id = s.doc_id \
+             WHERE document_search MATCH ? ORDER BY rank LIMIT ?",
+        )
+        .bind(terms.join(" "))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        data.iter().map(|d| Ok(serde_json::from_str(d)?)).collect()
+    }
+
+    /// A fetched body, if this replica has it.
+    pub async fn cached_body(&self, doc_id: Uuid) -> Result<Option<(String, Vec<u8>)>> {
+        Ok(
+            sqlx::query_as("SELECT mime_type, data FROM document_bodies WHERE doc_id = ?")
+                .bind(doc_id.to_string())
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Keeps a fetched body for offline reading, and makes its text searchable.
+    pub(crate) async fn store_body(
+        &self,
+        doc_id: Uuid,
+        content_hash: &str,
+        mime: &str,
+        data: &[u8],
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO document_bodies (doc_id, content_hash, mime_type, data) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (doc_id) DO UPDATE SET content_hash = excluded.content_hash, \
+             mime_type = excluded.mime_type, data = excluded.data",
+        )
+        .bind(doc_id.to_string())
+        .bind(content_hash)
+        .bind(mime)
+        .bind(data)
+        .execute(&mut *tx)
+        .await?;
+        if mime.starts_with("text/") {
+            sqlx::query("UPDATE document_search SET body = ? WHERE doc_id = ?")
+                .bind(String::from_utf8_lossy(data).into_owned())
+                .bind(doc_id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Forgets every pulled row and the cursor (for a re-sync from scratch). Rows with edits
     /// still queued are kept: nothing typed here is dropped.
     pub(crate) async fn reset_rows(&self) -> Result<()> {
@@ -386,7 +469,12 @@ impl Replica {
     /// Applies one page of the change feed and its cursor, in one transaction: a sync
     /// interrupted between pages resumes from the last page stored. Upserts go out in
     /// multi-row statements, each guarded so an older version never replaces a newer one.
-    pub(crate) async fn apply_page(&self, changes: &[Change], cursor: &str) -> Result<usize> {
+    pub(crate) async fn apply_page(
+        &self,
+        changes: &[Change],
+        cursor: &str,
+        index_now: bool,
+    ) -> Result<usize> {
         let mut tx = self.pool.begin().await?;
         // Edits still queued (usually none) stay on top of what the server sends: the rebase.
         let queued: Vec<(String, String, String)> =
@@ -422,6 +510,29 @@ impl Replica {
                         .bind(&id)
                         .execute(&mut *tx)
                         .await?;
+                }
+            }
+        }
+        if index_now {
+            let docs = changes
+                .iter()
+                .filter(|c| c.table == SyncTable::HealthcareDocuments);
+            for c in docs {
+                sqlx::query("DELETE FROM document_search WHERE doc_id = ?")
+                    .bind(c.id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                if let (ChangeOp::Upsert, Some(row)) = (c.op, &c.row) {
+                    sqlx::query(
+                        "INSERT INTO document_search (doc_id, title, body) VALUES (?, ?, \
+                         COALESCE((SELECT CAST(data AS TEXT) FROM document_bodies WHERE doc_id = ? \
+                         AND mime_type LIKE 'text/%'), ''))",
+                    )
+                    .bind(c.id.to_string())
+                    .bind(row["title"].as_str().unwrap_or_default())
+                    .bind(c.id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
                 }
             }
         }

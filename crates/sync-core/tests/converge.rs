@@ -594,3 +594,103 @@ async fn sync_retries_with_backoff_until_the_server_answers_and_says_so() {
     }
     let _ = std::fs::remove_dir_all(&w.dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_are_searchable_locally_and_bodies_stay_readable_offline() {
+    let w = world().await;
+    let remote = Remote::new(&w.base, &w.token);
+    let writer = Replica::open(&w.dir.join("writer.db"))
+        .await
+        .expect("replica");
+    let p = writer
+        .insert(
+            SyncTable::Patients,
+            fields(json!({"name": "Ana", "email": "ana@example.org"})),
+        )
+        .await
+        .expect("p");
+    let doc = |title: &str, content: &str| {
+        fields(
+            json!({"patient_id": p, "type": "lab report", "date": "2026-11-01", "title": title, "content": content}),
+        )
+    };
+    let lipids = writer
+        .insert(
+            SyncTable::HealthcareDocuments,
+            doc("Lipid panel", "LDL cholesterol 3.4 mmol/L"),
+        )
+        .await
+        .expect("doc");
+    writer
+        .insert(
+            SyncTable::HealthcareDocuments,
+            doc("Follow-up", "Weight stable"),
+        )
+        .await
+        .expect("doc");
+    sync(&writer, &remote).await.expect("sync");
+
+    // A first sync indexes titles in bulk.
+    let laptop = Replica::open(&w.dir.join("laptop.db"))
+        .await
+        .expect("replica");
+    sync(&laptop, &remote).await.expect("sync");
+    let titles = |rows: Vec<Value>| -> Vec<String> {
+        rows.iter()
+            .map(|r| r["title"].as_str().expect("title").to_owned())
+            .collect()
+    };
+    assert_eq!(
+        titles(laptop.search_documents("lipid", 10).await.expect("search")),
+        ["Lipid panel"]
+    );
+    assert!(
+        laptop
+            .search_documents("cholesterol", 10)
+            .await
+            .expect("search")
+            .is_empty(),
+        "bodies are not fetched yet"
+    );
+    assert!(laptop
+        .search_documents("\"unbalanced AND (", 10)
+        .await
+        .expect("odd input is text")
+        .is_empty());
+
+    // A body fetched once is searchable and readable with no server.
+    let (mime, bytes) = sync_core::document_body(&laptop, &remote, lipids)
+        .await
+        .expect("fetch");
+    assert_eq!(
+        (mime.as_str(), bytes.as_slice()),
+        ("text/plain", b"LDL cholesterol 3.4 mmol/L".as_slice())
+    );
+    assert_eq!(
+        titles(
+            laptop
+                .search_documents("cholest", 10)
+                .await
+                .expect("search")
+        ),
+        ["Lipid panel"]
+    );
+    let nowhere = Remote::new("http://127.0.0.1:9", &w.token);
+    let (_, offline) = sync_core::document_body(&laptop, &nowhere, lipids)
+        .await
+        .expect("from the replica");
+    assert_eq!(offline, bytes);
+
+    // Later syncs index what they bring, page by page.
+    writer
+        .insert(SyncTable::HealthcareDocuments, doc("HbA1c result", "6.1%"))
+        .await
+        .expect("doc");
+    sync(&writer, &remote).await.expect("sync");
+    sync(&laptop, &remote).await.expect("sync");
+    assert_eq!(
+        titles(laptop.search_documents("hba1c", 10).await.expect("search")),
+        ["HbA1c result"]
+    );
+    let _ = std::fs::remove_dir_all(&w.dir);
+}
