@@ -10,7 +10,7 @@ use domain::dto::SyncTable;
 use serde_json::{json, Map, Value};
 use std::io::BufRead as _;
 use std::path::PathBuf;
-use sync_core::{Remote, Replica, RetryPolicy, SyncError, SyncEvent};
+use sync_core::{Remote, Replica, RetryPolicy, SyncError, SyncEvent, TokenStore as _};
 use uuid::Uuid;
 
 #[derive(Parser)]
@@ -219,42 +219,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .lock()
                 .read_line(&mut password)
                 .context("reading the password")?;
-            let server = server.trim_end_matches('/').to_owned();
-            let res = reqwest::Client::new()
-                .post(format!("{server}/api/v1/auth/login"))
-                .json(&json!({"email": email, "password": password.trim_end_matches(['\r', '\n'])}))
-                .send()
+            let password = password.trim_end_matches(['\r', '\n']);
+            let session = sync_core::login(&creds, &server, &email, password)
                 .await
-                .map_err(|e| SyncError::Offline(e.without_url().to_string()))?;
-            if !res.status().is_success() {
-                let body: Value = res.json().await.unwrap_or_default();
-                bail!(
-                    "sign-in refused: {}",
-                    body["detail"].as_str().unwrap_or("no reason given")
-                );
-            }
-            let tokens: Value = res.json().await?;
-            creds.save(&server, &tokens)?;
+                .map_err(|e| match e {
+                    SyncError::Unauthorized => {
+                        anyhow::anyhow!("sign-in refused: wrong email or password")
+                    }
+                    other => other.into(),
+                })?;
             eprintln!(
-                "signed in to {server}; the session is kept in {} (readable by you only)",
+                "signed in to {}; the session is kept in {} (readable by you only)",
+                session.server,
                 creds.path().display()
             );
         }
         Command::Logout => {
-            if let Some(saved) = creds.load()? {
-                let _ = reqwest::Client::new()
-                    .post(format!("{}/api/v1/auth/logout", saved.server))
-                    .json(&json!({"refresh_token": saved.refresh_token}))
-                    .send()
-                    .await;
-            }
-            creds.clear()?;
+            sync_core::logout(&creds).await?;
             eprintln!("signed out");
         }
         Command::Sync { json, wait } => {
-            let saved = creds
-                .load()?
-                .context("not signed in: run `records login` first")?;
+            if creds.load()?.is_none() {
+                bail!("not signed in: run `records login` first");
+            }
             let policy = RetryPolicy {
                 attempts: if wait { 8 } else { 1 },
                 ..RetryPolicy::default()
@@ -268,16 +255,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     eprintln!("{reason}; retrying in {:.1} s", wait.as_secs_f64());
                 }
             };
-            let remote = Remote::new(&saved.server, &saved.access_token);
-            let summary = match sync_core::sync_with_retry(&replica, &remote, policy, &report).await
-            {
-                Err(SyncError::Unauthorized) => {
-                    let fresh = creds.refresh(&saved).await?;
-                    let remote = Remote::new(&fresh.server, &fresh.access_token);
-                    sync_core::sync_with_retry(&replica, &remote, policy, &report).await
-                }
-                other => other,
-            };
+            let summary = sync_core::sync_signed_in(&replica, &creds, policy, &report).await;
             let summary = match summary {
                 Ok(s) => s,
                 Err(e @ SyncError::Offline(_)) => {

@@ -5,18 +5,22 @@
 //! - [`replica`]: the local database: rows, outbox, conflicts, refused edits, sync state. An
 //!   edit and its outbox entry are written in one transaction, so no edit is ever lost.
 //! - [`engine`]: sync = push the outbox, then pull the change feed in resumable pages,
-//!   rebasing pulled rows under edits still pending.
+//!   rebasing pulled rows under edits still pending; events and retries.
+//! - [`session`]: signing in and rotating tokens through a [`TokenStore`] the caller provides
+//!   (the OS keyring in the app): this crate holds no credentials.
 //!
 //! No Tauri, no axum: the app and the `records` CLI drive this crate.
 
 pub mod engine;
 pub mod replica;
+pub mod session;
 
 pub use engine::{
     document_body, sync, sync_reporting, sync_with_retry, Remote, RetryPolicy, SyncEvent,
     SyncSummary,
 };
 pub use replica::{ConflictRecord, Replica};
+pub use session::{login, logout, refresh, sync_signed_in, Session, TokenStore};
 
 /// What can go wrong, worded for the person who has to act on it.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +39,8 @@ pub enum SyncError {
     NotFound(&'static str),
     #[error("the data could not be read: {0}")]
     Data(#[from] serde_json::Error),
+    #[error("the saved session could not be read or written: {0}")]
+    Credentials(String),
 }
 
 pub type Result<T> = std::result::Result<T, SyncError>;

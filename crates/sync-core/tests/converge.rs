@@ -694,3 +694,67 @@ async fn documents_are_searchable_locally_and_bodies_stay_readable_offline() {
     );
     let _ = std::fs::remove_dir_all(&w.dir);
 }
+
+/// A session kept in memory, as a test's stand-in for the OS keyring.
+#[derive(Default)]
+struct MemoryStore(std::sync::Mutex<Option<sync_core::Session>>);
+
+impl sync_core::TokenStore for MemoryStore {
+    fn load(&self) -> sync_core::Result<Option<sync_core::Session>> {
+        Ok(self.0.lock().expect("lock").clone())
+    }
+    fn save(&self, session: &sync_core::Session) -> sync_core::Result<()> {
+        *self.0.lock().expect("lock") = Some(session.clone());
+        Ok(())
+    }
+    fn clear(&self) -> sync_core::Result<()> {
+        *self.0.lock().expect("lock") = None;
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_access_token_is_refreshed_through_the_store_and_a_dead_session_is_cleared() {
+    let w = world().await;
+    let store = MemoryStore::default();
+    let session = sync_core::login(&store, &w.base, "dee@example.org", "dietician password")
+        .await
+        .expect("login");
+    assert_eq!(store.load_clone(), Some(session.clone()));
+    assert!(
+        !format!("{session:?}").contains(&session.access_token),
+        "tokens never reach Debug output"
+    );
+    // The access token no longer works (expired, say): the sync refreshes it and carries on.
+    let stale = sync_core::Session {
+        access_token: "stale".into(),
+        ..session.clone()
+    };
+    sync_core::TokenStore::save(&store, &stale).expect("save");
+    let a = Replica::open(&w.dir.join("a.db")).await.expect("replica");
+    a.insert(
+        SyncTable::Patients,
+        fields(json!({"name": "Ana", "email": "ana@example.org"})),
+    )
+    .await
+    .expect("insert");
+    let s = sync_core::sync_signed_in(&a, &store, sync_core::RetryPolicy::default(), &|_| {})
+        .await
+        .expect("sync");
+    assert_eq!(s.pushed, 1);
+    let rotated = store.load_clone().expect("still signed in");
+    assert_ne!(rotated.refresh_token, session.refresh_token, "rotated");
+    // Signing out ends it; a later sync says to sign in again.
+    sync_core::logout(&store).await.expect("logout");
+    assert!(store.load_clone().is_none());
+    let after =
+        sync_core::sync_signed_in(&a, &store, sync_core::RetryPolicy::default(), &|_| {}).await;
+    assert!(matches!(after, Err(sync_core::SyncError::Unauthorized)));
+    let _ = std::fs::remove_dir_all(&w.dir);
+}
+
+impl MemoryStore {
+    fn load_clone(&self) -> Option<sync_core::Session> {
+        self.0.lock().expect("lock").clone()
+    }
+}
