@@ -27,10 +27,64 @@ async fn world() -> World {
 }
 
 async fn world_with(tweak: impl FnOnce(&mut Config)) -> World {
+    world_on(None, tweak).await
+}
+
+/// A fresh PostgreSQL database for the server: `None` (said loudly) when no PostgreSQL answers
+/// outside CI; under `CI=true` that is a failure.
+async fn postgres_database() -> Option<(String, String)> {
+    let admin = std::env::var("RECORDS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let db = match server::db::Db::connect(&admin, 1).await {
+        Ok(db) => db,
+        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("PostgreSQL unreachable under CI: {e:#}")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED: PostgreSQL at {admin} is unreachable ({e:#})");
+            return None;
+        }
+    };
+    let name = format!("records_sync_{}", Uuid::now_v7().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(db.pool())
+        .await
+        .expect("create database");
+    let base = admin
+        .rsplit_once('/')
+        .map(|(b, _)| b.to_owned())
+        .unwrap_or(admin.clone());
+    Some((format!("{base}/{name}"), name))
+}
+
+async fn drop_postgres_database(name: &str) {
+    let admin = std::env::var("RECORDS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    if let Ok(db) = server::db::Db::connect(&admin, 1).await {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(db.pool())
+            .await;
+    }
+}
+
+/// Runs `body` against a server on a fresh PostgreSQL database, when one can be had.
+async fn on_postgres<F, Fut>(body: F)
+where
+    F: FnOnce(World) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let Some((url, name)) = postgres_database().await else {
+        return;
+    };
+    body(world_on(Some(url), |_| {}).await).await;
+    drop_postgres_database(&name).await;
+}
+
+async fn world_on(database_url: Option<String>, tweak: impl FnOnce(&mut Config)) -> World {
     let dir = std::env::temp_dir().join(format!("sync-core-{}", Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).expect("dir");
     let mut config = Config::new(
-        format!("sqlite:{}", dir.join("server.db").display()),
+        database_url.unwrap_or_else(|| format!("sqlite:{}", dir.join("server.db").display())),
         Secret::new(b"sync core test secret, long enough".to_vec()),
     );
     tweak(&mut config);
@@ -108,7 +162,15 @@ impl World {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_converge_merge_and_keep_both_sides_of_a_conflict() {
-    let w = world().await;
+    converge(world().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_converge_merge_and_keep_both_sides_of_a_conflict_on_postgres() {
+    on_postgres(converge).await;
+}
+
+async fn converge(w: World) {
     let remote = Remote::new(&w.base, &w.token);
     let a = Replica::open(&w.dir.join("a.db")).await.expect("replica a");
     let b = Replica::open(&w.dir.join("b.db")).await.expect("replica b");
@@ -271,7 +333,15 @@ async fn lossy_proxy(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_lost_after_the_server_applied_a_push_changes_nothing_on_retry() {
-    let w = world().await;
+    lost_reply(world().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_lost_after_the_server_applied_a_push_changes_nothing_on_retry_on_postgres() {
+    on_postgres(lost_reply).await;
+}
+
+async fn lost_reply(w: World) {
     let armed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let via_proxy = lossy_proxy(
         w.base.trim_start_matches("http://").to_owned(),
