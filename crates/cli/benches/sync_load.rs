@@ -5,7 +5,6 @@
 //! (`SYNC_PATIENTS`, `SYNC_DOCUMENTS` to scale).
 
 use server::config::{Config, Secret};
-use server::db::NewUserRow;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -82,22 +81,16 @@ fn main() {
             Secret::new(b"sync bench secret, long enough!!".to_vec()),
         );
         let state = server::AppState::new(config).await.expect("server");
-        let hash = server::auth::hash_password(PASSWORD.into())
-            .await
-            .expect("hash");
-        let user = state
-            .db
-            .insert_user(NewUserRow {
-                email: "dee@bench.example",
-                name: "Dee",
-                kind: domain::UserType::Dietician,
-                password_hash: &hash,
-                carepatron_id: None,
-                provider_id: None,
-                patient_id: None,
-            })
-            .await
-            .expect("user");
+        let user = server::auth::create_account(
+            &state.db,
+            domain::UserType::Dietician,
+            "dee@bench.example",
+            "Dee",
+            PASSWORD,
+            Default::default(),
+        )
+        .await
+        .expect("user");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 use server::config::{Config, Secret};
-use server::db::{Db, NewUserRow};
+use server::db::Db;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -97,22 +97,16 @@ async fn setup() -> (PathBuf, Platform, PathBuf) {
         "127.0.0.1:0",
     )
     .await;
-    let hash = server::auth::hash_password(PASSWORD.into())
-        .await
-        .expect("hash");
-    platform
-        .db
-        .insert_user(NewUserRow {
-            email: "dee@example.org",
-            name: "Dee",
-            kind: domain::UserType::Dietician,
-            password_hash: &hash,
-            carepatron_id: None,
-            provider_id: None,
-            patient_id: None,
-        })
-        .await
-        .expect("user");
+    server::auth::create_account(
+        &platform.db,
+        domain::UserType::Dietician,
+        "dee@example.org",
+        "Dee",
+        PASSWORD,
+        Default::default(),
+    )
+    .await
+    .expect("user");
     let replica = dir.join("laptop.db");
     let login = records(
         &replica,

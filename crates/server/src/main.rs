@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use domain::text::{Email, Label, Password};
 use domain::UserType;
 use server::config::{self, Config};
-use server::db::{Db, NewUserRow};
+use server::db::Db;
 use std::io::BufRead as _;
 use std::path::PathBuf;
 
@@ -156,24 +156,21 @@ async fn main() -> anyhow::Result<()> {
                 tracing::info!("an admin exists already; nothing to do");
                 return Ok(());
             }
-            let hash = server::auth::hash_password(password.expose().to_owned()).await?;
-            let user = db
-                .insert_user(NewUserRow {
-                    email: email.as_str(),
-                    name: name.as_str(),
-                    kind: UserType::Admin,
-                    password_hash: &hash,
-                    carepatron_id: None,
-                    provider_id: None,
-                    patient_id: None,
-                })
-                .await
-                .map_err(|e| match e {
-                    server::db::DbError::Unique => {
-                        anyhow::anyhow!("an account with this email exists")
-                    }
-                    other => anyhow::anyhow!(other),
-                })?;
+            let user = server::auth::create_account(
+                &db,
+                UserType::Admin,
+                email.as_str(),
+                name.as_str(),
+                password.expose(),
+                Default::default(),
+            )
+            .await
+            .map_err(|e| match e {
+                server::db::DbError::Unique => {
+                    anyhow::anyhow!("an account with this email exists")
+                }
+                other => anyhow::anyhow!(other),
+            })?;
             #[allow(clippy::print_stdout)]
             {
                 println!("{}", user.id);

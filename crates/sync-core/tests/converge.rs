@@ -3,7 +3,6 @@
 use domain::dto::SyncTable;
 use serde_json::{json, Map, Value};
 use server::config::{Config, Secret};
-use server::db::NewUserRow;
 use sync_core::{sync, Remote, Replica};
 use uuid::Uuid;
 
@@ -90,22 +89,16 @@ async fn world_on(database_url: Option<String>, tweak: impl FnOnce(&mut Config))
     tweak(&mut config);
     let state = server::AppState::new(config).await.expect("server");
     let db = state.db.clone();
-    let hash = server::auth::hash_password("dietician password".into())
-        .await
-        .expect("hash");
-    state
-        .db
-        .insert_user(NewUserRow {
-            email: "dee@example.org",
-            name: "Dee",
-            kind: domain::UserType::Dietician,
-            password_hash: &hash,
-            carepatron_id: None,
-            provider_id: None,
-            patient_id: None,
-        })
-        .await
-        .expect("user");
+    server::auth::create_account(
+        &state.db,
+        domain::UserType::Dietician,
+        "dee@example.org",
+        "Dee",
+        "dietician password",
+        Default::default(),
+    )
+    .await
+    .expect("user");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -141,19 +134,11 @@ async fn login(base: &str, email: &str) -> String {
 impl World {
     /// Seeds a user of `kind` and signs them in.
     async fn user(&self, email: &str, kind: domain::UserType, patient_id: Option<Uuid>) -> String {
-        let hash = server::auth::hash_password("dietician password".into())
-            .await
-            .expect("hash");
-        self.db
-            .insert_user(NewUserRow {
-                email,
-                name: email,
-                kind,
-                password_hash: &hash,
-                carepatron_id: None,
-                provider_id: None,
-                patient_id,
-            })
+        let links = server::auth::AccountLinks {
+            provider_id: None,
+            patient_id,
+        };
+        server::auth::create_account(&self.db, kind, email, email, "dietician password", links)
             .await
             .expect("user");
         login(&self.base, email).await

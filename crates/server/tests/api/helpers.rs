@@ -3,8 +3,9 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use server::auth::{create_account, AccountLinks};
 use server::config::{Config, Secret};
-use server::db::{Db, NewUserRow};
+use server::db::Db;
 use server::AppState;
 use std::path::PathBuf;
 use tokio::sync::oneshot;
@@ -288,20 +289,12 @@ impl TestApp {
         patient_id: Option<Uuid>,
     ) -> TestUser {
         let email = format!("{}-{}@example.org", kind.as_str(), Uuid::now_v7().simple());
-        let hash = server::auth::hash_password(PASSWORD.to_owned())
-            .await
-            .expect("hash");
-        let user = self
-            .db
-            .insert_user(NewUserRow {
-                email: &email,
-                name: &format!("Test {}", kind.as_str()),
-                kind,
-                password_hash: &hash,
-                carepatron_id: None,
-                provider_id,
-                patient_id,
-            })
+        let name = format!("Test {}", kind.as_str());
+        let links = AccountLinks {
+            provider_id,
+            patient_id,
+        };
+        let user = create_account(&self.db, kind, &email, &name, PASSWORD, links)
             .await
             .expect("seed user");
         let res = self.login(&email, PASSWORD).await.expect(200);
