@@ -1,12 +1,10 @@
 //! `records`: the platform from a terminal, through the same offline replica as the desktop
 //! app. Edits work without a connection and go out at the next `records sync`.
 
-mod credentials;
-
 use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand};
-use credentials::Credentials;
 use domain::dto::SyncTable;
+use keystore::{Keystore, Location};
 use serde_json::{json, Map, Value};
 use std::io::BufRead as _;
 use std::path::PathBuf;
@@ -210,7 +208,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(p) => p,
         None => data_dir()?.join("records.db"),
     };
-    let creds = Credentials::beside(&replica_path);
+    let creds = Keystore::for_replica(&replica_path);
     let replica = Replica::open(&replica_path).await?;
     match cli.command {
         Command::Login { server, email } => {
@@ -229,10 +227,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     other => other.into(),
                 })?;
             eprintln!(
-                "signed in to {}; the session is kept in {} (readable by you only)",
+                "signed in to {}; the session is kept in {}",
                 session.server,
-                creds.path().display()
+                creds.location()
             );
+            if let Location::File(_) = creds.location() {
+                eprintln!("warning: no OS keyring answered (no Secret Service on the session bus), so the tokens are in a file");
+            }
         }
         Command::Logout => {
             sync_core::logout(&creds).await?;
@@ -288,6 +289,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "pending": replica.pending().await?,
                 "conflicts": replica.conflicts().await?.len(),
                 "replica": replica_path.display().to_string(),
+                "session_kept_in": match creds.location() {
+                    Location::Keyring { .. } => "keyring",
+                    Location::File(_) => "file",
+                },
             });
             if json {
                 println!("{status}");
@@ -302,6 +307,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
                 println!("pending:   {}", status["pending"]);
                 println!("conflicts: {}", status["conflicts"]);
+                println!("session:   {}", creds.location());
             }
         }
         Command::Patients(cmd) => match cmd {

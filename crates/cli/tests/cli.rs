@@ -58,10 +58,29 @@ impl Platform {
     }
 }
 
+/// `records --replica R` with a controlled session bus: none (so the session goes to the
+/// file fallback), or the test's own bus with a Secret Service on it.
+fn records_command(replica: &Path, bus: Option<&SessionBus>) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_records"));
+    cmd.arg("--replica").arg(replica);
+    match bus {
+        Some(bus) => cmd.env("DBUS_SESSION_BUS_ADDRESS", &bus.address),
+        None => cmd.env_remove("DBUS_SESSION_BUS_ADDRESS"),
+    };
+    cmd
+}
+
 fn records(replica: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_records"))
-        .arg("--replica")
-        .arg(replica)
+    records_on(None, replica, args, stdin)
+}
+
+fn records_on(
+    bus: Option<&SessionBus>,
+    replica: &Path,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Output {
+    let mut child = records_command(replica, bus)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -89,7 +108,115 @@ fn ok(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-async fn setup() -> (PathBuf, Platform, PathBuf) {
+/// A private D-Bus session bus with GNOME Keyring's Secret Service on it, unlocked, in a home
+/// of its own: what a desktop session offers the CLI. `scripts/ensure-packages` installs the
+/// daemons.
+struct SessionBus {
+    address: String,
+    home: PathBuf,
+    daemons: Vec<std::process::Child>,
+}
+
+impl SessionBus {
+    fn start() -> Self {
+        use std::io::BufRead as _;
+        let home = std::env::temp_dir().join(format!("records-bus-{}", Uuid::now_v7().simple()));
+        let runtime = home.join("run");
+        std::fs::create_dir_all(&runtime).expect("home");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700))
+                .expect("runtime dir");
+        }
+        let mut dbus = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("dbus-daemon (run scripts/ensure-packages)");
+        let mut address = String::new();
+        std::io::BufReader::new(dbus.stdout.take().expect("stdout"))
+            .read_line(&mut address)
+            .expect("bus address");
+        let address = address.trim().to_owned();
+        let mut keyring = Command::new("gnome-keyring-daemon")
+            .args(["--unlock", "--components=secrets", "--foreground"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &address)
+            .env("HOME", &home)
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env("XDG_DATA_HOME", home.join("data"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gnome-keyring-daemon (run scripts/ensure-packages)");
+        // The login keyring's password; --unlock creates the keyring with it.
+        keyring
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"keyring password")
+            .expect("unlock");
+        let bus = Self {
+            address,
+            home,
+            daemons: vec![dbus, keyring],
+        };
+        // Wait for the Secret Service to own its name (asking before would make the bus
+        // activate a second, locked daemon).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !bus.secret_service_up() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "gnome-keyring-daemon never took org.freedesktop.secrets"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        bus
+    }
+
+    fn secret_service_up(&self) -> bool {
+        let out = Command::new("dbus-send")
+            .args([
+                "--session",
+                "--print-reply",
+                "--dest=org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.NameHasOwner",
+                "string:org.freedesktop.secrets",
+            ])
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .output()
+            .expect("dbus-send");
+        String::from_utf8_lossy(&out.stdout).contains("boolean true")
+    }
+
+    /// What the Secret Service holds for a replica's session, read by another program
+    /// (`secret-tool`), not by the code under test.
+    fn lookup_session(&self, replica: &Path) -> Option<String> {
+        let out = Command::new("secret-tool")
+            .args(["lookup", "service", keystore::SERVICE, "username"])
+            .arg(format!("session:{}", replica.display()))
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .output()
+            .expect("secret-tool");
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+impl Drop for SessionBus {
+    fn drop(&mut self) {
+        for daemon in &mut self.daemons {
+            let _ = daemon.kill();
+            let _ = daemon.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.home);
+    }
+}
+
+async fn setup(bus: Option<&SessionBus>) -> (PathBuf, Platform, PathBuf) {
     let dir = std::env::temp_dir().join(format!("records-cli-{}", Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).expect("dir");
     let platform = Platform::start(
@@ -108,7 +235,8 @@ async fn setup() -> (PathBuf, Platform, PathBuf) {
     .await
     .expect("user");
     let replica = dir.join("laptop.db");
-    let login = records(
+    let login = records_on(
+        bus,
         &replica,
         &[
             "login",
@@ -125,7 +253,7 @@ async fn setup() -> (PathBuf, Platform, PathBuf) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edits_made_offline_queue_up_and_go_out_when_the_server_is_back() {
-    let (dir, mut platform, replica) = setup().await;
+    let (dir, mut platform, replica) = setup(None).await;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -188,6 +316,7 @@ async fn edits_made_offline_queue_up_and_go_out_when_the_server_is_back() {
     let status: Value =
         serde_json::from_str(&ok(&records(&replica, &["status", "--json"], None))).expect("json");
     assert_eq!(status["pending"], 2);
+    assert_eq!(status["session_kept_in"], "file", "no session bus here");
 
     // Back on the same address: the queue drains and the server has the rows.
     let platform = Platform::start(&platform.url, &platform.addr.to_string()).await;
@@ -221,7 +350,7 @@ async fn edits_made_offline_queue_up_and_go_out_when_the_server_is_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_killed_mid_push_applies_every_edit_exactly_once_after_restart() {
-    let (dir, platform, replica) = setup().await;
+    let (dir, platform, replica) = setup(None).await;
     let n = 300;
     for i in 0..n {
         ok(&records(
@@ -237,9 +366,7 @@ async fn a_client_killed_mid_push_applies_every_edit_exactly_once_after_restart(
             None,
         ));
     }
-    let mut child = Command::new(env!("CARGO_BIN_EXE_records"))
-        .arg("--replica")
-        .arg(&replica)
+    let mut child = records_command(&replica, None)
         .arg("sync")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -271,5 +398,46 @@ async fn a_client_killed_mid_push_applies_every_edit_exactly_once_after_restart(
     let status: Value =
         serde_json::from_str(&ok(&records(&replica, &["status", "--json"], None))).expect("json");
     assert_eq!(status["pending"], 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_secret_service_the_session_lives_in_the_keyring_and_logout_removes_it() {
+    let bus = SessionBus::start();
+    let (dir, _platform, replica) = setup(Some(&bus)).await;
+    assert!(
+        !dir.join("laptop.db.session.json").exists(),
+        "no clear copy on disk"
+    );
+    let saved = bus
+        .lookup_session(&replica)
+        .expect("the session is in the Secret Service");
+    let saved: Value = serde_json::from_str(&saved).expect("session json");
+    assert!(saved["refresh_token"]
+        .as_str()
+        .is_some_and(|t| t.len() > 20));
+
+    // Another process finds the session there and can use it.
+    let status: Value = serde_json::from_str(&ok(&records_on(
+        Some(&bus),
+        &replica,
+        &["status", "--json"],
+        None,
+    )))
+    .expect("json");
+    assert_eq!(status["session_kept_in"], "keyring");
+    assert!(status["server"].as_str().is_some());
+    ok(&records_on(Some(&bus), &replica, &["sync"], None));
+
+    ok(&records_on(Some(&bus), &replica, &["logout"], None));
+    assert_eq!(bus.lookup_session(&replica), None, "sign-out removes it");
+    let status: Value = serde_json::from_str(&ok(&records_on(
+        Some(&bus),
+        &replica,
+        &["status", "--json"],
+        None,
+    )))
+    .expect("json");
+    assert_eq!(status["server"], Value::Null);
     let _ = std::fs::remove_dir_all(&dir);
 }
