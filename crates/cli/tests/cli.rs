@@ -1,8 +1,7 @@
 //! The `records` binary as a user runs it: a real child process against the real server.
 
 use serde_json::Value;
-use server::config::{Config, Secret};
-use server::db::Db;
+use server::testing::{Platform, ScratchDatabase};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -10,52 +9,11 @@ use uuid::Uuid;
 
 const PASSWORD: &str = "dietician password";
 
-struct Platform {
-    addr: std::net::SocketAddr,
-    db: Db,
-    url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-}
-
-impl Platform {
-    async fn start(url: &str, addr: &str) -> Self {
-        let config = Config::new(
-            url.to_owned(),
-            Secret::new(b"cli test secret that is long enough".to_vec()),
-        );
-        let state = server::AppState::new(config).await.expect("server");
-        let db = state.db.clone();
-        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(server::serve(state, listener, async {
-            let _ = rx.await;
-        }));
-        Self {
-            addr,
-            db,
-            url: url.to_owned(),
-            stop: Some(tx),
-            task: Some(task),
-        }
-    }
-
-    async fn stop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-
-    async fn patients(&self) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM patients")
-            .fetch_one(self.db.pool())
-            .await
-            .expect("count")
-    }
+async fn patients(platform: &Platform) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM patients")
+        .fetch_one(platform.db.pool())
+        .await
+        .expect("count")
 }
 
 /// `records --replica R` with a controlled session bus: none (so the session goes to the
@@ -216,14 +174,9 @@ impl Drop for SessionBus {
     }
 }
 
-async fn setup(bus: Option<&SessionBus>) -> (PathBuf, Platform, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("records-cli-{}", Uuid::now_v7().simple()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let platform = Platform::start(
-        &format!("sqlite:{}", dir.join("server.db").display()),
-        "127.0.0.1:0",
-    )
-    .await;
+async fn setup(bus: Option<&SessionBus>) -> (ScratchDatabase, Platform, PathBuf) {
+    let database = ScratchDatabase::sqlite();
+    let platform = Platform::start(database.config(), "127.0.0.1:0").await;
     server::auth::create_account(
         &platform.db,
         domain::UserType::Dietician,
@@ -234,7 +187,7 @@ async fn setup(bus: Option<&SessionBus>) -> (PathBuf, Platform, PathBuf) {
     )
     .await
     .expect("user");
-    let replica = dir.join("laptop.db");
+    let replica = database.dir.join("laptop.db");
     let login = records_on(
         bus,
         &replica,
@@ -248,16 +201,16 @@ async fn setup(bus: Option<&SessionBus>) -> (PathBuf, Platform, PathBuf) {
         Some(PASSWORD),
     );
     ok(&login);
-    (dir, platform, replica)
+    (database, platform, replica)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edits_made_offline_queue_up_and_go_out_when_the_server_is_back() {
-    let (dir, mut platform, replica) = setup(None).await;
+    let (database, mut platform, replica) = setup(None).await;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let session = dir.join("laptop.db.session.json");
+        let session = database.dir.join("laptop.db.session.json");
         let mode = std::fs::metadata(&session)
             .expect("session file")
             .permissions()
@@ -319,11 +272,11 @@ async fn edits_made_offline_queue_up_and_go_out_when_the_server_is_back() {
     assert_eq!(status["session_kept_in"], "file", "no session bus here");
 
     // Back on the same address: the queue drains and the server has the rows.
-    let platform = Platform::start(&platform.url, &platform.addr.to_string()).await;
+    let platform = Platform::start(database.config(), &platform.addr.to_string()).await;
     let synced: Value =
         serde_json::from_str(&ok(&records(&replica, &["sync", "--json"], None))).expect("json");
     assert_eq!(synced["pushed"], 2);
-    assert_eq!(platform.patients().await, 2);
+    assert_eq!(patients(&platform).await, 2);
     let list: Value = serde_json::from_str(&ok(&records(
         &replica,
         &["patients", "list", "--json"],
@@ -345,12 +298,11 @@ async fn edits_made_offline_queue_up_and_go_out_when_the_server_is_back() {
         .expect("ana");
     assert_eq!(ana["contact_details"], "0400 000 000");
     assert_eq!(ana["version"], 2);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_killed_mid_push_applies_every_edit_exactly_once_after_restart() {
-    let (dir, platform, replica) = setup(None).await;
+    let (_database, platform, replica) = setup(None).await;
     let n = 300;
     for i in 0..n {
         ok(&records(
@@ -374,13 +326,13 @@ async fn a_client_killed_mid_push_applies_every_edit_exactly_once_after_restart(
         .expect("sync starts");
     // Kill it once the server has started applying the push.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while platform.patients().await == 0 {
+    while patients(&platform).await == 0 {
         assert!(std::time::Instant::now() < deadline, "the push never began");
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     child.kill().expect("SIGKILL");
     let _ = child.wait();
-    let applied_before_restart = platform.patients().await;
+    let applied_before_restart = patients(&platform).await;
     assert!(
         applied_before_restart < n,
         "killed mid-push ({applied_before_restart} of {n} were in)"
@@ -389,7 +341,7 @@ async fn a_client_killed_mid_push_applies_every_edit_exactly_once_after_restart(
     let synced: Value =
         serde_json::from_str(&ok(&records(&replica, &["sync", "--json"], None))).expect("json");
     assert_eq!(synced["rejected"], 0);
-    assert_eq!(platform.patients().await, n, "every edit exactly once");
+    assert_eq!(patients(&platform).await, n, "every edit exactly once");
     let distinct: i64 = sqlx::query_scalar("SELECT count(DISTINCT email) FROM patients")
         .fetch_one(platform.db.pool())
         .await
@@ -398,15 +350,14 @@ async fn a_client_killed_mid_push_applies_every_edit_exactly_once_after_restart(
     let status: Value =
         serde_json::from_str(&ok(&records(&replica, &["status", "--json"], None))).expect("json");
     assert_eq!(status["pending"], 0);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_secret_service_the_session_lives_in_the_keyring_and_logout_removes_it() {
     let bus = SessionBus::start();
-    let (dir, _platform, replica) = setup(Some(&bus)).await;
+    let (database, _platform, replica) = setup(Some(&bus)).await;
     assert!(
-        !dir.join("laptop.db.session.json").exists(),
+        !database.dir.join("laptop.db.session.json").exists(),
         "no clear copy on disk"
     );
     let saved = bus
@@ -439,5 +390,4 @@ async fn with_a_secret_service_the_session_lives_in_the_keyring_and_logout_remov
     )))
     .expect("json");
     assert_eq!(status["server"], Value::Null);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -2,7 +2,8 @@
 
 use domain::dto::SyncTable;
 use serde_json::{json, Map, Value};
-use server::config::{Config, Secret};
+use server::config::Config;
+use server::testing::{Platform, ScratchDatabase};
 use sync_core::{sync, Remote, Replica};
 use uuid::Uuid;
 
@@ -18,7 +19,9 @@ struct World {
     token: String,
     dir: std::path::PathBuf,
     db: server::db::Db,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+    // Field order is drop order: the server stops before its database goes.
+    _platform: Platform,
+    _database: ScratchDatabase,
 }
 
 async fn world() -> World {
@@ -26,44 +29,7 @@ async fn world() -> World {
 }
 
 async fn world_with(tweak: impl FnOnce(&mut Config)) -> World {
-    world_on(None, tweak).await
-}
-
-/// A fresh PostgreSQL database for the server: `None` (said loudly) when no PostgreSQL answers
-/// outside CI; under `CI=true` that is a failure.
-async fn postgres_database() -> Option<(String, String)> {
-    let admin = std::env::var("RECORDS_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let db = match server::db::Db::connect(&admin, 1).await {
-        Ok(db) => db,
-        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("PostgreSQL unreachable under CI: {e:#}")
-        }
-        Err(e) => {
-            eprintln!("SKIPPED: PostgreSQL at {admin} is unreachable ({e:#})");
-            return None;
-        }
-    };
-    let name = format!("records_sync_{}", Uuid::now_v7().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(db.pool())
-        .await
-        .expect("create database");
-    let base = admin
-        .rsplit_once('/')
-        .map(|(b, _)| b.to_owned())
-        .unwrap_or(admin.clone());
-    Some((format!("{base}/{name}"), name))
-}
-
-async fn drop_postgres_database(name: &str) {
-    let admin = std::env::var("RECORDS_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    if let Ok(db) = server::db::Db::connect(&admin, 1).await {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(db.pool())
-            .await;
-    }
+    world_on(ScratchDatabase::sqlite(), tweak).await
 }
 
 /// Runs `body` against a server on a fresh PostgreSQL database, when one can be had.
@@ -72,25 +38,17 @@ where
     F: FnOnce(World) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let Some((url, name)) = postgres_database().await else {
-        return;
-    };
-    body(world_on(Some(url), |_| {}).await).await;
-    drop_postgres_database(&name).await;
+    if let Some(database) = ScratchDatabase::postgres().await {
+        body(world_on(database, |_| {}).await).await;
+    }
 }
 
-async fn world_on(database_url: Option<String>, tweak: impl FnOnce(&mut Config)) -> World {
-    let dir = std::env::temp_dir().join(format!("sync-core-{}", Uuid::now_v7().simple()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let mut config = Config::new(
-        database_url.unwrap_or_else(|| format!("sqlite:{}", dir.join("server.db").display())),
-        Secret::new(b"sync core test secret, long enough".to_vec()),
-    );
+async fn world_on(database: ScratchDatabase, tweak: impl FnOnce(&mut Config)) -> World {
+    let mut config = database.config();
     tweak(&mut config);
-    let state = server::AppState::new(config).await.expect("server");
-    let db = state.db.clone();
+    let platform = Platform::start(config, "127.0.0.1:0").await;
     server::auth::create_account(
-        &state.db,
+        &platform.db,
         domain::UserType::Dietician,
         "dee@example.org",
         "Dee",
@@ -99,21 +57,14 @@ async fn world_on(database_url: Option<String>, tweak: impl FnOnce(&mut Config))
     )
     .await
     .expect("user");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(server::serve(state, listener, async {
-        let _ = rx.await;
-    }));
-    let token = login(&base, "dee@example.org").await;
+    let token = login(&platform.base, "dee@example.org").await;
     World {
-        base,
+        base: platform.base.clone(),
         token,
-        dir,
-        db,
-        _shutdown: tx,
+        dir: database.dir.clone(),
+        db: platform.db.clone(),
+        _platform: platform,
+        _database: database,
     }
 }
 
@@ -266,7 +217,6 @@ async fn converge(w: World) {
         );
         assert_eq!(r.pending().await.expect("pending"), 0);
     }
-    let _ = std::fs::remove_dir_all(&w.dir);
 }
 
 /// A TCP proxy that, when armed, lets the next push reach the server and then cuts the
@@ -400,7 +350,6 @@ async fn lost_reply(w: World) {
         .expect("bea");
     assert_eq!(bea["version"], 2, "the edit applied exactly once");
     assert_eq!(bea["dietary_preferences"], "gluten free");
-    let _ = std::fs::remove_dir_all(&w.dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -443,7 +392,6 @@ async fn an_expired_cursor_means_a_fresh_sync_that_loses_nothing() {
     let rows = b.rows(SyncTable::Patients).await.expect("rows");
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["dietary_preferences"], "low fat");
-    let _ = std::fs::remove_dir_all(&w.dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -573,7 +521,6 @@ async fn each_replica_holds_exactly_what_its_user_may_see() {
         .await
         .expect("patients")
         .is_empty());
-    let _ = std::fs::remove_dir_all(&w.dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -647,7 +594,6 @@ async fn sync_retries_with_backoff_until_the_server_answers_and_says_so() {
             "no health information in events: {e:?}"
         );
     }
-    let _ = std::fs::remove_dir_all(&w.dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -747,7 +693,6 @@ async fn documents_are_searchable_locally_and_bodies_stay_readable_offline() {
         titles(laptop.search_documents("hba1c", 10).await.expect("search")),
         ["HbA1c result"]
     );
-    let _ = std::fs::remove_dir_all(&w.dir);
 }
 
 /// A session kept in memory, as a test's stand-in for the OS keyring.
@@ -805,7 +750,6 @@ async fn a_stale_access_token_is_refreshed_through_the_store_and_a_dead_session_
     let after =
         sync_core::sync_signed_in(&a, &store, sync_core::RetryPolicy::default(), &|_| {}).await;
     assert!(matches!(after, Err(sync_core::SyncError::Unauthorized)));
-    let _ = std::fs::remove_dir_all(&w.dir);
 }
 
 impl MemoryStore {

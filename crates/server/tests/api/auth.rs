@@ -1,7 +1,7 @@
 //! Sign-in, refresh rotation and the token attacks the platform must refuse.
 
 use crate::both_backends;
-use crate::helpers::{spawn_app_with, Backend, SECRET};
+use crate::helpers::{spawn_app_with, Backend};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use domain::UserType;
@@ -9,6 +9,7 @@ use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use reqwest::Method;
 use serde_json::json;
 use server::auth::LoginLimits;
+use server::testing::TEST_SECRET as SECRET;
 use std::time::Duration;
 
 fn claims(sub: uuid::Uuid, exp_offset: i64, aud: &str) -> serde_json::Value {

@@ -4,22 +4,15 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use server::auth::{create_account, AccountLinks};
-use server::config::{Config, Secret};
+use server::config::Config;
 use server::db::Db;
-use server::AppState;
-use std::path::PathBuf;
-use tokio::sync::oneshot;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub use server::testing::Backend;
+use server::testing::{Platform, ScratchDatabase};
 
 /// The password every seeded user has.
 pub const PASSWORD: &str = "a long test password";
-pub const SECRET: &str = "test secret that is at least thirty-two bytes long";
 
 pub struct TestApp {
     pub base: String,
@@ -27,53 +20,9 @@ pub struct TestApp {
     pub db: Db,
     /// The database URL the server uses (for tests that write beside it).
     pub database_url: String,
-    shutdown: Option<oneshot::Sender<()>>,
-    cleanup: Cleanup,
-}
-
-enum Cleanup {
-    File(PathBuf),
-    Database { admin_url: String, name: String },
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        match &self.cleanup {
-            Cleanup::File(dir) => {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-            Cleanup::Database { admin_url, name } => {
-                // Dropping needs a runtime of its own: the test's may be shutting down.
-                let (admin_url, name) = (admin_url.clone(), name.clone());
-                let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build();
-                    if let Ok(rt) = rt {
-                        rt.block_on(async {
-                            if let Ok(admin) = Db::connect(&admin_url, 1).await {
-                                let _ = sqlx::query(&format!(
-                                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                                ))
-                                .execute(admin.pool())
-                                .await;
-                            }
-                        });
-                    }
-                })
-                .join();
-            }
-        }
-    }
-}
-
-/// The PostgreSQL server tests use (trust auth on this machine).
-pub fn postgres_admin_url() -> String {
-    std::env::var("RECORDS_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    // Field order is drop order: the server stops before its database goes.
+    _platform: Platform,
+    _database: ScratchDatabase,
 }
 
 /// Starts the server on a fresh database. `None` only for PostgreSQL outside CI when no
@@ -88,66 +37,17 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -
         .with_env_filter("warn")
         .with_test_writer()
         .try_init();
-    let (url, cleanup) = match backend {
-        Backend::Sqlite => {
-            let dir =
-                std::env::temp_dir().join(format!("records-test-{}", Uuid::now_v7().simple()));
-            std::fs::create_dir_all(&dir).expect("temp dir");
-            (
-                format!("sqlite:{}", dir.join("records.db").display()),
-                Cleanup::File(dir),
-            )
-        }
-        Backend::Postgres => {
-            let admin_url = postgres_admin_url();
-            let admin = match Db::connect(&admin_url, 1).await {
-                Ok(db) => db,
-                Err(e) => {
-                    if std::env::var("CI").is_ok_and(|v| v == "true") {
-                        panic!("PostgreSQL at {admin_url} is unreachable under CI: {e:#}");
-                    }
-                    eprintln!("SKIPPED: PostgreSQL at {admin_url} is unreachable ({e:#}); CI=true makes this fail");
-                    return None;
-                }
-            };
-            let name = format!("records_test_{}", Uuid::now_v7().simple());
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(admin.pool())
-                .await
-                .expect("create test database");
-            admin.pool().close().await;
-            let base = admin_url
-                .rsplit_once('/')
-                .map(|(b, _)| b)
-                .unwrap_or(&admin_url);
-            (
-                format!("{base}/{name}"),
-                Cleanup::Database {
-                    admin_url: admin_url.clone(),
-                    name,
-                },
-            )
-        }
-    };
-    let mut config = Config::new(url.clone(), Secret::new(SECRET.as_bytes().to_vec()));
+    let database = ScratchDatabase::new(backend).await?;
+    let mut config = database.config();
     tweak(&mut config);
-    let state = AppState::new(config).await.expect("app state");
-    let db = state.db.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (tx, rx) = oneshot::channel();
-    tokio::spawn(server::serve(state, listener, async {
-        let _ = rx.await;
-    }));
+    let platform = Platform::start(config, "127.0.0.1:0").await;
     Some(TestApp {
-        base: format!("http://{addr}"),
+        base: platform.base.clone(),
         client: reqwest::Client::new(),
-        db,
-        database_url: url,
-        shutdown: Some(tx),
-        cleanup,
+        db: platform.db.clone(),
+        database_url: database.url.clone(),
+        _platform: platform,
+        _database: database,
     })
 }
 

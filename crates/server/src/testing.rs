@@ -1,0 +1,176 @@
+//! Throwaway databases and a running platform, for the tests and benchmarks of this crate and
+//! of the clients (sync-core, the CLI): the real server on a real TCP port, over a fresh
+//! SQLite file or a fresh PostgreSQL database, removed again on drop.
+
+use crate::config::{Config, Secret};
+use crate::db::Db;
+use crate::AppState;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+/// The signing key test platforms use.
+pub const TEST_SECRET: &str = "test secret that is at least thirty-two bytes long";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL that tests use: `RECORDS_TEST_POSTGRES_URL`, else the local one (trust
+/// auth on the machines this project runs on).
+pub fn postgres_admin_url() -> String {
+    std::env::var("RECORDS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A database for one test or benchmark run, plus a scratch directory (for replicas, logs).
+/// Dropping it deletes both.
+pub struct ScratchDatabase {
+    pub url: String,
+    pub dir: PathBuf,
+    postgres: Option<(String, String)>,
+}
+
+impl ScratchDatabase {
+    pub fn sqlite() -> Self {
+        let dir = scratch_dir();
+        Self {
+            url: format!("sqlite:{}", dir.join("records.db").display()),
+            dir,
+            postgres: None,
+        }
+    }
+
+    /// A fresh database in the test PostgreSQL. `None` when none answers outside CI (said
+    /// loudly on stderr); under `CI=true` an unreachable PostgreSQL is a failure.
+    pub async fn postgres() -> Option<Self> {
+        let admin_url = postgres_admin_url();
+        let admin = match Db::connect(&admin_url, 1).await {
+            Ok(db) => db,
+            Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("PostgreSQL at {admin_url} is unreachable under CI: {e:#}")
+            }
+            Err(e) => {
+                eprintln!(
+                    "SKIPPED: PostgreSQL at {admin_url} is unreachable ({e:#}); CI=true makes this fail"
+                );
+                return None;
+            }
+        };
+        let name = format!("records_test_{}", Uuid::now_v7().simple());
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(admin.pool())
+            .await
+            .expect("create a scratch database");
+        admin.pool().close().await;
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url.as_str(), |(base, _)| base);
+        Some(Self {
+            url: format!("{base}/{name}"),
+            dir: scratch_dir(),
+            postgres: Some((admin_url.clone(), name)),
+        })
+    }
+
+    pub async fn new(backend: Backend) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => Some(Self::sqlite()),
+            Backend::Postgres => Self::postgres().await,
+        }
+    }
+
+    /// A configuration for a platform on this database, signed with [`TEST_SECRET`].
+    pub fn config(&self) -> Config {
+        Config::new(
+            self.url.clone(),
+            Secret::new(TEST_SECRET.as_bytes().to_vec()),
+        )
+    }
+}
+
+fn scratch_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("records-test-{}", Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    dir
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        let Some((admin_url, name)) = self.postgres.take() else {
+            return;
+        };
+        // On a runtime of its own: the test's may be shutting down around us.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                if let Ok(admin) = Db::connect(&admin_url, 1).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(admin.pool())
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// The platform serving on a TCP port of this machine until stopped or dropped.
+pub struct Platform {
+    pub addr: SocketAddr,
+    /// `http://ADDR`
+    pub base: String,
+    pub db: Db,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Platform {
+    /// Starts the platform with `config` on `addr` (`127.0.0.1:0` for any free port; a
+    /// stopped platform's address to bring it back where clients expect it).
+    pub async fn start(config: Config, addr: &str) -> Self {
+        let state = AppState::new(config).await.expect("platform state");
+        let db = state.db.clone();
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
+        let addr = listener.local_addr().expect("local address");
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(crate::serve(state, listener, async {
+            let _ = rx.await;
+        }));
+        Self {
+            addr,
+            base: format!("http://{addr}"),
+            db,
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Stops serving and waits until the port is closed.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
