@@ -1,15 +1,28 @@
-//! Sync benchmark: initial sync of 10,000 patients and 100,000 documents into an empty
-//! replica, and pushing 1,000 queued offline edits, through the real `records` binary (its
-//! own process, so its peak memory is its own) against the platform on SQLite, in-process
-//! on its own threads. Run with `cargo bench -p cli --bench sync_load`
-//! (`SYNC_PATIENTS`, `SYNC_DOCUMENTS` to scale).
+//! Sync benchmark, with the platform on SQLite and then on PostgreSQL (when one answers at
+//! `RECORDS_TEST_POSTGRES_URL`, default the local one):
+//! - initial sync of 10,000 patients and 100,000 documents (~2 KB of text each) into an empty
+//!   replica, through the real `records` binary (its own process, so its peak memory is its
+//!   own), twice (two laptops);
+//! - local full-text search over those documents;
+//! - 1,000 edits queued offline, then pushed by one `records sync`;
+//! - propagation: an edit made on one replica, pushed at once, until another replica that
+//!   syncs back to back sees it.
+//!
+//! `cargo bench -p cli --bench sync_load`; `SYNC_PATIENTS`, `SYNC_DOCUMENTS`, `SYNC_EDITS`,
+//! `SYNC_BACKENDS=sqlite|postgres|sqlite,postgres` scale and choose.
 
-use server::config::{Config, Secret};
+use domain::dto::SyncTable;
+use rand::Rng as _;
+use serde_json::{json, Map, Value};
+use server::testing::{Backend, Platform, ScratchDatabase};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use sync_core::{sync, Remote, Replica, TokenStore as _};
+use uuid::Uuid;
 
 const PASSWORD: &str = "benchmark password";
+const EMAIL: &str = "dee@bench.example";
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -18,13 +31,33 @@ fn env_or(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// Runs `records` and returns (wall time, peak resident memory in MiB) of the child.
+fn fields(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(map) => map,
+        _ => unreachable!("an object literal"),
+    }
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Sorts and returns (median, 90th percentile).
+fn median_p90(samples: &mut [Duration]) -> (Duration, Duration) {
+    samples.sort();
+    let n = samples.len();
+    (samples[n / 2], samples[(n * 9 / 10).min(n - 1)])
+}
+
+/// Runs `records` (no session bus: the session goes to the file store) and returns the wall
+/// time and the child's peak resident memory in MiB.
 fn timed(replica: &Path, args: &[&str], stdin: Option<&str>) -> (Duration, f64) {
     let start = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_records"))
         .arg("--replica")
         .arg(replica)
         .args(args)
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -63,139 +96,319 @@ fn timed(replica: &Path, args: &[&str], stdin: Option<&str>) -> (Duration, f64) 
 
 #[allow(clippy::print_stdout)]
 fn main() {
-    let patients = env_or("SYNC_PATIENTS", 10_000);
-    let documents = env_or("SYNC_DOCUMENTS", 100_000);
-    let dir = std::env::temp_dir().join(format!(
-        "records-sync-bench-{}",
-        uuid::Uuid::now_v7().simple()
-    ));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
+    let backends = std::env::var("SYNC_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    let (addr, dietician) = server_rt.block_on(async {
-        let config = Config::new(
-            format!("sqlite:{}", dir.join("server.db").display()),
-            Secret::new(b"sync bench secret, long enough!!".to_vec()),
-        );
-        let state = server::AppState::new(config).await.expect("server");
+    for name in backends.split(',') {
+        let backend = match name.trim() {
+            "sqlite" => Backend::Sqlite,
+            "postgres" => Backend::Postgres,
+            other => panic!("SYNC_BACKENDS: unknown backend {other}"),
+        };
+        let Some(database) = rt.block_on(ScratchDatabase::new(backend)) else {
+            continue;
+        };
+        println!("== platform on {name}");
+        run(&rt, &database);
+    }
+}
+
+#[allow(clippy::print_stdout)]
+fn run(rt: &tokio::runtime::Runtime, database: &ScratchDatabase) {
+    let patients = env_or("SYNC_PATIENTS", 10_000);
+    let documents = env_or("SYNC_DOCUMENTS", 100_000);
+    let platform = rt.block_on(async {
+        let platform = Platform::start(database.config(), "127.0.0.1:0").await;
         let user = server::auth::create_account(
-            &state.db,
+            &platform.db,
             domain::UserType::Dietician,
-            "dee@bench.example",
+            EMAIL,
             "Dee",
             PASSWORD,
             Default::default(),
         )
         .await
         .expect("user");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
         let seed = Instant::now();
-        seed_rows(&state.db, user.id, patients, documents).await;
+        seed_rows(&platform.db, user.id, patients, documents).await;
         println!(
             "seeded {patients} patients and {documents} documents (~2 KB text each) in {:.1} s",
             seed.elapsed().as_secs_f64()
         );
-        tokio::spawn(server::serve(state, listener, std::future::pending()));
-        (addr, user.id)
+        platform
     });
-    let _ = dietician;
-    let replica = dir.join("laptop.db");
-    timed(
-        &replica,
-        &[
-            "login",
-            "--server",
-            &format!("http://{addr}"),
-            "--email",
-            "dee@bench.example",
-        ],
-        Some(PASSWORD),
-    );
-    let (took, peak) = timed(&replica, &["sync"], None);
-    let rows = patients + documents;
-    println!(
-        "initial sync: {rows} rows in {:.2} s ({:.0} rows/s), client peak memory {peak:.0} MiB",
-        took.as_secs_f64(),
-        rows as f64 / took.as_secs_f64()
-    );
 
-    // Local full-text search over the synced documents' titles.
-    server_rt.block_on(async {
-        let local = sync_core::Replica::open(&replica).await.expect("replica");
+    let rows = patients + documents;
+    let laptops = [database.dir.join("laptop.db"), database.dir.join("desk.db")];
+    for replica in &laptops {
+        timed(
+            replica,
+            &["login", "--server", &platform.base, "--email", EMAIL],
+            Some(PASSWORD),
+        );
+        let (took, peak) = timed(replica, &["sync"], None);
+        println!(
+            "initial sync: {rows} rows in {:.2} s ({:.0} rows/s), client peak memory {peak:.0} MiB",
+            took.as_secs_f64(),
+            rows as f64 / took.as_secs_f64()
+        );
+    }
+    let [laptop, desk] = &laptops;
+
+    rt.block_on(async {
+        let local = Replica::open(laptop).await.expect("replica");
         let mut times = Vec::new();
         for i in 0..21 {
             let t = Instant::now();
             let hits = local
-                .search_documents(&format!("note {}", 4_000 + i * 37), 20)
+                .search_documents(&format!("note {}", (i * 4_801 + 13) % documents), 20)
                 .await
                 .expect("search");
             times.push(t.elapsed());
             assert!(!hits.is_empty());
         }
-        times.sort();
+        let (median, _) = median_p90(&mut times);
         println!(
             "local search over {documents} documents: median {:.2} ms, max {:.2} ms (21 queries)",
-            times[10].as_secs_f64() * 1e3,
-            times[20].as_secs_f64() * 1e3
+            millis(median),
+            millis(times[20])
         );
     });
 
-    // 1,000 edits made offline (through sync-core, as the app makes them), then one sync.
+    // Edits made offline through sync-core, as the app makes them, then one `records sync`.
     let edits = env_or("SYNC_EDITS", 1_000);
     let queue = Instant::now();
-    server_rt.block_on(async {
-        let local = sync_core::Replica::open(&replica).await.expect("replica");
-        let rows = local
-            .rows(domain::dto::SyncTable::Patients)
-            .await
-            .expect("rows");
+    rt.block_on(async {
+        let local = Replica::open(laptop).await.expect("replica");
+        let rows = local.rows(SyncTable::Patients).await.expect("rows");
         for (i, p) in rows.iter().cycle().take(edits).enumerate() {
-            let id: uuid::Uuid = p["id"].as_str().and_then(|s| s.parse().ok()).expect("id");
-            let mut fields = serde_json::Map::new();
-            fields.insert(
-                "dietary_preferences".into(),
-                serde_json::Value::String(format!("plan {i}")),
-            );
+            let id: Uuid = p["id"].as_str().and_then(|s| s.parse().ok()).expect("id");
             local
-                .update(domain::dto::SyncTable::Patients, id, fields)
+                .update(
+                    SyncTable::Patients,
+                    id,
+                    fields(json!({"dietary_preferences": format!("plan {i}")})),
+                )
                 .await
                 .expect("edit");
         }
     });
     println!(
-        "queued {edits} offline edits in {:.2} s",
-        queue.elapsed().as_secs_f64()
+        "queued {edits} offline edits in {:.2} s ({:.2} ms each)",
+        queue.elapsed().as_secs_f64(),
+        millis(queue.elapsed()) / edits as f64
     );
-    let (took, peak) = timed(&replica, &["sync"], None);
-    println!("pushed {edits} offline edits (and pulled them back) in {:.2} s, client peak memory {peak:.0} MiB", took.as_secs_f64());
-    std::fs::remove_dir_all(&dir).ok();
+    let (took, peak) = timed(laptop, &["sync"], None);
+    println!(
+        "pushed {edits} offline edits (and pulled them back) in {:.2} s, client peak memory {peak:.0} MiB",
+        took.as_secs_f64()
+    );
+
+    rt.block_on(propagation(laptop, desk));
 }
 
-/// Inserts the rows straight into the platform database, in large transactions.
-async fn seed_rows(db: &server::db::Db, owner: uuid::Uuid, patients: usize, documents: usize) {
+/// An edit on `writer`, pushed at once, until `reader` (syncing back to back, as the app
+/// does while a change is expected) holds it; plus what one sync with nothing new costs.
+#[allow(clippy::print_stdout)]
+async fn propagation(writer: &Path, reader: &Path) {
+    let remote = |replica: &Path| {
+        let session = keystore::Keystore::file_only(replica)
+            .load()
+            .expect("session")
+            .expect("signed in");
+        Remote::new(&session.server, &session.access_token)
+    };
+    let (a, a_remote) = (
+        Replica::open(writer).await.expect("replica"),
+        remote(writer),
+    );
+    let (b, b_remote) = (
+        Replica::open(reader).await.expect("replica"),
+        remote(reader),
+    );
+    sync(&b, &b_remote).await.expect("catch up");
+    let id: Uuid = a.rows(SyncTable::Patients).await.expect("rows")[0]["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("id");
+
+    let (seen_tx, mut seen_rx) = tokio::sync::watch::channel((Value::Null, Instant::now()));
+    let watcher = tokio::spawn(async move {
+        let mut idle = Vec::new();
+        loop {
+            let t = Instant::now();
+            let summary = sync(&b, &b_remote).await.expect("reader sync");
+            if summary.pulled == 0 && idle.len() < 10_000 {
+                idle.push(t.elapsed());
+            }
+            let row = b.row(SyncTable::Patients, id).await.expect("row");
+            let value = row.map_or(Value::Null, |r| r["dietary_preferences"].clone());
+            seen_tx.send_if_modified(|(seen, at)| {
+                let changed = *seen != value;
+                if changed {
+                    (*seen, *at) = (value, Instant::now());
+                }
+                changed
+            });
+            if seen_tx.is_closed() {
+                return idle;
+            }
+        }
+    });
+
+    let rounds = 21;
+    let mut delays = Vec::with_capacity(rounds);
+    for k in 0..rounds {
+        // A random phase against the reader's cycle.
+        let pause = rand::thread_rng().gen_range(20..120);
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        let value = Value::String(format!("propagation {k}"));
+        let t0 = Instant::now();
+        a.update(
+            SyncTable::Patients,
+            id,
+            fields(json!({ "dietary_preferences": value })),
+        )
+        .await
+        .expect("edit");
+        sync(&a, &a_remote).await.expect("writer sync");
+        let seen_at = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                let (seen, at) = seen_rx.borrow_and_update().clone();
+                if seen == value {
+                    return at;
+                }
+                seen_rx.changed().await.expect("reader running");
+            }
+        })
+        .await
+        .expect("the edit reached the other replica");
+        delays.push(seen_at - t0);
+    }
+    drop(seen_rx);
+    let mut idle = watcher.await.expect("reader");
+    let (median, p90) = median_p90(&mut delays);
+    println!(
+        "propagation (edit -> push -> visible on a replica syncing back to back): median {:.1} ms, p90 {:.1} ms ({rounds} edits)",
+        millis(median),
+        millis(p90)
+    );
+    let (median, p90) = median_p90(&mut idle);
+    println!(
+        "a sync with nothing new (push nothing, pull an empty page): median {:.1} ms, p90 {:.1} ms",
+        millis(median),
+        millis(p90)
+    );
+}
+
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// `INSERT INTO table (columns) VALUES (...), (...)` for one batch of rows.
+async fn insert_batch(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    table: &str,
+    columns: &[&str],
+    rows: Vec<Vec<Arg>>,
+) {
+    let width = columns.len();
+    let tuples: Vec<String> = (0..rows.len())
+        .map(|r| {
+            let slots: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
+            format!("({})", slots.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO {table} ({}) VALUES {}",
+        columns.join(", "),
+        tuples.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for arg in rows.into_iter().flatten() {
+        query = match arg {
+            Arg::Text(s) => query.bind(s),
+            Arg::Int(i) => query.bind(i),
+        };
+    }
+    query.execute(&mut **tx).await.expect("seed insert");
+}
+
+/// Inserts the rows straight into the platform database: one transaction, 500 rows to a
+/// statement.
+async fn seed_rows(db: &server::db::Db, owner: Uuid, patients: usize, documents: usize) {
+    use Arg::{Int, Text};
+    const BATCH: usize = 500;
     let text = "Patient reports improved energy; fibre intake up. ".repeat(40);
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    let mut ids = Vec::with_capacity(patients);
+    let ids: Vec<String> = (0..patients).map(|_| Uuid::now_v7().to_string()).collect();
     let mut tx = db.writer().begin().await.expect("begin");
-    for i in 0..patients {
-        let id = uuid::Uuid::now_v7().to_string();
-        sqlx::query("INSERT INTO patients (id, user_id, name, email, dietary_preferences, created_at, updated_at) VALUES ($1, $2, $3, $4, 'vegetarian', $5, $5)")
-            .bind(&id).bind(owner.to_string()).bind(format!("Patient {i:05}")).bind(format!("p{i}@bench.example")).bind(&now)
-            .execute(&mut *tx).await.expect("patient");
-        ids.push(id);
+    for (b, batch) in ids.chunks(BATCH).enumerate() {
+        let rows = batch
+            .iter()
+            .enumerate()
+            .map(|(j, id)| {
+                let i = b * BATCH + j;
+                vec![
+                    Text(id.clone()),
+                    Text(owner.to_string()),
+                    Text(format!("Patient {i:05}")),
+                    Text(format!("p{i}@bench.example")),
+                    Text("vegetarian".into()),
+                    Text(now.clone()),
+                    Text(now.clone()),
+                ]
+            })
+            .collect();
+        let columns = [
+            "id",
+            "user_id",
+            "name",
+            "email",
+            "dietary_preferences",
+            "created_at",
+            "updated_at",
+        ];
+        insert_batch(&mut tx, "patients", &columns, rows).await;
     }
-    for i in 0..documents {
-        sqlx::query("INSERT INTO healthcare_documents (id, patient_id, type, date, title, content, mime_type, size_bytes, content_hash, source, created_at, updated_at) \
-                     VALUES ($1, $2, 'progress note', '2026-11-01', $3, $4, 'text/plain', $5, 'hash', 'Dietician', $6, $6)")
-            .bind(uuid::Uuid::now_v7().to_string()).bind(&ids[i % ids.len()]).bind(format!("Note {i}")).bind(&text)
-            .bind(text.len() as i64).bind(&now)
-            .execute(&mut *tx).await.expect("document");
+    for start in (0..documents).step_by(BATCH) {
+        let rows = (start..documents.min(start + BATCH))
+            .map(|i| {
+                vec![
+                    Text(Uuid::now_v7().to_string()),
+                    Text(ids[i % ids.len()].clone()),
+                    Text("progress note".into()),
+                    Text("2026-11-01".into()),
+                    Text(format!("Note {i}")),
+                    Text(text.clone()),
+                    Text("text/plain".into()),
+                    Int(text.len() as i64),
+                    Text("hash".into()),
+                    Text("Dietician".into()),
+                    Text(now.clone()),
+                    Text(now.clone()),
+                ]
+            })
+            .collect();
+        let columns = [
+            "id",
+            "patient_id",
+            "type",
+            "date",
+            "title",
+            "content",
+            "mime_type",
+            "size_bytes",
+            "content_hash",
+            "source",
+            "created_at",
+            "updated_at",
+        ];
+        insert_batch(&mut tx, "healthcare_documents", &columns, rows).await;
     }
     tx.commit().await.expect("commit");
 }

@@ -70,8 +70,9 @@ fn stored_from_row(row: &AnyRow) -> anyhow::Result<StoredDocument> {
 pub(crate) fn push_scope(sql: &mut Sql, scope: DocumentScope) {
     match scope {
         DocumentScope::All => {}
+        // owner_id: the patient's dietician, kept by triggers (migration 0003).
         DocumentScope::OfPatientsOwnedBy(user) => {
-            sql.push(" AND p.user_id = ").bind(user);
+            sql.push(" AND d.owner_id = ").bind(user);
         }
         DocumentScope::SharedTo(user) => {
             sql.push(

@@ -140,26 +140,21 @@ impl Db {
         };
         let mut rows = Vec::new();
         for table in TABLES {
-            let Some(sql) = self.table_query(caller, table, cursor.horizon) else {
+            let lower = match after {
+                None => Lower::AtLeast(cursor.horizon),
+                // Keyset on (seq, table, id); the table is fixed per query. Every key of a
+                // walk is at or above its horizon, so the key alone bounds the rows.
+                Some(a) => match table.cmp(&a.table) {
+                    std::cmp::Ordering::Greater => Lower::AtLeast(a.seq),
+                    std::cmp::Ordering::Less => Lower::Above(a.seq),
+                    std::cmp::Ordering::Equal => Lower::AboveKey(a.seq, &a.id),
+                },
+            };
+            let Some(sql) = self.table_query(caller, table, lower) else {
                 continue;
             };
-            let mut wrapped = Sql::wrap("SELECT * FROM (", sql, ") q WHERE 1 = 1");
-            if let Some(a) = after {
-                // Keyset on (seq, table, id); the table is fixed per query.
-                match table.cmp(&a.table) {
-                    std::cmp::Ordering::Greater => wrapped.push(" AND q.seq >= ").bind(a.seq),
-                    std::cmp::Ordering::Less => wrapped.push(" AND q.seq > ").bind(a.seq),
-                    // `seq >= a` first, so an index on (change_seq, id) can seek to it.
-                    std::cmp::Ordering::Equal => {
-                        wrapped.push(" AND q.seq >= ").bind(a.seq);
-                        wrapped.push(" AND (q.seq > ").bind(a.seq);
-                        wrapped.push(" OR q.id > ").bind(a.id.as_str()).push(")")
-                    }
-                };
-            }
-            wrapped
-                .push(" ORDER BY q.seq, q.id LIMIT ")
-                .bind(limit as i64 + 1);
+            let mut wrapped = Sql::wrap("SELECT * FROM (", sql, ") q ORDER BY q.seq, q.id LIMIT ");
+            wrapped.bind(limit as i64 + 1);
             for row in wrapped.fetch_all(&mut *tx).await? {
                 rows.push(feed_row(caller, table, &row)?);
             }
@@ -192,18 +187,18 @@ impl Db {
         }
     }
 
-    /// The rows of `table` in the caller's scope changed at or after `horizon`, each with a
-    /// `seq` column (and `live` where access comes through shares). `None`: no such rows.
-    fn table_query(&self, caller: &Caller, table: SyncTable, horizon: i64) -> Option<Sql> {
+    /// The rows of `table` in the caller's scope from `lower` on, each with a `seq` column
+    /// (and `live` where access comes through shares). `None`: no such rows.
+    fn table_query(&self, caller: &Caller, table: SyncTable, lower: Lower) -> Option<Sql> {
         let max = self.greatest();
         let mut sql = Sql::default();
         match table {
             SyncTable::Users => {
                 sql.push(&format!(
-                    "SELECT {}, u.deleted_at, u.change_seq AS seq FROM users u WHERE u.change_seq >= ",
+                    "SELECT {}, u.deleted_at, u.change_seq AS seq FROM users u WHERE ",
                     super::qualify(users::COLS, "u")
-                ))
-                .bind(horizon);
+                ));
+                lower.push(&mut sql, "u");
                 match caller.kind {
                     UserType::Admin => {}
                     UserType::Dietician | UserType::Practitioner => {
@@ -238,7 +233,7 @@ impl Db {
                         patients::push_scope(&mut sql, scope);
                     }
                 }
-                return Some(wrap_seq_at(sql, horizon));
+                return Some(wrap_from(sql, lower));
             }
             SyncTable::HealthcareDocuments => {
                 let cols = &*documents::D_COLS;
@@ -254,26 +249,25 @@ impl Db {
                         .bind(practitioner)
                         .push(" GROUP BY s.document_id) x ON x.document_id = d.id WHERE 1 = 1");
                     }
-                    // CROSS JOIN keeps documents the outer loop in SQLite, walking their
-                    // change_seq index in feed order instead of sorting a dietician's every
-                    // document for each page (that made a 110,000-row sync quadratic).
+                    // No join: every other scope is a column of the document, and a
+                    // dietician's feed walks (owner_id, change_seq, id) in feed order.
                     scope => {
                         sql.push(&format!(
                             "SELECT {cols}, d.deleted_at, d.change_seq AS seq FROM \
-                             healthcare_documents d CROSS JOIN patients p WHERE p.id = d.patient_id"
+                             healthcare_documents d WHERE 1 = 1"
                         ));
                         documents::push_scope(&mut sql, scope);
                     }
                 }
-                return Some(wrap_seq_at(sql, horizon));
+                return Some(wrap_from(sql, lower));
             }
             SyncTable::DocumentShares => {
                 sql.push(&format!(
                     "SELECT {}, s.change_seq AS seq FROM document_shares s JOIN healthcare_documents d \
-                     ON d.id = s.document_id JOIN patients p ON p.id = d.patient_id WHERE s.change_seq >= ",
+                     ON d.id = s.document_id JOIN patients p ON p.id = d.patient_id WHERE ",
                     super::qualify(shares::COLS, "s")
-                ))
-                .bind(horizon);
+                ));
+                lower.push(&mut sql, "s");
                 match caller.kind {
                     UserType::Admin => {}
                     UserType::Dietician => {
@@ -288,10 +282,10 @@ impl Db {
             SyncTable::SynchronizationLog => {
                 sql.push(&format!(
                     "SELECT {}, l.version, l.deleted_at, l.change_seq AS seq FROM synchronization_log l \
-                     JOIN patients p ON p.id = l.patient_id WHERE l.change_seq >= ",
+                     JOIN patients p ON p.id = l.patient_id WHERE ",
                     super::qualify(logs::COLS, "l")
-                ))
-                .bind(horizon);
+                ));
+                lower.push(&mut sql, "l");
                 match caller.kind {
                     UserType::Admin => {}
                     UserType::Dietician => {
@@ -305,11 +299,42 @@ impl Db {
     }
 }
 
-/// Keeps only rows whose `seq` (possibly computed) reaches the horizon: wraps the query so the
-/// computed column can be filtered on in either engine.
-fn wrap_seq_at(inner: Sql, horizon: i64) -> Sql {
-    let mut sql = Sql::wrap("SELECT * FROM (", inner, ") w WHERE w.seq >= ");
-    sql.bind(horizon);
+/// Where a page starts in one table.
+#[derive(Clone, Copy)]
+enum Lower<'a> {
+    /// `seq >= n`: a walk's first page.
+    AtLeast(i64),
+    /// `seq > n`: tables before the last key's table in feed order.
+    Above(i64),
+    /// `(seq, id) > (n, id)`: the last key's table. A row value, so both engines seek their
+    /// `(…, change_seq, id)` index straight to it, even when one transaction wrote every row.
+    AboveKey(i64, &'a str),
+}
+
+impl Lower<'_> {
+    /// Appends the bound on `alias`'s `change_seq` (or computed `seq`) and `id`.
+    fn push(self, sql: &mut Sql, alias: &str) {
+        let seq = match alias {
+            "w" => "w.seq".to_owned(),
+            table => format!("{table}.change_seq"),
+        };
+        match self {
+            Self::AtLeast(n) => sql.push(&format!("{seq} >= ")).bind(n),
+            Self::Above(n) => sql.push(&format!("{seq} > ")).bind(n),
+            Self::AboveKey(n, id) => sql
+                .push(&format!("({seq}, {alias}.id) > ("))
+                .bind(n)
+                .push(", ")
+                .bind(id)
+                .push(")"),
+        };
+    }
+}
+
+/// Wraps a query whose `seq` may be computed, so the bound applies to it in either engine.
+fn wrap_from(inner: Sql, lower: Lower) -> Sql {
+    let mut sql = Sql::wrap("SELECT * FROM (", inner, ") w WHERE ");
+    lower.push(&mut sql, "w");
     sql
 }
 
