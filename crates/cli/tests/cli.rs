@@ -174,8 +174,11 @@ impl Drop for SessionBus {
     }
 }
 
-async fn setup(bus: Option<&SessionBus>) -> (ScratchDatabase, Platform, PathBuf) {
-    let database = ScratchDatabase::sqlite();
+/// The platform on `database` with one dietician, and a replica signed in as them.
+async fn setup_on(
+    database: ScratchDatabase,
+    bus: Option<&SessionBus>,
+) -> (ScratchDatabase, Platform, PathBuf) {
     let platform = Platform::start(database.config(), "127.0.0.1:0").await;
     server::auth::create_account(
         &platform.db,
@@ -206,7 +209,7 @@ async fn setup(bus: Option<&SessionBus>) -> (ScratchDatabase, Platform, PathBuf)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edits_made_offline_queue_up_and_go_out_when_the_server_is_back() {
-    let (database, mut platform, replica) = setup(None).await;
+    let (database, mut platform, replica) = setup_on(ScratchDatabase::sqlite(), None).await;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -302,7 +305,18 @@ async fn edits_made_offline_queue_up_and_go_out_when_the_server_is_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_killed_mid_push_applies_every_edit_exactly_once_after_restart() {
-    let (_database, platform, replica) = setup(None).await;
+    killed_mid_push(ScratchDatabase::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_killed_mid_push_applies_every_edit_exactly_once_after_restart_on_postgres() {
+    if let Some(database) = ScratchDatabase::postgres().await {
+        killed_mid_push(database).await;
+    }
+}
+
+async fn killed_mid_push(database: ScratchDatabase) {
+    let (_database, platform, replica) = setup_on(database, None).await;
     let n = 300;
     for i in 0..n {
         ok(&records(
@@ -355,7 +369,7 @@ async fn a_client_killed_mid_push_applies_every_edit_exactly_once_after_restart(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_secret_service_the_session_lives_in_the_keyring_and_logout_removes_it() {
     let bus = SessionBus::start();
-    let (database, _platform, replica) = setup(Some(&bus)).await;
+    let (database, _platform, replica) = setup_on(ScratchDatabase::sqlite(), Some(&bus)).await;
     assert!(
         !database.dir.join("laptop.db.session.json").exists(),
         "no clear copy on disk"

@@ -25,22 +25,42 @@ struct World {
 }
 
 async fn world() -> World {
-    world_with(|_| {}).await
+    world_on(ScratchDatabase::sqlite(), as_configured).await
 }
 
-async fn world_with(tweak: impl FnOnce(&mut Config)) -> World {
-    world_on(ScratchDatabase::sqlite(), tweak).await
+fn as_configured(_: &mut Config) {}
+
+/// Each scenario twice: against the platform on a fresh SQLite file (`NAME::sqlite`) and on a
+/// fresh PostgreSQL database (`NAME::postgres`).
+macro_rules! on_both_backends {
+    ($($name:ident => $scenario:ident($tweak:expr);)*) => {$(
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $scenario(world_on(ScratchDatabase::sqlite(), $tweak).await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(database) = ScratchDatabase::postgres().await {
+                    $scenario(world_on(database, $tweak).await).await;
+                }
+            }
+        }
+    )*};
 }
 
-/// Runs `body` against a server on a fresh PostgreSQL database, when one can be had.
-async fn on_postgres<F, Fut>(body: F)
-where
-    F: FnOnce(World) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    if let Some(database) = ScratchDatabase::postgres().await {
-        body(world_on(database, |_| {}).await).await;
-    }
+on_both_backends! {
+    two_replicas_converge_merge_and_keep_both_sides_of_a_conflict => converge(as_configured);
+    a_reply_lost_after_the_server_applied_a_push_changes_nothing_on_retry => lost_reply(as_configured);
+    an_expired_cursor_means_a_fresh_sync_that_loses_nothing => expired_cursor(short_retention);
+    each_replica_holds_exactly_what_its_user_may_see => scoping(as_configured);
+}
+
+fn short_retention(c: &mut Config) {
+    c.tombstone_retention = std::time::Duration::from_secs(1);
 }
 
 async fn world_on(database: ScratchDatabase, tweak: impl FnOnce(&mut Config)) -> World {
@@ -94,16 +114,6 @@ impl World {
             .expect("user");
         login(&self.base, email).await
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_replicas_converge_merge_and_keep_both_sides_of_a_conflict() {
-    converge(world().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_replicas_converge_merge_and_keep_both_sides_of_a_conflict_on_postgres() {
-    on_postgres(converge).await;
 }
 
 async fn converge(w: World) {
@@ -266,16 +276,6 @@ async fn lossy_proxy(
     format!("http://{addr}")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reply_lost_after_the_server_applied_a_push_changes_nothing_on_retry() {
-    lost_reply(world().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reply_lost_after_the_server_applied_a_push_changes_nothing_on_retry_on_postgres() {
-    on_postgres(lost_reply).await;
-}
-
 async fn lost_reply(w: World) {
     let armed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let via_proxy = lossy_proxy(
@@ -352,9 +352,7 @@ async fn lost_reply(w: World) {
     assert_eq!(bea["dietary_preferences"], "gluten free");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_expired_cursor_means_a_fresh_sync_that_loses_nothing() {
-    let w = world_with(|c| c.tombstone_retention = std::time::Duration::from_secs(1)).await;
+async fn expired_cursor(w: World) {
     let remote = Remote::new(&w.base, &w.token);
     let a = Replica::open(&w.dir.join("a.db")).await.expect("replica");
     let b = Replica::open(&w.dir.join("b.db")).await.expect("replica");
@@ -394,9 +392,7 @@ async fn an_expired_cursor_means_a_fresh_sync_that_loses_nothing() {
     assert_eq!(rows[0]["dietary_preferences"], "low fat");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_replica_holds_exactly_what_its_user_may_see() {
-    let w = world().await;
+async fn scoping(w: World) {
     let dietician = Remote::new(&w.base, &w.token);
     let d = Replica::open(&w.dir.join("dietician.db"))
         .await
