@@ -1,0 +1,605 @@
+//! FHIR documents to the platform's healthcare documents: `DocumentReference` (content inline
+//! or in a `Binary`) and `DiagnosticReport` (its presented form, else its `Observation`
+//! results rendered as text), typed from LOINC and category codes, every value checked and
+//! capped before use.
+
+use super::model::{
+    Attachment, Binary, BundleEntry, CodeableConcept, DiagnosticReport, DocumentReference,
+    Observation,
+};
+use super::{parse, FhirSource, PageRef};
+use crate::{ConnectorError, Result};
+use base64::Engine as _;
+use domain::DocumentType;
+use std::collections::HashMap;
+
+const LOINC: &str = "http://loinc.org";
+const V2_0074: &str = "http://terminology.hl7.org/CodeSystem/v2-0074";
+const TITLE_MAX: usize = 200;
+
+/// A document as the PHP has it now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncomingDocument {
+    /// `DocumentReference/{id}` or `DiagnosticReport/{id}`: stable across versions.
+    pub external_id: String,
+    /// `meta.versionId`, else `meta.lastUpdated`: a new value means the PHP changed it.
+    pub version: String,
+    pub doc_type: DocumentType,
+    pub title: String,
+    /// `YYYY-MM-DD`
+    pub date: String,
+    pub author: Option<String>,
+    pub mime_type: String,
+    pub content: Vec<u8>,
+}
+
+/// One search result, as the platform should act on it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    Document(IncomingDocument),
+    /// Marked `entered-in-error` at the PHP: ours becomes a tombstone.
+    Retracted {
+        external_id: String,
+    },
+    /// Not usable (no content, too large, unreadable): skipped, with a reason free of PHI.
+    Skipped {
+        external_id: String,
+        reason: String,
+    },
+}
+
+impl Incoming {
+    pub fn external_id(&self) -> &str {
+        match self {
+            Self::Document(d) => &d.external_id,
+            Self::Retracted { external_id } | Self::Skipped { external_id, .. } => external_id,
+        }
+    }
+}
+
+/// A page of a patient's documents and where the next one is.
+#[derive(Debug)]
+pub struct DocumentPage {
+    pub items: Vec<Incoming>,
+    pub next: Option<PageRef>,
+    /// The server's clock when it answered (`Bundle.meta.lastUpdated`, else `Date`).
+    pub server_time: Option<String>,
+}
+
+/// The first pages of a patient's documents changed since `since` (an instant of the PHP's
+/// clock; `None` for everything): one search per resource type.
+pub fn first_pages(patient_id: &str, since: Option<&str>, page_size: usize) -> Vec<PageRef> {
+    let page = |resource: &str, extra: &[(&str, &str)]| {
+        let mut params = vec![
+            ("patient".to_owned(), patient_id.to_owned()),
+            ("_count".to_owned(), page_size.to_string()),
+        ];
+        if let Some(since) = since {
+            params.push(("_lastUpdated".to_owned(), format!("ge{since}")));
+        }
+        params.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        PageRef::First {
+            resource: resource.to_owned(),
+            params,
+        }
+    };
+    vec![
+        page("DocumentReference", &[]),
+        page(
+            "DiagnosticReport",
+            &[("_include", "DiagnosticReport:result")],
+        ),
+    ]
+}
+
+impl FhirSource {
+    /// One page of documents, with `Binary` contents and `Observation` results fetched.
+    pub async fn document_page(&self, page: &PageRef) -> Result<DocumentPage> {
+        let (bundle, server_time) = self.search_page(page).await?;
+        let included: HashMap<String, &serde_json::Value> = bundle
+            .entry
+            .iter()
+            .filter(|e| e.search.as_ref().and_then(|s| s.mode.as_deref()) == Some("include"))
+            .filter_map(|e| {
+                let r = e.resource.as_ref()?;
+                Some((
+                    format!("{}/{}", r["resourceType"].as_str()?, r["id"].as_str()?),
+                    r,
+                ))
+            })
+            .collect();
+        let mut items = Vec::new();
+        for entry in bundle.entry.iter().filter(|e| is_match(e)) {
+            let Some(resource) = &entry.resource else {
+                continue;
+            };
+            let item = match resource["resourceType"].as_str() {
+                Some("DocumentReference") => {
+                    self.map_document_reference(parse(resource.clone(), "a DocumentReference")?)
+                        .await?
+                }
+                Some("DiagnosticReport") => {
+                    self.map_diagnostic_report(
+                        parse(resource.clone(), "a DiagnosticReport")?,
+                        &included,
+                    )
+                    .await?
+                }
+                _ => continue,
+            };
+            items.push(item);
+        }
+        let next = bundle.next().map(|url| PageRef::Next(url.to_owned()));
+        Ok(DocumentPage {
+            items,
+            next,
+            server_time,
+        })
+    }
+
+    async fn map_document_reference(&self, doc: DocumentReference) -> Result<Incoming> {
+        let external_id = external_id("DocumentReference", doc.id.as_deref())?;
+        if doc.status.as_deref() == Some("entered-in-error") {
+            return Ok(Incoming::Retracted { external_id });
+        }
+        let Some(attachment) = doc
+            .content
+            .iter()
+            .map(|c| &c.attachment)
+            .find(|a| a.data.is_some() || a.url.is_some())
+        else {
+            return Ok(skipped(external_id, "it has no content"));
+        };
+        let (mime_type, content) = match self.attachment(attachment).await? {
+            Ok(found) => found,
+            Err(reason) => return Ok(skipped(external_id, &reason)),
+        };
+        let title = doc
+            .description
+            .clone()
+            .or_else(|| attachment.title.clone())
+            .or_else(|| doc.kind.as_ref().and_then(|k| k.label().map(str::to_owned)))
+            .unwrap_or_else(|| "Document".to_owned());
+        let date = [
+            doc.date.as_deref(),
+            attachment.creation.as_deref(),
+            doc.meta.last_updated.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(date_part);
+        let Some(date) = date else {
+            return Ok(skipped(external_id, "it has no readable date"));
+        };
+        Ok(Incoming::Document(IncomingDocument {
+            version: version(&doc.meta, &content),
+            doc_type: document_type(doc.kind.as_ref(), &doc.category),
+            title: cap(&title, TITLE_MAX),
+            date,
+            author: doc
+                .author
+                .iter()
+                .find_map(|a| a.display.as_deref())
+                .map(|a| cap(a, TITLE_MAX)),
+            mime_type,
+            content,
+            external_id,
+        }))
+    }
+
+    async fn map_diagnostic_report(
+        &self,
+        report: DiagnosticReport,
+        included: &HashMap<String, &serde_json::Value>,
+    ) -> Result<Incoming> {
+        let external_id = external_id("DiagnosticReport", report.id.as_deref())?;
+        if matches!(
+            report.status.as_deref(),
+            Some("entered-in-error" | "cancelled")
+        ) {
+            return Ok(Incoming::Retracted { external_id });
+        }
+        let label = report
+            .code
+            .as_ref()
+            .and_then(CodeableConcept::label)
+            .unwrap_or("Diagnostic report")
+            .to_owned();
+        let (mime_type, content) = match report
+            .presented_form
+            .iter()
+            .find(|a| a.data.is_some() || a.url.is_some())
+        {
+            Some(form) => match self.attachment(form).await? {
+                Ok(found) => found,
+                Err(reason) => return Ok(skipped(external_id, &reason)),
+            },
+            None => {
+                let mut results = Vec::new();
+                for reference in report
+                    .result
+                    .iter()
+                    .filter_map(|r| r.reference.as_deref())
+                    .take(200)
+                {
+                    let value = match included.get(reference) {
+                        Some(value) => (*value).clone(),
+                        None => self.read(reference).await?,
+                    };
+                    results.push(parse::<Observation>(value, "an Observation")?);
+                }
+                if results.is_empty() && report.conclusion.is_none() {
+                    return Ok(skipped(
+                        external_id,
+                        "it has neither a presented form nor results",
+                    ));
+                }
+                (
+                    "text/plain".to_owned(),
+                    render_report(&label, &report, &results).into_bytes(),
+                )
+            }
+        };
+        let date = [
+            report.effective_date_time.as_deref(),
+            report.issued.as_deref(),
+            report.meta.last_updated.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(date_part);
+        let Some(date) = date else {
+            return Ok(skipped(external_id, "it has no readable date"));
+        };
+        let doc_type = if report.category.iter().any(|c| c.has_code(V2_0074, "LAB")) {
+            DocumentType::LabReport
+        } else {
+            document_type(report.code.as_ref(), &report.category)
+        };
+        Ok(Incoming::Document(IncomingDocument {
+            version: version(&report.meta, &content),
+            doc_type,
+            title: cap(&label, TITLE_MAX),
+            date,
+            author: report
+                .performer
+                .iter()
+                .find_map(|a| a.display.as_deref())
+                .map(|a| cap(a, TITLE_MAX)),
+            mime_type,
+            content,
+            external_id,
+        }))
+    }
+
+    /// An attachment's bytes: inline, or from the `Binary` (or other URL under the base) it
+    /// points to. `Ok(Err(reason))`: unusable, skip the document.
+    async fn attachment(
+        &self,
+        a: &Attachment,
+    ) -> Result<std::result::Result<(String, Vec<u8>), String>> {
+        let max = self.limits.max_document_bytes;
+        if a.size.is_some_and(|s| s > max as u64) {
+            return Ok(Err(format!(
+                "it is larger than the {} MiB the platform accepts",
+                max >> 20
+            )));
+        }
+        let (declared, data) = match (&a.data, &a.url) {
+            (Some(data), _) => (a.content_type.clone(), data.clone()),
+            (None, Some(url)) => {
+                let binary: Binary = parse(self.read(url).await?, "a Binary")?;
+                let Some(data) = binary.data else {
+                    return Ok(Err("its Binary has no data".to_owned()));
+                };
+                (a.content_type.clone().or(binary.content_type), data)
+            }
+            (None, None) => return Ok(Err("it has no content".to_owned())),
+        };
+        if data.len() > max / 3 * 4 + 4 {
+            return Ok(Err(format!(
+                "it is larger than the {} MiB the platform accepts",
+                max >> 20
+            )));
+        }
+        let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(data.trim()) else {
+            return Ok(Err("its content is not valid base64".to_owned()));
+        };
+        let mime = declared
+            .as_deref()
+            .map(|m| m.split(';').next().unwrap_or(m).trim().to_ascii_lowercase())
+            .filter(|m| valid_mime(m))
+            .unwrap_or_else(|| "application/octet-stream".to_owned());
+        if bytes.is_empty() {
+            return Ok(Err("its content is empty".to_owned()));
+        }
+        Ok(Ok((mime, bytes)))
+    }
+}
+
+fn is_match(entry: &BundleEntry) -> bool {
+    entry
+        .search
+        .as_ref()
+        .and_then(|s| s.mode.as_deref())
+        .is_none_or(|mode| mode == "match")
+}
+
+fn external_id(kind: &str, id: Option<&str>) -> Result<String> {
+    match id {
+        Some(id) if super::valid_id(id) => Ok(format!("{kind}/{id}")),
+        _ => Err(ConnectorError::Invalid(format!(
+            "the PHP sent a {kind} without a valid id"
+        ))),
+    }
+}
+
+fn skipped(external_id: String, reason: &str) -> Incoming {
+    Incoming::Skipped {
+        external_id,
+        reason: reason.to_owned(),
+    }
+}
+
+fn version(meta: &super::model::Meta, content: &[u8]) -> String {
+    meta.version_id
+        .clone()
+        .or_else(|| meta.last_updated.clone())
+        .filter(|v| v.len() <= 64)
+        .unwrap_or_else(|| {
+            use sha2::Digest as _;
+            hex_prefix(&sha2::Sha256::digest(content))
+        })
+}
+
+fn hex_prefix(bytes: &[u8]) -> String {
+    bytes.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// `2026-11-01T08:00:00Z` or `2026-11-01` -> `2026-11-01`; anything else, `None`.
+fn date_part(value: &str) -> Option<String> {
+    let day = value.get(..10)?;
+    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        .ok()
+        .map(|d| d.format("%Y-%m-%d").to_string())
+}
+
+fn valid_mime(m: &str) -> bool {
+    m.len() <= 100
+        && m.split_once('/').is_some_and(|(a, b)| {
+            !a.is_empty()
+                && !b.is_empty()
+                && m.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || b"/.+-".contains(&c))
+        })
+}
+
+/// At most `max` characters, on a character boundary, with an ellipsis when cut.
+fn cap(s: &str, max: usize) -> String {
+    let s = s.trim();
+    match s.char_indices().nth(max) {
+        None => s.to_owned(),
+        Some((cut, _)) => {
+            let mut out: String = s[..cut].chars().take(max - 1).collect();
+            out.push('…');
+            out
+        }
+    }
+}
+
+/// The platform's document type for a FHIR type and categories: LOINC first, then words.
+pub fn document_type(kind: Option<&CodeableConcept>, category: &[CodeableConcept]) -> DocumentType {
+    let loinc = kind
+        .into_iter()
+        .chain(category)
+        .flat_map(|c| &c.coding)
+        .filter(|c| c.system.as_deref() == Some(LOINC))
+        .find_map(|c| match c.code.as_deref()? {
+            "11502-2" | "26436-6" | "11526-1" => Some(DocumentType::LabReport),
+            "11506-3" | "28570-0" => Some(DocumentType::ProgressNote),
+            "34117-2" | "11384-5" | "29545-1" | "51848-0" => Some(DocumentType::PhysicalAssessment),
+            "18842-5" => Some(DocumentType::DischargeSummary),
+            "57133-1" => Some(DocumentType::ReferralLetter),
+            "18748-4" | "18726-0" => Some(DocumentType::ImagingReport),
+            _ => None,
+        });
+    if let Some(t) = loinc {
+        return t;
+    }
+    if category.iter().any(|c| c.has_code(V2_0074, "LAB")) {
+        return DocumentType::LabReport;
+    }
+    if category.iter().any(|c| {
+        ["RAD", "CT", "MR", "US", "NMR", "RUS"]
+            .iter()
+            .any(|code| c.has_code(V2_0074, code))
+    }) {
+        return DocumentType::ImagingReport;
+    }
+    let words: String = kind
+        .into_iter()
+        .chain(category)
+        .filter_map(CodeableConcept::label)
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_lowercase();
+    let has = |needles: &[&str]| needles.iter().any(|n| words.contains(n));
+    if has(&["nutrition", "diet"]) {
+        DocumentType::DietaryAssessment
+    } else if has(&["laboratory", "lab "]) {
+        DocumentType::LabReport
+    } else if has(&["progress"]) {
+        DocumentType::ProgressNote
+    } else if has(&["discharge"]) {
+        DocumentType::DischargeSummary
+    } else if has(&["referral"]) {
+        DocumentType::ReferralLetter
+    } else if has(&["imaging", "radiology", "x-ray"]) {
+        DocumentType::ImagingReport
+    } else if has(&["physical", "examination"]) {
+        DocumentType::PhysicalAssessment
+    } else {
+        DocumentType::Other
+    }
+}
+
+/// A DiagnosticReport without a presented form, as text a dietician can read.
+fn render_report(label: &str, report: &DiagnosticReport, results: &[Observation]) -> String {
+    let mut out = format!("{label}\n");
+    let mut facts = Vec::new();
+    if let Some(status) = &report.status {
+        facts.push(format!("Status: {status}"));
+    }
+    if let Some(when) = report
+        .effective_date_time
+        .as_deref()
+        .or(report.issued.as_deref())
+    {
+        facts.push(format!("Date: {when}"));
+    }
+    if let Some(performer) = report.performer.iter().find_map(|p| p.display.as_deref()) {
+        facts.push(format!("Performer: {performer}"));
+    }
+    if !facts.is_empty() {
+        out.push_str(&facts.join(" · "));
+        out.push('\n');
+    }
+    if !results.is_empty() {
+        out.push_str("\nResults\n");
+        for o in results {
+            let name = o
+                .code
+                .as_ref()
+                .and_then(CodeableConcept::label)
+                .unwrap_or("Result");
+            let value = match (
+                &o.value_quantity,
+                &o.value_string,
+                &o.value_codeable_concept,
+            ) {
+                (Some(q), _, _) => quantity(q),
+                (_, Some(s), _) => s.clone(),
+                (_, _, Some(c)) => c.label().unwrap_or("").to_owned(),
+                _ => "(no value)".to_owned(),
+            };
+            out.push_str(&format!("- {name}: {value}"));
+            if let Some(range) = o.reference_range.first() {
+                let text = match (&range.low, &range.high, &range.text) {
+                    (_, _, Some(text)) => text.clone(),
+                    (Some(low), Some(high), _) => format!("{}–{}", quantity(low), quantity(high)),
+                    (Some(low), None, _) => format!("≥ {}", quantity(low)),
+                    (None, Some(high), _) => format!("≤ {}", quantity(high)),
+                    (None, None, None) => String::new(),
+                };
+                if !text.is_empty() {
+                    out.push_str(&format!(" (reference {text})"));
+                }
+            }
+            if let Some(flag) = o.interpretation.first().and_then(|i| {
+                i.coding
+                    .iter()
+                    .find_map(|c| c.code.as_deref())
+                    .or(i.text.as_deref())
+            }) {
+                out.push_str(&format!(" [{flag}]"));
+            }
+            out.push('\n');
+        }
+    }
+    if let Some(conclusion) = &report.conclusion {
+        out.push_str(&format!("\nConclusion: {conclusion}\n"));
+    }
+    out
+}
+
+fn quantity(q: &super::model::Quantity) -> String {
+    match (q.value, &q.unit) {
+        (Some(v), Some(u)) => format!("{v} {u}"),
+        (Some(v), None) => v.to_string(),
+        (None, Some(u)) => u.clone(),
+        (None, None) => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn concept(v: serde_json::Value) -> CodeableConcept {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn types_come_from_loinc_then_category_then_words() {
+        let loinc = |code: &str| concept(json!({"coding": [{"system": LOINC, "code": code}]}));
+        assert_eq!(
+            document_type(Some(&loinc("11506-3")), &[]),
+            DocumentType::ProgressNote
+        );
+        assert_eq!(
+            document_type(Some(&loinc("34117-2")), &[]),
+            DocumentType::PhysicalAssessment
+        );
+        assert_eq!(
+            document_type(Some(&loinc("18842-5")), &[]),
+            DocumentType::DischargeSummary
+        );
+        let lab = concept(json!({"coding": [{"system": V2_0074, "code": "LAB"}]}));
+        assert_eq!(
+            document_type(Some(&loinc("99999-9")), &[lab]),
+            DocumentType::LabReport
+        );
+        let words = concept(json!({"text": "Nutrition consult"}));
+        assert_eq!(
+            document_type(Some(&words), &[]),
+            DocumentType::DietaryAssessment
+        );
+        assert_eq!(document_type(None, &[]), DocumentType::Other);
+    }
+
+    #[test]
+    fn values_are_capped_and_dates_checked() {
+        assert_eq!(cap(&"x".repeat(250), 200).chars().count(), 200);
+        assert!(cap(&"é".repeat(250), 200).ends_with('…'));
+        assert_eq!(cap("short", 200), "short");
+        assert_eq!(
+            date_part("2026-11-01T08:00:00Z").as_deref(),
+            Some("2026-11-01")
+        );
+        assert_eq!(date_part("2026-13-01"), None);
+        assert_eq!(date_part("soon"), None);
+        assert!(valid_mime("application/pdf"));
+        assert!(!valid_mime("text/html<script>"));
+    }
+
+    #[test]
+    fn a_report_without_a_presented_form_reads_as_text() {
+        let report: DiagnosticReport = serde_json::from_value(json!({
+            "status": "final", "effectiveDateTime": "2026-11-01",
+            "performer": [{"display": "City Lab"}], "conclusion": "Mild hyperlipidaemia."
+        }))
+        .unwrap();
+        let ldl: Observation = serde_json::from_value(json!({
+            "code": {"text": "LDL cholesterol"},
+            "valueQuantity": {"value": 4.1, "unit": "mmol/L"},
+            "referenceRange": [{"high": {"value": 3.0, "unit": "mmol/L"}}],
+            "interpretation": [{"coding": [{"code": "H"}]}]
+        }))
+        .unwrap();
+        let text = render_report("Lipid panel", &report, &[ldl]);
+        assert!(
+            text.starts_with("Lipid panel\nStatus: final · Date: 2026-11-01 · Performer: City Lab"),
+            "{text}"
+        );
+        assert!(
+            text.contains("- LDL cholesterol: 4.1 mmol/L (reference ≤ 3 mmol/L) [H]"),
+            "{text}"
+        );
+        assert!(text.ends_with("Conclusion: Mild hyperlipidaemia.\n"));
+    }
+}

@@ -1,0 +1,615 @@
+//! A Primary Healthcare Provider's FHIR R4 server as a source of documents.
+
+pub mod keys;
+pub mod mapping;
+pub mod model;
+
+use crate::http::{read_capped, send, status_error};
+use crate::{ConnectorError, Limits, Result};
+use keys::SigningKey;
+use model::{Bundle, CapabilityStatement, Patient, SmartConfiguration, Task};
+use reqwest::header::{HeaderMap, ACCEPT, DATE};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use tokio::sync::{Mutex, OnceCell};
+
+const REMOTE: &str = "the PHP's FHIR server";
+const FHIR_JSON: &str = "application/fhir+json";
+
+/// How the platform authenticates at a PHP.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// An open server.
+    None,
+    /// A static bearer token issued out of band.
+    Bearer(String),
+    /// SMART Backend Services: client_credentials with a signed JWT client assertion.
+    SmartBackend {
+        client_id: String,
+        key: SigningKey,
+        scope: String,
+        /// Overrides the token endpoint from `.well-known/smart-configuration`.
+        token_url: Option<String>,
+    },
+}
+
+/// The scope asked for when none is configured: read what documents come from, write Tasks.
+pub const DEFAULT_SCOPE: &str = "system/Patient.rs system/DocumentReference.rs system/DiagnosticReport.rs system/Observation.rs system/Binary.r system/Task.cru system/CommunicationRequest.cru";
+
+/// What the server says it offers.
+#[derive(Debug, Clone, Default)]
+pub struct Discovery {
+    pub smart: Option<SmartConfiguration>,
+    pub capabilities: CapabilityStatement,
+}
+
+struct CachedToken {
+    value: String,
+    renew_at: Instant,
+}
+
+/// An answer's body and the server's own clock (its `Date` header).
+struct Answer {
+    body: Value,
+    server_time: Option<String>,
+}
+
+/// A client of one PHP's FHIR endpoint.
+pub struct FhirSource {
+    http: reqwest::Client,
+    base: String,
+    auth: Auth,
+    limits: Limits,
+    discovery: OnceCell<Discovery>,
+    token: Mutex<Option<CachedToken>>,
+}
+
+/// How sure a patient search is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatientMatch {
+    /// Exactly one patient at the PHP, found by identifier or a certain match: its id.
+    Found(String),
+    /// Candidates, none certain: a person must confirm (count only; no PHI).
+    Unsure(usize),
+    NotFound,
+}
+
+/// What the platform knows of a patient, to find them at the PHP.
+#[derive(Debug, Clone, Default)]
+pub struct PatientQuery {
+    /// The identifier the PHP knows them by (`system|value` or a bare value).
+    pub identifier: Option<String>,
+    pub name: String,
+    pub birth_date: Option<String>,
+    pub email: Option<String>,
+}
+
+impl FhirSource {
+    pub fn new(base: &str, auth: Auth, limits: Limits) -> Result<Self> {
+        let url = reqwest::Url::parse(base)
+            .map_err(|_| ConnectorError::Config("the FHIR base URL is not a URL".into()))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(ConnectorError::Config(
+                "the FHIR base URL must be http(s)".into(),
+            ));
+        }
+        Ok(Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| ConnectorError::Config(e.to_string()))?,
+            base: base.trim_end_matches('/').to_owned(),
+            auth,
+            limits,
+            discovery: OnceCell::new(),
+            token: Mutex::new(None),
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// `.well-known/smart-configuration` (when the server has one) and `/metadata`, read once.
+    pub async fn discover(&self) -> Result<&Discovery> {
+        self.discovery
+            .get_or_try_init(|| async {
+                let smart = match self
+                    .fetch_json::<SmartConfiguration>(
+                        &format!("{}/.well-known/smart-configuration", self.base),
+                        "reading its SMART configuration",
+                    )
+                    .await
+                {
+                    Ok(config) => Some(config),
+                    Err(ConnectorError::NotFound(_)) => None,
+                    Err(e) => return Err(e),
+                };
+                // Open to all, as FHIR asks: no token needed (or yet known).
+                let capabilities = self
+                    .fetch_json::<CapabilityStatement>(
+                        &format!("{}/metadata", self.base),
+                        "reading its capabilities",
+                    )
+                    .await?;
+                Ok(Discovery {
+                    smart,
+                    capabilities,
+                })
+            })
+            .await
+    }
+
+    /// An unauthenticated JSON read (discovery documents).
+    async fn fetch_json<T: DeserializeOwned>(&self, url: &str, doing: &str) -> Result<T> {
+        let res = send(
+            self.http.get(url).header(ACCEPT, "application/json"),
+            REMOTE,
+        )
+        .await?;
+        if !res.status().is_success() {
+            return Err(status_error(res.status(), res.headers(), REMOTE, doing));
+        }
+        let body = read_capped(res, 4 << 20, REMOTE).await?;
+        serde_json::from_slice(&body)
+            .map_err(|_| ConnectorError::Invalid(format!("{REMOTE} sent malformed JSON ({doing})")))
+    }
+
+    /// A bearer token for the next call: cached until a minute before it expires.
+    async fn bearer(&self) -> Result<Option<String>> {
+        let (client_id, key, scope, configured_url) = match &self.auth {
+            Auth::None => return Ok(None),
+            Auth::Bearer(token) => return Ok(Some(token.clone())),
+            Auth::SmartBackend {
+                client_id,
+                key,
+                scope,
+                token_url,
+            } => (client_id, key, scope, token_url),
+        };
+        let mut cached = self.token.lock().await;
+        if let Some(token) = cached.as_ref().filter(|t| Instant::now() < t.renew_at) {
+            return Ok(Some(token.value.clone()));
+        }
+        let token_url = match configured_url {
+            Some(url) => url.clone(),
+            None => self
+                .discover()
+                .await?
+                .smart
+                .as_ref()
+                .and_then(|s| s.token_endpoint.clone())
+                .ok_or_else(|| {
+                    ConnectorError::Config(
+                        "the PHP publishes no SMART token endpoint; configure its token URL".into(),
+                    )
+                })?,
+        };
+        let assertion = key.client_assertion(client_id, &token_url)?;
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("scope", scope.as_str()),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", assertion.as_str()),
+        ];
+        let res = send(self.http.post(&token_url).form(&form), REMOTE).await?;
+        let status = res.status();
+        if status.is_client_error() && status.as_u16() != 429 {
+            return Err(ConnectorError::Auth(format!(
+                "the PHP refused the platform's client assertion (HTTP {}); check that it has registered the {} public key with kid {:?} for this client id",
+                status.as_u16(),
+                key.alg().as_str(),
+                key.kid()
+            )));
+        }
+        if !status.is_success() {
+            return Err(status_error(
+                status,
+                res.headers(),
+                REMOTE,
+                "getting an access token",
+            ));
+        }
+        let body: Value = serde_json::from_slice(&read_capped(res, 64 << 10, REMOTE).await?)
+            .map_err(|_| ConnectorError::Invalid("the PHP's token answer is not JSON".into()))?;
+        let value = body["access_token"]
+            .as_str()
+            .filter(|t| !t.is_empty() && t.len() < 8192)
+            .ok_or_else(|| {
+                ConnectorError::Invalid("the PHP's token answer has no access_token".into())
+            })?
+            .to_owned();
+        let lifetime = body["expires_in"].as_u64().unwrap_or(300).clamp(1, 86_400);
+        let renew_at =
+            Instant::now() + Duration::from_secs(lifetime.saturating_sub(60).max(lifetime / 2));
+        *cached = Some(CachedToken {
+            value: value.clone(),
+            renew_at,
+        });
+        Ok(Some(value))
+    }
+
+    async fn forget_token(&self) {
+        *self.token.lock().await = None;
+    }
+
+    /// Only URLs under the base get the token: a `next` link elsewhere is refused.
+    fn check_same_server(&self, url: &str) -> Result<()> {
+        if url.starts_with(&format!("{}/", self.base)) || url == self.base {
+            Ok(())
+        } else {
+            Err(ConnectorError::Invalid(
+                "the PHP sent a paging link to another server; not followed".into(),
+            ))
+        }
+    }
+
+    /// An authenticated request; on a 401 with SMART auth, one retry with a fresh token.
+    async fn call(
+        &self,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+        doing: &str,
+        cap: usize,
+    ) -> Result<(Vec<u8>, HeaderMap)> {
+        for attempt in 0..2 {
+            let mut req = build(&self.http).header(ACCEPT, FHIR_JSON);
+            if let Some(token) = self.bearer().await? {
+                req = req.bearer_auth(token);
+            }
+            let res = send(req, REMOTE).await?;
+            let status = res.status();
+            if status == reqwest::StatusCode::UNAUTHORIZED
+                && attempt == 0
+                && matches!(self.auth, Auth::SmartBackend { .. })
+            {
+                self.forget_token().await;
+                continue;
+            }
+            if !status.is_success() {
+                return Err(status_error(status, res.headers(), REMOTE, doing));
+            }
+            let headers = res.headers().clone();
+            return Ok((read_capped(res, cap, REMOTE).await?, headers));
+        }
+        unreachable!("the loop returns on its second pass")
+    }
+
+    async fn get(&self, url: &str, doing: &str) -> Result<Answer> {
+        self.check_same_server(url)?;
+        let (body, headers) = self
+            .call(|http| http.get(url), doing, self.limits.max_response_bytes)
+            .await?;
+        answer(&body, &headers, doing)
+    }
+
+    async fn post(&self, url: &str, resource: &Value, doing: &str) -> Result<Answer> {
+        self.check_same_server(url)?;
+        let (body, headers) = self
+            .call(
+                |http| {
+                    http.post(url)
+                        .header(reqwest::header::CONTENT_TYPE, FHIR_JSON)
+                        .json(resource)
+                },
+                doing,
+                1 << 20,
+            )
+            .await?;
+        answer(&body, &headers, doing)
+    }
+
+    /// One search page: the first (`resource?params`) or a `next` link.
+    pub async fn search_page(&self, page: &PageRef) -> Result<(Bundle, Option<String>)> {
+        let url = match page {
+            PageRef::First { resource, params } => {
+                let query: String = form_query(params);
+                format!("{}/{resource}?{query}", self.base)
+            }
+            PageRef::Next(url) => url.clone(),
+        };
+        let answer = self.get(&url, "searching").await?;
+        let bundle: Bundle = parse(answer.body, "a search Bundle")?;
+        if bundle.resource_type != "Bundle"
+            || bundle.kind.as_deref().is_some_and(|k| k != "searchset")
+        {
+            return Err(ConnectorError::Invalid(
+                "the PHP answered a search with something other than a searchset Bundle".into(),
+            ));
+        }
+        let server_time = bundle.meta.last_updated.clone().or(answer.server_time);
+        Ok((bundle, server_time))
+    }
+
+    /// Reads `Type/id` (or a relative reference) under the base.
+    pub async fn read(&self, reference: &str) -> Result<Value> {
+        let reference = reference.trim_start_matches('/');
+        let url = if reference.starts_with("http://") || reference.starts_with("https://") {
+            reference.to_owned()
+        } else {
+            format!("{}/{reference}", self.base)
+        };
+        Ok(self.get(&url, "reading a resource").await?.body)
+    }
+
+    /// Finds the platform's patient at the PHP: by identifier, else `$match` (certain
+    /// matches only), else name + birth date (+ email). Anything less than one certain
+    /// candidate is reported, never guessed.
+    pub async fn find_patient(&self, q: &PatientQuery) -> Result<PatientMatch> {
+        if let Some(identifier) = q.identifier.as_deref().filter(|i| !i.is_empty()) {
+            let found = self
+                .patients(&[("identifier", identifier.to_owned())])
+                .await?;
+            return Ok(match found.as_slice() {
+                [one] => PatientMatch::Found(one.id.clone().unwrap_or_default()),
+                [] => PatientMatch::NotFound,
+                many => PatientMatch::Unsure(many.len()),
+            });
+        }
+        let Some(birth_date) = q.birth_date.clone() else {
+            return Ok(PatientMatch::NotFound);
+        };
+        let caps = &self.discover().await?.capabilities;
+        if caps.has_operation("Patient", "match") {
+            return self.match_operation(q, &birth_date).await;
+        }
+        let (given, family) = split_name(&q.name);
+        let mut params = vec![("birthdate", birth_date.clone()), ("family", family)];
+        if let Some(given) = given {
+            params.push(("given", given));
+        }
+        let found = self.patients(&params).await?;
+        let certain: Vec<&Patient> = found
+            .iter()
+            .filter(|p| p.birth_date.as_deref() == Some(birth_date.as_str()))
+            .filter(|p| match (&q.email, p.email()) {
+                (Some(ours), Some(theirs)) => ours.eq_ignore_ascii_case(theirs),
+                _ => false,
+            })
+            .collect();
+        Ok(match (certain.as_slice(), found.len()) {
+            ([one], _) => PatientMatch::Found(one.id.clone().unwrap_or_default()),
+            (_, 0) => PatientMatch::NotFound,
+            (_, n) => PatientMatch::Unsure(n),
+        })
+    }
+
+    async fn patients(&self, params: &[(&str, String)]) -> Result<Vec<Patient>> {
+        let page = PageRef::First {
+            resource: "Patient".into(),
+            params: params
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
+        };
+        let (bundle, _) = self.search_page(&page).await?;
+        resources_of(&bundle, "Patient")
+    }
+
+    async fn match_operation(&self, q: &PatientQuery, birth_date: &str) -> Result<PatientMatch> {
+        let (given, family) = split_name(&q.name);
+        let mut patient = json!({
+            "resourceType": "Patient",
+            "name": [{"family": family, "given": given.into_iter().collect::<Vec<_>>()}],
+            "birthDate": birth_date,
+        });
+        if let Some(email) = &q.email {
+            patient["telecom"] = json!([{"system": "email", "value": email}]);
+        }
+        let parameters = json!({
+            "resourceType": "Parameters",
+            "parameter": [
+                {"name": "resource", "resource": patient},
+                {"name": "onlyCertainMatches", "valueBoolean": true},
+                {"name": "count", "valueInteger": 3},
+            ],
+        });
+        let answer = self
+            .post(
+                &format!("{}/Patient/$match", self.base),
+                &parameters,
+                "matching the patient",
+            )
+            .await?;
+        let bundle: Bundle = parse(answer.body, "a $match Bundle")?;
+        let certain: Vec<&model::BundleEntry> = bundle
+            .entry
+            .iter()
+            .filter(|e| {
+                e.search.as_ref().is_some_and(|s| {
+                    s.score.is_some_and(|score| score >= 0.95) || match_grade(e) == Some("certain")
+                })
+            })
+            .collect();
+        Ok(match (certain.as_slice(), bundle.entry.len()) {
+            ([one], _) => PatientMatch::Found(
+                one.resource
+                    .as_ref()
+                    .and_then(|r| r["id"].as_str())
+                    .unwrap_or_default()
+                    .to_owned(),
+            ),
+            (_, 0) => PatientMatch::NotFound,
+            (_, n) => PatientMatch::Unsure(n),
+        })
+    }
+
+    /// Asks the PHP for a patient's documents: a Da Vinci CDex data-request `Task`, or a
+    /// `CommunicationRequest` where the server takes no Task. Returns `Type/id`.
+    pub async fn request_documents(
+        &self,
+        patient_id: &str,
+        types: &[domain::DocumentType],
+        note: Option<&str>,
+    ) -> Result<String> {
+        let caps = &self.discover().await?.capabilities;
+        let query = format!("DocumentReference?patient={patient_id}");
+        let wanted: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
+        let text = match (wanted.is_empty(), note) {
+            (true, None) => "Please send this patient's recent documents.".to_owned(),
+            (true, Some(note)) => note.to_owned(),
+            (false, None) => format!("Please send: {}.", wanted.join(", ")),
+            (false, Some(note)) => format!("Please send: {}. {note}", wanted.join(", ")),
+        };
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let (kind, resource) = if caps.supports("Task", "create")
+            || !caps.supports("CommunicationRequest", "create")
+        {
+            (
+                "Task",
+                json!({
+                    "resourceType": "Task",
+                    "status": "requested",
+                    "intent": "order",
+                    "code": {"coding": [{
+                        "system": "http://hl7.org/fhir/us/davinci-hrex/CodeSystem/hrex-temp",
+                        "code": "data-request",
+                    }]},
+                    "for": {"reference": format!("Patient/{patient_id}")},
+                    "authoredOn": now,
+                    "input": [{
+                        "type": {"coding": [{
+                            "system": "http://hl7.org/fhir/us/davinci-hrex/CodeSystem/hrex-temp",
+                            "code": "data-query",
+                        }]},
+                        "valueString": query,
+                    }],
+                    "note": [{"text": text}],
+                }),
+            )
+        } else {
+            (
+                "CommunicationRequest",
+                json!({
+                    "resourceType": "CommunicationRequest",
+                    "status": "active",
+                    "subject": {"reference": format!("Patient/{patient_id}")},
+                    "authoredOn": now,
+                    "payload": [{"contentString": text}],
+                }),
+            )
+        };
+        let answer = self
+            .post(
+                &format!("{}/{kind}", self.base),
+                &resource,
+                "requesting documents",
+            )
+            .await?;
+        let id = answer.body["id"]
+            .as_str()
+            .filter(|id| valid_id(id))
+            .ok_or_else(|| {
+                ConnectorError::Invalid(format!("the PHP created a {kind} without an id"))
+            })?;
+        Ok(format!("{kind}/{id}"))
+    }
+
+    /// The status of a request made by [`Self::request_documents`] (`Task.status`, or
+    /// `CommunicationRequest.status`).
+    pub async fn request_status(&self, reference: &str) -> Result<String> {
+        let body = self.read(reference).await?;
+        let task: Task = parse(body, "a Task")?;
+        task.status
+            .filter(|s| s.len() < 40)
+            .ok_or_else(|| ConnectorError::Invalid("the PHP's request has no status".into()))
+    }
+}
+
+/// Where a search page is.
+#[derive(Debug, Clone)]
+pub enum PageRef {
+    First {
+        resource: String,
+        params: Vec<(String, String)>,
+    },
+    Next(String),
+}
+
+fn form_query(params: &[(String, String)]) -> String {
+    let mut out = String::new();
+    for (k, v) in params {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        out.push_str(&urlencode(k));
+        out.push('=');
+        out.push_str(&urlencode(v));
+    }
+    out
+}
+
+fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'|' | b':' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn answer(body: &[u8], headers: &HeaderMap, doing: &str) -> Result<Answer> {
+    let body = serde_json::from_slice(body)
+        .map_err(|_| ConnectorError::Invalid(format!("{REMOTE} sent malformed JSON ({doing})")))?;
+    let server_time = headers
+        .get(DATE)
+        .and_then(|d| d.to_str().ok())
+        .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
+        .map(|d| {
+            d.to_utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        });
+    Ok(Answer { body, server_time })
+}
+
+pub(crate) fn parse<T: DeserializeOwned>(value: Value, what: &str) -> Result<T> {
+    serde_json::from_value(value).map_err(|_| {
+        ConnectorError::Invalid(format!("{REMOTE} sent {what} that is not valid FHIR R4"))
+    })
+}
+
+/// The entries of `bundle` that are `kind` resources (others, like OperationOutcome, skipped).
+pub(crate) fn resources_of<T: DeserializeOwned>(bundle: &Bundle, kind: &str) -> Result<Vec<T>> {
+    bundle
+        .entry
+        .iter()
+        .filter_map(|e| e.resource.as_ref())
+        .filter(|r| r["resourceType"] == kind)
+        .map(|r| parse(r.clone(), kind))
+        .collect()
+}
+
+fn match_grade(entry: &model::BundleEntry) -> Option<&str> {
+    entry
+        .resource
+        .as_ref()?
+        .get("extension")?
+        .as_array()?
+        .iter()
+        .find(|e| e["url"] == "http://hl7.org/fhir/StructureDefinition/match-grade")?
+        .get("valueCode")?
+        .as_str()
+}
+
+/// "Ana Maria Lima" -> (Some("Ana Maria"), "Lima")
+fn split_name(name: &str) -> (Option<String>, String) {
+    match name.trim().rsplit_once(' ') {
+        Some((given, family)) => (Some(given.trim().to_owned()), family.to_owned()),
+        None => (None, name.trim().to_owned()),
+    }
+}
+
+/// A FHIR id: `[A-Za-z0-9\-\.]{1,64}`.
+pub fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
