@@ -4,6 +4,7 @@ use crate::audit::AuditLog;
 use crate::auth::{JwtKeys, LoginLimiter, PasswordHasher};
 use crate::config::Config;
 use crate::db::Db;
+use crate::secrets::Cipher;
 use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -24,6 +25,8 @@ pub struct Inner {
     pub limiter: LoginLimiter,
     /// Records who read which patient's data.
     pub audit: AuditLog,
+    /// Seals the credentials the platform keeps for PHPs.
+    pub cipher: Cipher,
     pub config: Config,
 }
 
@@ -55,6 +58,7 @@ impl AppState {
             hasher: PasswordHasher::new().await?,
             limiter: LoginLimiter::new(config.login_limits),
             audit: AuditLog::start(db.clone()),
+            cipher: Cipher::new(config.secrets_key.expose()),
             config,
         })))
     }

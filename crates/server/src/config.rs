@@ -43,11 +43,58 @@ pub struct Config {
     /// How long deletions stay in the change feed. A replica whose cursor is older must
     /// re-sync from scratch (410), since tombstones past this age may be purged.
     pub tombstone_retention: Duration,
+    /// Encrypts what the platform keeps for signing in elsewhere (PHP keys and tokens).
+    pub secrets_key: Secret,
+    pub jobs: JobSettings,
+}
+
+/// The background integration jobs.
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    /// Workers in this instance; 0 runs no jobs here (they wait for another instance).
+    pub workers: usize,
+    /// How often each linked patient is pulled from their PHP.
+    pub pull_interval: Duration,
+    /// How often an idle worker looks for due jobs (enqueues in this instance wake it at once).
+    pub poll: Duration,
+    /// Attempts before a job is parked for a person to look at.
+    pub attempts: u32,
+    /// Backoff before the second attempt; doubles up to `backoff_max`, with jitter.
+    pub backoff_first: Duration,
+    pub backoff_max: Duration,
+    /// A running job not renewed for this long is taken over by another worker.
+    pub lease: Duration,
+    /// Each pull re-reads this much before the last watermark: resources sharing a
+    /// `_lastUpdated` with it, or committed late at the PHP, are not missed.
+    pub pull_overlap: Duration,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        Self {
+            workers: 2,
+            pull_interval: Duration::from_secs(15 * 60),
+            poll: Duration::from_secs(1),
+            attempts: 5,
+            backoff_first: Duration::from_secs(2),
+            backoff_max: Duration::from_secs(300),
+            lease: Duration::from_secs(60),
+            pull_overlap: Duration::from_secs(300),
+        }
+    }
 }
 
 impl Config {
     /// Defaults around a database and a secret.
+    /// The secrets key defaults to one derived from the JWT secret; `serve` sets its own.
     pub fn new(database_url: impl Into<String>, jwt_secret: Secret) -> Self {
+        let secrets_key = {
+            use sha2::Digest as _;
+            let mut h = sha2::Sha256::new();
+            h.update(b"healthcare-records secrets key v1\0");
+            h.update(jwt_secret.expose());
+            Secret::new(h.finalize().to_vec())
+        };
         Self {
             database_url: database_url.into(),
             jwt_secret,
@@ -59,6 +106,8 @@ impl Config {
             db_max_connections: 8,
             login_limits: LoginLimits::default(),
             tombstone_retention: Duration::from_secs(90 * 24 * 3600),
+            secrets_key,
+            jobs: JobSettings::default(),
         }
     }
 }
@@ -75,20 +124,18 @@ pub fn default_database_url(data_dir: &Path) -> String {
     format!("sqlite:{}", data_dir.join("records.db").display())
 }
 
-/// The JWT secret from `RECORDS_JWT_SECRET`, else the one kept in `<data_dir>/jwt-secret`
+/// A secret from its environment variable (`env`), else the one kept in `<data_dir>/<file>`
 /// (made on first start, readable by its owner only). `true`: it was just generated.
 pub fn load_or_create_secret(
-    from_env: Option<String>,
+    env: &str,
+    file: &str,
     data_dir: &Path,
 ) -> anyhow::Result<(Secret, bool)> {
-    if let Some(s) = from_env {
-        anyhow::ensure!(
-            s.len() >= 32,
-            "RECORDS_JWT_SECRET must be at least 32 characters"
-        );
+    if let Ok(s) = std::env::var(env) {
+        anyhow::ensure!(s.len() >= 32, "{env} must be at least 32 characters");
         return Ok((Secret::new(s.into_bytes()), false));
     }
-    let path = data_dir.join("jwt-secret");
+    let path = data_dir.join(file);
     if path.exists() {
         let s = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
@@ -149,9 +196,11 @@ mod tests {
     #[test]
     fn a_generated_secret_is_private_and_reused() {
         let dir = std::env::temp_dir().join(format!("records-secret-{}", uuid::Uuid::now_v7()));
-        let (a, new) = load_or_create_secret(None, &dir).expect("created");
+        let (a, new) = load_or_create_secret("RECORDS_TEST_UNSET_SECRET", "jwt-secret", &dir)
+            .expect("created");
         assert!(new);
-        let (b, new) = load_or_create_secret(None, &dir).expect("read back");
+        let (b, new) = load_or_create_secret("RECORDS_TEST_UNSET_SECRET", "jwt-secret", &dir)
+            .expect("read back");
         assert!(!new);
         assert_eq!(a.expose(), b.expose());
         #[cfg(unix)]

@@ -101,14 +101,23 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let addr = config::parse_bind(&bind)?;
             let (secret, generated) =
-                config::load_or_create_secret(std::env::var("RECORDS_JWT_SECRET").ok(), &data_dir)?;
+                config::load_or_create_secret("RECORDS_JWT_SECRET", "jwt-secret", &data_dir)?;
             if generated {
                 tracing::warn!(
                     path = %data_dir.join("jwt-secret").display(),
                     "generated a JWT signing secret; set RECORDS_JWT_SECRET to share one between instances"
                 );
             }
+            let (secrets_key, generated) =
+                config::load_or_create_secret("RECORDS_SECRETS_KEY", "secrets-key", &data_dir)?;
+            if generated {
+                tracing::warn!(
+                    path = %data_dir.join("secrets-key").display(),
+                    "generated the key that encrypts PHP credentials; set RECORDS_SECRETS_KEY to share one between instances"
+                );
+            }
             let mut config = Config::new(database_url, secret);
+            config.secrets_key = secrets_key;
             config.max_body_bytes = max_body_bytes;
             config.db_max_connections = db_max_connections;
             config.tombstone_retention =

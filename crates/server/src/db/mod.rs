@@ -8,7 +8,7 @@ mod audit;
 mod documents;
 mod logs;
 mod patients;
-mod providers;
+pub mod providers;
 mod shares;
 mod sync;
 mod tokens;

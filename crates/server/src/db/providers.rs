@@ -1,53 +1,212 @@
-//! Primary Healthcare Providers: the FHIR endpoints patients' documents come from. Only what
-//! linking patients and provider users needs so far; auth settings come with the integrations.
+//! Primary Healthcare Providers: the FHIR endpoints patients' documents come from, and how
+//! the platform signs in at each. Credentials are stored sealed (see `secrets`); the API
+//! shows only their public parts.
 
-use super::{now, Db, DbResult, RowExt};
+use super::{now, Db, DbResult, RowExt, Sql};
+use crate::db::Bind;
 use uuid::Uuid;
 
-/// A provider record.
+/// How the platform signs in at a PHP.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthMode {
+    /// An open FHIR server.
+    None,
+    /// A static bearer token issued by the PHP.
+    Bearer,
+    /// SMART Backend Services: a signed JWT client assertion (RS384 or ES384).
+    SmartBackend,
+}
+
+impl AuthMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Bearer => "bearer",
+            Self::SmartBackend => "smart-backend",
+        }
+    }
+
+    fn parse(s: &str) -> anyhow::Result<Self> {
+        Ok(match s {
+            "none" => Self::None,
+            "bearer" => Self::Bearer,
+            "smart-backend" => Self::SmartBackend,
+            other => anyhow::bail!("unknown auth mode {other:?} in providers"),
+        })
+    }
+}
+
+/// A provider as the API shows it: never the private key or token.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Provider {
     pub id: Uuid,
     pub name: String,
     pub fhir_base_url: String,
+    pub auth_mode: AuthMode,
+    /// SMART: the client id the PHP registered for the platform.
+    pub client_id: Option<String>,
+    /// SMART: the token endpoint, when not the one the PHP publishes.
+    pub token_url: Option<String>,
+    pub scope: Option<String>,
+    /// SMART: the signing key's id (`kid`) and algorithm.
+    pub key_id: Option<String>,
+    pub key_algorithm: Option<String>,
+    /// SMART: the public key set to register at the PHP (also served, unauthenticated, at
+    /// `/api/v1/providers/{id}/jwks.json`).
+    #[schema(value_type = Option<Object>)]
+    pub public_jwks: Option<serde_json::Value>,
     pub version: i64,
 }
 
-fn provider_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<Provider> {
-    Ok(Provider {
-        id: row.id("id")?,
-        name: row.text("name")?,
-        fhir_base_url: row.text("fhir_base_url")?,
-        version: row.int("version")?,
+/// A provider with its sealed credential, for the jobs that call it.
+#[derive(Debug, Clone)]
+pub struct ProviderAccess {
+    pub provider: Provider,
+    /// The bearer token or PKCS#8 private key, sealed.
+    pub sealed_secret: Option<String>,
+}
+
+/// What to store for a provider (validated by the handler).
+#[derive(Debug, Clone)]
+pub struct ProviderRow {
+    pub name: String,
+    pub fhir_base_url: String,
+    pub auth_mode: AuthMode,
+    pub client_id: Option<String>,
+    pub token_url: Option<String>,
+    pub scope: Option<String>,
+    pub key_id: Option<String>,
+    pub sealed_secret: Option<String>,
+    pub public_jwks: Option<serde_json::Value>,
+}
+
+impl ProviderRow {
+    /// An open FHIR server: no credentials.
+    pub fn open(name: &str, fhir_base_url: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            fhir_base_url: fhir_base_url.to_owned(),
+            auth_mode: AuthMode::None,
+            client_id: None,
+            token_url: None,
+            scope: None,
+            key_id: None,
+            sealed_secret: None,
+            public_jwks: None,
+        }
+    }
+}
+
+const COLS: &str = "id, name, fhir_base_url, auth_mode, client_id, token_url, scope, key_id, \
+                    public_jwks, secret, version";
+
+fn provider_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<ProviderAccess> {
+    let public_jwks: Option<serde_json::Value> = row
+        .opt_text("public_jwks")?
+        .map(|s| serde_json::from_str(&s))
+        .transpose()?;
+    let key_algorithm = public_jwks
+        .as_ref()
+        .and_then(|j| j["keys"][0]["alg"].as_str())
+        .map(str::to_owned);
+    Ok(ProviderAccess {
+        provider: Provider {
+            id: row.id("id")?,
+            name: row.text("name")?,
+            fhir_base_url: row.text("fhir_base_url")?,
+            auth_mode: AuthMode::parse(&row.text("auth_mode")?)?,
+            client_id: row.opt_text("client_id")?,
+            token_url: row.opt_text("token_url")?,
+            scope: row.opt_text("scope")?,
+            key_id: row.opt_text("key_id")?,
+            key_algorithm,
+            public_jwks,
+            version: row.int("version")?,
+        },
+        sealed_secret: row.opt_text("secret")?,
     })
 }
 
 impl Db {
-    pub async fn insert_provider(&self, name: &str, fhir_base_url: &str) -> DbResult<Provider> {
+    pub async fn insert_provider(&self, new: ProviderRow) -> DbResult<Provider> {
         let at = now();
-        let row = sqlx::query(
-            "INSERT INTO providers (id, name, fhir_base_url, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $4) RETURNING id, name, fhir_base_url, version",
-        )
+        let row = sqlx::query(&format!(
+            "INSERT INTO providers (id, name, fhir_base_url, auth_mode, client_id, token_url, scope, \
+             key_id, secret, public_jwks, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING {COLS}"
+        ))
         .bind(domain::new_id().to_string())
-        .bind(name)
-        .bind(fhir_base_url)
+        .bind(new.name)
+        .bind(new.fhir_base_url)
+        .bind(new.auth_mode.as_str())
+        .bind(new.client_id)
+        .bind(new.token_url)
+        .bind(new.scope)
+        .bind(new.key_id)
+        .bind(new.sealed_secret)
+        .bind(new.public_jwks.map(|j| j.to_string()))
         .bind(at)
         .fetch_one(self.writer())
         .await?;
-        Ok(provider_from_row(&row)?)
+        Ok(provider_from_row(&row)?.provider)
+    }
+
+    /// Replaces a provider's settings; `None` when there is no such live provider.
+    pub async fn replace_provider(&self, id: Uuid, new: ProviderRow) -> DbResult<Option<Provider>> {
+        let mut sql = Sql::new("UPDATE providers SET name = ");
+        sql.bind(new.name)
+            .push(", fhir_base_url = ")
+            .bind(new.fhir_base_url)
+            .push(", auth_mode = ")
+            .bind(new.auth_mode.as_str())
+            .push(", client_id = ")
+            .bind(Bind::from(new.client_id))
+            .push(", token_url = ")
+            .bind(Bind::from(new.token_url))
+            .push(", scope = ")
+            .bind(Bind::from(new.scope))
+            .push(", key_id = ")
+            .bind(Bind::from(new.key_id))
+            .push(", secret = ")
+            .bind(Bind::from(new.sealed_secret))
+            .push(", public_jwks = ")
+            .bind(Bind::from(new.public_jwks.map(|j| j.to_string())))
+            .push(", updated_at = ")
+            .bind(now())
+            .push(", version = version + 1 WHERE deleted_at IS NULL AND id = ")
+            .bind(id)
+            .push(&format!(" RETURNING {COLS}"));
+        let rows = sql.fetch_all(self.writer()).await?;
+        Ok(rows
+            .first()
+            .map(provider_from_row)
+            .transpose()?
+            .map(|p| p.provider))
     }
 
     pub async fn list_providers(&self) -> DbResult<Vec<Provider>> {
-        let rows = sqlx::query(
-            "SELECT id, name, fhir_base_url, version FROM providers WHERE deleted_at IS NULL \
-             ORDER BY name, id",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {COLS} FROM providers WHERE deleted_at IS NULL ORDER BY name, id"
+        ))
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
             .iter()
-            .map(provider_from_row)
+            .map(|r| provider_from_row(r).map(|p| p.provider))
             .collect::<anyhow::Result<Vec<_>>>()?)
+    }
+
+    /// A live provider with its sealed credential.
+    pub async fn provider_access(&self, id: Uuid) -> DbResult<Option<ProviderAccess>> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLS} FROM providers WHERE deleted_at IS NULL AND id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(provider_from_row).transpose()?)
     }
 }

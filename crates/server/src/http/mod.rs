@@ -108,6 +108,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(logs::manual_sync))
         .routes(routes!(logs::request_documents))
         .routes(routes!(providers::list, providers::create))
+        .routes(routes!(providers::get, providers::replace))
+        .routes(routes!(providers::jwks))
         .routes(routes!(audit::list))
         .routes(routes!(sync::changes))
         .routes(routes!(push::push))

@@ -1,17 +1,21 @@
-//! `/api/v1/providers`: the PHPs patients link to (admins only). Auth settings for pulling
-//! from them arrive with the FHIR integration.
+//! `/api/v1/providers`: the PHPs patients link to, and how the platform signs in at each
+//! (admins only). A SMART key can be uploaded or generated here; its public half is served at
+//! `/api/v1/providers/{id}/jwks.json` for the PHP to register, without a token.
 
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{ApiJson, AuthUser};
+use super::extract::{ApiJson, ApiPath, AuthUser};
 use crate::app::AppState;
+use crate::db::providers::{AuthMode, ProviderRow};
 use crate::db::Provider;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use domain::text::Label;
+use connectors::fhir::keys::SigningKey;
+use domain::text::{Label, Text};
 use domain::{Denied, UserType};
 use serde::Deserialize;
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -21,6 +25,40 @@ pub struct NewProvider {
     /// The PHP's FHIR R4 base URL (`https://…`).
     #[schema(value_type = String, max_length = 500)]
     fhir_base_url: Label<500>,
+    /// How the platform signs in there; an open server when absent.
+    #[serde(default)]
+    auth: ProviderAuth,
+}
+
+/// Sign-in settings. Secrets go in, never come out.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(tag = "mode", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ProviderAuth {
+    #[default]
+    None,
+    Bearer {
+        #[schema(value_type = String, max_length = 4096)]
+        token: Label<4096>,
+    },
+    SmartBackend {
+        /// The client id the PHP registered for the platform.
+        #[schema(value_type = String, max_length = 200)]
+        client_id: Label<200>,
+        /// Defaults to read access to patients, documents, reports, observations and
+        /// binaries, and writing Tasks.
+        #[schema(value_type = Option<String>, max_length = 1000)]
+        scope: Option<Label<1000>>,
+        /// Only when the PHP does not publish `.well-known/smart-configuration`.
+        #[schema(value_type = Option<String>, max_length = 500)]
+        token_url: Option<Label<500>>,
+        /// A PKCS#8 PEM private key (P-384 or RSA ≥ 2048). Absent: the platform generates a
+        /// P-384 (ES384) key and shows its public half.
+        #[schema(value_type = Option<String>, max_length = 20000)]
+        private_key_pem: Option<Text<20000>>,
+        /// The key's `kid`; generated when absent.
+        #[schema(value_type = Option<String>, max_length = 200)]
+        key_id: Option<Label<200>>,
+    },
 }
 
 fn admin_only(caller: &domain::Caller) -> ApiResult<()> {
@@ -29,6 +67,71 @@ fn admin_only(caller: &domain::Caller) -> ApiResult<()> {
     } else {
         Err(Denied("only admins manage providers").into())
     }
+}
+
+fn http_url(field: &'static str, url: &str) -> ApiResult<()> {
+    let host_and_path = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match host_and_path {
+        Some(r) if !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace) => {
+            Ok(())
+        }
+        _ => Err(ApiError::invalid(field, "must be an http(s) URL")),
+    }
+}
+
+/// The row to store for validated input: secrets sealed, a key generated when asked.
+fn provider_row(app: &AppState, new: NewProvider) -> ApiResult<ProviderRow> {
+    http_url("fhir_base_url", new.fhir_base_url.as_str())?;
+    let mut row = ProviderRow {
+        name: new.name.into(),
+        fhir_base_url: String::from(new.fhir_base_url)
+            .trim_end_matches('/')
+            .to_owned(),
+        auth_mode: AuthMode::None,
+        client_id: None,
+        token_url: None,
+        scope: None,
+        key_id: None,
+        sealed_secret: None,
+        public_jwks: None,
+    };
+    match new.auth {
+        ProviderAuth::None => {}
+        ProviderAuth::Bearer { token } => {
+            row.auth_mode = AuthMode::Bearer;
+            row.sealed_secret = Some(app.cipher.seal(token.as_str()));
+        }
+        ProviderAuth::SmartBackend {
+            client_id,
+            scope,
+            token_url,
+            private_key_pem,
+            key_id,
+        } => {
+            if let Some(url) = &token_url {
+                http_url("auth.token_url", url.as_str())?;
+            }
+            let kid = key_id.map_or_else(
+                || format!("records-{}", &Uuid::now_v7().simple().to_string()[..12]),
+                String::from,
+            );
+            let key = match private_key_pem {
+                Some(pem) => SigningKey::from_pem(pem.as_str(), &kid)
+                    .map_err(|e| ApiError::invalid("auth.private_key_pem", &e.to_string()))?,
+                None => SigningKey::generate_es384(&kid),
+            };
+            row.auth_mode = AuthMode::SmartBackend;
+            row.client_id = Some(client_id.into());
+            row.scope = scope.map(String::from);
+            row.token_url = token_url.map(String::from);
+            row.key_id = Some(kid);
+            row.sealed_secret = Some(app.cipher.seal(key.pem()));
+            row.public_jwks = Some(key.jwks());
+        }
+    }
+    Ok(row)
 }
 
 #[utoipa::path(get, path = "/api/v1/providers", tag = "providers", security(("bearer" = [])),
@@ -50,10 +153,62 @@ pub async fn create(
     ApiJson(new): ApiJson<NewProvider>,
 ) -> ApiResult<(StatusCode, Json<Provider>)> {
     admin_only(&caller)?;
-    let url = new.fhir_base_url.as_str();
-    if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(ApiError::invalid("fhir_base_url", "must be an http(s) URL"));
-    }
-    let provider = app.db.insert_provider(new.name.as_str(), url).await?;
+    let row = provider_row(&app, new)?;
+    let provider = app.db.insert_provider(row).await?;
     Ok((StatusCode::CREATED, Json(provider)))
+}
+
+#[utoipa::path(get, path = "/api/v1/providers/{provider_id}", tag = "providers", security(("bearer" = [])),
+    params(("provider_id" = Uuid, Path)),
+    responses((status = 200, body = Provider), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn get(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Provider>> {
+    admin_only(&caller)?;
+    let access = app
+        .db
+        .provider_access(id)
+        .await?
+        .ok_or(ApiError::NotFound("provider"))?;
+    Ok(Json(access.provider))
+}
+
+/// Replaces the provider's settings (a new key, when a SMART key is not given, is generated
+/// again: register the new public key at the PHP).
+#[utoipa::path(put, path = "/api/v1/providers/{provider_id}", tag = "providers", security(("bearer" = [])),
+    params(("provider_id" = Uuid, Path)), request_body = NewProvider,
+    responses((status = 200, body = Provider), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn replace(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(new): ApiJson<NewProvider>,
+) -> ApiResult<Json<Provider>> {
+    admin_only(&caller)?;
+    let row = provider_row(&app, new)?;
+    let provider = app
+        .db
+        .replace_provider(id, row)
+        .await?
+        .ok_or(ApiError::NotFound("provider"))?;
+    Ok(Json(provider))
+}
+
+/// The provider's public signing key as a JWK Set: what the PHP registers (or fetches as the
+/// client's `jwks_url`). Public by design: no token needed.
+#[utoipa::path(get, path = "/api/v1/providers/{provider_id}/jwks.json", tag = "providers",
+    params(("provider_id" = Uuid, Path)),
+    responses((status = 200, body = Object), (status = 404, body = Problem)))]
+pub async fn jwks(
+    State(app): State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<serde_json::Value>> {
+    app.db
+        .provider_access(id)
+        .await?
+        .and_then(|a| a.provider.public_jwks)
+        .map(Json)
+        .ok_or(ApiError::NotFound("signing key"))
 }

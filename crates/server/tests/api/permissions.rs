@@ -45,7 +45,10 @@ async fn world(app: &TestApp) -> World {
     let prac2 = app.user(Practitioner).await;
     let php = app
         .db
-        .insert_provider("Springfield Clinic", "https://php.example.org/fhir")
+        .insert_provider(server::db::providers::ProviderRow::open(
+            "Springfield Clinic",
+            "https://php.example.org/fhir",
+        ))
         .await
         .expect("provider");
     let prov1 = app.user_with(Provider, Some(php.id), None).await;

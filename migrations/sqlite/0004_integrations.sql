@@ -1,0 +1,54 @@
+-- Integrations: how the platform signs in at each PHP, what it knows of each patient there,
+-- and the job queue the background workers share (several instances on PostgreSQL).
+
+-- none | bearer | smart-backend. `secret` is the bearer token or the PKCS#8 private key,
+-- encrypted with the platform's secrets key (AES-256-GCM); never returned by the API.
+ALTER TABLE providers ADD COLUMN auth_mode TEXT NOT NULL DEFAULT 'none';
+ALTER TABLE providers ADD COLUMN client_id TEXT;
+ALTER TABLE providers ADD COLUMN token_url TEXT;
+ALTER TABLE providers ADD COLUMN scope TEXT;
+ALTER TABLE providers ADD COLUMN key_id TEXT;
+ALTER TABLE providers ADD COLUMN secret TEXT;
+-- The public half of a signing key, as the JWK Set the PHP registers (served at
+-- /api/v1/providers/{id}/jwks.json).
+ALTER TABLE providers ADD COLUMN public_jwks TEXT;
+
+-- The patient's resource id at their PHP once found; `php_match` says how the last search
+-- went (found | unsure | not found); `php_watermark` is the PHP's clock at the start of the
+-- last complete pull; `sync_error` what a person can do about the last failed job.
+ALTER TABLE patients ADD COLUMN php_patient_id TEXT;
+ALTER TABLE patients ADD COLUMN php_match TEXT;
+ALTER TABLE patients ADD COLUMN php_watermark TEXT;
+ALTER TABLE patients ADD COLUMN sync_error TEXT;
+
+ALTER TABLE healthcare_documents ADD COLUMN author TEXT;
+-- The PHP's meta.versionId (or lastUpdated) of the resource last stored.
+ALTER TABLE healthcare_documents ADD COLUMN external_version TEXT;
+
+ALTER TABLE document_requests ADD COLUMN php_reference TEXT;
+
+CREATE TABLE jobs (
+    id           TEXT PRIMARY KEY,
+    kind         TEXT NOT NULL,
+    patient_id   TEXT NOT NULL REFERENCES patients (id),
+    request_id   TEXT REFERENCES document_requests (id),
+    -- What asked for it: created | schedule | manual | request | replay.
+    cause        TEXT NOT NULL,
+    requested_by TEXT REFERENCES users (id),
+    -- queued | running | done | parked
+    status       TEXT NOT NULL,
+    attempts     BIGINT NOT NULL DEFAULT 0,
+    run_at       TEXT NOT NULL,
+    lease_owner  TEXT,
+    lease_until  TEXT,
+    -- JSON counts a person can follow: found, stored, updated, removed, skipped.
+    progress     TEXT NOT NULL DEFAULT '{}',
+    last_error   TEXT,
+    created_at   TEXT NOT NULL,
+    updated_at   TEXT NOT NULL
+);
+CREATE INDEX jobs_due ON jobs (status, run_at);
+CREATE INDEX jobs_patient ON jobs (patient_id, created_at);
+-- At most one open pull per patient: asking again while one waits joins it.
+CREATE UNIQUE INDEX jobs_one_open_pull ON jobs (patient_id)
+    WHERE kind = 'pull' AND status IN ('queued', 'running');
