@@ -64,7 +64,7 @@ mod tests {
         );
         let other = Cipher::new(b"another secrets key, also thirty-two bytes");
         assert_eq!(other.open(&a), None);
-        let mut tampered = a.clone();
+        let mut tampered = a;
         tampered.pop();
         tampered.push('A');
         assert_eq!(cipher.open(&tampered), None);

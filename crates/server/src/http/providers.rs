@@ -119,7 +119,7 @@ fn provider_row(app: &AppState, new: NewProvider) -> ApiResult<ProviderRow> {
             );
             let key = match private_key_pem {
                 Some(pem) => SigningKey::from_pem(pem.as_str(), &kid)
-                    .map_err(|e| ApiError::invalid("auth.private_key_pem", &e.to_string()))?,
+                    .map_err(|e| ApiError::invalid("auth.private_key_pem", e.to_string()))?,
                 None => SigningKey::generate_es384(&kid),
             };
             row.auth_mode = AuthMode::SmartBackend;
