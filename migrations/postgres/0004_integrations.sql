@@ -13,13 +13,21 @@ ALTER TABLE providers ADD COLUMN secret TEXT;
 -- /api/v1/providers/{id}/jwks.json).
 ALTER TABLE providers ADD COLUMN public_jwks TEXT;
 
--- The patient's resource id at their PHP once found; `php_match` says how the last search
--- went (found | unsure | not found); `php_watermark` is the PHP's clock at the start of the
--- last complete pull; `sync_error` what a person can do about the last failed job.
-ALTER TABLE patients ADD COLUMN php_patient_id TEXT;
-ALTER TABLE patients ADD COLUMN php_match TEXT;
-ALTER TABLE patients ADD COLUMN php_watermark TEXT;
+-- What a person can do about the patient's last failed integration job (shown with the
+-- patient; cleared by the next success).
 ALTER TABLE patients ADD COLUMN sync_error TEXT;
+
+-- The pull's own state per patient, outside `patients` so that pulling does not touch rows
+-- every replica syncs: the patient's resource id at their PHP once found, how the last
+-- search went (found | unsure | not found), and the PHP's clock at the start of the last
+-- complete pull.
+CREATE TABLE php_pull_state (
+    patient_id     TEXT PRIMARY KEY REFERENCES patients (id),
+    php_patient_id TEXT,
+    php_match      TEXT,
+    watermark      TEXT,
+    updated_at     TEXT NOT NULL
+);
 
 ALTER TABLE healthcare_documents ADD COLUMN author TEXT;
 -- The PHP's meta.versionId (or lastUpdated) of the resource last stored.

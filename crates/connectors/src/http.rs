@@ -112,3 +112,51 @@ fn too_large(remote: &str, cap: usize) -> ConnectorError {
         cap >> 20
     ))
 }
+
+/// Retries of one idempotent call while the remote is briefly unavailable: up to `tries`
+/// attempts, waiting 200 ms doubling to 5 s with jitter, or the remote's `Retry-After`
+/// (up to 30 s) when longer. Longer outages are the job queue's to wait out.
+#[derive(Debug, Clone, Copy)]
+pub struct CallRetry {
+    pub tries: u32,
+    pub first: Duration,
+    pub max: Duration,
+}
+
+impl Default for CallRetry {
+    fn default() -> Self {
+        Self {
+            tries: 4,
+            first: Duration::from_millis(200),
+            max: Duration::from_secs(5),
+        }
+    }
+}
+
+impl CallRetry {
+    pub(crate) async fn run<T, F, Fut>(&self, mut op: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match op().await {
+                Err(e) if e.is_transient() && attempt < self.tries => {
+                    let backoff = self
+                        .first
+                        .saturating_mul(1 << (attempt - 1).min(16))
+                        .min(self.max)
+                        .mul_f64(0.5 + rand::random::<f64>() * 0.5);
+                    let asked = e
+                        .retry_after()
+                        .unwrap_or_default()
+                        .min(Duration::from_secs(30));
+                    tokio::time::sleep(backoff.max(asked)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+}

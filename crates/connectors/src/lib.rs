@@ -10,7 +10,7 @@
 pub mod fhir;
 mod http;
 
-pub use http::Limits;
+pub use http::{CallRetry, Limits};
 use std::time::Duration;
 
 /// Why a call to a remote system failed.

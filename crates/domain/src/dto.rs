@@ -144,6 +144,9 @@ pub struct Patient {
     pub provider_id: Option<Uuid>,
     /// The identifier the PHP knows the patient by.
     pub provider_patient_identifier: Option<String>,
+    /// What a person can do about the last failed sync with the PHP or Carepatron; `null`
+    /// when the last one succeeded.
+    pub sync_error: Option<String>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -230,6 +233,8 @@ pub struct HealthcareDocument {
     pub kind: DocumentType,
     pub date: NaiveDate,
     pub title: String,
+    /// Who wrote it, as the PHP names them (documents pulled from a PHP).
+    pub author: Option<String>,
     /// The text of a text document, on `GET /documents/{id}` only (lists leave it out, and
     /// binary documents are read from `/documents/{id}/content`).
     #[serde(skip_serializing_if = "Option::is_none", default)]

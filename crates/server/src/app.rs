@@ -4,6 +4,7 @@ use crate::audit::AuditLog;
 use crate::auth::{JwtKeys, LoginLimiter, PasswordHasher};
 use crate::config::Config;
 use crate::db::Db;
+use crate::integrations::Integrations;
 use crate::secrets::Cipher;
 use std::net::SocketAddr;
 use std::ops::Deref;
@@ -27,6 +28,8 @@ pub struct Inner {
     pub audit: AuditLog,
     /// Seals the credentials the platform keeps for PHPs.
     pub cipher: Cipher,
+    /// This instance's background job machinery.
+    pub integrations: Integrations,
     pub config: Config,
 }
 
@@ -59,6 +62,7 @@ impl AppState {
             limiter: LoginLimiter::new(config.login_limits),
             audit: AuditLog::start(db.clone()),
             cipher: Cipher::new(config.secrets_key.expose()),
+            integrations: Integrations::default(),
             config,
         })))
     }
@@ -70,12 +74,18 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let (stop_jobs, stopped) = tokio::sync::watch::channel(false);
+    let jobs = crate::integrations::start(&state, &stopped);
     let app = crate::http::router(state);
-    axum::serve(
+    let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await?;
-    Ok(())
+    .await;
+    let _ = stop_jobs.send(true);
+    for job in jobs {
+        let _ = job.await;
+    }
+    Ok(served?)
 }

@@ -18,6 +18,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod integrations;
 pub mod secrets;
 pub mod testing;
 

@@ -2,11 +2,12 @@
 //! of the clients (sync-core, the CLI): the real server on a real TCP port, over a fresh
 //! SQLite file or a fresh PostgreSQL database, removed again on drop.
 
-use crate::config::{Config, Secret};
+use crate::config::{Config, JobSettings, Secret};
 use crate::db::Db;
 use crate::AppState;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -84,13 +85,31 @@ impl ScratchDatabase {
         }
     }
 
-    /// A configuration for a platform on this database, signed with [`TEST_SECRET`].
+    /// A configuration for a platform on this database, signed with [`TEST_SECRET`], with
+    /// no background jobs (see [`with_jobs`]).
     pub fn config(&self) -> Config {
-        Config::new(
+        let mut config = Config::new(
             self.url.clone(),
             Secret::new(TEST_SECRET.as_bytes().to_vec()),
-        )
+        );
+        config.jobs.workers = 0;
+        config
     }
+}
+
+/// Background jobs on, at test speed: two workers polling every 50 ms, retries after 100 ms
+/// growing to 1 s, three attempts, scheduled pulls hourly (tests ask for theirs).
+pub fn with_jobs(config: &mut Config) {
+    config.jobs = JobSettings {
+        workers: 2,
+        pull_interval: Duration::from_secs(3600),
+        poll: Duration::from_millis(50),
+        attempts: 3,
+        backoff_first: Duration::from_millis(100),
+        backoff_max: Duration::from_secs(1),
+        lease: Duration::from_secs(5),
+        pull_overlap: Duration::from_secs(300),
+    };
 }
 
 fn scratch_dir() -> PathBuf {

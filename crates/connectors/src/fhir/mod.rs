@@ -4,7 +4,7 @@ pub mod keys;
 pub mod mapping;
 pub mod model;
 
-use crate::http::{read_capped, send, status_error};
+use crate::http::{read_capped, send, status_error, CallRetry};
 use crate::{ConnectorError, Limits, Result};
 use keys::SigningKey;
 use model::{Bundle, CapabilityStatement, Patient, SmartConfiguration, Task};
@@ -61,6 +61,7 @@ pub struct FhirSource {
     base: String,
     auth: Auth,
     limits: Limits,
+    retry: CallRetry,
     discovery: OnceCell<Discovery>,
     token: Mutex<Option<CachedToken>>,
 }
@@ -102,6 +103,7 @@ impl FhirSource {
             base: base.trim_end_matches('/').to_owned(),
             auth,
             limits,
+            retry: CallRetry::default(),
             discovery: OnceCell::new(),
             token: Mutex::new(None),
         })
@@ -186,17 +188,46 @@ impl FhirSource {
                     )
                 })?,
         };
-        let assertion = key.client_assertion(client_id, &token_url)?;
+        let body = self
+            .retry
+            .run(|| self.request_token(client_id, key, scope, &token_url))
+            .await?;
+        let value = body["access_token"]
+            .as_str()
+            .filter(|t| !t.is_empty() && t.len() < 8192)
+            .ok_or_else(|| {
+                ConnectorError::Invalid("the PHP's token answer has no access_token".into())
+            })?
+            .to_owned();
+        let lifetime = body["expires_in"].as_u64().unwrap_or(300).clamp(1, 86_400);
+        let renew_at =
+            Instant::now() + Duration::from_secs(lifetime.saturating_sub(60).max(lifetime / 2));
+        *cached = Some(CachedToken {
+            value: value.clone(),
+            renew_at,
+        });
+        Ok(Some(value))
+    }
+
+    /// One client_credentials exchange with a fresh assertion (and `jti`).
+    async fn request_token(
+        &self,
+        client_id: &str,
+        key: &SigningKey,
+        scope: &str,
+        token_url: &str,
+    ) -> Result<Value> {
+        let assertion = key.client_assertion(client_id, token_url)?;
         let form = [
             ("grant_type", "client_credentials"),
-            ("scope", scope.as_str()),
+            ("scope", scope),
             (
                 "client_assertion_type",
                 "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
             ),
             ("client_assertion", assertion.as_str()),
         ];
-        let res = send(self.http.post(&token_url).form(&form), REMOTE).await?;
+        let res = send(self.http.post(token_url).form(&form), REMOTE).await?;
         let status = res.status();
         if status.is_client_error() && status.as_u16() != 429 {
             return Err(ConnectorError::Auth(format!(
@@ -214,23 +245,8 @@ impl FhirSource {
                 "getting an access token",
             ));
         }
-        let body: Value = serde_json::from_slice(&read_capped(res, 64 << 10, REMOTE).await?)
-            .map_err(|_| ConnectorError::Invalid("the PHP's token answer is not JSON".into()))?;
-        let value = body["access_token"]
-            .as_str()
-            .filter(|t| !t.is_empty() && t.len() < 8192)
-            .ok_or_else(|| {
-                ConnectorError::Invalid("the PHP's token answer has no access_token".into())
-            })?
-            .to_owned();
-        let lifetime = body["expires_in"].as_u64().unwrap_or(300).clamp(1, 86_400);
-        let renew_at =
-            Instant::now() + Duration::from_secs(lifetime.saturating_sub(60).max(lifetime / 2));
-        *cached = Some(CachedToken {
-            value: value.clone(),
-            renew_at,
-        });
-        Ok(Some(value))
+        serde_json::from_slice(&read_capped(res, 64 << 10, REMOTE).await?)
+            .map_err(|_| ConnectorError::Invalid("the PHP's token answer is not JSON".into()))
     }
 
     async fn forget_token(&self) {
@@ -278,10 +294,12 @@ impl FhirSource {
         unreachable!("the loop returns on its second pass")
     }
 
+    /// A read, retried briefly while the server is unavailable.
     async fn get(&self, url: &str, doing: &str) -> Result<Answer> {
         self.check_same_server(url)?;
         let (body, headers) = self
-            .call(|http| http.get(url), doing, self.limits.max_response_bytes)
+            .retry
+            .run(|| self.call(|http| http.get(url), doing, self.limits.max_response_bytes))
             .await?;
         answer(&body, &headers, doing)
     }

@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 use uuid::Uuid;
 
 pub(crate) const COLS: &str =
-    "id, patient_id, type, date, title, mime_type, size_bytes, content_hash, \
+    "id, patient_id, type, date, title, author, mime_type, size_bytes, content_hash, \
     source, source_user_id, external_id, carepatron_document_id, version, created_at, updated_at";
 
 pub(crate) static D_COLS: LazyLock<String> = LazyLock::new(|| super::qualify(COLS, "d"));
@@ -35,6 +35,7 @@ pub(crate) fn document_from_row(
         kind: super::parse_kind(&row.text("type")?)?,
         date: parse_date(&row.text("date")?)?,
         title: row.text("title")?,
+        author: row.opt_text("author")?,
         content: if with_content {
             row.opt_text("content")?
         } else {
@@ -133,6 +134,10 @@ pub struct NewDocument {
     pub body: DocumentBody,
     pub source: DocumentSource,
     pub source_user_id: Option<Uuid>,
+    /// Documents pulled from a PHP: who wrote it, and the resource and version it came from.
+    pub author: Option<String>,
+    pub external_id: Option<String>,
+    pub external_version: Option<String>,
 }
 
 /// The list filters of `GET /patients/{id}/documents`.
@@ -294,6 +299,30 @@ pub async fn delete_document_in(conn: &mut AnyConnection, id: Uuid) -> DbResult<
     Ok(done > 0)
 }
 
+/// Keeps a body where it belongs: returns the row's `content` for text; binary bytes go to
+/// `document_blobs` (once per hash).
+pub(crate) async fn store_body(
+    conn: &mut AnyConnection,
+    body: DocumentBody,
+    hash: &str,
+) -> DbResult<Option<String>> {
+    Ok(match body {
+        DocumentBody::Text(text) => Some(text),
+        DocumentBody::Binary(bytes) => {
+            sqlx::query(
+                "INSERT INTO document_blobs (content_hash, data, created_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (content_hash) DO NOTHING",
+            )
+            .bind(hash)
+            .bind(bytes)
+            .bind(now())
+            .execute(&mut *conn)
+            .await?;
+            None
+        }
+    })
+}
+
 /// [`Db::insert_document`] inside the caller's transaction.
 pub async fn insert_document_in(
     conn: &mut AnyConnection,
@@ -302,25 +331,12 @@ pub async fn insert_document_in(
     let (hash, size) = new.body.digest();
     let at = now();
     let id = new.id;
-    let content = match new.body {
-        DocumentBody::Text(text) => Some(text),
-        DocumentBody::Binary(bytes) => {
-            sqlx::query(
-                "INSERT INTO document_blobs (content_hash, data, created_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (content_hash) DO NOTHING",
-            )
-            .bind(&hash)
-            .bind(bytes)
-            .bind(&at)
-            .execute(&mut *conn)
-            .await?;
-            None
-        }
-    };
+    let content = store_body(conn, new.body, &hash).await?;
     let row = sqlx::query(&format!(
         "INSERT INTO healthcare_documents (id, patient_id, type, date, title, content, \
-         mime_type, size_bytes, content_hash, source, source_user_id, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+         mime_type, size_bytes, content_hash, source, source_user_id, author, external_id, \
+         external_version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) \
          RETURNING {COLS}, content"
     ))
     .bind(id.to_string())
@@ -334,22 +350,33 @@ pub async fn insert_document_in(
     .bind(&hash)
     .bind(new.source.as_str())
     .bind(new.source_user_id.map(|u| u.to_string()))
+    .bind(new.author)
+    .bind(new.external_id)
+    .bind(new.external_version)
     .bind(&at)
     .fetch_one(&mut *conn)
     .await?;
     let document = document_from_row(&row, true)?;
+    // Pulled documents arrive with no uploader.
+    let (action, details) = match new.source_user_id {
+        Some(_) => (
+            LogAction::DocumentUploaded,
+            format!("Document stored ({}, {size} bytes).", document.mime_type),
+        ),
+        None => (
+            LogAction::AutomaticSync,
+            format!("Received from the PHP ({}).", document.kind.as_str()),
+        ),
+    };
     insert_log(
         &mut *conn,
         NewLogEntry {
             patient_id: Some(new.patient_id),
             document_id: Some(id),
             user_id: new.source_user_id,
-            action: LogAction::DocumentUploaded,
+            action,
             status: LogStatus::Success,
-            details: Some(format!(
-                "Document stored ({}, {size} bytes).",
-                document.mime_type
-            )),
+            details: Some(details),
         },
     )
     .await?;

@@ -6,8 +6,10 @@
 
 mod audit;
 mod documents;
+pub mod jobs;
 mod logs;
 mod patients;
+pub mod php;
 pub mod providers;
 mod shares;
 mod sync;

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 pub(crate) const COLS: &str = "id, user_id, name, email, contact_details, medical_history, \
     dietary_preferences, carepatron_patient_id, birth_date, provider_id, \
-    provider_patient_identifier, version, created_at, updated_at";
+    provider_patient_identifier, sync_error, version, created_at, updated_at";
 
 /// [`COLS`] of `patients p`, for queries that join.
 pub(crate) static P_COLS: LazyLock<String> = LazyLock::new(|| super::qualify(COLS, "p"));
@@ -32,6 +32,7 @@ pub(crate) fn patient_from_row(row: &AnyRow) -> anyhow::Result<Patient> {
             .transpose()?,
         provider_id: row.opt_id("provider_id")?,
         provider_patient_identifier: row.opt_text("provider_patient_identifier")?,
+        sync_error: row.opt_text("sync_error")?,
         version: row.int("version")?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,

@@ -127,6 +127,9 @@ impl DocumentDraft {
             body: self.body,
             source,
             source_user_id: Some(caller.id),
+            author: None,
+            external_id: None,
+            external_version: None,
         }
     }
 }

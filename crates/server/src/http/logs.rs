@@ -4,12 +4,14 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{page_params, ApiJson, ApiPath, ApiQuery, AuthUser};
 use super::patients;
 use crate::app::AppState;
-use crate::db::{patient_facts, LogFilter, NewLogEntry};
+use crate::db::jobs::{Job, JobCause, JobKind};
+use crate::db::{patient_facts, LogFilter};
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse as _, Response};
 use axum::Json;
 use domain::dto::{DocumentRequest, LogQuery, NewDocumentRequest, Page, SyncLogEntry};
-use domain::{LogAction, LogStatus, UserType};
+use domain::UserType;
 use uuid::Uuid;
 
 /// A patient's synchronization log, newest first, filtered.
@@ -61,33 +63,49 @@ pub async fn get(
     Ok(Json(entry))
 }
 
-/// Ask for a sync of the patient now. Recorded in the log and answered at once (202); the
-/// PHP and Carepatron integrations act on it.
+/// Pull the patient's documents from their PHP now: 202 with the job (also at `Location`),
+/// whose `progress` counts what was found and stored. A pull already waiting or running is
+/// joined rather than doubled.
 #[utoipa::path(post, path = "/api/v1/patients/{patient_id}/sync", tag = "logs",
     security(("bearer" = [])), params(("patient_id" = Uuid, Path)),
-    responses((status = 202, body = SyncLogEntry), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 202, body = Job), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 422, body = Problem, description = "the patient is not linked to a PHP")))]
 pub async fn manual_sync(
     State(app): State<AppState>,
     AuthUser(caller): AuthUser,
     ApiPath(patient_id): ApiPath<Uuid>,
-) -> ApiResult<(StatusCode, Json<SyncLogEntry>)> {
+) -> ApiResult<Response> {
     let patient = patients::visible(&app, &caller, patient_id).await?;
     caller.can_manage_sync(&patient_facts(&patient))?;
-    let entry = app
-        .db
-        .insert_log(NewLogEntry {
-            patient_id: Some(patient_id),
-            document_id: None,
-            user_id: Some(caller.id),
-            action: LogAction::ManualSync,
-            status: LogStatus::Pending,
-            details: Some("Manual sync requested.".to_owned()),
-        })
+    if patient.provider_id.is_none() {
+        return Err(not_linked());
+    }
+    let job = app
+        .enqueue(
+            JobKind::Pull,
+            patient_id,
+            None,
+            JobCause::Manual,
+            Some(caller.id),
+        )
         .await?;
-    Ok((StatusCode::ACCEPTED, Json(entry)))
+    let location = format!("/api/v1/jobs/{}", job.id);
+    Ok(super::with_location(
+        (StatusCode::ACCEPTED, Json(job)).into_response(),
+        &location,
+    ))
 }
 
-/// Ask the patient's PHP for documents. Stored and logged (202).
+fn not_linked() -> ApiError {
+    ApiError::invalid(
+        "patient_id",
+        "this patient is not linked to a PHP; set provider_id first",
+    )
+}
+
+/// Ask the patient's PHP for documents (202). A job sends it as a FHIR Task (or a
+/// CommunicationRequest) and follows it; the request's log entry shows where it is, and the
+/// documents it brings are pulled when the PHP completes it.
 #[utoipa::path(post, path = "/api/v1/patients/{patient_id}/request-documents", tag = "logs",
     security(("bearer" = [])), params(("patient_id" = Uuid, Path)), request_body = NewDocumentRequest,
     responses((status = 202, body = DocumentRequest), (status = 403, body = Problem),
@@ -101,14 +119,19 @@ pub async fn request_documents(
     let patient = patients::visible(&app, &caller, patient_id).await?;
     caller.can_manage_sync(&patient_facts(&patient))?;
     if patient.provider_id.is_none() {
-        return Err(ApiError::invalid(
-            "patient_id",
-            "this patient is not linked to a PHP; set provider_id first",
-        ));
+        return Err(not_linked());
     }
     let request = app
         .db
         .insert_document_request(patient_id, caller.id, req)
         .await?;
+    app.enqueue(
+        JobKind::Request,
+        patient_id,
+        Some(request.id),
+        JobCause::Request,
+        Some(caller.id),
+    )
+    .await?;
     Ok((StatusCode::ACCEPTED, Json(request)))
 }

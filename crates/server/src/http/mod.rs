@@ -6,6 +6,7 @@ pub mod extract;
 mod audit;
 mod auth;
 mod documents;
+mod jobs;
 mod logs;
 mod meta;
 mod patients;
@@ -38,7 +39,7 @@ use utoipa_axum::routes;
     modifiers(&BearerAuth),
     tags(
         (name = "auth"), (name = "users"), (name = "patients"), (name = "documents"),
-        (name = "logs"), (name = "providers"), (name = "audit"), (name = "sync"), (name = "meta")
+        (name = "logs"), (name = "providers"), (name = "jobs"), (name = "audit"), (name = "sync"), (name = "meta")
     )
 )]
 struct ApiDoc;
@@ -110,6 +111,9 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(providers::list, providers::create))
         .routes(routes!(providers::get, providers::replace))
         .routes(routes!(providers::jwks))
+        .routes(routes!(jobs::list))
+        .routes(routes!(jobs::get))
+        .routes(routes!(jobs::replay))
         .routes(routes!(audit::list))
         .routes(routes!(sync::changes))
         .routes(routes!(push::push))

@@ -5,6 +5,7 @@ use super::extract::{page_params, ApiJson, ApiPath, ApiQuery, AuthUser, IfMatch}
 use super::versioned;
 use crate::app::AppState;
 use crate::audit::Entity;
+use crate::db::jobs::{JobCause, JobKind};
 use crate::db::{patient_facts, Bind, DbError, Written};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -147,6 +148,16 @@ pub async fn create(
         }
         Err(e) => return Err(duplicate(&app, caller.id, &email, e).await),
     };
+    if patient.provider_id.is_some() {
+        app.enqueue(
+            JobKind::Pull,
+            patient.id,
+            None,
+            JobCause::Created,
+            Some(caller.id),
+        )
+        .await?;
+    }
     let location = format!("/api/v1/patients/{}", patient.id);
     Ok(super::with_location(
         versioned(StatusCode::CREATED, patient.version, patient),
@@ -173,12 +184,47 @@ pub async fn update(
     let email = change.email.as_ref().map(|e| e.as_str().to_owned());
     let sets = update_sets(&patient, change)?;
     match app.db.update_patient(id, expected, sets).await {
-        Ok(Written::Done(p)) => Ok(versioned(StatusCode::OK, p.version, p)),
+        Ok(Written::Done(p)) => {
+            relinked(&app, &caller, &patient, &p).await?;
+            Ok(versioned(StatusCode::OK, p.version, p))
+        }
         Ok(Written::Missing) => Err(ApiError::NotFound("patient")),
         Ok(Written::Stale) => Err(ApiError::Stale),
         Err(DbError::ForeignKey) => Err(ApiError::invalid("provider_id", "no such provider")),
         Err(e) => Err(duplicate(&app, caller.id, email.as_deref().unwrap_or_default(), e).await),
     }
+}
+
+/// When what finds the patient at their PHP changed, the pull starts over (the old match
+/// and watermark no longer apply).
+async fn relinked(
+    app: &AppState,
+    caller: &Caller,
+    before: &Patient,
+    after: &Patient,
+) -> ApiResult<()> {
+    let link = |p: &Patient| {
+        (
+            p.provider_id,
+            p.provider_patient_identifier.clone(),
+            p.birth_date,
+        )
+    };
+    if link(before) == link(after) {
+        return Ok(());
+    }
+    app.db.reset_pull_state(after.id).await?;
+    if after.provider_id.is_some() {
+        app.enqueue(
+            JobKind::Pull,
+            after.id,
+            None,
+            JobCause::Created,
+            Some(caller.id),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Delete a patient (their dietician only), with their documents and shares.

@@ -25,12 +25,9 @@ pub struct TestApp {
     _database: ScratchDatabase,
 }
 
-/// Starts the server on a fresh database. `None` only for PostgreSQL outside CI when no
-/// server answers (said loudly); under `CI=true` that is a failure.
-pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
-    spawn_app_with(backend, |_| {}).await
-}
-
+/// Starts the server on a fresh database, its configuration adjusted by `tweak`. `None` only
+/// for PostgreSQL outside CI when no server answers (said loudly); under `CI=true` that is a
+/// failure.
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
     // Server errors show in a failing test's output (the harness captures the rest).
     let _ = tracing_subscriber::fmt()
@@ -243,26 +240,30 @@ impl TestApp {
     }
 }
 
-/// Defines each test twice: `NAME::sqlite` and `NAME::postgres`, on a fresh app each.
+/// Defines each test twice: `NAME::sqlite` and `NAME::postgres`, on a fresh app each;
+/// `@with (tweak)` first adjusts the configuration of both.
 #[macro_export]
 macro_rules! both_backends {
     ($(async fn $name:ident($app:ident) $body:block)*) => {
+        both_backends!(@with (|_| {}) $(async fn $name($app) $body)*);
+    };
+    (@with ($tweak:expr) $(async fn $name:ident($app:ident) $body:block)*) => {
         $(
             mod $name {
                 #[allow(unused_imports)]
                 use super::*;
-                use $crate::helpers::{spawn_app, Backend, TestApp};
+                use $crate::helpers::{spawn_app_with, Backend, TestApp};
 
                 async fn run($app: TestApp) $body
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {
-                    run(spawn_app(Backend::Sqlite).await.expect("sqlite app")).await;
+                    run(spawn_app_with(Backend::Sqlite, $tweak).await.expect("sqlite app")).await;
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
-                    if let Some(app) = spawn_app(Backend::Postgres).await {
+                    if let Some(app) = spawn_app_with(Backend::Postgres, $tweak).await {
                         run(app).await;
                     }
                 }

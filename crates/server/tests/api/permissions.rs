@@ -74,6 +74,9 @@ async fn world(app: &TestApp) -> World {
             body: DocumentBody::Text("LDL 2.1 mmol/L".into()),
             source: domain::DocumentSource::PrimaryHealthcareProvider,
             source_user_id: None,
+            author: Some("Dr Who".into()),
+            external_id: Some("DiagnosticReport/1".into()),
+            external_version: Some("1".into()),
         })
         .await
         .expect("php document")
@@ -86,11 +89,17 @@ async fn world(app: &TestApp) -> World {
     )
     .await
     .expect(201);
-    let log_p1 = app
-        .post(&format!("/api/v1/patients/{p1}/sync"), &diet1, json!(null))
+    app.post(&format!("/api/v1/patients/{p1}/sync"), &diet1, json!(null))
         .await
-        .expect(202)
-        .id();
+        .expect(202);
+    let log_p1 = app
+        .get(&format!("/api/v1/patients/{p1}/logs"), &diet1)
+        .await
+        .expect(200)
+        .body["items"][0]["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("a log entry of p1");
     World {
         admin,
         diet1,

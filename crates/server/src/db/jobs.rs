@@ -1,0 +1,332 @@
+//! The job queue of the background integrations, in the platform database so that several
+//! instances share it. A worker claims a due job by taking a lease (on PostgreSQL with
+//! `FOR UPDATE SKIP LOCKED`, so two workers never take the same row; on SQLite the single
+//! writer serialises claims), renews the lease while it works, and finishes, reschedules or
+//! parks the job. A job whose lease lapses (its worker died) is claimed again.
+
+use super::{now, stamp, Backend, Db, DbError, DbResult, RowExt};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use std::time::Duration;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// What a job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum JobKind {
+    /// Pull the patient's documents from their PHP.
+    Pull,
+    /// Ask the PHP for documents (a FHIR Task) and follow it until it is done.
+    Request,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pull => "pull",
+            Self::Request => "request",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Done,
+    /// Out of attempts, or failed in a way retrying cannot fix: waits for a person.
+    Parked,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Parked => "parked",
+        }
+    }
+}
+
+/// Why a job was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum JobCause {
+    /// The patient was linked to a PHP.
+    Created,
+    Schedule,
+    /// `POST /patients/{id}/sync`
+    Manual,
+    /// `POST /patients/{id}/request-documents`, or documents a request brought.
+    Request,
+    /// An admin re-ran a parked job.
+    Replay,
+}
+
+impl JobCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Schedule => "schedule",
+            Self::Manual => "manual",
+            Self::Request => "request",
+            Self::Replay => "replay",
+        }
+    }
+}
+
+/// A job and how far it got.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Job {
+    pub id: Uuid,
+    pub kind: JobKind,
+    pub patient_id: Uuid,
+    pub request_id: Option<Uuid>,
+    pub cause: JobCause,
+    pub status: JobStatus,
+    pub attempts: i64,
+    /// When it runs (next).
+    pub run_at: DateTime<Utc>,
+    /// Counts as it goes: `found`, `stored`, `updated`, `removed`, `unchanged`, `skipped`.
+    #[schema(value_type = Object)]
+    pub progress: Value,
+    /// What went wrong last, in words a person can act on (no PHI).
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip)]
+    pub requested_by: Option<Uuid>,
+}
+
+const COLS: &str = "id, kind, patient_id, request_id, cause, requested_by, status, attempts, \
+                    run_at, progress, last_error, created_at, updated_at";
+
+fn job_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<Job> {
+    let kind = match row.text("kind")?.as_str() {
+        "pull" => JobKind::Pull,
+        "request" => JobKind::Request,
+        other => anyhow::bail!("unknown job kind {other:?}"),
+    };
+    let status = match row.text("status")?.as_str() {
+        "queued" => JobStatus::Queued,
+        "running" => JobStatus::Running,
+        "done" => JobStatus::Done,
+        "parked" => JobStatus::Parked,
+        other => anyhow::bail!("unknown job status {other:?}"),
+    };
+    let cause = match row.text("cause")?.as_str() {
+        "created" => JobCause::Created,
+        "schedule" => JobCause::Schedule,
+        "manual" => JobCause::Manual,
+        "request" => JobCause::Request,
+        "replay" => JobCause::Replay,
+        other => anyhow::bail!("unknown job cause {other:?}"),
+    };
+    Ok(Job {
+        id: row.id("id")?,
+        kind,
+        patient_id: row.id("patient_id")?,
+        request_id: row.opt_id("request_id")?,
+        cause,
+        requested_by: row.opt_id("requested_by")?,
+        status,
+        attempts: row.int("attempts")?,
+        run_at: row.time("run_at")?,
+        progress: serde_json::from_str(&row.text("progress")?)?,
+        last_error: row.opt_text("last_error")?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+fn later(d: Duration) -> String {
+    stamp(Utc::now() + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::zero()))
+}
+
+impl Db {
+    /// Queues a job. A pull for a patient who has one queued or running joins that one.
+    pub async fn enqueue_job(
+        &self,
+        kind: JobKind,
+        patient_id: Uuid,
+        request_id: Option<Uuid>,
+        cause: JobCause,
+        requested_by: Option<Uuid>,
+    ) -> DbResult<Job> {
+        let at = now();
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO jobs (id, kind, patient_id, request_id, cause, requested_by, status, \
+             run_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $7, $7) \
+             ON CONFLICT (patient_id) WHERE kind = 'pull' AND status IN ('queued', 'running') \
+             DO NOTHING RETURNING {COLS}"
+        ))
+        .bind(domain::new_id().to_string())
+        .bind(kind.as_str())
+        .bind(patient_id.to_string())
+        .bind(request_id.map(|r| r.to_string()))
+        .bind(cause.as_str())
+        .bind(requested_by.map(|u| u.to_string()))
+        .bind(&at)
+        .fetch_optional(self.writer())
+        .await?;
+        if let Some(row) = inserted {
+            return Ok(job_from_row(&row)?);
+        }
+        let open = sqlx::query(&format!(
+            "SELECT {COLS} FROM jobs WHERE patient_id = $1 AND kind = 'pull' \
+             AND status IN ('queued', 'running')"
+        ))
+        .bind(patient_id.to_string())
+        .fetch_optional(self.writer())
+        .await?;
+        match open {
+            Some(row) => Ok(job_from_row(&row)?),
+            // Finished between the two statements: queue afresh.
+            None => {
+                Box::pin(self.enqueue_job(kind, patient_id, request_id, cause, requested_by)).await
+            }
+        }
+    }
+
+    /// Takes the next due job (or one whose worker's lease lapsed) for `owner`.
+    pub async fn claim_job(&self, owner: &str, lease: Duration) -> DbResult<Option<Job>> {
+        let lock = match self.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let at = now();
+        let row = sqlx::query(&format!(
+            "UPDATE jobs SET status = 'running', lease_owner = $1, lease_until = $2, \
+             attempts = attempts + 1, updated_at = $3 \
+             WHERE id = (SELECT id FROM jobs WHERE (status = 'queued' AND run_at <= $3) \
+             OR (status = 'running' AND lease_until < $3) ORDER BY run_at, id LIMIT 1{lock}) \
+             RETURNING {COLS}"
+        ))
+        .bind(owner)
+        .bind(later(lease))
+        .bind(&at)
+        .fetch_optional(self.writer())
+        .await?;
+        Ok(row.as_ref().map(job_from_row).transpose()?)
+    }
+
+    /// Extends `owner`'s lease and records progress. `false`: the lease was lost (another
+    /// worker took the job over), so stop.
+    pub async fn renew_job(
+        &self,
+        id: Uuid,
+        owner: &str,
+        lease: Duration,
+        progress: &Value,
+    ) -> DbResult<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET lease_until = $1, progress = $2, updated_at = $3 \
+             WHERE id = $4 AND lease_owner = $5 AND status = 'running'",
+        )
+        .bind(later(lease))
+        .bind(progress.to_string())
+        .bind(now())
+        .bind(id.to_string())
+        .bind(owner)
+        .execute(self.writer())
+        .await?
+        .rows_affected();
+        Ok(done == 1)
+    }
+
+    /// Ends `owner`'s run of a job: done, due again at `retry_at`, or parked.
+    pub async fn settle_job(
+        &self,
+        id: Uuid,
+        owner: &str,
+        status: JobStatus,
+        retry_at: Option<DateTime<Utc>>,
+        progress: &Value,
+        error: Option<&str>,
+    ) -> DbResult<bool> {
+        let at = now();
+        let done = sqlx::query(
+            "UPDATE jobs SET status = $1, run_at = $2, progress = $3, last_error = $4, \
+             lease_owner = NULL, lease_until = NULL, updated_at = $5 \
+             WHERE id = $6 AND lease_owner = $7 AND status = 'running'",
+        )
+        .bind(status.as_str())
+        .bind(retry_at.map_or_else(|| at.clone(), stamp))
+        .bind(progress.to_string())
+        .bind(error)
+        .bind(&at)
+        .bind(id.to_string())
+        .bind(owner)
+        .execute(self.writer())
+        .await?
+        .rows_affected();
+        Ok(done == 1)
+    }
+
+    pub async fn job(&self, id: Uuid) -> DbResult<Option<Job>> {
+        let row = sqlx::query(&format!("SELECT {COLS} FROM jobs WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(job_from_row).transpose()?)
+    }
+
+    /// Jobs, newest first, optionally of one status.
+    pub async fn list_jobs(&self, status: Option<JobStatus>, limit: i64) -> DbResult<Vec<Job>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLS} FROM jobs WHERE ($1 IS NULL OR status = $1) \
+             ORDER BY created_at DESC, id DESC LIMIT $2"
+        ))
+        .bind(status.map(JobStatus::as_str))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(job_from_row)
+            .collect::<anyhow::Result<_>>()?)
+    }
+
+    /// Queues a parked job again, attempts reset. `None`: no such parked job. A pull for a
+    /// patient who has another pull open already is refused (`DbError::Unique`).
+    pub async fn replay_job(&self, id: Uuid) -> DbResult<Option<Job>> {
+        let at = now();
+        let row = sqlx::query(&format!(
+            "UPDATE jobs SET status = 'queued', attempts = 0, run_at = $1, cause = 'replay', \
+             last_error = NULL, progress = '{{}}', updated_at = $1 \
+             WHERE id = $2 AND status = 'parked' RETURNING {COLS}"
+        ))
+        .bind(&at)
+        .bind(id.to_string())
+        .fetch_optional(self.writer())
+        .await
+        .map_err(DbError::from)?;
+        Ok(row.as_ref().map(job_from_row).transpose()?)
+    }
+
+    /// Patients linked to a PHP with no pull open and none started in the last `interval`.
+    pub async fn patients_due_for_pull(
+        &self,
+        interval: Duration,
+        limit: i64,
+    ) -> DbResult<Vec<Uuid>> {
+        let cutoff = stamp(
+            Utc::now() - chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::zero()),
+        );
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT p.id FROM patients p WHERE p.deleted_at IS NULL AND p.provider_id IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.patient_id = p.id AND j.kind = 'pull' \
+             AND (j.status IN ('queued', 'running') OR j.created_at > $1)) \
+             ORDER BY p.id LIMIT $2",
+        )
+        .bind(cutoff)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
+    }
+}

@@ -1,0 +1,121 @@
+//! `/api/v1/jobs`: the background integration jobs. A job can be read by whoever may manage
+//! its patient's sync; listing (parked ones, say) and re-running parked jobs is for admins —
+//! replay is what operators of integration engines ask for most.
+
+use super::error::{ApiError, ApiResult, Problem};
+use super::extract::{ApiPath, ApiQuery, AuthUser};
+use super::patients;
+use crate::app::AppState;
+use crate::db::jobs::{Job, JobStatus};
+use crate::db::{patient_facts, DbError};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use domain::{Denied, UserType};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct JobQuery {
+    /// Only jobs in this state (`queued`, `running`, `done`, `parked`).
+    status: Option<String>,
+    /// At most this many, newest first (1-200, default 50).
+    limit: Option<i64>,
+}
+
+fn admin_only(caller: &domain::Caller) -> ApiResult<()> {
+    if caller.is(UserType::Admin) {
+        Ok(())
+    } else {
+        Err(Denied("only admins list and re-run jobs").into())
+    }
+}
+
+fn conflict(detail: &str) -> ApiError {
+    ApiError::Conflict {
+        code: "job_not_replayable",
+        detail: detail.to_owned(),
+        existing_id: None,
+    }
+}
+
+/// A job and its progress.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Job), (status = 404, body = Problem)))]
+pub async fn get(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Job>> {
+    let job = app.db.job(id).await?.ok_or(ApiError::NotFound("job"))?;
+    if !caller.is(UserType::Admin) {
+        // Someone who cannot manage the patient's sync does not learn the job exists.
+        let patient = patients::visible(&app, &caller, job.patient_id)
+            .await
+            .map_err(|_| ApiError::NotFound("job"))?;
+        caller
+            .can_manage_sync(&patient_facts(&patient))
+            .map_err(|_| ApiError::NotFound("job"))?;
+    }
+    Ok(Json(job))
+}
+
+/// Jobs, newest first (admins).
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", security(("bearer" = [])),
+    params(JobQuery),
+    responses((status = 200, body = Vec<Job>), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn list(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiQuery(q): ApiQuery<JobQuery>,
+) -> ApiResult<Json<Vec<Job>>> {
+    admin_only(&caller)?;
+    let status = match q.status.as_deref() {
+        None => None,
+        Some("queued") => Some(JobStatus::Queued),
+        Some("running") => Some(JobStatus::Running),
+        Some("done") => Some(JobStatus::Done),
+        Some("parked") => Some(JobStatus::Parked),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "status",
+                "one of queued, running, done, parked",
+            ))
+        }
+    };
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::invalid("limit", "between 1 and 200"));
+    }
+    Ok(Json(app.db.list_jobs(status, limit).await?))
+}
+
+/// Re-runs a parked job from its first attempt (admins).
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/replay", tag = "jobs", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 202, body = Job), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem, description = "not parked, or the patient has a pull open already")))]
+pub async fn replay(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<(StatusCode, Json<Job>)> {
+    admin_only(&caller)?;
+    match app.db.replay_job(id).await {
+        Ok(Some(job)) => {
+            app.integrations.wake();
+            Ok((StatusCode::ACCEPTED, Json(job)))
+        }
+        Ok(None) => match app.db.job(id).await? {
+            Some(_) => Err(conflict("only a parked job can be re-run")),
+            None => Err(ApiError::NotFound("job")),
+        },
+        Err(DbError::Unique) => Err(conflict(
+            "the patient has a pull waiting or running already",
+        )),
+        Err(e) => Err(e.into()),
+    }
+}

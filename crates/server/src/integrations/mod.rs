@@ -1,0 +1,352 @@
+//! The background integrations: workers that run the jobs queued in the database, and a
+//! scheduler that queues a pull for every linked patient once per interval. Every instance
+//! runs both; the queue's leases make each job run once however many instances there are.
+//!
+//! Each attempt at a job writes a synchronization log entry (in progress, then success or
+//! failure with what a person can do). Transient failures (the PHP unreachable, 5xx, 429)
+//! retry with exponential backoff and jitter, honouring `Retry-After`; a job out of attempts,
+//! or failing in a way retrying cannot fix (credentials refused, a malformed answer, an unsure
+//! patient match), is parked: the patient shows the error, and an admin can re-run it.
+
+mod php;
+
+use crate::app::AppState;
+use crate::db::jobs::{Job, JobCause, JobKind, JobStatus};
+use crate::db::{DbError, NewLogEntry};
+use connectors::fhir::FhirSource;
+use connectors::ConnectorError;
+use domain::{LogAction, LogStatus};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+use uuid::Uuid;
+
+/// Shared by the workers of one instance.
+#[derive(Default)]
+pub struct Integrations {
+    wake: Notify,
+    /// One FHIR client per provider (and settings version): tokens are cached inside.
+    sources: Mutex<HashMap<Uuid, (i64, Arc<FhirSource>)>>,
+}
+
+impl Integrations {
+    /// Wakes an idle worker of this instance (others find the job at their next poll).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// Why an attempt failed.
+#[derive(Debug)]
+pub(crate) struct JobError {
+    /// For the log and the patient's `sync_error`: no PHI, something a person can act on.
+    message: String,
+    transient: bool,
+    retry_after: Option<Duration>,
+}
+
+impl JobError {
+    fn permanent(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            transient: false,
+            retry_after: None,
+        }
+    }
+}
+
+impl From<ConnectorError> for JobError {
+    fn from(e: ConnectorError) -> Self {
+        Self {
+            transient: e.is_transient(),
+            retry_after: e.retry_after(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<DbError> for JobError {
+    fn from(e: DbError) -> Self {
+        tracing::error!(error = %e, "database error in a job");
+        Self {
+            message: "the platform's database failed; retrying".into(),
+            transient: true,
+            retry_after: None,
+        }
+    }
+}
+
+/// What a finished attempt says.
+pub(crate) enum Done {
+    /// Finished: the summary for the log.
+    Finished(String),
+    /// Nothing wrong, but not finished: run again after this long (a request the PHP has not
+    /// answered yet).
+    Again(Duration, String),
+}
+
+/// Counts a job reports while it runs.
+#[derive(Clone, Default)]
+pub(crate) struct Progress(Arc<Mutex<Value>>);
+
+impl Progress {
+    pub(crate) fn add(&self, counter: &str, n: u64) {
+        let mut v = self.0.lock().expect("progress lock");
+        let now = v[counter].as_u64().unwrap_or(0);
+        v[counter] = json!(now + n);
+    }
+
+    fn snapshot(&self) -> Value {
+        let v = self.0.lock().expect("progress lock").clone();
+        if v.is_null() {
+            json!({})
+        } else {
+            v
+        }
+    }
+}
+
+/// Starts this instance's workers and scheduler; they stop when `stop` turns true.
+pub fn start(app: &AppState, stop: &watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+    let settings = &app.config.jobs;
+    if settings.workers == 0 {
+        return Vec::new();
+    }
+    let instance = Uuid::now_v7().simple().to_string();
+    let mut tasks: Vec<_> = (0..settings.workers)
+        .map(|n| {
+            let owner = format!("{}-{n}", &instance[20..]);
+            tokio::spawn(worker(app.clone(), owner, stop.clone()))
+        })
+        .collect();
+    tasks.push(tokio::spawn(scheduler(app.clone(), stop.clone())));
+    tasks
+}
+
+async fn worker(app: AppState, owner: String, mut stop: watch::Receiver<bool>) {
+    let settings = app.config.jobs.clone();
+    while !*stop.borrow() {
+        match app.db.claim_job(&owner, settings.lease).await {
+            Ok(Some(job)) => run(&app, &owner, job).await,
+            Ok(None) => {
+                tokio::select! {
+                    () = app.integrations.wake.notified() => {}
+                    () = tokio::time::sleep(settings.poll) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "claiming a job failed");
+                tokio::time::sleep(settings.poll).await;
+            }
+        }
+    }
+}
+
+/// Queues a pull for every linked patient not pulled within the interval.
+async fn scheduler(app: AppState, mut stop: watch::Receiver<bool>) {
+    let every =
+        (app.config.jobs.pull_interval / 10).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    while !*stop.borrow() {
+        match app
+            .db
+            .patients_due_for_pull(app.config.jobs.pull_interval, 500)
+            .await
+        {
+            Ok(due) => {
+                for patient in &due {
+                    if let Err(e) = app
+                        .db
+                        .enqueue_job(JobKind::Pull, *patient, None, JobCause::Schedule, None)
+                        .await
+                    {
+                        tracing::error!(error = %e, "queueing a scheduled pull failed");
+                    }
+                }
+                if !due.is_empty() {
+                    app.integrations.wake.notify_waiters();
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "finding patients due for a pull failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+fn log_action(job: &Job) -> LogAction {
+    match (job.kind, job.cause) {
+        (JobKind::Request, _) => LogAction::DocumentRequest,
+        (_, JobCause::Manual) => LogAction::ManualSync,
+        _ => LogAction::AutomaticSync,
+    }
+}
+
+/// Backoff before attempt `attempts + 1`: doubling from `first`, capped, with jitter
+/// (50-100%), and never sooner than the remote asked.
+fn backoff(app: &AppState, attempts: i64, asked: Option<Duration>) -> Duration {
+    let s = &app.config.jobs;
+    let factor = 1u32 << (attempts - 1).clamp(0, 16);
+    let capped = s.backoff_first.saturating_mul(factor).min(s.backoff_max);
+    let jittered = capped.mul_f64(0.5 + rand::random::<f64>() * 0.5);
+    jittered.max(asked.unwrap_or_default())
+}
+
+/// One attempt at `job`, with its log entry, lease renewals and outcome.
+async fn run(app: &AppState, owner: &str, job: Job) {
+    let log = app
+        .db
+        .insert_log(NewLogEntry {
+            patient_id: Some(job.patient_id),
+            document_id: None,
+            user_id: job.requested_by,
+            action: log_action(&job),
+            status: LogStatus::InProgress,
+            details: Some(format!("Attempt {} started.", job.attempts)),
+        })
+        .await;
+    let log_id = match log {
+        Ok(entry) => entry.id,
+        Err(e) => {
+            tracing::error!(error = %e, "could not log a job attempt; leaving it for its lease to lapse");
+            return;
+        }
+    };
+    let progress = Progress::default();
+    let lease = app.config.jobs.lease;
+    let work = async {
+        match job.kind {
+            JobKind::Pull => php::pull(app, &job, &progress).await,
+            JobKind::Request => php::request(app, &job).await,
+        }
+    };
+    tokio::pin!(work);
+    let mut renew = tokio::time::interval(lease / 3);
+    renew.tick().await;
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut work => break Some(outcome),
+            _ = renew.tick() => {
+                match app.db.renew_job(job.id, owner, lease, &progress.snapshot()).await {
+                    Ok(true) => {}
+                    Ok(false) => break None,
+                    Err(e) => tracing::warn!(error = %e, "renewing a job lease failed"),
+                }
+            }
+        }
+    };
+    let Some(outcome) = outcome else {
+        tracing::warn!(job = %job.id, "lost the lease on a job; another worker has it");
+        let _ = app
+            .db
+            .settle_log(
+                log_id,
+                LogStatus::Failure,
+                "Interrupted; another worker took the job over.",
+            )
+            .await;
+        return;
+    };
+    let progress = progress.snapshot();
+    let db = &app.db;
+    let settled = match outcome {
+        Ok(Done::Finished(summary)) => {
+            let _ = db.set_sync_error(job.patient_id, None).await;
+            let _ = db.settle_log(log_id, LogStatus::Success, &summary).await;
+            db.settle_job(job.id, owner, JobStatus::Done, None, &progress, None)
+                .await
+        }
+        Ok(Done::Again(after, summary)) => {
+            let _ = db.settle_log(log_id, LogStatus::Success, &summary).await;
+            let at = chrono::Utc::now() + chrono::Duration::from_std(after).unwrap_or_default();
+            db.settle_job(job.id, owner, JobStatus::Queued, Some(at), &progress, None)
+                .await
+        }
+        Err(e) if e.transient && job.attempts < i64::from(app.config.jobs.attempts) => {
+            let wait = backoff(app, job.attempts, e.retry_after);
+            let details = format!("{}; retrying in {} s.", e.message, wait.as_secs().max(1));
+            let _ = db.settle_log(log_id, LogStatus::Failure, &details).await;
+            let at = chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+            db.settle_job(
+                job.id,
+                owner,
+                JobStatus::Queued,
+                Some(at),
+                &progress,
+                Some(&e.message),
+            )
+            .await
+        }
+        Err(e) => {
+            let details = format!(
+                "{}; parked after {} attempt(s): an admin can re-run it once this is fixed.",
+                e.message, job.attempts
+            );
+            let _ = db.set_sync_error(job.patient_id, Some(&e.message)).await;
+            let _ = db.settle_log(log_id, LogStatus::Failure, &details).await;
+            tracing::warn!(job = %job.id, kind = job.kind.as_str(), "job parked");
+            db.settle_job(
+                job.id,
+                owner,
+                JobStatus::Parked,
+                None,
+                &progress,
+                Some(&e.message),
+            )
+            .await
+        }
+    };
+    match settled {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(job = %job.id, "a job's lease lapsed before it finished"),
+        Err(e) => tracing::error!(error = %e, "recording a job's outcome failed"),
+    }
+}
+
+impl AppState {
+    /// The FHIR client for a provider, built once per version of its settings.
+    pub(crate) async fn fhir_source(&self, provider_id: Uuid) -> Result<Arc<FhirSource>, JobError> {
+        let access = self.db.provider_access(provider_id).await?.ok_or_else(|| {
+            JobError::permanent("the patient's PHP no longer exists; link the patient to another")
+        })?;
+        if let Some((version, source)) = self
+            .integrations
+            .sources
+            .lock()
+            .expect("lock")
+            .get(&provider_id)
+        {
+            if *version == access.provider.version {
+                return Ok(source.clone());
+            }
+        }
+        let source = Arc::new(php::source_for(self, &access)?);
+        self.integrations
+            .sources
+            .lock()
+            .expect("lock")
+            .insert(provider_id, (access.provider.version, source.clone()));
+        Ok(source)
+    }
+
+    /// Queues a job and wakes a worker.
+    pub async fn enqueue(
+        &self,
+        kind: JobKind,
+        patient_id: Uuid,
+        request_id: Option<Uuid>,
+        cause: JobCause,
+        requested_by: Option<Uuid>,
+    ) -> Result<Job, DbError> {
+        let job = self
+            .db
+            .enqueue_job(kind, patient_id, request_id, cause, requested_by)
+            .await?;
+        self.integrations.wake();
+        Ok(job)
+    }
+}

@@ -1,0 +1,251 @@
+//! Jobs against a patient's PHP: pulling their documents, and asking for more.
+
+use super::{Done, JobError, Progress};
+use crate::app::AppState;
+use crate::db::jobs::{Job, JobCause, JobKind};
+use crate::db::providers::{AuthMode, ProviderAccess};
+use connectors::fhir::keys::SigningKey;
+use connectors::fhir::mapping::first_pages;
+use connectors::fhir::{Auth, FhirSource, PatientMatch, PatientQuery, DEFAULT_SCOPE};
+use connectors::Limits;
+use domain::access::PatientScope;
+use domain::dto::Patient;
+use domain::LogStatus;
+use std::time::Duration;
+
+const PAGE_SIZE: usize = 50;
+
+/// How often a sent request is checked at the PHP.
+const REQUEST_POLL: Duration = Duration::from_secs(30);
+
+/// A FHIR client for a provider's settings, its credential unsealed.
+pub(super) fn source_for(app: &AppState, access: &ProviderAccess) -> Result<FhirSource, JobError> {
+    let p = &access.provider;
+    let secret = || {
+        access
+            .sealed_secret
+            .as_deref()
+            .and_then(|s| app.cipher.open(s))
+            .ok_or_else(|| {
+                JobError::permanent(
+                    "the PHP's stored credential cannot be read with this instance's secrets key (RECORDS_SECRETS_KEY); enter it again",
+                )
+            })
+    };
+    let auth = match p.auth_mode {
+        AuthMode::None => Auth::None,
+        AuthMode::Bearer => Auth::Bearer(secret()?),
+        AuthMode::SmartBackend => Auth::SmartBackend {
+            client_id: p.client_id.clone().unwrap_or_default(),
+            key: SigningKey::from_pem(&secret()?, p.key_id.as_deref().unwrap_or_default())
+                .map_err(|e| JobError::permanent(e.to_string()))?,
+            scope: p.scope.clone().unwrap_or_else(|| DEFAULT_SCOPE.to_owned()),
+            token_url: p.token_url.clone(),
+        },
+    };
+    let limits = Limits {
+        max_document_bytes: app.config.max_body_bytes,
+        ..Limits::default()
+    };
+    Ok(FhirSource::new(&p.fhir_base_url, auth, limits)?)
+}
+
+/// The live, linked patient of a job; `None` when there is nothing to do for them.
+async fn linked(app: &AppState, job: &Job) -> Result<Option<(Patient, uuid::Uuid)>, JobError> {
+    let Some(patient) = app.db.patient(PatientScope::All, job.patient_id).await? else {
+        return Ok(None);
+    };
+    Ok(patient.provider_id.map(|provider| (patient, provider)))
+}
+
+/// The patient's id at the PHP: found before, or searched for now. An unsure match is an
+/// error for a person to resolve, never a guess.
+async fn php_patient(
+    app: &AppState,
+    source: &FhirSource,
+    patient: &Patient,
+) -> Result<String, JobError> {
+    if let Some(id) = app.db.pull_state(patient.id).await?.php_patient_id {
+        return Ok(id);
+    }
+    let query = PatientQuery {
+        identifier: patient.provider_patient_identifier.clone(),
+        name: patient.name.clone(),
+        birth_date: patient.birth_date.map(|d| d.to_string()),
+        email: Some(patient.email.clone()),
+    };
+    match source.find_patient(&query).await? {
+        PatientMatch::Found(id) if connectors::fhir::valid_id(&id) => {
+            app.db.set_php_match(patient.id, Some(&id), "found").await?;
+            Ok(id)
+        }
+        PatientMatch::Found(_) => Err(JobError::permanent(
+            "the PHP matched the patient to a record without a valid id",
+        )),
+        PatientMatch::Unsure(n) => {
+            app.db.set_php_match(patient.id, None, "unsure").await?;
+            Err(JobError::permanent(format!(
+                "{n} possible records at the PHP and none certain; set the patient's identifier at the PHP (provider_patient_identifier) to say which"
+            )))
+        }
+        PatientMatch::NotFound => {
+            app.db.set_php_match(patient.id, None, "not found").await?;
+            let how = if patient.provider_patient_identifier.is_some() {
+                "no record at the PHP has the patient's identifier; check provider_patient_identifier"
+            } else {
+                "no record at the PHP matches the patient's name, birth date and email; set provider_patient_identifier"
+            };
+            Err(JobError::permanent(how))
+        }
+    }
+}
+
+/// `instant - overlap`, as RFC 3339 (the PHP's clock, from a previous answer).
+fn overlapped(instant: &str, overlap: Duration) -> Option<String> {
+    let at = chrono::DateTime::parse_from_rfc3339(instant).ok()?.to_utc();
+    let back = at - chrono::Duration::from_std(overlap).ok()?;
+    Some(back.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+/// Pulls what changed at the PHP since the last complete pull (everything, the first time).
+pub(super) async fn pull(app: &AppState, job: &Job, progress: &Progress) -> Result<Done, JobError> {
+    let Some((patient, provider)) = linked(app, job).await? else {
+        return Ok(Done::Finished(
+            "The patient is deleted or no longer linked to a PHP; nothing to pull.".into(),
+        ));
+    };
+    let source = app.fhir_source(provider).await?;
+    let php_id = php_patient(app, &source, &patient).await?;
+    let since = app
+        .db
+        .pull_state(patient.id)
+        .await?
+        .watermark
+        .and_then(|w| overlapped(&w, app.config.jobs.pull_overlap));
+    let mut watermark: Option<String> = None;
+    let max_pages = Limits::default().max_pages;
+    for first in first_pages(&php_id, since.as_deref(), PAGE_SIZE) {
+        let mut next = Some(first);
+        let mut pages = 0;
+        while let Some(page) = next {
+            let got = source.document_page(&page).await?;
+            if pages == 0 {
+                // The PHP's clock when the search began; the earliest of the searches.
+                let Some(t) = got.server_time else {
+                    return Err(JobError::permanent(
+                        "the PHP's search answers carry no time (Bundle.meta.lastUpdated or Date), so changes cannot be followed",
+                    ));
+                };
+                watermark = Some(match watermark {
+                    Some(w) if w <= t => w,
+                    _ => t,
+                });
+            }
+            pages += 1;
+            if pages > max_pages {
+                return Err(JobError::permanent(format!(
+                    "the PHP's search went past {max_pages} pages; stopped"
+                )));
+            }
+            progress.add("found", got.items.len() as u64);
+            for item in &got.items {
+                let applied = app.db.apply_pulled(patient.id, item).await?;
+                progress.add(applied.counter(), 1);
+            }
+            next = got.next;
+        }
+    }
+    if let Some(w) = &watermark {
+        app.db.set_watermark(patient.id, w).await?;
+    }
+    let p = progress.snapshot();
+    let n = |k: &str| p[k].as_u64().unwrap_or(0);
+    Ok(Done::Finished(format!(
+        "Pulled from the PHP: {} found, {} new, {} updated, {} removed, {} unchanged, {} not stored.",
+        n("found"),
+        n("stored"),
+        n("updated"),
+        n("removed"),
+        n("unchanged") + n("duplicates"),
+        n("skipped"),
+    )))
+}
+
+/// Sends a request for documents to the PHP, then follows it until the PHP completes it
+/// (and pulls what it brought) or turns it down.
+pub(super) async fn request(app: &AppState, job: &Job) -> Result<Done, JobError> {
+    let request_id = job
+        .request_id
+        .ok_or_else(|| JobError::permanent("a request job without its request"))?;
+    let Some(state) = app.db.request_state(request_id).await? else {
+        return Ok(Done::Finished("The request no longer exists.".into()));
+    };
+    let Some((patient, provider)) = linked(app, job).await? else {
+        app.db
+            .settle_request(
+                request_id,
+                LogStatus::Failure,
+                None,
+                "The patient is no longer linked to a PHP.",
+            )
+            .await?;
+        return Ok(Done::Finished(
+            "The patient is no longer linked to a PHP.".into(),
+        ));
+    };
+    let source = app.fhir_source(provider).await?;
+    let Some(reference) = state.php_reference else {
+        let php_id = php_patient(app, &source, &patient).await?;
+        let reference = source
+            .request_documents(&php_id, &state.types, state.note.as_deref())
+            .await?;
+        let kind = reference.split('/').next().unwrap_or("request");
+        app.db
+            .settle_request(
+                request_id,
+                LogStatus::InProgress,
+                Some(&reference),
+                &format!("Sent to the PHP as a FHIR {kind}; waiting for it."),
+            )
+            .await?;
+        return Ok(Done::Again(
+            Duration::from_secs(1),
+            format!("Request sent to the PHP ({kind})."),
+        ));
+    };
+    let status = source.request_status(&reference).await?;
+    match status.as_str() {
+        "completed" => {
+            app.enqueue(
+                JobKind::Pull,
+                patient.id,
+                None,
+                JobCause::Request,
+                job.requested_by,
+            )
+            .await?;
+            app.db
+                .settle_request(
+                    request_id,
+                    LogStatus::Success,
+                    None,
+                    "The PHP completed the request; its documents are being pulled.",
+                )
+                .await?;
+            Ok(Done::Finished(
+                "The PHP completed the request; pulling its documents.".into(),
+            ))
+        }
+        "rejected" | "failed" | "cancelled" | "entered-in-error" | "revoked" => {
+            let details = format!("The PHP did not fulfil the request (status {status}).");
+            app.db
+                .settle_request(request_id, LogStatus::Failure, None, &details)
+                .await?;
+            Ok(Done::Finished(details))
+        }
+        _ => Ok(Done::Again(
+            REQUEST_POLL.min(app.config.jobs.poll * 30),
+            format!("The PHP has the request (status {status})."),
+        )),
+    }
+}

@@ -1,0 +1,325 @@
+//! Documents from a PHP (the FHIR stand-in, SMART backend auth) into the platform, by the
+//! background jobs: pulled when a patient is linked, again on demand, updates and
+//! retractions followed, requests sent as Tasks, and failures parked with a clear log.
+
+use crate::both_backends;
+use crate::helpers::{TestApp, TestUser};
+use domain::UserType::{Admin, Dietician};
+use reqwest::Method;
+use sandbox::fhir::FhirSandbox;
+use sandbox::seed::{SeededPatient, MRN_SYSTEM};
+use sandbox::Served;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+struct Php {
+    sandbox: FhirSandbox,
+    _served: Served,
+    seeded: Vec<SeededPatient>,
+    provider: Uuid,
+    jwks: Value,
+    admin: TestUser,
+    diet: TestUser,
+}
+
+const CLIENT_ID: &str = "records-platform";
+
+/// A PHP with three patients of six documents each, and the platform's provider record for
+/// it with a generated ES384 key, registered at the PHP when `register` says so.
+async fn php(app: &TestApp, register: bool) -> Php {
+    let sandbox = FhirSandbox::default();
+    let seeded = sandbox::seed::php(&sandbox, 3, 6, 11);
+    let served = sandbox.serve("127.0.0.1:0").await.expect("serve");
+    let admin = app.user(Admin).await;
+    let diet = app.user(Dietician).await;
+    let created = app
+        .post(
+            "/api/v1/providers",
+            &admin,
+            json!({"name": "Springfield Clinic", "fhir_base_url": served.base,
+                   "auth": {"mode": "smart-backend", "client_id": CLIENT_ID}}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(created.body["auth_mode"], "smart-backend");
+    assert_eq!(created.body["key_algorithm"], "ES384");
+    assert!(
+        !created.body.to_string().contains("PRIVATE"),
+        "no secret in answers"
+    );
+    let provider = created.id();
+    // The public key set is served without a token, for the PHP to fetch or register.
+    let jwks = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/providers/{provider}/jwks.json"),
+            None,
+            None,
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(jwks["keys"][0]["kty"], "EC");
+    assert!(jwks["keys"][0].get("d").is_none(), "public half only");
+    if register {
+        sandbox.register_client(CLIENT_ID, &jwks);
+    }
+    Php {
+        sandbox,
+        _served: served,
+        seeded,
+        provider,
+        jwks,
+        admin,
+        diet,
+    }
+}
+
+/// The platform's record of seeded patient `n`, linked to the PHP by identifier.
+async fn link(app: &TestApp, php: &Php, n: usize) -> Uuid {
+    let p = &php.seeded[n];
+    app.patient(
+        &php.diet,
+        json!({"name": p.name, "email": p.email, "birth_date": p.birth_date,
+               "provider_id": php.provider,
+               "provider_patient_identifier": format!("{MRN_SYSTEM}|{}", p.mrn)}),
+    )
+    .await
+}
+
+async fn documents(app: &TestApp, user: &TestUser, patient: Uuid) -> Vec<Value> {
+    app.get(
+        &format!("/api/v1/patients/{patient}/documents?limit=200"),
+        user,
+    )
+    .await
+    .expect(200)
+    .body["items"]
+        .as_array()
+        .expect("items")
+        .clone()
+}
+
+async fn logs(app: &TestApp, user: &TestUser, patient: Uuid) -> Vec<Value> {
+    app.get(&format!("/api/v1/patients/{patient}/logs?limit=200"), user)
+        .await
+        .expect(200)
+        .body["items"]
+        .as_array()
+        .expect("items")
+        .clone()
+}
+
+/// Polls until `check` holds (20 s at most).
+async fn eventually<F, Fut, T>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits for a job to settle (done or parked) and returns it.
+async fn settled(app: &TestApp, user: &TestUser, job: Uuid) -> Value {
+    eventually("the job to settle", || async {
+        let job = app
+            .get(&format!("/api/v1/jobs/{job}"), user)
+            .await
+            .expect(200)
+            .body;
+        matches!(job["status"].as_str(), Some("done" | "parked")).then_some(job)
+    })
+    .await
+}
+
+async fn manual_sync(app: &TestApp, user: &TestUser, patient: Uuid) -> Value {
+    let res = app
+        .post(
+            &format!("/api/v1/patients/{patient}/sync"),
+            user,
+            json!(null),
+        )
+        .await
+        .expect(202);
+    let job = res.id();
+    assert_eq!(
+        res.headers["location"].to_str().expect("location"),
+        format!("/api/v1/jobs/{job}")
+    );
+    settled(app, user, job).await
+}
+
+both_backends! {
+    @with (server::testing::with_jobs)
+
+    async fn a_linked_patient_gets_their_documents_once_then_changes_and_retractions(app) {
+        let php = php(&app, true).await;
+        let patient = link(&app, &php, 1).await;
+        // Linking queues the first pull: every document arrives, typed, with its source.
+        let docs = eventually("the first pull", || async {
+            let docs = documents(&app, &php.diet, patient).await;
+            (docs.len() == 6).then_some(docs)
+        })
+        .await;
+        assert!(docs.iter().all(|d| d["source"] == "Primary Healthcare Provider"));
+        let count = |t: &str| docs.iter().filter(|d| d["type"] == t).count();
+        assert_eq!(count("lab report"), 2);
+        assert_eq!(count("physical assessment"), 1);
+        assert_eq!(count("discharge summary"), 1);
+        let pdf = docs.iter().find(|d| d["mime_type"] == "application/pdf").expect("the PDF");
+        assert_eq!(pdf["author"], "Dr Jordan Blake");
+        assert!(pdf["external_id"].as_str().is_some_and(|e| e.starts_with("DocumentReference/")));
+        let bytes = app
+            .send(app.client.get(app.url(&format!("/api/v1/documents/{}/content", pdf["id"].as_str().unwrap()))).bearer_auth(&php.diet.token))
+            .await;
+        assert_eq!(bytes.status, 200);
+        let lipids = docs.iter().find(|d| d["title"] == "Lipid panel").expect("lipids");
+        let lipids = app.get(&format!("/api/v1/documents/{}", lipids["id"].as_str().unwrap()), &php.diet).await.expect(200);
+        assert!(lipids.body["content"].as_str().is_some_and(|c| c.contains("- LDL cholesterol: ")));
+
+        // The log tells each step: every document received, and the attempt's summary.
+        let entries = logs(&app, &php.diet, patient).await;
+        let received = entries.iter().filter(|e| e["details"].as_str().is_some_and(|d| d.starts_with("Received from the PHP"))).count();
+        assert_eq!(received, 6);
+        assert!(entries.iter().any(|e| e["status"] == "success"
+            && e["details"].as_str().is_some_and(|d| d.starts_with("Pulled from the PHP: 6 found, 6 new"))), "{entries:#?}");
+
+        // Again on demand: the overlap window re-reads them, nothing is stored twice.
+        let job = manual_sync(&app, &php.diet, patient).await;
+        assert_eq!(job["status"], "done", "{job}");
+        assert_eq!(job["progress"]["found"], 6);
+        assert_eq!(job["progress"]["unchanged"], 6);
+        assert_eq!(documents(&app, &php.diet, patient).await.len(), 6);
+
+        // A changed document updates ours; one entered in error is removed.
+        let at_php = |kind: &str| {
+            php.sandbox.all("DocumentReference").into_iter()
+                .find(|d| d["subject"]["reference"] == format!("Patient/{}", php.seeded[1].id) && d["type"]["text"] == kind)
+                .and_then(|d| d["id"].as_str().map(str::to_owned))
+                .expect("a document at the PHP")
+        };
+        let note = at_php("Progress note");
+        php.sandbox.modify("DocumentReference", &note, |d| d["content"][0]["attachment"]["data"] = json!("UmV2aXNlZCBub3RlLg=="));
+        let referral = at_php("Referral note");
+        php.sandbox.modify("DocumentReference", &referral, |d| d["status"] = json!("entered-in-error"));
+        let job = manual_sync(&app, &php.diet, patient).await;
+        assert_eq!(job["progress"]["updated"], 1, "{job}");
+        assert_eq!(job["progress"]["removed"], 1, "{job}");
+        let docs = documents(&app, &php.diet, patient).await;
+        assert_eq!(docs.len(), 5);
+        let ours = docs.iter().find(|d| d["external_id"] == format!("DocumentReference/{note}")).expect("the note");
+        let ours = app.get(&format!("/api/v1/documents/{}", ours["id"].as_str().unwrap()), &php.diet).await.expect(200);
+        assert_eq!(ours.body["content"], "Revised note.");
+        assert_eq!(ours.body["version"], 2);
+        let entries = logs(&app, &php.diet, patient).await;
+        assert!(entries.iter().any(|e| e["action"] == "automatic update" && e["details"].as_str().is_some_and(|d| d.contains("entered-in-error"))));
+        assert!(entries.iter().any(|e| e["action"] == "manual sync" && e["status"] == "success"));
+        // The job is the patient's dietician's to read, not another's.
+        let other = app.user(Dietician).await;
+        app.get(&format!("/api/v1/jobs/{}", job["id"].as_str().unwrap()), &other).await.expect(404);
+    }
+
+    async fn a_request_becomes_a_task_and_brings_documents_when_the_php_completes_it(app) {
+        let php = php(&app, true).await;
+        let patient = link(&app, &php, 0).await;
+        eventually("the first pull", || async {
+            (documents(&app, &php.diet, patient).await.len() == 6).then_some(())
+        })
+        .await;
+        let request = app
+            .post(&format!("/api/v1/patients/{patient}/request-documents"), &php.diet,
+                  json!({"types": ["lab report"], "note": "Latest lipids please."}))
+            .await
+            .expect(202);
+        let log_id = request.body["log_id"].as_str().expect("log id").to_owned();
+        // The PHP (stand-in) completes the Task shortly with a new document.
+        eventually("the requested document", || async {
+            let docs = documents(&app, &php.diet, patient).await;
+            docs.iter().any(|d| d["title"] == "Requested records").then_some(())
+        })
+        .await;
+        let tasks = php.sandbox.all("Task");
+        assert_eq!(tasks.len(), 1, "one Task, never two");
+        assert_eq!(tasks[0]["code"]["coding"][0]["code"], "data-request");
+        let entry = eventually("the request's log entry to succeed", || async {
+            let entry = app.get(&format!("/api/v1/logs/{log_id}"), &php.diet).await.expect(200).body;
+            (entry["status"] == "success").then_some(entry)
+        })
+        .await;
+        assert!(entry["details"].as_str().is_some_and(|d| d.contains("completed")), "{entry}");
+    }
+
+    async fn a_key_the_php_does_not_know_parks_the_job_until_an_admin_replays_it(app) {
+        let php = php(&app, false).await;
+        let patient = link(&app, &php, 2).await;
+        let parked = eventually("the job to park", || async {
+            let jobs = app.get("/api/v1/jobs?status=parked", &php.admin).await.expect(200).body;
+            jobs.as_array().and_then(|j| j.iter().find(|j| j["patient_id"] == patient.to_string()).cloned())
+        })
+        .await;
+        assert_eq!(parked["attempts"], 1, "refused credentials are not retried: {parked}");
+        let error = parked["last_error"].as_str().expect("error");
+        assert!(error.contains("client assertion") && error.contains("ES384"), "{error}");
+        let shown = app.get(&format!("/api/v1/patients/{patient}"), &php.diet).await.expect(200);
+        assert_eq!(shown.body["sync_error"].as_str(), Some(error));
+        let entries = logs(&app, &php.diet, patient).await;
+        assert!(entries.iter().any(|e| e["status"] == "failure" && e["details"].as_str().is_some_and(|d| d.contains("parked"))));
+        assert!(documents(&app, &php.diet, patient).await.is_empty());
+        // Only admins list and replay.
+        app.get("/api/v1/jobs?status=parked", &php.diet).await.expect(403);
+        let job = parked["id"].as_str().expect("id");
+        app.post(&format!("/api/v1/jobs/{job}/replay"), &php.diet, json!(null)).await.expect(403);
+
+        // The PHP registers the key; the replayed job succeeds and the error clears.
+        php.sandbox.register_client(CLIENT_ID, &php.jwks);
+        app.post(&format!("/api/v1/jobs/{job}/replay"), &php.admin, json!(null)).await.expect(202);
+        let done = settled(&app, &php.admin, job.parse().expect("uuid")).await;
+        assert_eq!(done["status"], "done", "{done}");
+        assert_eq!(documents(&app, &php.diet, patient).await.len(), 6);
+        let shown = app.get(&format!("/api/v1/patients/{patient}"), &php.diet).await.expect(200);
+        assert_eq!(shown.body["sync_error"], Value::Null);
+        app.post(&format!("/api/v1/jobs/{job}/replay"), &php.admin, json!(null)).await.problem(409, "job_not_replayable");
+    }
+
+    async fn expired_tokens_and_malformed_bundles_park_without_storing_anything(app) {
+        let php = php(&app, true).await;
+        // Every token the PHP issues is expired on arrival.
+        php.sandbox.faults().update(|f| f.token_lifetime_secs = 0);
+        let patient = link(&app, &php, 0).await;
+        let job = eventually("the job to park", || async {
+            let jobs = app.get("/api/v1/jobs?status=parked", &php.admin).await.expect(200).body;
+            jobs.as_array().and_then(|j| j.iter().find(|j| j["patient_id"] == patient.to_string()).cloned())
+        })
+        .await;
+        assert!(job["last_error"].as_str().is_some_and(|e| e.contains("refused the platform's credentials")), "{job}");
+
+        php.sandbox.faults().update(|f| {
+            f.token_lifetime_secs = 300;
+            f.malformed_bundles = true;
+        });
+        let job = manual_sync(&app, &php.diet, patient).await;
+        assert_eq!(job["status"], "parked", "{job}");
+        assert!(job["last_error"].as_str().is_some_and(|e| e.contains("malformed")), "{job}");
+        assert!(documents(&app, &php.diet, patient).await.is_empty(), "nothing half-written");
+
+        // Unavailable for longer than the call retries: the job retries, then parks.
+        php.sandbox.faults().update(|f| {
+            f.malformed_bundles = false;
+            f.error_fraction = 1.0;
+        });
+        let job = manual_sync(&app, &php.diet, patient).await;
+        assert_eq!(job["status"], "parked", "{job}");
+        assert_eq!(job["attempts"], 3, "{job}");
+        let failures = logs(&app, &php.diet, patient).await.into_iter()
+            .filter(|e| e["details"].as_str().is_some_and(|d| d.contains("retrying in"))).count();
+        assert_eq!(failures, 2, "each attempt logged");
+    }
+}
