@@ -47,6 +47,13 @@ enum Command {
         /// Days deletions stay in the change feed; older replica cursors get 410.
         #[arg(long, env = "RECORDS_TOMBSTONE_RETENTION_DAYS", default_value_t = 90)]
         tombstone_retention_days: u64,
+        /// Background job workers in this instance (PHP pulls, requests); 0 leaves the jobs
+        /// to other instances.
+        #[arg(long, env = "RECORDS_WORKERS", default_value_t = 2)]
+        workers: usize,
+        /// Minutes between scheduled pulls of each linked patient.
+        #[arg(long, env = "RECORDS_PULL_INTERVAL_MINUTES", default_value_t = 15)]
+        pull_interval_minutes: u64,
     },
     /// Run database migrations and exit.
     Migrate,
@@ -98,6 +105,8 @@ async fn main() -> anyhow::Result<()> {
             max_body_bytes,
             db_max_connections,
             tombstone_retention_days,
+            workers,
+            pull_interval_minutes,
         } => {
             let addr = config::parse_bind(&bind)?;
             let (secret, generated) =
@@ -122,6 +131,9 @@ async fn main() -> anyhow::Result<()> {
             config.db_max_connections = db_max_connections;
             config.tombstone_retention =
                 std::time::Duration::from_secs(tombstone_retention_days * 24 * 3600);
+            config.jobs.workers = workers;
+            anyhow::ensure!(pull_interval_minutes > 0, "--pull-interval-minutes must be at least 1");
+            config.jobs.pull_interval = std::time::Duration::from_secs(pull_interval_minutes * 60);
             let backend = server::db::Backend::from_url(&config.database_url)?;
             let state = server::AppState::new(config).await?;
             if state.db.other_admins(uuid::Uuid::nil()).await? == 0 {
