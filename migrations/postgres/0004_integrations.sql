@@ -35,6 +35,26 @@ ALTER TABLE healthcare_documents ADD COLUMN external_version TEXT;
 
 ALTER TABLE document_requests ADD COLUMN php_reference TEXT;
 
+-- Carepatron. `carepatron_snapshot`: the patient's fields as both sides last agreed (JSON),
+-- the base of the three-way merge. `carepatron_synced` on documents and shares: the
+-- fingerprint last pushed, 'creating' while a create's outcome is unknown (look it up by
+-- externalId before creating again), 'deleted' once deleted there.
+ALTER TABLE patients ADD COLUMN carepatron_snapshot TEXT;
+ALTER TABLE patients ADD COLUMN carepatron_synced TEXT;
+ALTER TABLE healthcare_documents ADD COLUMN carepatron_synced TEXT;
+ALTER TABLE document_shares ADD COLUMN carepatron_share_id TEXT;
+ALTER TABLE document_shares ADD COLUMN carepatron_synced TEXT;
+
+-- Positions of the platform's own followers (the change feed into Carepatron, the poll of
+-- Carepatron's changes), each held by one instance at a time under a lease.
+CREATE TABLE integration_cursors (
+    name        TEXT PRIMARY KEY,
+    position    TEXT,
+    lease_owner TEXT,
+    lease_until TEXT,
+    updated_at  TEXT NOT NULL
+);
+
 CREATE TABLE jobs (
     id           TEXT PRIMARY KEY,
     kind         TEXT NOT NULL,
@@ -57,6 +77,8 @@ CREATE TABLE jobs (
 );
 CREATE INDEX jobs_due ON jobs (status, run_at);
 CREATE INDEX jobs_patient ON jobs (patient_id, created_at);
--- At most one open pull per patient: asking again while one waits joins it.
-CREATE UNIQUE INDEX jobs_one_open_pull ON jobs (patient_id)
-    WHERE kind = 'pull' AND status IN ('queued', 'running');
+-- At most one waiting pull, and one waiting Carepatron reconcile, per patient: asking again
+-- while one waits joins it. (One may wait while another runs: the running one may have read
+-- what changed too early. Workers never run two of a kind for a patient at once.)
+CREATE UNIQUE INDEX jobs_one_waiting ON jobs (kind, patient_id)
+    WHERE status = 'queued' AND kind IN ('pull', 'carepatron');

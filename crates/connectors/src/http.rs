@@ -27,18 +27,20 @@ impl Default for Limits {
     }
 }
 
-/// Sends `req`; a connection that fails or times out is transient.
+/// Sends `req`. A connection that could not be made is transient (nothing was sent); one
+/// that failed later (a timeout, a reset) is unsure: the remote may have acted on it.
 pub(crate) async fn send(req: RequestBuilder, remote: &str) -> Result<Response> {
     req.timeout(Duration::from_secs(60))
         .send()
         .await
         .map_err(|e| {
-            let why = if e.is_timeout() {
-                "did not answer in time"
+            if e.is_connect() {
+                ConnectorError::Transient(format!("{remote} could not be reached"), None)
+            } else if e.is_timeout() {
+                ConnectorError::Unsure(format!("{remote} did not answer in time"))
             } else {
-                "could not be reached"
-            };
-            ConnectorError::Transient(format!("{remote} {why}"), None)
+                ConnectorError::Unsure(format!("the connection to {remote} broke"))
+            }
         })
 }
 
@@ -96,7 +98,7 @@ pub(crate) async fn read_capped(mut res: Response, cap: usize, remote: &str) -> 
     while let Some(chunk) = res
         .chunk()
         .await
-        .map_err(|_| ConnectorError::Transient(format!("{remote} broke off its answer"), None))?
+        .map_err(|_| ConnectorError::Unsure(format!("{remote} broke off its answer")))?
     {
         if body.len() + chunk.len() > cap {
             return Err(too_large(remote, cap));
@@ -113,7 +115,7 @@ fn too_large(remote: &str, cap: usize) -> ConnectorError {
     ))
 }
 
-/// Retries of one idempotent call while the remote is briefly unavailable: up to `tries`
+/// Retries of one call while the remote is briefly unavailable: up to `tries`
 /// attempts, waiting 200 ms doubling to 5 s with jitter, or the remote's `Retry-After`
 /// (up to 30 s) when longer. Longer outages are the job queue's to wait out.
 #[derive(Debug, Clone, Copy)]
@@ -134,7 +136,9 @@ impl Default for CallRetry {
 }
 
 impl CallRetry {
-    pub(crate) async fn run<T, F, Fut>(&self, mut op: F) -> Result<T>
+    /// Runs `op`, retrying transient failures; unsure ones (the remote may have acted) only
+    /// when `op` is `idempotent`.
+    pub(crate) async fn run<T, F, Fut>(&self, idempotent: bool, mut op: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
@@ -143,7 +147,11 @@ impl CallRetry {
         loop {
             attempt += 1;
             match op().await {
-                Err(e) if e.is_transient() && attempt < self.tries => {
+                Err(e)
+                    if attempt < self.tries
+                        && (matches!(e, ConnectorError::Transient(..))
+                            || (idempotent && e.is_transient())) =>
+                {
                     let backoff = self
                         .first
                         .saturating_mul(1 << (attempt - 1).min(16))

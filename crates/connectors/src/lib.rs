@@ -7,6 +7,7 @@
 //! No storage and no HTTP server here: the platform's jobs call these clients and keep the
 //! state. Errors say what a person can do and carry no PHI (no response bodies, no names).
 
+pub mod carepatron;
 pub mod fhir;
 mod http;
 
@@ -16,10 +17,14 @@ use std::time::Duration;
 /// Why a call to a remote system failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
-    /// Worth retrying: unreachable, timed out, 5xx, 429. `retry_after` is the remote's own
-    /// `Retry-After`, when it sent one.
+    /// Worth retrying, and nothing was done: unreachable, 5xx, 429. The second field is the
+    /// remote's own `Retry-After`, when it sent one.
     #[error("{0}")]
     Transient(String, Option<Duration>),
+    /// Worth retrying, but the request may have been applied: it timed out, or the answer
+    /// broke off. A create must look for what it may have made before trying again.
+    #[error("{0}")]
+    Unsure(String),
     /// The remote refused the platform's credentials.
     #[error("{0}")]
     Auth(String),
@@ -39,7 +44,7 @@ pub enum ConnectorError {
 
 impl ConnectorError {
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Transient(..))
+        matches!(self, Self::Transient(..) | Self::Unsure(_))
     }
 
     pub fn retry_after(&self) -> Option<Duration> {

@@ -259,6 +259,7 @@ async fn requests_become_a_cdex_task_or_a_communication_request() {
     let source = FhirSource::new(&served.base, Auth::None, Limits::default()).expect("source");
     let task = source
         .request_documents(
+            "request-1",
             &seeded[0].id,
             &[DocumentType::LabReport],
             Some("Latest lipids please."),
@@ -297,7 +298,7 @@ async fn requests_become_a_cdex_task_or_a_communication_request() {
     .await;
     let source = FhirSource::new(&served.base, Auth::None, Limits::default()).expect("source");
     let request = source
-        .request_documents(&seeded[0].id, &[], None)
+        .request_documents("request-2", &seeded[0].id, &[], None)
         .await
         .expect("request");
     assert!(request.starts_with("CommunicationRequest/"), "{request}");

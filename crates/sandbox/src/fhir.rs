@@ -708,7 +708,12 @@ async fn search(
                     continue;
                 }
             }
-            if kind == "Patient" && !patient_matches(r, &param) {
+            let matches = match kind.as_str() {
+                "Patient" => patient_matches(r, &param),
+                "Task" | "CommunicationRequest" => identified(r, param("identifier")),
+                _ => true,
+            };
+            if !matches {
                 continue;
             }
             hits.push(stored);
@@ -796,21 +801,27 @@ fn enc(s: &str) -> String {
         .collect()
 }
 
+/// `system|value` (or a bare value) against a resource's identifiers; no filter, no match
+/// needed.
+fn identified(r: &Value, wanted: Option<&str>) -> bool {
+    let Some(wanted) = wanted else {
+        return true;
+    };
+    let (system, value) = match wanted.split_once('|') {
+        Some((s, v)) => (Some(s), v),
+        None => (None, wanted),
+    };
+    r["identifier"].as_array().is_some_and(|ids| {
+        ids.iter().any(|i| {
+            i["value"].as_str() == Some(value)
+                && system.is_none_or(|s| i["system"].as_str() == Some(s))
+        })
+    })
+}
+
 fn patient_matches<'a>(p: &Value, param: &impl Fn(&str) -> Option<&'a str>) -> bool {
-    if let Some(wanted) = param("identifier") {
-        let (system, value) = match wanted.split_once('|') {
-            Some((s, v)) => (Some(s), v),
-            None => (None, wanted),
-        };
-        let found = p["identifier"].as_array().is_some_and(|ids| {
-            ids.iter().any(|i| {
-                i["value"].as_str() == Some(value)
-                    && system.is_none_or(|s| i["system"].as_str() == Some(s))
-            })
-        });
-        if !found {
-            return false;
-        }
+    if !identified(p, param("identifier")) {
+        return false;
     }
     let names = p["name"].as_array().cloned().unwrap_or_default();
     if let Some(family) = param("family") {

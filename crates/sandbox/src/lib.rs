@@ -4,6 +4,7 @@
 //! can make it slow, flaky, rate limited or malformed. Used by tests, benchmarks and the
 //! demo (`records-sandbox`); never by the platform's production code paths.
 
+pub mod carepatron;
 pub mod fhir;
 pub mod seed;
 
@@ -30,6 +31,11 @@ pub struct Faults {
     /// FHIR: added to the server's clock (its `Date`, `meta.lastUpdated`), to show that the
     /// platform takes watermarks from the server's clock, not its own.
     pub clock_offset_secs: i64,
+    /// Carepatron: the share of successful writes whose answer is cut off after they were
+    /// applied, so the client cannot know they succeeded.
+    pub drop_after_apply_fraction: f64,
+    /// Carepatron: for this long after creation a resource is missing from lists.
+    pub list_lag_ms: u64,
 }
 
 impl Default for Faults {
@@ -41,6 +47,8 @@ impl Default for Faults {
             malformed_bundles: false,
             token_lifetime_secs: 300,
             clock_offset_secs: 0,
+            drop_after_apply_fraction: 0.0,
+            list_lag_ms: 0,
         }
     }
 }

@@ -62,7 +62,7 @@ impl AppState {
             limiter: LoginLimiter::new(config.login_limits),
             audit: AuditLog::start(db.clone()),
             cipher: Cipher::new(config.secrets_key.expose()),
-            integrations: Integrations::default(),
+            integrations: Integrations::new(&config)?,
             config,
         })))
     }

@@ -46,6 +46,20 @@ pub struct Config {
     /// Encrypts what the platform keeps for signing in elsewhere (PHP keys and tokens).
     pub secrets_key: Secret,
     pub jobs: JobSettings,
+    /// The practice's Carepatron workspace; `None`: nothing is pushed.
+    pub carepatron: Option<CarepatronSettings>,
+}
+
+/// One Carepatron workspace per practice.
+#[derive(Debug, Clone)]
+pub struct CarepatronSettings {
+    /// The API root (paths under `/v1`).
+    pub base_url: String,
+    pub api_key: Secret,
+    /// Requests per second the workspace's key allows; requests are spaced to stay under it.
+    pub rate: f64,
+    /// How often Carepatron is asked for clients changed there.
+    pub poll: Duration,
 }
 
 /// The background integration jobs.
@@ -108,6 +122,7 @@ impl Config {
             tombstone_retention: Duration::from_secs(90 * 24 * 3600),
             secrets_key,
             jobs: JobSettings::default(),
+            carepatron: None,
         }
     }
 }

@@ -54,6 +54,16 @@ enum Command {
         /// Minutes between scheduled pulls of each linked patient.
         #[arg(long, env = "RECORDS_PULL_INTERVAL_MINUTES", default_value_t = 15)]
         pull_interval_minutes: u64,
+        /// The practice's Carepatron API root; with RECORDS_CAREPATRON_API_KEY, patients,
+        /// documents and shares are pushed there.
+        #[arg(long, env = "RECORDS_CAREPATRON_URL")]
+        carepatron_url: Option<String>,
+        /// Requests per second the Carepatron key allows.
+        #[arg(long, env = "RECORDS_CAREPATRON_RATE", default_value_t = 10.0)]
+        carepatron_rate: f64,
+        /// Seconds between asking Carepatron for clients changed there.
+        #[arg(long, env = "RECORDS_CAREPATRON_POLL_SECONDS", default_value_t = 60)]
+        carepatron_poll_seconds: u64,
     },
     /// Run database migrations and exit.
     Migrate,
@@ -107,6 +117,9 @@ async fn main() -> anyhow::Result<()> {
             tombstone_retention_days,
             workers,
             pull_interval_minutes,
+            carepatron_url,
+            carepatron_rate,
+            carepatron_poll_seconds,
         } => {
             let addr = config::parse_bind(&bind)?;
             let (secret, generated) =
@@ -132,8 +145,26 @@ async fn main() -> anyhow::Result<()> {
             config.tombstone_retention =
                 std::time::Duration::from_secs(tombstone_retention_days * 24 * 3600);
             config.jobs.workers = workers;
-            anyhow::ensure!(pull_interval_minutes > 0, "--pull-interval-minutes must be at least 1");
+            anyhow::ensure!(
+                pull_interval_minutes > 0,
+                "--pull-interval-minutes must be at least 1"
+            );
             config.jobs.pull_interval = std::time::Duration::from_secs(pull_interval_minutes * 60);
+            if let Some(base_url) = carepatron_url {
+                // The key from the environment only: flags show up in process listings.
+                let api_key = std::env::var("RECORDS_CAREPATRON_API_KEY").map_err(|_| {
+                    anyhow::anyhow!(
+                        "RECORDS_CAREPATRON_URL is set; set RECORDS_CAREPATRON_API_KEY too"
+                    )
+                })?;
+                anyhow::ensure!(carepatron_rate > 0.0, "--carepatron-rate must be positive");
+                config.carepatron = Some(server::config::CarepatronSettings {
+                    base_url,
+                    api_key: server::config::Secret::new(api_key.into_bytes()),
+                    rate: carepatron_rate,
+                    poll: std::time::Duration::from_secs(carepatron_poll_seconds.max(1)),
+                });
+            }
             let backend = server::db::Backend::from_url(&config.database_url)?;
             let state = server::AppState::new(config).await?;
             if state.db.other_admins(uuid::Uuid::nil()).await? == 0 {

@@ -16,6 +16,8 @@ use tokio::sync::{Mutex, OnceCell};
 
 const REMOTE: &str = "the PHP's FHIR server";
 const FHIR_JSON: &str = "application/fhir+json";
+/// The identifier system of the platform's document requests at a PHP.
+pub const REQUEST_SYSTEM: &str = "urn:healthcare-records:document-request";
 
 /// How the platform authenticates at a PHP.
 #[derive(Debug, Clone)]
@@ -143,17 +145,19 @@ impl FhirSource {
             .await
     }
 
-    /// An unauthenticated JSON read (discovery documents).
+    /// An unauthenticated JSON read (discovery documents), retried briefly.
     async fn fetch_json<T: DeserializeOwned>(&self, url: &str, doing: &str) -> Result<T> {
-        let res = send(
-            self.http.get(url).header(ACCEPT, "application/json"),
-            REMOTE,
-        )
-        .await?;
-        if !res.status().is_success() {
-            return Err(status_error(res.status(), res.headers(), REMOTE, doing));
-        }
-        let body = read_capped(res, 4 << 20, REMOTE).await?;
+        let body = self
+            .retry
+            .run(true, || async {
+                let req = self.http.get(url).header(ACCEPT, "application/json");
+                let res = send(req, REMOTE).await?;
+                if !res.status().is_success() {
+                    return Err(status_error(res.status(), res.headers(), REMOTE, doing));
+                }
+                read_capped(res, 4 << 20, REMOTE).await
+            })
+            .await?;
         serde_json::from_slice(&body)
             .map_err(|_| ConnectorError::Invalid(format!("{REMOTE} sent malformed JSON ({doing})")))
     }
@@ -190,7 +194,9 @@ impl FhirSource {
         };
         let body = self
             .retry
-            .run(|| self.request_token(client_id, key, scope, &token_url))
+            .run(true, || {
+                self.request_token(client_id, key, scope, &token_url)
+            })
             .await?;
         let value = body["access_token"]
             .as_str()
@@ -299,15 +305,25 @@ impl FhirSource {
         self.check_same_server(url)?;
         let (body, headers) = self
             .retry
-            .run(|| self.call(|http| http.get(url), doing, self.limits.max_response_bytes))
+            .run(true, || {
+                self.call(|http| http.get(url), doing, self.limits.max_response_bytes)
+            })
             .await?;
         answer(&body, &headers, doing)
     }
 
-    async fn post(&self, url: &str, resource: &Value, doing: &str) -> Result<Answer> {
+    /// A POST, retried only on answers that say nothing was done; `idempotent` (an
+    /// operation like `$match`) retries unsure failures too.
+    async fn post(
+        &self,
+        url: &str,
+        resource: &Value,
+        doing: &str,
+        idempotent: bool,
+    ) -> Result<Answer> {
         self.check_same_server(url)?;
-        let (body, headers) = self
-            .call(
+        let send_it = || {
+            self.call(
                 |http| {
                     http.post(url)
                         .header(reqwest::header::CONTENT_TYPE, FHIR_JSON)
@@ -316,7 +332,8 @@ impl FhirSource {
                 doing,
                 1 << 20,
             )
-            .await?;
+        };
+        let (body, headers) = self.retry.run(idempotent, send_it).await?;
         answer(&body, &headers, doing)
     }
 
@@ -430,6 +447,7 @@ impl FhirSource {
                 &format!("{}/Patient/$match", self.base),
                 &parameters,
                 "matching the patient",
+                true,
             )
             .await?;
         let bundle: Bundle = parse(answer.body, "a $match Bundle")?;
@@ -456,14 +474,18 @@ impl FhirSource {
     }
 
     /// Asks the PHP for a patient's documents: a Da Vinci CDex data-request `Task`, or a
-    /// `CommunicationRequest` where the server takes no Task. Returns `Type/id`.
+    /// `CommunicationRequest` where the server takes no Task, carrying `request_id` as its
+    /// identifier. Returns `Type/id`. After an [`ConnectorError::Unsure`] failure, look for
+    /// it with [`Self::find_request`] before asking again.
     pub async fn request_documents(
         &self,
+        request_id: &str,
         patient_id: &str,
         types: &[domain::DocumentType],
         note: Option<&str>,
     ) -> Result<String> {
         let caps = &self.discover().await?.capabilities;
+        let identifier = json!([{"system": REQUEST_SYSTEM, "value": request_id}]);
         let query = format!("DocumentReference?patient={patient_id}");
         let wanted: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
         let text = match (wanted.is_empty(), note) {
@@ -480,6 +502,7 @@ impl FhirSource {
                 "Task",
                 json!({
                     "resourceType": "Task",
+                    "identifier": identifier,
                     "status": "requested",
                     "intent": "order",
                     "code": {"coding": [{
@@ -503,6 +526,7 @@ impl FhirSource {
                 "CommunicationRequest",
                 json!({
                     "resourceType": "CommunicationRequest",
+                    "identifier": identifier,
                     "status": "active",
                     "subject": {"reference": format!("Patient/{patient_id}")},
                     "authoredOn": now,
@@ -515,6 +539,7 @@ impl FhirSource {
                 &format!("{}/{kind}", self.base),
                 &resource,
                 "requesting documents",
+                false,
             )
             .await?;
         let id = answer.body["id"]
@@ -524,6 +549,36 @@ impl FhirSource {
                 ConnectorError::Invalid(format!("the PHP created a {kind} without an id"))
             })?;
         Ok(format!("{kind}/{id}"))
+    }
+
+    /// The request an earlier, unsure attempt may have made: `Type/id`.
+    pub async fn find_request(&self, request_id: &str) -> Result<Option<String>> {
+        for kind in ["Task", "CommunicationRequest"] {
+            let page = PageRef::First {
+                resource: kind.to_owned(),
+                params: vec![(
+                    "identifier".into(),
+                    format!("{REQUEST_SYSTEM}|{request_id}"),
+                )],
+            };
+            let (bundle, _) = match self.search_page(&page).await {
+                Ok(found) => found,
+                // A server that cannot search this type cannot have it either.
+                Err(ConnectorError::NotFound(_) | ConnectorError::Refused(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            let id = bundle
+                .entry
+                .iter()
+                .filter_map(|e| e.resource.as_ref())
+                .find(|r| r["resourceType"] == kind)
+                .and_then(|r| r["id"].as_str())
+                .filter(|id| valid_id(id));
+            if let Some(id) = id {
+                return Ok(Some(format!("{kind}/{id}")));
+            }
+        }
+        Ok(None)
     }
 
     /// The status of a request made by [`Self::request_documents`] (`Task.status`, or

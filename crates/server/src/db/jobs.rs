@@ -20,6 +20,9 @@ pub enum JobKind {
     Pull,
     /// Ask the PHP for documents (a FHIR Task) and follow it until it is done.
     Request,
+    /// Bring the patient's client, documents and shares in Carepatron in line with the
+    /// platform, and take back what was changed there.
+    Carepatron,
 }
 
 impl JobKind {
@@ -27,6 +30,7 @@ impl JobKind {
         match self {
             Self::Pull => "pull",
             Self::Request => "request",
+            Self::Carepatron => "carepatron",
         }
     }
 }
@@ -65,6 +69,10 @@ pub enum JobCause {
     Request,
     /// An admin re-ran a parked job.
     Replay,
+    /// The platform's data changed (Carepatron reconcile).
+    Change,
+    /// The client was changed in Carepatron.
+    Remote,
 }
 
 impl JobCause {
@@ -75,6 +83,8 @@ impl JobCause {
             Self::Manual => "manual",
             Self::Request => "request",
             Self::Replay => "replay",
+            Self::Change => "change",
+            Self::Remote => "remote",
         }
     }
 }
@@ -109,6 +119,7 @@ fn job_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<Job> {
     let kind = match row.text("kind")?.as_str() {
         "pull" => JobKind::Pull,
         "request" => JobKind::Request,
+        "carepatron" => JobKind::Carepatron,
         other => anyhow::bail!("unknown job kind {other:?}"),
     };
     let status = match row.text("status")?.as_str() {
@@ -124,6 +135,8 @@ fn job_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<Job> {
         "manual" => JobCause::Manual,
         "request" => JobCause::Request,
         "replay" => JobCause::Replay,
+        "change" => JobCause::Change,
+        "remote" => JobCause::Remote,
         other => anyhow::bail!("unknown job cause {other:?}"),
     };
     Ok(Job {
@@ -148,7 +161,7 @@ fn later(d: Duration) -> String {
 }
 
 impl Db {
-    /// Queues a job. A pull for a patient who has one queued or running joins that one.
+    /// Queues a job. A pull or reconcile for a patient who has one waiting joins that one.
     pub async fn enqueue_job(
         &self,
         kind: JobKind,
@@ -161,7 +174,7 @@ impl Db {
         let inserted = sqlx::query(&format!(
             "INSERT INTO jobs (id, kind, patient_id, request_id, cause, requested_by, status, \
              run_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $7, $7) \
-             ON CONFLICT (patient_id) WHERE kind = 'pull' AND status IN ('queued', 'running') \
+             ON CONFLICT (kind, patient_id) WHERE status = 'queued' AND kind IN ('pull', 'carepatron') \
              DO NOTHING RETURNING {COLS}"
         ))
         .bind(domain::new_id().to_string())
@@ -177,10 +190,10 @@ impl Db {
             return Ok(job_from_row(&row)?);
         }
         let open = sqlx::query(&format!(
-            "SELECT {COLS} FROM jobs WHERE patient_id = $1 AND kind = 'pull' \
-             AND status IN ('queued', 'running')"
+            "SELECT {COLS} FROM jobs WHERE patient_id = $1 AND kind = $2 AND status = 'queued'"
         ))
         .bind(patient_id.to_string())
+        .bind(kind.as_str())
         .fetch_optional(self.writer())
         .await?;
         match open {
@@ -192,18 +205,22 @@ impl Db {
         }
     }
 
-    /// Takes the next due job (or one whose worker's lease lapsed) for `owner`.
+    /// Takes the next due job (or one whose worker's lease lapsed) for `owner`; never one
+    /// whose patient has a job of its kind running.
     pub async fn claim_job(&self, owner: &str, lease: Duration) -> DbResult<Option<Job>> {
         let lock = match self.backend {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Postgres => " FOR UPDATE OF j SKIP LOCKED",
             Backend::Sqlite => "",
         };
         let at = now();
         let row = sqlx::query(&format!(
             "UPDATE jobs SET status = 'running', lease_owner = $1, lease_until = $2, \
              attempts = attempts + 1, updated_at = $3 \
-             WHERE id = (SELECT id FROM jobs WHERE (status = 'queued' AND run_at <= $3) \
-             OR (status = 'running' AND lease_until < $3) ORDER BY run_at, id LIMIT 1{lock}) \
+             WHERE id = (SELECT j.id FROM jobs j WHERE ((j.status = 'queued' AND j.run_at <= $3) \
+             OR (j.status = 'running' AND j.lease_until < $3)) \
+             AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.patient_id = j.patient_id \
+             AND r.kind = j.kind AND r.id <> j.id AND r.status = 'running' AND r.lease_until >= $3) \
+             ORDER BY j.run_at, j.id LIMIT 1{lock}) \
              RETURNING {COLS}"
         ))
         .bind(owner)
@@ -238,7 +255,10 @@ impl Db {
         Ok(done == 1)
     }
 
-    /// Ends `owner`'s run of a job: done, due again at `retry_at`, or parked.
+    /// Ends `owner`'s run of a job: done, due again at `retry_at`, or parked. A run that
+    /// `progressed` (stored or pushed something) before failing does not use up an attempt:
+    /// attempts count runs in a row that got nowhere.
+    #[allow(clippy::too_many_arguments)]
     pub async fn settle_job(
         &self,
         id: Uuid,
@@ -247,11 +267,13 @@ impl Db {
         retry_at: Option<DateTime<Utc>>,
         progress: &Value,
         error: Option<&str>,
+        progressed: bool,
     ) -> DbResult<bool> {
         let at = now();
         let done = sqlx::query(
             "UPDATE jobs SET status = $1, run_at = $2, progress = $3, last_error = $4, \
-             lease_owner = NULL, lease_until = NULL, updated_at = $5 \
+             lease_owner = NULL, lease_until = NULL, updated_at = $5, \
+             attempts = CASE WHEN $8 = 1 THEN 0 ELSE attempts END \
              WHERE id = $6 AND lease_owner = $7 AND status = 'running'",
         )
         .bind(status.as_str())
@@ -261,6 +283,7 @@ impl Db {
         .bind(&at)
         .bind(id.to_string())
         .bind(owner)
+        .bind(i64::from(progressed))
         .execute(self.writer())
         .await?
         .rows_affected();
@@ -291,8 +314,8 @@ impl Db {
             .collect::<anyhow::Result<_>>()?)
     }
 
-    /// Queues a parked job again, attempts reset. `None`: no such parked job. A pull for a
-    /// patient who has another pull open already is refused (`DbError::Unique`).
+    /// Queues a parked job again, attempts reset. `None`: no such parked job. A job whose
+    /// patient has one of its kind waiting already is refused (`DbError::Unique`).
     pub async fn replay_job(&self, id: Uuid) -> DbResult<Option<Job>> {
         let at = now();
         let row = sqlx::query(&format!(
@@ -328,5 +351,53 @@ impl Db {
         .fetch_all(&self.pool)
         .await?;
         Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
+    }
+}
+
+impl Db {
+    /// Takes (or keeps) the named follower's lease and returns its position; `None` while
+    /// another instance holds it.
+    pub async fn take_cursor(
+        &self,
+        name: &str,
+        owner: &str,
+        lease: Duration,
+    ) -> DbResult<Option<Option<String>>> {
+        let at = now();
+        sqlx::query(
+            "INSERT INTO integration_cursors (name, updated_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(&at)
+        .execute(self.writer())
+        .await?;
+        let row = sqlx::query(
+            "UPDATE integration_cursors SET lease_owner = $1, lease_until = $2, updated_at = $3 \
+             WHERE name = $4 AND (lease_owner IS NULL OR lease_owner = $1 OR lease_until < $3) \
+             RETURNING position",
+        )
+        .bind(owner)
+        .bind(later(lease))
+        .bind(&at)
+        .bind(name)
+        .fetch_optional(self.writer())
+        .await?;
+        Ok(row.map(|r| r.opt_text("position")).transpose()?)
+    }
+
+    /// Moves the named follower on, if `owner` still holds it.
+    pub async fn save_cursor(&self, name: &str, owner: &str, position: &str) -> DbResult<bool> {
+        let done = sqlx::query(
+            "UPDATE integration_cursors SET position = $1, updated_at = $2 \
+             WHERE name = $3 AND lease_owner = $4",
+        )
+        .bind(position)
+        .bind(now())
+        .bind(name)
+        .bind(owner)
+        .execute(self.writer())
+        .await?
+        .rows_affected();
+        Ok(done == 1)
     }
 }

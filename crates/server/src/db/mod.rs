@@ -5,6 +5,7 @@
 //! driver. The few statements that differ (locking, the sync cursor) match on [`Backend`].
 
 mod audit;
+pub mod carepatron;
 mod documents;
 pub mod jobs;
 mod logs;

@@ -97,7 +97,7 @@ pub async fn list(
 #[utoipa::path(post, path = "/api/v1/jobs/{id}/replay", tag = "jobs", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 202, body = Job), (status = 403, body = Problem), (status = 404, body = Problem),
-              (status = 409, body = Problem, description = "not parked, or the patient has a pull open already")))]
+              (status = 409, body = Problem, description = "not parked, or the patient has a job of its kind waiting already")))]
 pub async fn replay(
     State(app): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -114,7 +114,7 @@ pub async fn replay(
             None => Err(ApiError::NotFound("job")),
         },
         Err(DbError::Unique) => Err(conflict(
-            "the patient has a pull waiting or running already",
+            "the patient has a job of this kind waiting already",
         )),
         Err(e) => Err(e.into()),
     }

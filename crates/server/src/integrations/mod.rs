@@ -8,11 +8,14 @@
 //! or failing in a way retrying cannot fix (credentials refused, a malformed answer, an unsure
 //! patient match), is parked: the patient shows the error, and an admin can re-run it.
 
+mod carepatron;
 mod php;
 
 use crate::app::AppState;
+use crate::config::Config;
 use crate::db::jobs::{Job, JobCause, JobKind, JobStatus};
 use crate::db::{DbError, NewLogEntry};
+use connectors::carepatron::Carepatron;
 use connectors::fhir::FhirSource;
 use connectors::ConnectorError;
 use domain::{LogAction, LogStatus};
@@ -24,17 +27,39 @@ use tokio::sync::{watch, Notify};
 use uuid::Uuid;
 
 /// Shared by the workers of one instance.
-#[derive(Default)]
 pub struct Integrations {
     wake: Notify,
     /// One FHIR client per provider (and settings version): tokens are cached inside.
     sources: Mutex<HashMap<Uuid, (i64, Arc<FhirSource>)>>,
+    /// The practice's workspace, when configured; its pace is shared by this instance.
+    carepatron: Option<Carepatron>,
 }
 
 impl Integrations {
+    pub fn new(config: &Config) -> anyhow::Result<Self> {
+        let carepatron = match &config.carepatron {
+            Some(s) => {
+                let key = std::str::from_utf8(s.api_key.expose())
+                    .map_err(|_| anyhow::anyhow!("the Carepatron API key is not text"))?;
+                Some(Carepatron::new(&s.base_url, key, s.rate)?)
+            }
+            None => None,
+        };
+        Ok(Self {
+            wake: Notify::new(),
+            sources: Mutex::default(),
+            carepatron,
+        })
+    }
+
     /// Wakes an idle worker of this instance (others find the job at their next poll).
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// Wakes every idle worker of this instance.
+    pub fn wake_all(&self) {
+        self.wake.notify_waiters();
     }
 }
 
@@ -122,6 +147,14 @@ pub fn start(app: &AppState, stop: &watch::Receiver<bool>) -> Vec<tokio::task::J
         })
         .collect();
     tasks.push(tokio::spawn(scheduler(app.clone(), stop.clone())));
+    if app.config.carepatron.is_some() {
+        let owner = format!("{}-follower", &instance[20..]);
+        tasks.push(tokio::spawn(carepatron::follow(
+            app.clone(),
+            owner,
+            stop.clone(),
+        )));
+    }
     tasks
 }
 
@@ -166,7 +199,7 @@ async fn scheduler(app: AppState, mut stop: watch::Receiver<bool>) {
                     }
                 }
                 if !due.is_empty() {
-                    app.integrations.wake.notify_waiters();
+                    app.integrations.wake_all();
                 }
             }
             Err(e) => tracing::error!(error = %e, "finding patients due for a pull failed"),
@@ -222,6 +255,7 @@ async fn run(app: &AppState, owner: &str, job: Job) {
         match job.kind {
             JobKind::Pull => php::pull(app, &job, &progress).await,
             JobKind::Request => php::request(app, &job).await,
+            JobKind::Carepatron => carepatron::reconcile(app, &job, &progress).await,
         }
     };
     tokio::pin!(work);
@@ -252,22 +286,30 @@ async fn run(app: &AppState, owner: &str, job: Job) {
         return;
     };
     let progress = progress.snapshot();
+    let progressed = ["stored", "updated", "removed", "pushed", "taken", "deleted", "unshared"]
+        .iter()
+        .any(|k| progress[k].as_u64().unwrap_or(0) > 0);
     let db = &app.db;
     let settled = match outcome {
         Ok(Done::Finished(summary)) => {
             let _ = db.set_sync_error(job.patient_id, None).await;
             let _ = db.settle_log(log_id, LogStatus::Success, &summary).await;
-            db.settle_job(job.id, owner, JobStatus::Done, None, &progress, None)
+            db.settle_job(job.id, owner, JobStatus::Done, None, &progress, None, false)
                 .await
         }
         Ok(Done::Again(after, summary)) => {
             let _ = db.settle_log(log_id, LogStatus::Success, &summary).await;
             let at = chrono::Utc::now() + chrono::Duration::from_std(after).unwrap_or_default();
-            db.settle_job(job.id, owner, JobStatus::Queued, Some(at), &progress, None)
+            db.settle_job(job.id, owner, JobStatus::Queued, Some(at), &progress, None, true)
                 .await
         }
-        Err(e) if e.transient && job.attempts < i64::from(app.config.jobs.attempts) => {
-            let wait = backoff(app, job.attempts, e.retry_after);
+        Err(e) if e.transient && (progressed || job.attempts < i64::from(app.config.jobs.attempts)) => {
+            let mut wait = backoff(app, job.attempts, e.retry_after);
+            if job.kind == JobKind::Carepatron {
+                // A create may have been applied without our knowing: give Carepatron's lists
+                // time to show it before the next attempt looks it up.
+                wait = wait.max(carepatron::LIST_SETTLE);
+            }
             let details = format!("{}; retrying in {} s.", e.message, wait.as_secs().max(1));
             let _ = db.settle_log(log_id, LogStatus::Failure, &details).await;
             let at = chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
@@ -278,6 +320,7 @@ async fn run(app: &AppState, owner: &str, job: Job) {
                 Some(at),
                 &progress,
                 Some(&e.message),
+                progressed,
             )
             .await
         }
@@ -296,6 +339,7 @@ async fn run(app: &AppState, owner: &str, job: Job) {
                 None,
                 &progress,
                 Some(&e.message),
+                false,
             )
             .await
         }

@@ -196,9 +196,32 @@ pub(super) async fn request(app: &AppState, job: &Job) -> Result<Done, JobError>
     let source = app.fhir_source(provider).await?;
     let Some(reference) = state.php_reference else {
         let php_id = php_patient(app, &source, &patient).await?;
-        let reference = source
-            .request_documents(&php_id, &state.types, state.note.as_deref())
-            .await?;
+        // An earlier attempt that did not hear back may have made the Task already.
+        let earlier = match state.status {
+            LogStatus::InProgress => source.find_request(&request_id.to_string()).await?,
+            _ => None,
+        };
+        let reference = match earlier {
+            Some(reference) => reference,
+            None => {
+                app.db
+                    .settle_request(
+                        request_id,
+                        LogStatus::InProgress,
+                        None,
+                        "Sending to the PHP.",
+                    )
+                    .await?;
+                source
+                    .request_documents(
+                        &request_id.to_string(),
+                        &php_id,
+                        &state.types,
+                        state.note.as_deref(),
+                    )
+                    .await?
+            }
+        };
         let kind = reference.split('/').next().unwrap_or("request");
         app.db
             .settle_request(

@@ -1,0 +1,290 @@
+//! What the Carepatron reconcile reads and records: a patient's rows with their Carepatron
+//! ids and fingerprints. Recording an id or fingerprint does not bump a row's `version`:
+//! it is bookkeeping, not an edit.
+
+use super::{now, patients, Bind, Db, DbResult, RowExt, Sql};
+use connectors::carepatron::PatientView;
+use domain::dto::{Patient, SyncTable};
+use uuid::Uuid;
+
+/// A patient (deleted ones too) with its Carepatron state.
+#[derive(Debug, Clone)]
+pub struct PatientState {
+    pub patient: Patient,
+    pub deleted: bool,
+    /// The fields as both sides last agreed.
+    pub snapshot: Option<PatientView>,
+    /// `creating` while a create's outcome is unknown; `archived` once archived there.
+    pub synced: Option<String>,
+}
+
+/// A document of the patient, with what Carepatron has of it.
+#[derive(Debug, Clone)]
+pub struct DocumentState {
+    pub id: Uuid,
+    pub kind: String,
+    pub date: String,
+    pub title: String,
+    pub author: Option<String>,
+    pub mime_type: String,
+    pub source: String,
+    pub content_hash: String,
+    pub remote_id: Option<String>,
+    pub synced: Option<String>,
+    pub deleted: bool,
+}
+
+/// A share of one of the patient's documents.
+#[derive(Debug, Clone)]
+pub struct ShareState {
+    pub id: Uuid,
+    pub document_id: Uuid,
+    pub practitioner_id: Uuid,
+    pub practitioner_email: String,
+    pub practitioner_member_id: Option<String>,
+    pub remote_id: Option<String>,
+    pub synced: Option<String>,
+    pub deleted: bool,
+}
+
+impl Db {
+    pub async fn carepatron_patient(&self, id: Uuid) -> DbResult<Option<PatientState>> {
+        let row = sqlx::query(&format!(
+            "SELECT {}, deleted_at, carepatron_snapshot, carepatron_synced FROM patients WHERE id = $1",
+            patients::COLS
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        Ok(Some(PatientState {
+            patient: patients::patient_from_row(&row)?,
+            deleted: row.opt_text("deleted_at")?.is_some(),
+            snapshot: row
+                .opt_text("carepatron_snapshot")?
+                .map(|s| serde_json::from_str(&s))
+                .transpose()
+                .map_err(anyhow::Error::from)?,
+            synced: row.opt_text("carepatron_synced")?,
+        }))
+    }
+
+    /// Records the patient's client: its id (once known), state and agreed fields.
+    pub async fn set_client(
+        &self,
+        patient_id: Uuid,
+        client_id: Option<&str>,
+        synced: &str,
+        snapshot: Option<&PatientView>,
+    ) -> DbResult<()> {
+        let snapshot = snapshot.map(|s| serde_json::to_string(s).expect("a view serialises"));
+        sqlx::query(
+            "UPDATE patients SET carepatron_patient_id = COALESCE($1, carepatron_patient_id), \
+             carepatron_synced = $2, carepatron_snapshot = COALESCE($3, carepatron_snapshot) WHERE id = $4",
+        )
+        .bind(client_id)
+        .bind(synced)
+        .bind(snapshot)
+        .bind(patient_id.to_string())
+        .execute(self.writer())
+        .await?;
+        Ok(())
+    }
+
+    /// Takes client details changed in Carepatron into the patient: an edit like any other
+    /// (version bumped, replicas receive it).
+    pub async fn take_client_details(&self, patient_id: Uuid, view: &PatientView) -> DbResult<()> {
+        let mut sql = Sql::new("UPDATE patients SET name = ");
+        sql.bind(view.name.as_str())
+            .push(", email = ")
+            .bind(view.email.as_str())
+            .push(", contact_details = ")
+            .bind(Bind::from(view.contact_details.clone()))
+            .push(", medical_history = ")
+            .bind(Bind::from(view.medical_history.clone()))
+            .push(", dietary_preferences = ")
+            .bind(Bind::from(view.dietary_preferences.clone()))
+            .push(", updated_at = ")
+            .bind(now())
+            .push(", version = version + 1 WHERE id = ")
+            .bind(patient_id);
+        sql.query().execute(self.writer()).await?;
+        Ok(())
+    }
+
+    /// The patient's documents: live ones, and deleted ones Carepatron may still hold.
+    pub async fn carepatron_documents(&self, patient_id: Uuid) -> DbResult<Vec<DocumentState>> {
+        let rows = sqlx::query(
+            "SELECT id, type, date, title, author, mime_type, source, content_hash, \
+             carepatron_document_id, carepatron_synced, deleted_at FROM healthcare_documents \
+             WHERE patient_id = $1 AND (deleted_at IS NULL OR (carepatron_document_id IS NOT NULL \
+             AND (carepatron_synced IS NULL OR carepatron_synced <> 'deleted'))) ORDER BY id",
+        )
+        .bind(patient_id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DocumentState {
+                    id: r.id("id")?,
+                    kind: r.text("type")?,
+                    date: r.text("date")?,
+                    title: r.text("title")?,
+                    author: r.opt_text("author")?,
+                    mime_type: r.text("mime_type")?,
+                    source: r.text("source")?,
+                    content_hash: r.text("content_hash")?,
+                    remote_id: r.opt_text("carepatron_document_id")?,
+                    synced: r.opt_text("carepatron_synced")?,
+                    deleted: r.opt_text("deleted_at")?.is_some(),
+                })
+            })
+            .collect()
+    }
+
+    /// The bytes of a document's body (text or blob).
+    pub async fn document_bytes(&self, id: Uuid) -> DbResult<Vec<u8>> {
+        let row =
+            sqlx::query("SELECT content, content_hash FROM healthcare_documents WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_one(&self.pool)
+                .await?;
+        if let Some(text) = row.opt_text("content")? {
+            return Ok(text.into_bytes());
+        }
+        Ok(self
+            .blob(&row.text("content_hash")?)
+            .await?
+            .unwrap_or_default())
+    }
+
+    pub async fn set_document_remote(
+        &self,
+        id: Uuid,
+        remote_id: Option<&str>,
+        synced: &str,
+    ) -> DbResult<()> {
+        sqlx::query(
+            "UPDATE healthcare_documents SET carepatron_document_id = COALESCE($1, carepatron_document_id), \
+             carepatron_synced = $2 WHERE id = $3",
+        )
+        .bind(remote_id)
+        .bind(synced)
+        .bind(id.to_string())
+        .execute(self.writer())
+        .await?;
+        Ok(())
+    }
+
+    /// Shares of the patient's documents: live ones not yet in Carepatron, revoked ones
+    /// Carepatron may still hold.
+    pub async fn carepatron_shares(&self, patient_id: Uuid) -> DbResult<Vec<ShareState>> {
+        let rows = sqlx::query(
+            "SELECT s.id, s.document_id, s.practitioner_id, u.email, u.carepatron_id, \
+             s.carepatron_share_id, s.carepatron_synced, s.deleted_at FROM document_shares s \
+             JOIN healthcare_documents d ON d.id = s.document_id JOIN users u ON u.id = s.practitioner_id \
+             WHERE d.patient_id = $1 AND ((s.deleted_at IS NULL AND s.carepatron_share_id IS NULL) \
+             OR (s.deleted_at IS NOT NULL AND s.carepatron_share_id IS NOT NULL \
+             AND (s.carepatron_synced IS NULL OR s.carepatron_synced <> 'deleted'))) ORDER BY s.id",
+        )
+        .bind(patient_id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ShareState {
+                    id: r.id("id")?,
+                    document_id: r.id("document_id")?,
+                    practitioner_id: r.id("practitioner_id")?,
+                    practitioner_email: r.text("email")?,
+                    practitioner_member_id: r.opt_text("carepatron_id")?,
+                    remote_id: r.opt_text("carepatron_share_id")?,
+                    synced: r.opt_text("carepatron_synced")?,
+                    deleted: r.opt_text("deleted_at")?.is_some(),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn set_share_remote(
+        &self,
+        id: Uuid,
+        remote_id: Option<&str>,
+        synced: &str,
+    ) -> DbResult<()> {
+        sqlx::query(
+            "UPDATE document_shares SET carepatron_share_id = COALESCE($1, carepatron_share_id), \
+             carepatron_synced = $2 WHERE id = $3",
+        )
+        .bind(remote_id)
+        .bind(synced)
+        .bind(id.to_string())
+        .execute(self.writer())
+        .await?;
+        Ok(())
+    }
+
+    /// Remembers which Carepatron team member a practitioner is.
+    pub async fn set_team_member(&self, user_id: Uuid, member_id: &str) -> DbResult<()> {
+        sqlx::query("UPDATE users SET carepatron_id = $1 WHERE id = $2")
+            .bind(member_id)
+            .bind(user_id.to_string())
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
+    /// The patients whose rows a page of the change feed touched.
+    pub async fn patients_touched(&self, changes: &[(SyncTable, Uuid)]) -> DbResult<Vec<Uuid>> {
+        let mut out = Vec::new();
+        for (table, id) in changes {
+            let sql = match table {
+                SyncTable::Patients => {
+                    out.push(*id);
+                    continue;
+                }
+                SyncTable::HealthcareDocuments => {
+                    "SELECT patient_id FROM healthcare_documents WHERE id = $1"
+                }
+                SyncTable::DocumentShares => {
+                    "SELECT d.patient_id FROM document_shares s JOIN healthcare_documents d \
+                     ON d.id = s.document_id WHERE s.id = $1"
+                }
+                SyncTable::Users | SyncTable::SynchronizationLog => continue,
+            };
+            let patient: Option<String> = sqlx::query_scalar(sql)
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+            out.extend(patient.and_then(|p| p.parse::<Uuid>().ok()));
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// `(patient id, client id, agreed fields)` of a live patient pushed to Carepatron.
+    pub async fn client_link(
+        &self,
+        patient_id: Uuid,
+    ) -> DbResult<Option<(String, Option<PatientView>)>> {
+        let row = sqlx::query(
+            "SELECT carepatron_patient_id, carepatron_snapshot FROM patients \
+             WHERE id = $1 AND deleted_at IS NULL AND carepatron_patient_id IS NOT NULL",
+        )
+        .bind(patient_id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let snapshot = row
+            .opt_text("carepatron_snapshot")?
+            .map(|s| serde_json::from_str(&s))
+            .transpose()
+            .map_err(anyhow::Error::from)?;
+        Ok(Some((row.text("carepatron_patient_id")?, snapshot)))
+    }
+}

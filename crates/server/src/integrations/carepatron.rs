@@ -1,0 +1,449 @@
+//! Keeping the practice's Carepatron workspace in line with the platform.
+//!
+//! Two followers, each run by one instance at a time (a lease on its cursor): one reads the
+//! platform's change feed (the same one replicas sync from, so no write path is missed and
+//! no row committed late is skipped) and queues a reconcile for each patient touched; the
+//! other polls Carepatron for clients changed there and queues a reconcile for those. A
+//! reconcile pushes the patient's client, documents and shares, and merges client details
+//! changed on both sides by [`merge`]'s rule.
+//!
+//! No duplicates: the contract has no idempotency keys, so before each create the row is
+//! marked `creating`; a later attempt that finds that mark looks the resource up (by
+//! `externalId`, or for shares by team member) before creating it again.
+
+use super::{Done, JobError, Progress};
+use crate::app::AppState;
+use crate::db::carepatron::DocumentState;
+use crate::db::jobs::{Job, JobCause, JobKind};
+use crate::db::{FeedCursor, NewLogEntry};
+use connectors::carepatron::{
+    client_fields, file_name, merge, patient_view, DocumentMeta, PatientView, TeamMember,
+};
+use domain::dto::{ChangeOp, Patient};
+use domain::{Caller, LogAction, LogStatus, UserType};
+use sha2::Digest as _;
+use std::time::Duration;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+const FEED: &str = "carepatron-feed";
+const POLL: &str = "carepatron-poll";
+
+fn view_of(p: &Patient) -> PatientView {
+    PatientView {
+        name: p.name.clone(),
+        email: p.email.clone(),
+        contact_details: p.contact_details.clone(),
+        medical_history: p.medical_history.clone(),
+        dietary_preferences: p.dietary_preferences.clone(),
+    }
+}
+
+fn meta_of(d: &DocumentState) -> DocumentMeta {
+    DocumentMeta {
+        title: d.title.clone(),
+        kind: d.kind.clone(),
+        date: d.date.clone(),
+        source: d.source.clone(),
+        author: d.author.clone(),
+        file_name: file_name(&d.title, &d.mime_type),
+        content_type: d.mime_type.clone(),
+        external_id: Some(d.id.to_string()),
+    }
+}
+
+/// `<metadata hash>:<content hash>`: what was pushed, so a change to either is seen.
+fn fingerprint(d: &DocumentState) -> String {
+    let meta = serde_json::to_vec(&meta_of(d)).expect("metadata serialises");
+    let hash: String = sha2::Sha256::digest(meta)
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{hash}:{}", d.content_hash)
+}
+
+/// One reconcile of a patient with Carepatron.
+pub(super) async fn reconcile(
+    app: &AppState,
+    job: &Job,
+    progress: &Progress,
+) -> Result<Done, JobError> {
+    let Some(cp) = app.integrations.carepatron.as_ref() else {
+        return Ok(Done::Finished(
+            "Carepatron is not configured; nothing to push.".into(),
+        ));
+    };
+    let db = &app.db;
+    let Some(state) = db.carepatron_patient(job.patient_id).await? else {
+        return Ok(Done::Finished("No such patient.".into()));
+    };
+    let pid = state.patient.id;
+    if state.deleted {
+        if let Some(client) = &state.patient.carepatron_patient_id {
+            if state.synced.as_deref() != Some("archived") {
+                cp.archive_client(client).await?;
+                db.set_client(pid, None, "archived", None).await?;
+                return Ok(Done::Finished(
+                    "The patient was deleted; their Carepatron client is archived.".into(),
+                ));
+            }
+        }
+        return Ok(Done::Finished(
+            "The patient was deleted; nothing to push.".into(),
+        ));
+    }
+
+    // The client.
+    let ours = view_of(&state.patient);
+    let external = pid.to_string();
+    let mut notes = Vec::new();
+    let client_id = match (
+        &state.patient.carepatron_patient_id,
+        state.synced.as_deref(),
+    ) {
+        (Some(id), _) => {
+            let agreed = state.snapshot.clone().unwrap_or_else(|| ours.clone());
+            if ours != agreed
+                || matches!(
+                    job.cause,
+                    JobCause::Remote | JobCause::Manual | JobCause::Replay
+                )
+            {
+                match cp.client(id).await? {
+                    Some(client) => {
+                        let theirs = patient_view(&client.fields);
+                        let merged = merge(&agreed, &ours, &theirs);
+                        if merged.view != theirs {
+                            cp.replace_client(id, &client_fields(&merged.view, &external))
+                                .await?;
+                            progress.add("pushed", 1);
+                        }
+                        if merged.view != ours {
+                            db.take_client_details(pid, &merged.view).await?;
+                            progress.add("taken", 1);
+                            notes
+                                .push("client details changed in Carepatron were taken".to_owned());
+                        }
+                        if !merged.conflicts.is_empty() {
+                            notes.push(format!(
+                                "both sides changed {}: Carepatron kept contact fields, the platform clinical ones",
+                                merged.conflicts.join(", ")
+                            ));
+                        }
+                        db.set_client(pid, None, "done", Some(&merged.view)).await?;
+                    }
+                    None => {
+                        notes.push(
+                            "the client was gone from Carepatron and was created again".to_owned(),
+                        );
+                        db.set_client(pid, None, "creating", None).await?;
+                        let created = cp.create_client(&client_fields(&ours, &external)).await?;
+                        db.set_client(pid, Some(&created.id), "done", Some(&ours))
+                            .await?;
+                        progress.add("pushed", 1);
+                    }
+                }
+            }
+            state
+                .patient
+                .carepatron_patient_id
+                .clone()
+                .unwrap_or_default()
+        }
+        (None, maybe) => {
+            let earlier = match maybe {
+                Some("creating") => cp.find_client(&external).await?,
+                _ => None,
+            };
+            let client = match earlier {
+                Some(client) => client,
+                None => {
+                    db.set_client(pid, None, "creating", None).await?;
+                    let created = cp.create_client(&client_fields(&ours, &external)).await?;
+                    progress.add("pushed", 1);
+                    created
+                }
+            };
+            db.set_client(pid, Some(&client.id), "done", Some(&ours))
+                .await?;
+            client.id
+        }
+    };
+
+    // The documents.
+    for doc in db.carepatron_documents(pid).await? {
+        if doc.deleted {
+            if let Some(remote) = &doc.remote_id {
+                cp.delete_document(remote).await?;
+                db.set_document_remote(doc.id, None, "deleted").await?;
+                progress.add("deleted", 1);
+            }
+            continue;
+        }
+        let print = fingerprint(&doc);
+        let meta = meta_of(&doc);
+        let remote = match (&doc.remote_id, doc.synced.as_deref()) {
+            (Some(remote), _) => Some((remote.clone(), doc.synced.clone())),
+            (None, Some("creating")) => cp
+                .find_document(&client_id, &doc.id.to_string())
+                .await?
+                .map(|d| (d.id, None)),
+            (None, _) => None,
+        };
+        match remote {
+            None => {
+                db.set_document_remote(doc.id, None, "creating").await?;
+                let bytes = db.document_bytes(doc.id).await?;
+                let created = cp.upload_document(&client_id, &meta, bytes).await?;
+                db.set_document_remote(doc.id, Some(&created.id), &print)
+                    .await?;
+                progress.add("pushed", 1);
+            }
+            Some((remote, pushed)) if pushed.as_deref() != Some(print.as_str()) => {
+                let (old_meta, old_content) = pushed
+                    .as_deref()
+                    .and_then(|p| p.split_once(':'))
+                    .unwrap_or(("", ""));
+                let (new_meta, new_content) = print.split_once(':').unwrap_or(("", ""));
+                if old_meta != new_meta {
+                    cp.replace_document_meta(&remote, &meta).await?;
+                }
+                if old_content != new_content {
+                    let bytes = db.document_bytes(doc.id).await?;
+                    cp.replace_document_content(&remote, &doc.mime_type, &bytes)
+                        .await?;
+                }
+                db.set_document_remote(doc.id, Some(&remote), &print)
+                    .await?;
+                progress.add("pushed", 1);
+            }
+            Some(_) => {}
+        }
+    }
+
+    // The shares.
+    let mut team: Option<Vec<TeamMember>> = None;
+    for share in db.carepatron_shares(pid).await? {
+        let Some(remote_doc) = db
+            .carepatron_documents(pid)
+            .await?
+            .into_iter()
+            .find(|d| d.id == share.document_id)
+            .and_then(|d| d.remote_id)
+        else {
+            continue;
+        };
+        if share.deleted {
+            if let Some(remote) = &share.remote_id {
+                cp.unshare(&remote_doc, remote).await?;
+                db.set_share_remote(share.id, None, "deleted").await?;
+                progress.add("unshared", 1);
+            }
+            continue;
+        }
+        let member = match &share.practitioner_member_id {
+            Some(m) => m.clone(),
+            None => {
+                if team.is_none() {
+                    team = Some(cp.team_members().await?);
+                }
+                let found = team.iter().flatten().find(|t| {
+                    t.email
+                        .as_deref()
+                        .is_some_and(|e| e.eq_ignore_ascii_case(&share.practitioner_email))
+                });
+                match found {
+                    Some(t) => {
+                        db.set_team_member(share.practitioner_id, &t.id).await?;
+                        t.id.clone()
+                    }
+                    None => {
+                        progress.add("skipped", 1);
+                        notes.push("a share was not pushed: the practitioner is not on the Carepatron team under their email".to_owned());
+                        continue;
+                    }
+                }
+            }
+        };
+        let earlier = match share.synced.as_deref() {
+            Some("creating") => cp
+                .shares(&remote_doc)
+                .await?
+                .into_iter()
+                .find(|s| s.team_member_id == member),
+            _ => None,
+        };
+        let remote = match earlier {
+            Some(s) => s.id,
+            None => {
+                db.set_share_remote(share.id, None, "creating").await?;
+                cp.share(&remote_doc, &member).await?.id
+            }
+        };
+        db.set_share_remote(share.id, Some(&remote), "done").await?;
+        progress.add("pushed", 1);
+    }
+
+    let p = progress.snapshot();
+    let n = |k: &str| p[k].as_u64().unwrap_or(0);
+    let mut summary = format!(
+        "Carepatron up to date: {} pushed, {} deleted there, {} taken from there.",
+        n("pushed"),
+        n("deleted") + n("unshared"),
+        n("taken"),
+    );
+    for note in notes {
+        summary.push(' ');
+        summary.push_str(&note);
+        summary.push('.');
+    }
+    if n("taken") > 0 {
+        app.db
+            .insert_log(NewLogEntry {
+                patient_id: Some(pid),
+                document_id: None,
+                user_id: None,
+                action: LogAction::AutomaticUpdate,
+                status: LogStatus::Success,
+                details: Some(
+                    "Client details changed in Carepatron were taken into the platform.".into(),
+                ),
+            })
+            .await?;
+    }
+    Ok(Done::Finished(summary))
+}
+
+/// The platform's own view of everything, for following the change feed.
+fn platform() -> Caller {
+    Caller {
+        id: Uuid::nil(),
+        kind: UserType::Admin,
+        provider_id: None,
+        patient_id: None,
+    }
+}
+
+/// Follows the change feed and the Carepatron poll while this instance holds their leases.
+pub(super) async fn follow(app: AppState, owner: String, mut stop: watch::Receiver<bool>) {
+    let Some(settings) = app.config.carepatron.clone() else {
+        return;
+    };
+    let tick = app.config.jobs.poll;
+    let mut last_poll = tokio::time::Instant::now() - settings.poll;
+    while !*stop.borrow() {
+        if let Err(e) = follow_feed(&app, &owner).await {
+            tracing::error!(error = %e, "following the change feed for Carepatron failed");
+        }
+        if last_poll.elapsed() >= settings.poll {
+            last_poll = tokio::time::Instant::now();
+            if let Err(e) = poll_carepatron(&app, &owner).await {
+                tracing::warn!(error = %e, "asking Carepatron for changed clients failed");
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(tick) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+/// Queues a reconcile for every patient the feed shows changed since the last look.
+async fn follow_feed(app: &AppState, owner: &str) -> anyhow::Result<()> {
+    let lease = app.config.jobs.lease;
+    let Some(position) = app.db.take_cursor(FEED, owner, lease).await? else {
+        return Ok(());
+    };
+    let mut cursor = position
+        .as_deref()
+        .and_then(FeedCursor::decode)
+        .unwrap_or_else(FeedCursor::start);
+    loop {
+        let (changes, next, more) = app.db.changes(&platform(), &cursor, 500).await?;
+        let touched: Vec<_> = changes
+            .iter()
+            .filter(|c| c.op != ChangeOp::Remove)
+            .map(|c| (c.table, c.id))
+            .collect();
+        let patients = app.db.patients_touched(&touched).await?;
+        for patient in &patients {
+            app.db
+                .enqueue_job(JobKind::Carepatron, *patient, None, JobCause::Change, None)
+                .await?;
+        }
+        if !patients.is_empty() {
+            app.integrations.wake_all();
+        }
+        if !app.db.save_cursor(FEED, owner, &next.encode()).await? {
+            return Ok(());
+        }
+        cursor = next;
+        if !more {
+            return Ok(());
+        }
+    }
+}
+
+/// Queues a reconcile for every client changed in Carepatron whose details differ from what
+/// both sides last agreed.
+async fn poll_carepatron(app: &AppState, owner: &str) -> anyhow::Result<()> {
+    let Some(cp) = app.integrations.carepatron.as_ref() else {
+        return Ok(());
+    };
+    let Some(position) = app
+        .db
+        .take_cursor(POLL, owner, app.config.jobs.lease)
+        .await?
+    else {
+        return Ok(());
+    };
+    // Carepatron's clock, a little overlapped; the first time, from now on.
+    let since = position
+        .as_deref()
+        .and_then(|p| chrono::DateTime::parse_from_rfc3339(p).ok())
+        .map_or_else(chrono::Utc::now, |t| {
+            t.to_utc() - chrono::Duration::seconds(60)
+        });
+    let since_text = since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut newest = position.unwrap_or_else(|| since_text.clone());
+    let mut page = 1;
+    loop {
+        let (clients, more) = cp.clients_updated_since(&since_text, page).await?;
+        for client in &clients {
+            if let Some(updated) = &client.updated_date_time_utc {
+                if *updated > newest {
+                    newest.clone_from(updated);
+                }
+            }
+            let Some(patient) = client
+                .fields
+                .external_id
+                .as_deref()
+                .and_then(|e| e.parse::<Uuid>().ok())
+            else {
+                continue;
+            };
+            let Some((linked, agreed)) = app.db.client_link(patient).await? else {
+                continue;
+            };
+            if linked != client.id || agreed.as_ref() == Some(&patient_view(&client.fields)) {
+                continue;
+            }
+            app.db
+                .enqueue_job(JobKind::Carepatron, patient, None, JobCause::Remote, None)
+                .await?;
+            app.integrations.wake();
+        }
+        if !more || page >= 100 {
+            break;
+        }
+        page += 1;
+    }
+    app.db.save_cursor(POLL, owner, &newest).await?;
+    Ok(())
+}
+
+/// How long a create's uncertain outcome needs before a lookup can be trusted: lists may miss
+/// a new resource for a moment.
+pub(super) const LIST_SETTLE: Duration = Duration::from_secs(2);
