@@ -274,16 +274,19 @@ impl Carepatron {
         }
     }
 
+    /// Replaces a client's writable fields. A full replace is not safe to repeat blindly:
+    /// if its answer was lost, someone may have edited the client since, and repeating it
+    /// would undo that. So only answers that say nothing was done are retried; after an
+    /// [`ConnectorError::Unsure`] failure, read the client again and merge afresh.
     pub async fn replace_client(&self, id: &str, fields: &ClientFields) -> Result<Client> {
         let body =
             serde_json::to_value(fields).map_err(|e| ConnectorError::Config(e.to_string()))?;
+        let path = format!("/clients/{}", enc(id));
         let v = self
-            .idempotent(
-                Method::PUT,
-                &format!("/clients/{}", enc(id)),
-                Some(&body),
-                "updating a client",
-            )
+            .retry
+            .run(false, || {
+                self.once(Method::PUT, &path, Body::Json(&body), "updating a client")
+            })
             .await?;
         Self::parse(v, "a client")
     }

@@ -224,6 +224,7 @@ impl FhirSandbox {
             .route("/metadata", get(metadata))
             .route("/auth/token", post(token))
             .route("/Patient/$match", post(patient_match))
+            .route("/_sandbox/clients", post(register))
             .route("/{kind}", get(search).post(create))
             .route("/{kind}/{id}", get(read))
             .layer(axum::middleware::from_fn_with_state(self.clone(), guard))
@@ -276,7 +277,10 @@ async fn guard(State(sb): State<FhirSandbox>, req: Request, next: Next) -> Respo
         return res;
     }
     let path = req.uri().path();
-    let open = path == "/metadata" || path == "/auth/token" || path.starts_with("/.well-known/");
+    let open = path == "/metadata"
+        || path == "/auth/token"
+        || path.starts_with("/.well-known/")
+        || path.starts_with("/_sandbox/");
     let auth_on = !sb.0.clients.lock().expect("lock").is_empty();
     if auth_on && !open {
         let token = req
@@ -301,6 +305,25 @@ async fn guard(State(sb): State<FhirSandbox>, req: Request, next: Next) -> Respo
         }
     }
     next.run(req).await
+}
+
+/// The stand-in's own control endpoint (not FHIR): registers a client's JWK Set, as a PHP's
+/// administrator would when onboarding the platform. Body: `{"client_id", "jwks"}`.
+async fn register(State(sb): State<FhirSandbox>, Json(body): Json<Value>) -> Response {
+    let (Some(client_id), Some(keys)) =
+        (body["client_id"].as_str(), body["jwks"]["keys"].as_array())
+    else {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "client_id and jwks.keys are required",
+        );
+    };
+    if keys.is_empty() {
+        return outcome(StatusCode::BAD_REQUEST, "invalid", "jwks.keys is empty");
+    }
+    sb.register_client(client_id, &body["jwks"]);
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn smart_configuration(State(sb): State<FhirSandbox>) -> Response {

@@ -93,6 +93,26 @@ impl Db {
         Ok(())
     }
 
+    /// Records the fields both sides now agree on. A `stale` mark the poll set while this
+    /// reconcile ran stays (its change may not have been read); one it saw is cleared.
+    pub async fn client_agreed(
+        &self,
+        patient_id: Uuid,
+        view: &PatientView,
+        saw_stale: bool,
+    ) -> DbResult<()> {
+        sqlx::query(
+            "UPDATE patients SET carepatron_snapshot = $1, carepatron_synced = CASE \
+             WHEN carepatron_synced = 'stale' AND $2 = 0 THEN 'stale' ELSE 'done' END WHERE id = $3",
+        )
+        .bind(serde_json::to_string(view).expect("a view serialises"))
+        .bind(i64::from(saw_stale))
+        .bind(patient_id.to_string())
+        .execute(self.writer())
+        .await?;
+        Ok(())
+    }
+
     /// Takes client details changed in Carepatron into the patient: an edit like any other
     /// (version bumped, replicas receive it).
     pub async fn take_client_details(&self, patient_id: Uuid, view: &PatientView) -> DbResult<()> {

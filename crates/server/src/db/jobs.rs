@@ -270,22 +270,46 @@ impl Db {
         progressed: bool,
     ) -> DbResult<bool> {
         let at = now();
-        let done = sqlx::query(
-            "UPDATE jobs SET status = $1, run_at = $2, progress = $3, last_error = $4, \
-             lease_owner = NULL, lease_until = NULL, updated_at = $5, \
-             attempts = CASE WHEN $8 = 1 THEN 0 ELSE attempts END \
-             WHERE id = $6 AND lease_owner = $7 AND status = 'running'",
-        )
-        .bind(status.as_str())
-        .bind(retry_at.map_or_else(|| at.clone(), stamp))
-        .bind(progress.to_string())
-        .bind(error)
-        .bind(&at)
-        .bind(id.to_string())
-        .bind(owner)
-        .bind(i64::from(progressed))
-        .execute(self.writer())
-        .await?
+        let settle = |status: JobStatus, error: Option<&str>| {
+            sqlx::query(
+                "UPDATE jobs SET status = $1, run_at = $2, progress = $3, last_error = $4, \
+                 lease_owner = NULL, lease_until = NULL, updated_at = $5, \
+                 attempts = CASE WHEN $8 = 1 THEN 0 ELSE attempts END \
+                 WHERE id = $6 AND lease_owner = $7 AND status = 'running'",
+            )
+            .bind(status.as_str())
+            .bind(retry_at.map_or_else(|| at.clone(), stamp))
+            .bind(progress.to_string())
+            .bind(error.map(str::to_owned))
+            .bind(at.clone())
+            .bind(id.to_string())
+            .bind(owner.to_owned())
+            .bind(i64::from(progressed))
+            .execute(self.writer())
+        };
+        let done = match settle(status, error).await.map_err(DbError::from) {
+            // Asked again while it ran: a newer job of its kind waits and will do the work,
+            // not before this one's retry was due.
+            Err(DbError::Unique) if status == JobStatus::Queued => {
+                if let Some(retry_at) = retry_at {
+                    sqlx::query(
+                        "UPDATE jobs SET run_at = $1 WHERE status = 'queued' AND run_at < $1 \
+                         AND kind = (SELECT kind FROM jobs WHERE id = $2) \
+                         AND patient_id = (SELECT patient_id FROM jobs WHERE id = $2)",
+                    )
+                    .bind(stamp(retry_at))
+                    .bind(id.to_string())
+                    .execute(self.writer())
+                    .await?;
+                }
+                settle(
+                    JobStatus::Done,
+                    Some("superseded by a newer run of the same job"),
+                )
+                .await?
+            }
+            other => other?,
+        }
         .rows_affected();
         Ok(done == 1)
     }

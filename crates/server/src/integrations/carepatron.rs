@@ -104,12 +104,10 @@ pub(super) async fn reconcile(
     ) {
         (Some(id), _) => {
             let agreed = state.snapshot.clone().unwrap_or_else(|| ours.clone());
-            if ours != agreed
-                || matches!(
-                    job.cause,
-                    JobCause::Remote | JobCause::Manual | JobCause::Replay
-                )
-            {
+            // Carepatron's side is read when ours changed, when the poll saw theirs change
+            // (`stale`), or when a person asked.
+            let stale = state.synced.as_deref() == Some("stale");
+            if ours != agreed || stale || matches!(job.cause, JobCause::Manual | JobCause::Replay) {
                 match cp.client(id).await? {
                     Some(client) => {
                         let theirs = patient_view(&client.fields);
@@ -131,13 +129,13 @@ pub(super) async fn reconcile(
                                 merged.conflicts.join(", ")
                             ));
                         }
-                        db.set_client(pid, None, "done", Some(&merged.view)).await?;
+                        db.client_agreed(pid, &merged.view, stale).await?;
                     }
                     None => {
                         notes.push(
                             "the client was gone from Carepatron and was created again".to_owned(),
                         );
-                        db.set_client(pid, None, "creating", None).await?;
+                        db.set_client(pid, None, &creating(), None).await?;
                         let created = cp.create_client(&client_fields(&ours, &external)).await?;
                         db.set_client(pid, Some(&created.id), "done", Some(&ours))
                             .await?;
@@ -152,14 +150,14 @@ pub(super) async fn reconcile(
                 .unwrap_or_default()
         }
         (None, maybe) => {
-            let earlier = match maybe {
-                Some("creating") => cp.find_client(&external).await?,
-                _ => None,
+            let earlier = match unsure_create(maybe)? {
+                true => cp.find_client(&external).await?,
+                false => None,
             };
             let client = match earlier {
                 Some(client) => client,
                 None => {
-                    db.set_client(pid, None, "creating", None).await?;
+                    db.set_client(pid, None, &creating(), None).await?;
                     let created = cp.create_client(&client_fields(&ours, &external)).await?;
                     progress.add("pushed", 1);
                     created
@@ -185,7 +183,7 @@ pub(super) async fn reconcile(
         let meta = meta_of(&doc);
         let remote = match (&doc.remote_id, doc.synced.as_deref()) {
             (Some(remote), _) => Some((remote.clone(), doc.synced.clone())),
-            (None, Some("creating")) => cp
+            (None, synced) if unsure_create(synced)? => cp
                 .find_document(&client_id, &doc.id.to_string())
                 .await?
                 .map(|d| (d.id, None)),
@@ -193,7 +191,7 @@ pub(super) async fn reconcile(
         };
         match remote {
             None => {
-                db.set_document_remote(doc.id, None, "creating").await?;
+                db.set_document_remote(doc.id, None, &creating()).await?;
                 let bytes = db.document_bytes(doc.id).await?;
                 let created = cp.upload_document(&client_id, &meta, bytes).await?;
                 db.set_document_remote(doc.id, Some(&created.id), &print)
@@ -266,18 +264,18 @@ pub(super) async fn reconcile(
                 }
             }
         };
-        let earlier = match share.synced.as_deref() {
-            Some("creating") => cp
+        let earlier = match unsure_create(share.synced.as_deref())? {
+            true => cp
                 .shares(&remote_doc)
                 .await?
                 .into_iter()
                 .find(|s| s.team_member_id == member),
-            _ => None,
+            false => None,
         };
         let remote = match earlier {
             Some(s) => s.id,
             None => {
-                db.set_share_remote(share.id, None, "creating").await?;
+                db.set_share_remote(share.id, None, &creating()).await?;
                 cp.share(&remote_doc, &member).await?.id
             }
         };
@@ -430,6 +428,8 @@ async fn poll_carepatron(app: &AppState, owner: &str) -> anyhow::Result<()> {
             if linked != client.id || agreed.as_ref() == Some(&patient_view(&client.fields)) {
                 continue;
             }
+            // Marked on the row, not only on the job: a job already waiting may take this up.
+            app.db.set_client(patient, None, "stale", None).await?;
             app.db
                 .enqueue_job(JobKind::Carepatron, patient, None, JobCause::Remote, None)
                 .await?;
@@ -447,3 +447,32 @@ async fn poll_carepatron(app: &AppState, owner: &str) -> anyhow::Result<()> {
 /// How long a create's uncertain outcome needs before a lookup can be trusted: lists may miss
 /// a new resource for a moment.
 pub(super) const LIST_SETTLE: Duration = Duration::from_secs(2);
+
+/// The mark left on a row just before its create is sent: `creating <instant>`.
+fn creating() -> String {
+    format!(
+        "creating {}",
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    )
+}
+
+/// Whether a row's mark says an earlier create may have gone through (so look it up first).
+/// Until [`LIST_SETTLE`] has passed since that create, a lookup could miss it: wait.
+fn unsure_create(synced: Option<&str>) -> Result<bool, JobError> {
+    let Some(at) = synced.and_then(|s| s.strip_prefix("creating")) else {
+        return Ok(false);
+    };
+    let at = chrono::DateTime::parse_from_rfc3339(at.trim())
+        .map_or(chrono::Utc::now() - chrono::Duration::hours(1), |t| {
+            t.to_utc()
+        });
+    let since = (chrono::Utc::now() - at).to_std().unwrap_or_default();
+    match LIST_SETTLE.checked_sub(since) {
+        Some(wait) if !wait.is_zero() => Err(JobError {
+            message: "waiting for Carepatron's lists to show what an interrupted request may have created".into(),
+            transient: true,
+            retry_after: Some(wait),
+        }),
+        _ => Ok(true),
+    }
+}

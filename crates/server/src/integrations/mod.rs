@@ -229,21 +229,66 @@ fn backoff(app: &AppState, attempts: i64, asked: Option<Duration>) -> Duration {
     jittered.max(asked.unwrap_or_default())
 }
 
-/// One attempt at `job`, with its log entry, lease renewals and outcome.
-async fn run(app: &AppState, owner: &str, job: Job) {
-    let log = app
-        .db
-        .insert_log(NewLogEntry {
+/// The log entry of one attempt: written as it starts, for pulls and requests; for a
+/// Carepatron reconcile — queued by the change feed after every write, mostly to find
+/// nothing to do — only once it did something or failed.
+struct AttemptLog<'a> {
+    app: &'a AppState,
+    job: &'a Job,
+    id: Option<Uuid>,
+}
+
+impl<'a> AttemptLog<'a> {
+    async fn open(app: &'a AppState, job: &'a Job) -> Result<Self, DbError> {
+        let id = match job.kind {
+            JobKind::Carepatron => None,
+            _ => Some(
+                app.db
+                    .insert_log(Self::entry(
+                        job,
+                        LogStatus::InProgress,
+                        format!("Attempt {} started.", job.attempts),
+                    ))
+                    .await?
+                    .id,
+            ),
+        };
+        Ok(Self { app, job, id })
+    }
+
+    fn entry(job: &Job, status: LogStatus, details: String) -> NewLogEntry {
+        NewLogEntry {
             patient_id: Some(job.patient_id),
             document_id: None,
             user_id: job.requested_by,
-            action: log_action(&job),
-            status: LogStatus::InProgress,
-            details: Some(format!("Attempt {} started.", job.attempts)),
-        })
-        .await;
-    let log_id = match log {
-        Ok(entry) => entry.id,
+            action: log_action(job),
+            status,
+            details: Some(details),
+        }
+    }
+
+    /// Records the outcome; a silent attempt that did nothing worth noting leaves no entry.
+    async fn close(&self, status: LogStatus, details: &str, noteworthy: bool) {
+        let written = match self.id {
+            Some(id) => self.app.db.settle_log(id, status, details).await,
+            None if noteworthy => self
+                .app
+                .db
+                .insert_log(Self::entry(self.job, status, details.to_owned()))
+                .await
+                .map(drop),
+            None => Ok(()),
+        };
+        if let Err(e) = written {
+            tracing::error!(error = %e, "could not log a job's outcome");
+        }
+    }
+}
+
+/// One attempt at `job`, with its log entry, lease renewals and outcome.
+async fn run(app: &AppState, owner: &str, job: Job) {
+    let log = match AttemptLog::open(app, &job).await {
+        Ok(log) => log,
         Err(e) => {
             tracing::error!(error = %e, "could not log a job attempt; leaving it for its lease to lapse");
             return;
@@ -275,35 +320,46 @@ async fn run(app: &AppState, owner: &str, job: Job) {
     };
     let Some(outcome) = outcome else {
         tracing::warn!(job = %job.id, "lost the lease on a job; another worker has it");
-        let _ = app
-            .db
-            .settle_log(
-                log_id,
-                LogStatus::Failure,
-                "Interrupted; another worker took the job over.",
-            )
-            .await;
+        log.close(
+            LogStatus::Failure,
+            "Interrupted; another worker took the job over.",
+            true,
+        )
+        .await;
         return;
     };
     let progress = progress.snapshot();
-    let progressed = ["stored", "updated", "removed", "pushed", "taken", "deleted", "unshared"]
-        .iter()
-        .any(|k| progress[k].as_u64().unwrap_or(0) > 0);
+    let progressed = [
+        "stored", "updated", "removed", "pushed", "taken", "deleted", "unshared",
+    ]
+    .iter()
+    .any(|k| progress[k].as_u64().unwrap_or(0) > 0);
     let db = &app.db;
     let settled = match outcome {
         Ok(Done::Finished(summary)) => {
             let _ = db.set_sync_error(job.patient_id, None).await;
-            let _ = db.settle_log(log_id, LogStatus::Success, &summary).await;
+            log.close(LogStatus::Success, &summary, progressed).await;
             db.settle_job(job.id, owner, JobStatus::Done, None, &progress, None, false)
                 .await
         }
         Ok(Done::Again(after, summary)) => {
-            let _ = db.settle_log(log_id, LogStatus::Success, &summary).await;
+            log.close(LogStatus::Success, &summary, progressed).await;
             let at = chrono::Utc::now() + chrono::Duration::from_std(after).unwrap_or_default();
-            db.settle_job(job.id, owner, JobStatus::Queued, Some(at), &progress, None, true)
-                .await
+            db.settle_job(
+                job.id,
+                owner,
+                JobStatus::Queued,
+                Some(at),
+                &progress,
+                None,
+                true,
+            )
+            .await
         }
-        Err(e) if e.transient && (progressed || job.attempts < i64::from(app.config.jobs.attempts)) => {
+        Err(e)
+            if e.transient
+                && (progressed || job.attempts < i64::from(app.config.jobs.attempts)) =>
+        {
             let mut wait = backoff(app, job.attempts, e.retry_after);
             if job.kind == JobKind::Carepatron {
                 // A create may have been applied without our knowing: give Carepatron's lists
@@ -311,7 +367,7 @@ async fn run(app: &AppState, owner: &str, job: Job) {
                 wait = wait.max(carepatron::LIST_SETTLE);
             }
             let details = format!("{}; retrying in {} s.", e.message, wait.as_secs().max(1));
-            let _ = db.settle_log(log_id, LogStatus::Failure, &details).await;
+            log.close(LogStatus::Failure, &details, true).await;
             let at = chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
             db.settle_job(
                 job.id,
@@ -330,7 +386,7 @@ async fn run(app: &AppState, owner: &str, job: Job) {
                 e.message, job.attempts
             );
             let _ = db.set_sync_error(job.patient_id, Some(&e.message)).await;
-            let _ = db.settle_log(log_id, LogStatus::Failure, &details).await;
+            log.close(LogStatus::Failure, &details, true).await;
             tracing::warn!(job = %job.id, kind = job.kind.as_str(), "job parked");
             db.settle_job(
                 job.id,

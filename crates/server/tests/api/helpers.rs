@@ -186,6 +186,21 @@ impl TestApp {
         patient_id: Option<Uuid>,
     ) -> TestUser {
         let email = format!("{}-{}@example.org", kind.as_str(), Uuid::now_v7().simple());
+        self.account(kind, email, provider_id, patient_id).await
+    }
+
+    /// A user with a chosen email.
+    pub async fn user_with_email(&self, kind: domain::UserType, email: &str) -> TestUser {
+        self.account(kind, email.to_owned(), None, None).await
+    }
+
+    async fn account(
+        &self,
+        kind: domain::UserType,
+        email: String,
+        provider_id: Option<Uuid>,
+        patient_id: Option<Uuid>,
+    ) -> TestUser {
         let name = format!("Test {}", kind.as_str());
         let links = AccountLinks {
             provider_id,

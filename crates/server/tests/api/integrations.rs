@@ -3,13 +3,15 @@
 //! retractions followed, requests sent as Tasks, and failures parked with a clear log.
 
 use crate::both_backends;
-use crate::helpers::{TestApp, TestUser};
+use crate::helpers::{spawn_app_with, Backend, TestApp, TestUser};
 use domain::UserType::{Admin, Dietician};
 use reqwest::Method;
+use sandbox::carepatron::CarepatronSandbox;
 use sandbox::fhir::FhirSandbox;
 use sandbox::seed::{SeededPatient, MRN_SYSTEM};
 use sandbox::Served;
 use serde_json::{json, Value};
+use server::config::{CarepatronSettings, Secret};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -112,12 +114,20 @@ async fn logs(app: &TestApp, user: &TestUser, patient: Uuid) -> Vec<Value> {
 }
 
 /// Polls until `check` holds (20 s at most).
-async fn eventually<F, Fut, T>(what: &str, mut check: F) -> T
+async fn eventually<F, Fut, T>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    eventually_within(Duration::from_secs(20), what, check).await
+}
+
+async fn eventually_within<F, Fut, T>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
     loop {
         if let Some(v) = check().await {
             return v;
@@ -322,4 +332,376 @@ both_backends! {
             .filter(|e| e["details"].as_str().is_some_and(|d| d.contains("retrying in"))).count();
         assert_eq!(failures, 2, "each attempt logged");
     }
+}
+
+/// The platform wired to a PHP and a Carepatron workspace (both stand-ins), jobs on.
+struct Practice {
+    app: TestApp,
+    php: Php,
+    carepatron: CarepatronSandbox,
+    _carepatron_served: Served,
+}
+
+const CAREPATRON_KEY: &str = "carepatron test key";
+
+async fn practice(
+    backend: Backend,
+    rate: f64,
+    faults: impl FnOnce(&mut sandbox::Faults),
+) -> Option<Practice> {
+    let carepatron = CarepatronSandbox::new(CAREPATRON_KEY);
+    carepatron.faults().update(faults);
+    let served = carepatron.serve("127.0.0.1:0").await.expect("serve");
+    let base = served.base.clone();
+    let app = spawn_app_with(backend, move |c| {
+        server::testing::with_jobs(c);
+        // Carepatron jobs retry more: each attempt under heavy faults still moves on.
+        c.jobs.attempts = 8;
+        c.carepatron = Some(CarepatronSettings {
+            base_url: base,
+            api_key: Secret::new(CAREPATRON_KEY.as_bytes().to_vec()),
+            rate,
+            poll: Duration::from_millis(200),
+        });
+    })
+    .await?;
+    let php = php(&app, true).await;
+    Some(Practice {
+        app,
+        php,
+        carepatron,
+        _carepatron_served: served,
+    })
+}
+
+/// Carepatron's clients and documents carrying the platform's ids: none twice.
+fn assert_no_duplicates(cp: &CarepatronSandbox) {
+    let mut clients: Vec<String> = cp
+        .clients()
+        .iter()
+        .filter_map(|c| c["externalId"].as_str().map(str::to_owned))
+        .collect();
+    let n = clients.len();
+    clients.sort();
+    clients.dedup();
+    assert_eq!(clients.len(), n, "a client created twice");
+    let mut docs: Vec<String> = cp
+        .documents()
+        .iter()
+        .filter_map(|(d, _)| d["externalId"].as_str().map(str::to_owned))
+        .collect();
+    let n = docs.len();
+    docs.sort();
+    docs.dedup();
+    assert_eq!(docs.len(), n, "a document created twice");
+}
+
+/// The most requests Carepatron saw in any one-second window.
+fn busiest_second(cp: &CarepatronSandbox) -> usize {
+    let seen = cp.seen();
+    (0..seen.len())
+        .map(|i| {
+            seen[i..]
+                .iter()
+                .take_while(|s| s.at.duration_since(seen[i].at) < Duration::from_secs(1))
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+async fn documents_flow_to_carepatron_once_and_changes_follow_both_ways(
+    backend: Backend,
+    faulty: bool,
+) {
+    let rate = 5.0;
+    let Some(p) = practice(backend, rate, |f| {
+        if faulty {
+            f.error_fraction = 0.3;
+            f.rate_limit_per_sec = Some(5.0);
+            f.drop_after_apply_fraction = 0.3;
+            f.list_lag_ms = 500;
+        }
+    })
+    .await
+    else {
+        return;
+    };
+    let (app, php, cp) = (&p.app, &p.php, &p.carepatron);
+    let patient = link(app, php, 0).await;
+    let note = app
+        .text_document(&php.diet, patient, "Dietician's plan")
+        .await;
+    let practitioner = app
+        .user_with_email(domain::UserType::Practitioner, "priya@practice.example")
+        .await;
+    let share = app
+        .post(
+            &format!("/api/v1/documents/{note}/share"),
+            &php.diet,
+            json!({"practitioner_id": practitioner.id}),
+        )
+        .await
+        .expect(201);
+    let external = patient.to_string();
+    // Under faults every step takes retries: allow for them.
+    let limit = Duration::from_secs(if faulty { 90 } else { 20 });
+
+    // Six documents from the PHP and the dietician's own arrive in Carepatron, with the share.
+    eventually_within(
+        limit,
+        "Carepatron to hold the patient's documents and the share",
+        || async {
+            let docs = cp.documents().len();
+            (docs == 7 && cp.shares().len() == 1).then_some(())
+        },
+    )
+    .await;
+    let clients = cp.clients();
+    assert_eq!(clients.len(), 1, "{clients:#?}");
+    assert_eq!(clients[0]["externalId"], external.as_str());
+    assert_eq!(
+        clients[0]["customFields"]["dietaryPreferences"],
+        "vegetarian"
+    );
+    assert_no_duplicates(cp);
+    let shown = app
+        .get(&format!("/api/v1/patients/{patient}"), &php.diet)
+        .await
+        .expect(200);
+    assert_eq!(shown.body["carepatron_patient_id"], clients[0]["id"]);
+    assert_eq!(cp.shares()[0]["teamMemberId"], "t_1");
+
+    // An edit in the platform reaches the client; an edit in Carepatron comes back.
+    app.put(
+        &format!("/api/v1/patients/{patient}"),
+        &php.diet,
+        json!({"dietary_preferences": "low FODMAP"}),
+    )
+    .await
+    .expect(200);
+    let client_id = clients[0]["id"].as_str().expect("id").to_owned();
+    eventually_within(limit, "the edit to reach Carepatron", || async {
+        cp.clients()
+            .iter()
+            .any(|c| c["customFields"]["dietaryPreferences"] == "low FODMAP")
+            .then_some(())
+    })
+    .await;
+    cp.edit_client(&client_id, |c| c["phoneNumber"] = json!("+61 400 111 222"));
+    let back = eventually_within(limit, "Carepatron's edit to come back", || async {
+        let p = app
+            .get(&format!("/api/v1/patients/{patient}"), &php.diet)
+            .await
+            .expect(200)
+            .body;
+        (p["contact_details"] == "+61 400 111 222").then_some(p)
+    })
+    .await;
+    assert_eq!(
+        back["dietary_preferences"], "low FODMAP",
+        "nothing else changed"
+    );
+
+    // A document changed at the PHP is replaced in Carepatron; a deleted one, deleted; a
+    // revoked share, revoked.
+    let lipids = documents(app, &php.diet, patient)
+        .await
+        .into_iter()
+        .find(|d| d["title"] == "Lipid panel")
+        .expect("lipids");
+    let report = lipids["external_id"]
+        .as_str()
+        .expect("external id")
+        .trim_start_matches("DiagnosticReport/")
+        .to_owned();
+    php.sandbox.modify("DiagnosticReport", &report, |r| {
+        r["conclusion"] = json!("Repeat in 3 months.")
+    });
+    manual_sync(app, &php.diet, patient).await;
+    let lipid_id = lipids["id"].as_str().expect("id").to_owned();
+    eventually_within(limit, "the new lipid panel in Carepatron", || async {
+        cp.documents()
+            .iter()
+            .any(|(d, bytes)| {
+                d["externalId"] == lipid_id.as_str()
+                    && String::from_utf8_lossy(bytes).contains("Repeat in 3 months.")
+            })
+            .then_some(())
+    })
+    .await;
+    app.delete(
+        &format!("/api/v1/documents/{note}/shares/{}", share.id()),
+        &php.diet,
+    )
+    .await
+    .expect(204);
+    app.delete(&format!("/api/v1/documents/{note}"), &php.diet)
+        .await
+        .expect(204);
+    eventually_within(limit, "the deletions in Carepatron", || async {
+        (cp.documents().len() == 6 && cp.shares().is_empty()).then_some(())
+    })
+    .await;
+    assert_no_duplicates(cp);
+    assert!(
+        busiest_second(cp) <= rate as usize + 1,
+        "never faster than the key's limit: {}",
+        busiest_second(cp)
+    );
+    if !faulty {
+        assert!(
+            cp.seen().iter().all(|s| s.status != 429),
+            "paced under the limit, never refused"
+        );
+    }
+    let entries = logs(app, &php.diet, patient).await;
+    assert!(entries.iter().any(|e| e["details"]
+        .as_str()
+        .is_some_and(|d| d.starts_with("Carepatron up to date"))));
+    assert!(entries.iter().any(|e| e["details"]
+        .as_str()
+        .is_some_and(|d| d.contains("changed in Carepatron were taken"))));
+}
+
+mod carepatron_flow {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        documents_flow_to_carepatron_once_and_changes_follow_both_ways(Backend::Sqlite, false)
+            .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        documents_flow_to_carepatron_once_and_changes_follow_both_ways(Backend::Postgres, false)
+            .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_with_faults() {
+        documents_flow_to_carepatron_once_and_changes_follow_both_ways(Backend::Sqlite, true).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_with_faults() {
+        documents_flow_to_carepatron_once_and_changes_follow_both_ways(Backend::Postgres, true)
+            .await;
+    }
+}
+
+/// Two platform instances on one PostgreSQL database share the job queue: every linked
+/// patient is pulled exactly once, by one instance or the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_postgres_run_each_job_once() {
+    use server::testing::{Platform, ScratchDatabase};
+    let Some(database) = ScratchDatabase::postgres().await else {
+        return;
+    };
+    let sandbox = FhirSandbox::default();
+    let seeded = sandbox::seed::php(&sandbox, 20, 3, 5);
+    let served = sandbox.serve("127.0.0.1:0").await.expect("serve");
+    let start = || {
+        let mut config = database.config();
+        server::testing::with_jobs(&mut config);
+        Platform::start(config, "127.0.0.1:0")
+    };
+    let (one, two) = (start().await, start().await);
+    let http = reqwest::Client::new();
+    let token = |email: &'static str, kind| {
+        let (http, db, base) = (http.clone(), one.db.clone(), one.base.clone());
+        async move {
+            server::auth::create_account(
+                &db,
+                kind,
+                email,
+                "Test",
+                "a long test password",
+                Default::default(),
+            )
+            .await
+            .expect("account");
+            let login: Value = http
+                .post(format!("{base}/api/v1/auth/login"))
+                .json(&json!({"email": email, "password": "a long test password"}))
+                .send()
+                .await
+                .expect("login")
+                .json()
+                .await
+                .expect("json");
+            login["access_token"].as_str().expect("token").to_owned()
+        }
+    };
+    let admin = token("admin@two.example", Admin).await;
+    let diet = token("dee@two.example", Dietician).await;
+    let provider: Value = http
+        .post(format!("{}/api/v1/providers", one.base))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "Springfield Clinic", "fhir_base_url": served.base}))
+        .send()
+        .await
+        .expect("provider")
+        .json()
+        .await
+        .expect("json");
+    // Half the patients are linked through each instance.
+    for (i, p) in seeded.iter().enumerate() {
+        let base = if i % 2 == 0 { &one.base } else { &two.base };
+        let res = http
+            .post(format!("{base}/api/v1/patients"))
+            .bearer_auth(&diet)
+            .json(
+                &json!({"name": p.name, "email": p.email, "provider_id": provider["id"],
+                          "provider_patient_identifier": format!("{MRN_SYSTEM}|{}", p.mrn)}),
+            )
+            .send()
+            .await
+            .expect("patient");
+        assert_eq!(res.status(), 201);
+    }
+    let pool = one.db.pool().clone();
+    eventually("every pull to finish", || {
+        let pool = pool.clone();
+        async move {
+            let open: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE status <> 'done'")
+                .fetch_one(&pool)
+                .await
+                .expect("count");
+            let docs: i64 = sqlx::query_scalar("SELECT count(*) FROM healthcare_documents")
+                .fetch_one(&pool)
+                .await
+                .expect("count");
+            (open == 0 && docs == 60).then_some(())
+        }
+    })
+    .await;
+    let (jobs, first_attempts): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE attempts = 1) FROM jobs WHERE kind = 'pull'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("jobs");
+    assert_eq!(jobs, 20, "one pull per patient");
+    assert_eq!(first_attempts, 20, "each ran once, on its first attempt");
+    // Each attempt writes one log entry: one per patient means no job ran twice.
+    let attempts: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT patient_id, count(*) FROM synchronization_log \
+         WHERE details LIKE 'Pulled from the PHP%' GROUP BY patient_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("logs");
+    assert_eq!(attempts.len(), 20);
+    assert!(attempts.iter().all(|(_, n)| *n == 1), "{attempts:?}");
+    let duplicates: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT patient_id, external_id FROM healthcare_documents \
+         GROUP BY patient_id, external_id HAVING count(*) > 1) d",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("duplicates");
+    assert_eq!(duplicates, 0);
+    drop((one, two));
 }
