@@ -139,10 +139,11 @@ pub fn add_document(sb: &FhirSandbox, patient: &str, n: usize, rng: &mut StdRng)
                 "conclusion": "Reviewed by GP.",
             }))
         }
-        1 => text_document(sb, &subject, &date, ("11506-3", "Progress note"), "Follow-up visit",
+        1 => text_document(
+            n,sb, &subject, &date, ("11506-3", "Progress note"), "Follow-up visit",
             &format!("Seen for review. Weight stable. Blood pressure {}/{} mmHg. Advised to continue the current plan and see the dietician about fibre intake.", rng.gen_range(110..140), rng.gen_range(70..90))),
         2 => {
-            let pdf = minimal_pdf("History and physical examination");
+            let pdf = minimal_pdf(&format!("History and physical examination, {date} (#{n})"));
             let binary = sb.put(json!({"resourceType": "Binary", "contentType": "application/pdf", "data": B64.encode(&pdf)}));
             sb.put(json!({
                 "resourceType": "DocumentReference",
@@ -156,9 +157,11 @@ pub fn add_document(sb: &FhirSandbox, patient: &str, n: usize, rng: &mut StdRng)
                 "content": [{"attachment": {"contentType": "application/pdf", "url": format!("Binary/{binary}"), "size": pdf.len()}}],
             }))
         }
-        3 => text_document(sb, &subject, &date, ("18842-5", "Discharge summary"), "Discharge summary",
+        3 => text_document(
+            n,sb, &subject, &date, ("18842-5", "Discharge summary"), "Discharge summary",
             "Admitted for two days with dehydration after gastroenteritis. Discharged on oral fluids; diet as tolerated."),
-        4 => text_document(sb, &subject, &date, ("57133-1", "Referral note"), "Referral to dietician",
+        4 => text_document(
+            n,sb, &subject, &date, ("57133-1", "Referral note"), "Referral to dietician",
             "Please review for weight management and type 2 diabetes prevention. HbA1c borderline."),
         _ => {
             let hba1c = (rng.gen_range(5.0..7.5_f64) * 10.0).round() / 10.0;
@@ -170,13 +173,15 @@ pub fn add_document(sb: &FhirSandbox, patient: &str, n: usize, rng: &mut StdRng)
                 "subject": subject,
                 "effectiveDateTime": date,
                 "performer": [{"display": "Springfield Pathology"}],
-                "presentedForm": [{"contentType": "text/plain", "data": B64.encode(format!("Hemoglobin A1c: {hba1c} % (reference < 6.0 %)\n"))}],
+                "presentedForm": [{"contentType": "text/plain", "data": B64.encode(format!("Hemoglobin A1c: {hba1c} % (reference < 6.0 %), {date} (#{n})\n"))}],
             }))
         }
     }
 }
 
+/// A text DocumentReference; the visit date in the text keeps each one distinct.
 fn text_document(
+    n: usize,
     sb: &FhirSandbox,
     subject: &Value,
     date: &str,
@@ -192,7 +197,7 @@ fn text_document(
         "date": format!("{date}T10:00:00Z"),
         "author": [{"display": "Dr Sam Rivera"}],
         "description": title,
-        "content": [{"attachment": {"contentType": "text/plain", "data": B64.encode(text)}}],
+        "content": [{"attachment": {"contentType": "text/plain", "data": B64.encode(format!("{date} (#{n}): {text}"))}}],
     }))
 }
 

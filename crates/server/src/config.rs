@@ -86,7 +86,7 @@ pub struct JobSettings {
 impl Default for JobSettings {
     fn default() -> Self {
         Self {
-            workers: 2,
+            workers: 4,
             pull_interval: Duration::from_secs(15 * 60),
             poll: Duration::from_secs(1),
             attempts: 5,

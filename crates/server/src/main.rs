@@ -49,7 +49,7 @@ enum Command {
         tombstone_retention_days: u64,
         /// Background job workers in this instance (PHP pulls, requests); 0 leaves the jobs
         /// to other instances.
-        #[arg(long, env = "RECORDS_WORKERS", default_value_t = 2)]
+        #[arg(long, env = "RECORDS_WORKERS", default_value_t = 4)]
         workers: usize,
         /// Minutes between scheduled pulls of each linked patient.
         #[arg(long, env = "RECORDS_PULL_INTERVAL_MINUTES", default_value_t = 15)]
