@@ -164,14 +164,11 @@ impl FhirSource {
             .or_else(|| attachment.title.clone())
             .or_else(|| doc.kind.as_ref().and_then(|k| k.label().map(str::to_owned)))
             .unwrap_or_else(|| "Document".to_owned());
-        let date = [
+        let date = first_date(&[
             doc.date.as_deref(),
             attachment.creation.as_deref(),
             doc.meta.last_updated.as_deref(),
-        ]
-        .into_iter()
-        .flatten()
-        .find_map(date_part);
+        ]);
         let Some(date) = date else {
             return Ok(skipped(external_id, "it has no readable date"));
         };
@@ -180,11 +177,7 @@ impl FhirSource {
             doc_type: document_type(doc.kind.as_ref(), &doc.category),
             title: cap(&title, TITLE_MAX),
             date,
-            author: doc
-                .author
-                .iter()
-                .find_map(|a| a.display.as_deref())
-                .map(|a| cap(a, TITLE_MAX)),
+            author: display_of(&doc.author),
             mime_type,
             content,
             external_id,
@@ -244,14 +237,11 @@ impl FhirSource {
                 )
             }
         };
-        let date = [
+        let date = first_date(&[
             report.effective_date_time.as_deref(),
             report.issued.as_deref(),
             report.meta.last_updated.as_deref(),
-        ]
-        .into_iter()
-        .flatten()
-        .find_map(date_part);
+        ]);
         let Some(date) = date else {
             return Ok(skipped(external_id, "it has no readable date"));
         };
@@ -265,11 +255,7 @@ impl FhirSource {
             doc_type,
             title: cap(&label, TITLE_MAX),
             date,
-            author: report
-                .performer
-                .iter()
-                .find_map(|a| a.display.as_deref())
-                .map(|a| cap(a, TITLE_MAX)),
+            author: display_of(&report.performer),
             mime_type,
             content,
             external_id,
@@ -319,6 +305,18 @@ impl FhirSource {
         }
         Ok(Ok((mime, bytes)))
     }
+}
+
+/// The first reference that names someone, capped.
+fn display_of(refs: &[super::model::Reference]) -> Option<String> {
+    refs.iter()
+        .find_map(|r| r.display.as_deref())
+        .map(|name| cap(name, TITLE_MAX))
+}
+
+/// The first of `candidates` that is a readable date, as `YYYY-MM-DD`.
+fn first_date(candidates: &[Option<&str>]) -> Option<String> {
+    candidates.iter().flatten().find_map(|d| date_part(d))
 }
 
 fn is_match(entry: &BundleEntry) -> bool {

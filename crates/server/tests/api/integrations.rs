@@ -842,6 +842,39 @@ async fn external_fhir_server() {
             "{again}"
         );
         assert_eq!(documents(&app, &diet, patient).await.len(), ours.len());
+        // A request becomes a Task there, carrying our request id.
+        let request = app
+            .post(
+                &format!("/api/v1/patients/{patient}/request-documents"),
+                &diet,
+                json!({"types": ["lab report"]}),
+            )
+            .await
+            .expect(202);
+        let request_id = request.id().to_string();
+        let task = eventually_within(
+            Duration::from_secs(60),
+            "the Task at sekmet-fhir",
+            || async {
+                let found: Value = http
+                    .get(format!("{base}/Task"))
+                    .query(&[(
+                        "identifier",
+                        format!("{}|{request_id}", connectors::fhir::REQUEST_SYSTEM),
+                    )])
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                found["entry"][0]["resource"].as_object().cloned()
+            },
+        )
+        .await;
+        assert_eq!(task["code"]["coding"][0]["code"], "data-request");
+        assert_eq!(task["for"]["reference"], format!("Patient/{php_id}"));
         eprintln!(
             "{backend:?}: {} documents from sekmet-fhir ({} DocumentReferences), job progress {}",
             ours.len(),
