@@ -187,6 +187,27 @@ impl Db {
             .map(|p| p.provider))
     }
 
+    /// Removes a provider that no live patient or user links to. `Ok(None)`: no such live
+    /// provider; `Ok(Some(false))`: still linked, kept.
+    pub async fn delete_provider(&self, id: Uuid) -> DbResult<Option<bool>> {
+        let at = super::now();
+        let done = sqlx::query(
+            "UPDATE providers SET deleted_at = $1, updated_at = $1, secret = NULL, version = version + 1 \
+             WHERE id = $2 AND deleted_at IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM patients WHERE provider_id = $2 AND deleted_at IS NULL) \
+             AND NOT EXISTS (SELECT 1 FROM users WHERE provider_id = $2 AND deleted_at IS NULL)",
+        )
+        .bind(&at)
+        .bind(id.to_string())
+        .execute(self.writer())
+        .await?
+        .rows_affected();
+        if done == 1 {
+            return Ok(Some(true));
+        }
+        Ok(self.provider_access(id).await?.map(|_| false))
+    }
+
     pub async fn list_providers(&self) -> DbResult<Vec<Provider>> {
         let rows = sqlx::query(&format!(
             "SELECT {COLS} FROM providers WHERE deleted_at IS NULL ORDER BY name, id"

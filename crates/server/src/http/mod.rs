@@ -109,7 +109,11 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(logs::manual_sync))
         .routes(routes!(logs::request_documents))
         .routes(routes!(providers::list, providers::create))
-        .routes(routes!(providers::get, providers::replace))
+        .routes(routes!(
+            providers::get,
+            providers::replace,
+            providers::delete
+        ))
         .routes(routes!(providers::jwks))
         .routes(routes!(jobs::list))
         .routes(routes!(jobs::get))

@@ -196,6 +196,30 @@ pub async fn replace(
     Ok(Json(provider))
 }
 
+/// Removes a provider (and its stored credential). One that patients or provider staff still
+/// link to answers 409: link them elsewhere first.
+#[utoipa::path(delete, path = "/api/v1/providers/{provider_id}", tag = "providers", security(("bearer" = [])),
+    params(("provider_id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem, description = "patients or users still link to it")))]
+pub async fn delete(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
+    admin_only(&caller)?;
+    match app.db.delete_provider(id).await? {
+        Some(true) => Ok(StatusCode::NO_CONTENT),
+        Some(false) => Err(ApiError::Conflict {
+            code: "provider_in_use",
+            detail: "patients or users still link to this provider; link them elsewhere first"
+                .into(),
+            existing_id: None,
+        }),
+        None => Err(ApiError::NotFound("provider")),
+    }
+}
+
 /// The provider's public signing key as a JWK Set: what the PHP registers (or fetches as the
 /// client's `jwks_url`). Public by design: no token needed.
 #[utoipa::path(get, path = "/api/v1/providers/{provider_id}/jwks.json", tag = "providers",

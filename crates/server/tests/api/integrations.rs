@@ -883,3 +883,36 @@ async fn external_fhir_server() {
         );
     }
 }
+
+both_backends! {
+    async fn providers_keep_their_secrets_and_go_only_when_nothing_links_to_them(app) {
+        let admin = app.user(Admin).await;
+        let diet = app.user(Dietician).await;
+        let created = app
+            .post("/api/v1/providers", &admin,
+                  json!({"name": "Springfield Clinic", "fhir_base_url": "https://php.example/fhir",
+                         "auth": {"mode": "bearer", "token": "s3cret-static-token"}}))
+            .await
+            .expect(201);
+        assert_eq!(created.body["auth_mode"], "bearer");
+        assert!(!created.body.to_string().contains("s3cret"), "the token never comes back");
+        let id = created.id();
+        let listed = app.get("/api/v1/providers", &admin).await.expect(200);
+        assert!(!listed.body.to_string().contains("s3cret"));
+        app.delete(&format!("/api/v1/providers/{id}"), &diet).await.expect(403);
+        let patient = app.patient(&diet, json!({"provider_id": id})).await;
+        app.delete(&format!("/api/v1/providers/{id}"), &admin).await.problem(409, "provider_in_use");
+        app.put(&format!("/api/v1/patients/{patient}"), &diet, json!({"provider_id": null}))
+            .await
+            .expect(200);
+        app.delete(&format!("/api/v1/providers/{id}"), &admin).await.expect(204);
+        app.get(&format!("/api/v1/providers/{id}"), &admin).await.expect(404);
+        app.delete(&format!("/api/v1/providers/{id}"), &admin).await.expect(404);
+        // A key that is not one is refused with the reason.
+        app.post("/api/v1/providers", &admin,
+                 json!({"name": "X", "fhir_base_url": "https://x.example/fhir",
+                        "auth": {"mode": "smart-backend", "client_id": "c", "private_key_pem": "not a key"}}))
+            .await
+            .problem(422, "validation_failed");
+    }
+}
