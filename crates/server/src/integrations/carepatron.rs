@@ -22,6 +22,7 @@ use connectors::carepatron::{
 use domain::dto::{ChangeOp, Patient};
 use domain::{Caller, LogAction, LogStatus, UserType};
 use sha2::Digest as _;
+use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -222,14 +223,15 @@ pub(super) async fn reconcile(
 
     // The shares.
     let mut team: Option<Vec<TeamMember>> = None;
+    // Each document's id in Carepatron, as the loop above left them.
+    let remote_docs: HashMap<Uuid, String> = db
+        .carepatron_documents(pid)
+        .await?
+        .into_iter()
+        .filter_map(|d| Some((d.id, d.remote_id?)))
+        .collect();
     for share in db.carepatron_shares(pid).await? {
-        let Some(remote_doc) = db
-            .carepatron_documents(pid)
-            .await?
-            .into_iter()
-            .find(|d| d.id == share.document_id)
-            .and_then(|d| d.remote_id)
-        else {
+        let Some(remote_doc) = remote_docs.get(&share.document_id).cloned() else {
             continue;
         };
         if share.deleted {
