@@ -255,7 +255,7 @@ impl Db {
         Ok(done == 1)
     }
 
-    /// Ends `owner`'s run of a job: done, due again at `retry_at`, or parked. A run that
+    /// Ends `owner`'s run of a job: done, due again after `retry_in`, or parked. A run that
     /// `progressed` (stored or pushed something) before failing does not use up an attempt:
     /// attempts count runs in a row that got nowhere.
     #[allow(clippy::too_many_arguments)]
@@ -264,12 +264,13 @@ impl Db {
         id: Uuid,
         owner: &str,
         status: JobStatus,
-        retry_at: Option<DateTime<Utc>>,
+        retry_in: Option<Duration>,
         progress: &Value,
         error: Option<&str>,
         progressed: bool,
     ) -> DbResult<bool> {
         let at = now();
+        let run_at = retry_in.map_or_else(|| at.clone(), later);
         let settle = |status: JobStatus, error: Option<&str>| {
             sqlx::query(
                 "UPDATE jobs SET status = $1, run_at = $2, progress = $3, last_error = $4, \
@@ -278,7 +279,7 @@ impl Db {
                  WHERE id = $6 AND lease_owner = $7 AND status = 'running'",
             )
             .bind(status.as_str())
-            .bind(retry_at.map_or_else(|| at.clone(), stamp))
+            .bind(run_at.clone())
             .bind(progress.to_string())
             .bind(error.map(str::to_owned))
             .bind(at.clone())
@@ -291,13 +292,13 @@ impl Db {
             // Asked again while it ran: a newer job of its kind waits and will do the work,
             // not before this one's retry was due.
             Err(DbError::Unique) if status == JobStatus::Queued => {
-                if let Some(retry_at) = retry_at {
+                if retry_in.is_some() {
                     sqlx::query(
                         "UPDATE jobs SET run_at = $1 WHERE status = 'queued' AND run_at < $1 \
                          AND kind = (SELECT kind FROM jobs WHERE id = $2) \
                          AND patient_id = (SELECT patient_id FROM jobs WHERE id = $2)",
                     )
-                    .bind(stamp(retry_at))
+                    .bind(&run_at)
                     .bind(id.to_string())
                     .execute(self.writer())
                     .await?;

@@ -344,12 +344,11 @@ async fn run(app: &AppState, owner: &str, job: Job) {
         }
         Ok(Done::Again(after, summary)) => {
             log.close(LogStatus::Success, &summary, progressed).await;
-            let at = chrono::Utc::now() + chrono::Duration::from_std(after).unwrap_or_default();
             db.settle_job(
                 job.id,
                 owner,
                 JobStatus::Queued,
-                Some(at),
+                Some(after),
                 &progress,
                 None,
                 true,
@@ -368,12 +367,11 @@ async fn run(app: &AppState, owner: &str, job: Job) {
             }
             let details = format!("{}; retrying in {} s.", e.message, wait.as_secs().max(1));
             log.close(LogStatus::Failure, &details, true).await;
-            let at = chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
             db.settle_job(
                 job.id,
                 owner,
                 JobStatus::Queued,
-                Some(at),
+                Some(wait),
                 &progress,
                 Some(&e.message),
                 progressed,
