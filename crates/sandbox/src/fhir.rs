@@ -776,11 +776,9 @@ async fn search(
             .cloned()
             .collect();
         next.push(("_offset".into(), (offset + page.len()).to_string()));
-        let query: String = next
-            .iter()
-            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-            .collect::<Vec<_>>()
-            .join("&");
+        let query = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&next)
+            .finish();
         links.push(json!({"relation": "next", "url": format!("{}/{kind}?{query}", sb.base())}));
     }
     let mut entries: Vec<Value> = page
@@ -811,17 +809,6 @@ async fn search(
             "entry": entries,
         }),
     )
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b':' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// `system|value` (or a bare value) against a resource's identifiers; no filter, no match

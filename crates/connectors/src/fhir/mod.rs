@@ -341,7 +341,9 @@ impl FhirSource {
     pub async fn search_page(&self, page: &PageRef) -> Result<(Bundle, Option<String>)> {
         let url = match page {
             PageRef::First { resource, params } => {
-                let query: String = form_query(params);
+                let query = form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(params)
+                    .finish();
                 format!("{}/{resource}?{query}", self.base)
             }
             PageRef::Next(url) => url.clone(),
@@ -600,32 +602,6 @@ pub enum PageRef {
         params: Vec<(String, String)>,
     },
     Next(String),
-}
-
-fn form_query(params: &[(String, String)]) -> String {
-    let mut out = String::new();
-    for (k, v) in params {
-        if !out.is_empty() {
-            out.push('&');
-        }
-        out.push_str(&urlencode(k));
-        out.push('=');
-        out.push_str(&urlencode(v));
-    }
-    out
-}
-
-fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'|' | b':' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 fn answer(body: &[u8], headers: &HeaderMap, doing: &str) -> Result<Answer> {
