@@ -5,9 +5,12 @@
 //! no keyring answers (a server without a desktop session, a container), the session goes to a
 //! file readable by its owner only, and [`Keystore::location`] says so, so the caller can warn.
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 use keyring::Entry;
 use std::path::{Path, PathBuf};
-use sync_core::{Session, SyncError, TokenStore};
+use sync_core::{ReplicaKey, Session, SyncError, TokenStore};
 
 /// The keyring service name every entry of ours is filed under.
 pub const SERVICE: &str = "healthcare-records";
@@ -41,6 +44,9 @@ pub struct Keystore {
     keyring: Option<Entry>,
     account: String,
     file: PathBuf,
+    /// The replica's encryption key, beside the session.
+    key_entry: Option<Entry>,
+    key_file: PathBuf,
 }
 
 impl Keystore {
@@ -48,21 +54,72 @@ impl Keystore {
     pub fn for_replica(replica: &Path) -> Self {
         let mut store = Self::file_only(replica);
         store.keyring = Entry::new(SERVICE, &store.account).ok().filter(answers);
+        if store.keyring.is_some() {
+            store.key_entry = Entry::new(SERVICE, &key_account(&store.account)).ok();
+        }
         store
     }
 
     /// A store that never asks the keyring.
     pub fn file_only(replica: &Path) -> Self {
         let absolute = std::path::absolute(replica).unwrap_or_else(|_| replica.to_owned());
-        let mut name = replica
-            .file_name()
-            .map(|n| n.to_os_string())
-            .unwrap_or_default();
-        name.push(".session.json");
+        let beside = |suffix: &str| {
+            let mut name = replica
+                .file_name()
+                .map(|n| n.to_os_string())
+                .unwrap_or_default();
+            name.push(suffix);
+            replica.with_file_name(name)
+        };
         Self {
             keyring: None,
             account: format!("session:{}", absolute.display()),
-            file: replica.with_file_name(name),
+            file: beside(".session.json"),
+            key_entry: None,
+            key_file: beside(".key"),
+        }
+    }
+
+    /// The replica's encryption key, made (and kept) on first use. Without a keyring it is
+    /// kept in `<replica>.key`, readable by the owner only, as the session is.
+    pub fn replica_key(&self) -> sync_core::Result<ReplicaKey> {
+        let saved = match &self.key_entry {
+            Some(entry) => match entry.get_password() {
+                Ok(hex) => Some(hex),
+                Err(keyring::Error::NoEntry) => None,
+                Err(e) => return Err(keyring_failed(e)),
+            },
+            None => match std::fs::read_to_string(&self.key_file) {
+                Ok(hex) => Some(hex),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(failed(format!("{}: {e}", self.key_file.display()))),
+            },
+        };
+        if let Some(key) = saved.as_deref().and_then(ReplicaKey::from_hex) {
+            return Ok(key);
+        }
+        let key = ReplicaKey::generate();
+        match &self.key_entry {
+            Some(entry) => entry.set_password(&key.to_hex()).map_err(keyring_failed)?,
+            None => write_private(&self.key_file, key.to_hex().as_bytes())
+                .map_err(|e| failed(format!("{}: {e}", self.key_file.display())))?,
+        }
+        Ok(key)
+    }
+
+    /// Forgets the replica's key (signing out: the replica goes with it).
+    pub fn forget_replica_key(&self) -> sync_core::Result<()> {
+        if let Some(entry) = &self.key_entry {
+            match entry.delete_credential() {
+                Ok(()) | Err(keyring::Error::NoEntry) => {}
+                Err(e) => return Err(keyring_failed(e)),
+            }
+        }
+        match std::fs::remove_file(&self.key_file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(failed(format!("{}: {e}", self.key_file.display())))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -91,6 +148,11 @@ impl Keystore {
             _ => Ok(()),
         }
     }
+}
+
+/// The keyring account of a replica's key, beside its session's.
+fn key_account(session_account: &str) -> String {
+    session_account.replacen("session:", "replica-key:", 1)
 }
 
 /// Whether a keyring is there to talk to: a lookup that finds nothing is an answer; a missing

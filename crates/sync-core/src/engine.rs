@@ -14,8 +14,8 @@ const PULL_PAGE: u32 = 1_000;
 /// The platform, as this device reaches it.
 #[derive(Clone)]
 pub struct Remote {
-    http: reqwest::Client,
-    base: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
     token: String,
 }
 
@@ -96,7 +96,12 @@ impl Remote {
         }
     }
 
-    async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T> {
+    /// Sends `req` with the access token; the JSON answer (`null` when empty), or the error
+    /// the status means.
+    pub(crate) async fn send<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T> {
         let res = req
             .bearer_auth(&self.token)
             .send()
@@ -106,10 +111,12 @@ impl Remote {
         if status == reqwest::StatusCode::UNAUTHORIZED {
             return Err(SyncError::Unauthorized);
         }
+        let body = res
+            .bytes()
+            .await
+            .map_err(|e| SyncError::Offline(e.without_url().to_string()))?;
         if !status.is_success() {
-            let detail = res
-                .json::<serde_json::Value>()
-                .await
+            let detail = serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
                 .and_then(|v| v["detail"].as_str().map(str::to_owned))
                 .unwrap_or_default();
@@ -118,9 +125,17 @@ impl Remote {
                 detail,
             });
         }
-        res.json()
-            .await
-            .map_err(|e| SyncError::Offline(e.without_url().to_string()))
+        if body.is_empty() {
+            return Ok(serde_json::from_value(serde_json::Value::Null)?);
+        }
+        Ok(serde_json::from_slice(&body)?)
+    }
+
+    pub(crate) async fn send_json(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<serde_json::Value> {
+        self.send(req).await
     }
 }
 

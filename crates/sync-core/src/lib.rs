@@ -6,21 +6,27 @@
 //!   edit and its outbox entry are written in one transaction, so no edit is ever lost.
 //! - [`engine`]: sync = push the outbox, then pull the change feed in resumable pages,
 //!   rebasing pulled rows under edits still pending; events and retries.
+//! - [`views`]: what the app's screens read: patient pages with sync badges, filtered
+//!   documents, the sync log, status counts.
+//! - [`online`]: what needs the platform itself (sharing, requests to the PHP, uploads,
+//!   users).
 //! - [`session`]: signing in and rotating tokens through a [`TokenStore`] the caller provides
 //!   (the OS keyring in the app): this crate holds no credentials.
 //!
 //! No Tauri, no axum: the app and the `records` CLI drive this crate.
 
 pub mod engine;
+pub mod online;
 pub mod replica;
 pub mod session;
+pub mod views;
 
 pub use engine::{
     document_body, sync, sync_reporting, sync_with_retry, Remote, RetryPolicy, SyncEvent,
     SyncSummary,
 };
-pub use replica::{ConflictRecord, Replica};
-pub use session::{login, logout, refresh, sync_signed_in, Session, TokenStore};
+pub use replica::{set_aside, ConflictRecord, Replica, ReplicaKey};
+pub use session::{login, logout, refresh, signed_in, sync_signed_in, Session, TokenStore};
 
 /// What can go wrong, worded for the person who has to act on it.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +47,10 @@ pub enum SyncError {
     Data(#[from] serde_json::Error),
     #[error("the saved session could not be read or written: {0}")]
     Credentials(String),
+    #[error("the local copy could not be unlocked with the key in the keyring")]
+    Unreadable,
+    #[error("{0}")]
+    Invalid(String),
 }
 
 pub type Result<T> = std::result::Result<T, SyncError>;

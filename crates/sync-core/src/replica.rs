@@ -49,6 +49,65 @@ pub(crate) struct Pending {
     pub fields: Map<String, Value>,
 }
 
+fn options(path: &Path) -> Result<SqliteConnectOptions> {
+    Ok(
+        SqliteConnectOptions::from_str(&format!("sqlite:{}", path.display()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(5)),
+    )
+}
+
+/// The key a replica is encrypted with: 256 random bits, kept in the OS keyring by the app.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ReplicaKey([u8; 32]);
+
+impl ReplicaKey {
+    pub fn generate() -> Self {
+        Self(rand::random())
+    }
+
+    pub fn from_hex(hex: &str) -> Option<Self> {
+        let bytes = hex::decode(hex.trim()).ok()?;
+        Some(Self(bytes.try_into().ok()?))
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+/// Keys never reach logs.
+impl std::fmt::Debug for ReplicaKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReplicaKey(..)")
+    }
+}
+
+/// Moves a replica that cannot be opened (its key is gone) out of the way, with its WAL,
+/// rather than deleting it: should the key turn up again, nothing was destroyed.
+/// Returns where it went.
+pub fn set_aside(path: &Path) -> std::io::Result<std::path::PathBuf> {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S");
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(format!(".unreadable-{stamp}"));
+    let aside = std::path::PathBuf::from(aside);
+    std::fs::rename(path, &aside)?;
+    for suffix in ["-wal", "-shm"] {
+        let mut from = path.as_os_str().to_owned();
+        from.push(suffix);
+        let mut to = aside.as_os_str().to_owned();
+        to.push(suffix);
+        match std::fs::rename(&from, &to) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(aside)
+}
+
 /// The replica file.
 #[derive(Clone)]
 pub struct Replica {
@@ -57,14 +116,29 @@ pub struct Replica {
 }
 
 impl Replica {
-    /// Opens (creating if needed) and migrates the replica at `path`.
+    /// Opens (creating if needed) and migrates the unencrypted replica at `path` (the CLI, and
+    /// tests).
     pub async fn open(path: &Path) -> Result<Self> {
-        let options = SqliteConnectOptions::from_str(&format!("sqlite:{}", path.display()))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(std::time::Duration::from_secs(5));
+        Self::connect(options(path)?).await
+    }
+
+    /// Opens (creating if needed) the replica at `path`, encrypted with `key` (SQLCipher).
+    /// A file this key does not open is [`SyncError::Unreadable`]: the caller sets it aside
+    /// with [`set_aside`] and starts afresh; the next sync fills the new one.
+    pub async fn open_encrypted(path: &Path, key: &ReplicaKey) -> Result<Self> {
+        // `key` must be the first statement on each connection; sqlx issues it first.
+        let options = options(path)?.pragma("key", format!("\"x'{}'\"", key.to_hex()));
+        match Self::connect(options).await {
+            Err(SyncError::Replica(sqlx::Error::Database(e)))
+                if e.message().contains("file is not a database") =>
+            {
+                Err(SyncError::Unreadable)
+            }
+            other => other,
+        }
+    }
+
+    async fn connect(options: SqliteConnectOptions) -> Result<Self> {
         // One connection: the replica has one user, and writes then never wait on a lock.
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
@@ -87,6 +161,15 @@ impl Replica {
             device_id,
             ..replica
         })
+    }
+
+    /// Closes the file (before it is deleted).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     pub fn device_id(&self) -> &str {
@@ -239,11 +322,7 @@ impl Replica {
     /// Documents whose title or fetched text matches `query` (every word, as a prefix),
     /// best match first.
     pub async fn search_documents(&self, query: &str, limit: i64) -> Result<Vec<Value>> {
-        // Each word quoted (FTS syntax characters in user input are text), as a prefix.
-        let terms: Vec<String> = query
-            .split_whitespace()
-            .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
-            .collect();
+        let terms = crate::views::fts_terms(query);
         if terms.is_empty() {
             return Ok(Vec::new());
         }
@@ -252,7 +331,7 @@ impl Replica {
              ON r.table_name = 'healthcare_documents' AND r.id = s.doc_id \
              WHERE document_search MATCH ? ORDER BY rank LIMIT ?",
         )
-        .bind(terms.join(" "))
+        .bind(terms)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;

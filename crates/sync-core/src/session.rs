@@ -123,6 +123,23 @@ pub async fn logout(store: &dyn TokenStore) -> Result<()> {
     store.clear()
 }
 
+/// Runs `call` against the platform as the stored session, refreshing the access token once
+/// when it has expired.
+pub async fn signed_in<T, F, Fut>(store: &dyn TokenStore, call: F) -> Result<T>
+where
+    F: Fn(Remote) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let session = store.load()?.ok_or(SyncError::Unauthorized)?;
+    match call(Remote::new(&session.server, &session.access_token)).await {
+        Err(SyncError::Unauthorized) => {
+            let fresh = refresh(store, &session).await?;
+            call(Remote::new(&fresh.server, &fresh.access_token)).await
+        }
+        other => other,
+    }
+}
+
 /// Syncs as the stored session, refreshing its access token once when it has expired.
 pub async fn sync_signed_in(
     replica: &Replica,
@@ -130,19 +147,8 @@ pub async fn sync_signed_in(
     policy: RetryPolicy,
     events: &(dyn Fn(SyncEvent) + Send + Sync),
 ) -> Result<SyncSummary> {
-    let session = store.load()?.ok_or(SyncError::Unauthorized)?;
-    let remote = Remote::new(&session.server, &session.access_token);
-    match sync_with_retry(replica, &remote, policy, events).await {
-        Err(SyncError::Unauthorized) => {
-            let fresh = refresh(store, &session).await?;
-            sync_with_retry(
-                replica,
-                &Remote::new(&fresh.server, &fresh.access_token),
-                policy,
-                events,
-            )
-            .await
-        }
-        other => other,
-    }
+    signed_in(store, |remote| async move {
+        sync_with_retry(replica, &remote, policy, events).await
+    })
+    .await
 }

@@ -1,0 +1,154 @@
+//! What only the platform can do, so only with a connection: sharing, asking the PHP for
+//! documents, file uploads, user management, the profile. Each call runs as the stored
+//! session ([`crate::session::signed_in`]) and returns the platform's JSON.
+
+use crate::engine::Remote;
+use crate::session::signed_in;
+use crate::{Result, SyncError, TokenStore};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// The signed-in user.
+pub async fn me(store: &dyn TokenStore) -> Result<Value> {
+    call(store, reqwest::Method::GET, "/users/me".into(), None).await
+}
+
+/// Shares a document with a practitioner.
+pub async fn share(store: &dyn TokenStore, document: Uuid, practitioner: Uuid) -> Result<Value> {
+    let body = json!({ "practitioner_id": practitioner });
+    call(
+        store,
+        reqwest::Method::POST,
+        format!("/documents/{document}/share"),
+        Some(body),
+    )
+    .await
+}
+
+/// Revokes a share.
+pub async fn revoke_share(store: &dyn TokenStore, document: Uuid, share: Uuid) -> Result<Value> {
+    let path = format!("/documents/{document}/shares/{share}");
+    call(store, reqwest::Method::DELETE, path, None).await
+}
+
+/// Asks the patient's PHP for documents (`note` for their staff, `types` to narrow it).
+pub async fn request_documents(
+    store: &dyn TokenStore,
+    patient: Uuid,
+    note: Option<String>,
+    types: Vec<String>,
+) -> Result<Value> {
+    let body = json!({ "note": note.filter(|n| !n.trim().is_empty()), "types": types });
+    let path = format!("/patients/{patient}/request-documents");
+    call(store, reqwest::Method::POST, path, Some(body)).await
+}
+
+/// A file (PDF, image…) uploaded as a new document of `patient`.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Upload {
+    pub patient_id: Uuid,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub date: String,
+    pub title: String,
+    pub file_name: String,
+    pub mime_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Uploads a file. Files need a connection: the offline outbox carries text documents.
+pub async fn upload(store: &dyn TokenStore, upload: Upload) -> Result<Value> {
+    signed_in(store, |r| {
+        let upload = upload.clone();
+        async move { r.upload(upload).await }
+    })
+    .await
+}
+
+/// Admin: every user.
+pub async fn users(store: &dyn TokenStore) -> Result<Value> {
+    call(store, reqwest::Method::GET, "/users?limit=200".into(), None).await
+}
+
+/// Admin: a new user (`email`, `name`, `type`, `password`).
+pub async fn create_user(store: &dyn TokenStore, user: Value) -> Result<Value> {
+    call(store, reqwest::Method::POST, "/users".into(), Some(user)).await
+}
+
+/// Admin (or oneself): changes fields of a user.
+pub async fn update_user(store: &dyn TokenStore, id: Uuid, fields: Value) -> Result<Value> {
+    call(
+        store,
+        reqwest::Method::PUT,
+        format!("/users/{id}"),
+        Some(fields),
+    )
+    .await
+}
+
+/// Admin: removes a user.
+pub async fn delete_user(store: &dyn TokenStore, id: Uuid) -> Result<Value> {
+    call(store, reqwest::Method::DELETE, format!("/users/{id}"), None).await
+}
+
+async fn call(
+    store: &dyn TokenStore,
+    method: reqwest::Method,
+    path: String,
+    body: Option<Value>,
+) -> Result<Value> {
+    signed_in(store, |r| {
+        let (method, path, body) = (method.clone(), path.clone(), body.clone());
+        async move { r.call(method, &path, body).await }
+    })
+    .await
+}
+
+/// Whether the platform answers at all (no session needed).
+pub async fn reachable(server: &str) -> bool {
+    let probe = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .map(|c| c.get(format!("{}/healthz", server.trim_end_matches('/'))));
+    match probe {
+        Ok(req) => req.send().await.is_ok_and(|r| r.status().is_success()),
+        Err(_) => false,
+    }
+}
+
+impl Remote {
+    /// One call to `/api/v1{path}`; JSON in and out (`null` for an empty answer).
+    pub(crate) async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value> {
+        let mut req = self
+            .http
+            .request(method, format!("{}/api/v1{path}", self.base));
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        self.send_json(req).await
+    }
+
+    async fn upload(&self, upload: Upload) -> Result<Value> {
+        let metadata = json!({ "type": upload.kind, "date": upload.date, "title": upload.title });
+        let file = reqwest::multipart::Part::bytes(upload.bytes)
+            .file_name(upload.file_name)
+            .mime_str(&upload.mime_type)
+            .map_err(|_| SyncError::Invalid("the file type is not a valid MIME type".into()))?;
+        let form = reqwest::multipart::Form::new()
+            .text("metadata", metadata.to_string())
+            .part("file", file);
+        let req = self
+            .http
+            .post(format!(
+                "{}/api/v1/patients/{}/documents",
+                self.base, upload.patient_id
+            ))
+            .multipart(form);
+        self.send_json(req).await
+    }
+}

@@ -1,0 +1,439 @@
+//! What the app's screens read from the replica: pages of patients with their sync state,
+//! filtered documents, the sync log, counts for the status bar. Plain queries over the
+//! replica; nothing here needs a connection.
+
+use crate::replica::{table_name, Replica};
+use crate::{Result, SyncError};
+use domain::dto::SyncTable;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+/// Where a row stands between this replica and the platform, as a badge shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncState {
+    /// The platform has every edit made here.
+    Synced,
+    /// Edits made here wait for the next sync.
+    Pending,
+    /// The platform kept a different value of a field edited here: a person must choose.
+    Conflict,
+    /// The platform refused an edit made here, or its own sync with the PHP or Carepatron
+    /// failed (`sync_error`).
+    Error,
+}
+
+/// A patient in the list.
+#[derive(Debug, Clone, Serialize)]
+pub struct PatientSummary {
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub sync_state: SyncState,
+}
+
+/// One page of the patient list.
+#[derive(Debug, Clone, Serialize)]
+pub struct PatientPage {
+    /// Patients matching the search, all pages together.
+    pub total: i64,
+    pub offset: i64,
+    pub items: Vec<PatientSummary>,
+}
+
+/// A patient with everything the detail screen shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct PatientDetail {
+    pub patient: Value,
+    pub sync_state: SyncState,
+    /// Fields with an open conflict.
+    pub conflicted_fields: Vec<String>,
+}
+
+/// Filters of the document list; all optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct DocumentFilter {
+    pub patient_id: Option<Uuid>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// `YYYY-MM-DD`, inclusive.
+    pub from: Option<String>,
+    /// `YYYY-MM-DD`, inclusive.
+    pub to: Option<String>,
+    /// Words matched against titles and the text of documents fetched so far (full text).
+    pub text: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// A document in a list (no body).
+#[derive(Debug, Clone, Serialize)]
+pub struct DocumentSummary {
+    #[serde(flatten)]
+    pub document: Value,
+    pub sync_state: SyncState,
+}
+
+/// Filters of the sync log.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct LogFilter {
+    pub status: Option<String>,
+    pub action: Option<String>,
+    pub patient_id: Option<Uuid>,
+    /// A word in the details.
+    pub text: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// What the status bar shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplicaStatus {
+    /// Edits waiting for the platform.
+    pub pending: i64,
+    pub conflicts: i64,
+    /// Edits the platform refused, kept with its reason.
+    pub rejected: i64,
+    pub last_sync: Option<String>,
+}
+
+/// An edit the platform refused.
+#[derive(Debug, Clone, Serialize)]
+pub struct RejectedEdit {
+    pub mutation_id: String,
+    pub table: String,
+    pub row_id: Uuid,
+    pub op: String,
+    pub fields: Value,
+    pub code: String,
+    pub reason: String,
+    pub created_at: String,
+}
+
+/// The outcome of creating a patient.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum NewPatientOutcome {
+    Created {
+        id: Uuid,
+    },
+    /// One of the user's patients has this email already: open it instead.
+    Duplicate {
+        existing_id: Uuid,
+        name: String,
+    },
+}
+
+const LIST_LIMIT: i64 = 500;
+
+/// SQL for the sync state of row `r` of `table`, for the documents of a patient included.
+fn state_sql(table: &str, with_documents: bool) -> String {
+    let documents = if with_documents {
+        " OR EXISTS (SELECT 1 FROM outbox o JOIN rows d ON d.table_name = o.table_name AND d.id = o.row_id \
+         WHERE o.table_name = 'healthcare_documents' AND json_extract(d.data, '$.patient_id') = r.id)"
+    } else {
+        ""
+    };
+    format!(
+        "CASE \
+         WHEN EXISTS (SELECT 1 FROM conflicts c WHERE c.table_name = '{table}' AND c.row_id = r.id AND c.resolved_at IS NULL) THEN 'conflict' \
+         WHEN EXISTS (SELECT 1 FROM rejected x WHERE x.table_name = '{table}' AND x.row_id = r.id) \
+              OR json_extract(r.data, '$.sync_error') IS NOT NULL THEN 'error' \
+         WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.table_name = '{table}' AND o.row_id = r.id){documents} THEN 'pending' \
+         ELSE 'synced' END"
+    )
+}
+
+fn parse_state(s: &str) -> SyncState {
+    match s {
+        "conflict" => SyncState::Conflict,
+        "error" => SyncState::Error,
+        "pending" => SyncState::Pending,
+        _ => SyncState::Synced,
+    }
+}
+
+fn like_pattern(search: &str) -> String {
+    let escaped = search
+        .trim()
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+fn uuid(s: &str) -> Result<Uuid> {
+    s.parse().map_err(|_| SyncError::NotFound("row id"))
+}
+
+impl Replica {
+    /// Patients by name, `limit` from `offset`, whose name or email contains `search`.
+    pub async fn patient_page(&self, search: &str, offset: i64, limit: i64) -> Result<PatientPage> {
+        let pattern = like_pattern(search);
+        let filter = "r.table_name = 'patients' AND (?1 = '%%' OR lower(json_extract(r.data, '$.name')) LIKE ?1 ESCAPE '\\' \
+                      OR lower(json_extract(r.data, '$.email')) LIKE ?1 ESCAPE '\\')";
+        let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM rows r WHERE {filter}"))
+            .bind(&pattern)
+            .fetch_one(self.pool())
+            .await?;
+        let rows: Vec<(String, Option<String>, Option<String>, String)> = sqlx::query_as(&format!(
+            "SELECT r.id, json_extract(r.data, '$.name'), json_extract(r.data, '$.email'), {} \
+             FROM rows r WHERE {filter} \
+             ORDER BY lower(json_extract(r.data, '$.name')), r.id LIMIT ?2 OFFSET ?3",
+            state_sql("patients", true)
+        ))
+        .bind(&pattern)
+        .bind(limit.clamp(1, LIST_LIMIT))
+        .bind(offset.max(0))
+        .fetch_all(self.pool())
+        .await?;
+        let items = rows
+            .into_iter()
+            .map(|(id, name, email, state)| {
+                Ok(PatientSummary {
+                    id: uuid(&id)?,
+                    name: name.unwrap_or_default(),
+                    email: email.unwrap_or_default(),
+                    sync_state: parse_state(&state),
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(PatientPage {
+            total,
+            offset: offset.max(0),
+            items,
+        })
+    }
+
+    /// One patient, with its sync state and conflicted fields.
+    pub async fn patient_detail(&self, id: Uuid) -> Result<PatientDetail> {
+        let row: Option<(String, String)> = sqlx::query_as(&format!(
+            "SELECT r.data, {} FROM rows r WHERE r.table_name = 'patients' AND r.id = ?",
+            state_sql("patients", true)
+        ))
+        .bind(id.to_string())
+        .fetch_optional(self.pool())
+        .await?;
+        let (data, state) = row.ok_or(SyncError::NotFound("patient"))?;
+        let conflicted_fields = sqlx::query_scalar(
+            "SELECT DISTINCT field FROM conflicts WHERE table_name = 'patients' AND row_id = ? AND resolved_at IS NULL",
+        )
+        .bind(id.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        Ok(PatientDetail {
+            patient: serde_json::from_str(&data)?,
+            sync_state: parse_state(&state),
+            conflicted_fields,
+        })
+    }
+
+    /// Creates a patient, unless one with this email (case-insensitively) is here already.
+    pub async fn create_patient(&self, fields: Map<String, Value>) -> Result<NewPatientOutcome> {
+        let email = fields
+            .get("email")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .unwrap_or_default();
+        let name = fields
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .unwrap_or_default();
+        if name.is_empty() || !email.contains('@') {
+            return Err(SyncError::Invalid(
+                "a patient needs a name and an email address".into(),
+            ));
+        }
+        let existing: Option<(String, Option<String>)> = sqlx::query_as(
+            "SELECT id, json_extract(data, '$.name') FROM rows WHERE table_name = 'patients' \
+             AND lower(json_extract(data, '$.email')) = lower(?) LIMIT 1",
+        )
+        .bind(email)
+        .fetch_optional(self.pool())
+        .await?;
+        if let Some((id, name)) = existing {
+            return Ok(NewPatientOutcome::Duplicate {
+                existing_id: uuid(&id)?,
+                name: name.unwrap_or_default(),
+            });
+        }
+        let id = self.insert(SyncTable::Patients, fields).await?;
+        Ok(NewPatientOutcome::Created { id })
+    }
+
+    /// Documents matching `filter`, newest first.
+    pub async fn documents(&self, filter: &DocumentFilter) -> Result<Vec<DocumentSummary>> {
+        let mut sql = format!(
+            "SELECT r.data, {} FROM rows r",
+            state_sql("healthcare_documents", false)
+        );
+        let terms = filter.text.as_deref().map(fts_terms).unwrap_or_default();
+        if !terms.is_empty() {
+            sql.push_str(" JOIN document_search s ON s.doc_id = r.id AND document_search MATCH ?1");
+        }
+        sql.push_str(" WHERE r.table_name = 'healthcare_documents'");
+        let conditions = [
+            (
+                filter.patient_id.is_some(),
+                " AND json_extract(r.data, '$.patient_id') = ?2",
+            ),
+            (
+                filter.kind.is_some(),
+                " AND json_extract(r.data, '$.type') = ?3",
+            ),
+            (
+                filter.from.is_some(),
+                " AND json_extract(r.data, '$.date') >= ?4",
+            ),
+            (
+                filter.to.is_some(),
+                " AND json_extract(r.data, '$.date') <= ?5",
+            ),
+        ];
+        for (on, condition) in conditions {
+            if on {
+                sql.push_str(condition);
+            }
+        }
+        sql.push_str(" ORDER BY json_extract(r.data, '$.date') DESC, r.id DESC LIMIT ?6");
+        let rows: Vec<(String, String)> = sqlx::query_as(&sql)
+            .bind(&terms)
+            .bind(filter.patient_id.map(|p| p.to_string()))
+            .bind(&filter.kind)
+            .bind(&filter.from)
+            .bind(&filter.to)
+            .bind(filter.limit.unwrap_or(LIST_LIMIT).clamp(1, 5_000))
+            .fetch_all(self.pool())
+            .await?;
+        rows.into_iter()
+            .map(|(data, state)| {
+                Ok(DocumentSummary {
+                    document: serde_json::from_str(&data)?,
+                    sync_state: parse_state(&state),
+                })
+            })
+            .collect()
+    }
+
+    /// The synchronization log as the platform reported it, newest first.
+    pub async fn sync_log(&self, filter: &LogFilter) -> Result<Vec<Value>> {
+        let mut sql =
+            String::from("SELECT data FROM rows WHERE table_name = 'synchronization_log'");
+        let conditions = [
+            (
+                filter.status.is_some(),
+                " AND json_extract(data, '$.status') = ?1",
+            ),
+            (
+                filter.action.is_some(),
+                " AND json_extract(data, '$.action') = ?2",
+            ),
+            (
+                filter.patient_id.is_some(),
+                " AND json_extract(data, '$.patient_id') = ?3",
+            ),
+            (
+                filter.text.as_deref().is_some_and(|t| !t.trim().is_empty()),
+                " AND lower(json_extract(data, '$.details')) LIKE ?4 ESCAPE '\\'",
+            ),
+        ];
+        for (on, condition) in conditions {
+            if on {
+                sql.push_str(condition);
+            }
+        }
+        sql.push_str(" ORDER BY json_extract(data, '$.timestamp') DESC LIMIT ?5");
+        let rows: Vec<String> = sqlx::query_scalar(&sql)
+            .bind(&filter.status)
+            .bind(&filter.action)
+            .bind(filter.patient_id.map(|p| p.to_string()))
+            .bind(like_pattern(filter.text.as_deref().unwrap_or_default()))
+            .bind(filter.limit.unwrap_or(LIST_LIMIT).clamp(1, 5_000))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|d| Ok(serde_json::from_str(d)?)).collect()
+    }
+
+    /// Counts for the status bar.
+    pub async fn status(&self) -> Result<ReplicaStatus> {
+        let (pending, conflicts, rejected): (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM outbox), \
+             (SELECT count(*) FROM conflicts WHERE resolved_at IS NULL), \
+             (SELECT count(*) FROM rejected)",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok(ReplicaStatus {
+            pending,
+            conflicts,
+            rejected,
+            last_sync: self.state("last_sync").await?,
+        })
+    }
+
+    /// Rows of `table` in this replica.
+    pub async fn count(&self, table: SyncTable) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT count(*) FROM rows WHERE table_name = ?")
+                .bind(table_name(table))
+                .fetch_one(self.pool())
+                .await?,
+        )
+    }
+
+    /// Edits the platform refused, newest first.
+    pub async fn rejected_edits(&self) -> Result<Vec<RejectedEdit>> {
+        let rows: Vec<(
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+        )> = sqlx::query_as(
+            "SELECT mutation_id, table_name, row_id, op, fields, code, reason, created_at \
+                 FROM rejected ORDER BY created_at DESC",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter()
+            .map(
+                |(mutation_id, table, row_id, op, fields, code, reason, created_at)| {
+                    Ok(RejectedEdit {
+                        mutation_id,
+                        table,
+                        row_id: uuid(&row_id)?,
+                        op,
+                        fields: serde_json::from_str(&fields)?,
+                        code,
+                        reason,
+                        created_at,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// Forgets a refused edit once its owner has read it (what it held is shown until then).
+    pub async fn dismiss_rejected(&self, mutation_id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM rejected WHERE mutation_id = ?")
+            .bind(mutation_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}
+
+/// Each word quoted (FTS syntax characters in user input are text), as a prefix.
+pub(crate) fn fts_terms(query: &str) -> String {
+    query
+        .split_whitespace()
+        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -1,0 +1,178 @@
+//! The background sync: when the connection comes back, on a timer while online, and on
+//! demand. Progress and status go to the UI as events; results worth knowing about away from
+//! the window (new documents, conflicts, failures) as desktop notifications, in counts only.
+
+use crate::notify;
+use crate::state::Desk;
+use serde::Serialize;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+use sync_core::{RetryPolicy, SyncError, SyncEvent, TokenStore as _};
+use tauri::{AppHandle, Emitter as _, Manager as _};
+use tokio::sync::Notify;
+
+/// Shared between the commands and the sync task.
+#[derive(Default)]
+pub struct SyncControl {
+    wake: Notify,
+    online: AtomicBool,
+    syncing: AtomicBool,
+}
+
+impl SyncControl {
+    /// Asks for a sync now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    pub fn online(&self) -> bool {
+        self.online.load(Ordering::Relaxed)
+    }
+
+    pub fn syncing(&self) -> bool {
+        self.syncing.load(Ordering::Relaxed)
+    }
+
+    /// Records whether the platform answers; `true` when that changed.
+    pub fn set_online(&self, online: bool) -> bool {
+        self.online.swap(online, Ordering::Relaxed) != online
+    }
+}
+
+/// Sync progress, as the `sync-progress` event carries it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum Progress {
+    Started,
+    Pushed {
+        done: usize,
+        total: usize,
+    },
+    Pulled {
+        rows: usize,
+    },
+    Finished {
+        pushed: usize,
+        pulled: usize,
+        conflicts: usize,
+        rejected: usize,
+        new_documents: i64,
+    },
+    Failed {
+        code: &'static str,
+        message: String,
+    },
+}
+
+/// Tells the UI what changed in the status bar.
+pub async fn emit_status(app: &AppHandle) {
+    let desk = app.state::<Desk>();
+    match desk.status().await {
+        Ok(status) => {
+            let _ = app.emit("status", status);
+        }
+        Err(e) => tracing::warn!("status unavailable: {e}"),
+    }
+}
+
+/// Starts the sync task.
+pub fn spawn(app: AppHandle) {
+    tauri::async_runtime::spawn(async move {
+        let desk = app.state::<Desk>();
+        let mut last_sync: Option<Instant> = None;
+        // First pass at once: sync at start when signed in and reachable.
+        let mut manual = false;
+        loop {
+            let Ok(Some(session)) = desk.keystore.load() else {
+                wait(&desk, &mut manual).await;
+                continue;
+            };
+            let reachable = manual || sync_core::online::reachable(&session.server).await;
+            let came_back = reachable && !desk.sync.online();
+            if desk.sync.set_online(reachable) {
+                emit_status(&app).await;
+            }
+            let due = last_sync.is_none_or(|t| t.elapsed() >= desk.settings.sync_interval);
+            if manual || (reachable && (came_back || due)) {
+                sync_once(&app, manual).await;
+                last_sync = Some(Instant::now());
+            }
+            wait(&desk, &mut manual).await;
+        }
+    });
+}
+
+/// Until the next probe, or a request for a sync (then `manual` is set).
+async fn wait(desk: &Desk, manual: &mut bool) {
+    *manual = tokio::select! {
+        () = desk.sync.wake.notified() => true,
+        () = tokio::time::sleep(desk.settings.probe_interval) => false,
+    };
+}
+
+async fn sync_once(app: &AppHandle, manual: bool) {
+    let desk = app.state::<Desk>();
+    let replica = desk.replica().await;
+    desk.sync.syncing.store(true, Ordering::Relaxed);
+    emit_status(app).await;
+    let documents_before = replica
+        .count(domain::dto::SyncTable::HealthcareDocuments)
+        .await;
+    let report = |event: SyncEvent| {
+        let progress = match event {
+            SyncEvent::Started => Progress::Started,
+            SyncEvent::Pushed { done, total } => Progress::Pushed { done, total },
+            SyncEvent::Pulled { rows } => Progress::Pulled { rows },
+            // Conflicts are counted in the summary; the rest is reported below.
+            SyncEvent::Conflict { .. } | SyncEvent::Finished(_) | SyncEvent::Failed { .. } => {
+                return
+            }
+        };
+        let _ = app.emit("sync-progress", progress);
+    };
+    let policy = RetryPolicy {
+        attempts: 1,
+        ..RetryPolicy::default()
+    };
+    let result = sync_core::sync_signed_in(&replica, &desk.keystore, policy, &report).await;
+    let progress = match result {
+        Ok(summary) => {
+            desk.sync.set_online(true);
+            let _ = replica
+                .set_state("last_sync", &chrono::Utc::now().to_rfc3339())
+                .await;
+            let documents_after = replica
+                .count(domain::dto::SyncTable::HealthcareDocuments)
+                .await;
+            let new_documents = match (documents_before, documents_after) {
+                (Ok(before), Ok(after)) => (after - before).max(0),
+                _ => 0,
+            };
+            notify::sync_finished(new_documents, summary.conflicts, summary.rejected);
+            Progress::Finished {
+                pushed: summary.pushed,
+                pulled: summary.pulled,
+                conflicts: summary.conflicts,
+                rejected: summary.rejected,
+                new_documents,
+            }
+        }
+        Err(e) => {
+            if matches!(e, SyncError::Offline(_)) {
+                desk.sync.set_online(false);
+            }
+            // Being offline in the background is the normal state of a laptop, not news.
+            if manual || !matches!(e, SyncError::Offline(_)) {
+                notify::sync_failed(&e);
+            }
+            let e = crate::error::AppError::from(e);
+            Progress::Failed {
+                code: e.code,
+                message: e.message,
+            }
+        }
+    };
+    let _ = app.emit("sync-progress", progress);
+    desk.sync.syncing.store(false, Ordering::Relaxed);
+    emit_status(app).await;
+}

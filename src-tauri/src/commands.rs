@@ -1,0 +1,466 @@
+//! The commands the UI invokes: each a call into sync-core (or the shell's own keyring,
+//! notification and updater parts), its error mapped to a stable code.
+
+use crate::background::emit_status;
+use crate::error::{AppError, CommandResult};
+use crate::state::{AppStatus, Desk};
+use base64::Engine as _;
+use domain::dto::SyncTable;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sync_core::views::{
+    DocumentFilter, DocumentSummary, LogFilter, NewPatientOutcome, PatientDetail, PatientPage,
+    RejectedEdit,
+};
+use tauri::{AppHandle, State};
+use uuid::Uuid;
+
+type Cmd<'a> = State<'a, Desk>;
+
+// ---------- session and status ----------
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn status(desk: Cmd<'_>) -> CommandResult<AppStatus> {
+    Ok(desk.status().await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn sign_in(
+    app: AppHandle,
+    desk: Cmd<'_>,
+    server: String,
+    email: String,
+    password: String,
+) -> CommandResult<AppStatus> {
+    desk.sign_in(&server, &email, &password).await?;
+    emit_status(&app).await;
+    Ok(desk.status().await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn sign_out(app: AppHandle, desk: Cmd<'_>) -> CommandResult<()> {
+    desk.sign_out().await?;
+    emit_status(&app).await;
+    Ok(())
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub fn dismiss_notice(desk: Cmd<'_>) {
+    desk.dismiss_notice();
+}
+
+/// Starts a sync now; progress arrives as `sync-progress` events.
+#[tauri::command(rename_all = "snake_case")]
+pub fn sync_now(desk: Cmd<'_>) {
+    desk.sync.wake();
+}
+
+// ---------- patients ----------
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn patients(
+    desk: Cmd<'_>,
+    search: String,
+    offset: i64,
+    limit: i64,
+) -> CommandResult<PatientPage> {
+    Ok(desk
+        .replica()
+        .await
+        .patient_page(&search, offset, limit)
+        .await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn patient(desk: Cmd<'_>, id: Uuid) -> CommandResult<PatientDetail> {
+    Ok(desk.replica().await.patient_detail(id).await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn create_patient(
+    app: AppHandle,
+    desk: Cmd<'_>,
+    fields: Map<String, Value>,
+) -> CommandResult<NewPatientOutcome> {
+    let outcome = desk.replica().await.create_patient(fields).await?;
+    emit_status(&app).await;
+    Ok(outcome)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn update_patient(
+    app: AppHandle,
+    desk: Cmd<'_>,
+    id: Uuid,
+    fields: Map<String, Value>,
+) -> CommandResult<()> {
+    desk.replica()
+        .await
+        .update(SyncTable::Patients, id, fields)
+        .await?;
+    emit_status(&app).await;
+    Ok(())
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn delete_patient(app: AppHandle, desk: Cmd<'_>, id: Uuid) -> CommandResult<()> {
+    desk.replica().await.delete(SyncTable::Patients, id).await?;
+    emit_status(&app).await;
+    Ok(())
+}
+
+/// Asks the patient's PHP for documents (needs a connection).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn request_documents(
+    desk: Cmd<'_>,
+    patient_id: Uuid,
+    note: Option<String>,
+    types: Vec<String>,
+) -> CommandResult<Value> {
+    Ok(sync_core::online::request_documents(&desk.keystore, patient_id, note, types).await?)
+}
+
+// ---------- documents ----------
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn documents(
+    desk: Cmd<'_>,
+    filter: DocumentFilter,
+) -> CommandResult<Vec<DocumentSummary>> {
+    Ok(desk.replica().await.documents(&filter).await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn document(desk: Cmd<'_>, id: Uuid) -> CommandResult<Value> {
+    desk.replica()
+        .await
+        .row(SyncTable::HealthcareDocuments, id)
+        .await?
+        .ok_or_else(|| AppError::new("not_found", "No such document here."))
+}
+
+/// A document's body, for the viewer and downloads.
+#[derive(Debug, Serialize)]
+pub struct Body {
+    pub mime_type: String,
+    pub base64: String,
+}
+
+/// A document's body: from the replica when fetched before, else from the platform (then
+/// kept for offline reading). A text document written here and not yet sent is its content.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn document_body(desk: Cmd<'_>, id: Uuid) -> CommandResult<Body> {
+    let replica = desk.replica().await;
+    let row = replica.row(SyncTable::HealthcareDocuments, id).await?;
+    let (mime_type, bytes) = match row.as_ref().and_then(|r| r["content"].as_str()) {
+        Some(text) => (
+            row.as_ref()
+                .and_then(|r| r["mime_type"].as_str())
+                .unwrap_or("text/plain")
+                .to_owned(),
+            text.as_bytes().to_vec(),
+        ),
+        None => {
+            sync_core::signed_in(&desk.keystore, |remote| {
+                let replica = replica.clone();
+                async move { sync_core::document_body(&replica, &remote, id).await }
+            })
+            .await?
+        }
+    };
+    Ok(Body {
+        mime_type,
+        base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+    })
+}
+
+/// A text document written here; it reaches the platform at the next sync.
+#[derive(Debug, Deserialize)]
+pub struct NewTextDocument {
+    pub patient_id: Uuid,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub date: String,
+    pub title: String,
+    pub content: String,
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn create_document(
+    app: AppHandle,
+    desk: Cmd<'_>,
+    document: NewTextDocument,
+) -> CommandResult<Uuid> {
+    if document.title.trim().is_empty() || document.content.is_empty() {
+        return Err(AppError::new(
+            "invalid",
+            "A document needs a title and some text.",
+        ));
+    }
+    let mut fields = Map::new();
+    fields.insert(
+        "patient_id".into(),
+        Value::String(document.patient_id.to_string()),
+    );
+    fields.insert("type".into(), Value::String(document.kind));
+    fields.insert("date".into(), Value::String(document.date));
+    fields.insert("title".into(), Value::String(document.title));
+    fields.insert("content".into(), Value::String(document.content));
+    let id = desk
+        .replica()
+        .await
+        .insert(SyncTable::HealthcareDocuments, fields)
+        .await?;
+    emit_status(&app).await;
+    Ok(id)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn update_document(
+    app: AppHandle,
+    desk: Cmd<'_>,
+    id: Uuid,
+    fields: Map<String, Value>,
+) -> CommandResult<()> {
+    desk.replica()
+        .await
+        .update(SyncTable::HealthcareDocuments, id, fields)
+        .await?;
+    emit_status(&app).await;
+    Ok(())
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn delete_document(app: AppHandle, desk: Cmd<'_>, id: Uuid) -> CommandResult<()> {
+    desk.replica()
+        .await
+        .delete(SyncTable::HealthcareDocuments, id)
+        .await?;
+    emit_status(&app).await;
+    Ok(())
+}
+
+/// A file to upload, its bytes in base64 (how the webview hands over a `File`).
+#[derive(Debug, Deserialize)]
+pub struct FileUpload {
+    pub patient_id: Uuid,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub date: String,
+    pub title: String,
+    pub file_name: String,
+    pub mime_type: String,
+    pub base64: String,
+}
+
+/// Uploads a file (needs a connection); a sync then brings the document into the replica.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn upload_document(desk: Cmd<'_>, file: FileUpload) -> CommandResult<Value> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(file.base64.as_bytes())
+        .map_err(|_| AppError::new("invalid", "The file could not be read."))?;
+    let upload = sync_core::online::Upload {
+        patient_id: file.patient_id,
+        kind: file.kind,
+        date: file.date,
+        title: file.title,
+        file_name: file.file_name,
+        mime_type: file.mime_type,
+        bytes,
+    };
+    let document = sync_core::online::upload(&desk.keystore, upload).await?;
+    desk.sync.wake();
+    Ok(document)
+}
+
+/// Practitioners a document can be shared with (the directory in the replica).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn practitioners(desk: Cmd<'_>) -> CommandResult<Vec<Value>> {
+    let mut users = desk.replica().await.rows(SyncTable::Users).await?;
+    users.retain(|u| u["type"] == "practitioner");
+    users.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    Ok(users)
+}
+
+/// Live shares of a document.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn shares(desk: Cmd<'_>, document_id: Uuid) -> CommandResult<Vec<Value>> {
+    let mut shares = desk.replica().await.rows(SyncTable::DocumentShares).await?;
+    shares.retain(|s| {
+        s["document_id"].as_str() == Some(&document_id.to_string()) && s["revoked_at"].is_null()
+    });
+    Ok(shares)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn share_document(
+    desk: Cmd<'_>,
+    document_id: Uuid,
+    practitioner_id: Uuid,
+) -> CommandResult<Value> {
+    let share = sync_core::online::share(&desk.keystore, document_id, practitioner_id).await?;
+    desk.sync.wake();
+    Ok(share)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn revoke_share(
+    desk: Cmd<'_>,
+    document_id: Uuid,
+    share_id: Uuid,
+) -> CommandResult<Value> {
+    let done = sync_core::online::revoke_share(&desk.keystore, document_id, share_id).await?;
+    desk.sync.wake();
+    Ok(done)
+}
+
+// ---------- sync log, conflicts, refused edits ----------
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn sync_log(desk: Cmd<'_>, filter: LogFilter) -> CommandResult<Vec<Value>> {
+    Ok(desk.replica().await.sync_log(&filter).await?)
+}
+
+/// A conflict as the conflicts screen shows it.
+#[derive(Debug, Serialize)]
+pub struct Conflict {
+    pub id: i64,
+    pub table: String,
+    pub row_id: Uuid,
+    /// The patient's name or the document's title, for finding one's way.
+    pub label: String,
+    pub field: String,
+    pub mine: Value,
+    pub theirs: Value,
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn conflicts(desk: Cmd<'_>) -> CommandResult<Vec<Conflict>> {
+    let replica = desk.replica().await;
+    let mut out = Vec::new();
+    for c in replica.conflicts().await? {
+        let table = if c.table == "patients" {
+            SyncTable::Patients
+        } else {
+            SyncTable::HealthcareDocuments
+        };
+        let row = replica.row(table, c.row_id).await?.unwrap_or_default();
+        let label = row["name"]
+            .as_str()
+            .or(row["title"].as_str())
+            .unwrap_or("(removed)")
+            .to_owned();
+        out.push(Conflict {
+            id: c.id,
+            table: c.table,
+            row_id: c.row_id,
+            label,
+            field: c.field,
+            mine: c.client_value,
+            theirs: c.server_value,
+        });
+    }
+    Ok(out)
+}
+
+/// How a conflict is settled.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "keep", rename_all = "snake_case")]
+pub enum Resolution {
+    Mine,
+    Theirs,
+    /// A value written by the person (a merge of both).
+    Value {
+        value: Value,
+    },
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn resolve_conflict(
+    app: AppHandle,
+    desk: Cmd<'_>,
+    id: i64,
+    resolution: Resolution,
+) -> CommandResult<()> {
+    let replica = desk.replica().await;
+    let conflict = replica
+        .conflicts()
+        .await?
+        .into_iter()
+        .find(|c| c.id == id)
+        .ok_or_else(|| AppError::new("not_found", "That conflict was already settled."))?;
+    let value = match resolution {
+        Resolution::Mine => conflict.client_value.clone(),
+        Resolution::Theirs => conflict.server_value.clone(),
+        Resolution::Value { value } => value,
+    };
+    replica.resolve(&conflict, value).await?;
+    emit_status(&app).await;
+    desk.sync.wake();
+    Ok(())
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn rejected(desk: Cmd<'_>) -> CommandResult<Vec<RejectedEdit>> {
+    Ok(desk.replica().await.rejected_edits().await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn dismiss_rejected(
+    app: AppHandle,
+    desk: Cmd<'_>,
+    mutation_id: String,
+) -> CommandResult<()> {
+    desk.replica().await.dismiss_rejected(&mutation_id).await?;
+    emit_status(&app).await;
+    Ok(())
+}
+
+// ---------- profile and users ----------
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn profile(desk: Cmd<'_>) -> CommandResult<Value> {
+    let me = sync_core::online::me(&desk.keystore).await?;
+    desk.replica()
+        .await
+        .set_state("profile", &me.to_string())
+        .await?;
+    Ok(me)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn users(desk: Cmd<'_>) -> CommandResult<Value> {
+    Ok(sync_core::online::users(&desk.keystore).await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn create_user(desk: Cmd<'_>, user: Value) -> CommandResult<Value> {
+    Ok(sync_core::online::create_user(&desk.keystore, user).await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn update_user(desk: Cmd<'_>, id: Uuid, fields: Value) -> CommandResult<Value> {
+    Ok(sync_core::online::update_user(&desk.keystore, id, fields).await?)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn delete_user(desk: Cmd<'_>, id: Uuid) -> CommandResult<Value> {
+    Ok(sync_core::online::delete_user(&desk.keystore, id).await?)
+}
+
+// ---------- updates ----------
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn check_update(app: AppHandle) -> CommandResult<crate::updates::UpdateInfo> {
+    crate::updates::check(&app).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn download_update(app: AppHandle) -> CommandResult<String> {
+    crate::updates::download(&app).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn install_update(app: AppHandle) -> CommandResult<()> {
+    crate::updates::install(&app).await
+}

@@ -1,0 +1,88 @@
+//! What a command returns when it fails: a stable `code` the UI branches on and a sentence
+//! for the person. Never a secret or PHI (sync-core's messages carry neither).
+
+use serde::Serialize;
+use sync_core::SyncError;
+
+#[derive(Debug, Serialize, thiserror::Error)]
+#[error("{message}")]
+pub struct AppError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl AppError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<SyncError> for AppError {
+    fn from(e: SyncError) -> Self {
+        let code = match &e {
+            SyncError::Offline(_) => "offline",
+            SyncError::Unauthorized => "unauthorized",
+            SyncError::Server { status: 403, .. } => "forbidden",
+            SyncError::Server { status: 404, .. } | SyncError::NotFound(_) => "not_found",
+            SyncError::Server { status: 409, .. } => "conflict",
+            SyncError::Server {
+                status: 400 | 422, ..
+            }
+            | SyncError::Invalid(_) => "invalid",
+            SyncError::Server { .. } => "server",
+            SyncError::Credentials(_) => "keyring",
+            SyncError::Unreadable => "replica_locked",
+            SyncError::Replica(_) | SyncError::Migrate(_) | SyncError::Data(_) => "replica",
+        };
+        let message = match &e {
+            SyncError::Offline(_) => {
+                "The server cannot be reached. Your changes are kept and go out when it can."
+                    .to_owned()
+            }
+            SyncError::Server { detail, .. } if !detail.is_empty() => detail.clone(),
+            other => {
+                let text = other.to_string();
+                let mut chars = text.chars();
+                chars
+                    .next()
+                    .map(|c| c.to_uppercase().chain(chars).collect())
+                    .unwrap_or_default()
+            }
+        };
+        if matches!(code, "replica" | "keyring") {
+            tracing::error!(code, "{e}");
+        }
+        Self { code, message }
+    }
+}
+
+pub type CommandResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_carry_a_stable_code_and_a_sentence() {
+        let e = AppError::from(SyncError::Offline("connection refused".into()));
+        assert_eq!(e.code, "offline");
+        assert!(e.message.starts_with("The server cannot be reached"));
+        let e = AppError::from(SyncError::Server {
+            status: 409,
+            detail: "a patient with this email exists".into(),
+        });
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            ("conflict", "a patient with this email exists")
+        );
+        let json = serde_json::to_value(AppError::from(SyncError::Unauthorized)).unwrap();
+        assert_eq!(json["code"], "unauthorized");
+        assert!(json["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("The server refused"));
+    }
+}

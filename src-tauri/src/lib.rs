@@ -1,0 +1,85 @@
+//! Healthcare Records on the desktop: the Tauri 2 shell around sync-core.
+//!
+//! # Layout
+//! - [`commands`]: what the UI invokes; each a call into sync-core.
+//! - [`state`]: the encrypted replica (SQLCipher, keyed from the OS keyring), settings.
+//! - [`background`]: syncing when the connection returns, on a timer and on demand.
+//! - [`notify`]: desktop notifications of sync results, in counts only.
+//! - [`updates`]: checking for, verifying and installing updates.
+//!
+//! Only this crate touches the keyring (through `keystore`), notifications and the updater.
+
+pub mod background;
+pub mod commands;
+pub mod error;
+pub mod notify;
+pub mod state;
+pub mod updates;
+
+use tauri::Manager as _;
+
+/// Builds and runs the app.
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RECORDS_LOG")
+                .unwrap_or_else(|_| "warn,desktop=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let app = tauri::Builder::default()
+        .plugin(tauri_plugin_updater::Builder::new().build())
+        .setup(|app| {
+            let data_dir = app.path().app_data_dir()?;
+            let settings = state::Settings::from_env(data_dir);
+            let desk = tauri::async_runtime::block_on(state::Desk::open(settings))?;
+            app.manage(desk);
+            background::spawn(app.handle().clone());
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::status,
+            commands::sign_in,
+            commands::sign_out,
+            commands::dismiss_notice,
+            commands::sync_now,
+            commands::patients,
+            commands::patient,
+            commands::create_patient,
+            commands::update_patient,
+            commands::delete_patient,
+            commands::request_documents,
+            commands::documents,
+            commands::document,
+            commands::document_body,
+            commands::create_document,
+            commands::update_document,
+            commands::delete_document,
+            commands::upload_document,
+            commands::practitioners,
+            commands::shares,
+            commands::share_document,
+            commands::revoke_share,
+            commands::sync_log,
+            commands::conflicts,
+            commands::resolve_conflict,
+            commands::rejected,
+            commands::dismiss_rejected,
+            commands::profile,
+            commands::users,
+            commands::create_user,
+            commands::update_user,
+            commands::delete_user,
+            commands::check_update,
+            commands::download_update,
+            commands::install_update,
+        ])
+        .build(tauri::generate_context!());
+    match app {
+        Ok(app) => app.run(|_, _| {}),
+        Err(e) => {
+            tracing::error!("the app could not start: {e}");
+            std::process::exit(1);
+        }
+    }
+}

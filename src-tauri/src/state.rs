@@ -1,0 +1,240 @@
+//! The app's state: the encrypted replica, where the session and key are kept, settings, and
+//! the handle of the background sync.
+
+use crate::background::SyncControl;
+use keystore::{Keystore, Location};
+use serde::Serialize;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+use sync_core::{Replica, SyncError, TokenStore as _};
+use tokio::sync::RwLock;
+
+/// Settings from the environment (with defaults for a laptop).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `RECORDS_REPLICA`: the replica file [default: `replica.db` in the app's data directory].
+    pub replica: PathBuf,
+    /// `RECORDS_SYNC_INTERVAL_SECONDS`: a background sync this often while online [60].
+    pub sync_interval: Duration,
+    /// `RECORDS_PROBE_SECONDS`: how often the connection is checked [10].
+    pub probe_interval: Duration,
+    /// `RECORDS_SERVER`: the server the sign-in screen offers [http://127.0.0.1:8080].
+    pub default_server: String,
+    /// `RECORDS_UPDATE_ENDPOINT`: where `latest.json` is published; none: updates are off.
+    pub update_endpoint: Option<String>,
+}
+
+impl Settings {
+    pub fn from_env(data_dir: PathBuf) -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let seconds = |name: &str, default: u64| {
+            Duration::from_secs_f64(
+                var(name)
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .filter(|s| *s > 0.0)
+                    .unwrap_or(default as f64),
+            )
+        };
+        Self {
+            replica: var("RECORDS_REPLICA")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| data_dir.join("replica.db")),
+            sync_interval: seconds("RECORDS_SYNC_INTERVAL_SECONDS", 60),
+            probe_interval: seconds("RECORDS_PROBE_SECONDS", 10),
+            default_server: var("RECORDS_SERVER")
+                .unwrap_or_else(|| "http://127.0.0.1:8080".to_owned()),
+            update_endpoint: var("RECORDS_UPDATE_ENDPOINT"),
+        }
+    }
+}
+
+/// Everything the commands and the background sync share.
+pub struct Desk {
+    pub settings: Settings,
+    /// The session and the replica's key: the OS keyring (a private file without one).
+    pub keystore: Keystore,
+    /// Replaced whole when signing out (the replica goes with the session).
+    replica: RwLock<Replica>,
+    pub sync: SyncControl,
+    /// Something the person should read once (the local copy had to be set aside…).
+    notice: Mutex<Option<String>>,
+    /// An update found by the last check, then downloaded and verified.
+    pub update: crate::updates::Pending,
+}
+
+/// What the status bar and the shell show; sent with every change as the `status` event.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppStatus {
+    pub signed_in: bool,
+    pub server: Option<String>,
+    /// The signed-in user as the platform described them at sign-in.
+    pub user: Option<Value>,
+    pub online: bool,
+    pub syncing: bool,
+    pub pending: i64,
+    pub conflicts: i64,
+    pub rejected: i64,
+    pub last_sync: Option<String>,
+    /// "keyring" or "file" (no OS keyring answered).
+    pub session_kept_in: &'static str,
+    pub default_server: String,
+    pub notice: Option<String>,
+}
+
+impl Desk {
+    pub async fn open(settings: Settings) -> Result<Self, SyncError> {
+        if let Some(dir) = settings.replica.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| SyncError::Credentials(format!("{}: {e}", dir.display())))?;
+        }
+        let keystore = Keystore::for_replica(&settings.replica);
+        if let Location::File(_) = keystore.location() {
+            tracing::warn!(
+                "no OS keyring answered: the session and replica key go to private files"
+            );
+        }
+        let (replica, notice) = open_replica(&settings.replica, &keystore).await?;
+        Ok(Self {
+            settings,
+            keystore,
+            replica: RwLock::new(replica),
+            sync: SyncControl::default(),
+            notice: Mutex::new(notice),
+            update: Default::default(),
+        })
+    }
+
+    /// The replica (a cheap handle on its connection).
+    pub async fn replica(&self) -> Replica {
+        self.replica.read().await.clone()
+    }
+
+    pub async fn status(&self) -> Result<AppStatus, SyncError> {
+        let replica = self.replica().await;
+        let counts = replica.status().await?;
+        let session = self.keystore.load()?;
+        let user = replica
+            .state("profile")
+            .await?
+            .and_then(|p| serde_json::from_str(&p).ok());
+        Ok(AppStatus {
+            signed_in: session.is_some(),
+            server: session.map(|s| s.server),
+            user,
+            online: self.sync.online(),
+            syncing: self.sync.syncing(),
+            pending: counts.pending,
+            conflicts: counts.conflicts,
+            rejected: counts.rejected,
+            last_sync: counts.last_sync,
+            session_kept_in: match self.keystore.location() {
+                Location::Keyring { .. } => "keyring",
+                Location::File(_) => "file",
+            },
+            default_server: self.settings.default_server.clone(),
+            notice: self.notice.lock().ok().and_then(|n| n.clone()),
+        })
+    }
+
+    pub fn dismiss_notice(&self) {
+        if let Ok(mut n) = self.notice.lock() {
+            *n = None;
+        }
+    }
+
+    /// Signs in; a replica holding another account's data is replaced first (refused while
+    /// it still holds their unsent edits).
+    pub async fn sign_in(
+        &self,
+        server: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<(), SyncError> {
+        let previous = self.replica().await.state("profile").await?;
+        sync_core::login(&self.keystore, server, email, password).await?;
+        let me = sync_core::online::me(&self.keystore).await?;
+        let previous_id = previous
+            .and_then(|p| serde_json::from_str::<Value>(&p).ok())
+            .and_then(|p| p["id"].as_str().map(str::to_owned));
+        if previous_id.is_some_and(|id| Some(id.as_str()) != me["id"].as_str()) {
+            let pending = self.replica().await.pending().await?;
+            if pending > 0 {
+                sync_core::logout(&self.keystore).await?;
+                return Err(SyncError::Invalid(format!(
+                    "This computer holds {pending} unsent change(s) of another account. Sign in \
+                     as that account to send them, or sign out of it to discard them."
+                )));
+            }
+            self.replace_replica().await?;
+        }
+        self.replica()
+            .await
+            .set_state("profile", &me.to_string())
+            .await?;
+        self.sync.set_online(true);
+        self.sync.wake();
+        Ok(())
+    }
+
+    /// Ends the session and removes the tokens, the replica's key and the replica itself:
+    /// nothing of the patients stays on the computer.
+    pub async fn sign_out(&self) -> Result<(), SyncError> {
+        sync_core::logout(&self.keystore).await?;
+        self.keystore.forget_replica_key()?;
+        self.replace_replica().await
+    }
+
+    /// Deletes the replica (and its key) and opens an empty one with a new key.
+    async fn replace_replica(&self) -> Result<(), SyncError> {
+        let mut replica = self.replica.write().await;
+        replica.close().await;
+        self.keystore.forget_replica_key()?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = self.settings.replica.as_os_str().to_owned();
+            path.push(suffix);
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(SyncError::Credentials(format!(
+                        "removing the local copy: {e}"
+                    )))
+                }
+                _ => {}
+            }
+        }
+        *replica = open_replica(&self.settings.replica, &self.keystore)
+            .await?
+            .0;
+        Ok(())
+    }
+}
+
+/// Opens the encrypted replica; one its key no longer opens is set aside and replaced by an
+/// empty one, which the next sync fills (the returned notice says so).
+async fn open_replica(
+    path: &std::path::Path,
+    keystore: &Keystore,
+) -> Result<(Replica, Option<String>), SyncError> {
+    let key = keystore.replica_key()?;
+    match Replica::open_encrypted(path, &key).await {
+        Err(SyncError::Unreadable) => {
+            let aside = sync_core::set_aside(path).map_err(|e| {
+                SyncError::Credentials(format!("setting the local copy aside: {e}"))
+            })?;
+            tracing::warn!(aside = %aside.display(), "replica key lost; starting a new replica");
+            let replica = Replica::open_encrypted(path, &key).await?;
+            Ok((
+                replica,
+                Some(
+                    "The local copy could not be unlocked: its key is no longer in the keyring. \
+                     Your records are downloaded again at the next sync. Changes not sent before \
+                     the key was lost cannot be read; the old copy was kept in case the key is \
+                     restored."
+                        .to_owned(),
+                ),
+            ))
+        }
+        other => other.map(|r| (r, None)),
+    }
+}

@@ -1,0 +1,176 @@
+// The app's commands (Rust, through Tauri's IPC), typed. Every failure is an AppError with a
+// stable code and a sentence for the person.
+import { invoke } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+
+export interface AppError {
+  code: string;
+  message: string;
+}
+
+export function toAppError(e: unknown): AppError {
+  if (e && typeof e === 'object' && 'code' in e && 'message' in e) {
+    const { code, message } = e as { code: unknown; message: unknown };
+    return { code: String(code), message: String(message) };
+  }
+  return { code: 'unknown', message: typeof e === 'string' ? e : 'Something went wrong.' };
+}
+
+export async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (e) {
+    throw toAppError(e);
+  }
+}
+
+export function on<T>(event: string, handler: (payload: T) => void): Promise<UnlistenFn> {
+  return listen<T>(event, (e) => handler(e.payload));
+}
+
+export type SyncState = 'synced' | 'pending' | 'conflict' | 'error';
+
+export interface User {
+  id: string;
+  email: string;
+  name: string;
+  type: 'admin' | 'dietician' | 'practitioner' | 'provider' | 'patient';
+}
+
+export interface Status {
+  signed_in: boolean;
+  server: string | null;
+  user: User | null;
+  online: boolean;
+  syncing: boolean;
+  pending: number;
+  conflicts: number;
+  rejected: number;
+  last_sync: string | null;
+  session_kept_in: 'keyring' | 'file';
+  default_server: string;
+  notice: string | null;
+}
+
+export type Progress =
+  | { phase: 'started' }
+  | { phase: 'pushed'; done: number; total: number }
+  | { phase: 'pulled'; rows: number }
+  | {
+      phase: 'finished';
+      pushed: number;
+      pulled: number;
+      conflicts: number;
+      rejected: number;
+      new_documents: number;
+    }
+  | { phase: 'failed'; code: string; message: string };
+
+export interface PatientSummary {
+  id: string;
+  name: string;
+  email: string;
+  sync_state: SyncState;
+}
+
+export interface PatientPage {
+  total: number;
+  offset: number;
+  items: PatientSummary[];
+}
+
+export interface Patient {
+  id: string;
+  user_id?: string;
+  name: string;
+  email: string;
+  contact_details?: string | null;
+  medical_history?: string | null;
+  dietary_preferences?: string | null;
+  birth_date?: string | null;
+  provider_id?: string | null;
+  sync_error?: string | null;
+  version?: number;
+}
+
+export interface PatientDetail {
+  patient: Patient;
+  sync_state: SyncState;
+  conflicted_fields: string[];
+}
+
+export type NewPatientOutcome =
+  | { outcome: 'created'; id: string }
+  | { outcome: 'duplicate'; existing_id: string; name: string };
+
+export const DOCUMENT_TYPES = [
+  'lab report',
+  'progress note',
+  'physical assessment',
+  'dietary assessment',
+  'imaging report',
+  'discharge summary',
+  'referral letter',
+  'other',
+] as const;
+
+export interface HealthcareDocument {
+  id: string;
+  patient_id: string;
+  type: string;
+  date: string;
+  title: string;
+  author?: string | null;
+  content?: string;
+  mime_type?: string;
+  size_bytes?: number;
+  source?: string;
+  source_user_id?: string | null;
+  sync_state?: SyncState;
+}
+
+export interface DocumentFilter {
+  patient_id?: string;
+  type?: string;
+  from?: string;
+  to?: string;
+  text?: string;
+}
+
+export interface Conflict {
+  id: number;
+  table: string;
+  row_id: string;
+  label: string;
+  field: string;
+  mine: unknown;
+  theirs: unknown;
+}
+
+export interface RejectedEdit {
+  mutation_id: string;
+  table: string;
+  row_id: string;
+  op: string;
+  fields: Record<string, unknown>;
+  code: string;
+  reason: string;
+  created_at: string;
+}
+
+export interface LogEntry {
+  id: string;
+  patient_id: string | null;
+  document_id: string | null;
+  action: string;
+  timestamp: string;
+  status: string;
+  details: string | null;
+}
+
+export interface UpdateInfo {
+  current_version: string;
+  version: string | null;
+  notes: string | null;
+  date: string | null;
+}

@@ -1,0 +1,162 @@
+// The shell: sign-in until there is a session, then navigation, the always-visible status
+// bar (online/offline, pending changes, conflicts, sync with progress) and the screens.
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import { call, on, type Progress, type Status } from './api';
+import { StatusContext } from './components';
+import { ago, plural } from './lib/format';
+import { useRoute } from './lib/route';
+import { Conflicts } from './screens/Conflicts';
+import { DocumentView } from './screens/DocumentView';
+import { Documents } from './screens/Documents';
+import { PatientDetail } from './screens/PatientDetail';
+import { PatientList } from './screens/PatientList';
+import { PatientNew } from './screens/PatientNew';
+import { Profile } from './screens/Profile';
+import { SignIn } from './screens/SignIn';
+import { SyncLog } from './screens/SyncLog';
+import { Users } from './screens/Users';
+
+export function App() {
+  const [status, setStatus] = useState<Status | null>(null);
+  const [progress, setProgress] = useState<Progress | null>(null);
+  const [startupError, setStartupError] = useState<string | null>(null);
+
+  const refresh = useCallback(() => {
+    call<Status>('status').then(setStatus, (e) => setStartupError(e.message));
+  }, []);
+
+  useEffect(() => {
+    refresh();
+    const unlisten = [on<Status>('status', setStatus), on<Progress>('sync-progress', setProgress)];
+    return () => unlisten.forEach((u) => u.then((f) => f()));
+  }, [refresh]);
+
+  if (startupError) {
+    return (
+      <main class="centered">
+        <p role="alert" class="error">
+          {startupError}
+        </p>
+      </main>
+    );
+  }
+  if (!status) return <main class="centered" aria-busy="true" />;
+  if (!status.signed_in) return <SignIn status={status} onSignedIn={setStatus} />;
+  return (
+    <StatusContext.Provider value={status}>
+      <Shell status={status} progress={progress} />
+    </StatusContext.Provider>
+  );
+}
+
+const NAV: [string, string][] = [
+  ['patients', 'Patients'],
+  ['documents', 'Documents'],
+  ['log', 'Sync log'],
+  ['conflicts', 'Conflicts'],
+  ['profile', 'Profile'],
+];
+
+function Shell({ status, progress }: { status: Status; progress: Progress | null }) {
+  const route = useRoute();
+  const nav = status.user?.type === 'admin' ? [...NAV, ['users', 'Users'] as [string, string]] : NAV;
+  return (
+    <div class="shell">
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <header class="topbar">
+        <span class="brand">Healthcare Records</span>
+        <nav aria-label="Main">
+          <ul>
+            {nav.map(([screen, label]) => (
+              <li key={screen}>
+                <a href={`#/${screen}`} aria-current={route.screen === screen ? 'page' : undefined}>
+                  {label}
+                  {screen === 'conflicts' && status.conflicts + status.rejected > 0 && (
+                    <span class="count" aria-label={`${status.conflicts + status.rejected} open`}>
+                      {status.conflicts + status.rejected}
+                    </span>
+                  )}
+                </a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <SyncBar status={status} progress={progress} />
+      </header>
+      {status.notice && (
+        <div class="notice" role="status">
+          <p>{status.notice}</p>
+          <button type="button" onClick={() => call('dismiss_notice')}>
+            Dismiss
+          </button>
+        </div>
+      )}
+      <main id="main">
+        <Screen screen={route.screen} id={route.id} />
+      </main>
+    </div>
+  );
+}
+
+function Screen({ screen, id }: { screen: string; id?: string }) {
+  switch (screen) {
+    case 'patients':
+      if (id === 'new') return <PatientNew />;
+      return id ? <PatientDetail id={id} /> : <PatientList />;
+    case 'documents':
+      return id ? <DocumentView id={id} /> : <Documents />;
+    case 'log':
+      return <SyncLog />;
+    case 'conflicts':
+      return <Conflicts />;
+    case 'profile':
+      return <Profile />;
+    case 'users':
+      return <Users />;
+    default:
+      return <PatientList />;
+  }
+}
+
+/** Online/offline, changes waiting, the sync button and its progress: always in view. */
+export function SyncBar({ status, progress }: { status: Status; progress: Progress | null }) {
+  const running = status.syncing || progress?.phase === 'started' || progress?.phase === 'pushed' || progress?.phase === 'pulled';
+  let value: number | undefined;
+  let label = `Last sync ${ago(status.last_sync)}`;
+  if (running && progress?.phase === 'pushed') {
+    value = progress.total ? progress.done / progress.total : undefined;
+    label = `Sending changes: ${progress.done} of ${progress.total}`;
+  } else if (running && progress?.phase === 'pulled') {
+    label = `Receiving: ${plural(progress.rows, 'change', 'changes')}`;
+  } else if (running) {
+    label = 'Syncing…';
+  } else if (progress?.phase === 'failed') {
+    label = progress.message;
+  }
+  return (
+    <div class="syncbar">
+      <span
+        class={`connection ${status.online ? 'online' : 'offline'}`}
+        id="connection"
+        role="status"
+        aria-live="polite"
+      >
+        {status.online ? 'Online' : 'Offline'}
+      </span>
+      <span class="pending" id="pending" role="status" aria-live="polite" data-pending={status.pending}>
+        {status.pending === 0 ? 'All changes sent' : `${plural(status.pending, 'change', 'changes')} pending`}
+      </span>
+      <button type="button" id="sync-now" onClick={() => call('sync_now')} disabled={running}>
+        {running ? 'Syncing…' : 'Sync now'}
+      </button>
+      <span class="sync-label" id="sync-label" aria-live="polite">
+        {label}
+      </span>
+      {running && (
+        <progress id="sync-progress" value={value} max={value === undefined ? undefined : 1} aria-label="Sync progress" />
+      )}
+    </div>
+  );
+}

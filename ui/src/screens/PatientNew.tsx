@@ -1,0 +1,51 @@
+import { useState } from 'preact/hooks';
+import { call, type AppError, type NewPatientOutcome } from '../api';
+import { ErrorMessage, Page } from '../components';
+import { navigate } from '../lib/route';
+import { changedFields, EMPTY_PATIENT, PatientForm } from './PatientForm';
+
+export function PatientNew() {
+  const [value, setValue] = useState(EMPTY_PATIENT);
+  const [error, setError] = useState<AppError | null>(null);
+  const [duplicate, setDuplicate] = useState<{ id: string; name: string } | null>(null);
+
+  async function submit(e: Event) {
+    e.preventDefault();
+    setError(null);
+    setDuplicate(null);
+    try {
+      const outcome = await call<NewPatientOutcome>('create_patient', { fields: changedFields(EMPTY_PATIENT, value) });
+      if (outcome.outcome === 'duplicate') setDuplicate({ id: outcome.existing_id, name: outcome.name });
+      else navigate(`/patients/${outcome.id}`);
+    } catch (err) {
+      setError(err as AppError);
+    }
+  }
+
+  return (
+    <Page title="New patient">
+      <form onSubmit={submit}>
+        <PatientForm value={value} onChange={setValue} />
+        {duplicate && (
+          <div class="warning" role="alert" id="duplicate-warning">
+            One of your patients already has this email address:{' '}
+            <a href={`#/patients/${duplicate.id}`} id="duplicate-link">
+              open {duplicate.name}'s record
+            </a>
+            .
+          </div>
+        )}
+        <ErrorMessage error={error} />
+        <div class="buttons">
+          <button type="submit" class="primary" id="save-patient">
+            Create patient
+          </button>
+          <a class="button" href="#/patients">
+            Cancel
+          </a>
+        </div>
+        <p class="muted">Works offline: the patient is sent to the platform at the next sync.</p>
+      </form>
+    </Page>
+  );
+}
