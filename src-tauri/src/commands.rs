@@ -1,6 +1,9 @@
 //! The commands the UI invokes: each a call into sync-core (or the shell's own keyring,
 //! notification and updater parts), its error mapped to a stable code.
 
+// Tauri hands every command its state by value.
+#![allow(clippy::needless_pass_by_value)]
+
 use crate::background::emit_status;
 use crate::error::{AppError, CommandResult};
 use crate::state::{AppStatus, Desk};

@@ -31,7 +31,7 @@ pub fn run() {
         .plugin(tauri_plugin_updater::Builder::new().build())
         .setup(|app| {
             let data_dir = app.path().app_data_dir()?;
-            let settings = state::Settings::from_env(data_dir);
+            let settings = state::Settings::from_env(&data_dir);
             let desk = tauri::async_runtime::block_on(state::Desk::open(settings))?;
             app.manage(desk);
             background::spawn(app.handle().clone());

@@ -27,7 +27,7 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn from_env(data_dir: PathBuf) -> Self {
+    pub fn from_env(data_dir: &std::path::Path) -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let seconds = |name: &str, default: u64| {
             Duration::from_secs_f64(
@@ -236,5 +236,33 @@ async fn open_replica(
             ))
         }
         other => other.map(|r| (r, None)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_lost_key_means_a_fresh_replica_and_a_notice_never_a_crash() {
+        let dir = std::env::temp_dir().join(format!("desk-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("replica.db");
+        let keystore = Keystore::file_only(&path);
+        let (replica, notice) = open_replica(&path, &keystore).await.expect("first open");
+        assert_eq!(notice, None);
+        replica.set_state("profile", "{}").await.expect("write");
+        replica.close().await;
+
+        keystore.forget_replica_key().expect("lose the key");
+        let (replica, notice) = open_replica(&path, &keystore).await.expect("reopen");
+        assert!(notice.expect("a notice").contains("downloaded again"));
+        assert_eq!(replica.state("profile").await.expect("read"), None);
+        let kept_aside = std::fs::read_dir(&dir)
+            .expect("list")
+            .filter_map(|e| e.ok())
+            .any(|e| e.file_name().to_string_lossy().contains(".unreadable-"));
+        assert!(kept_aside, "the unreadable copy is kept, not deleted");
+        std::fs::remove_dir_all(&dir).expect("clean up");
     }
 }

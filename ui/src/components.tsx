@@ -1,7 +1,7 @@
 // Small pieces every screen uses.
 import type { ComponentChildren } from 'preact';
 import { createContext } from 'preact';
-import { useContext } from 'preact/hooks';
+import { useContext, useState } from 'preact/hooks';
 import type { AppError, Status, SyncState } from './api';
 
 export const StatusContext = createContext<Status | null>(null);
@@ -60,5 +60,28 @@ export function Page(props: { title: string; actions?: ComponentChildren; childr
       </header>
       {props.children}
     </section>
+  );
+}
+
+/** A destructive action asked twice, in the page (native dialogs block the webview). */
+export function ConfirmButton(props: { label: string; question: string; confirm: string; onConfirm: () => void; id?: string }) {
+  const [asking, setAsking] = useState(false);
+  if (!asking) {
+    return (
+      <button type="button" class="danger" id={props.id} onClick={() => setAsking(true)}>
+        {props.label}
+      </button>
+    );
+  }
+  return (
+    <span class="confirm" role="alertdialog" aria-label={props.question}>
+      <span>{props.question}</span>
+      <button type="button" class="danger" onClick={() => { setAsking(false); props.onConfirm(); }}>
+        {props.confirm}
+      </button>
+      <button type="button" onClick={() => setAsking(false)}>
+        Cancel
+      </button>
+    </span>
   );
 }

@@ -234,6 +234,9 @@ impl Replica {
             .bind(Value::Object(data).to_string())
             .execute(&mut *tx)
             .await?;
+        if table == SyncTable::HealthcareDocuments {
+            keep_local_text(&mut tx, id, &fields).await?;
+        }
         enqueue(&mut tx, table, id, MutationOp::Insert, 0, fields).await?;
         tx.commit().await?;
         Ok(id)
@@ -262,6 +265,9 @@ impl Replica {
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;
+        if table == SyncTable::HealthcareDocuments {
+            keep_local_text(&mut tx, id, &fields).await?;
+        }
         enqueue(&mut tx, table, id, MutationOp::Update, version, fields).await?;
         tx.commit().await?;
         Ok(())
@@ -295,6 +301,9 @@ impl Replica {
         .rows_affected();
         if unsent_insert == 0 {
             enqueue(&mut tx, table, id, MutationOp::Delete, version, Map::new()).await?;
+        }
+        if table == SyncTable::HealthcareDocuments {
+            reindex_document(&mut tx, id).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -592,35 +601,29 @@ impl Replica {
                 }
             }
         }
-        if index_now {
-            let docs = changes
-                .iter()
-                .filter(|c| c.table == SyncTable::HealthcareDocuments);
-            for c in docs {
-                sqlx::query("DELETE FROM document_search WHERE doc_id = ?")
-                    .bind(c.id.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-                if let (ChangeOp::Upsert, Some(row)) = (c.op, &c.row) {
-                    sqlx::query(
-                        "INSERT INTO document_search (doc_id, title, body) VALUES (?, ?, \
-                         COALESCE((SELECT CAST(data AS TEXT) FROM document_bodies WHERE doc_id = ? \
-                         AND mime_type LIKE 'text/%'), ''))",
-                    )
-                    .bind(c.id.to_string())
-                    .bind(row["title"].as_str().unwrap_or_default())
-                    .bind(c.id.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
-        }
         let mut chunks = upserts.chunks_exact(UPSERT_CHUNK);
         for chunk in chunks.by_ref() {
             upsert(&mut tx, &UPSERT_MANY, chunk).await?;
         }
         for row in chunks.remainder() {
             upsert(&mut tx, &UPSERT_ONE, std::slice::from_ref(row)).await?;
+        }
+        for c in changes
+            .iter()
+            .filter(|c| c.table == SyncTable::HealthcareDocuments)
+        {
+            // A body kept from before no longer matches a changed document.
+            sqlx::query(
+                "DELETE FROM document_bodies WHERE doc_id = ?1 AND content_hash <> COALESCE((SELECT \
+                 json_extract(data, '$.content_hash') FROM rows WHERE table_name = 'healthcare_documents' \
+                 AND id = ?1), '')",
+            )
+            .bind(c.id.to_string())
+            .execute(&mut *tx)
+            .await?;
+            if index_now {
+                reindex_document(&mut tx, c.id).await?;
+            }
         }
         sqlx::query("INSERT INTO sync_state (key, value) VALUES ('cursor', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
             .bind(cursor)
@@ -660,6 +663,55 @@ async fn upsert(
             .bind(data.as_str());
     }
     q.execute(&mut *tx).await?;
+    Ok(())
+}
+
+/// A text document written or edited here: its text is kept as the document's body (readable
+/// offline, and still there once the platform's copy comes back without it) and indexed.
+async fn keep_local_text(
+    tx: &mut SqliteConnection,
+    id: Uuid,
+    fields: &Map<String, Value>,
+) -> Result<()> {
+    if let Some(text) = fields.get("content").and_then(Value::as_str) {
+        use sha2::Digest as _;
+        // The platform's content_hash is the SHA-256 of the same bytes: the body stays valid
+        // when the document returns from the platform.
+        let hash = hex::encode(sha2::Sha256::digest(text.as_bytes()));
+        let mime = fields
+            .get("mime_type")
+            .and_then(Value::as_str)
+            .unwrap_or("text/plain");
+        sqlx::query(
+            "INSERT INTO document_bodies (doc_id, content_hash, mime_type, data) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (doc_id) DO UPDATE SET content_hash = excluded.content_hash, \
+             mime_type = excluded.mime_type, data = excluded.data",
+        )
+        .bind(id.to_string())
+        .bind(hash)
+        .bind(mime)
+        .bind(text.as_bytes())
+        .execute(&mut *tx)
+        .await?;
+    }
+    reindex_document(tx, id).await
+}
+
+/// Brings the search index entry of one document in line with its row and body.
+async fn reindex_document(tx: &mut SqliteConnection, id: Uuid) -> Result<()> {
+    sqlx::query("DELETE FROM document_search WHERE doc_id = ?")
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO document_search (doc_id, title, body) \
+         SELECT r.id, json_extract(r.data, '$.title'), COALESCE(CAST(b.data AS TEXT), '') \
+         FROM rows r LEFT JOIN document_bodies b ON b.doc_id = r.id AND b.mime_type LIKE 'text/%' \
+         WHERE r.table_name = 'healthcare_documents' AND r.id = ?",
+    )
+    .bind(id.to_string())
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
@@ -704,4 +756,69 @@ async fn enqueue(
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("replica-{}", Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        dir.join("replica.db")
+    }
+
+    fn bytes_hold(path: &Path, needle: &str) -> bool {
+        ["", "-wal"].iter().any(|suffix| {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            std::fs::read(std::path::PathBuf::from(p))
+                .is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        })
+    }
+
+    #[tokio::test]
+    async fn an_encrypted_replica_keeps_no_text_in_clear_and_another_key_cannot_open_it() {
+        let path = scratch();
+        let key = ReplicaKey::generate();
+        let replica = Replica::open_encrypted(&path, &key).await.expect("open");
+        let mut fields = Map::new();
+        fields.insert("name".into(), Value::String("Philippa Wrenhaven".into()));
+        fields.insert("email".into(), Value::String("pw@example.org".into()));
+        let id = replica
+            .insert(SyncTable::Patients, fields)
+            .await
+            .expect("insert");
+        assert!(!bytes_hold(&path, "Philippa Wrenhaven"));
+        replica.close().await;
+
+        // The same key opens it again.
+        let replica = Replica::open_encrypted(&path, &key).await.expect("reopen");
+        assert!(replica
+            .row(SyncTable::Patients, id)
+            .await
+            .expect("row")
+            .is_some());
+        replica.close().await;
+
+        // Another key (the old one lost): a clear error, then a fresh start beside the old.
+        let other = ReplicaKey::generate();
+        assert!(matches!(
+            Replica::open_encrypted(&path, &other).await,
+            Err(SyncError::Unreadable)
+        ));
+        let aside = set_aside(&path).expect("set aside");
+        assert!(aside.exists() && !path.exists());
+        let fresh = Replica::open_encrypted(&path, &other).await.expect("fresh");
+        assert_eq!(fresh.pending().await.expect("pending"), 0);
+        std::fs::remove_dir_all(path.parent().expect("dir")).expect("clean up");
+    }
+
+    #[test]
+    fn keys_round_trip_through_hex_and_never_print() {
+        let key = ReplicaKey::generate();
+        assert_eq!(ReplicaKey::from_hex(&key.to_hex()), Some(key.clone()));
+        assert_eq!(ReplicaKey::from_hex("abc"), None);
+        assert_eq!(format!("{key:?}"), "ReplicaKey(..)");
+    }
 }

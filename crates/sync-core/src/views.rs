@@ -386,36 +386,36 @@ impl Replica {
 
     /// Edits the platform refused, newest first.
     pub async fn rejected_edits(&self) -> Result<Vec<RejectedEdit>> {
-        let rows: Vec<(
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-        )> = sqlx::query_as(
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            mutation_id: String,
+            table_name: String,
+            row_id: String,
+            op: String,
+            fields: String,
+            code: String,
+            reason: String,
+            created_at: String,
+        }
+        let rows: Vec<Row> = sqlx::query_as(
             "SELECT mutation_id, table_name, row_id, op, fields, code, reason, created_at \
-                 FROM rejected ORDER BY created_at DESC",
+             FROM rejected ORDER BY created_at DESC",
         )
         .fetch_all(self.pool())
         .await?;
         rows.into_iter()
-            .map(
-                |(mutation_id, table, row_id, op, fields, code, reason, created_at)| {
-                    Ok(RejectedEdit {
-                        mutation_id,
-                        table,
-                        row_id: uuid(&row_id)?,
-                        op,
-                        fields: serde_json::from_str(&fields)?,
-                        code,
-                        reason,
-                        created_at,
-                    })
-                },
-            )
+            .map(|r| {
+                Ok(RejectedEdit {
+                    row_id: uuid(&r.row_id)?,
+                    fields: serde_json::from_str(&r.fields)?,
+                    mutation_id: r.mutation_id,
+                    table: r.table_name,
+                    op: r.op,
+                    code: r.code,
+                    reason: r.reason,
+                    created_at: r.created_at,
+                })
+            })
             .collect()
     }
 
@@ -436,4 +436,137 @@ pub(crate) fn fts_terms(query: &str) -> String {
         .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    async fn replica() -> (Replica, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("views-{}", Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        (Replica::open(&dir.join("r.db")).await.expect("open"), dir)
+    }
+
+    fn fields(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().expect("object")
+    }
+
+    #[tokio::test]
+    async fn patients_page_by_name_search_and_refuse_a_duplicate_email() {
+        let (r, dir) = replica().await;
+        for (name, email) in [
+            ("Cleo", "c@x.org"),
+            ("ana", "a@x.org"),
+            ("Bruno", "b@x.org"),
+        ] {
+            let out = r
+                .create_patient(fields(json!({"name": name, "email": email})))
+                .await
+                .expect("create");
+            assert!(matches!(out, NewPatientOutcome::Created { .. }));
+        }
+        let page = r.patient_page("", 1, 2).await.expect("page");
+        assert_eq!(page.total, 3);
+        let names: Vec<_> = page.items.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["Bruno", "Cleo"],
+            "case-insensitive order, from offset 1"
+        );
+        assert!(page
+            .items
+            .iter()
+            .all(|p| p.sync_state == SyncState::Pending));
+        let found = r.patient_page("B@X", 0, 10).await.expect("search");
+        assert_eq!((found.total, found.items[0].name.as_str()), (1, "Bruno"));
+        // LIKE wildcards in the search are text.
+        assert_eq!(r.patient_page("%", 0, 10).await.expect("search").total, 0);
+
+        let dup = r
+            .create_patient(fields(json!({"name": "Ana again", "email": "A@x.org"})))
+            .await
+            .expect("duplicate check");
+        match dup {
+            NewPatientOutcome::Duplicate { name, .. } => assert_eq!(name, "ana"),
+            other => panic!("expected a duplicate, got {other:?}"),
+        }
+        assert!(matches!(
+            r.create_patient(fields(json!({"name": "", "email": "e@x.org"})))
+                .await,
+            Err(SyncError::Invalid(_))
+        ));
+        std::fs::remove_dir_all(dir).expect("clean up");
+    }
+
+    #[tokio::test]
+    async fn documents_filter_by_patient_type_dates_and_words() {
+        let (r, dir) = replica().await;
+        let p = Uuid::now_v7().to_string();
+        let docs = [
+            (
+                "lab report",
+                "2026-01-10",
+                "Lipid panel",
+                "cholesterol high",
+            ),
+            ("progress note", "2026-02-01", "Follow-up", "weight stable"),
+            ("lab report", "2026-03-05", "Iron", "ferritin low"),
+        ];
+        for (kind, date, title, content) in docs {
+            r.insert(
+                SyncTable::HealthcareDocuments,
+                fields(json!({"patient_id": p, "type": kind, "date": date, "title": title, "content": content})),
+            )
+            .await
+            .expect("insert");
+        }
+        let titles = |v: Vec<DocumentSummary>| -> Vec<String> {
+            v.iter()
+                .map(|d| d.document["title"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        };
+        let all = DocumentFilter {
+            patient_id: Some(p.parse().expect("uuid")),
+            ..Default::default()
+        };
+        assert_eq!(
+            titles(r.documents(&all).await.expect("all")),
+            ["Iron", "Follow-up", "Lipid panel"],
+            "newest first"
+        );
+        let labs_since_feb = DocumentFilter {
+            kind: Some("lab report".into()),
+            from: Some("2026-02-01".into()),
+            ..all.clone()
+        };
+        assert_eq!(
+            titles(r.documents(&labs_since_feb).await.expect("labs")),
+            ["Iron"]
+        );
+        let words = DocumentFilter {
+            text: Some("lipid".into()),
+            ..all.clone()
+        };
+        assert_eq!(
+            titles(r.documents(&words).await.expect("fts")),
+            ["Lipid panel"]
+        );
+        let in_text = DocumentFilter {
+            text: Some("ferrit".into()),
+            ..all.clone()
+        };
+        assert_eq!(
+            titles(r.documents(&in_text).await.expect("text")),
+            ["Iron"],
+            "words of a document's text, as prefixes"
+        );
+        let other_patient = DocumentFilter {
+            patient_id: Some(Uuid::now_v7()),
+            ..Default::default()
+        };
+        assert!(r.documents(&other_patient).await.expect("none").is_empty());
+        std::fs::remove_dir_all(dir).expect("clean up");
+    }
 }

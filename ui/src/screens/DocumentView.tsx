@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { call, DOCUMENT_TYPES, type AppError, type HealthcareDocument, type User } from '../api';
-import { ErrorMessage, Field, Page, useStatus } from '../components';
+import { ConfirmButton, ErrorMessage, Field, Page, useStatus } from '../components';
 import { fileSize, fromBase64 } from '../lib/format';
 import { navigate } from '../lib/route';
 
@@ -46,7 +46,6 @@ export function DocumentView({ id }: { id: string }) {
   const editable = doc.source == null || (doc.source === 'Dietician' && doc.source_user_id === status?.user?.id);
 
   async function remove() {
-    if (!confirm('Delete this document? This reaches the platform at the next sync.')) return;
     try {
       await call('delete_document', { id });
       navigate(`/patients/${doc!.patient_id}`);
@@ -70,9 +69,7 @@ export function DocumentView({ id }: { id: string }) {
               <button type="button" onClick={() => setEditing(!editing)}>
                 {editing ? 'Close editor' : 'Edit'}
               </button>
-              <button type="button" class="danger" onClick={remove}>
-                Delete
-              </button>
+              <ConfirmButton label="Delete" question="Delete this document?" confirm="Delete" onConfirm={remove} />
             </>
           )}
         </>

@@ -17,6 +17,8 @@ export function DocumentList({ patientId }: { patientId?: string }) {
   const [filter, setFilter] = useState<DocumentFilter>({});
   const [text, setText] = useState('');
   const [docs, setDocs] = useState<HealthcareDocument[] | null>(null);
+  // The search the list shows results for (it lags the typing by the debounce).
+  const [shown, setShown] = useState('');
   const [error, setError] = useState<AppError | null>(null);
 
   useEffect(() => {
@@ -25,7 +27,10 @@ export function DocumentList({ patientId }: { patientId?: string }) {
   }, [text]);
 
   useEffect(() => {
-    call<HealthcareDocument[]>('documents', { filter: { ...filter, patient_id: patientId } }).then(setDocs, setError);
+    call<HealthcareDocument[]>('documents', { filter: { ...filter, patient_id: patientId } }).then((d) => {
+      setDocs(d);
+      setShown(filter.text ?? '');
+    }, setError);
   }, [filter, patientId, status?.last_sync, status?.pending]);
 
   const set = (key: keyof DocumentFilter) => (e: Event) =>
@@ -35,7 +40,7 @@ export function DocumentList({ patientId }: { patientId?: string }) {
   for (const d of docs ?? []) groups.set(d.type, [...(groups.get(d.type) ?? []), d]);
 
   return (
-    <div class="documents">
+    <div class="documents" data-search={shown}>
       <div class="toolbar filters" role="search" aria-label="Filter documents">
         <label>
           Search

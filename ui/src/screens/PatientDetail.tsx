@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { call, DOCUMENT_TYPES, type AppError, type PatientDetail as Detail } from '../api';
-import { Badge, ErrorMessage, Field, Page, useStatus } from '../components';
+import { Badge, ConfirmButton, ErrorMessage, Field, Page, useStatus } from '../components';
 import { FIELD_LABELS } from '../lib/format';
 import { navigate } from '../lib/route';
 import { DocumentList } from './Documents';
@@ -55,7 +55,6 @@ export function PatientDetail({ id }: { id: string }) {
   }
 
   async function remove() {
-    if (!confirm(`Delete ${detail!.patient.name} and their documents? This reaches the platform at the next sync.`)) return;
     try {
       await call('delete_patient', { id });
       navigate('/patients');
@@ -70,9 +69,7 @@ export function PatientDetail({ id }: { id: string }) {
       actions={
         <>
           <Badge state={detail.sync_state} />
-          <button type="button" class="danger" onClick={remove}>
-            Delete patient
-          </button>
+          <ConfirmButton label="Delete patient" question="Delete this patient and their documents?" confirm="Delete" onConfirm={remove} />
         </>
       }
     >

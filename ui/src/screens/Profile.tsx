@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { call, on, type AppError, type UpdateInfo, type User } from '../api';
 import { ErrorMessage, Page, useStatus } from '../components';
 import { ago, plural } from '../lib/format';
+import { navigate } from '../lib/route';
 
 export function Profile() {
   const status = useStatus();
@@ -12,14 +13,12 @@ export function Profile() {
     if (status?.online) call<User>('profile').then(setMe, () => {});
   }, [status?.online]);
 
+  const [confirming, setConfirming] = useState(false);
+
   async function signOut() {
-    const pending = status?.pending ?? 0;
-    const warning = pending
-      ? `${plural(pending, 'change has', 'changes have')} not reached the platform and will be lost. Sign out anyway?`
-      : 'Sign out? The local copy of your records is removed from this computer.';
-    if (!confirm(warning)) return;
     try {
       await call('sign_out');
+      navigate('/patients');
     } catch (err) {
       setError(err as AppError);
     }
@@ -44,9 +43,28 @@ export function Profile() {
         </dd>
       </dl>
       <ErrorMessage error={error} />
-      <button type="button" class="danger" id="sign-out" onClick={signOut}>
-        Sign out
-      </button>
+      {confirming ? (
+        <div class="warning" role="alertdialog" aria-labelledby="sign-out-warning">
+          <p id="sign-out-warning">
+            {status?.pending
+              ? `${plural(status.pending, 'change has', 'changes have')} not reached the platform and will be lost. `
+              : ''}
+            Signing out removes your records, the session and the local copy's key from this computer.
+          </p>
+          <div class="buttons">
+            <button type="button" class="danger" id="confirm-sign-out" onClick={signOut}>
+              Sign out and remove
+            </button>
+            <button type="button" onClick={() => setConfirming(false)}>
+              Stay signed in
+            </button>
+          </div>
+        </div>
+      ) : (
+        <button type="button" class="danger" id="sign-out" onClick={() => setConfirming(true)}>
+          Sign out
+        </button>
+      )}
       <Updates />
     </Page>
   );
@@ -67,6 +85,7 @@ function Updates() {
 
   async function check() {
     setError(null);
+    setInfo(null);
     setState('checking');
     try {
       setInfo(await call<UpdateInfo>('check_update'));
@@ -91,7 +110,7 @@ function Updates() {
   return (
     <section class="panel" aria-labelledby="updates-title">
       <h2 id="updates-title">Updates</h2>
-      <button type="button" id="check-updates" onClick={check} disabled={state !== 'idle'}>
+      <button type="button" id="check-updates" onClick={check} disabled={state === 'checking' || state === 'downloading'}>
         {state === 'checking' ? 'Checking…' : 'Check for updates'}
       </button>
       <div id="update-result" role="status" aria-live="polite">

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { call, type AppError, type User } from '../api';
-import { ErrorMessage, Field, Page, useStatus } from '../components';
+import { ConfirmButton, ErrorMessage, Field, Page, useStatus } from '../components';
 
 const ROLES = ['admin', 'dietician', 'practitioner', 'provider', 'patient'] as const;
 
@@ -9,6 +9,7 @@ export function Users() {
   const [users, setUsers] = useState<User[] | null>(null);
   const [error, setError] = useState<AppError | null>(null);
   const [form, setForm] = useState({ name: '', email: '', type: 'dietician', password: '' });
+  const [renaming, setRenaming] = useState<{ id: string; name: string } | null>(null);
 
   const load = () => call<{ items: User[] }>('users').then((p) => setUsers(p.items), setError);
   useEffect(() => {
@@ -36,7 +37,6 @@ export function Users() {
   }
 
   async function remove(u: User) {
-    if (!confirm(`Remove ${u.name}'s account?`)) return;
     try {
       await call('delete_user', { id: u.id });
       load();
@@ -45,11 +45,12 @@ export function Users() {
     }
   }
 
-  async function rename(u: User) {
-    const name = prompt('New name', u.name);
-    if (!name || name === u.name) return;
+  async function rename(e: Event) {
+    e.preventDefault();
+    if (!renaming) return;
     try {
-      await call('update_user', { id: u.id, fields: { name } });
+      await call('update_user', { id: renaming.id, fields: { name: renaming.name.trim() } });
+      setRenaming(null);
       load();
     } catch (err) {
       setError(err as AppError);
@@ -75,17 +76,30 @@ export function Users() {
           <tbody>
             {users.map((u) => (
               <tr key={u.id}>
-                <td>{u.name}</td>
+                <td>
+                  {renaming?.id === u.id ? (
+                    <form class="inline" onSubmit={rename}>
+                      <label class="visually-hidden" for={`rename-${u.id}`}>
+                        New name
+                      </label>
+                      <input id={`rename-${u.id}`} required value={renaming.name} onInput={(e) => setRenaming({ id: u.id, name: e.currentTarget.value })} />
+                      <button type="submit">Save</button>
+                      <button type="button" onClick={() => setRenaming(null)}>
+                        Cancel
+                      </button>
+                    </form>
+                  ) : (
+                    u.name
+                  )}
+                </td>
                 <td>{u.email}</td>
                 <td>{u.type}</td>
                 <td>
-                  <button type="button" class="link" onClick={() => rename(u)}>
+                  <button type="button" class="link" onClick={() => setRenaming({ id: u.id, name: u.name })}>
                     Rename
                   </button>{' '}
                   {u.id !== status.user?.id && (
-                    <button type="button" class="link danger" onClick={() => remove(u)}>
-                      Remove
-                    </button>
+                    <ConfirmButton label="Remove" question={`Remove ${u.name}'s account?`} confirm="Remove" onConfirm={() => remove(u)} />
                   )}
                 </td>
               </tr>

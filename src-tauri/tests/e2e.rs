@@ -1,0 +1,346 @@
+//! The real app binary in its real webview (WebKitGTK under Xvfb), driven over WebDriver by
+//! `tauri-driver`, against a real platform server on a free port: sign-in, offline edits,
+//! reconnection, a conflict from a second replica, the notification, the keyring, the
+//! encrypted replica, updates and sign-out. Screenshots of the key screens go to
+//! `target/e2e-artifacts/`.
+
+#[path = "e2e/desktop.rs"]
+mod desktop;
+#[path = "e2e/webdriver.rs"]
+mod webdriver;
+
+use desktop::Desktop;
+use serde_json::json;
+use server::testing::{Platform, ScratchDatabase};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use webdriver::WebDriver;
+
+const EMAIL: &str = "dee@example.org";
+const PASSWORD: &str = "dietician password";
+/// Unusual enough that finding it in the replica's bytes could only mean clear text.
+const PATIENT: &str = "Zephyrine Quillfeather";
+
+fn artifacts() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-artifacts");
+    std::fs::create_dir_all(&dir).expect("artifacts dir");
+    dir
+}
+
+async fn count(platform: &Platform, sql: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(platform.db.pool())
+        .await
+        .expect("count")
+}
+
+async fn diet_on_server(platform: &Platform) -> String {
+    sqlx::query_scalar("SELECT dietary_preferences FROM patients WHERE email = 'zq@example.org'")
+        .fetch_one(platform.db.pool())
+        .await
+        .expect("patient on the server")
+}
+
+/// Whether any of the replica's files holds `needle` in clear.
+fn in_clear(replica: &Path, needle: &str) -> bool {
+    ["", "-wal"].iter().any(|suffix| {
+        let mut path = replica.as_os_str().to_owned();
+        path.push(suffix);
+        std::fs::read(PathBuf::from(path))
+            .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
+    })
+}
+
+/// A stand-in update server: `latest.json` offering 9.9.9 and the package it names, signed
+/// with a throwaway minisign key; `tamper` swaps the package for other bytes under the same
+/// signature.
+struct UpdateServer {
+    url: String,
+    pubkey: String,
+    tamper: Arc<AtomicBool>,
+}
+
+async fn update_server() -> UpdateServer {
+    use base64::Engine as _;
+    let b64 = |s: String| base64::engine::general_purpose::STANDARD.encode(s);
+    let keys = minisign::KeyPair::generate_unencrypted_keypair().expect("keypair");
+    let package = b"a stand-in for the 9.9.9 package".repeat(64);
+    let signature = minisign::sign(
+        Some(&keys.pk),
+        &keys.sk,
+        std::io::Cursor::new(&package),
+        Some("healthcare-records 9.9.9"),
+        None,
+    )
+    .expect("sign");
+    let pubkey = b64(keys.pk.to_box().expect("pk box").into_string());
+    let signature = b64(signature.into_string());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let tamper = Arc::new(AtomicBool::new(false));
+    let manifest = json!({
+        "version": "9.9.9",
+        "notes": "Faster sync.",
+        "pub_date": "2026-11-01T00:00:00Z",
+        "platforms": {"linux-x86_64": {"signature": signature, "url": format!("{base}/package")}},
+    });
+    let served = tamper.clone();
+    let app = axum::Router::new()
+        .route(
+            "/latest.json",
+            axum::routing::get(move || {
+                let manifest = manifest.clone();
+                async move { axum::Json(manifest) }
+            }),
+        )
+        .route(
+            "/package",
+            axum::routing::get(move || {
+                let mut bytes = package.clone();
+                if served.load(Ordering::Relaxed) {
+                    bytes[0] ^= 0xff;
+                }
+                async move { bytes }
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    UpdateServer {
+        url: format!("{base}/latest.json"),
+        pubkey,
+        tamper,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secrets_in_the_keyring() {
+    let shots = artifacts();
+    let database = ScratchDatabase::sqlite();
+    let mut platform = Platform::start(database.config(), "127.0.0.1:0").await;
+    let server = platform.base.clone();
+    server::auth::create_account(
+        &platform.db,
+        domain::UserType::Dietician,
+        EMAIL,
+        "Dee",
+        PASSWORD,
+        Default::default(),
+    )
+    .await
+    .expect("dietician");
+    let updates = update_server().await;
+
+    let replica = database.dir.join("laptop/replica.db");
+    let desktop = Desktop::start(&[
+        ("RECORDS_REPLICA", replica.display().to_string()),
+        ("RECORDS_SERVER", server.clone()),
+        ("RECORDS_PROBE_SECONDS", "0.5".into()),
+        // Syncs in this test come from reconnecting and the Sync button only.
+        ("RECORDS_SYNC_INTERVAL_SECONDS", "3600".into()),
+        ("RECORDS_UPDATE_ENDPOINT", updates.url.clone()),
+        ("RECORDS_UPDATE_PUBKEY", updates.pubkey.clone()),
+    ]);
+    let app = WebDriver::launch(
+        desktop.driver_port,
+        env!("CARGO_BIN_EXE_healthcare-records"),
+    )
+    .await;
+
+    // Sign in: the server is pre-filled from configuration.
+    app.wait_text("#signin-title", "Healthcare Records").await;
+    app.screenshot(&shots.join("01-sign-in.png")).await;
+    assert_eq!(
+        app.js("return document.querySelector('#server').value", json!([]))
+            .await,
+        server.as_str()
+    );
+    app.fill("#email", EMAIL).await;
+    app.fill("#password", "wrong password").await;
+    app.click("#sign-in").await;
+    app.wait_text("[role=alert]", "Wrong email or password")
+        .await;
+    app.fill("#password", PASSWORD).await;
+    app.click("#sign-in").await;
+    app.wait_text("#connection", "Online").await;
+    app.wait_text("#pending", "All changes sent").await;
+
+    // The session and the replica's key are in the Secret Service, read by another program.
+    let session = desktop
+        .bus
+        .lookup_session(&replica)
+        .expect("session in the keyring");
+    assert!(session.contains("refresh_token"));
+    let key = desktop
+        .bus
+        .lookup(&format!("replica-key:{}", replica.display()))
+        .expect("replica key in the keyring");
+    assert_eq!(key.trim().len(), 64, "256-bit key, hex");
+    assert!(!replica.with_file_name("replica.db.session.json").exists());
+    assert!(!replica.with_file_name("replica.db.key").exists());
+
+    // The server goes away: the indicator says so, and edits keep working.
+    platform.stop().await;
+    app.wait_text("#connection", "Offline").await;
+    app.click("#new-patient").await;
+    app.fill("#patient-name", PATIENT).await;
+    app.fill("#patient-email", "zq@example.org").await;
+    app.fill("#patient-diet", "low sodium").await;
+    app.click("#save-patient").await;
+    app.wait_text("#page-title", PATIENT).await;
+    app.click("#new-document").await;
+    app.fill("#document-title", "First consultation").await;
+    app.fill("#document-content", "Weight 72 kg. Plan: reduce salt.")
+        .await;
+    app.click("#save-document").await;
+    app.wait_text("#pending", "2 changes pending").await;
+    app.wait_text("[data-sync-state]", "Pending").await;
+    app.screenshot(&shots.join("02-offline-pending.png")).await;
+    assert!(
+        !in_clear(&replica, PATIENT),
+        "the replica holds the patient's name in clear"
+    );
+
+    // Back on the same address: the app notices, the queue drains, the patient is synced.
+    let platform = Platform::start(database.config(), &platform.addr.to_string()).await;
+    app.wait_text("#connection", "Online").await;
+    app.wait_text("#pending", "All changes sent").await;
+    app.wait_text("[data-sync-state]", "Synced").await;
+    assert_eq!(count(&platform, "SELECT count(*) FROM patients").await, 1);
+    assert_eq!(
+        count(
+            &platform,
+            "SELECT count(*) FROM healthcare_documents WHERE title = 'First consultation'"
+        )
+        .await,
+        1
+    );
+    app.screenshot(&shots.join("03-synced.png")).await;
+
+    // A second replica (a tablet) changes the same field first.
+    let tablet_path = database.dir.join("tablet.db");
+    let tablet = sync_core::Replica::open(&tablet_path)
+        .await
+        .expect("tablet");
+    let tablet_store = keystore::Keystore::file_only(&tablet_path);
+    sync_core::login(&tablet_store, &platform.base, EMAIL, PASSWORD)
+        .await
+        .expect("tablet login");
+    let policy = sync_core::RetryPolicy {
+        attempts: 1,
+        ..Default::default()
+    };
+    sync_core::sync_signed_in(&tablet, &tablet_store, policy, &|_| {})
+        .await
+        .expect("tablet sync");
+    let id = tablet
+        .rows(domain::dto::SyncTable::Patients)
+        .await
+        .expect("rows")[0]["id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid");
+    let mut fields = serde_json::Map::new();
+    fields.insert("dietary_preferences".into(), json!("vegan (tablet)"));
+    tablet
+        .update(domain::dto::SyncTable::Patients, id, fields)
+        .await
+        .expect("tablet edit");
+    sync_core::sync_signed_in(&tablet, &tablet_store, policy, &|_| {})
+        .await
+        .expect("tablet push");
+    assert_eq!(diet_on_server(&platform).await, "vegan (tablet)");
+
+    // The laptop, not yet synced, changes it too: the sync reports a conflict.
+    app.fill("#patient-diet", "gluten free (laptop)").await;
+    app.click("#save-patient").await;
+    app.wait_text("#pending", "1 change pending").await;
+    app.click("#sync-now").await;
+    app.wait_text("[data-sync-state]", "Conflict").await;
+    app.wait_text("#conflict-banner", "Dietary preferences")
+        .await;
+    app.click("a[href='#/conflicts']").await;
+    app.wait_text(".conflict .mine", "gluten free (laptop)")
+        .await;
+    app.wait_text(".conflict .theirs", "vegan (tablet)").await;
+    app.screenshot(&shots.join("04-conflict.png")).await;
+    app.click(".conflict .keep-mine").await;
+    app.wait_text("#no-conflicts", "Nothing to decide").await;
+    app.wait_text("#pending", "All changes sent").await;
+    assert_eq!(diet_on_server(&platform).await, "gluten free (laptop)");
+
+    // The conflict was announced on the session bus: counts, never the patient.
+    let notifications = desktop.notifications();
+    assert!(
+        notifications.contains("Sync found conflicts")
+            && notifications.contains("1 change needs your decision"),
+        "no conflict notification in:\n{notifications}"
+    );
+    assert!(notifications.contains("Healthcare Records"));
+    assert!(!notifications.contains(PATIENT) && !notifications.contains("gluten"));
+
+    // Local search over the replica finds the document by a word of its text.
+    app.click("a[href='#/documents']").await;
+    app.fill("#document-search", "sal").await;
+    app.wait_text(
+        ".documents[data-search=sal] .doc-list",
+        "First consultation",
+    )
+    .await;
+    app.fill("#document-search", "pepper").await;
+    app.wait_text(
+        ".documents[data-search=pepper] .empty",
+        "No documents match",
+    )
+    .await;
+    app.screenshot(&shots.join("05-documents.png")).await;
+    assert!(!in_clear(&replica, PATIENT));
+    assert!(!in_clear(&replica, "gluten free"));
+
+    // Updates: a signed package is verified; the same signature over other bytes is refused.
+    app.click("a[href='#/profile']").await;
+    app.wait_text("#session-kept-in", "the OS keyring").await;
+    app.click("#check-updates").await;
+    app.wait_text("#update-result", "Version 9.9.9 is available")
+        .await;
+    app.click("#download-update").await;
+    app.wait_text("#update-verified", "signature verified")
+        .await;
+    app.screenshot(&shots.join("06-update-verified.png")).await;
+    updates.tamper.store(true, Ordering::Relaxed);
+    app.click("#check-updates").await;
+    app.wait_text("#update-result", "Version 9.9.9 is available")
+        .await;
+    app.click("#download-update").await;
+    app.wait_text(
+        "[role=alert][data-code=signature]",
+        "signature does not match",
+    )
+    .await;
+    app.screenshot(&shots.join("07-update-refused.png")).await;
+
+    // Signing out removes the session, the key and the records (an empty replica under a
+    // new key takes their place).
+    app.click("#sign-out").await;
+    app.click("#confirm-sign-out").await;
+    app.wait_text("#signin-title", "Healthcare Records").await;
+    assert_eq!(desktop.bus.lookup_session(&replica), None);
+    let new_key = desktop
+        .bus
+        .lookup(&format!("replica-key:{}", replica.display()));
+    assert_ne!(
+        new_key.as_deref(),
+        Some(key.as_str()),
+        "the old key is gone"
+    );
+    app.fill("#email", EMAIL).await;
+    app.fill("#password", PASSWORD).await;
+    app.click("#sign-in").await;
+    app.wait_text("#patient-count", "1 patient").await;
+    app.screenshot(&shots.join("08-patients.png")).await;
+    assert!(!in_clear(&replica, PATIENT));
+    app.quit().await;
+    drop(platform);
+}

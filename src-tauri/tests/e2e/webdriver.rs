@@ -1,0 +1,145 @@
+//! Just enough of W3C WebDriver, over plain HTTP, to drive the app through `tauri-driver`.
+
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+pub struct WebDriver {
+    http: reqwest::Client,
+    /// `http://127.0.0.1:PORT/session/ID`
+    session: String,
+}
+
+impl WebDriver {
+    /// Starts the app at `application` (a new session) through the driver at `port`.
+    pub async fn launch(port: u16, application: &str) -> Self {
+        let http = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while http.get(format!("{base}/status")).send().await.is_err() {
+            assert!(Instant::now() < deadline, "tauri-driver never answered");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {"tauri:options": {"application": application}}}});
+        let res: Value = http
+            .post(format!("{base}/session"))
+            .json(&caps)
+            .send()
+            .await
+            .expect("new session")
+            .json()
+            .await
+            .expect("session json");
+        let id = res["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {res}"));
+        Self {
+            http,
+            session: format!("{base}/session/{id}"),
+        }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let res: Value = self
+            .http
+            .post(format!("{}{path}", self.session))
+            .json(&body)
+            .send()
+            .await
+            .expect("webdriver call")
+            .json()
+            .await
+            .expect("webdriver json");
+        if let Some(error) = res["value"]["error"].as_str() {
+            panic!("webdriver {path}: {error}: {}", res["value"]["message"]);
+        }
+        res["value"].clone()
+    }
+
+    /// Runs `script` in the page (`arguments[0..]` are `args`) and returns its value.
+    pub async fn js(&self, script: &str, args: Value) -> Value {
+        self.post("/execute/sync", json!({"script": script, "args": args}))
+            .await
+    }
+
+    /// Polls `script` until it returns something truthy, or panics with `what` after 30 s.
+    pub async fn wait_for(&self, what: &str, script: &str, args: Value) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let v = self.js(script, args.clone()).await;
+            let truthy = match &v {
+                Value::Null | Value::Bool(false) => false,
+                Value::String(s) => !s.is_empty(),
+                _ => true,
+            };
+            if truthy {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the text of `css` contains `needle`.
+    pub async fn wait_text(&self, css: &str, needle: &str) {
+        self.wait_for(
+            &format!("{css} to say {needle:?}"),
+            "const e = document.querySelector(arguments[0]); return !!e && e.textContent.includes(arguments[1]);",
+            json!([css, needle]),
+        )
+        .await;
+    }
+
+    async fn element(&self, css: &str) -> String {
+        self.wait_for(
+            css,
+            "return !!document.querySelector(arguments[0]);",
+            json!([css]),
+        )
+        .await;
+        let found = self
+            .post("/element", json!({"using": "css selector", "value": css}))
+            .await;
+        found[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element id for {css}: {found}"))
+            .to_owned()
+    }
+
+    pub async fn click(&self, css: &str) {
+        let id = self.element(css).await;
+        self.post(&format!("/element/{id}/click"), json!({})).await;
+    }
+
+    /// Replaces the content of an input with `text`, typed as keystrokes.
+    pub async fn fill(&self, css: &str, text: &str) {
+        let id = self.element(css).await;
+        self.post(&format!("/element/{id}/clear"), json!({})).await;
+        self.post(&format!("/element/{id}/value"), json!({"text": text}))
+            .await;
+    }
+
+    /// Saves a PNG of the window.
+    pub async fn screenshot(&self, path: &std::path::Path) {
+        use base64::Engine as _;
+        let res: Value = self
+            .http
+            .get(format!("{}/screenshot", self.session))
+            .send()
+            .await
+            .expect("screenshot")
+            .json()
+            .await
+            .expect("screenshot json");
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(res["value"].as_str().expect("png"))
+            .expect("base64");
+        std::fs::write(path, png).expect("write screenshot");
+    }
+
+    /// Ends the session, which closes the app.
+    pub async fn quit(self) {
+        let _ = self.http.delete(&self.session).send().await;
+    }
+}
