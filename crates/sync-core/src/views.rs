@@ -450,7 +450,10 @@ mod tests {
     }
 
     fn fields(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().expect("object")
+        match v {
+            Value::Object(map) => map,
+            other => panic!("not an object: {other}"),
+        }
     }
 
     #[tokio::test]
