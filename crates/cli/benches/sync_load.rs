@@ -133,7 +133,7 @@ fn run(rt: &tokio::runtime::Runtime, database: &ScratchDatabase) {
         .await
         .expect("user");
         let seed = Instant::now();
-        seed_rows(&platform.db, user.id, patients, documents).await;
+        server::testing::seed_bulk(&platform.db, user.id, patients, documents).await;
         println!(
             "seeded {patients} patients and {documents} documents (~2 KB text each) in {:.1} s",
             seed.elapsed().as_secs_f64()
@@ -302,113 +302,4 @@ async fn propagation(writer: &Path, reader: &Path) {
         millis(median),
         millis(p90)
     );
-}
-
-enum Arg {
-    Text(String),
-    Int(i64),
-}
-
-/// `INSERT INTO table (columns) VALUES (...), (...)` for one batch of rows.
-async fn insert_batch(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    table: &str,
-    columns: &[&str],
-    rows: Vec<Vec<Arg>>,
-) {
-    let width = columns.len();
-    let tuples: Vec<String> = (0..rows.len())
-        .map(|r| {
-            let slots: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
-            format!("({})", slots.join(", "))
-        })
-        .collect();
-    let sql = format!(
-        "INSERT INTO {table} ({}) VALUES {}",
-        columns.join(", "),
-        tuples.join(", ")
-    );
-    let mut query = sqlx::query(&sql);
-    for arg in rows.into_iter().flatten() {
-        query = match arg {
-            Arg::Text(s) => query.bind(s),
-            Arg::Int(i) => query.bind(i),
-        };
-    }
-    query.execute(&mut **tx).await.expect("seed insert");
-}
-
-/// Inserts the rows straight into the platform database: one transaction, 500 rows to a
-/// statement.
-async fn seed_rows(db: &server::db::Db, owner: Uuid, patients: usize, documents: usize) {
-    use Arg::{Int, Text};
-    const BATCH: usize = 500;
-    let text = "Patient reports improved energy; fibre intake up. ".repeat(40);
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    let ids: Vec<String> = (0..patients).map(|_| Uuid::now_v7().to_string()).collect();
-    let mut tx = db.writer().begin().await.expect("begin");
-    for (b, batch) in ids.chunks(BATCH).enumerate() {
-        let rows = batch
-            .iter()
-            .enumerate()
-            .map(|(j, id)| {
-                let i = b * BATCH + j;
-                vec![
-                    Text(id.clone()),
-                    Text(owner.to_string()),
-                    Text(format!("Patient {i:05}")),
-                    Text(format!("p{i}@bench.example")),
-                    Text("vegetarian".into()),
-                    Text(now.clone()),
-                    Text(now.clone()),
-                ]
-            })
-            .collect();
-        let columns = [
-            "id",
-            "user_id",
-            "name",
-            "email",
-            "dietary_preferences",
-            "created_at",
-            "updated_at",
-        ];
-        insert_batch(&mut tx, "patients", &columns, rows).await;
-    }
-    for start in (0..documents).step_by(BATCH) {
-        let rows = (start..documents.min(start + BATCH))
-            .map(|i| {
-                vec![
-                    Text(Uuid::now_v7().to_string()),
-                    Text(ids[i % ids.len()].clone()),
-                    Text("progress note".into()),
-                    Text("2026-11-01".into()),
-                    Text(format!("Note {i}")),
-                    Text(text.clone()),
-                    Text("text/plain".into()),
-                    Int(text.len() as i64),
-                    Text("hash".into()),
-                    Text("Dietician".into()),
-                    Text(now.clone()),
-                    Text(now.clone()),
-                ]
-            })
-            .collect();
-        let columns = [
-            "id",
-            "patient_id",
-            "type",
-            "date",
-            "title",
-            "content",
-            "mime_type",
-            "size_bytes",
-            "content_hash",
-            "source",
-            "created_at",
-            "updated_at",
-        ];
-        insert_batch(&mut tx, "healthcare_documents", &columns, rows).await;
-    }
-    tx.commit().await.expect("commit");
 }

@@ -2,6 +2,9 @@
 //! with an unlocked GNOME Keyring, a notification daemon (dunst) with `dbus-monitor`
 //! recording every notification, and `tauri-driver` to start and drive the app.
 
+// Shared by the end-to-end test and the figures bench; each uses part of it.
+#![allow(dead_code)]
+
 use keystore::testing::SessionBus;
 use std::io::BufRead as _;
 use std::path::PathBuf;

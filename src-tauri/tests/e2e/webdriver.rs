@@ -1,5 +1,8 @@
 //! Just enough of W3C WebDriver, over plain HTTP, to drive the app through `tauri-driver`.
 
+// Shared by the end-to-end test and the figures bench; each uses part of it.
+#![allow(dead_code)]
+
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
