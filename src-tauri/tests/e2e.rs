@@ -289,13 +289,29 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
         "First consultation",
     )
     .await;
+    app.screenshot(&shots.join("05-documents.png")).await;
     app.fill("#document-search", "pepper").await;
     app.wait_text(
         ".documents[data-search=pepper] .empty",
         "No documents match",
     )
     .await;
-    app.screenshot(&shots.join("05-documents.png")).await;
+    app.fill("#document-search", "consultation").await;
+    app.click(".documents[data-search=consultation] .doc-list a")
+        .await;
+    app.wait_text("#document-text", "Plan: reduce salt.").await;
+    app.screenshot(&shots.join("06-document.png")).await;
+
+    // A second patient with the same email: the warning links to the existing record.
+    app.click("a[href='#/patients']").await;
+    app.click("#new-patient").await;
+    app.fill("#patient-name", "Someone Else").await;
+    app.fill("#patient-email", "ZQ@example.org").await;
+    app.click("#save-patient").await;
+    app.wait_text("#duplicate-warning", "already has this email")
+        .await;
+    app.click("#duplicate-link").await;
+    app.wait_text("#page-title", PATIENT).await;
     assert!(!in_clear(&replica, PATIENT));
     assert!(!in_clear(&replica, "gluten free"));
 
@@ -308,7 +324,7 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     app.click("#download-update").await;
     app.wait_text("#update-verified", "signature verified")
         .await;
-    app.screenshot(&shots.join("06-update-verified.png")).await;
+    app.screenshot(&shots.join("07-update-verified.png")).await;
     updates.tamper.store(true, Ordering::Relaxed);
     app.click("#check-updates").await;
     app.wait_text("#update-result", "Version 9.9.9 is available")
@@ -319,7 +335,7 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
         "signature does not match",
     )
     .await;
-    app.screenshot(&shots.join("07-update-refused.png")).await;
+    app.screenshot(&shots.join("08-update-refused.png")).await;
 
     // Signing out removes the session, the key and the records (an empty replica under a
     // new key takes their place).
@@ -339,7 +355,7 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     app.fill("#password", PASSWORD).await;
     app.click("#sign-in").await;
     app.wait_text("#patient-count", "1 patient").await;
-    app.screenshot(&shots.join("08-patients.png")).await;
+    app.screenshot(&shots.join("09-patients.png")).await;
     assert!(!in_clear(&replica, PATIENT));
     app.quit().await;
     drop(platform);
