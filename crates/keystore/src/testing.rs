@@ -85,6 +85,11 @@ impl SessionBus {
     }
 
     fn secret_service_up(&self) -> bool {
+        self.has_owner("org.freedesktop.secrets")
+    }
+
+    /// Whether some program owns `name` on this bus.
+    pub fn has_owner(&self, name: &str) -> bool {
         let out = Command::new("dbus-send")
             .args([
                 "--session",
@@ -92,8 +97,8 @@ impl SessionBus {
                 "--dest=org.freedesktop.DBus",
                 "/org/freedesktop/DBus",
                 "org.freedesktop.DBus.NameHasOwner",
-                "string:org.freedesktop.secrets",
             ])
+            .arg(format!("string:{name}"))
             .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
             .output()
             .expect("dbus-send");

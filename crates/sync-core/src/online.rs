@@ -44,10 +44,9 @@ pub async fn request_documents(
 }
 
 /// A file (PDF, image…) uploaded as a new document of `patient`.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Upload {
     pub patient_id: Uuid,
-    #[serde(rename = "type")]
     pub kind: String,
     pub date: String,
     pub title: String,

@@ -366,24 +366,8 @@ impl Replica {
         data: &[u8],
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO document_bodies (doc_id, content_hash, mime_type, data) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (doc_id) DO UPDATE SET content_hash = excluded.content_hash, \
-             mime_type = excluded.mime_type, data = excluded.data",
-        )
-        .bind(doc_id.to_string())
-        .bind(content_hash)
-        .bind(mime)
-        .bind(data)
-        .execute(&mut *tx)
-        .await?;
-        if mime.starts_with("text/") {
-            sqlx::query("UPDATE document_search SET body = ? WHERE doc_id = ?")
-                .bind(String::from_utf8_lossy(data).into_owned())
-                .bind(doc_id.to_string())
-                .execute(&mut *tx)
-                .await?;
-        }
+        put_body(&mut tx, doc_id, content_hash, mime, data).await?;
+        reindex_document(&mut tx, doc_id).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -682,19 +666,30 @@ async fn keep_local_text(
             .get("mime_type")
             .and_then(Value::as_str)
             .unwrap_or("text/plain");
-        sqlx::query(
-            "INSERT INTO document_bodies (doc_id, content_hash, mime_type, data) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (doc_id) DO UPDATE SET content_hash = excluded.content_hash, \
-             mime_type = excluded.mime_type, data = excluded.data",
-        )
-        .bind(id.to_string())
-        .bind(hash)
-        .bind(mime)
-        .bind(text.as_bytes())
-        .execute(&mut *tx)
-        .await?;
+        put_body(tx, id, &hash, mime, text.as_bytes()).await?;
     }
     reindex_document(tx, id).await
+}
+
+async fn put_body(
+    tx: &mut SqliteConnection,
+    doc_id: Uuid,
+    content_hash: &str,
+    mime: &str,
+    data: &[u8],
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO document_bodies (doc_id, content_hash, mime_type, data) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (doc_id) DO UPDATE SET content_hash = excluded.content_hash, \
+         mime_type = excluded.mime_type, data = excluded.data",
+    )
+    .bind(doc_id.to_string())
+    .bind(content_hash)
+    .bind(mime)
+    .bind(data)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 /// Brings the search index entry of one document in line with its row and body.

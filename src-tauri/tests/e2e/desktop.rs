@@ -116,22 +116,7 @@ impl Desktop {
 
     fn wait_for_name(&self, name: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let out = Command::new("dbus-send")
-                .args([
-                    "--session",
-                    "--print-reply",
-                    "--dest=org.freedesktop.DBus",
-                    "/org/freedesktop/DBus",
-                    "org.freedesktop.DBus.NameHasOwner",
-                ])
-                .arg(format!("string:{name}"))
-                .env("DBUS_SESSION_BUS_ADDRESS", self.bus.address())
-                .output()
-                .expect("dbus-send");
-            if String::from_utf8_lossy(&out.stdout).contains("boolean true") {
-                return;
-            }
+        while !self.bus.has_owner(name) {
             assert!(
                 Instant::now() < deadline,
                 "{name} never appeared on the bus"
