@@ -52,6 +52,42 @@ fn in_clear(replica: &Path, needle: &str) -> bool {
     })
 }
 
+/// A one-page PDF saying `text`.
+fn tiny_pdf(text: &str) -> Vec<u8> {
+    let stream = format!("BT /F1 24 Tf 72 720 Td ({text}) Tj ET");
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R \
+         /Resources << /Font << /F1 5 0 R >> >> >>"
+            .to_owned(),
+        format!(
+            "<< /Length {} >>\nstream\n{stream}\nendstream",
+            stream.len()
+        ),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned(),
+    ];
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    for offset in offsets {
+        pdf.extend(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    pdf
+}
+
 /// A stand-in update server: `latest.json` offering 9.9.9 and the package it names, signed
 /// with a throwaway minisign key; `tamper` swaps the package for other bytes under the same
 /// signature.
@@ -301,6 +337,75 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
         .await;
     app.wait_text("#document-text", "Plan: reduce salt.").await;
     app.screenshot(&shots.join("06-document.png")).await;
+
+    // Files uploaded elsewhere (here by the tablet) arrive with a sync and show in the viewer.
+    let upload =
+        |title: &str, file_name: &str, mime: &str, bytes: Vec<u8>| sync_core::online::Upload {
+            patient_id: id,
+            kind: "lab report".into(),
+            date: "2026-11-20".into(),
+            title: title.into(),
+            file_name: file_name.into(),
+            mime_type: mime.into(),
+            bytes,
+        };
+    sync_core::online::upload(
+        &tablet_store,
+        upload(
+            "Blood panel",
+            "panel.pdf",
+            "application/pdf",
+            tiny_pdf("Ferritin 12 ng/mL"),
+        ),
+    )
+    .await
+    .expect("pdf upload");
+    let png =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../icons/128x128.png")).expect("png");
+    sync_core::online::upload(
+        &tablet_store,
+        upload("Food diary photo", "diary.png", "image/png", png),
+    )
+    .await
+    .expect("png upload");
+    app.click("#sync-now").await;
+    app.click("a[href='#/documents']").await;
+    app.wait_text(".documents", "Blood panel").await;
+    app.js("location.hash = '#/documents'", json!([])).await;
+    let pdf_link = app
+        .wait_for(
+            "the PDF in the list",
+            "const a = [...document.querySelectorAll('.doc-list a')].find(a => a.textContent === 'Blood panel'); return a ? a.getAttribute('href') : null;",
+            json!([]),
+        )
+        .await;
+    app.click(&format!("a[href='{}']", pdf_link.as_str().expect("href")))
+        .await;
+    app.wait_for(
+        "the PDF viewer",
+        "return !!document.querySelector('iframe.doc-frame');",
+        json!([]),
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    app.screenshot(&shots.join("06b-pdf.png")).await;
+    app.js("location.hash = '#/documents'", json!([])).await;
+    let png_link = app
+        .wait_for(
+            "the image in the list",
+            "const a = [...document.querySelectorAll('.doc-list a')].find(a => a.textContent === 'Food diary photo'); return a ? a.getAttribute('href') : null;",
+            json!([]),
+        )
+        .await;
+    app.click(&format!("a[href='{}']", png_link.as_str().expect("href")))
+        .await;
+    app.wait_for(
+        "the image to load",
+        "const i = document.querySelector('img.doc-image'); return !!i && i.complete && i.naturalWidth === 128;",
+        json!([]),
+    )
+    .await;
+    app.screenshot(&shots.join("06c-image.png")).await;
 
     // A second patient with the same email: the warning links to the existing record.
     app.click("a[href='#/patients']").await;
