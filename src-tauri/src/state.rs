@@ -217,26 +217,14 @@ async fn open_replica(
     keystore: &Keystore,
 ) -> Result<(Replica, Option<String>), SyncError> {
     let key = keystore.replica_key()?;
-    match Replica::open_encrypted(path, &key).await {
-        Err(SyncError::Unreadable) => {
-            let aside = sync_core::set_aside(path).map_err(|e| {
-                SyncError::Credentials(format!("setting the local copy aside: {e}"))
-            })?;
-            tracing::warn!(aside = %aside.display(), "replica key lost; starting a new replica");
-            let replica = Replica::open_encrypted(path, &key).await?;
-            Ok((
-                replica,
-                Some(
-                    "The local copy could not be unlocked: its key is no longer in the keyring. \
-                     Your records are downloaded again at the next sync. Changes not sent before \
-                     the key was lost cannot be read; the old copy was kept in case the key is \
-                     restored."
-                        .to_owned(),
-                ),
-            ))
-        }
-        other => other.map(|r| (r, None)),
-    }
+    let (replica, aside) = Replica::open_encrypted_or_start_over(path, &key).await?;
+    let notice = aside.map(|_| {
+        "The local copy could not be unlocked: its key is no longer in the keyring. Your \
+         records are downloaded again at the next sync. Changes not sent before the key was \
+         lost cannot be read; the old copy was kept in case the key is restored."
+            .to_owned()
+    });
+    Ok((replica, notice))
 }
 
 #[cfg(test)]

@@ -24,6 +24,14 @@ use uuid::Uuid;
 const PASSWORD: &str = "benchmark password";
 const EMAIL: &str = "dee@bench.example";
 
+/// A replica the `records` binary made, opened with its key.
+async fn open(path: &Path) -> Replica {
+    let key = keystore::Keystore::for_replica(path)
+        .replica_key()
+        .expect("replica key");
+    Replica::open_encrypted(path, &key).await.expect("replica")
+}
+
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -159,7 +167,7 @@ fn run(rt: &tokio::runtime::Runtime, database: &ScratchDatabase) {
     let [laptop, desk] = &laptops;
 
     rt.block_on(async {
-        let local = Replica::open(laptop).await.expect("replica");
+        let local = open(laptop).await;
         let mut times = Vec::new();
         for i in 0..21 {
             let t = Instant::now();
@@ -182,7 +190,7 @@ fn run(rt: &tokio::runtime::Runtime, database: &ScratchDatabase) {
     let edits = env_or("SYNC_EDITS", 1_000);
     let queue = Instant::now();
     rt.block_on(async {
-        let local = Replica::open(laptop).await.expect("replica");
+        let local = open(laptop).await;
         let rows = local.rows(SyncTable::Patients).await.expect("rows");
         for (i, p) in rows.iter().cycle().take(edits).enumerate() {
             let id: Uuid = p["id"].as_str().and_then(|s| s.parse().ok()).expect("id");
@@ -221,14 +229,8 @@ async fn propagation(writer: &Path, reader: &Path) {
             .expect("signed in");
         Remote::new(&session.server, &session.access_token)
     };
-    let (a, a_remote) = (
-        Replica::open(writer).await.expect("replica"),
-        remote(writer),
-    );
-    let (b, b_remote) = (
-        Replica::open(reader).await.expect("replica"),
-        remote(reader),
-    );
+    let (a, a_remote) = (open(writer).await, remote(writer));
+    let (b, b_remote) = (open(reader).await, remote(reader));
     sync(&b, &b_remote).await.expect("catch up");
     let id: Uuid = a.rows(SyncTable::Patients).await.expect("rows")[0]["id"]
         .as_str()

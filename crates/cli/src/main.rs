@@ -209,7 +209,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         None => data_dir()?.join("records.db"),
     };
     let creds = Keystore::for_replica(&replica_path);
-    let replica = Replica::open(&replica_path).await?;
+    // Encrypted at rest (SQLCipher), keyed from the keyring as the desktop app's is.
+    let key = creds.replica_key()?;
+    let (replica, aside) = Replica::open_encrypted_or_start_over(&replica_path, &key).await?;
+    if let Some(aside) = aside {
+        eprintln!(
+            "warning: the replica's key is gone, so it was moved to {} and a new one started; \
+             `records sync` downloads everything again",
+            aside.display()
+        );
+    }
     match cli.command {
         Command::Login { server, email } => {
             let mut password = String::new();

@@ -138,6 +138,25 @@ impl Replica {
         }
     }
 
+    /// [`Replica::open_encrypted`], and when `key` does not open the file (its key was lost):
+    /// sets the file aside and opens a fresh one, which the next sync fills. Returns where
+    /// the old file went, if it had to go: the caller tells the person.
+    pub async fn open_encrypted_or_start_over(
+        path: &Path,
+        key: &ReplicaKey,
+    ) -> Result<(Self, Option<std::path::PathBuf>)> {
+        match Self::open_encrypted(path, key).await {
+            Err(SyncError::Unreadable) => {
+                let aside = set_aside(path).map_err(|e| {
+                    SyncError::Credentials(format!("setting the unreadable local copy aside: {e}"))
+                })?;
+                tracing::warn!(aside = %aside.display(), "replica key lost; starting a new replica");
+                Ok((Self::open_encrypted(path, key).await?, Some(aside)))
+            }
+            other => Ok((other?, None)),
+        }
+    }
+
     async fn connect(options: SqliteConnectOptions) -> Result<Self> {
         // One connection: the replica has one user, and writes then never wait on a lock.
         let pool = SqlitePoolOptions::new()
