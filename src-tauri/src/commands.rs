@@ -22,6 +22,14 @@ type Cmd<'a> = State<'a, Desk>;
 
 // ---------- session and status ----------
 
+/// Why the app could not start (no keyring, an unreadable data directory), if it could not.
+pub struct StartupError(pub Option<AppError>);
+
+#[tauri::command(rename_all = "snake_case")]
+pub fn startup_error(failure: State<'_, StartupError>) -> Option<AppError> {
+    failure.0.clone()
+}
+
 #[tauri::command(rename_all = "snake_case")]
 pub async fn status(desk: Cmd<'_>) -> CommandResult<AppStatus> {
     Ok(desk.status().await?)

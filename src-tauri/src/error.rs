@@ -4,7 +4,7 @@
 use serde::Serialize;
 use sync_core::SyncError;
 
-#[derive(Debug, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, Serialize, thiserror::Error)]
 #[error("{message}")]
 pub struct AppError {
     pub code: &'static str,
@@ -43,14 +43,8 @@ impl From<SyncError> for AppError {
                     .to_owned()
             }
             SyncError::Server { detail, .. } if !detail.is_empty() => detail.clone(),
-            other => {
-                let text = other.to_string();
-                let mut chars = text.chars();
-                chars
-                    .next()
-                    .map(|c| c.to_uppercase().chain(chars).collect())
-                    .unwrap_or_default()
-            }
+            SyncError::Credentials(why) => format!("{}.", sentence(why)),
+            other => sentence(&other.to_string()),
         };
         if matches!(code, "replica" | "keyring") {
             tracing::error!(code, "{e}");
@@ -60,6 +54,15 @@ impl From<SyncError> for AppError {
 }
 
 pub type CommandResult<T> = Result<T, AppError>;
+
+/// `text` with a capital first letter.
+fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
 
 #[cfg(test)]
 mod tests {

@@ -32,12 +32,23 @@ pub fn run() {
         .setup(|app| {
             let data_dir = app.path().app_data_dir()?;
             let settings = state::Settings::from_env(&data_dir);
-            let desk = tauri::async_runtime::block_on(state::Desk::open(settings))?;
-            app.manage(desk);
-            background::spawn(app.handle().clone());
+            match tauri::async_runtime::block_on(state::Desk::open(settings)) {
+                Ok(desk) => {
+                    app.manage(desk);
+                    app.manage(commands::StartupError(None));
+                    background::spawn(app.handle().clone());
+                }
+                // The window still opens, to say what is wrong and what to do.
+                Err(e) => {
+                    let e = error::AppError::from(e);
+                    tracing::error!("cannot start: {}", e.message);
+                    app.manage(commands::StartupError(Some(e)));
+                }
+            }
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
+            commands::startup_error,
             commands::status,
             commands::sign_in,
             commands::sign_out,

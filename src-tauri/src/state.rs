@@ -2,7 +2,7 @@
 //! the handle of the background sync.
 
 use crate::background::SyncControl;
-use keystore::{Keystore, Location};
+use keystore::Keystore;
 use serde::Serialize;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -77,8 +77,6 @@ pub struct AppStatus {
     pub conflicts: i64,
     pub rejected: i64,
     pub last_sync: Option<String>,
-    /// "keyring" or "file" (no OS keyring answered).
-    pub session_kept_in: &'static str,
     pub default_server: String,
     pub notice: Option<String>,
 }
@@ -89,12 +87,7 @@ impl Desk {
             std::fs::create_dir_all(dir)
                 .map_err(|e| SyncError::Credentials(format!("{}: {e}", dir.display())))?;
         }
-        let keystore = Keystore::for_replica(&settings.replica);
-        if let Location::File(_) = keystore.location() {
-            tracing::warn!(
-                "no OS keyring answered: the session and replica key go to private files"
-            );
-        }
+        let keystore = Keystore::keyring_only(&settings.replica)?;
         let (replica, notice) = open_replica(&settings.replica, &keystore).await?;
         Ok(Self {
             settings,
@@ -129,10 +122,6 @@ impl Desk {
             conflicts: counts.conflicts,
             rejected: counts.rejected,
             last_sync: counts.last_sync,
-            session_kept_in: match self.keystore.location() {
-                Location::Keyring { .. } => "keyring",
-                Location::File(_) => "file",
-            },
             default_server: self.settings.default_server.clone(),
             notice: self.notice.lock().ok().and_then(|n| n.clone()),
         })

@@ -422,7 +422,7 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
 
     // Updates: a signed package is verified; the same signature over other bytes is refused.
     app.click("a[href='#/profile']").await;
-    app.wait_text("#session-kept-in", "the OS keyring").await;
+    app.wait_text("#session-kept-in", "OS keyring").await;
     app.click("#check-updates").await;
     app.wait_text("#update-result", "Version 9.9.9 is available")
         .await;
@@ -464,4 +464,36 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     assert!(!in_clear(&replica, PATIENT));
     app.quit().await;
     drop(platform);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_keyring_the_app_says_what_to_do_and_writes_no_secret_to_disk() {
+    let database = ScratchDatabase::sqlite();
+    let replica = database.dir.join("laptop/replica.db");
+    let desktop = Desktop::start(&[
+        ("RECORDS_REPLICA", replica.display().to_string()),
+        // A session bus nobody answers on: no Secret Service.
+        (
+            "DBUS_SESSION_BUS_ADDRESS",
+            format!("unix:path={}", database.dir.join("no-bus").display()),
+        ),
+    ]);
+    let app = WebDriver::launch(
+        desktop.driver_port,
+        env!("CARGO_BIN_EXE_healthcare-records"),
+    )
+    .await;
+    app.wait_text("#startup-error", "No OS keyring answered")
+        .await;
+    app.wait_text("#startup-error", "start one, then open the app again")
+        .await;
+    app.screenshot(&artifacts().join("10-no-keyring.png")).await;
+    app.quit().await;
+    let written: Vec<_> = std::fs::read_dir(replica.parent().expect("dir"))
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        written.is_empty(),
+        "files written without a keyring: {written:?}"
+    );
 }

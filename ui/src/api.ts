@@ -47,7 +47,6 @@ export interface Status {
   conflicts: number;
   rejected: number;
   last_sync: string | null;
-  session_kept_in: 'keyring' | 'file';
   default_server: string;
   notice: string | null;
 }

@@ -18,7 +18,6 @@ const status: Status = {
   conflicts: 0,
   rejected: 0,
   last_sync: null,
-  session_kept_in: 'keyring',
   default_server: 'http://127.0.0.1:8080',
   notice: null,
 };

@@ -1,7 +1,7 @@
 // The shell: sign-in until there is a session, then navigation, the always-visible status
 // bar (online/offline, pending changes, conflicts, sync with progress) and the screens.
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { call, on, type Progress, type Status } from './api';
+import { call, on, type AppError, type Progress, type Status } from './api';
 import { StatusContext } from './components';
 import { ago, plural } from './lib/format';
 import { useRoute } from './lib/route';
@@ -21,8 +21,14 @@ export function App() {
   const [progress, setProgress] = useState<Progress | null>(null);
   const [startupError, setStartupError] = useState<string | null>(null);
 
-  const refresh = useCallback(() => {
-    call<Status>('status').then(setStatus, (e) => setStartupError(e.message));
+  const refresh = useCallback(async () => {
+    try {
+      const failure = await call<AppError | null>('startup_error');
+      if (failure) return setStartupError(failure.message);
+      setStatus(await call<Status>('status'));
+    } catch (e) {
+      setStartupError((e as AppError).message);
+    }
   }, []);
 
   useEffect(() => {
@@ -34,9 +40,10 @@ export function App() {
   if (startupError) {
     return (
       <main class="centered">
-        <p role="alert" class="error">
-          {startupError}
-        </p>
+        <div class="card" role="alert" id="startup-error">
+          <h1>Healthcare Records cannot start</h1>
+          <p>{startupError}</p>
+        </div>
       </main>
     );
   }

@@ -60,6 +60,20 @@ impl Keystore {
         store
     }
 
+    /// The keyring, or an error saying none answered: for the desktop app, which keeps
+    /// nothing secret in files.
+    pub fn keyring_only(replica: &Path) -> sync_core::Result<Self> {
+        let store = Self::for_replica(replica);
+        match store.location() {
+            Location::Keyring { .. } => Ok(store),
+            Location::File(_) => Err(failed(
+                "no OS keyring answered (on Linux: a Secret Service such as GNOME Keyring or \
+                 KWallet, unlocked, on the session bus). The app keeps your session and the key \
+                 of your local records there, never in files: start one, then open the app again",
+            )),
+        }
+    }
+
     /// A store that never asks the keyring.
     pub fn file_only(replica: &Path) -> Self {
         let absolute = std::path::absolute(replica).unwrap_or_else(|_| replica.to_owned());

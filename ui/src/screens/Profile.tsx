@@ -37,10 +37,8 @@ export function Profile() {
         <dd>{status?.server}</dd>
         <dt>Last sync</dt>
         <dd>{ago(status?.last_sync)}</dd>
-        <dt>Session kept in</dt>
-        <dd id="session-kept-in">
-          {status?.session_kept_in === 'keyring' ? 'the OS keyring' : 'a private file (no OS keyring answered)'}
-        </dd>
+        <dt>Session and key</dt>
+        <dd id="session-kept-in">kept in the OS keyring</dd>
       </dl>
       <ErrorMessage error={error} />
       {confirming ? (

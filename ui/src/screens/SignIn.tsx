@@ -52,11 +52,6 @@ export function SignIn({ status, onSignedIn }: { status: Status; onSignedIn: (s:
         <button type="submit" class="primary" id="sign-in" disabled={busy}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
-        {status.session_kept_in === 'file' && (
-          <p class="warning">
-            No OS keyring answered: your session will be kept in a file readable only by you.
-          </p>
-        )}
       </form>
     </main>
   );
