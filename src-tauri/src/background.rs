@@ -56,7 +56,7 @@ pub enum Progress {
         pulled: usize,
         conflicts: usize,
         rejected: usize,
-        new_documents: i64,
+        new_documents: usize,
     },
     Failed {
         code: &'static str,
@@ -115,9 +115,6 @@ async fn sync_once(app: &AppHandle, manual: bool) {
     let replica = desk.replica().await;
     desk.sync.syncing.store(true, Ordering::Relaxed);
     emit_status(app).await;
-    let documents_before = replica
-        .count(domain::dto::SyncTable::HealthcareDocuments)
-        .await;
     let report = |event: SyncEvent| {
         let progress = match event {
             SyncEvent::Started => Progress::Started,
@@ -141,20 +138,13 @@ async fn sync_once(app: &AppHandle, manual: bool) {
             let _ = replica
                 .set_state("last_sync", &chrono::Utc::now().to_rfc3339())
                 .await;
-            let documents_after = replica
-                .count(domain::dto::SyncTable::HealthcareDocuments)
-                .await;
-            let new_documents = match (documents_before, documents_after) {
-                (Ok(before), Ok(after)) => (after - before).max(0),
-                _ => 0,
-            };
-            notify::sync_finished(new_documents, summary.conflicts, summary.rejected);
+            notify::sync_finished(summary.new_documents, summary.conflicts, summary.rejected);
             Progress::Finished {
                 pushed: summary.pushed,
                 pulled: summary.pulled,
                 conflicts: summary.conflicts,
                 rejected: summary.rejected,
-                new_documents,
+                new_documents: summary.new_documents,
             }
         }
         Err(e) => {

@@ -11,12 +11,12 @@ fn plural(n: impl Into<i64>, one: &str, many: &str) -> String {
 }
 
 /// After a sync that brought new documents, conflicts or refused edits; silent otherwise.
-pub fn sync_finished(new_documents: i64, conflicts: usize, rejected: usize) {
+pub fn sync_finished(new_documents: usize, conflicts: usize, rejected: usize) {
     let mut lines = Vec::new();
     if new_documents > 0 {
         lines.push(format!(
             "{} arrived.",
-            plural(new_documents, "new document", "new documents")
+            plural(new_documents as i64, "new document", "new documents")
         ));
     }
     if conflicts > 0 {

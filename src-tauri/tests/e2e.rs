@@ -406,6 +406,17 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     )
     .await;
     app.screenshot(&shots.join("06c-image.png")).await;
+    // That sync announced them: a count, no title.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !desktop.notifications().contains("2 new documents arrived.") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no new-documents notification in:\n{}",
+            desktop.notifications()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(!desktop.notifications().contains("Blood panel"));
 
     // A second patient with the same email: the warning links to the existing record.
     app.click("a[href='#/patients']").await;

@@ -84,6 +84,8 @@ pub struct SyncSummary {
     pub conflicts: usize,
     pub rejected: usize,
     pub pulled: usize,
+    /// Pulled documents this replica did not hold before.
+    pub new_documents: usize,
 }
 
 impl Remote {
@@ -271,9 +273,11 @@ async fn run(
             }
             other => other?,
         };
-        summary.pulled += replica
+        let applied = replica
             .apply_page(&page.changes, &page.next_cursor, !bulk)
             .await?;
+        summary.pulled += applied.rows;
+        summary.new_documents += applied.new_documents;
         events(SyncEvent::Pulled {
             rows: summary.pulled,
         });

@@ -565,8 +565,25 @@ impl Replica {
         changes: &[Change],
         cursor: &str,
         index_now: bool,
-    ) -> Result<usize> {
+    ) -> Result<PageApplied> {
         let mut tx = self.pool.begin().await?;
+        // Documents this replica has not held before: what "new documents" means to a person.
+        let incoming: Vec<String> = changes
+            .iter()
+            .filter(|c| c.table == SyncTable::HealthcareDocuments && c.op == ChangeOp::Upsert)
+            .map(|c| c.id.to_string())
+            .collect();
+        let known: i64 = if incoming.is_empty() {
+            0
+        } else {
+            sqlx::query_scalar(
+                "SELECT count(*) FROM rows WHERE table_name = 'healthcare_documents' \
+                 AND id IN (SELECT value FROM json_each(?))",
+            )
+            .bind(serde_json::to_string(&incoming)?)
+            .fetch_one(&mut *tx)
+            .await?
+        };
         // Edits still queued (usually none) stay on top of what the server sends: the rebase.
         let queued: Vec<(String, String, String)> =
             sqlx::query_as("SELECT table_name, row_id, fields FROM outbox ORDER BY seq")
@@ -633,8 +650,17 @@ impl Replica {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(changes.len())
+        Ok(PageApplied {
+            rows: changes.len(),
+            new_documents: incoming.len().saturating_sub(known.max(0) as usize),
+        })
     }
+}
+
+/// What applying one page of the change feed did.
+pub(crate) struct PageApplied {
+    pub rows: usize,
+    pub new_documents: usize,
 }
 
 /// Rows per multi-row upsert when applying a pulled page.

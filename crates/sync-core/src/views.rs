@@ -2,7 +2,7 @@
 //! filtered documents, the sync log, counts for the status bar. Plain queries over the
 //! replica; nothing here needs a connection.
 
-use crate::replica::{table_name, Replica};
+use crate::replica::Replica;
 use crate::{Result, SyncError};
 use domain::dto::SyncTable;
 use serde::{Deserialize, Serialize};
@@ -264,41 +264,62 @@ impl Replica {
         Ok(NewPatientOutcome::Created { id })
     }
 
-    /// Documents matching `filter`, newest first.
+    /// Documents matching `filter`: newest first, or most recently added or changed first
+    /// when only words are given.
     pub async fn documents(&self, filter: &DocumentFilter) -> Result<Vec<DocumentSummary>> {
-        let mut sql = format!(
-            "SELECT r.data, {} FROM rows r",
-            state_sql("healthcare_documents", false)
-        );
+        let state = state_sql("healthcare_documents", false);
         let terms = filter.text.as_deref().map(fts_terms).unwrap_or_default();
-        if !terms.is_empty() {
-            sql.push_str(" JOIN document_search s ON s.doc_id = r.id AND document_search MATCH ?1");
-        }
-        sql.push_str(" WHERE r.table_name = 'healthcare_documents'");
-        let conditions = [
-            (
-                filter.patient_id.is_some(),
-                " AND json_extract(r.data, '$.patient_id') = ?2",
-            ),
-            (
-                filter.kind.is_some(),
-                " AND json_extract(r.data, '$.type') = ?3",
-            ),
-            (
-                filter.from.is_some(),
-                " AND json_extract(r.data, '$.date') >= ?4",
-            ),
-            (
-                filter.to.is_some(),
-                " AND json_extract(r.data, '$.date') <= ?5",
-            ),
-        ];
-        for (on, condition) in conditions {
-            if on {
-                sql.push_str(condition);
+        let narrowed = filter.patient_id.is_some()
+            || filter.kind.is_some()
+            || filter.from.is_some()
+            || filter.to.is_some();
+        let sql = if !terms.is_empty() && !narrowed {
+            // Words alone: matches straight from the index, most recently added or changed
+            // first (the index's own order, so a word in every title reads `limit` entries,
+            // not all of them: ranking by relevance scored every match, 280 ms at 100,000),
+            // and only those rows read: CROSS JOIN keeps SQLite from scanning every row and
+            // probing the matches instead (100 ms, not 5, at 100,000 encrypted documents).
+            format!(
+                "SELECT r.data, {state} FROM (SELECT rowid AS n, doc_id FROM document_search \
+                 WHERE document_search MATCH ?1 ORDER BY rowid DESC LIMIT ?6) s \
+                 CROSS JOIN rows r ON r.table_name = 'healthcare_documents' AND r.id = s.doc_id \
+                 ORDER BY s.n DESC"
+            )
+        } else {
+            let mut sql = format!(
+                "SELECT r.data, {state} FROM rows r WHERE r.table_name = 'healthcare_documents'"
+            );
+            let conditions = [
+                (
+                    !terms.is_empty(),
+                    " AND r.id IN (SELECT doc_id FROM document_search WHERE document_search MATCH ?1)",
+                ),
+                (
+                    filter.patient_id.is_some(),
+                    " AND json_extract(r.data, '$.patient_id') = ?2",
+                ),
+                (
+                    filter.kind.is_some(),
+                    " AND json_extract(r.data, '$.type') = ?3",
+                ),
+                (
+                    filter.from.is_some(),
+                    " AND json_extract(r.data, '$.date') >= ?4",
+                ),
+                (
+                    filter.to.is_some(),
+                    " AND json_extract(r.data, '$.date') <= ?5",
+                ),
+            ];
+            for (on, condition) in conditions {
+                if on {
+                    sql.push_str(condition);
+                }
             }
-        }
-        sql.push_str(" ORDER BY json_extract(r.data, '$.date') DESC, r.id DESC LIMIT ?6");
+            // Newest first, walking the date index (no sort of every document).
+            sql.push_str(" ORDER BY json_extract(r.data, '$.date') DESC, r.id DESC LIMIT ?6");
+            sql
+        };
         let rows: Vec<(String, String)> = sqlx::query_as(&sql)
             .bind(&terms)
             .bind(filter.patient_id.map(|p| p.to_string()))
@@ -372,16 +393,6 @@ impl Replica {
             rejected,
             last_sync: self.state("last_sync").await?,
         })
-    }
-
-    /// Rows of `table` in this replica.
-    pub async fn count(&self, table: SyncTable) -> Result<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT count(*) FROM rows WHERE table_name = ?")
-                .bind(table_name(table))
-                .fetch_one(self.pool())
-                .await?,
-        )
     }
 
     /// Edits the platform refused, newest first.
@@ -564,6 +575,14 @@ mod tests {
             titles(r.documents(&in_text).await.expect("text")),
             ["Iron"],
             "words of a document's text, as prefixes"
+        );
+        let words_alone = DocumentFilter {
+            text: Some("ferrit".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            titles(r.documents(&words_alone).await.expect("text")),
+            ["Iron"]
         );
         let other_patient = DocumentFilter {
             patient_id: Some(Uuid::now_v7()),

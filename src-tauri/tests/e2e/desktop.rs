@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 pub struct Desktop {
     pub bus: SessionBus,
+    display: String,
     pub driver_port: u16,
     notifications: PathBuf,
     children: Vec<Child>,
@@ -99,6 +100,9 @@ impl Desktop {
         for (k, v) in app_env {
             driver.env(k, v);
         }
+        // Its own process group: tauri-driver leaves WebKitWebDriver behind when killed, so
+        // the whole group goes at the end.
+        std::os::unix::process::CommandExt::process_group(&mut driver, 0);
         children.push(spawn(
             driver.stdout(Stdio::null()).stderr(Stdio::null()),
             "tauri-driver (cargo install tauri-driver --version ^2 --locked)",
@@ -106,6 +110,7 @@ impl Desktop {
 
         let desktop = Self {
             bus,
+            display,
             driver_port,
             notifications,
             children,
@@ -123,6 +128,23 @@ impl Desktop {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Starts `binary` in this session directly (no WebDriver), with `env` on top.
+    pub fn spawn(&self, binary: &std::path::Path, env: &[(&str, String)]) -> Child {
+        let mut cmd = Command::new(binary);
+        cmd.env("DISPLAY", &self.display)
+            .env("DBUS_SESSION_BUS_ADDRESS", self.bus.address())
+            .env("HOME", self.bus.home())
+            .env("XDG_RUNTIME_DIR", self.bus.home().join("run"))
+            .env("XDG_DATA_HOME", self.bus.home().join("data"))
+            .env("XDG_CONFIG_HOME", self.bus.home().join("config"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        spawn(&mut cmd, "the app")
     }
 
     /// Every `Notify` call seen on the bus so far, as `dbus-monitor` printed them.
@@ -145,7 +167,12 @@ fn driver_binary() -> PathBuf {
 
 impl Drop for Desktop {
     fn drop(&mut self) {
-        // The driver first (it ends the app), the display last.
+        // The driver's process group first (it holds the app), the display last.
+        if let Some(driver) = self.children.last() {
+            let _ = Command::new("kill")
+                .args(["-TERM", "--", &format!("-{}", driver.id())])
+                .status();
+        }
         for child in self.children.iter_mut().rev() {
             let _ = child.kill();
             let _ = child.wait();

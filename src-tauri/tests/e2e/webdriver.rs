@@ -17,7 +17,11 @@ pub struct WebDriver {
 impl WebDriver {
     /// Starts the app at `application` (a new session) through the driver at `port`.
     pub async fn launch(port: u16, application: &str) -> Self {
-        let http = reqwest::Client::new();
+        // Every call answers within a minute or the test fails, rather than hanging CI.
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("http client");
         let base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(30);
         while http.get(format!("{base}/status")).send().await.is_err() {
