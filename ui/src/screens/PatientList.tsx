@@ -26,30 +26,40 @@ export function PatientList() {
     return () => clearTimeout(t);
   }, [search]);
 
-  // A new search, or a change in the replica (a sync, an edit): start over.
+  // A new search, or a change in the replica (a sync, an edit): start over. Answers to
+  // requests of an earlier generation are dropped when they arrive.
+  const generation = useRef(0);
+  const [current, setCurrent] = useState(0);
   useEffect(() => {
+    generation.current += 1;
     loaded.current = new Set();
     setRows(new Map());
     setTotal(null);
+    setCurrent(generation.current);
   }, [query, status?.pending, status?.last_sync, status?.conflicts]);
 
+  // The list's height (re-measured when it reappears after an empty result).
+  const listShown = total !== 0;
   useEffect(() => {
     const el = scroller.current;
     if (!el) return;
-    const measure = () => setViewport(el.clientHeight);
+    const measure = () => setViewport(el.clientHeight || 600);
     measure();
+    if (typeof ResizeObserver === 'undefined') return;
     const observer = new ResizeObserver(measure);
     observer.observe(el);
     return () => observer.disconnect();
-  }, []);
+  }, [listShown]);
 
   const range = visibleRange(scrollTop, viewport, ROW, total ?? PAGE);
   useEffect(() => {
+    const asked = generation.current;
     for (const page of pagesFor(range, PAGE)) {
       if (loaded.current.has(page)) continue;
       loaded.current.add(page);
       call<PatientPage>('patients', { search: query, offset: page * PAGE, limit: PAGE }).then(
         (result) => {
+          if (asked !== generation.current) return;
           // For profiling (and the figures bench): when the first screen had its data.
           if (result.items.length && !performance.getEntriesByName('first-screen').length) {
             performance.mark('first-screen');
@@ -62,12 +72,13 @@ export function PatientList() {
           });
         },
         (e) => {
+          if (asked !== generation.current) return;
           loaded.current.delete(page);
           setError(e);
         },
       );
     }
-  }, [range.start, range.end, query, total]);
+  }, [range.start, range.end, current]);
 
   function onKeyDown(e: KeyboardEvent) {
     if (!total) return;
