@@ -471,6 +471,7 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     app.fill("#password", PASSWORD).await;
     app.click("#sign-in").await;
     app.wait_text("#patient-count", "1 patient").await;
+    app.wait_text(".row[data-patient-id]", PATIENT).await;
     app.screenshot(&shots.join("09-patients.png")).await;
     assert!(!in_clear(&replica, PATIENT));
     app.quit().await;
