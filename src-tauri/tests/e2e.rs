@@ -52,6 +52,20 @@ fn in_clear(replica: &Path, needle: &str) -> bool {
     })
 }
 
+/// Opens the document titled `title` from the document list on screen.
+async fn open_document(app: &WebDriver, title: &str) {
+    let href = app
+        .wait_for(
+            title,
+            "const a = [...document.querySelectorAll('.doc-list a')].find(a => a.textContent === arguments[0]); \
+             return a ? a.getAttribute('href') : null;",
+            json!([title]),
+        )
+        .await;
+    app.click(&format!("a[href='{}']", href.as_str().expect("href")))
+        .await;
+}
+
 /// A one-page PDF saying `text`.
 fn tiny_pdf(text: &str) -> Vec<u8> {
     let stream = format!("BT /F1 24 Tf 72 720 Td ({text}) Tj ET");
@@ -371,34 +385,18 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     app.click("#sync-now").await;
     app.click("a[href='#/documents']").await;
     app.wait_text(".documents", "Blood panel").await;
-    app.js("location.hash = '#/documents'", json!([])).await;
-    let pdf_link = app
-        .wait_for(
-            "the PDF in the list",
-            "const a = [...document.querySelectorAll('.doc-list a')].find(a => a.textContent === 'Blood panel'); return a ? a.getAttribute('href') : null;",
-            json!([]),
-        )
-        .await;
-    app.click(&format!("a[href='{}']", pdf_link.as_str().expect("href")))
-        .await;
+    open_document(&app, "Blood panel").await;
     app.wait_for(
         "the PDF viewer",
         "return !!document.querySelector('iframe.doc-frame');",
         json!([]),
     )
     .await;
+    // WebKit's own PDF viewer renders after the frame appears.
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     app.screenshot(&shots.join("06b-pdf.png")).await;
-    app.js("location.hash = '#/documents'", json!([])).await;
-    let png_link = app
-        .wait_for(
-            "the image in the list",
-            "const a = [...document.querySelectorAll('.doc-list a')].find(a => a.textContent === 'Food diary photo'); return a ? a.getAttribute('href') : null;",
-            json!([]),
-        )
-        .await;
-    app.click(&format!("a[href='{}']", png_link.as_str().expect("href")))
-        .await;
+    app.click("a[href='#/documents']").await;
+    open_document(&app, "Food diary photo").await;
     app.wait_for(
         "the image to load",
         "const i = document.querySelector('img.doc-image'); return !!i && i.complete && i.naturalWidth === 128;",

@@ -335,14 +335,7 @@ impl Replica {
         sqlx::query("DELETE FROM document_search")
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO document_search (doc_id, title, body) \
-             SELECT r.id, json_extract(r.data, '$.title'), COALESCE(CAST(b.data AS TEXT), '') \
-             FROM rows r LEFT JOIN document_bodies b ON b.doc_id = r.id AND b.mime_type LIKE 'text/%' \
-             WHERE r.table_name = 'healthcare_documents'",
-        )
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(INDEX_DOCUMENTS).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -737,21 +730,24 @@ async fn put_body(
     Ok(())
 }
 
+/// Search index entries for documents: the title, and the text of a text body if kept here.
+const INDEX_DOCUMENTS: &str = "INSERT INTO document_search (doc_id, title, body) \
+     SELECT r.id, json_extract(r.data, '$.title'), COALESCE(CAST(b.data AS TEXT), '') \
+     FROM rows r LEFT JOIN document_bodies b ON b.doc_id = r.id AND b.mime_type LIKE 'text/%' \
+     WHERE r.table_name = 'healthcare_documents'";
+static INDEX_ONE_DOCUMENT: LazyLock<String> =
+    LazyLock::new(|| format!("{INDEX_DOCUMENTS} AND r.id = ?"));
+
 /// Brings the search index entry of one document in line with its row and body.
 async fn reindex_document(tx: &mut SqliteConnection, id: Uuid) -> Result<()> {
     sqlx::query("DELETE FROM document_search WHERE doc_id = ?")
         .bind(id.to_string())
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
-        "INSERT INTO document_search (doc_id, title, body) \
-         SELECT r.id, json_extract(r.data, '$.title'), COALESCE(CAST(b.data AS TEXT), '') \
-         FROM rows r LEFT JOIN document_bodies b ON b.doc_id = r.id AND b.mime_type LIKE 'text/%' \
-         WHERE r.table_name = 'healthcare_documents' AND r.id = ?",
-    )
-    .bind(id.to_string())
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query(&INDEX_ONE_DOCUMENT)
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 
