@@ -165,4 +165,31 @@ async fn sync_once(app: &AppHandle, manual: bool) {
     let _ = app.emit("sync-progress", progress);
     desk.sync.syncing.store(false, Ordering::Relaxed);
     emit_status(app).await;
+    if desk.sync.online() {
+        prefetch(&desk, &replica).await;
+    }
+}
+
+/// Text documents per sync whose bodies are fetched ahead, and their size cap: enough to read
+/// and search a caseload's notes and reports offline without downloading every file.
+const PREFETCH_PER_SYNC: i64 = 200;
+const PREFETCH_MAX_BYTES: i64 = 256 * 1024;
+
+async fn prefetch(desk: &Desk, replica: &sync_core::Replica) {
+    let kept = sync_core::signed_in(&desk.keystore, |remote| {
+        let replica = replica.clone();
+        async move {
+            sync_core::prefetch_text_bodies(
+                &replica,
+                &remote,
+                PREFETCH_PER_SYNC,
+                PREFETCH_MAX_BYTES,
+            )
+            .await
+        }
+    })
+    .await;
+    if let Err(e) = kept {
+        tracing::debug!("no prefetch this time: {e}");
+    }
 }

@@ -382,6 +382,21 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     )
     .await
     .expect("png upload");
+    // And a text document, never opened on the laptop: its text is fetched ahead after the
+    // sync, so searching its words finds it offline.
+    let mut note = serde_json::Map::new();
+    note.insert("patient_id".into(), json!(id.to_string()));
+    note.insert("type".into(), json!("lab report"));
+    note.insert("date".into(), json!("2026-11-21"));
+    note.insert("title".into(), json!("Iron studies"));
+    note.insert("content".into(), json!("Transferrin saturation 14%."));
+    tablet
+        .insert(domain::dto::SyncTable::HealthcareDocuments, note)
+        .await
+        .expect("tablet document");
+    sync_core::sync_signed_in(&tablet, &tablet_store, policy, &|_| {})
+        .await
+        .expect("tablet push");
     app.click("#sync-now").await;
     app.click("a[href='#/documents']").await;
     app.wait_text(".documents", "Blood panel").await;
@@ -404,9 +419,31 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     )
     .await;
     app.screenshot(&shots.join("06c-image.png")).await;
+    app.click("a[href='#/documents']").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        app.fill("#document-search", "transferr").await;
+        let found = app
+            .wait_for(
+                "the search to run",
+                "const d = document.querySelector('.documents[data-search=transferr]'); \
+                 return d ? d.textContent.includes('Iron studies') ? 'yes' : 'no' : null;",
+                json!([]),
+            )
+            .await;
+        if found == "yes" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the unopened text document was never searchable"
+        );
+        app.fill("#document-search", "").await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
     // That sync announced them: a count, no title.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !desktop.notifications().contains("2 new documents arrived.") {
+    while !desktop.notifications().contains("3 new documents arrived.") {
         assert!(
             std::time::Instant::now() < deadline,
             "no new-documents notification in:\n{}",

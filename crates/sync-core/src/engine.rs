@@ -340,6 +340,30 @@ pub async fn document_body(
     Ok((mime, bytes))
 }
 
+/// Keeps, for offline reading and full-text search, the bodies of up to `limit` text documents
+/// of at most `max_bytes` this replica has not kept yet, newest first. Stops quietly at the
+/// first failure (the next sync carries on). Returns how many it kept.
+pub async fn prefetch_text_bodies(
+    replica: &Replica,
+    remote: &Remote,
+    limit: i64,
+    max_bytes: i64,
+) -> Result<usize> {
+    let mut kept = 0;
+    for id in replica.unfetched_text_documents(limit, max_bytes).await? {
+        match document_body(replica, remote, id).await {
+            Ok(_) => kept += 1,
+            // Gone at the platform since, or not ours to read any more: the next sync says.
+            Err(SyncError::NotFound(_)) => {}
+            Err(e) => {
+                tracing::debug!("prefetch stopped: {e}");
+                break;
+            }
+        }
+    }
+    Ok(kept)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

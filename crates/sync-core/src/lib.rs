@@ -22,8 +22,8 @@ pub mod session;
 pub mod views;
 
 pub use engine::{
-    document_body, sync, sync_reporting, sync_with_retry, Remote, RetryPolicy, SyncEvent,
-    SyncSummary,
+    document_body, prefetch_text_bodies, sync, sync_reporting, sync_with_retry, Remote,
+    RetryPolicy, SyncEvent, SyncSummary,
 };
 pub use replica::{set_aside, ConflictRecord, Replica, ReplicaKey};
 pub use session::{login, logout, refresh, signed_in, sync_signed_in, Session, TokenStore};

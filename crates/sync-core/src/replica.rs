@@ -369,6 +369,28 @@ impl Replica {
         )
     }
 
+    /// Text documents of at most `max_bytes` whose body is not kept here, newest first.
+    pub(crate) async fn unfetched_text_documents(
+        &self,
+        limit: i64,
+        max_bytes: i64,
+    ) -> Result<Vec<Uuid>> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT r.id FROM rows r WHERE r.table_name = 'healthcare_documents' \
+             AND json_extract(r.data, '$.mime_type') LIKE 'text/%' \
+             AND json_extract(r.data, '$.size_bytes') <= ? \
+             AND NOT EXISTS (SELECT 1 FROM document_bodies b WHERE b.doc_id = r.id) \
+             ORDER BY json_extract(r.data, '$.date') DESC, r.id DESC LIMIT ?",
+        )
+        .bind(max_bytes)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        ids.iter()
+            .map(|id| id.parse().map_err(|_| SyncError::NotFound("row id")))
+            .collect()
+    }
+
     /// Keeps a fetched body for offline reading, and makes its text searchable.
     pub(crate) async fn store_body(
         &self,
