@@ -171,7 +171,6 @@ impl Desk {
     /// nothing of the patients stays on the computer.
     pub async fn sign_out(&self) -> Result<(), SyncError> {
         sync_core::logout(&self.keystore).await?;
-        self.keystore.forget_replica_key()?;
         self.replace_replica().await
     }
 

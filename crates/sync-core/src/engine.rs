@@ -132,13 +132,6 @@ impl Remote {
         }
         Ok(serde_json::from_slice(&body)?)
     }
-
-    pub(crate) async fn send_json(
-        &self,
-        req: reqwest::RequestBuilder,
-    ) -> Result<serde_json::Value> {
-        self.send(req).await
-    }
 }
 
 /// Pushes every queued edit, then pulls every change; safe to interrupt at any point.

@@ -129,7 +129,7 @@ impl Remote {
         if let Some(body) = body {
             req = req.json(&body);
         }
-        self.send_json(req).await
+        self.send(req).await
     }
 
     async fn upload(&self, upload: Upload) -> Result<Value> {
@@ -148,6 +148,6 @@ impl Remote {
                 self.base, upload.patient_id
             ))
             .multipart(form);
-        self.send_json(req).await
+        self.send(req).await
     }
 }
