@@ -179,9 +179,7 @@ impl Desk {
         let mut replica = self.replica.write().await;
         replica.close().await;
         self.keystore.forget_replica_key()?;
-        for suffix in ["", "-wal", "-shm"] {
-            let mut path = self.settings.replica.as_os_str().to_owned();
-            path.push(suffix);
+        for path in sync_core::replica_files(&self.settings.replica) {
             match std::fs::remove_file(&path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     return Err(SyncError::Credentials(format!(

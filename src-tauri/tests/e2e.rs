@@ -44,10 +44,8 @@ async fn diet_on_server(platform: &Platform) -> String {
 
 /// Whether any of the replica's files holds `needle` in clear.
 fn in_clear(replica: &Path, needle: &str) -> bool {
-    ["", "-wal"].iter().any(|suffix| {
-        let mut path = replica.as_os_str().to_owned();
-        path.push(suffix);
-        std::fs::read(PathBuf::from(path))
+    sync_core::replica_files(replica).iter().any(|file| {
+        std::fs::read(file)
             .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
     })
 }

@@ -86,6 +86,15 @@ impl std::fmt::Debug for ReplicaKey {
     }
 }
 
+/// A replica's files: the database, its write-ahead log and its shared-memory index.
+pub fn replica_files(path: &Path) -> [std::path::PathBuf; 3] {
+    ["", "-wal", "-shm"].map(|suffix| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        std::path::PathBuf::from(name)
+    })
+}
+
 /// Moves a replica that cannot be opened (its key is gone) out of the way, with its WAL,
 /// rather than deleting it: should the key turn up again, nothing was destroyed.
 /// Returns where it went.
@@ -95,11 +104,9 @@ pub fn set_aside(path: &Path) -> std::io::Result<std::path::PathBuf> {
     aside.push(format!(".unreadable-{stamp}"));
     let aside = std::path::PathBuf::from(aside);
     std::fs::rename(path, &aside)?;
-    for suffix in ["-wal", "-shm"] {
-        let mut from = path.as_os_str().to_owned();
-        from.push(suffix);
-        let mut to = aside.as_os_str().to_owned();
-        to.push(suffix);
+    let [_, from_wal, from_shm] = replica_files(path);
+    let [_, to_wal, to_shm] = replica_files(&aside);
+    for (from, to) in [(from_wal, to_wal), (from_shm, to_shm)] {
         match std::fs::rename(&from, &to) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
             _ => {}
@@ -827,10 +834,8 @@ mod tests {
     }
 
     fn bytes_hold(path: &Path, needle: &str) -> bool {
-        ["", "-wal"].iter().any(|suffix| {
-            let mut p = path.as_os_str().to_owned();
-            p.push(suffix);
-            std::fs::read(std::path::PathBuf::from(p))
+        replica_files(path).iter().any(|file| {
+            std::fs::read(file)
                 .is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
         })
     }
