@@ -347,23 +347,23 @@ impl Replica {
         Ok(())
     }
 
-    /// Documents whose title or fetched text matches `query` (every word, as a prefix),
-    /// best match first.
+    /// Documents whose title or kept text matches `query` (every word, as a prefix), most
+    /// recently added or changed first: the app's search ([`Replica::documents`]) as JSON.
     pub async fn search_documents(&self, query: &str, limit: i64) -> Result<Vec<Value>> {
-        let terms = crate::views::fts_terms(query);
-        if terms.is_empty() {
+        if query.trim().is_empty() {
             return Ok(Vec::new());
         }
-        let data: Vec<String> = sqlx::query_scalar(
-            "SELECT r.data FROM document_search s JOIN rows r \
-             ON r.table_name = 'healthcare_documents' AND r.id = s.doc_id \
-             WHERE document_search MATCH ? ORDER BY rank LIMIT ?",
-        )
-        .bind(terms)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        data.iter().map(|d| Ok(serde_json::from_str(d)?)).collect()
+        let filter = crate::views::DocumentFilter {
+            text: Some(query.to_owned()),
+            limit: Some(limit),
+            ..Default::default()
+        };
+        Ok(self
+            .documents(&filter)
+            .await?
+            .into_iter()
+            .map(|d| d.document)
+            .collect())
     }
 
     /// A fetched body, if this replica has it.

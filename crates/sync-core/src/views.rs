@@ -441,7 +441,7 @@ impl Replica {
 }
 
 /// Each word quoted (FTS syntax characters in user input are text), as a prefix.
-pub(crate) fn fts_terms(query: &str) -> String {
+fn fts_terms(query: &str) -> String {
     query
         .split_whitespace()
         .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
