@@ -287,20 +287,13 @@ pub async fn upload_document(desk: Cmd<'_>, file: FileUpload) -> CommandResult<V
 /// Practitioners a document can be shared with (the directory in the replica).
 #[tauri::command(rename_all = "snake_case")]
 pub async fn practitioners(desk: Cmd<'_>) -> CommandResult<Vec<Value>> {
-    let mut users = desk.replica().await.rows(SyncTable::Users).await?;
-    users.retain(|u| u["type"] == "practitioner");
-    users.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
-    Ok(users)
+    Ok(desk.replica().await.practitioners().await?)
 }
 
 /// Live shares of a document.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn shares(desk: Cmd<'_>, document_id: Uuid) -> CommandResult<Vec<Value>> {
-    let mut shares = desk.replica().await.rows(SyncTable::DocumentShares).await?;
-    shares.retain(|s| {
-        s["document_id"].as_str() == Some(&document_id.to_string()) && s["revoked_at"].is_null()
-    });
-    Ok(shares)
+    Ok(desk.replica().await.live_shares(document_id).await?)
 }
 
 #[tauri::command(rename_all = "snake_case")]

@@ -395,6 +395,34 @@ impl Replica {
         })
     }
 
+    /// Practitioners a document can be shared with (the directory in the replica), by name.
+    pub async fn practitioners(&self) -> Result<Vec<Value>> {
+        self.json_rows(
+            "SELECT data FROM rows WHERE table_name = 'users' \
+             AND json_extract(data, '$.type') = 'practitioner' ORDER BY json_extract(data, '$.name')",
+            None,
+        )
+        .await
+    }
+
+    /// The live (not revoked) shares of a document.
+    pub async fn live_shares(&self, document: Uuid) -> Result<Vec<Value>> {
+        self.json_rows(
+            "SELECT data FROM rows WHERE table_name = 'document_shares' \
+             AND json_extract(data, '$.document_id') = ? AND json_extract(data, '$.revoked_at') IS NULL",
+            Some(document.to_string()),
+        )
+        .await
+    }
+
+    async fn json_rows(&self, sql: &str, arg: Option<String>) -> Result<Vec<Value>> {
+        let data: Vec<String> = sqlx::query_scalar(sql)
+            .bind(arg)
+            .fetch_all(self.pool())
+            .await?;
+        data.iter().map(|d| Ok(serde_json::from_str(d)?)).collect()
+    }
+
     /// Edits the platform refused, newest first.
     pub async fn rejected_edits(&self) -> Result<Vec<RejectedEdit>> {
         #[derive(sqlx::FromRow)]
@@ -589,6 +617,53 @@ mod tests {
             ..Default::default()
         };
         assert!(r.documents(&other_patient).await.expect("none").is_empty());
+        std::fs::remove_dir_all(dir).expect("clean up");
+    }
+
+    #[tokio::test]
+    async fn the_share_picker_lists_practitioners_by_name_and_a_documents_live_shares() {
+        let (r, dir) = replica().await;
+        for (name, kind) in [
+            ("Zed", "practitioner"),
+            ("Dee", "dietician"),
+            ("Amy", "practitioner"),
+        ] {
+            r.insert(
+                SyncTable::Users,
+                fields(json!({"name": name, "type": kind})),
+            )
+            .await
+            .expect("user");
+        }
+        let names: Vec<_> = r
+            .practitioners()
+            .await
+            .expect("practitioners")
+            .iter()
+            .map(|u| u["name"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(names, ["Amy", "Zed"]);
+
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        for (doc, revoked) in [
+            (a, json!(null)),
+            (a, json!("2026-11-01T00:00:00Z")),
+            (b, json!(null)),
+        ] {
+            r.insert(
+                SyncTable::DocumentShares,
+                fields(json!({"document_id": doc.to_string(), "revoked_at": revoked})),
+            )
+            .await
+            .expect("share");
+        }
+        let live = r.live_shares(a).await.expect("shares");
+        assert_eq!(
+            live.len(),
+            1,
+            "the revoked share and the other document's are left out"
+        );
+        assert_eq!(live[0]["document_id"], a.to_string());
         std::fs::remove_dir_all(dir).expect("clean up");
     }
 }
