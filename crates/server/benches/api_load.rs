@@ -203,26 +203,10 @@ async fn bench(label: &str, database_url: &str, seconds: u64, connections: usize
     let base = format!("http://{}", server.addr);
     let client = reqwest::Client::new();
     let post = reqwest::Method::POST;
-    let admin = call(
-        &client,
-        post.clone(),
-        format!("{base}/api/v1/auth/login"),
-        None,
-        json!({"email": "admin@bench.example", "password": PASSWORD}),
-    )
-    .await;
-    let admin = admin["access_token"].as_str().expect("token").to_owned();
+    let admin = server::testing::access_token(&base, "admin@bench.example", PASSWORD).await;
     call(&client, post.clone(), format!("{base}/api/v1/users"), Some(&admin),
         json!({"email": "dee@bench.example", "name": "Dee", "type": "dietician", "password": PASSWORD})).await;
-    let login = call(
-        &client,
-        post.clone(),
-        format!("{base}/api/v1/auth/login"),
-        None,
-        json!({"email": "dee@bench.example", "password": PASSWORD}),
-    )
-    .await;
-    let token = login["access_token"].as_str().expect("token").to_owned();
+    let token = server::testing::access_token(&base, "dee@bench.example", PASSWORD).await;
     let mut patients = Vec::new();
     for i in 0..100 {
         let p = call(&client, post.clone(), format!("{base}/api/v1/patients"), Some(&token),

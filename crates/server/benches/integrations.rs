@@ -66,16 +66,12 @@ fn main() {
 
         let started = Instant::now();
         let http = reqwest::Client::new();
-        let login: serde_json::Value = http
-            .post(format!("{}/api/v1/auth/login", platform.base))
-            .json(&json!({"email": "dee@bench.example", "password": "benchmark password"}))
-            .send()
-            .await
-            .expect("login")
-            .json()
-            .await
-            .expect("json");
-        let token = login["access_token"].as_str().expect("token").to_owned();
+        let token = server::testing::access_token(
+            &platform.base,
+            "dee@bench.example",
+            "benchmark password",
+        )
+        .await;
         for p in &seeded {
             let res = http
                 .post(format!("{}/api/v1/patients", platform.base))

@@ -144,6 +144,23 @@ impl Drop for ScratchDatabase {
     }
 }
 
+/// Signs in at the platform at `base` over HTTP and returns the access token.
+pub async fn access_token(base: &str, email: &str, password: &str) -> String {
+    let login: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("login json");
+    login["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no access token for {email}: {login}"))
+        .to_owned()
+}
+
 /// The platform serving on a TCP port of this machine until stopped or dropped.
 pub struct Platform {
     pub addr: SocketAddr,

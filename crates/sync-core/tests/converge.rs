@@ -90,16 +90,7 @@ async fn world_on(database: ScratchDatabase, tweak: impl FnOnce(&mut Config)) ->
 
 /// Signs in a seeded user (they all have the dietician's test password) and returns the token.
 async fn login(base: &str, email: &str) -> String {
-    let login: Value = reqwest::Client::new()
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"email": email, "password": "dietician password"}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    login["access_token"].as_str().expect("token").into()
+    server::testing::access_token(base, email, "dietician password").await
 }
 
 impl World {

@@ -610,7 +610,7 @@ async fn two_instances_on_one_postgres_run_each_job_once() {
     let (one, two) = (start().await, start().await);
     let http = reqwest::Client::new();
     let token = |email: &'static str, kind| {
-        let (http, db, base) = (http.clone(), one.db.clone(), one.base.clone());
+        let (db, base) = (one.db.clone(), one.base.clone());
         async move {
             server::auth::create_account(
                 &db,
@@ -622,16 +622,7 @@ async fn two_instances_on_one_postgres_run_each_job_once() {
             )
             .await
             .expect("account");
-            let login: Value = http
-                .post(format!("{base}/api/v1/auth/login"))
-                .json(&json!({"email": email, "password": "a long test password"}))
-                .send()
-                .await
-                .expect("login")
-                .json()
-                .await
-                .expect("json");
-            login["access_token"].as_str().expect("token").to_owned()
+            server::testing::access_token(&base, email, "a long test password").await
         }
     };
     let admin = token("admin@two.example", Admin).await;
