@@ -12,11 +12,25 @@ use tauri::{AppHandle, Emitter as _, Manager as _};
 use tokio::sync::Notify;
 
 /// Shared between the commands and the sync task.
-#[derive(Default)]
 pub struct SyncControl {
     wake: Notify,
     online: AtomicBool,
     syncing: AtomicBool,
+    /// Bodies may still be waiting to be fetched ahead: set at start, when a sync pulls
+    /// changes, and while the last round fetched some or was cut off. An idle sync then skips
+    /// the look through every document.
+    prefetch_due: AtomicBool,
+}
+
+impl Default for SyncControl {
+    fn default() -> Self {
+        Self {
+            wake: Notify::new(),
+            online: AtomicBool::new(false),
+            syncing: AtomicBool::new(false),
+            prefetch_due: AtomicBool::new(true),
+        }
+    }
 }
 
 impl SyncControl {
@@ -135,6 +149,9 @@ async fn sync_once(app: &AppHandle, manual: bool) {
     let progress = match result {
         Ok(summary) => {
             desk.sync.set_online(true);
+            if summary.pulled > 0 {
+                desk.sync.prefetch_due.store(true, Ordering::Relaxed);
+            }
             let _ = replica
                 .set_state("last_sync", &chrono::Utc::now().to_rfc3339())
                 .await;
@@ -165,7 +182,7 @@ async fn sync_once(app: &AppHandle, manual: bool) {
     let _ = app.emit("sync-progress", progress);
     desk.sync.syncing.store(false, Ordering::Relaxed);
     emit_status(app).await;
-    if desk.sync.online() {
+    if desk.sync.online() && desk.sync.prefetch_due.load(Ordering::Relaxed) {
         prefetch(&desk, &replica).await;
     }
 }
@@ -189,7 +206,12 @@ async fn prefetch(desk: &Desk, replica: &sync_core::Replica) {
         }
     })
     .await;
-    if let Err(e) = kept {
-        tracing::debug!("no prefetch this time: {e}");
-    }
+    let due = match kept {
+        Ok(kept) => kept > 0,
+        Err(e) => {
+            tracing::debug!("prefetch cut off: {e}");
+            true
+        }
+    };
+    desk.sync.prefetch_due.store(due, Ordering::Relaxed);
 }

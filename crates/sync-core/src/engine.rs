@@ -334,8 +334,8 @@ pub async fn document_body(
 }
 
 /// Keeps, for offline reading and full-text search, the bodies of up to `limit` text documents
-/// of at most `max_bytes` this replica has not kept yet, newest first. Stops quietly at the
-/// first failure (the next sync carries on). Returns how many it kept.
+/// of at most `max_bytes` this replica has not kept yet, newest first. Returns how many it
+/// kept, or the failure that cut it off (what was kept stays; the next round carries on).
 pub async fn prefetch_text_bodies(
     replica: &Replica,
     remote: &Remote,
@@ -348,10 +348,7 @@ pub async fn prefetch_text_bodies(
             Ok(_) => kept += 1,
             // Gone at the platform since, or not ours to read any more: the next sync says.
             Err(SyncError::NotFound(_)) => {}
-            Err(e) => {
-                tracing::debug!("prefetch stopped: {e}");
-                break;
-            }
+            Err(e) => return Err(e),
         }
     }
     Ok(kept)
