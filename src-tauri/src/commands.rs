@@ -157,28 +157,16 @@ pub struct Body {
     pub base64: String,
 }
 
-/// A document's body: from the replica when fetched before, else from the platform (then
-/// kept for offline reading). A text document written here and not yet sent is its content.
+/// A document's body: from the replica when kept there (fetched before, or written here),
+/// else from the platform (then kept for offline reading).
 #[tauri::command(rename_all = "snake_case")]
 pub async fn document_body(desk: Cmd<'_>, id: Uuid) -> CommandResult<Body> {
     let replica = desk.replica().await;
-    let row = replica.row(SyncTable::HealthcareDocuments, id).await?;
-    let (mime_type, bytes) = match row.as_ref().and_then(|r| r["content"].as_str()) {
-        Some(text) => (
-            row.as_ref()
-                .and_then(|r| r["mime_type"].as_str())
-                .unwrap_or("text/plain")
-                .to_owned(),
-            text.as_bytes().to_vec(),
-        ),
-        None => {
-            sync_core::signed_in(&desk.keystore, |remote| {
-                let replica = replica.clone();
-                async move { sync_core::document_body(&replica, &remote, id).await }
-            })
-            .await?
-        }
-    };
+    let (mime_type, bytes) = sync_core::signed_in(&desk.keystore, |remote| {
+        let replica = replica.clone();
+        async move { sync_core::document_body(&replica, &remote, id).await }
+    })
+    .await?;
     Ok(Body {
         mime_type,
         base64: base64::engine::general_purpose::STANDARD.encode(bytes),

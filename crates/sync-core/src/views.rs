@@ -556,14 +556,22 @@ mod tests {
             ("progress note", "2026-02-01", "Follow-up", "weight stable"),
             ("lab report", "2026-03-05", "Iron", "ferritin low"),
         ];
+        let mut ids = Vec::new();
         for (kind, date, title, content) in docs {
-            r.insert(
+            let id = r.insert(
                 SyncTable::HealthcareDocuments,
                 fields(json!({"patient_id": p, "type": kind, "date": date, "title": title, "content": content})),
             )
             .await
             .expect("insert");
+            ids.push(id);
         }
+        // Written here, readable here at once: the text is kept as the body.
+        let (mime, body) = r.cached_body(ids[2]).await.expect("body").expect("kept");
+        assert_eq!(
+            (mime.as_str(), body.as_slice()),
+            ("text/plain", b"ferritin low".as_slice())
+        );
         let titles = |v: Vec<DocumentSummary>| -> Vec<String> {
             v.iter()
                 .map(|d| d.document["title"].as_str().unwrap_or_default().to_owned())
