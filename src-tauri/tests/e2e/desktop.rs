@@ -26,6 +26,16 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Puts `cmd` in the session: its display, its bus, and a home of its own.
+fn in_session(cmd: &mut Command, display: &str, bus: &SessionBus) {
+    cmd.env("DISPLAY", display)
+        .env("DBUS_SESSION_BUS_ADDRESS", bus.address())
+        .env("HOME", bus.home())
+        .env("XDG_RUNTIME_DIR", bus.home().join("run"))
+        .env("XDG_DATA_HOME", bus.home().join("data"))
+        .env("XDG_CONFIG_HOME", bus.home().join("config"));
+}
+
 fn spawn(cmd: &mut Command, what: &str) -> Child {
     cmd.spawn()
         .unwrap_or_else(|e| panic!("{what}: {e} (scripts/ensure-packages installs it)"))
@@ -59,14 +69,7 @@ impl Desktop {
         let display = format!(":{}", number.trim());
         children.push(xvfb);
 
-        let session_env = |cmd: &mut Command| {
-            cmd.env("DISPLAY", &display)
-                .env("DBUS_SESSION_BUS_ADDRESS", bus.address())
-                .env("HOME", bus.home())
-                .env("XDG_RUNTIME_DIR", bus.home().join("run"))
-                .env("XDG_DATA_HOME", bus.home().join("data"))
-                .env("XDG_CONFIG_HOME", bus.home().join("config"));
-        };
+        let session_env = |cmd: &mut Command| in_session(cmd, &display, &bus);
 
         let mut dunst = Command::new("dunst");
         session_env(&mut dunst);
@@ -133,14 +136,8 @@ impl Desktop {
     /// Starts `binary` in this session directly (no WebDriver), with `env` on top.
     pub fn spawn(&self, binary: &std::path::Path, env: &[(&str, String)]) -> Child {
         let mut cmd = Command::new(binary);
-        cmd.env("DISPLAY", &self.display)
-            .env("DBUS_SESSION_BUS_ADDRESS", self.bus.address())
-            .env("HOME", self.bus.home())
-            .env("XDG_RUNTIME_DIR", self.bus.home().join("run"))
-            .env("XDG_DATA_HOME", self.bus.home().join("data"))
-            .env("XDG_CONFIG_HOME", self.bus.home().join("config"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        in_session(&mut cmd, &self.display, &self.bus);
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
         for (k, v) in env {
             cmd.env(k, v);
         }
