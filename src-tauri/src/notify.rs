@@ -5,8 +5,7 @@ use sync_core::SyncError;
 
 const APP_NAME: &str = "Healthcare Records";
 
-fn plural(n: impl Into<i64>, one: &str, many: &str) -> String {
-    let n = n.into();
+fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
@@ -16,19 +15,19 @@ pub fn sync_finished(new_documents: usize, conflicts: usize, rejected: usize) {
     if new_documents > 0 {
         lines.push(format!(
             "{} arrived.",
-            plural(new_documents as i64, "new document", "new documents")
+            plural(new_documents, "new document", "new documents")
         ));
     }
     if conflicts > 0 {
         lines.push(format!(
             "{} your decision.",
-            plural(conflicts as i64, "change needs", "changes need")
+            plural(conflicts, "change needs", "changes need")
         ));
     }
     if rejected > 0 {
         lines.push(format!(
             "{} refused by the server.",
-            plural(rejected as i64, "change was", "changes were")
+            plural(rejected, "change was", "changes were")
         ));
     }
     if lines.is_empty() {
