@@ -8,7 +8,7 @@ use crate::background::emit_status;
 use crate::error::{AppError, CommandResult};
 use crate::state::{AppStatus, Desk};
 use base64::Engine as _;
-use domain::dto::SyncTable;
+use domain::dto::{ConflictKind, SyncTable};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sync_core::views::{
@@ -317,8 +317,11 @@ pub async fn sync_log(desk: Cmd<'_>, filter: LogFilter) -> CommandResult<Vec<Val
 #[derive(Debug, Serialize)]
 pub struct Conflict {
     pub id: i64,
-    pub table: String,
+    pub table: SyncTable,
     pub row_id: Uuid,
+    /// `fields`: both sides wrote `field`; `edited_on_server`: deleted here, edited there;
+    /// `deleted_on_server`: edited here, deleted there.
+    pub kind: ConflictKind,
     /// The patient's name or the document's title, for finding one's way.
     pub label: String,
     pub field: String,
@@ -331,12 +334,13 @@ pub async fn conflicts(desk: Cmd<'_>) -> CommandResult<Vec<Conflict>> {
     let replica = desk.replica().await;
     let mut out = Vec::new();
     for c in replica.conflicts().await? {
-        let table = if c.table == "patients" {
-            SyncTable::Patients
-        } else {
-            SyncTable::HealthcareDocuments
-        };
-        let row = replica.row(table, c.row_id).await?.unwrap_or_default();
+        // The row here, else the side of the conflict that still has it.
+        let row = replica.row(c.table, c.row_id).await?.unwrap_or_else(|| {
+            match (&c.client_value, &c.server_value) {
+                (Value::Object(_), _) => c.client_value.clone(),
+                _ => c.server_value.clone(),
+            }
+        });
         let label = row["name"]
             .as_str()
             .or(row["title"].as_str())
@@ -346,6 +350,7 @@ pub async fn conflicts(desk: Cmd<'_>) -> CommandResult<Vec<Conflict>> {
             id: c.id,
             table: c.table,
             row_id: c.row_id,
+            kind: c.kind,
             label,
             field: c.field,
             mine: c.client_value,
@@ -381,12 +386,12 @@ pub async fn resolve_conflict(
         .into_iter()
         .find(|c| c.id == id)
         .ok_or_else(|| AppError::new("not_found", "That conflict was already settled."))?;
-    let value = match resolution {
-        Resolution::Mine => conflict.client_value.clone(),
-        Resolution::Theirs => conflict.server_value.clone(),
-        Resolution::Value { value } => value,
+    let choice = match resolution {
+        Resolution::Mine => sync_core::Resolution::Mine,
+        Resolution::Theirs => sync_core::Resolution::Theirs,
+        Resolution::Value { value } => sync_core::Resolution::Value(value),
     };
-    replica.resolve(&conflict, value).await?;
+    replica.resolve(&conflict, choice).await?;
     emit_status(&app).await;
     desk.sync.wake();
     Ok(())

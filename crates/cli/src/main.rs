@@ -8,7 +8,7 @@ use keystore::{Keystore, Location};
 use serde_json::{json, Map, Value};
 use std::io::BufRead as _;
 use std::path::PathBuf;
-use sync_core::{Remote, Replica, RetryPolicy, SyncError, SyncEvent, TokenStore as _};
+use sync_core::{Remote, Replica, Resolution, RetryPolicy, SyncError, SyncEvent, TokenStore as _};
 use uuid::Uuid;
 
 #[derive(Parser)]
@@ -58,6 +58,10 @@ enum Command {
     /// Edits the server found in conflict.
     #[command(subcommand)]
     Conflicts(ConflictCommand),
+    /// Edits the server refused, with its reason: the replica shows the server's values
+    /// again; redo the edit once the reason is dealt with.
+    #[command(subcommand)]
+    Rejected(RejectedCommand),
 }
 
 #[derive(Subcommand)]
@@ -131,8 +135,25 @@ enum DocumentCommand {
         #[arg(long)]
         content: String,
     },
+    /// Change a document written here (PHP documents are read-only).
+    Edit {
+        id: Uuid,
+        #[arg(long = "type")]
+        kind: Option<String>,
+        #[arg(long)]
+        date: Option<String>,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        content: Option<String>,
+    },
+    Delete {
+        id: Uuid,
+    },
     /// The document; its body is fetched (and kept) when online.
-    Show { id: Uuid },
+    Show {
+        id: Uuid,
+    },
     /// Full-text search of titles and fetched text, in the replica.
     Search {
         query: String,
@@ -147,7 +168,9 @@ enum ConflictCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Settle a conflict: keep mine, take theirs, or give the merged value.
+    /// Settle a conflict: keep mine, take theirs, or give the merged value. For a delete
+    /// against an edit, "mine" is what this replica did: the delete, or the edited record
+    /// (brought back).
     Resolve {
         id: i64,
         #[arg(long, conflicts_with = "value")]
@@ -155,6 +178,16 @@ enum ConflictCommand {
         #[arg(long)]
         value: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum RejectedCommand {
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget a refused edit once it is dealt with.
+    Dismiss { mutation_id: String },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -297,6 +330,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "last_sync": replica.state("last_sync").await?,
                 "pending": replica.pending().await?,
                 "conflicts": replica.conflicts().await?.len(),
+                "rejected": replica.rejected_edits().await?.len(),
                 "replica": replica_path.display().to_string(),
                 "session_kept_in": match creds.location() {
                     Location::Keyring { .. } => "keyring",
@@ -316,6 +350,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
                 println!("pending:   {}", status["pending"]);
                 println!("conflicts: {}", status["conflicts"]);
+                println!("refused:   {}", status["rejected"]);
                 println!("session:   {}", creds.location());
             }
         }
@@ -369,6 +404,34 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         .await?
                 );
             }
+            DocumentCommand::Edit {
+                id,
+                kind,
+                date,
+                title,
+                content,
+            } => {
+                let mut fields = Map::new();
+                for (k, v) in [
+                    ("type", kind),
+                    ("date", date),
+                    ("title", title),
+                    ("content", content),
+                ] {
+                    if let Some(v) = v {
+                        fields.insert(k.into(), Value::String(v));
+                    }
+                }
+                if fields.is_empty() {
+                    bail!("nothing to change: give at least one of --type, --date, --title, --content");
+                }
+                replica
+                    .update(SyncTable::HealthcareDocuments, id, fields)
+                    .await?;
+            }
+            DocumentCommand::Delete { id } => {
+                replica.delete(SyncTable::HealthcareDocuments, id).await?
+            }
             DocumentCommand::Show { id } => {
                 let doc = replica
                     .row(SyncTable::HealthcareDocuments, id)
@@ -401,48 +464,74 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 print_rows(&rows, json, &["id", "date", "type", "title"]);
             }
         },
-        Command::Conflicts(cmd) => {
-            match cmd {
-                ConflictCommand::List { json } => {
-                    let rows: Vec<Value> = replica
+        Command::Conflicts(cmd) => match cmd {
+            ConflictCommand::List { json } => {
+                let rows: Vec<Value> = replica
                     .conflicts()
                     .await?
                     .into_iter()
-                    .map(|c| json!({"id": c.id, "table": c.table, "row_id": c.row_id, "field": c.field,
-                                    "server_value": c.server_value, "client_value": c.client_value}))
+                    .map(|c| {
+                        json!({"id": c.id, "table": c.table, "row_id": c.row_id, "kind": c.kind,
+                               "field": c.field, "server_value": c.server_value,
+                               "client_value": c.client_value})
+                    })
                     .collect();
-                    print_rows(
-                        &rows,
-                        json,
-                        &[
-                            "id",
-                            "table",
-                            "row_id",
-                            "field",
-                            "server_value",
-                            "client_value",
-                        ],
-                    );
-                }
-                ConflictCommand::Resolve { id, keep, value } => {
-                    let conflict = replica
-                        .conflicts()
-                        .await?
-                        .into_iter()
-                        .find(|c| c.id == id)
-                        .context("no open conflict with this id (see `records conflicts list`)")?;
-                    let chosen = match (keep, value) {
-                        (Some(Side::Mine), _) => conflict.client_value.clone(),
-                        (Some(Side::Theirs), _) => conflict.server_value.clone(),
-                        (None, Some(v)) => Value::String(v),
-                        (None, None) => {
-                            bail!("say which value wins: --keep mine, --keep theirs or --value V")
-                        }
-                    };
-                    replica.resolve(&conflict, chosen).await?;
-                }
+                let columns = [
+                    "id",
+                    "table",
+                    "row_id",
+                    "kind",
+                    "field",
+                    "server_value",
+                    "client_value",
+                ];
+                print_rows(&rows, json, &columns);
             }
-        }
+            ConflictCommand::Resolve { id, keep, value } => {
+                let conflict = replica
+                    .conflicts()
+                    .await?
+                    .into_iter()
+                    .find(|c| c.id == id)
+                    .context("no open conflict with this id (see `records conflicts list`)")?;
+                let choice = match (keep, value) {
+                    (Some(Side::Mine), _) => Resolution::Mine,
+                    (Some(Side::Theirs), _) => Resolution::Theirs,
+                    (None, Some(v)) => Resolution::Value(Value::String(v)),
+                    (None, None) => {
+                        bail!("say which side wins: --keep mine, --keep theirs or --value V")
+                    }
+                };
+                replica.resolve(&conflict, choice).await?;
+            }
+        },
+        Command::Rejected(cmd) => match cmd {
+            RejectedCommand::List { json } => {
+                let rows: Vec<Value> = replica
+                    .rejected_edits()
+                    .await?
+                    .into_iter()
+                    .map(|r| {
+                        json!({"mutation_id": r.mutation_id, "table": r.table, "row_id": r.row_id,
+                               "op": r.op, "code": r.code, "reason": r.reason, "fields": r.fields,
+                               "created_at": r.created_at})
+                    })
+                    .collect();
+                let columns = [
+                    "mutation_id",
+                    "table",
+                    "row_id",
+                    "op",
+                    "code",
+                    "reason",
+                    "fields",
+                ];
+                print_rows(&rows, json, &columns);
+            }
+            RejectedCommand::Dismiss { mutation_id } => {
+                replica.dismiss_rejected(&mutation_id).await?
+            }
+        },
     }
     Ok(())
 }

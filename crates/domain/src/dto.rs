@@ -280,6 +280,27 @@ pub struct NewFileMetadata {
     pub title: Title,
 }
 
+impl PatientUpdate {
+    /// What a person edits about a patient (the integration's references aside): an edit of
+    /// any of these since a delete was based on makes the delete a conflict, and a restore
+    /// writes them back.
+    pub const CONTENT_FIELDS: &'static [&'static str] = &[
+        "name",
+        "email",
+        "contact_details",
+        "medical_history",
+        "dietary_preferences",
+        "birth_date",
+        "provider_id",
+        "provider_patient_identifier",
+    ];
+}
+
+impl DocumentUpdate {
+    /// What a person edits about a document (see [`PatientUpdate::CONTENT_FIELDS`]).
+    pub const CONTENT_FIELDS: &'static [&'static str] = &["type", "date", "title", "content"];
+}
+
 /// `PUT /documents/{id}`: absent fields are kept.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -474,6 +495,50 @@ pub enum SyncTable {
     SynchronizationLog,
 }
 
+impl SyncTable {
+    /// The table's name, in the platform's schema and in replicas alike.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Users => "users",
+            Self::Patients => "patients",
+            Self::HealthcareDocuments => "healthcare_documents",
+            Self::DocumentShares => "document_shares",
+            Self::SynchronizationLog => "synchronization_log",
+        }
+    }
+
+    /// The fields a person edits in this table's rows (none where replicas cannot write).
+    pub fn content_fields(self) -> &'static [&'static str] {
+        match self {
+            Self::Patients => PatientUpdate::CONTENT_FIELDS,
+            Self::HealthcareDocuments => DocumentUpdate::CONTENT_FIELDS,
+            _ => &[],
+        }
+    }
+}
+
+impl std::str::FromStr for SyncTable {
+    type Err = UnknownTable;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            Self::Users,
+            Self::Patients,
+            Self::HealthcareDocuments,
+            Self::DocumentShares,
+            Self::SynchronizationLog,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+        .ok_or(UnknownTable)
+    }
+}
+
+/// A table name that is not one of [`SyncTable`]'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not a synced table")]
+pub struct UnknownTable;
+
 /// What a change asks of a replica.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -527,6 +592,9 @@ pub enum MutationOp {
     Insert,
     Update,
     Delete,
+    /// Brings back a row deleted on the server, with `fields` written over it: how a person
+    /// keeps their edit of a row someone else deleted.
+    Restore,
 }
 
 /// One offline edit, as queued in a replica's outbox.
@@ -567,11 +635,25 @@ pub enum MutationStatus {
     Applied,
     /// Sent before: `original_status` and the rest are the first answer.
     Duplicate,
-    /// The row changed since `base_version` in the same fields: nothing written; `conflicts`
-    /// has both values of each.
+    /// Someone else wrote the row since `base_version` in a way this edit cannot merge with;
+    /// `kind` says how. For `fields`, the other fields of the edit were written (`version` is
+    /// the row's new version) and `conflicts` has both values of each overlapping one.
     Conflict,
-    /// Refused (`code`, `reason`): not allowed, invalid, or no such row. Nothing written.
+    /// Refused (`code`, `reason`): not allowed, invalid, or no such row. Nothing written;
+    /// `row` is what the server holds, for the replica to return to.
     Rejected,
+}
+
+/// What a conflict is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictKind {
+    /// Fields of an update were written by someone else since its base version.
+    Fields,
+    /// A delete, but the row was edited by someone else since: it was not deleted.
+    EditedOnServer,
+    /// An update (or restore), but the row was deleted by someone else since.
+    DeletedOnServer,
 }
 
 /// One field both sides changed.
@@ -590,15 +672,25 @@ pub struct MutationResult {
     pub status: MutationStatus,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub original_status: Option<MutationStatus>,
-    /// The row's version after this mutation (applied) or now (conflict).
+    /// The row's version after this mutation (applied, or the merged part of a conflict) or
+    /// now.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub version: Option<i64>,
+    /// For a conflict: what it is about.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub kind: Option<ConflictKind>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub conflicts: Vec<FieldConflict>,
+    /// For a conflict or a refusal: the row as the server holds it now, as the change feed
+    /// would send it (absent when it is gone or out of the caller's sight). The replica
+    /// returns to it, so that what it shows is never an edit the server does not have.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(value_type = Option<Object>)]
+    pub row: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -2,7 +2,9 @@
 
 use crate::replica::Replica;
 use crate::{Result, SyncError};
-use domain::dto::{ChangesPage, Mutation, MutationStatus, PushRequest, PushResponse};
+use domain::dto::{
+    ChangesPage, ConflictKind, Mutation, MutationStatus, PushRequest, PushResponse, SyncTable,
+};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 
@@ -33,11 +35,13 @@ pub enum SyncEvent {
     Pulled {
         rows: usize,
     },
-    /// The server kept both values of a field; the replica's conflicts table has them.
+    /// An edit the server could not take as it was; the replica's conflicts table has both
+    /// sides. `field` for a field conflict; a row conflict (delete against edit) has none.
     Conflict {
-        table: String,
+        table: SyncTable,
         row_id: uuid::Uuid,
-        field: String,
+        kind: ConflictKind,
+        field: Option<String>,
     },
     Finished(SyncSummary),
     /// This attempt failed: `reason` says what to do; `retry_in` when a retry is scheduled.
@@ -104,33 +108,46 @@ impl Remote {
         &self,
         req: reqwest::RequestBuilder,
     ) -> Result<T> {
-        let res = req
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(|e| SyncError::Offline(e.without_url().to_string()))?;
+        self.try_send(req).await.map_err(|(e, _)| e)
+    }
+
+    /// [`Remote::send`], saying on failure whether the request may have reached the server
+    /// (`false`: no connection was made, so nothing was sent).
+    pub(crate) async fn try_send<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> std::result::Result<T, (SyncError, bool)> {
+        let res = req.bearer_auth(&self.token).send().await.map_err(|e| {
+            let sent = !e.is_connect();
+            (SyncError::Offline(e.without_url().to_string()), sent)
+        })?;
         let status = res.status();
         if status == reqwest::StatusCode::UNAUTHORIZED {
-            return Err(SyncError::Unauthorized);
+            return Err((SyncError::Unauthorized, true));
         }
         let body = res
             .bytes()
             .await
-            .map_err(|e| SyncError::Offline(e.without_url().to_string()))?;
+            .map_err(|e| (SyncError::Offline(e.without_url().to_string()), true))?;
         if !status.is_success() {
             let detail = serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
                 .and_then(|v| v["detail"].as_str().map(str::to_owned))
                 .unwrap_or_default();
-            return Err(SyncError::Server {
-                status: status.as_u16(),
-                detail,
-            });
+            return Err((
+                SyncError::Server {
+                    status: status.as_u16(),
+                    detail,
+                },
+                true,
+            ));
         }
-        if body.is_empty() {
-            return Ok(serde_json::from_value(serde_json::Value::Null)?);
-        }
-        Ok(serde_json::from_slice(&body)?)
+        let parsed = if body.is_empty() {
+            serde_json::from_value(serde_json::Value::Null)
+        } else {
+            serde_json::from_slice(&body)
+        };
+        parsed.map_err(|e| (e.into(), true))
     }
 }
 
@@ -198,10 +215,9 @@ async fn run(
             device_id: replica.device_id().to_owned(),
             mutations: batch
                 .iter()
-                .enumerate()
-                .map(|(i, p)| Mutation {
+                .map(|p| Mutation {
                     mutation_id: p.mutation_id,
-                    device_seq: i as i64,
+                    device_seq: p.seq,
                     table: p.table,
                     row_id: p.row_id,
                     op: p.op,
@@ -210,14 +226,23 @@ async fn run(
                 })
                 .collect(),
         };
-        let response: PushResponse = remote
-            .send(
+        let sent = remote
+            .try_send::<PushResponse>(
                 remote
                     .http
                     .post(format!("{}/api/v1/sync/push", remote.base))
                     .json(&request),
             )
-            .await?;
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err((e, false)) => {
+                // Nothing left this machine: later edits may still merge into these.
+                replica.unsend(&batch).await?;
+                return Err(e);
+            }
+            Err((e, true)) => return Err(e),
+        };
         for (pending, result) in batch.iter().zip(&response.results) {
             replica.settle(pending, result).await?;
             let status = match result.status {
@@ -229,11 +254,21 @@ async fn run(
             match status {
                 MutationStatus::Conflict => {
                     summary.conflicts += 1;
-                    for c in &result.conflicts {
+                    let kind = result.kind.unwrap_or(ConflictKind::Fields);
+                    let fields: Vec<Option<String>> = match kind {
+                        ConflictKind::Fields => result
+                            .conflicts
+                            .iter()
+                            .map(|c| Some(c.field.clone()))
+                            .collect(),
+                        _ => vec![None],
+                    };
+                    for field in fields {
                         events(SyncEvent::Conflict {
-                            table: crate::replica::table_name(pending.table).to_owned(),
+                            table: pending.table,
                             row_id: pending.row_id,
-                            field: c.field.clone(),
+                            kind,
+                            field,
                         });
                     }
                 }

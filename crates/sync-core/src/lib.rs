@@ -25,7 +25,7 @@ pub use engine::{
     document_body, prefetch_text_bodies, sync, sync_reporting, sync_with_retry, Remote,
     RetryPolicy, SyncEvent, SyncSummary,
 };
-pub use replica::{replica_files, set_aside, ConflictRecord, Replica, ReplicaKey};
+pub use replica::{replica_files, set_aside, ConflictRecord, Replica, ReplicaKey, Resolution};
 pub use session::{login, logout, refresh, signed_in, sync_signed_in, Session, TokenStore};
 
 /// What can go wrong, worded for the person who has to act on it.

@@ -1,7 +1,7 @@
 //! The local replica: rows as the server sent them with local edits on top, and the outbox.
 
 use crate::{Result, SyncError};
-use domain::dto::{Change, ChangeOp, MutationOp, SyncTable};
+use domain::dto::{Change, ChangeOp, ConflictKind, MutationOp, MutationResult, SyncTable};
 use serde_json::{Map, Value};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{SqliteConnection, SqlitePool};
@@ -13,34 +13,45 @@ use uuid::Uuid;
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/replica");
 
-pub(crate) fn table_name(t: SyncTable) -> &'static str {
-    match t {
-        SyncTable::Users => "users",
-        SyncTable::Patients => "patients",
-        SyncTable::HealthcareDocuments => "healthcare_documents",
-        SyncTable::DocumentShares => "document_shares",
-        SyncTable::SynchronizationLog => "synchronization_log",
-    }
-}
-
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-/// A field both the server and this replica changed, as the server reported it.
+/// An edit made here that the server could not take as it was, kept until a person decides.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConflictRecord {
     pub id: i64,
-    pub table: String,
+    pub table: SyncTable,
     pub row_id: Uuid,
+    pub kind: ConflictKind,
+    /// For [`ConflictKind::Fields`]: the field both sides wrote; empty otherwise.
     pub field: String,
+    /// The field's value at the server; for a row conflict the row the server kept (or
+    /// `null` when it deleted it).
     pub server_value: Value,
+    /// The value written here; for a row conflict the row as edited here (or `null` when it
+    /// was deleted here).
     pub client_value: Value,
+    /// The row's version at the server when the conflict was found.
+    pub server_version: i64,
+}
+
+/// How a person settles a conflict.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resolution {
+    /// What was done here wins: the field's value, the delete, or the edited row (restored).
+    Mine,
+    /// What the server holds stays.
+    Theirs,
+    /// A value written by the person (a merge of both); for field conflicts only.
+    Value(Value),
 }
 
 /// An outbox entry on its way to the server.
 #[derive(Debug, Clone)]
 pub(crate) struct Pending {
+    /// The outbox's order: the device's own order of its edits (`device_seq`).
+    pub seq: i64,
     pub mutation_id: Uuid,
     pub table: SyncTable,
     pub row_id: Uuid,
@@ -224,7 +235,7 @@ impl Replica {
     pub async fn row(&self, table: SyncTable, id: Uuid) -> Result<Option<Value>> {
         let data: Option<String> =
             sqlx::query_scalar("SELECT data FROM rows WHERE table_name = ? AND id = ?")
-                .bind(table_name(table))
+                .bind(table.as_str())
                 .bind(id.to_string())
                 .fetch_optional(&self.pool)
                 .await?;
@@ -235,7 +246,7 @@ impl Replica {
     pub async fn rows(&self, table: SyncTable) -> Result<Vec<Value>> {
         let data: Vec<String> =
             sqlx::query_scalar("SELECT data FROM rows WHERE table_name = ? ORDER BY id")
-                .bind(table_name(table))
+                .bind(table.as_str())
                 .fetch_all(&self.pool)
                 .await?;
         data.iter().map(|d| Ok(serde_json::from_str(d)?)).collect()
@@ -255,7 +266,7 @@ impl Replica {
         data.insert("id".into(), Value::String(id.to_string()));
         let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO rows (table_name, id, version, data) VALUES (?, ?, 0, ?)")
-            .bind(table_name(table))
+            .bind(table.as_str())
             .bind(id.to_string())
             .bind(Value::Object(data).to_string())
             .execute(&mut *tx)
@@ -276,61 +287,16 @@ impl Replica {
         fields: Map<String, Value>,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let row: Option<(i64, String)> =
-            sqlx::query_as("SELECT version, data FROM rows WHERE table_name = ? AND id = ?")
-                .bind(table_name(table))
-                .bind(id.to_string())
-                .fetch_optional(&mut *tx)
-                .await?;
-        let (version, data) = row.ok_or(SyncError::NotFound("row"))?;
-        let mut data: Map<String, Value> = serde_json::from_str(&data)?;
-        data.extend(fields.clone());
-        sqlx::query("UPDATE rows SET data = ? WHERE table_name = ? AND id = ?")
-            .bind(Value::Object(data).to_string())
-            .bind(table_name(table))
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        if table == SyncTable::HealthcareDocuments {
-            keep_local_text(&mut tx, id, &fields).await?;
-        }
-        enqueue(&mut tx, table, id, MutationOp::Update, version, fields).await?;
+        update_in(&mut tx, table, id, fields).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Deletes a row here; the deletion reaches the server at the next sync. A row created
-    /// here and never sent simply disappears with its queued insert.
+    /// (or restored) here and never sent simply disappears with its queued insert.
     pub async fn delete(&self, table: SyncTable, id: Uuid) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let version: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM rows WHERE table_name = ? AND id = ?")
-                .bind(table_name(table))
-                .bind(id.to_string())
-                .fetch_optional(&mut *tx)
-                .await?;
-        let version = version.ok_or(SyncError::NotFound("row"))?;
-        sqlx::query("DELETE FROM rows WHERE table_name = ? AND id = ?")
-            .bind(table_name(table))
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        let unsent_insert = sqlx::query(
-            "DELETE FROM outbox WHERE table_name = ? AND row_id = ? AND sent = 0 AND op IN ('insert', 'update') \
-             AND EXISTS (SELECT 1 FROM outbox o WHERE o.table_name = outbox.table_name AND o.row_id = outbox.row_id \
-             AND o.op = 'insert' AND o.sent = 0)",
-        )
-        .bind(table_name(table))
-        .bind(id.to_string())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if unsent_insert == 0 {
-            enqueue(&mut tx, table, id, MutationOp::Delete, version, Map::new()).await?;
-        }
-        if table == SyncTable::HealthcareDocuments {
-            reindex_document(&mut tx, id).await?;
-        }
+        delete_in(&mut tx, table, id).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -432,54 +398,124 @@ impl Replica {
 
     /// Conflicts nobody has resolved yet.
     pub async fn conflicts(&self) -> Result<Vec<ConflictRecord>> {
-        let rows: Vec<(i64, String, String, String, String, String)> = sqlx::query_as(
-            "SELECT id, table_name, row_id, field, server_value, client_value FROM conflicts \
-             WHERE resolved_at IS NULL ORDER BY id",
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            id: i64,
+            table_name: String,
+            row_id: String,
+            kind: String,
+            field: String,
+            server_value: String,
+            client_value: String,
+            server_version: i64,
+        }
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT id, table_name, row_id, kind, field, server_value, client_value, server_version \
+             FROM conflicts WHERE resolved_at IS NULL ORDER BY id",
         )
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
-            .map(|(id, table, row_id, field, server, client)| {
+            .map(|r| {
                 Ok(ConflictRecord {
-                    id,
-                    table,
-                    row_id: row_id
+                    id: r.id,
+                    table: r
+                        .table_name
+                        .parse()
+                        .map_err(|_| SyncError::NotFound("conflict table"))?,
+                    row_id: r
+                        .row_id
                         .parse()
                         .map_err(|_| SyncError::NotFound("conflict row"))?,
-                    field,
-                    server_value: serde_json::from_str(&server)?,
-                    client_value: serde_json::from_str(&client)?,
+                    kind: serde_json::from_value(Value::String(r.kind))?,
+                    field: r.field,
+                    server_value: serde_json::from_str(&r.server_value)?,
+                    client_value: serde_json::from_str(&r.client_value)?,
+                    server_version: r.server_version,
                 })
             })
             .collect()
     }
 
-    /// Settles a conflict with `value` (mine, theirs or a merge): a new edit on the current row.
-    pub async fn resolve(&self, conflict: &ConflictRecord, value: Value) -> Result<()> {
-        let table = match conflict.table.as_str() {
-            "patients" => SyncTable::Patients,
-            "healthcare_documents" => SyncTable::HealthcareDocuments,
-            _ => return Err(SyncError::NotFound("conflict table")),
-        };
-        // Taking the server's value needs no edit: the replica already holds it.
-        if value != conflict.server_value {
-            let mut fields = Map::new();
-            fields.insert(conflict.field.clone(), value);
-            self.update(table, conflict.row_id, fields).await?;
+    /// Settles a conflict as the person chose; what that takes reaches the server at the next
+    /// sync, as any edit made here.
+    pub async fn resolve(&self, conflict: &ConflictRecord, choice: Resolution) -> Result<()> {
+        let (table, id) = (conflict.table, conflict.row_id);
+        let mut tx = self.pool.begin().await?;
+        match (conflict.kind, choice) {
+            (ConflictKind::Fields, choice) => {
+                let value = match choice {
+                    Resolution::Mine => conflict.client_value.clone(),
+                    Resolution::Theirs => conflict.server_value.clone(),
+                    Resolution::Value(v) => v,
+                };
+                // Taking the server's value needs no edit: the replica already holds it.
+                if value != conflict.server_value {
+                    let mut fields = Map::new();
+                    fields.insert(conflict.field.clone(), value);
+                    update_in(&mut tx, table, id, fields).await?;
+                }
+            }
+            // Deleted here, edited there: the edited row is back here; delete it after all.
+            (ConflictKind::EditedOnServer, Resolution::Mine) => {
+                if has_row(&mut tx, table, id).await? {
+                    delete_in(&mut tx, table, id).await?;
+                }
+            }
+            // Edited here, deleted there: bring the row back as it was edited here.
+            (ConflictKind::DeletedOnServer, Resolution::Mine) => {
+                let row = conflict
+                    .client_value
+                    .as_object()
+                    .cloned()
+                    .ok_or(SyncError::NotFound("row edited here"))?;
+                let fields: Map<String, Value> = row
+                    .iter()
+                    .filter(|(k, _)| table.content_fields().contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                upsert(
+                    &mut tx,
+                    &UPSERT_ONE,
+                    &[(
+                        table.as_str(),
+                        id.to_string(),
+                        conflict.server_version,
+                        Value::Object(row).to_string(),
+                    )],
+                )
+                .await?;
+                if table == SyncTable::HealthcareDocuments {
+                    keep_local_text(&mut tx, id, &fields).await?;
+                }
+                let base = conflict.server_version;
+                enqueue(&mut tx, table, id, MutationOp::Restore, base, fields).await?;
+            }
+            (_, Resolution::Theirs) => {}
+            (_, Resolution::Value(_)) => {
+                return Err(SyncError::Invalid(
+                    "a deleted record is kept or let go; it has no value to merge".into(),
+                ))
+            }
         }
         sqlx::query("UPDATE conflicts SET resolved_at = ? WHERE id = ?")
             .bind(now())
             .bind(conflict.id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    /// Outbox entries not yet confirmed, oldest first, marked as in flight.
+    /// Outbox entries not yet confirmed, oldest first, marked as sent (in the same
+    /// transaction that reads them, so an edit made meanwhile is never merged into an entry
+    /// already on its way). If the push then never leaves this machine, [`Replica::unsend`]
+    /// takes the mark back.
     pub(crate) async fn take_outbox(&self, limit: i64) -> Result<Vec<Pending>> {
         let mut tx = self.pool.begin().await?;
-        let rows: Vec<(String, String, String, String, i64, String)> = sqlx::query_as(
-            "SELECT mutation_id, table_name, row_id, op, base_version, fields FROM outbox ORDER BY seq LIMIT ?",
+        let rows: Vec<(i64, String, String, String, String, i64, String)> = sqlx::query_as(
+            "SELECT seq, mutation_id, table_name, row_id, op, base_version, fields FROM outbox \
+             ORDER BY seq LIMIT ?",
         )
         .bind(limit)
         .fetch_all(&mut *tx)
@@ -492,10 +528,11 @@ impl Replica {
         .await?;
         tx.commit().await?;
         rows.into_iter()
-            .map(|(m, t, r, op, base, fields)| {
+            .map(|(seq, m, t, r, op, base, fields)| {
                 Ok(Pending {
+                    seq,
                     mutation_id: m.parse().map_err(|_| SyncError::NotFound("outbox id"))?,
-                    table: serde_json::from_value(Value::String(t))?,
+                    table: t.parse().map_err(|_| SyncError::NotFound("outbox table"))?,
                     row_id: r.parse().map_err(|_| SyncError::NotFound("outbox row"))?,
                     op: serde_json::from_value(Value::String(op))?,
                     base_version: base,
@@ -505,54 +542,111 @@ impl Replica {
             .collect()
     }
 
-    /// Records the server's answer to an outbox entry, in one transaction.
-    pub(crate) async fn settle(
-        &self,
-        p: &Pending,
-        result: &domain::dto::MutationResult,
-    ) -> Result<()> {
+    /// The push carrying `batch` never reached the server (no connection could be made):
+    /// its entries are unsent again, so later edits merge into them.
+    pub(crate) async fn unsend(&self, batch: &[Pending]) -> Result<()> {
+        let seqs: Vec<i64> = batch.iter().map(|p| p.seq).collect();
+        sqlx::query("UPDATE outbox SET sent = 0 WHERE seq IN (SELECT value FROM json_each(?))")
+            .bind(serde_json::to_string(&seqs)?)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records the server's answer to an outbox entry, in one transaction: confirmed edits
+    /// leave the outbox; conflicts and refusals are kept for the person, and the row returns
+    /// to what the server holds (with edits still queued on top), so nothing shown here is
+    /// an edit the server does not have.
+    pub(crate) async fn settle(&self, p: &Pending, result: &MutationResult) -> Result<()> {
         use domain::dto::MutationStatus as S;
         let mut tx = self.pool.begin().await?;
         let status = match result.status {
             S::Duplicate => result.original_status.unwrap_or(S::Applied),
             s => s,
         };
-        let table = table_name(p.table);
+        let table = p.table.as_str();
+        let id = p.row_id.to_string();
+        // The row as edited here, before it returns to the server's: a conflict keeps it.
+        let edited: Option<String> =
+            sqlx::query_scalar("SELECT data FROM rows WHERE table_name = ? AND id = ?")
+                .bind(table)
+                .bind(&id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        sqlx::query("DELETE FROM outbox WHERE mutation_id = ?")
+            .bind(p.mutation_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let version = result.version.unwrap_or_default();
         match status {
             S::Applied | S::Duplicate => {
-                if let Some(v) = result.version {
-                    sqlx::query("UPDATE rows SET version = ? WHERE table_name = ? AND id = ?")
-                        .bind(v)
-                        .bind(table)
-                        .bind(p.row_id.to_string())
-                        .execute(&mut *tx)
-                        .await?;
-                    // Later edits of this row were based on the version just superseded.
-                    sqlx::query("UPDATE outbox SET base_version = ? WHERE table_name = ? AND row_id = ? AND mutation_id <> ?")
-                        .bind(v)
-                        .bind(table)
-                        .bind(p.row_id.to_string())
-                        .bind(p.mutation_id.to_string())
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                // Edits queued after this one keep their own base version: the server knows
+                // this device's earlier edits come before them, and a base moved forward here
+                // would hide what others wrote in between.
+                sqlx::query(
+                    "UPDATE rows SET version = ? WHERE table_name = ? AND id = ? AND version < ?",
+                )
+                .bind(version)
+                .bind(table)
+                .bind(&id)
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
             }
             S::Conflict => {
-                for c in &result.conflicts {
+                let kind = result.kind.unwrap_or(ConflictKind::Fields);
+                let record = |field: &str, server: &Value, client: &Value| {
                     sqlx::query(
-                        "INSERT INTO conflicts (mutation_id, table_name, row_id, field, server_value, client_value, created_at) \
-                         VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO conflicts (mutation_id, table_name, row_id, kind, field, \
+                         server_value, client_value, server_version, created_at) \
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     )
                     .bind(p.mutation_id.to_string())
                     .bind(table)
-                    .bind(p.row_id.to_string())
-                    .bind(&c.field)
-                    .bind(c.server_value.to_string())
-                    .bind(c.client_value.to_string())
+                    .bind(id.clone())
+                    .bind(kind_name(kind))
+                    .bind(field.to_owned())
+                    .bind(server.to_string())
+                    .bind(client.to_string())
+                    .bind(version)
                     .bind(now())
-                    .execute(&mut *tx)
-                    .await?;
+                };
+                match kind {
+                    ConflictKind::Fields => {
+                        for c in &result.conflicts {
+                            record(&c.field, &c.server_value, &c.client_value)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                    }
+                    ConflictKind::EditedOnServer => {
+                        let server = result.row.clone().unwrap_or(Value::Null);
+                        record("", &server, &Value::Null).execute(&mut *tx).await?;
+                    }
+                    ConflictKind::DeletedOnServer => {
+                        let mine: Value = match &edited {
+                            Some(data) => serde_json::from_str(data)?,
+                            None => Value::Null,
+                        };
+                        // One decision per row: later edits of it join the open conflict.
+                        let open = sqlx::query(
+                            "UPDATE conflicts SET client_value = ?, server_version = ? \
+                             WHERE table_name = ? AND row_id = ? AND kind = 'deleted_on_server' \
+                             AND resolved_at IS NULL",
+                        )
+                        .bind(mine.to_string())
+                        .bind(version)
+                        .bind(table)
+                        .bind(&id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                        if open == 0 {
+                            record("", &Value::Null, &mine).execute(&mut *tx).await?;
+                        }
+                    }
                 }
+                return_to_server(&mut tx, p.table, p.row_id, result.row.as_ref()).await?;
             }
             S::Rejected => {
                 sqlx::query(
@@ -561,7 +655,7 @@ impl Replica {
                 )
                 .bind(p.mutation_id.to_string())
                 .bind(table)
-                .bind(p.row_id.to_string())
+                .bind(&id)
                 .bind(serde_json::to_value(p.op)?.as_str().unwrap_or_default())
                 .bind(Value::Object(p.fields.clone()).to_string())
                 .bind(result.code.clone().unwrap_or_default())
@@ -569,12 +663,9 @@ impl Replica {
                 .bind(now())
                 .execute(&mut *tx)
                 .await?;
+                return_to_server(&mut tx, p.table, p.row_id, result.row.as_ref()).await?;
             }
         }
-        sqlx::query("DELETE FROM outbox WHERE mutation_id = ?")
-            .bind(p.mutation_id.to_string())
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -607,33 +698,37 @@ impl Replica {
             .await?
         };
         // Edits still queued (usually none) stay on top of what the server sends: the rebase.
-        let queued: Vec<(String, String, String)> =
-            sqlx::query_as("SELECT table_name, row_id, fields FROM outbox ORDER BY seq")
+        // A row deleted here stays deleted, and one created or restored here stays, until the
+        // server has answered those edits.
+        let queued: Vec<(String, String, String, String)> =
+            sqlx::query_as("SELECT table_name, row_id, op, fields FROM outbox ORDER BY seq")
                 .fetch_all(&mut *tx)
                 .await?;
-        let mut pending: HashMap<(String, String), Vec<Map<String, Value>>> = HashMap::new();
-        for (table, id, fields) in queued {
-            pending
-                .entry((table, id))
-                .or_default()
-                .push(serde_json::from_str(&fields)?);
+        let mut pending: HashMap<(String, String), Queued> = HashMap::new();
+        for (table, id, op, fields) in queued {
+            let entry = pending.entry((table, id)).or_default();
+            match op.as_str() {
+                "delete" => entry.deleting = true,
+                "insert" | "restore" => entry.creating = true,
+                _ => {}
+            }
+            entry.fields.push(serde_json::from_str(&fields)?);
         }
         let mut upserts = Vec::with_capacity(changes.len());
         for c in changes {
-            let table = table_name(c.table);
+            let table = c.table.as_str();
             let id = c.id.to_string();
+            let queued = pending.get(&(table.to_owned(), id.clone()));
             match (c.op, &c.row) {
+                _ if queued.is_some_and(|q| q.deleting) => {}
                 (ChangeOp::Upsert, Some(row)) => {
                     let mut data = row.as_object().cloned().unwrap_or_default();
-                    for fields in pending
-                        .get(&(table.to_owned(), id.clone()))
-                        .into_iter()
-                        .flatten()
-                    {
+                    for fields in queued.into_iter().flat_map(|q| &q.fields) {
                         data.extend(fields.clone());
                     }
                     upserts.push((table, id, c.version, Value::Object(data).to_string()));
                 }
+                _ if queued.is_some_and(|q| q.creating) => {}
                 _ => {
                     sqlx::query("DELETE FROM rows WHERE table_name = ? AND id = ?")
                         .bind(table)
@@ -654,15 +749,7 @@ impl Replica {
             .iter()
             .filter(|c| c.table == SyncTable::HealthcareDocuments)
         {
-            // A body kept from before no longer matches a changed document.
-            sqlx::query(
-                "DELETE FROM document_bodies WHERE doc_id = ?1 AND content_hash <> COALESCE((SELECT \
-                 json_extract(data, '$.content_hash') FROM rows WHERE table_name = 'healthcare_documents' \
-                 AND id = ?1), '')",
-            )
-            .bind(c.id.to_string())
-            .execute(&mut *tx)
-            .await?;
+            drop_stale_body(&mut tx, c.id).await?;
             if index_now {
                 reindex_document(&mut tx, c.id).await?;
             }
@@ -677,6 +764,14 @@ impl Replica {
             new_documents: incoming.len().saturating_sub(known.max(0) as usize),
         })
     }
+}
+
+/// The edits still queued for one row, as a pulled page meets them.
+#[derive(Default)]
+struct Queued {
+    fields: Vec<Map<String, Value>>,
+    deleting: bool,
+    creating: bool,
 }
 
 /// What applying one page of the change feed did.
@@ -780,6 +875,154 @@ async fn reindex_document(tx: &mut SqliteConnection, id: Uuid) -> Result<()> {
     Ok(())
 }
 
+async fn update_in(
+    tx: &mut SqliteConnection,
+    table: SyncTable,
+    id: Uuid,
+    fields: Map<String, Value>,
+) -> Result<()> {
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT version, data FROM rows WHERE table_name = ? AND id = ?")
+            .bind(table.as_str())
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+    let (version, data) = row.ok_or(SyncError::NotFound("row"))?;
+    let mut data: Map<String, Value> = serde_json::from_str(&data)?;
+    data.extend(fields.clone());
+    sqlx::query("UPDATE rows SET data = ? WHERE table_name = ? AND id = ?")
+        .bind(Value::Object(data).to_string())
+        .bind(table.as_str())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    if table == SyncTable::HealthcareDocuments {
+        keep_local_text(tx, id, &fields).await?;
+    }
+    enqueue(tx, table, id, MutationOp::Update, version, fields).await
+}
+
+async fn delete_in(tx: &mut SqliteConnection, table: SyncTable, id: Uuid) -> Result<()> {
+    let version: Option<i64> =
+        sqlx::query_scalar("SELECT version FROM rows WHERE table_name = ? AND id = ?")
+            .bind(table.as_str())
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+    let version = version.ok_or(SyncError::NotFound("row"))?;
+    sqlx::query("DELETE FROM rows WHERE table_name = ? AND id = ?")
+        .bind(table.as_str())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    let unsent_insert = sqlx::query(
+        "DELETE FROM outbox WHERE table_name = ? AND row_id = ? AND sent = 0 \
+         AND op IN ('insert', 'restore', 'update') AND EXISTS (SELECT 1 FROM outbox o \
+         WHERE o.table_name = outbox.table_name AND o.row_id = outbox.row_id \
+         AND o.op IN ('insert', 'restore') AND o.sent = 0)",
+    )
+    .bind(table.as_str())
+    .bind(id.to_string())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if unsent_insert == 0 {
+        enqueue(tx, table, id, MutationOp::Delete, version, Map::new()).await?;
+    }
+    if table == SyncTable::HealthcareDocuments {
+        reindex_document(tx, id).await?;
+    }
+    Ok(())
+}
+
+/// Puts a row back to what the server holds (`None`: nothing, the row is gone or out of
+/// sight), with the edits still queued for it on top: after the server refused an edit or
+/// found it in conflict, the replica shows the truth plus what is still on its way.
+async fn return_to_server(
+    tx: &mut SqliteConnection,
+    table: SyncTable,
+    id: Uuid,
+    server: Option<&Value>,
+) -> Result<()> {
+    let queued: Vec<(String, String)> = sqlx::query_as(
+        "SELECT op, fields FROM outbox WHERE table_name = ? AND row_id = ? ORDER BY seq",
+    )
+    .bind(table.as_str())
+    .bind(id.to_string())
+    .fetch_all(&mut *tx)
+    .await?;
+    let deleting = queued.iter().any(|(op, _)| op == "delete");
+    let creating = queued
+        .iter()
+        .any(|(op, _)| op == "insert" || op == "restore");
+    match server {
+        Some(row) if !deleting => {
+            let mut data = row.as_object().cloned().unwrap_or_default();
+            for (_, fields) in &queued {
+                let fields: Map<String, Value> = serde_json::from_str(fields)?;
+                data.extend(fields);
+            }
+            let version = row["version"].as_i64().unwrap_or_default();
+            // A repeated answer may be older than what a pull already brought: keep the newer.
+            upsert(
+                tx,
+                &UPSERT_ONE,
+                &[(
+                    table.as_str(),
+                    id.to_string(),
+                    version,
+                    Value::Object(data).to_string(),
+                )],
+            )
+            .await?;
+        }
+        _ if creating && !deleting => {}
+        _ => {
+            sqlx::query("DELETE FROM rows WHERE table_name = ? AND id = ?")
+                .bind(table.as_str())
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    if table == SyncTable::HealthcareDocuments {
+        drop_stale_body(tx, id).await?;
+        reindex_document(tx, id).await?;
+    }
+    Ok(())
+}
+
+/// Forgets a kept body that no longer matches its document (changed, or gone).
+async fn drop_stale_body(tx: &mut SqliteConnection, id: Uuid) -> Result<()> {
+    sqlx::query(
+        "DELETE FROM document_bodies WHERE doc_id = ?1 AND content_hash <> COALESCE((SELECT \
+         json_extract(data, '$.content_hash') FROM rows WHERE table_name = 'healthcare_documents' \
+         AND id = ?1), '')",
+    )
+    .bind(id.to_string())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// The stored name of a conflict kind.
+fn kind_name(kind: ConflictKind) -> &'static str {
+    match kind {
+        ConflictKind::Fields => "fields",
+        ConflictKind::EditedOnServer => "edited_on_server",
+        ConflictKind::DeletedOnServer => "deleted_on_server",
+    }
+}
+
+async fn has_row(tx: &mut SqliteConnection, table: SyncTable, id: Uuid) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM rows WHERE table_name = ? AND id = ?")
+        .bind(table.as_str())
+        .bind(id.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+    Ok(n > 0)
+}
+
 /// Adds an edit to the outbox, merging it into an unsent edit of the same row (one mutation
 /// per row and push keeps a replica from conflicting with itself).
 async fn enqueue(
@@ -791,10 +1034,10 @@ async fn enqueue(
     fields: Map<String, Value>,
 ) -> Result<()> {
     let open: Option<(i64, String)> = sqlx::query_as(
-        "SELECT seq, fields FROM outbox WHERE table_name = ? AND row_id = ? AND sent = 0 AND op IN ('insert', 'update') \
+        "SELECT seq, fields FROM outbox WHERE table_name = ? AND row_id = ? AND sent = 0 AND op IN ('insert', 'restore', 'update') \
          ORDER BY seq DESC LIMIT 1",
     )
-    .bind(table_name(table))
+    .bind(table.as_str())
     .bind(id.to_string())
     .fetch_optional(&mut *tx)
     .await?;
@@ -812,7 +1055,7 @@ async fn enqueue(
         "INSERT INTO outbox (mutation_id, table_name, row_id, op, base_version, fields, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(Uuid::now_v7().to_string())
-    .bind(table_name(table))
+    .bind(table.as_str())
     .bind(id.to_string())
     .bind(serde_json::to_value(op)?.as_str().unwrap_or_default())
     .bind(base_version)

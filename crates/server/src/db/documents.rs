@@ -54,7 +54,7 @@ pub(crate) fn document_from_row(
     })
 }
 
-fn stored_from_row(row: &AnyRow) -> anyhow::Result<StoredDocument> {
+pub(super) fn stored_from_row(row: &AnyRow) -> anyhow::Result<StoredDocument> {
     let document = document_from_row(row, true)?;
     let facts = DocumentFacts {
         patient: PatientFacts {

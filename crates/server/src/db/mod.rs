@@ -9,6 +9,7 @@ pub mod carepatron;
 mod documents;
 pub mod jobs;
 mod logs;
+pub mod mutations;
 mod patients;
 pub mod php;
 pub mod providers;
@@ -498,30 +499,8 @@ impl Db {
     }
 }
 
-/// The fields written to a row after `version` (for merging a change based on it).
-pub async fn fields_changed_since(
-    conn: &mut AnyConnection,
-    table: &str,
-    id: Uuid,
-    version: i64,
-) -> DbResult<std::collections::BTreeSet<String>> {
-    let rows: Vec<String> = sqlx::query_scalar(
-        "SELECT fields FROM row_changes WHERE table_name = $1 AND row_id = $2 AND version > $3",
-    )
-    .bind(table)
-    .bind(id.to_string())
-    .bind(version)
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .iter()
-        .flat_map(|f| f.split(',').map(str::to_owned))
-        .filter(|f| !f.is_empty())
-        .collect())
-}
-
-/// [`Db::update_row`] inside the caller's transaction. Records which fields the write changed
-/// (in `row_changes`), so that a push based on an older version can be merged.
+/// [`Db::update_row`] inside the caller's transaction. (Which fields it changed is recorded by
+/// the tables' triggers in `row_changes`, as for every write that bumps a version.)
 pub async fn update_row_in(
     conn: &mut AnyConnection,
     table: &str,
@@ -530,8 +509,6 @@ pub async fn update_row_in(
     sets: Vec<(&'static str, Bind)>,
     returning: &str,
 ) -> DbResult<Written<AnyRow>> {
-    let fields: Vec<&str> = sets.iter().map(|(col, _)| *col).collect::<Vec<_>>();
-    let fields = fields.join(",");
     let mut sql = Sql::new(&format!(
         "UPDATE {table} SET version = version + 1, updated_at = "
     ));
@@ -547,15 +524,6 @@ pub async fn update_row_in(
     }
     sql.push(" RETURNING version, ").push(returning);
     if let Some(row) = sql.query().fetch_optional(&mut *conn).await? {
-        sqlx::query(
-            "INSERT INTO row_changes (table_name, row_id, version, fields) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(table)
-        .bind(id.to_string())
-        .bind(row.int("version")?)
-        .bind(fields)
-        .execute(&mut *conn)
-        .await?;
         return Ok(Written::Done(row));
     }
     // Tell a stale version from a missing row, for 412 versus 404.
@@ -571,8 +539,6 @@ pub async fn update_row_in(
         Written::Missing
     })
 }
-
-impl Db {}
 
 /// Typed reads from an `AnyRow`, with errors that name the column.
 pub trait RowExt {

@@ -2,29 +2,38 @@
 //!
 //! Every mutation runs in a transaction of its own that also stores its outcome under its
 //! `mutation_id`; a mutation sent again (the reply was lost, the client was killed) gets the
-//! stored outcome back as `duplicate`. Each is authorized as its REST twin would be. An update
-//! based on an older version merges when the fields it writes were not written since, and is
-//! a conflict (nothing written, both values returned) when they were. A rejected or
-//! conflicting mutation never stops the ones after it.
+//! stored outcome back as `duplicate`. Each is authorized as its REST twin would be, and runs
+//! inside a savepoint, so a refusal leaves nothing half-written.
+//!
+//! Merging, field by field: an update based on an older version writes every field nobody
+//! else wrote since (the device's own earlier mutations do not count: they come before it)
+//! and reports the rest as conflicts with both values. A delete of a row someone else edited
+//! since, and an update of a row someone else deleted, are conflicts too: the person decides
+//! (a `restore` mutation keeps their edit). Conflicts and refusals carry the row as the server
+//! now holds it, so the replica returns to the truth. A rejected or conflicting mutation never
+//! stops the ones after it.
 
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{ApiJson, AuthUser};
 use super::{documents, patients};
 use crate::app::AppState;
+use crate::db::mutations::{self, Found};
 use crate::db::{
-    delete_document_in, delete_patient_in, fields_changed_since, insert_document_in,
-    insert_patient_in, patient_facts, update_row_in, Written,
+    delete_document_in, delete_patient_in, insert_document_in, insert_patient_in, patient_facts,
+    update_row_in, Bind, StoredDocument, Written,
 };
 use axum::extract::State;
 use axum::Json;
 use domain::dto::{
-    FieldConflict, Mutation, MutationOp, MutationResult, MutationStatus, NewPatient,
-    NewTextDocument, PatientUpdate, PushRequest, PushResponse, SyncTable,
+    ConflictKind, DocumentUpdate, FieldConflict, HealthcareDocument, Mutation, MutationOp,
+    MutationResult, MutationStatus, NewPatient, NewTextDocument, Patient, PatientUpdate,
+    PushRequest, PushResponse, SyncTable,
 };
 use domain::{Caller, Denied};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, Connection as _};
+use std::collections::BTreeSet;
 use uuid::Uuid;
 
 /// Mutations in one push at most.
@@ -52,9 +61,18 @@ pub async fn push(
             format!("at most {MAX_MUTATIONS} per push; send the rest next"),
         ));
     }
+    let device = device.to_owned();
     let mut results = Vec::with_capacity(req.mutations.len());
     for m in req.mutations {
-        results.push(apply_once(&app, &caller, device, m).await?);
+        // On a task of its own, so that a client gone mid-push (killed, timed out) cannot
+        // cancel a mutation half-way: hyper drops this handler then, and a transaction dropped
+        // while its COMMIT is in flight makes sqlx send a ROLLBACK after the COMMIT (PostgreSQL:
+        // "WARNING: there is no transaction in progress"); one dropped during BEGIN can leave
+        // the pooled connection inside a transaction. The mutation under way finishes; the push
+        // stops before the next, and the client's retry gets it back as a duplicate.
+        let (app, device) = (app.clone(), device.clone());
+        let applied = tokio::spawn(async move { apply_once(&app, &caller, &device, m).await });
+        results.push(applied.await.map_err(anyhow::Error::from)??);
     }
     Ok(Json(PushResponse { results }))
 }
@@ -63,6 +81,7 @@ pub async fn push(
 struct Outcome {
     status: MutationStatus,
     version: Option<i64>,
+    kind: Option<ConflictKind>,
     code: Option<String>,
     reason: Option<String>,
     conflicts: Vec<FieldConflict>,
@@ -73,6 +92,7 @@ impl Outcome {
         Self {
             status: MutationStatus::Applied,
             version: Some(version),
+            kind: None,
             code: None,
             reason: None,
             conflicts: vec![],
@@ -83,16 +103,18 @@ impl Outcome {
         Self {
             status: MutationStatus::Rejected,
             version: None,
+            kind: None,
             code: Some(code.to_owned()),
             reason: Some(reason.into()),
             conflicts: vec![],
         }
     }
 
-    fn conflict(version: i64, conflicts: Vec<FieldConflict>) -> Self {
+    fn conflict(kind: ConflictKind, version: i64, conflicts: Vec<FieldConflict>) -> Self {
         Self {
             status: MutationStatus::Conflict,
             version: Some(version),
+            kind: Some(kind),
             code: None,
             reason: None,
             conflicts,
@@ -105,9 +127,11 @@ impl Outcome {
             status: self.status,
             original_status: None,
             version: self.version,
+            kind: self.kind,
             code: self.code,
             reason: self.reason,
             conflicts: self.conflicts,
+            row: None,
         }
     }
 }
@@ -136,46 +160,81 @@ async fn apply_once(
     m: Mutation,
 ) -> ApiResult<MutationResult> {
     let mut tx = app.db.writer().begin().await.map_err(anyhow::Error::from)?;
-    let stored: Option<(String, String)> =
-        sqlx::query_as("SELECT user_id, outcome FROM sync_mutations WHERE mutation_id = $1")
-            .bind(m.mutation_id.to_string())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(anyhow::Error::from)?;
-    if let Some((owner, outcome)) = stored {
-        if owner != caller.id.to_string() {
+    let mut result = match mutations::stored_outcome(&mut tx, m.mutation_id).await? {
+        Some((owner, _)) if owner != caller.id.to_string() => {
             return Ok(Outcome::rejected(
                 "conflict",
                 "this mutation_id was used by another account",
             )
             .result(m.mutation_id));
         }
-        let mut first: MutationResult =
-            serde_json::from_str(&outcome).map_err(anyhow::Error::from)?;
-        first.original_status = Some(first.status);
-        first.status = MutationStatus::Duplicate;
-        return Ok(first);
-    }
-    let outcome = match apply(app, caller, &mut tx, &m).await {
-        Ok(o) => o,
-        Err(e) => refusal(e)?,
+        Some((_, outcome)) => {
+            let mut first: MutationResult =
+                serde_json::from_str(&outcome).map_err(anyhow::Error::from)?;
+            first.original_status = Some(first.status);
+            first.status = MutationStatus::Duplicate;
+            first
+        }
+        None => {
+            let mut attempt = tx.begin().await.map_err(anyhow::Error::from)?;
+            let outcome = match apply(app, caller, &mut attempt, device, &m).await {
+                Ok(o) => {
+                    attempt.commit().await.map_err(anyhow::Error::from)?;
+                    o
+                }
+                Err(e) => {
+                    attempt.rollback().await.map_err(anyhow::Error::from)?;
+                    refusal(e)?
+                }
+            };
+            let result = outcome.result(m.mutation_id);
+            // Stored without the row: a repeat reads it afresh.
+            let stored = serde_json::to_string(&result).map_err(anyhow::Error::from)?;
+            mutations::store_outcome(
+                &mut tx,
+                m.mutation_id,
+                caller.id,
+                device,
+                m.device_seq,
+                &stored,
+            )
+            .await?;
+            result
+        }
     };
-    let result = outcome.result(m.mutation_id);
-    sqlx::query(
-        "INSERT INTO sync_mutations (mutation_id, user_id, device_id, device_seq, outcome, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(m.mutation_id.to_string())
-    .bind(caller.id.to_string())
-    .bind(device)
-    .bind(m.device_seq)
-    .bind(serde_json::to_string(&result).map_err(anyhow::Error::from)?)
-    .bind(crate::db::now())
-    .execute(&mut *tx)
-    .await
-    .map_err(anyhow::Error::from)?;
+    if result.original_status.unwrap_or(result.status) != MutationStatus::Applied {
+        result.row = current_row(&mut tx, caller, m.table, m.row_id).await?;
+    }
     tx.commit().await.map_err(anyhow::Error::from)?;
     Ok(result)
+}
+
+/// The row as the change feed would send it to the caller now; `None` when it is deleted or
+/// out of their sight.
+async fn current_row(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    table: SyncTable,
+    id: Uuid,
+) -> ApiResult<Option<Value>> {
+    let row = match table {
+        SyncTable::Patients => mutations::patient(conn, caller.patient_scope(), id)
+            .await?
+            .filter(|f| !f.is_deleted())
+            .map(|f| serde_json::to_value(f.row)),
+        SyncTable::HealthcareDocuments => mutations::document(conn, caller.document_scope(), id)
+            .await?
+            .filter(|f| !f.is_deleted() && !f.parent_deleted)
+            .map(|f| {
+                // The feed sends documents without their text.
+                serde_json::to_value(HealthcareDocument {
+                    content: None,
+                    ..f.row.document
+                })
+            }),
+        _ => None,
+    };
+    Ok(row.transpose().map_err(anyhow::Error::from)?)
 }
 
 /// Parses mutation fields as a REST body, with the same field-naming errors.
@@ -184,23 +243,131 @@ fn parse<T: DeserializeOwned>(fields: &Map<String, Value>) -> ApiResult<T> {
     super::extract::parse_json(&bytes)
 }
 
-/// The fields of an edit that were also written since its base version (`changed`, by column
-/// name, which is also the JSON name) to a different value than the edit's: the conflicts.
+/// A patient or document as a push finds it (deleted ones too), the caller's right to the
+/// mutation's operation on it already checked.
+struct Target {
+    table: SyncTable,
+    id: Uuid,
+    version: i64,
+    deleted_at: Option<String>,
+    /// A document whose patient is deleted.
+    parent_deleted: bool,
+    row: TargetRow,
+}
+
+enum TargetRow {
+    Patient(Patient),
+    Document(HealthcareDocument),
+}
+
+impl Target {
+    async fn find(caller: &Caller, conn: &mut AnyConnection, m: &Mutation) -> ApiResult<Self> {
+        match m.table {
+            SyncTable::Patients => {
+                let Found {
+                    row,
+                    deleted_at,
+                    parent_deleted,
+                } = mutations::patient(conn, caller.patient_scope(), m.row_id)
+                    .await?
+                    .ok_or(ApiError::NotFound("patient"))?;
+                caller.can_update_patient(&patient_facts(&row))?;
+                Ok(Self {
+                    table: m.table,
+                    id: m.row_id,
+                    version: row.version,
+                    deleted_at,
+                    parent_deleted,
+                    row: TargetRow::Patient(row),
+                })
+            }
+            SyncTable::HealthcareDocuments => {
+                let Found {
+                    row: StoredDocument { document, facts },
+                    deleted_at,
+                    parent_deleted,
+                } = mutations::document(conn, caller.document_scope(), m.row_id)
+                    .await?
+                    .ok_or(ApiError::NotFound("document"))?;
+                match m.op {
+                    MutationOp::Delete => caller.can_delete_document(&facts)?,
+                    _ => caller.can_update_document(&facts)?,
+                }
+                Ok(Self {
+                    table: m.table,
+                    id: m.row_id,
+                    version: document.version,
+                    deleted_at,
+                    parent_deleted,
+                    row: TargetRow::Document(document),
+                })
+            }
+            _ => Err(unsupported(m.table)),
+        }
+    }
+
+    /// The row as REST shows it: the server's side of a field conflict.
+    fn json(&self) -> ApiResult<Value> {
+        Ok(match &self.row {
+            TargetRow::Patient(p) => serde_json::to_value(p),
+            TargetRow::Document(d) => serde_json::to_value(d),
+        }
+        .map_err(anyhow::Error::from)?)
+    }
+
+    /// The column writes of `fields`, checked as the REST `PUT` checks them.
+    async fn sets(
+        &self,
+        app: &AppState,
+        caller: &Caller,
+        fields: &Map<String, Value>,
+    ) -> ApiResult<Vec<(&'static str, Bind)>> {
+        match &self.row {
+            TargetRow::Patient(current) => {
+                let change: PatientUpdate = parse(fields)?;
+                if let Some(email) = &change.email {
+                    if let Some(other) = app
+                        .db
+                        .patient_id_by_email(caller.id, email.as_str())
+                        .await?
+                    {
+                        if other != self.id {
+                            return Err(ApiError::Conflict {
+                                code: "duplicate_patient",
+                                detail: format!("your patient {other} already has this email"),
+                                existing_id: Some(other),
+                            });
+                        }
+                    }
+                }
+                patients::update_sets(current, change)
+            }
+            TargetRow::Document(current) => {
+                let change: DocumentUpdate = parse(fields)?;
+                documents::update_sets(current, change)
+            }
+        }
+    }
+}
+
+fn unsupported(table: SyncTable) -> ApiError {
+    ApiError::Conflict {
+        code: "unsupported",
+        detail: format!("{table:?} rows are not written through sync; use the REST API"),
+        existing_id: None,
+    }
+}
+
+/// The fields of an edit that someone else also wrote since its base version (`written`),
+/// to a different value than the edit's: the conflicts.
 fn overlaps(
     fields: &Map<String, Value>,
-    changed: &std::collections::BTreeSet<String>,
+    written: &BTreeSet<String>,
     current: &Value,
 ) -> Vec<FieldConflict> {
     fields
         .iter()
-        .filter(|(name, _)| {
-            let column = if name.as_str() == "type" {
-                "type"
-            } else {
-                name.as_str()
-            };
-            changed.contains(column)
-        })
+        .filter(|(name, _)| written.contains(name.as_str()))
         .map(|(name, client)| FieldConflict {
             field: name.clone(),
             server_value: current.get(name).cloned().unwrap_or(Value::Null),
@@ -214,142 +381,221 @@ async fn apply(
     app: &AppState,
     caller: &Caller,
     tx: &mut AnyConnection,
+    device: &str,
     m: &Mutation,
 ) -> ApiResult<Outcome> {
-    match (m.table, m.op) {
-        (SyncTable::Patients, MutationOp::Insert) => {
-            caller.can_create_patient()?;
-            let new: NewPatient = parse(&m.fields)?;
-            if app
-                .db
-                .patient(domain::access::PatientScope::All, m.row_id)
-                .await?
-                .is_some()
-            {
-                return Ok(Outcome::rejected(
-                    "row_exists",
-                    "a patient with this id exists",
-                ));
-            }
-            if let Some(existing) = app
-                .db
-                .patient_id_by_email(caller.id, new.email.as_str())
-                .await?
-            {
-                return Ok(Outcome::rejected(
-                    "duplicate_patient",
-                    format!("your patient {existing} already has this email"),
-                ));
-            }
-            let patient = insert_patient_in(tx, m.row_id, caller.id, new).await?;
-            Ok(Outcome::applied(patient.version))
-        }
-        (SyncTable::Patients, MutationOp::Update) => {
-            let current = patients::visible(app, caller, m.row_id).await?;
-            caller.can_update_patient(&patient_facts(&current))?;
-            let change: PatientUpdate = parse(&m.fields)?;
-            if let Some(email) = &change.email {
-                if let Some(other) = app
-                    .db
-                    .patient_id_by_email(caller.id, email.as_str())
-                    .await?
-                {
-                    if other != m.row_id {
-                        return Ok(Outcome::rejected(
-                            "duplicate_patient",
-                            format!("your patient {other} already has this email"),
-                        ));
-                    }
-                }
-            }
-            if current.version != m.base_version {
-                let changed =
-                    fields_changed_since(tx, "patients", m.row_id, m.base_version).await?;
-                let row = serde_json::to_value(&current).map_err(anyhow::Error::from)?;
-                let conflicts = overlaps(&m.fields, &changed, &row);
-                if !conflicts.is_empty() {
-                    return Ok(Outcome::conflict(current.version, conflicts));
-                }
-            }
-            let sets = patients::update_sets(&current, change)?;
-            written(
-                update_row_in(tx, "patients", m.row_id, Some(current.version), sets, "id").await?,
-            )
-        }
-        (SyncTable::Patients, MutationOp::Delete) => {
-            let current = patients::visible(app, caller, m.row_id).await?;
-            caller.can_update_patient(&patient_facts(&current))?;
-            if current.version != m.base_version {
-                return Ok(Outcome::conflict(current.version, vec![]));
-            }
-            delete_patient_in(tx, m.row_id).await?;
-            Ok(Outcome::applied(current.version + 1))
-        }
-        (SyncTable::HealthcareDocuments, MutationOp::Insert) => {
-            let mut fields = m.fields.clone();
-            let patient_id = fields
-                .remove("patient_id")
-                .and_then(|v| v.as_str().and_then(|s| s.parse::<Uuid>().ok()))
-                .ok_or_else(|| {
-                    ApiError::invalid("patient_id", "a document insert names its patient_id")
-                })?;
-            let patient = patients::visible(app, caller, patient_id).await?;
-            caller.can_upload_document(&patient_facts(&patient))?;
-            let new: NewTextDocument = parse(&fields)?;
-            if app
-                .db
-                .document(domain::access::DocumentScope::All, m.row_id)
-                .await?
-                .is_some()
-            {
-                return Ok(Outcome::rejected(
-                    "row_exists",
-                    "a document with this id exists",
-                ));
-            }
-            let draft = documents::DocumentDraft::text(new)?;
-            let doc = insert_document_in(tx, draft.into_new(m.row_id, patient_id, caller)).await?;
-            Ok(Outcome::applied(doc.version))
-        }
-        (SyncTable::HealthcareDocuments, MutationOp::Update) => {
-            let stored = documents::visible(app, caller, m.row_id).await?;
-            caller.can_update_document(&stored.facts)?;
-            let change = parse(&m.fields)?;
-            if stored.document.version != m.base_version {
-                let changed =
-                    fields_changed_since(tx, "healthcare_documents", m.row_id, m.base_version)
-                        .await?;
-                let row = serde_json::to_value(&stored.document).map_err(anyhow::Error::from)?;
-                let conflicts = overlaps(&m.fields, &changed, &row);
-                if !conflicts.is_empty() {
-                    return Ok(Outcome::conflict(stored.document.version, conflicts));
-                }
-            }
-            let sets = documents::update_sets(&stored.document, change)?;
-            let version = Some(stored.document.version);
-            written(update_row_in(tx, "healthcare_documents", m.row_id, version, sets, "id").await?)
-        }
-        (SyncTable::HealthcareDocuments, MutationOp::Delete) => {
-            let stored = documents::visible(app, caller, m.row_id).await?;
-            caller.can_delete_document(&stored.facts)?;
-            if stored.document.version != m.base_version {
-                return Ok(Outcome::conflict(stored.document.version, vec![]));
-            }
-            delete_document_in(tx, m.row_id).await?;
-            Ok(Outcome::applied(stored.document.version + 1))
-        }
-        (table, _) => Ok(Outcome::rejected(
-            "unsupported",
-            format!("{table:?} rows are not written through sync; use the REST API"),
-        )),
+    if m.op == MutationOp::Insert {
+        return match m.table {
+            SyncTable::Patients => insert_patient(app, caller, tx, m).await,
+            SyncTable::HealthcareDocuments => insert_document(app, caller, tx, m).await,
+            table => Err(unsupported(table)),
+        };
     }
+    let target = Target::find(caller, tx, m).await?;
+    let outcome = match (m.op, target.deleted_at.is_some()) {
+        // Both sides wanted it gone.
+        (MutationOp::Delete, true) => Outcome::applied(target.version),
+        (MutationOp::Delete, false) => delete(tx, device, m, &target).await?,
+        (MutationOp::Update, true) => {
+            Outcome::conflict(ConflictKind::DeletedOnServer, target.version, vec![])
+        }
+        // Restored already (by someone else): an update like any other.
+        (MutationOp::Update | MutationOp::Restore, false) => {
+            update(app, caller, tx, device, m, &target).await?
+        }
+        (MutationOp::Restore, true) => restore(app, caller, tx, m, &target).await?,
+        (MutationOp::Insert, _) => unreachable!("inserts are handled above"),
+    };
+    if outcome.status == MutationStatus::Applied || outcome.kind == Some(ConflictKind::Fields) {
+        mutations::tag_device(tx, target.table, target.id, target.version, device).await?;
+    }
+    Ok(outcome)
 }
 
-/// The outcome of a guarded update made on the version just read.
-fn written(w: Written<sqlx::any::AnyRow>) -> ApiResult<Outcome> {
+/// Writes the fields nobody else wrote since the base version; the others are conflicts.
+async fn update(
+    app: &AppState,
+    caller: &Caller,
+    tx: &mut AnyConnection,
+    device: &str,
+    m: &Mutation,
+    target: &Target,
+) -> ApiResult<Outcome> {
+    let mut fields = m.fields.clone();
+    let mut conflicts = Vec::new();
+    if target.version != m.base_version {
+        let written =
+            mutations::fields_written_since(tx, target.table, target.id, m.base_version, device)
+                .await?;
+        conflicts = overlaps(&fields, &written, &target.json()?);
+        for c in &conflicts {
+            fields.remove(&c.field);
+        }
+    }
+    let version = if fields.is_empty() {
+        target.version
+    } else {
+        let sets = target.sets(app, caller, &fields).await?;
+        written(
+            update_row_in(
+                tx,
+                target.table.as_str(),
+                target.id,
+                Some(target.version),
+                sets,
+                "id",
+            )
+            .await?,
+        )?
+    };
+    Ok(if conflicts.is_empty() {
+        Outcome::applied(version)
+    } else {
+        Outcome::conflict(ConflictKind::Fields, version, conflicts)
+    })
+}
+
+/// Deletes the row unless someone else edited what a person sees of it since the base
+/// version: then deleting would throw their edit away unseen.
+async fn delete(
+    tx: &mut AnyConnection,
+    device: &str,
+    m: &Mutation,
+    target: &Target,
+) -> ApiResult<Outcome> {
+    if target.version != m.base_version {
+        let written =
+            mutations::fields_written_since(tx, target.table, target.id, m.base_version, device)
+                .await?;
+        if target
+            .table
+            .content_fields()
+            .iter()
+            .any(|f| written.contains(*f))
+        {
+            return Ok(Outcome::conflict(
+                ConflictKind::EditedOnServer,
+                target.version,
+                vec![],
+            ));
+        }
+    }
+    match target.table {
+        SyncTable::Patients => delete_patient_in(tx, target.id).await?,
+        _ => delete_document_in(tx, target.id).await?,
+    };
+    Ok(Outcome::applied(target.version + 1))
+}
+
+/// Brings a deleted row back with the person's fields written over it.
+async fn restore(
+    app: &AppState,
+    caller: &Caller,
+    tx: &mut AnyConnection,
+    m: &Mutation,
+    target: &Target,
+) -> ApiResult<Outcome> {
+    if target.parent_deleted {
+        return Ok(Outcome::rejected(
+            "parent_deleted",
+            "the patient of this document was deleted; restore the patient first",
+        ));
+    }
+    let fields: Map<String, Value> = m
+        .fields
+        .iter()
+        .filter(|(k, _)| target.table.content_fields().contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    // Checked before anything is written: the email may belong to another patient by now.
+    let sets = target.sets(app, caller, &fields).await?;
+    let deleted_at = target.deleted_at.as_deref().unwrap_or_default();
+    let version = match target.table {
+        SyncTable::Patients => mutations::restore_patient_in(tx, target.id, deleted_at).await?,
+        _ => mutations::restore_document_in(tx, target.id, deleted_at).await?,
+    };
+    let version = if sets.is_empty() {
+        version
+    } else {
+        written(
+            update_row_in(
+                tx,
+                target.table.as_str(),
+                target.id,
+                Some(version),
+                sets,
+                "id",
+            )
+            .await?,
+        )?
+    };
+    Ok(Outcome::applied(version))
+}
+
+async fn insert_patient(
+    app: &AppState,
+    caller: &Caller,
+    tx: &mut AnyConnection,
+    m: &Mutation,
+) -> ApiResult<Outcome> {
+    caller.can_create_patient()?;
+    let new: NewPatient = parse(&m.fields)?;
+    if mutations::patient(tx, domain::access::PatientScope::All, m.row_id)
+        .await?
+        .is_some()
+    {
+        return Ok(Outcome::rejected(
+            "row_exists",
+            "a patient with this id exists",
+        ));
+    }
+    if let Some(existing) = app
+        .db
+        .patient_id_by_email(caller.id, new.email.as_str())
+        .await?
+    {
+        return Ok(Outcome::rejected(
+            "duplicate_patient",
+            format!("your patient {existing} already has this email"),
+        ));
+    }
+    let patient = insert_patient_in(tx, m.row_id, caller.id, new).await?;
+    Ok(Outcome::applied(patient.version))
+}
+
+async fn insert_document(
+    app: &AppState,
+    caller: &Caller,
+    tx: &mut AnyConnection,
+    m: &Mutation,
+) -> ApiResult<Outcome> {
+    let mut fields = m.fields.clone();
+    let patient_id = fields
+        .remove("patient_id")
+        .and_then(|v| v.as_str().and_then(|s| s.parse::<Uuid>().ok()))
+        .ok_or_else(|| ApiError::invalid("patient_id", "a document insert names its patient_id"))?;
+    let patient = patients::visible(app, caller, patient_id).await?;
+    caller.can_upload_document(&patient_facts(&patient))?;
+    let new: NewTextDocument = parse(&fields)?;
+    if mutations::document(tx, domain::access::DocumentScope::All, m.row_id)
+        .await?
+        .is_some()
+    {
+        return Ok(Outcome::rejected(
+            "row_exists",
+            "a document with this id exists",
+        ));
+    }
+    let draft = documents::DocumentDraft::text(new)?;
+    let doc = insert_document_in(tx, draft.into_new(m.row_id, patient_id, caller)).await?;
+    Ok(Outcome::applied(doc.version))
+}
+
+/// The version a guarded update made on the version just read wrote.
+fn written(w: Written<sqlx::any::AnyRow>) -> ApiResult<i64> {
     use crate::db::RowExt as _;
     match w {
-        Written::Done(row) => Ok(Outcome::applied(row.int("version")?)),
+        Written::Done(row) => Ok(row.int("version")?),
         // Someone wrote between our read and our write: the whole push fails and the client
         // sends it again (what was applied comes back as duplicates).
         Written::Stale | Written::Missing => Err(anyhow::anyhow!("row changed during push").into()),

@@ -1,56 +1,12 @@
 //! Two replicas of one dietician, edited offline, converge through the real server.
 
+use crate::on_both_backends;
+use crate::support::*;
 use domain::dto::SyncTable;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use server::config::Config;
-use server::testing::{Platform, ScratchDatabase};
 use sync_core::{sync, Remote, Replica};
 use uuid::Uuid;
-
-fn fields(v: Value) -> Map<String, Value> {
-    match v {
-        Value::Object(map) => map,
-        other => panic!("fields must be an object, not {other}"),
-    }
-}
-
-struct World {
-    base: String,
-    token: String,
-    dir: std::path::PathBuf,
-    db: server::db::Db,
-    // Field order is drop order: the server stops before its database goes.
-    _platform: Platform,
-    _database: ScratchDatabase,
-}
-
-async fn world() -> World {
-    world_on(ScratchDatabase::sqlite(), as_configured).await
-}
-
-fn as_configured(_: &mut Config) {}
-
-/// Each scenario twice: against the platform on a fresh SQLite file (`NAME::sqlite`) and on a
-/// fresh PostgreSQL database (`NAME::postgres`).
-macro_rules! on_both_backends {
-    ($($name:ident => $scenario:ident($tweak:expr);)*) => {$(
-        mod $name {
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                $scenario(world_on(ScratchDatabase::sqlite(), $tweak).await).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(database) = ScratchDatabase::postgres().await {
-                    $scenario(world_on(database, $tweak).await).await;
-                }
-            }
-        }
-    )*};
-}
 
 on_both_backends! {
     two_replicas_converge_merge_and_keep_both_sides_of_a_conflict => converge(as_configured);
@@ -61,50 +17,6 @@ on_both_backends! {
 
 fn short_retention(c: &mut Config) {
     c.tombstone_retention = std::time::Duration::from_secs(1);
-}
-
-async fn world_on(database: ScratchDatabase, tweak: impl FnOnce(&mut Config)) -> World {
-    let mut config = database.config();
-    tweak(&mut config);
-    let platform = Platform::start(config, "127.0.0.1:0").await;
-    server::auth::create_account(
-        &platform.db,
-        domain::UserType::Dietician,
-        "dee@example.org",
-        "Dee",
-        "dietician password",
-        Default::default(),
-    )
-    .await
-    .expect("user");
-    let token = login(&platform.base, "dee@example.org").await;
-    World {
-        base: platform.base.clone(),
-        token,
-        dir: database.dir.clone(),
-        db: platform.db.clone(),
-        _platform: platform,
-        _database: database,
-    }
-}
-
-/// Signs in a seeded user (they all have the dietician's test password) and returns the token.
-async fn login(base: &str, email: &str) -> String {
-    server::testing::access_token(base, email, "dietician password").await
-}
-
-impl World {
-    /// Seeds a user of `kind` and signs them in.
-    async fn user(&self, email: &str, kind: domain::UserType, patient_id: Option<Uuid>) -> String {
-        let links = server::auth::AccountLinks {
-            provider_id: None,
-            patient_id,
-        };
-        server::auth::create_account(&self.db, kind, email, email, "dietician password", links)
-            .await
-            .expect("user");
-        login(&self.base, email).await
-    }
 }
 
 async fn converge(w: World) {
@@ -202,7 +114,7 @@ async fn converge(w: World) {
     );
 
     // Keeping mine is a new edit on the current row; everyone ends with it.
-    b.resolve(&conflicts[0], json!("Ana Lima-Souza"))
+    b.resolve(&conflicts[0], sync_core::Resolution::Mine)
         .await
         .expect("resolve");
     assert!(b.conflicts().await.expect("conflicts").is_empty());
@@ -218,53 +130,6 @@ async fn converge(w: World) {
         );
         assert_eq!(r.pending().await.expect("pending"), 0);
     }
-}
-
-/// A TCP proxy that, when armed, lets the next push reach the server and then cuts the
-/// connection before the reply gets back: the client cannot know its edits were applied.
-async fn lossy_proxy(
-    target: String,
-    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> String {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind proxy");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            let armed = armed.clone();
-            let target = target.clone();
-            tokio::spawn(async move {
-                let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
-                    return;
-                };
-                let (mut cr, mut cw) = client.into_split();
-                let (mut sr, mut sw) = server.into_split();
-                let (mut cbuf, mut sbuf) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
-                let mut dropping = false;
-                loop {
-                    tokio::select! {
-                        n = cr.read(&mut cbuf) => {
-                            let Ok(n) = n else { break };
-                            if n == 0 { break }
-                            if cbuf[..n].starts_with(b"POST /api/v1/sync/push")
-                                && armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
-                                dropping = true;
-                            }
-                            if sw.write_all(&cbuf[..n]).await.is_err() { break }
-                        }
-                        n = sr.read(&mut sbuf) => {
-                            let Ok(n) = n else { break };
-                            if n == 0 || dropping { break }
-                            if cw.write_all(&sbuf[..n]).await.is_err() { break }
-                        }
-                    }
-                }
-            });
-        }
-    });
-    format!("http://{addr}")
 }
 
 async fn lost_reply(w: World) {

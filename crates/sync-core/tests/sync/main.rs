@@ -1,0 +1,5 @@
+//! The sync core against the real platform: one test binary (one link) for every scenario.
+
+mod conflicts;
+mod converge;
+mod support;
