@@ -203,6 +203,18 @@ impl Platform {
     }
 }
 
+impl Platform {
+    /// Stops serving at once, without letting requests finish: the closest an in-process
+    /// server comes to a killed process (connections already accepted may still complete).
+    pub async fn kill(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+        self.stop.take();
+    }
+}
+
 impl Drop for Platform {
     fn drop(&mut self) {
         if let Some(tx) = self.stop.take() {

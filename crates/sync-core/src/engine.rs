@@ -95,8 +95,15 @@ pub struct SyncSummary {
 impl Remote {
     /// `base`: the platform's URL (`http://host:port`); `token`: an access token.
     pub fn new(base: &str, token: &str) -> Self {
+        // A connection that stalls (a laptop changing networks, a half-open socket) ends in an
+        // error the engine reports and retries, never in a sync that waits forever.
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(60))
+            .build()
+            .unwrap_or_default();
         Self {
-            http: reqwest::Client::new(),
+            http,
             base: base.trim_end_matches('/').to_owned(),
             token: token.to_owned(),
         }

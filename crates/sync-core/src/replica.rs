@@ -52,6 +52,8 @@ pub enum Resolution {
 pub(crate) struct Pending {
     /// The outbox's order: the device's own order of its edits (`device_seq`).
     pub seq: i64,
+    /// An earlier push carried it already (its answer never came back).
+    pub sent_before: bool,
     pub mutation_id: Uuid,
     pub table: SyncTable,
     pub row_id: Uuid,
@@ -513,9 +515,9 @@ impl Replica {
     /// takes the mark back.
     pub(crate) async fn take_outbox(&self, limit: i64) -> Result<Vec<Pending>> {
         let mut tx = self.pool.begin().await?;
-        let rows: Vec<(i64, String, String, String, String, i64, String)> = sqlx::query_as(
-            "SELECT seq, mutation_id, table_name, row_id, op, base_version, fields FROM outbox \
-             ORDER BY seq LIMIT ?",
+        let rows: Vec<(i64, String, String, String, String, i64, String, bool)> = sqlx::query_as(
+            "SELECT seq, mutation_id, table_name, row_id, op, base_version, fields, sent \
+             FROM outbox ORDER BY seq LIMIT ?",
         )
         .bind(limit)
         .fetch_all(&mut *tx)
@@ -528,9 +530,10 @@ impl Replica {
         .await?;
         tx.commit().await?;
         rows.into_iter()
-            .map(|(seq, m, t, r, op, base, fields)| {
+            .map(|(seq, m, t, r, op, base, fields, sent_before)| {
                 Ok(Pending {
                     seq,
+                    sent_before,
                     mutation_id: m.parse().map_err(|_| SyncError::NotFound("outbox id"))?,
                     table: t.parse().map_err(|_| SyncError::NotFound("outbox table"))?,
                     row_id: r.parse().map_err(|_| SyncError::NotFound("outbox row"))?,
@@ -543,9 +546,15 @@ impl Replica {
     }
 
     /// The push carrying `batch` never reached the server (no connection could be made):
-    /// its entries are unsent again, so later edits merge into them.
+    /// its entries are unsent again, so later edits merge into them. Not those an earlier
+    /// push may have delivered: the server may hold them under their id already, and an edit
+    /// merged in would come back as that earlier duplicate, unapplied.
     pub(crate) async fn unsend(&self, batch: &[Pending]) -> Result<()> {
-        let seqs: Vec<i64> = batch.iter().map(|p| p.seq).collect();
+        let seqs: Vec<i64> = batch
+            .iter()
+            .filter(|p| !p.sent_before)
+            .map(|p| p.seq)
+            .collect();
         sqlx::query("UPDATE outbox SET sent = 0 WHERE seq IN (SELECT value FROM json_each(?))")
             .bind(serde_json::to_string(&seqs)?)
             .execute(&self.pool)
@@ -628,10 +637,12 @@ impl Replica {
                             Some(data) => serde_json::from_str(data)?,
                             None => Value::Null,
                         };
-                        // One decision per row: later edits of it join the open conflict.
+                        // One decision per row: later edits of it join the open conflict
+                        // (the row here holds them all).
                         let open = sqlx::query(
-                            "UPDATE conflicts SET client_value = ?, server_version = ? \
-                             WHERE table_name = ? AND row_id = ? AND kind = 'deleted_on_server' \
+                            "UPDATE conflicts SET client_value = CASE WHEN ?1 = 'null' \
+                             THEN client_value ELSE ?1 END, server_version = ?2 \
+                             WHERE table_name = ?3 AND row_id = ?4 AND kind = 'deleted_on_server' \
                              AND resolved_at IS NULL",
                         )
                         .bind(mine.to_string())
@@ -698,7 +709,7 @@ impl Replica {
             .await?
         };
         // Edits still queued (usually none) stay on top of what the server sends: the rebase.
-        // A row deleted here stays deleted, and one created or restored here stays, until the
+        // A row deleted here stays deleted, and one with other edits here stays, until the
         // server has answered those edits.
         let queued: Vec<(String, String, String, String)> =
             sqlx::query_as("SELECT table_name, row_id, op, fields FROM outbox ORDER BY seq")
@@ -707,13 +718,15 @@ impl Replica {
         let mut pending: HashMap<(String, String), Queued> = HashMap::new();
         for (table, id, op, fields) in queued {
             let entry = pending.entry((table, id)).or_default();
-            match op.as_str() {
-                "delete" => entry.deleting = true,
-                "insert" | "restore" => entry.creating = true,
-                _ => {}
-            }
+            entry.deleting |= op == "delete";
             entry.fields.push(serde_json::from_str(&fields)?);
         }
+        // Rows whose field conflicts wait for a person: their "theirs" follows the server.
+        let contested: Vec<(String, String)> = sqlx::query_as(
+            "SELECT DISTINCT table_name, row_id FROM conflicts WHERE resolved_at IS NULL AND kind = 'fields'",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
         let mut upserts = Vec::with_capacity(changes.len());
         for c in changes {
             let table = c.table.as_str();
@@ -722,13 +735,17 @@ impl Replica {
             match (c.op, &c.row) {
                 _ if queued.is_some_and(|q| q.deleting) => {}
                 (ChangeOp::Upsert, Some(row)) => {
+                    if contested.contains(&(table.to_owned(), id.clone())) {
+                        refresh_conflicts(&mut tx, c.table, c.id, row).await?;
+                    }
                     let mut data = row.as_object().cloned().unwrap_or_default();
                     for fields in queued.into_iter().flat_map(|q| &q.fields) {
                         data.extend(fields.clone());
                     }
                     upserts.push((table, id, c.version, Value::Object(data).to_string()));
                 }
-                _ if queued.is_some_and(|q| q.creating) => {}
+                // Deleted there but edited here: the edit's answer (a conflict) decides.
+                _ if queued.is_some() => {}
                 _ => {
                     sqlx::query("DELETE FROM rows WHERE table_name = ? AND id = ?")
                         .bind(table)
@@ -771,7 +788,6 @@ impl Replica {
 struct Queued {
     fields: Vec<Map<String, Value>>,
     deleting: bool,
-    creating: bool,
 }
 
 /// What applying one page of the change feed did.
@@ -927,7 +943,24 @@ async fn delete_in(tx: &mut SqliteConnection, table: SyncTable, id: Uuid) -> Res
     .await?
     .rows_affected();
     if unsent_insert == 0 {
-        enqueue(tx, table, id, MutationOp::Delete, version, Map::new()).await?;
+        let mut fields = Map::new();
+        if table == SyncTable::Patients {
+            // The documents deleted with it, as known here: the server refuses to delete ones
+            // added or edited elsewhere unseen (a conflict instead).
+            let known: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT id, version FROM rows WHERE table_name = 'healthcare_documents' \
+                 AND json_extract(data, '$.patient_id') = ?",
+            )
+            .bind(id.to_string())
+            .fetch_all(&mut *tx)
+            .await?;
+            let known: Map<String, Value> = known
+                .into_iter()
+                .map(|(d, v)| (d, Value::from(v)))
+                .collect();
+            fields.insert("documents".into(), Value::Object(known));
+        }
+        enqueue(tx, table, id, MutationOp::Delete, version, fields).await?;
     }
     if table == SyncTable::HealthcareDocuments {
         reindex_document(tx, id).await?;
@@ -952,9 +985,6 @@ async fn return_to_server(
     .fetch_all(&mut *tx)
     .await?;
     let deleting = queued.iter().any(|(op, _)| op == "delete");
-    let creating = queued
-        .iter()
-        .any(|(op, _)| op == "insert" || op == "restore");
     match server {
         Some(row) if !deleting => {
             let mut data = row.as_object().cloned().unwrap_or_default();
@@ -962,6 +992,7 @@ async fn return_to_server(
                 let fields: Map<String, Value> = serde_json::from_str(fields)?;
                 data.extend(fields);
             }
+            refresh_conflicts(tx, table, id, row).await?;
             let version = row["version"].as_i64().unwrap_or_default();
             // A repeated answer may be older than what a pull already brought: keep the newer.
             upsert(
@@ -976,7 +1007,9 @@ async fn return_to_server(
             )
             .await?;
         }
-        _ if creating && !deleting => {}
+        // Gone at the server, but edits of it are still queued: it stays (with them) until
+        // the server has answered those too, so a conflict about them still has the row.
+        _ if !queued.is_empty() && !deleting => {}
         _ => {
             sqlx::query("DELETE FROM rows WHERE table_name = ? AND id = ?")
                 .bind(table.as_str())
@@ -989,6 +1022,30 @@ async fn return_to_server(
         drop_stale_body(tx, id).await?;
         reindex_document(tx, id).await?;
     }
+    Ok(())
+}
+
+/// Brings the server's side of a row's open field conflicts up to `row` (a newer version the
+/// server sent): the person deciding sees what the platform holds now, not what it held when
+/// the conflict was found, and "mine" never overwrites a later value unseen.
+async fn refresh_conflicts(
+    tx: &mut SqliteConnection,
+    table: SyncTable,
+    id: Uuid,
+    row: &Value,
+) -> Result<()> {
+    let version = row["version"].as_i64().unwrap_or_default();
+    sqlx::query(
+        "UPDATE conflicts SET server_value = COALESCE(?1 -> ('$.' || field), 'null'), \
+         server_version = ?2 WHERE table_name = ?3 AND row_id = ?4 AND kind = 'fields' \
+         AND resolved_at IS NULL AND server_version <= ?2",
+    )
+    .bind(row.to_string())
+    .bind(version)
+    .bind(table.as_str())
+    .bind(id.to_string())
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
@@ -1033,12 +1090,16 @@ async fn enqueue(
     base_version: i64,
     fields: Map<String, Value>,
 ) -> Result<()> {
+    // Only into an entry made on the same version: an edit made after a pull brought a newer
+    // one knows more than the entry's base says, and merging would report what it knew as
+    // conflicts.
     let open: Option<(i64, String)> = sqlx::query_as(
-        "SELECT seq, fields FROM outbox WHERE table_name = ? AND row_id = ? AND sent = 0 AND op IN ('insert', 'restore', 'update') \
-         ORDER BY seq DESC LIMIT 1",
+        "SELECT seq, fields FROM outbox WHERE table_name = ? AND row_id = ? AND sent = 0 \
+         AND op IN ('insert', 'restore', 'update') AND base_version = ? ORDER BY seq DESC LIMIT 1",
     )
     .bind(table.as_str())
     .bind(id.to_string())
+    .bind(base_version)
     .fetch_optional(&mut *tx)
     .await?;
     if let (MutationOp::Update, Some((seq, existing))) = (op, open) {

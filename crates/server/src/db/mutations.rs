@@ -162,6 +162,22 @@ pub async fn tag_device(
     Ok(())
 }
 
+/// The live documents of a patient, with their versions.
+pub async fn live_documents(
+    conn: &mut AnyConnection,
+    patient_id: Uuid,
+) -> DbResult<Vec<(Uuid, i64)>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT id, version FROM healthcare_documents WHERE patient_id = $1 AND deleted_at IS NULL",
+    )
+    .bind(patient_id.to_string())
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|(id, v)| Ok((super::parse_id(&id)?, v)))
+        .collect()
+}
+
 /// Brings back a deleted patient, with the documents and shares deleted with it (the same
 /// deletion stamp), so "keep my edit" returns the record as it was. Returns its version.
 pub async fn restore_patient_in(

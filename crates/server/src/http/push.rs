@@ -456,28 +456,41 @@ async fn update(
 }
 
 /// Deletes the row unless someone else edited what a person sees of it since the base
-/// version: then deleting would throw their edit away unseen.
+/// version (for a patient, its documents too): then deleting would throw their edit away
+/// unseen.
 async fn delete(
     tx: &mut AnyConnection,
     device: &str,
     m: &Mutation,
     target: &Target,
 ) -> ApiResult<Outcome> {
-    if target.version != m.base_version {
-        let written =
-            mutations::fields_written_since(tx, target.table, target.id, m.base_version, device)
-                .await?;
-        if target
-            .table
-            .content_fields()
-            .iter()
-            .any(|f| written.contains(*f))
-        {
-            return Ok(Outcome::conflict(
-                ConflictKind::EditedOnServer,
-                target.version,
-                vec![],
-            ));
+    if target.version != m.base_version
+        && edited_since(tx, target.table, target.id, m.base_version, device).await?
+    {
+        return Ok(Outcome::conflict(
+            ConflictKind::EditedOnServer,
+            target.version,
+            vec![],
+        ));
+    }
+    // A patient's documents go with it: the delete names the ones it knew (id -> version),
+    // and one added or edited by someone else since makes it a conflict too.
+    if let Some(Value::Object(known)) = m.fields.get("documents") {
+        for (doc, version) in mutations::live_documents(tx, target.id).await? {
+            let unseen = match known.get(&doc.to_string()).and_then(Value::as_i64) {
+                None => true,
+                Some(v) if v < version => {
+                    edited_since(tx, SyncTable::HealthcareDocuments, doc, v, device).await?
+                }
+                Some(_) => false,
+            };
+            if unseen {
+                return Ok(Outcome::conflict(
+                    ConflictKind::EditedOnServer,
+                    target.version,
+                    vec![],
+                ));
+            }
         }
     }
     match target.table {
@@ -485,6 +498,18 @@ async fn delete(
         _ => delete_document_in(tx, target.id).await?,
     };
     Ok(Outcome::applied(target.version + 1))
+}
+
+/// Whether someone other than `device` wrote what a person sees of a row since `version`.
+async fn edited_since(
+    tx: &mut AnyConnection,
+    table: SyncTable,
+    id: Uuid,
+    version: i64,
+    device: &str,
+) -> ApiResult<bool> {
+    let written = mutations::fields_written_since(tx, table, id, version, device).await?;
+    Ok(table.content_fields().iter().any(|f| written.contains(*f)))
 }
 
 /// Brings a deleted row back with the person's fields written over it.

@@ -2,4 +2,5 @@
 
 mod conflicts;
 mod converge;
+mod model;
 mod support;
