@@ -297,3 +297,114 @@ async fn with_a_secret_service_the_session_lives_in_the_keyring_and_logout_remov
     .expect("json");
     assert_eq!(status["server"], Value::Null);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_are_edited_and_deleted_and_conflicts_and_refusals_are_listed() {
+    let (_database, platform, replica) = setup_on(ScratchDatabase::sqlite(), None).await;
+    let run = |args: &[&str]| ok(&records(&replica, args, None)).trim().to_owned();
+    let json = |args: &[&str]| -> Value { serde_json::from_str(&run(args)).expect("json") };
+    let add_patient =
+        |name: &str, email: &str| run(&["patients", "add", "--name", name, "--email", email]);
+    let add_note = |patient: &str, title: &str| {
+        run(&[
+            "documents",
+            "add",
+            "--patient",
+            patient,
+            "--type",
+            "progress note",
+            "--date",
+            "2026-11-20",
+            "--title",
+            title,
+            "--content",
+            "Seen today.",
+        ])
+    };
+    let p = add_patient("Ana Lima", "ana@example.org");
+    let q = add_patient("Bea Souza", "bea@example.org");
+    let note = add_note(&p, "First visit");
+    let other = add_note(&p, "Second visit");
+    assert_eq!(json(&["sync", "--json"])["pushed"], 4);
+
+    // Edit one note, delete the other: both reach the platform.
+    run(&[
+        "documents",
+        "edit",
+        &note,
+        "--title",
+        "First visit (revised)",
+    ]);
+    run(&["documents", "delete", &other]);
+    assert_eq!(json(&["sync", "--json"])["pushed"], 2);
+    let title: String = sqlx::query_scalar("SELECT title FROM healthcare_documents WHERE id = $1")
+        .bind(&note)
+        .fetch_one(platform.db.pool())
+        .await
+        .expect("title");
+    assert_eq!(title, "First visit (revised)");
+    let gone: Option<String> =
+        sqlx::query_scalar("SELECT deleted_at FROM healthcare_documents WHERE id = $1")
+            .bind(&other)
+            .fetch_one(platform.db.pool())
+            .await
+            .expect("row");
+    assert!(gone.is_some());
+
+    // Meanwhile both patients are deleted on the platform; offline, a note is edited and
+    // another written: a conflict (edit against delete) and a refusal, both listed.
+    run(&[
+        "documents",
+        "edit",
+        &note,
+        "--content",
+        "Seen today; fibre up.",
+    ]);
+    let refused_note = add_note(&q, "Written for a deleted patient");
+    for id in [&p, &q] {
+        platform
+            .db
+            .delete_patient(id.parse().expect("uuid"))
+            .await
+            .expect("delete");
+    }
+    let summary = json(&["sync", "--json"]);
+    assert_eq!(
+        (&summary["conflicts"], &summary["rejected"]),
+        (&Value::from(1), &Value::from(1))
+    );
+    let conflicts = json(&["conflicts", "list", "--json"]);
+    assert_eq!(conflicts[0]["kind"], "deleted_on_server");
+    assert_eq!(
+        conflicts[0]["client_value"]["title"],
+        "First visit (revised)"
+    );
+    let refused = json(&["rejected", "list", "--json"]);
+    assert_eq!(refused[0]["row_id"], refused_note.as_str());
+    assert_eq!(refused[0]["code"], "not_found");
+    let docs = json(&["documents", "list", "--json"]);
+    assert!(
+        docs.as_array().expect("rows").is_empty(),
+        "the replica shows the platform's truth: {docs}"
+    );
+    let status = json(&["status", "--json"]);
+    assert_eq!(
+        (&status["conflicts"], &status["rejected"]),
+        (&Value::from(1), &Value::from(1))
+    );
+
+    // Settled: the deletion stands, the refusal is dismissed once read.
+    let id = conflicts[0]["id"].to_string();
+    run(&["conflicts", "resolve", &id, "--keep", "theirs"]);
+    let mutation = refused[0]["mutation_id"].as_str().expect("id").to_owned();
+    run(&["rejected", "dismiss", &mutation]);
+    let status = json(&["status", "--json"]);
+    assert_eq!(
+        (
+            &status["conflicts"],
+            &status["rejected"],
+            &status["pending"]
+        ),
+        (&Value::from(0), &Value::from(0), &Value::from(0))
+    );
+}

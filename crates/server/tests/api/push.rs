@@ -107,10 +107,14 @@ both_backends! {
         assert_eq!(got.body["source_user_id"], d.id.to_string());
         let r = push(&app, &d, &[mutation("healthcare_documents", doc, "update", 1, json!({"content": "Discussed meal timing and fibre."}))]).await;
         assert_eq!(r[0]["version"], 2);
-        // A delete based on an old version is a conflict; on the current one, a tombstone.
-        let r = push(&app, &d, &[mutation("healthcare_documents", doc, "delete", 1, json!({}))]).await;
-        assert_eq!(r[0]["status"], "conflict");
+        // Edited on the web since: a delete based on the older version is a conflict that
+        // keeps the row and hands it back; on the current version, a tombstone.
+        app.put(&format!("/api/v1/documents/{doc}"), &d, json!({"title": "Written on the train (edited)"})).await.expect(200);
         let r = push(&app, &d, &[mutation("healthcare_documents", doc, "delete", 2, json!({}))]).await;
+        assert_eq!((r[0]["status"].as_str(), r[0]["kind"].as_str()), (Some("conflict"), Some("edited_on_server")), "{r:?}");
+        assert_eq!(r[0]["row"]["title"], "Written on the train (edited)");
+        assert_eq!(r[0]["row"]["version"], 3);
+        let r = push(&app, &d, &[mutation("healthcare_documents", doc, "delete", 3, json!({}))]).await;
         assert_eq!(r[0]["status"], "applied");
         app.get(&format!("/api/v1/documents/{doc}"), &d).await.expect(404);
         // Bad pushes as a whole are refused with a problem.

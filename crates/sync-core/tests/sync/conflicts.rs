@@ -13,6 +13,7 @@ use uuid::Uuid;
 on_both_backends! {
     one_conflicting_field_leaves_the_rest_of_the_edit_written => partial_conflict(as_configured);
     a_delete_against_an_edit_is_a_conflict_the_user_settles => delete_against_edit(as_configured);
+    deleting_a_patient_never_takes_documents_its_deleter_has_not_seen => delete_with_unseen_documents(as_configured);
     an_edit_against_a_delete_is_a_conflict_and_keeping_it_restores_the_row => edit_against_delete(as_configured);
     a_refused_edit_reverts_the_replica_and_stays_listed => refused_edits_revert(as_configured);
     a_replica_never_conflicts_with_its_own_earlier_edits => no_self_conflict(as_configured);
@@ -461,4 +462,44 @@ async fn integration_writes_are_recorded(w: World) {
         (&c.server_value, &c.client_value),
         (&json!("from Carepatron"), &json!("written offline"))
     );
+}
+
+async fn delete_with_unseen_documents(w: World) {
+    let (remote, r1, r2) = two_replicas(&w).await;
+    let p = patient(&r1, "Paz").await;
+    sync(&r1, &remote).await.expect("sync");
+    sync(&r2, &remote).await.expect("sync");
+
+    // r2 writes a note for P; r1, which has not seen it, deletes P.
+    let d = r2
+        .insert(
+            SyncTable::HealthcareDocuments,
+            fields(
+                json!({"patient_id": p, "type": "progress note", "date": "2026-11-03",
+                          "title": "Lab follow-up", "content": "HbA1c 6.9%."}),
+            ),
+        )
+        .await
+        .expect("doc");
+    sync(&r2, &remote).await.expect("sync r2");
+    r1.delete(SyncTable::Patients, p).await.expect("delete");
+    let s = sync(&r1, &remote).await.expect("sync r1");
+    assert_eq!(s.conflicts, 1, "the note would have gone unseen");
+    let conflicts = r1.conflicts().await.expect("conflicts");
+    assert_eq!(conflicts[0].kind, ConflictKind::EditedOnServer);
+    assert!(
+        row(&r1, SyncTable::HealthcareDocuments, d).await.is_some(),
+        "now r1 sees it"
+    );
+    let (status, _) = w.rest(Method::GET, &format!("/documents/{d}"), None).await;
+    assert_eq!(status, 200);
+
+    // Having seen it, deleting after all takes both.
+    r1.resolve(&conflicts[0], Resolution::Mine)
+        .await
+        .expect("mine");
+    let s = sync(&r1, &remote).await.expect("sync r1");
+    assert_eq!((s.pushed, s.conflicts), (1, 0));
+    let (status, _) = w.rest(Method::GET, &format!("/documents/{d}"), None).await;
+    assert_eq!(status, 404);
 }
