@@ -319,7 +319,53 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     app.wait_text("#pending", "All changes sent").await;
     assert_eq!(diet_on_server(&platform).await, "gluten free (laptop)");
 
-    // The conflict was announced on the session bus: counts, never the patient.
+    // Edit against delete: the tablet deletes the patient while the laptop changes it. The
+    // app says so in words, and keeping the change brings the patient back everywhere.
+    sync_core::sync_signed_in(&tablet, &tablet_store, policy, &|_| {})
+        .await
+        .expect("tablet sync");
+    tablet
+        .delete(domain::dto::SyncTable::Patients, id)
+        .await
+        .expect("tablet delete");
+    sync_core::sync_signed_in(&tablet, &tablet_store, policy, &|_| {})
+        .await
+        .expect("tablet push");
+    app.js(
+        "location.hash = arguments[0]",
+        json!([format!("#/patients/{id}")]),
+    )
+    .await;
+    app.fill("#patient-diet", "gluten free, no dairy (laptop)")
+        .await;
+    app.click("#save-patient").await;
+    app.wait_text("#pending", "1 change pending").await;
+    app.click("#sync-now").await;
+    app.click("a[href='#/conflicts']").await;
+    app.wait_text(".record-conflict h2", "was deleted on the platform")
+        .await;
+    app.wait_text(".record-conflict", "gluten free, no dairy (laptop)")
+        .await;
+    app.screenshot(&shots.join("04b-deleted-elsewhere.png"))
+        .await;
+    app.click(".record-conflict .keep-mine").await;
+    app.wait_text("#no-conflicts", "Nothing to decide").await;
+    app.wait_text("#pending", "All changes sent").await;
+    assert_eq!(
+        diet_on_server(&platform).await,
+        "gluten free, no dairy (laptop)"
+    );
+    assert_eq!(
+        count(
+            &platform,
+            "SELECT count(*) FROM patients WHERE deleted_at IS NULL"
+        )
+        .await,
+        1,
+        "restored"
+    );
+
+    // The conflicts were announced on the session bus: counts, never the patient.
     let notifications = desktop.notifications();
     assert!(
         notifications.contains("Sync found conflicts")

@@ -96,6 +96,8 @@ export interface PatientDetail {
   patient: Patient;
   sync_state: SyncState;
   conflicted_fields: string[];
+  /** Deleted here, changed on the platform since: back until the person decides. */
+  deletion_in_question: boolean;
 }
 
 export type NewPatientOutcome =
@@ -136,10 +138,18 @@ export interface DocumentFilter {
   text?: string;
 }
 
+/**
+ * `fields`: both sides wrote `field`. `edited_on_server`: deleted here, changed on the
+ * platform since. `deleted_on_server`: changed here, deleted on the platform since (`mine`
+ * is the record as changed here).
+ */
+export type ConflictKind = 'fields' | 'edited_on_server' | 'deleted_on_server';
+
 export interface Conflict {
   id: number;
   table: string;
   row_id: string;
+  kind: ConflictKind;
   label: string;
   field: string;
   mine: unknown;

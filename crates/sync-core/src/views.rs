@@ -49,6 +49,9 @@ pub struct PatientDetail {
     pub sync_state: SyncState,
     /// Fields with an open conflict.
     pub conflicted_fields: Vec<String>,
+    /// Deleted here but changed on the platform since, so it is back until the person
+    /// decides (the conflicts screen says how).
+    pub deletion_in_question: bool,
 }
 
 /// Filters of the document list; all optional.
@@ -217,8 +220,9 @@ impl Replica {
         .fetch_optional(self.pool())
         .await?;
         let (data, state) = row.ok_or(SyncError::NotFound("patient"))?;
-        let conflicted_fields = sqlx::query_scalar(
-            "SELECT DISTINCT field FROM conflicts WHERE table_name = 'patients' AND row_id = ? AND resolved_at IS NULL",
+        let open: Vec<(String, String)> = sqlx::query_as(
+            "SELECT DISTINCT kind, field FROM conflicts WHERE table_name = 'patients' AND row_id = ? \
+             AND resolved_at IS NULL",
         )
         .bind(id.to_string())
         .fetch_all(self.pool())
@@ -226,7 +230,12 @@ impl Replica {
         Ok(PatientDetail {
             patient: serde_json::from_str(&data)?,
             sync_state: parse_state(&state),
-            conflicted_fields,
+            deletion_in_question: open.iter().any(|(kind, _)| kind == "edited_on_server"),
+            conflicted_fields: open
+                .into_iter()
+                .filter(|(kind, _)| kind == "fields")
+                .map(|(_, field)| field)
+                .collect(),
         })
     }
 

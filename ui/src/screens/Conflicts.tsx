@@ -24,7 +24,13 @@ export function Conflicts() {
           Nothing to decide: every change made here reached the platform.
         </p>
       )}
-      {conflicts?.map((c) => <ConflictCard key={c.id} conflict={c} onDone={load} />)}
+      {conflicts?.map((c) =>
+        c.kind === 'fields' ? (
+          <ConflictCard key={c.id} conflict={c} onDone={load} />
+        ) : (
+          <RecordConflictCard key={c.id} conflict={c} onDone={load} />
+        ),
+      )}
       {rejected.length > 0 && (
         <>
           <h2>Changes the platform refused</h2>
@@ -37,7 +43,9 @@ export function Conflicts() {
               <details>
                 <summary>What was sent</summary>
                 <dl class="meta">
-                  {Object.entries(r.fields).map(([k, v]) => (
+                  {Object.entries(r.fields)
+                    .filter(([k]) => k in FIELD_LABELS)
+                    .map(([k, v]) => (
                     <Fragment key={k}>
                       <dt>{FIELD_LABELS[k] ?? k}</dt>
                       <dd>{showValue(v)}</dd>
@@ -110,6 +118,68 @@ function ConflictCard({ conflict, onDone }: { conflict: Conflict; onDone: () => 
             Merge…
           </button>
         )}
+      </div>
+    </article>
+  );
+}
+
+/** What a record conflict asks, in the person's words: [heading, explanation, keep mine, keep theirs]. */
+export function recordConflictWords(conflict: Conflict): [string, string, string, string] {
+  const what = conflict.table === 'patients' ? 'patient' : 'document';
+  if (conflict.kind === 'edited_on_server') {
+    return [
+      `You deleted ${conflict.label}`,
+      `Someone changed this ${what} on the platform after your copy was made, so it was not deleted. It is back here with their changes.`,
+      'Delete it anyway',
+      `Keep the ${what}`,
+    ];
+  }
+  return [
+    `${conflict.label} was deleted on the platform`,
+    `You changed this ${what} here, but someone deleted it on the platform meanwhile. Your changes are kept below until you decide.`,
+    'Restore it with my changes',
+    'Let it go',
+  ];
+}
+
+function RecordConflictCard({ conflict, onDone }: { conflict: Conflict; onDone: () => void }) {
+  const [error, setError] = useState<AppError | null>(null);
+  const [heading, explanation, mine, theirs] = recordConflictWords(conflict);
+  const kept = (conflict.kind === 'deleted_on_server' ? conflict.mine : null) as Record<string, unknown> | null;
+
+  async function resolve(keep: 'mine' | 'theirs') {
+    try {
+      await call('resolve_conflict', { id: conflict.id, resolution: { keep } });
+      onDone();
+    } catch (err) {
+      setError(err as AppError);
+    }
+  }
+
+  return (
+    <article class="card conflict record-conflict" data-conflict-id={conflict.id} data-kind={conflict.kind} aria-labelledby={`conflict-${conflict.id}`}>
+      <h2 id={`conflict-${conflict.id}`}>{heading}</h2>
+      <p>{explanation}</p>
+      {kept && (
+        <dl class="meta">
+          {Object.entries(kept)
+            .filter(([k, v]) => k in FIELD_LABELS && v !== null && v !== '')
+            .map(([k, v]) => (
+              <Fragment key={k}>
+                <dt>{FIELD_LABELS[k]}</dt>
+                <dd>{showValue(v)}</dd>
+              </Fragment>
+            ))}
+        </dl>
+      )}
+      <ErrorMessage error={error} />
+      <div class="buttons">
+        <button type="button" class="primary keep-mine" onClick={() => resolve('mine')}>
+          {mine}
+        </button>
+        <button type="button" class="take-theirs" onClick={() => resolve('theirs')}>
+          {theirs}
+        </button>
       </div>
     </article>
   );

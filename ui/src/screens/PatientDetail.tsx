@@ -78,6 +78,12 @@ export function PatientDetail({ id }: { id: string }) {
           {detail.patient.sync_error}
         </p>
       )}
+      {detail.deletion_in_question && (
+        <p class="warning" role="status" id="deletion-banner">
+          You deleted this patient, but it was changed on the platform since, so it is back.{' '}
+          <a href="#/conflicts">Decide whether to delete it</a>.
+        </p>
+      )}
       {detail.conflicted_fields.length > 0 && (
         <p class="warning" role="status" id="conflict-banner">
           {detail.conflicted_fields.map((f) => FIELD_LABELS[f] ?? f).join(', ')}{' '}
