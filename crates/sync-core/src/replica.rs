@@ -515,7 +515,18 @@ impl Replica {
     /// takes the mark back.
     pub(crate) async fn take_outbox(&self, limit: i64) -> Result<Vec<Pending>> {
         let mut tx = self.pool.begin().await?;
-        let rows: Vec<(i64, String, String, String, String, i64, String, bool)> = sqlx::query_as(
+        #[derive(sqlx::FromRow)]
+        struct Entry {
+            seq: i64,
+            mutation_id: String,
+            table_name: String,
+            row_id: String,
+            op: String,
+            base_version: i64,
+            fields: String,
+            sent: bool,
+        }
+        let rows: Vec<Entry> = sqlx::query_as(
             "SELECT seq, mutation_id, table_name, row_id, op, base_version, fields, sent \
              FROM outbox ORDER BY seq LIMIT ?",
         )
@@ -530,16 +541,25 @@ impl Replica {
         .await?;
         tx.commit().await?;
         rows.into_iter()
-            .map(|(seq, m, t, r, op, base, fields, sent_before)| {
+            .map(|e| {
                 Ok(Pending {
-                    seq,
-                    sent_before,
-                    mutation_id: m.parse().map_err(|_| SyncError::NotFound("outbox id"))?,
-                    table: t.parse().map_err(|_| SyncError::NotFound("outbox table"))?,
-                    row_id: r.parse().map_err(|_| SyncError::NotFound("outbox row"))?,
-                    op: serde_json::from_value(Value::String(op))?,
-                    base_version: base,
-                    fields: serde_json::from_str(&fields)?,
+                    seq: e.seq,
+                    sent_before: e.sent,
+                    mutation_id: e
+                        .mutation_id
+                        .parse()
+                        .map_err(|_| SyncError::NotFound("outbox id"))?,
+                    table: e
+                        .table_name
+                        .parse()
+                        .map_err(|_| SyncError::NotFound("outbox table"))?,
+                    row_id: e
+                        .row_id
+                        .parse()
+                        .map_err(|_| SyncError::NotFound("outbox row"))?,
+                    op: serde_json::from_value(Value::String(e.op))?,
+                    base_version: e.base_version,
+                    fields: serde_json::from_str(&e.fields)?,
                 })
             })
             .collect()
