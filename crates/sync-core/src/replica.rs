@@ -267,6 +267,9 @@ impl Replica {
         let mut data = fields.clone();
         data.insert("id".into(), Value::String(id.to_string()));
         let mut tx = self.pool.begin().await?;
+        if table == SyncTable::HealthcareDocuments {
+            require_patient(&mut tx, &data).await?;
+        }
         sqlx::query("INSERT INTO rows (table_name, id, version, data) VALUES (?, ?, 0, ?)")
             .bind(table.as_str())
             .bind(id.to_string())
@@ -925,6 +928,9 @@ async fn update_in(
             .await?;
     let (version, data) = row.ok_or(SyncError::NotFound("row"))?;
     let mut data: Map<String, Value> = serde_json::from_str(&data)?;
+    if table == SyncTable::HealthcareDocuments {
+        require_patient(tx, &data).await?;
+    }
     data.extend(fields.clone());
     sqlx::query("UPDATE rows SET data = ? WHERE table_name = ? AND id = ?")
         .bind(Value::Object(data).to_string())
@@ -986,6 +992,22 @@ async fn delete_in(tx: &mut SqliteConnection, table: SyncTable, id: Uuid) -> Res
         reindex_document(tx, id).await?;
     }
     Ok(())
+}
+
+/// A document is written here only while its patient is here: one whose patient was deleted
+/// here goes with it at the platform, and an edit made after that delete would be deleted
+/// unseen.
+async fn require_patient(tx: &mut SqliteConnection, document: &Map<String, Value>) -> Result<()> {
+    let patient = document
+        .get("patient_id")
+        .and_then(Value::as_str)
+        .and_then(|p| p.parse::<Uuid>().ok())
+        .ok_or(SyncError::NotFound("patient"))?;
+    if has_row(tx, SyncTable::Patients, patient).await? {
+        Ok(())
+    } else {
+        Err(SyncError::NotFound("patient"))
+    }
 }
 
 /// Puts a row back to what the server holds (`None`: nothing, the row is gone or out of

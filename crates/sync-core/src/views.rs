@@ -554,7 +554,14 @@ mod tests {
     #[tokio::test]
     async fn documents_filter_by_patient_type_dates_and_words() {
         let (r, dir) = replica().await;
-        let p = Uuid::now_v7().to_string();
+        let p = r
+            .insert(
+                SyncTable::Patients,
+                fields(json!({"name": "Ana Lima", "email": "ana@example.org"})),
+            )
+            .await
+            .expect("patient")
+            .to_string();
         let docs = [
             (
                 "lab report",

@@ -274,15 +274,19 @@ impl Model {
                     return;
                 }
                 let id = row_id(&d);
-                self.replicas[i]
+                let edited = self.replicas[i]
                     .update(
                         SyncTable::HealthcareDocuments,
                         id,
                         fields(json!({"title": title})),
                     )
-                    .await
-                    .expect("edit document");
-                self.wrote(SyncTable::HealthcareDocuments, id, "title", token);
+                    .await;
+                match edited {
+                    Ok(()) => self.wrote(SyncTable::HealthcareDocuments, id, "title", token),
+                    // Its patient was deleted here: the replica refuses, nothing is written.
+                    Err(SyncError::NotFound("patient")) => {}
+                    Err(e) => self.fail(format!("editing a document on r{i}: {e}")),
+                }
             }
             _ => {
                 let Some(d) = self.pick(i, SyncTable::HealthcareDocuments).await else {
