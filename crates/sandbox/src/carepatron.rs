@@ -32,7 +32,7 @@ struct Stored {
 struct Workspace {
     clients: BTreeMap<String, Stored>,
     documents: BTreeMap<String, (Stored, Vec<u8>)>,
-    shares: BTreeMap<String, Value>,
+    shares: BTreeMap<String, Stored>,
     team: Vec<Value>,
     next_id: u64,
 }
@@ -162,7 +162,7 @@ impl CarepatronSandbox {
             .expect("lock")
             .shares
             .values()
-            .cloned()
+            .map(|s| s.json.clone())
             .collect()
     }
 
@@ -669,7 +669,7 @@ async fn delete_document(State(cp): State<CarepatronSandbox>, Path(id): Path<Str
     if ws.documents.remove(&id).is_none() {
         return error(StatusCode::NOT_FOUND, "not_found", "no such document");
     }
-    ws.shares.retain(|_, s| s["documentId"] != id.as_str());
+    ws.shares.retain(|_, s| s.json["documentId"] != id.as_str());
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -680,6 +680,7 @@ async fn team(State(cp): State<CarepatronSandbox>) -> Response {
 }
 
 async fn list_shares(State(cp): State<CarepatronSandbox>, Path(doc): Path<String>) -> Response {
+    let lag = Duration::from_millis(cp.0.faults.get().list_lag_ms);
     let ws = cp.0.workspace.lock().expect("lock");
     if !ws.documents.contains_key(&doc) {
         return error(StatusCode::NOT_FOUND, "not_found", "no such document");
@@ -687,8 +688,8 @@ async fn list_shares(State(cp): State<CarepatronSandbox>, Path(doc): Path<String
     let items: Vec<Value> = ws
         .shares
         .values()
-        .filter(|s| s["documentId"] == doc.as_str())
-        .cloned()
+        .filter(|s| s.json["documentId"] == doc.as_str() && s.created.elapsed() >= lag)
+        .map(|s| s.json.clone())
         .collect();
     Json(json!({"items": items, "page": 1, "pageSize": 100, "totalCount": items.len()}))
         .into_response()
@@ -720,7 +721,13 @@ async fn share(
     }
     let share =
         json!({"id": id, "documentId": doc, "teamMemberId": member, "createdDateTimeUtc": now()});
-    ws.shares.insert(id, share.clone());
+    ws.shares.insert(
+        id,
+        Stored {
+            json: share.clone(),
+            created: Instant::now(),
+        },
+    );
     (StatusCode::CREATED, Json(share)).into_response()
 }
 
@@ -730,7 +737,7 @@ async fn unshare(
 ) -> Response {
     let mut ws = cp.0.workspace.lock().expect("lock");
     match ws.shares.get(&share) {
-        Some(s) if s["documentId"] == doc.as_str() => {
+        Some(s) if s.json["documentId"] == doc.as_str() => {
             ws.shares.remove(&share);
             StatusCode::NO_CONTENT.into_response()
         }

@@ -53,6 +53,7 @@ fn main() {
             api_key: Secret::new(b"bench key".to_vec()),
             rate,
             poll: Duration::from_secs(30),
+            list_lag: Duration::from_secs(60),
         });
         let platform = Platform::start(config, "127.0.0.1:0").await;
         let db = &platform.db;

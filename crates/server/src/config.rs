@@ -60,6 +60,10 @@ pub struct CarepatronSettings {
     pub rate: f64,
     /// How often Carepatron is asked for clients changed there.
     pub poll: Duration,
+    /// The longest Carepatron's lists may take to show a newly created resource. A create
+    /// whose answer was lost is looked up until this long after it failed, and only sent
+    /// again if the lookups still miss it then: too short makes duplicates.
+    pub list_lag: Duration,
 }
 
 /// The background integration jobs.

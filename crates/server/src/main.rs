@@ -64,6 +64,14 @@ enum Command {
         /// Seconds between asking Carepatron for clients changed there.
         #[arg(long, env = "RECORDS_CAREPATRON_POLL_SECONDS", default_value_t = 60)]
         carepatron_poll_seconds: u64,
+        /// Seconds Carepatron's lists may take to show a new resource: a create whose answer
+        /// was lost is sent again only if it has not shown this long after it failed.
+        #[arg(
+            long,
+            env = "RECORDS_CAREPATRON_LIST_LAG_SECONDS",
+            default_value_t = 60
+        )]
+        carepatron_list_lag_seconds: u64,
     },
     /// Run database migrations and exit.
     Migrate,
@@ -120,6 +128,7 @@ async fn main() -> anyhow::Result<()> {
             carepatron_url,
             carepatron_rate,
             carepatron_poll_seconds,
+            carepatron_list_lag_seconds,
         } => {
             let addr = config::parse_bind(&bind)?;
             let (secret, generated) =
@@ -163,6 +172,7 @@ async fn main() -> anyhow::Result<()> {
                     api_key: server::config::Secret::new(api_key.into_bytes()),
                     rate: carepatron_rate,
                     poll: std::time::Duration::from_secs(carepatron_poll_seconds.max(1)),
+                    list_lag: std::time::Duration::from_secs(carepatron_list_lag_seconds),
                 });
             }
             let backend = server::db::Backend::from_url(&config.database_url)?;

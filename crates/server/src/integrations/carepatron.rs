@@ -8,21 +8,27 @@
 //! changed on both sides by [`merge`]'s rule.
 //!
 //! No duplicates: the contract has no idempotency keys, so before each create the row is
-//! marked `creating`; a later attempt that finds that mark looks the resource up (by
-//! `externalId`, or for shares by team member) before creating it again.
+//! marked `creating <when>`, and marked again if the create fails (it may still have been
+//! applied, as late as that). A later attempt that finds the mark looks the resource up (by
+//! `externalId`, or for shares by team member) before creating it again. Lists may miss a new
+//! resource for a while, so a lookup that misses proves nothing until the configured lag bound
+//! (`CarepatronSettings::list_lag`) has passed since the mark: until then the job looks again later,
+//! and only then creates again (see [`create`] and [`earlier`]).
 
 use super::{Done, JobError, Progress};
 use crate::app::AppState;
 use crate::db::carepatron::DocumentState;
 use crate::db::jobs::{Job, JobCause, JobKind};
-use crate::db::{FeedCursor, NewLogEntry};
+use crate::db::{DbError, FeedCursor, NewLogEntry};
 use connectors::carepatron::{
     client_fields, file_name, merge, patient_view, DocumentMeta, PatientView, TeamMember,
 };
+use connectors::ConnectorError;
 use domain::dto::{ChangeOp, Patient};
 use domain::{Caller, LogAction, LogStatus, UserType};
 use sha2::Digest as _;
 use std::collections::HashMap;
+use std::future::Future;
 use std::time::Duration;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -70,12 +76,16 @@ pub(super) async fn reconcile(
     job: &Job,
     progress: &Progress,
 ) -> Result<Done, JobError> {
-    let Some(cp) = app.integrations.carepatron.as_ref() else {
+    let (Some(cp), Some(settings)) = (
+        app.integrations.carepatron.as_ref(),
+        app.config.carepatron.as_ref(),
+    ) else {
         return Ok(Done::Finished(
             "Carepatron is not configured; nothing to push.".into(),
         ));
     };
     let db = &app.db;
+    let lag = settings.list_lag;
     let Some(state) = db.carepatron_patient(job.patient_id).await? else {
         return Ok(Done::Finished("No such patient.".into()));
     };
@@ -136,8 +146,10 @@ pub(super) async fn reconcile(
                         notes.push(
                             "the client was gone from Carepatron and was created again".to_owned(),
                         );
-                        db.set_client(pid, None, &creating(), None).await?;
-                        let created = cp.create_client(&client_fields(&ours, &external)).await?;
+                        let fields = client_fields(&ours, &external);
+                        let mark =
+                            |m: String| async move { db.set_client(pid, None, &m, None).await };
+                        let created = create(mark, cp.create_client(&fields)).await?;
                         db.set_client(pid, Some(&created.id), "done", Some(&ours))
                             .await?;
                         progress.add("pushed", 1);
@@ -151,15 +163,13 @@ pub(super) async fn reconcile(
                 .unwrap_or_default()
         }
         (None, maybe) => {
-            let earlier = match unsure_create(maybe)? {
-                true => cp.find_client(&external).await?,
-                false => None,
-            };
-            let client = match earlier {
+            let found = earlier(maybe, lag, "client", cp.find_client(&external)).await?;
+            let client = match found {
                 Some(client) => client,
                 None => {
-                    db.set_client(pid, None, &creating(), None).await?;
-                    let created = cp.create_client(&client_fields(&ours, &external)).await?;
+                    let fields = client_fields(&ours, &external);
+                    let mark = |m: String| async move { db.set_client(pid, None, &m, None).await };
+                    let created = create(mark, cp.create_client(&fields)).await?;
                     progress.add("pushed", 1);
                     created
                 }
@@ -170,7 +180,8 @@ pub(super) async fn reconcile(
         }
     };
 
-    // The documents.
+    // The documents. One waiting for Carepatron's lists does not hold up the others.
+    let mut waits = Waits::default();
     for doc in db.carepatron_documents(pid).await? {
         if doc.deleted {
             if let Some(remote) = &doc.remote_id {
@@ -184,17 +195,24 @@ pub(super) async fn reconcile(
         let meta = meta_of(&doc);
         let remote = match (&doc.remote_id, doc.synced.as_deref()) {
             (Some(remote), _) => Some((remote.clone(), doc.synced.clone())),
-            (None, synced) if unsure_create(synced)? => cp
-                .find_document(&client_id, &doc.id.to_string())
-                .await?
-                .map(|d| (d.id, None)),
-            (None, _) => None,
+            (None, synced) => {
+                let external = doc.id.to_string();
+                let find = cp.find_document(&client_id, &external);
+                match earlier(synced, lag, "document", find).await {
+                    Ok(found) => found.map(|d| (d.id, None)),
+                    Err(e) => {
+                        waits.keep(e)?;
+                        continue;
+                    }
+                }
+            }
         };
         match remote {
             None => {
-                db.set_document_remote(doc.id, None, &creating()).await?;
                 let bytes = db.document_bytes(doc.id).await?;
-                let created = cp.upload_document(&client_id, &meta, bytes).await?;
+                let mark =
+                    |m: String| async move { db.set_document_remote(doc.id, None, &m).await };
+                let created = create(mark, cp.upload_document(&client_id, &meta, bytes)).await?;
                 db.set_document_remote(doc.id, Some(&created.id), &print)
                     .await?;
                 progress.add("pushed", 1);
@@ -266,19 +284,22 @@ pub(super) async fn reconcile(
                 }
             }
         };
-        let earlier = match unsure_create(share.synced.as_deref())? {
-            true => cp
-                .shares(&remote_doc)
-                .await?
-                .into_iter()
-                .find(|s| s.team_member_id == member),
-            false => None,
+        let find = async {
+            let shares = cp.shares(&remote_doc).await?;
+            Ok::<_, JobError>(shares.into_iter().find(|s| s.team_member_id == member))
         };
-        let remote = match earlier {
+        let found = match earlier(share.synced.as_deref(), lag, "share", find).await {
+            Ok(found) => found,
+            Err(e) => {
+                waits.keep(e)?;
+                continue;
+            }
+        };
+        let remote = match found {
             Some(s) => s.id,
             None => {
-                db.set_share_remote(share.id, None, &creating()).await?;
-                cp.share(&remote_doc, &member).await?.id
+                let mark = |m: String| async move { db.set_share_remote(share.id, None, &m).await };
+                create(mark, cp.share(&remote_doc, &member)).await?.id
             }
         };
         db.set_share_remote(share.id, Some(&remote), "done").await?;
@@ -311,6 +332,9 @@ pub(super) async fn reconcile(
                 ),
             })
             .await?;
+    }
+    if let Some(wait) = waits.0 {
+        return Err(wait);
     }
     Ok(Done::Finished(summary))
 }
@@ -446,11 +470,7 @@ async fn poll_carepatron(app: &AppState, owner: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// How long a create's uncertain outcome needs before a lookup can be trusted: lists may miss
-/// a new resource for a moment.
-pub(super) const LIST_SETTLE: Duration = Duration::from_secs(2);
-
-/// The mark left on a row just before its create is sent: `creating <instant>`.
+/// The mark on a row whose create is under way or went unanswered: `creating <instant>`.
 fn creating() -> String {
     format!(
         "creating {}",
@@ -458,23 +478,95 @@ fn creating() -> String {
     )
 }
 
-/// Whether a row's mark says an earlier create may have gone through (so look it up first).
-/// Until [`LIST_SETTLE`] has passed since that create, a lookup could miss it: wait.
-fn unsure_create(synced: Option<&str>) -> Result<bool, JobError> {
-    let Some(at) = synced.and_then(|s| s.strip_prefix("creating")) else {
-        return Ok(false);
+/// Sends a create (`send`), its row marked `creating` by `mark` first. A create that fails
+/// may still have been applied, as late as the failure (pacing and the connector's retries
+/// can hold a request for seconds after the mark): the row is marked again then, so that
+/// Carepatron's list lag is counted from the last moment the create could have landed.
+async fn create<T, M: Future<Output = Result<(), DbError>>>(
+    mark: impl Fn(String) -> M,
+    send: impl Future<Output = Result<T, ConnectorError>>,
+) -> Result<T, JobError> {
+    mark(creating()).await?;
+    match send.await {
+        Ok(created) => Ok(created),
+        Err(e) => {
+            mark(creating()).await?;
+            Err(e.into())
+        }
+    }
+}
+
+/// How old a row's `creating` mark is, when it has one (an earlier attempt may then have
+/// created the resource without hearing back).
+fn creating_since(synced: Option<&str>) -> Option<Duration> {
+    let at = synced?.strip_prefix("creating")?;
+    let Ok(at) = chrono::DateTime::parse_from_rfc3339(at.trim()) else {
+        // A mark whose time cannot be read is taken as old: its lag has long passed.
+        return Some(Duration::MAX);
     };
-    let at = chrono::DateTime::parse_from_rfc3339(at.trim())
-        .map_or(chrono::Utc::now() - chrono::Duration::hours(1), |t| {
-            t.to_utc()
-        });
-    let since = (chrono::Utc::now() - at).to_std().unwrap_or_default();
-    match LIST_SETTLE.checked_sub(since) {
-        Some(wait) if !wait.is_zero() => Err(JobError {
-            message: "waiting for Carepatron's lists to show what an interrupted request may have created".into(),
-            transient: true,
-            retry_after: Some(wait),
-        }),
-        _ => Ok(true),
+    Some(
+        (chrono::Utc::now() - at.to_utc())
+            .to_std()
+            .unwrap_or_default(),
+    )
+}
+
+/// The shortest wait between two lookups of an unsure create.
+const LOOK_AGAIN_MIN: Duration = Duration::from_secs(1);
+
+/// Before a create: what an earlier attempt, whose create went unanswered, may have made.
+///
+/// Without a `creating` mark on the row (`synced`) there is none: `Ok(None)`, create. With
+/// one, `find` looks the resource up: found, it is the one. Missing, that proves nothing
+/// while Carepatron's lists may still lag (`lag`, counted from the mark), so the attempt
+/// ends in a wait ([`JobError::waiting`]) and the job looks again later, more rarely as the
+/// mark ages; once `lag` has passed and it is still missing, the create did not go through:
+/// `Ok(None)`, create again ([`create`] marks the row anew first).
+async fn earlier<T, E: Into<JobError>>(
+    synced: Option<&str>,
+    lag: Duration,
+    what: &str,
+    find: impl Future<Output = Result<Option<T>, E>>,
+) -> Result<Option<T>, JobError> {
+    let Some(age) = creating_since(synced) else {
+        return Ok(None);
+    };
+    if let Some(found) = find.await.map_err(Into::into)? {
+        return Ok(Some(found));
+    }
+    match lag.checked_sub(age).filter(|left| !left.is_zero()) {
+        None => Ok(None),
+        Some(left) => Err(JobError::waiting(
+            format!(
+                "waiting for Carepatron's lists to show a {what} an unanswered request may have created \
+                 ({} s ago; it is sent again only if still missing after {} s)",
+                age.as_secs(),
+                lag.as_secs()
+            ),
+            (age / 2).max(LOOK_AGAIN_MIN).min(left),
+        )),
+    }
+}
+
+/// Waits deferred to the end of a reconcile, so that one unsure create does not hold up the
+/// patient's other documents and shares.
+#[derive(Default)]
+struct Waits(Option<JobError>);
+
+impl Waits {
+    /// Keeps a wait (the soonest, so the next attempt comes when the first lookup is due);
+    /// passes any other error on.
+    fn keep(&mut self, e: JobError) -> Result<(), JobError> {
+        if !e.waiting {
+            return Err(e);
+        }
+        if self
+            .0
+            .as_ref()
+            .is_none_or(|kept| kept.retry_after > e.retry_after)
+        {
+            self.0 = Some(e);
+        }
+        Ok(())
     }
 }

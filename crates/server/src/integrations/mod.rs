@@ -70,6 +70,9 @@ pub(crate) struct JobError {
     message: String,
     transient: bool,
     retry_after: Option<Duration>,
+    /// Nothing failed: the job waits for the outside world to catch up (Carepatron's lists
+    /// to show what an unanswered create may have made) and runs again after `retry_after`.
+    waiting: bool,
 }
 
 impl JobError {
@@ -78,6 +81,17 @@ impl JobError {
             message: message.into(),
             transient: false,
             retry_after: None,
+            waiting: false,
+        }
+    }
+
+    /// A wait, not a failure: run again after `after`.
+    fn waiting(message: impl Into<String>, after: Duration) -> Self {
+        Self {
+            message: message.into(),
+            transient: true,
+            retry_after: Some(after),
+            waiting: true,
         }
     }
 }
@@ -88,6 +102,7 @@ impl From<ConnectorError> for JobError {
             transient: e.is_transient(),
             retry_after: e.retry_after(),
             message: e.to_string(),
+            waiting: false,
         }
     }
 }
@@ -99,6 +114,7 @@ impl From<DbError> for JobError {
             message: "the platform's database failed; retrying".into(),
             transient: true,
             retry_after: None,
+            waiting: false,
         }
     }
 }
@@ -355,16 +371,22 @@ async fn run(app: &AppState, owner: &str, job: Job) {
             )
             .await
         }
+        // A wait is not a failed attempt: it neither parks the job nor uses up its attempts
+        // (settled as progressed, they start afresh). Waits are bounded by what they wait for
+        // (Carepatron's list lag bound) and pace themselves through `retry_after`, so this
+        // cannot spin; and an attempt whose lookup Carepatron answered did get somewhere.
+        // Counting them instead would park a job after a few lookups, or leave it no attempts
+        // for a real failure after a long wait.
         Err(e)
             if e.transient
-                && (progressed || job.attempts < i64::from(app.config.jobs.attempts)) =>
+                && (progressed
+                    || e.waiting
+                    || job.attempts < i64::from(app.config.jobs.attempts)) =>
         {
-            let mut wait = backoff(app, job.attempts, e.retry_after);
-            if job.kind == JobKind::Carepatron {
-                // A create may have been applied without our knowing: give Carepatron's lists
-                // time to show it before the next attempt looks it up.
-                wait = wait.max(carepatron::LIST_SETTLE);
-            }
+            let wait = match (e.waiting, e.retry_after) {
+                (true, Some(asked)) => asked,
+                _ => backoff(app, job.attempts, e.retry_after),
+            };
             let details = format!("{}; retrying in {} s.", e.message, wait.as_secs().max(1));
             log.close(LogStatus::Failure, &details, true).await;
             db.settle_job(
@@ -374,7 +396,7 @@ async fn run(app: &AppState, owner: &str, job: Job) {
                 Some(wait),
                 &progress,
                 Some(&e.message),
-                progressed,
+                progressed || e.waiting,
             )
             .await
         }

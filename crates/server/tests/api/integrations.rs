@@ -344,9 +344,12 @@ struct Practice {
 
 const CAREPATRON_KEY: &str = "carepatron test key";
 
+/// `list_lag` is the platform's bound on how long Carepatron's lists take to show a new
+/// resource ([`CarepatronSettings::list_lag`]).
 async fn practice(
     backend: Backend,
     rate: f64,
+    list_lag: Duration,
     faults: impl FnOnce(&mut sandbox::Faults),
 ) -> Option<Practice> {
     let carepatron = CarepatronSandbox::new(CAREPATRON_KEY);
@@ -362,6 +365,7 @@ async fn practice(
             api_key: Secret::new(CAREPATRON_KEY.as_bytes().to_vec()),
             rate,
             poll: Duration::from_millis(200),
+            list_lag,
         });
     })
     .await?;
@@ -415,7 +419,8 @@ async fn documents_flow_to_carepatron_once_and_changes_follow_both_ways(
     faulty: bool,
 ) {
     let rate = 5.0;
-    let Some(p) = practice(backend, rate, |f| {
+    // Lists lag half a second at most here (when faulty): a bound of 2 s keeps retries quick.
+    let Some(p) = practice(backend, rate, Duration::from_secs(2), |f| {
         if faulty {
             f.error_fraction = 0.3;
             f.rate_limit_per_sec = Some(5.0);
@@ -556,12 +561,18 @@ async fn documents_flow_to_carepatron_once_and_changes_follow_both_ways(
         );
     }
     let entries = logs(app, &php.diet, patient).await;
-    assert!(entries.iter().any(|e| e["details"]
-        .as_str()
-        .is_some_and(|d| d.starts_with("Carepatron up to date"))));
-    assert!(entries.iter().any(|e| e["details"]
-        .as_str()
-        .is_some_and(|d| d.contains("changed in Carepatron were taken"))));
+    assert!(
+        entries.iter().any(|e| e["details"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("Carepatron up to date"))),
+        "{entries:#?}"
+    );
+    assert!(
+        entries.iter().any(|e| e["details"]
+            .as_str()
+            .is_some_and(|d| d.contains("changed in Carepatron were taken"))),
+        "{entries:#?}"
+    );
 }
 
 mod carepatron_flow {
@@ -588,6 +599,135 @@ mod carepatron_flow {
     async fn postgres_with_faults() {
         documents_flow_to_carepatron_once_and_changes_follow_both_ways(Backend::Postgres, true)
             .await;
+    }
+}
+
+/// Half the answers to writes are lost after the write was applied, and lists show a new
+/// resource only 6 s after it was made: every create whose answer was lost is looked up until
+/// the platform's lag bound (8 s here) has passed, never simply sent again. Each patient ends
+/// up with exactly one client, one document and one share in Carepatron, all linked.
+async fn lost_answers_and_slow_lists_make_no_duplicates_in_carepatron(backend: Backend) {
+    let started = Instant::now();
+    let Some(p) = practice(backend, 20.0, Duration::from_secs(8), |f| {
+        f.drop_after_apply_fraction = 0.5;
+        f.list_lag_ms = 6_000;
+    })
+    .await
+    else {
+        return;
+    };
+    let (app, php, cp) = (&p.app, &p.php, &p.carepatron);
+    let practitioner = app
+        .user_with_email(domain::UserType::Practitioner, "priya@practice.example")
+        .await;
+    let mut patients = Vec::new();
+    for n in 0..4 {
+        let patient = app
+            .patient(&php.diet, json!({"name": format!("Patient Number{n}")}))
+            .await;
+        let note = app
+            .text_document(&php.diet, patient, "Dietician's plan")
+            .await;
+        app.post(
+            &format!("/api/v1/documents/{note}/share"),
+            &php.diet,
+            json!({"practitioner_id": practitioner.id}),
+        )
+        .await
+        .expect(201);
+        patients.push((patient, note));
+    }
+
+    // Done when every Carepatron job has settled: nothing is left that could create more.
+    eventually_within(
+        Duration::from_secs(40),
+        "every Carepatron job to settle",
+        || async {
+            for status in ["queued", "running", "parked"] {
+                let jobs = app
+                    .get(&format!("/api/v1/jobs?status={status}"), &php.admin)
+                    .await
+                    .expect(200)
+                    .body;
+                if jobs.as_array()?.iter().any(|j| j["kind"] == "carepatron") {
+                    return None;
+                }
+            }
+            (cp.shares().len() >= patients.len()).then_some(())
+        },
+    )
+    .await;
+    let (clients, docs, shares) = (cp.clients(), cp.documents(), cp.shares());
+    let made = |external: &str| {
+        (
+            clients
+                .iter()
+                .filter(|c| c["externalId"] == external)
+                .count(),
+            docs.iter()
+                .filter(|(d, _)| d["externalId"] == external)
+                .count(),
+        )
+    };
+    let counts: Vec<_> = patients
+        .iter()
+        .map(|(patient, note)| (made(&patient.to_string()).0, made(&note.to_string()).1))
+        .collect();
+    eprintln!(
+        "{backend:?}: (clients, documents) per patient {counts:?}, {} shares, in {:?}",
+        shares.len(),
+        started.elapsed()
+    );
+    assert!(counts.iter().all(|&c| c == (1, 1)), "{counts:?}");
+    assert_eq!(shares.len(), patients.len(), "{shares:#?}");
+
+    // Each is linked on the platform's side too, and every share is of one of the documents.
+    for (patient, note) in &patients {
+        let client = clients
+            .iter()
+            .find(|c| c["externalId"] == patient.to_string())
+            .expect("the client");
+        let doc = &docs
+            .iter()
+            .find(|(d, _)| d["externalId"] == note.to_string())
+            .expect("the document")
+            .0;
+        assert_eq!(doc["clientId"], client["id"]);
+        let shown = app
+            .get(&format!("/api/v1/patients/{patient}"), &php.diet)
+            .await
+            .expect(200)
+            .body;
+        assert_eq!(shown["carepatron_patient_id"], client["id"], "{shown}");
+        assert_eq!(shown["sync_error"], Value::Null, "{shown}");
+        let ours = app
+            .get(&format!("/api/v1/documents/{note}"), &php.diet)
+            .await
+            .expect(200)
+            .body;
+        assert_eq!(ours["carepatron_document_id"], doc["id"], "{ours}");
+        assert_eq!(
+            shares
+                .iter()
+                .filter(|s| s["documentId"] == doc["id"])
+                .count(),
+            1,
+            "{shares:#?}"
+        );
+    }
+}
+
+mod carepatron_lost_answers {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        lost_answers_and_slow_lists_make_no_duplicates_in_carepatron(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        lost_answers_and_slow_lists_make_no_duplicates_in_carepatron(Backend::Postgres).await;
     }
 }
 
