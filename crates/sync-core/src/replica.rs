@@ -941,7 +941,25 @@ async fn update_in(
     if table == SyncTable::HealthcareDocuments {
         keep_local_text(tx, id, &fields).await?;
     }
-    enqueue(tx, table, id, MutationOp::Update, version, fields).await
+    // A field with an edit still unconfirmed shows that edit, not what the server has written
+    // to it since: an edit of it knows no more than that earlier one's base, and says so (the
+    // server then reports what it holds as a conflict instead of overwriting it unseen).
+    let queued: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT base_version, fields FROM outbox WHERE table_name = ? AND row_id = ? \
+         AND op IN ('update', 'restore')",
+    )
+    .bind(table.as_str())
+    .bind(id.to_string())
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut base = version;
+    for (queued_base, queued_fields) in queued {
+        let queued_fields: Map<String, Value> = serde_json::from_str(&queued_fields)?;
+        if queued_fields.keys().any(|k| fields.contains_key(k)) {
+            base = base.min(queued_base);
+        }
+    }
+    enqueue(tx, table, id, MutationOp::Update, base, fields).await
 }
 
 async fn delete_in(tx: &mut SqliteConnection, table: SyncTable, id: Uuid) -> Result<()> {
