@@ -404,9 +404,8 @@ impl Model {
                     .w
                     .rest(Method::DELETE, &format!("/patients/{pid}"), None)
                     .await;
-                if !self.web_done(status, 204) {
-                    return;
-                }
+                // Gone already (404) is as good: nothing else to do either way.
+                self.web_done(status, 204);
             }
             70..=84 => {
                 let doc = json!({"type": "progress note", "date": "2026-11-02",
