@@ -652,7 +652,8 @@ pub enum ConflictKind {
     Fields,
     /// A delete, but the row was edited by someone else since: it was not deleted.
     EditedOnServer,
-    /// An update (or restore), but the row was deleted by someone else since.
+    /// An update, but the row was deleted by someone else since (a `restore` is how the
+    /// person keeps their edit).
     DeletedOnServer,
 }
 

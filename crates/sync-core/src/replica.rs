@@ -1087,7 +1087,8 @@ async fn return_to_server(
 
 /// Brings the server's side of a row's open field conflicts up to `row` (a newer version the
 /// server sent): the person deciding sees what the platform holds now, not what it held when
-/// the conflict was found, and "mine" never overwrites a later value unseen.
+/// the conflict was found, and "mine" never overwrites a later value unseen. Fields the row
+/// does not carry (a document's text: the feed sends none) keep the value the push reported.
 async fn refresh_conflicts(
     tx: &mut SqliteConnection,
     table: SyncTable,
@@ -1098,7 +1099,8 @@ async fn refresh_conflicts(
     sqlx::query(
         "UPDATE conflicts SET server_value = COALESCE(?1 -> ('$.' || field), 'null'), \
          server_version = ?2 WHERE table_name = ?3 AND row_id = ?4 AND kind = 'fields' \
-         AND resolved_at IS NULL AND server_version <= ?2",
+         AND resolved_at IS NULL AND server_version <= ?2 \
+         AND json_type(?1, '$.' || field) IS NOT NULL",
     )
     .bind(row.to_string())
     .bind(version)

@@ -32,6 +32,16 @@ impl<T> Found<T> {
     }
 }
 
+/// On PostgreSQL, locks the row a push is about to judge and write (`FOR UPDATE OF alias`):
+/// nobody writes it between the push's checks and its write, so a delete never removes an
+/// edit committed meanwhile, and the versions after the one read are all this push's own.
+/// SQLite has one writer at a time already.
+fn lock_on_postgres(sql: &mut Sql, conn: &AnyConnection, alias: &str) {
+    if conn.backend_name() == "PostgreSQL" {
+        sql.push(&format!(" FOR UPDATE OF {alias}"));
+    }
+}
+
 /// The outcome stored for `mutation_id`, with the account that sent it.
 pub async fn stored_outcome(
     conn: &mut AnyConnection,
@@ -81,6 +91,7 @@ pub async fn patient(
     ));
     sql.bind(id);
     patients::push_scope(&mut sql, scope);
+    lock_on_postgres(&mut sql, conn, "p");
     let Some(row) = sql.query().fetch_optional(conn).await? else {
         return Ok(None);
     };
@@ -105,6 +116,7 @@ pub async fn document(
     ));
     sql.bind(id);
     documents::push_scope(&mut sql, scope);
+    lock_on_postgres(&mut sql, conn, "d");
     let Some(row) = sql.query().fetch_optional(conn).await? else {
         return Ok(None);
     };

@@ -3,7 +3,8 @@
 //! Every mutation runs in a transaction of its own that also stores its outcome under its
 //! `mutation_id`; a mutation sent again (the reply was lost, the client was killed) gets the
 //! stored outcome back as `duplicate`. Each is authorized as its REST twin would be, and runs
-//! inside a savepoint, so a refusal leaves nothing half-written.
+//! inside a savepoint that an error rolls back, so a refusal found mid-way (a validation, a
+//! unique index) leaves nothing half-written.
 //!
 //! Merging, field by field: an update based on an older version writes every field nobody
 //! else wrote since (the device's own earlier mutations do not count: they come before it)
@@ -206,7 +207,32 @@ async fn apply_once(
         result.row = current_row(&mut tx, caller, m.table, m.row_id).await?;
     }
     tx.commit().await.map_err(anyhow::Error::from)?;
+    // What a conflict or refusal hands back is a read of the record, audited like any other.
+    if result.row.is_some() || !result.conflicts.is_empty() {
+        audit_read(app, caller, m.table, m.row_id, result.row.as_ref()).await;
+    }
     Ok(result)
+}
+
+/// Records in the audit trail that the caller was shown (part of) a row.
+async fn audit_read(
+    app: &AppState,
+    caller: &Caller,
+    table: SyncTable,
+    id: Uuid,
+    row: Option<&Value>,
+) {
+    use crate::audit::Entity;
+    let (entity, patient) = match table {
+        SyncTable::Patients => (Entity::Patient, Some(id)),
+        SyncTable::HealthcareDocuments => (
+            Entity::Document,
+            row.and_then(|r| r["patient_id"].as_str())
+                .and_then(|p| p.parse().ok()),
+        ),
+        _ => return,
+    };
+    app.audit.read(caller, entity, Some(id), patient).await;
 }
 
 /// The row as the change feed would send it to the caller now; `None` when it is deleted or
@@ -291,6 +317,12 @@ impl Target {
                     .ok_or(ApiError::NotFound("document"))?;
                 match m.op {
                     MutationOp::Delete => caller.can_delete_document(&facts)?,
+                    // Bringing a document back is uploading it again: the uploader must
+                    // still be allowed to add documents to that patient.
+                    MutationOp::Restore => {
+                        caller.can_update_document(&facts)?;
+                        caller.can_upload_document(&facts.patient)?;
+                    }
                     _ => caller.can_update_document(&facts)?,
                 }
                 Ok(Self {
@@ -392,6 +424,16 @@ async fn apply(
         };
     }
     let target = Target::find(caller, tx, m).await?;
+    // A restore writes back what a person edits, whatever state the row is in now.
+    let fields: Map<String, Value> = match m.op {
+        MutationOp::Restore => m
+            .fields
+            .iter()
+            .filter(|(k, _)| target.table.content_fields().contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        _ => m.fields.clone(),
+    };
     let outcome = match (m.op, target.deleted_at.is_some()) {
         // Both sides wanted it gone.
         (MutationOp::Delete, true) => Outcome::applied(target.version),
@@ -401,9 +443,9 @@ async fn apply(
         }
         // Restored already (by someone else): an update like any other.
         (MutationOp::Update | MutationOp::Restore, false) => {
-            update(app, caller, tx, device, m, &target).await?
+            update(app, caller, tx, device, m.base_version, fields, &target).await?
         }
-        (MutationOp::Restore, true) => restore(app, caller, tx, m, &target).await?,
+        (MutationOp::Restore, true) => restore(app, caller, tx, &fields, &target).await?,
         (MutationOp::Insert, _) => unreachable!("inserts are handled above"),
     };
     if outcome.status == MutationStatus::Applied || outcome.kind == Some(ConflictKind::Fields) {
@@ -418,14 +460,14 @@ async fn update(
     caller: &Caller,
     tx: &mut AnyConnection,
     device: &str,
-    m: &Mutation,
+    base_version: i64,
+    mut fields: Map<String, Value>,
     target: &Target,
 ) -> ApiResult<Outcome> {
-    let mut fields = m.fields.clone();
     let mut conflicts = Vec::new();
-    if target.version != m.base_version {
+    if target.version != base_version {
         let written =
-            mutations::fields_written_since(tx, target.table, target.id, m.base_version, device)
+            mutations::fields_written_since(tx, target.table, target.id, base_version, device)
                 .await?;
         conflicts = overlaps(&fields, &written, &target.json()?);
         for c in &conflicts {
@@ -475,7 +517,12 @@ async fn delete(
     }
     // A patient's documents go with it: the delete names the ones it knew (id -> version),
     // and one added or edited by someone else since makes it a conflict too.
-    if let Some(Value::Object(known)) = m.fields.get("documents") {
+    // (A client from before this check sends no list and is not checked.)
+    let known = match (target.table, m.fields.get("documents")) {
+        (SyncTable::Patients, Some(Value::Object(known))) => Some(known),
+        _ => None,
+    };
+    if let Some(known) = known {
         for (doc, version) in mutations::live_documents(tx, target.id).await? {
             let unseen = match known.get(&doc.to_string()).and_then(Value::as_i64) {
                 None => true,
@@ -509,7 +556,17 @@ async fn edited_since(
     device: &str,
 ) -> ApiResult<bool> {
     let written = mutations::fields_written_since(tx, table, id, version, device).await?;
-    Ok(table.content_fields().iter().any(|f| written.contains(*f)))
+    // A file's new bytes (or the PHP's new version of a document) change its hash, not `content`.
+    let seen = ["content_hash", "author"];
+    Ok(table
+        .content_fields()
+        .iter()
+        .chain(if table == SyncTable::HealthcareDocuments {
+            &seen[..]
+        } else {
+            &[]
+        })
+        .any(|f| written.contains(*f)))
 }
 
 /// Brings a deleted row back with the person's fields written over it.
@@ -517,7 +574,7 @@ async fn restore(
     app: &AppState,
     caller: &Caller,
     tx: &mut AnyConnection,
-    m: &Mutation,
+    fields: &Map<String, Value>,
     target: &Target,
 ) -> ApiResult<Outcome> {
     if target.parent_deleted {
@@ -526,14 +583,8 @@ async fn restore(
             "the patient of this document was deleted; restore the patient first",
         ));
     }
-    let fields: Map<String, Value> = m
-        .fields
-        .iter()
-        .filter(|(k, _)| target.table.content_fields().contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
     // Checked before anything is written: the email may belong to another patient by now.
-    let sets = target.sets(app, caller, &fields).await?;
+    let sets = target.sets(app, caller, fields).await?;
     let deleted_at = target.deleted_at.as_deref().unwrap_or_default();
     let version = match target.table {
         SyncTable::Patients => mutations::restore_patient_in(tx, target.id, deleted_at).await?,

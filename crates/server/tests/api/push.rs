@@ -121,4 +121,36 @@ both_backends! {
         app.post("/api/v1/sync/push", &d, json!({"device_id": "", "mutations": []})).await.problem(422, "validation_failed");
         app.post("/api/v1/sync/push", &d, json!({"device_id": "x", "mutations": [{"op": "insert"}]})).await.problem(422, "validation_failed");
     }
+
+    async fn a_restore_is_an_upload_again_and_needs_the_link_to_the_patient(app) {
+        let d = app.user(UserType::Dietician).await;
+        let clinic = |name: &str| server::db::providers::ProviderRow::open(name, "https://php.example.org/fhir");
+        let riverside = app.db.insert_provider(clinic("Riverside")).await.expect("provider");
+        let hillcrest = app.db.insert_provider(clinic("Hillcrest")).await.expect("provider");
+        let prov = app.user_with(UserType::Provider, Some(riverside.id), None).await;
+        let p = app.patient(&d, json!({"provider_id": riverside.id, "provider_patient_identifier": "MRN-7"})).await;
+        let doc = app.text_document(&prov, p, "Lab letter").await;
+        let r = push(&app, &prov, &[mutation("healthcare_documents", doc, "delete", 1, json!({}))]).await;
+        assert_eq!(r[0]["status"], "applied", "{r:?}");
+        // The patient moves to another practice: the old provider may not bring the letter back.
+        app.put(&format!("/api/v1/patients/{p}"), &d, json!({"provider_id": hillcrest.id})).await.expect(200);
+        let r = push(&app, &prov, &[mutation("healthcare_documents", doc, "restore", 2, json!({"title": "Lab letter"}))]).await;
+        assert_eq!((r[0]["status"].as_str(), r[0]["code"].as_str()), (Some("rejected"), Some("forbidden")), "{r:?}");
+        assert!(r[0].get("row").is_none(), "nothing of the record handed back");
+        app.get(&format!("/api/v1/documents/{doc}"), &d).await.expect(404);
+    }
+
+    async fn what_a_conflict_hands_back_is_an_audited_read(app) {
+        let admin = app.user(UserType::Admin).await;
+        let d = app.user(UserType::Dietician).await;
+        let p = app.patient(&d, json!({})).await;
+        app.put(&format!("/api/v1/patients/{p}"), &d, json!({"medical_history": "Coeliac disease"})).await.expect(200);
+        let r = push(&app, &d, &[mutation("patients", p, "update", 1, json!({"medical_history": "none"}))]).await;
+        assert_eq!(r[0]["status"], "conflict");
+        assert_eq!(r[0]["row"]["medical_history"], "Coeliac disease");
+        let trail = app.get(&format!("/api/v1/audit?patient_id={p}&user_id={}", d.id), &admin).await.expect(200);
+        let entities: Vec<&str> = trail.body["items"].as_array().expect("items").iter()
+            .filter_map(|e| e["entity"].as_str()).collect();
+        assert_eq!(entities, ["patient"], "the push's answer, the one read of the record here");
+    }
 }
