@@ -627,6 +627,10 @@ impl Replica {
             }
             S::Conflict => {
                 let kind = result.kind.unwrap_or(ConflictKind::Fields);
+                let kind_name = serde_json::to_value(kind)?
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
                 let record = |field: &str, server: &Value, client: &Value| {
                     sqlx::query(
                         "INSERT INTO conflicts (mutation_id, table_name, row_id, kind, field, \
@@ -636,7 +640,7 @@ impl Replica {
                     .bind(p.mutation_id.to_string())
                     .bind(table)
                     .bind(id.clone())
-                    .bind(kind_name(kind))
+                    .bind(kind_name.clone())
                     .bind(field.to_owned())
                     .bind(server.to_string())
                     .bind(client.to_string())
@@ -1122,15 +1126,6 @@ async fn drop_stale_body(tx: &mut SqliteConnection, id: Uuid) -> Result<()> {
     .execute(&mut *tx)
     .await?;
     Ok(())
-}
-
-/// The stored name of a conflict kind.
-fn kind_name(kind: ConflictKind) -> &'static str {
-    match kind {
-        ConflictKind::Fields => "fields",
-        ConflictKind::EditedOnServer => "edited_on_server",
-        ConflictKind::DeletedOnServer => "deleted_on_server",
-    }
 }
 
 async fn has_row(tx: &mut SqliteConnection, table: SyncTable, id: Uuid) -> Result<bool> {
