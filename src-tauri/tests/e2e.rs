@@ -364,6 +364,10 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
         1,
         "restored"
     );
+    // The tablet sees it back too.
+    sync_core::sync_signed_in(&tablet, &tablet_store, policy, &|_| {})
+        .await
+        .expect("tablet sync");
 
     // The conflicts were announced on the session bus: counts, never the patient.
     let notifications = desktop.notifications();
