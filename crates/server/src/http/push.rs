@@ -21,7 +21,7 @@ use crate::app::AppState;
 use crate::db::mutations::{self, Found};
 use crate::db::{
     delete_document_in, delete_patient_in, insert_document_in, insert_patient_in, patient_facts,
-    update_row_in, Bind, StoredDocument, Written,
+    update_row_in, Bind, DbError, StoredDocument, Written,
 };
 use axum::extract::State;
 use axum::Json;
@@ -160,14 +160,31 @@ async fn apply_once(
     device: &str,
     m: Mutation,
 ) -> ApiResult<MutationResult> {
+    // `None`: the same mutation was being applied by another request at the same moment (a
+    // retry while the cut-off first attempt still ran at the server). That one stored its
+    // outcome first; this one's transaction was rolled back, and asking again answers it as
+    // the repeat it is.
+    match try_apply_once(app, caller, device, &m).await? {
+        Some(result) => Ok(result),
+        None => try_apply_once(app, caller, device, &m)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("mutation stored twice at once").into()),
+    }
+}
+
+async fn try_apply_once(
+    app: &AppState,
+    caller: &Caller,
+    device: &str,
+    m: &Mutation,
+) -> ApiResult<Option<MutationResult>> {
     let mut tx = app.db.writer().begin().await.map_err(anyhow::Error::from)?;
     let mut result = match mutations::stored_outcome(&mut tx, m.mutation_id).await? {
         Some((owner, _)) if owner != caller.id.to_string() => {
-            return Ok(Outcome::rejected(
-                "conflict",
-                "this mutation_id was used by another account",
-            )
-            .result(m.mutation_id));
+            return Ok(Some(
+                Outcome::rejected("conflict", "this mutation_id was used by another account")
+                    .result(m.mutation_id),
+            ));
         }
         Some((_, outcome)) => {
             let mut first: MutationResult =
@@ -178,7 +195,7 @@ async fn apply_once(
         }
         None => {
             let mut attempt = tx.begin().await.map_err(anyhow::Error::from)?;
-            let outcome = match apply(app, caller, &mut attempt, device, &m).await {
+            let outcome = match apply(app, caller, &mut attempt, device, m).await {
                 Ok(o) => {
                     attempt.commit().await.map_err(anyhow::Error::from)?;
                     o
@@ -191,7 +208,7 @@ async fn apply_once(
             let result = outcome.result(m.mutation_id);
             // Stored without the row: a repeat reads it afresh.
             let stored = serde_json::to_string(&result).map_err(anyhow::Error::from)?;
-            mutations::store_outcome(
+            let stored = mutations::store_outcome(
                 &mut tx,
                 m.mutation_id,
                 caller.id,
@@ -199,7 +216,11 @@ async fn apply_once(
                 m.device_seq,
                 &stored,
             )
-            .await?;
+            .await;
+            match stored {
+                Err(DbError::Unique) => return Ok(None),
+                other => other?,
+            }
             result
         }
     };
@@ -211,7 +232,7 @@ async fn apply_once(
     if result.row.is_some() || !result.conflicts.is_empty() {
         audit_read(app, caller, m.table, m.row_id, result.row.as_ref()).await;
     }
-    Ok(result)
+    Ok(Some(result))
 }
 
 /// Records in the audit trail that the caller was shown (part of) a row.
