@@ -611,10 +611,14 @@ impl Replica {
             .await?;
         let version = result.version.unwrap_or_default();
         match status {
-            S::Applied | S::Duplicate => {
-                // Edits queued after this one keep their own base version: the server knows
-                // this device's earlier edits come before them, and a base moved forward here
-                // would hide what others wrote in between.
+            // The row here is its base plus this edit. That is the new version only when
+            // nobody wrote between (one step up; an insert's first): otherwise the server
+            // merged in what others wrote, which this row does not show yet, and claiming
+            // the new version would base later edits on values never seen here (they would
+            // overwrite those unseen). The pull brings that version with its values. Edits
+            // queued after this one keep their own base too: the server knows this device's
+            // earlier edits come before them.
+            S::Applied | S::Duplicate if version == p.base_version + 1 => {
                 sqlx::query(
                     "UPDATE rows SET version = ? WHERE table_name = ? AND id = ? AND version < ?",
                 )
@@ -625,6 +629,7 @@ impl Replica {
                 .execute(&mut *tx)
                 .await?;
             }
+            S::Applied | S::Duplicate => {}
             S::Conflict => {
                 let kind = result.kind.unwrap_or(ConflictKind::Fields);
                 let kind_name = serde_json::to_value(kind)?
