@@ -515,6 +515,18 @@ impl SyncTable {
             _ => &[],
         }
     }
+
+    /// The [`content_fields`](Self::content_fields) of `fields`: what a restore writes back.
+    pub fn content_of(
+        self,
+        fields: &serde_json::Map<String, serde_json::Value>,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        fields
+            .iter()
+            .filter(|(k, _)| self.content_fields().contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
 }
 
 impl std::str::FromStr for SyncTable {

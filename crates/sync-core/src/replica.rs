@@ -474,11 +474,7 @@ impl Replica {
                     .as_object()
                     .cloned()
                     .ok_or(SyncError::NotFound("row edited here"))?;
-                let fields: Map<String, Value> = row
-                    .iter()
-                    .filter(|(k, _)| table.content_fields().contains(&k.as_str()))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
+                let fields = table.content_of(&row);
                 upsert(
                     &mut tx,
                     &UPSERT_ONE,
@@ -740,9 +736,7 @@ impl Replica {
             .fetch_one(&mut *tx)
             .await?
         };
-        // Edits still queued (usually none) stay on top of what the server sends: the rebase.
-        // A row deleted here stays deleted, and one with other edits here stays, until the
-        // server has answered those edits.
+        // Edits still queued (usually none) stay on top of what the server sends ([`rebase`]).
         let queued: Vec<(String, String, String, String)> =
             sqlx::query_as("SELECT table_name, row_id, op, fields FROM outbox ORDER BY seq")
                 .fetch_all(&mut *tx)
@@ -763,22 +757,21 @@ impl Replica {
         for c in changes {
             let table = c.table.as_str();
             let id = c.id.to_string();
-            let queued = pending.get(&(table.to_owned(), id.clone()));
-            match (c.op, &c.row) {
-                _ if queued.is_some_and(|q| q.deleting) => {}
-                (ChangeOp::Upsert, Some(row)) => {
-                    if contested.contains(&(table.to_owned(), id.clone())) {
+            let server = match (c.op, &c.row) {
+                (ChangeOp::Upsert, Some(row)) => Some(row),
+                _ => None,
+            };
+            match rebase(server, pending.get(&(table.to_owned(), id.clone()))) {
+                Rebased::Upsert(data) => {
+                    if let Some(row) =
+                        server.filter(|_| contested.contains(&(table.to_owned(), id.clone())))
+                    {
                         refresh_conflicts(&mut tx, c.table, c.id, row).await?;
-                    }
-                    let mut data = row.as_object().cloned().unwrap_or_default();
-                    for fields in queued.into_iter().flat_map(|q| &q.fields) {
-                        data.extend(fields.clone());
                     }
                     upserts.push((table, id, c.version, Value::Object(data).to_string()));
                 }
-                // Deleted there but edited here: the edit's answer (a conflict) decides.
-                _ if queued.is_some() => {}
-                _ => {
+                Rebased::Keep => {}
+                Rebased::Remove => {
                     sqlx::query("DELETE FROM rows WHERE table_name = ? AND id = ?")
                         .bind(table)
                         .bind(&id)
@@ -815,11 +808,40 @@ impl Replica {
     }
 }
 
-/// The edits still queued for one row, as a pulled page meets them.
+/// The edits still queued for one row.
 #[derive(Default)]
 struct Queued {
     fields: Vec<Map<String, Value>>,
     deleting: bool,
+}
+
+/// What a row here becomes when the server's version of it meets the edits still queued
+/// for it.
+enum Rebased {
+    /// The server's row with the queued fields on top.
+    Upsert(Map<String, Value>),
+    /// Left as it is here.
+    Keep,
+    Remove,
+}
+
+/// The rebase, for pulled pages and push answers alike: `server` is the row as the server
+/// holds it (`None`: deleted, or out of sight). A row deleted here stays deleted, and one
+/// gone there but with edits queued here stays (with them), until the server has answered
+/// those edits: their answer (a conflict, a refusal) decides, and still has the row.
+fn rebase(server: Option<&Value>, queued: Option<&Queued>) -> Rebased {
+    match (server, queued) {
+        (_, Some(q)) if q.deleting => Rebased::Keep,
+        (Some(row), queued) => {
+            let mut data = row.as_object().cloned().unwrap_or_default();
+            for fields in queued.into_iter().flat_map(|q| &q.fields) {
+                data.extend(fields.clone());
+            }
+            Rebased::Upsert(data)
+        }
+        (None, Some(_)) => Rebased::Keep,
+        (None, None) => Rebased::Remove,
+    }
 }
 
 /// What applying one page of the change feed did.
@@ -1046,21 +1068,21 @@ async fn return_to_server(
     id: Uuid,
     server: Option<&Value>,
 ) -> Result<()> {
-    let queued: Vec<(String, String)> = sqlx::query_as(
+    let entries: Vec<(String, String)> = sqlx::query_as(
         "SELECT op, fields FROM outbox WHERE table_name = ? AND row_id = ? ORDER BY seq",
     )
     .bind(table.as_str())
     .bind(id.to_string())
     .fetch_all(&mut *tx)
     .await?;
-    let deleting = queued.iter().any(|(op, _)| op == "delete");
-    match server {
-        Some(row) if !deleting => {
-            let mut data = row.as_object().cloned().unwrap_or_default();
-            for (_, fields) in &queued {
-                let fields: Map<String, Value> = serde_json::from_str(fields)?;
-                data.extend(fields);
-            }
+    let mut queued: Option<Queued> = None;
+    for (op, fields) in entries {
+        let q = queued.get_or_insert_with(Queued::default);
+        q.deleting |= op == "delete";
+        q.fields.push(serde_json::from_str(&fields)?);
+    }
+    match (rebase(server, queued.as_ref()), server) {
+        (Rebased::Upsert(data), Some(row)) => {
             refresh_conflicts(tx, table, id, row).await?;
             let version = row["version"].as_i64().unwrap_or_default();
             // A repeated answer may be older than what a pull already brought: keep the newer.
@@ -1076,16 +1098,14 @@ async fn return_to_server(
             )
             .await?;
         }
-        // Gone at the server, but edits of it are still queued: it stays (with them) until
-        // the server has answered those too, so a conflict about them still has the row.
-        _ if !queued.is_empty() && !deleting => {}
-        _ => {
+        (Rebased::Remove, _) => {
             sqlx::query("DELETE FROM rows WHERE table_name = ? AND id = ?")
                 .bind(table.as_str())
                 .bind(id.to_string())
                 .execute(&mut *tx)
                 .await?;
         }
+        _ => {}
     }
     if table == SyncTable::HealthcareDocuments {
         drop_stale_body(tx, id).await?;

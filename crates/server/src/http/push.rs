@@ -446,13 +446,8 @@ async fn apply(
     }
     let target = Target::find(caller, tx, m).await?;
     // A restore writes back what a person edits, whatever state the row is in now.
-    let fields: Map<String, Value> = match m.op {
-        MutationOp::Restore => m
-            .fields
-            .iter()
-            .filter(|(k, _)| target.table.content_fields().contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
+    let fields = match m.op {
+        MutationOp::Restore => target.table.content_of(&m.fields),
         _ => m.fields.clone(),
     };
     let outcome = match (m.op, target.deleted_at.is_some()) {
