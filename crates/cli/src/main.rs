@@ -529,7 +529,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 print_rows(&rows, json, &columns);
             }
             RejectedCommand::Dismiss { mutation_id } => {
-                replica.dismiss_rejected(&mutation_id).await?
+                replica.dismiss_refusal(&mutation_id).await?
             }
         },
     }

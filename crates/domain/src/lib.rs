@@ -3,12 +3,14 @@
 //! # Layout
 //! - [`kinds`]: the closed vocabularies (user types, document types and sources, log actions).
 //! - [`text`]: validated input types; parsing a request into them *is* the validation.
+//! - [`check`]: a JSON object checked against one of those types, the refusal naming the field.
 //! - [`access`]: who may see and do what (DESIGN.md's table), as pure functions over facts.
 //! - [`dto`]: the JSON shapes of `/api/v1`, shared by the server and its clients.
 //!
 //! Nothing here does I/O: the server turns [`access`] scopes into SQL, clients reuse the DTOs.
 
 pub mod access;
+pub mod check;
 pub mod dto;
 pub mod kinds;
 pub mod text;

@@ -51,6 +51,9 @@ pub enum SyncError {
     Unreadable,
     #[error("{0}")]
     Invalid(String),
+    /// An edit the platform would refuse, caught before it is queued (the same check).
+    #[error("{0}")]
+    Field(#[from] domain::check::FieldError),
 }
 
 pub type Result<T> = std::result::Result<T, SyncError>;

@@ -263,6 +263,7 @@ impl Replica {
 
     /// Creates a row here; it reaches the server at the next sync.
     pub async fn insert(&self, table: SyncTable, fields: Map<String, Value>) -> Result<Uuid> {
+        check(table, MutationOp::Insert, &fields)?;
         let id = Uuid::now_v7();
         let mut data = fields.clone();
         data.insert("id".into(), Value::String(id.to_string()));
@@ -282,6 +283,28 @@ impl Replica {
         enqueue(&mut tx, table, id, MutationOp::Insert, 0, fields).await?;
         tx.commit().await?;
         Ok(id)
+    }
+
+    /// The person has seen a refusal: it leaves the open ones (and stays in the sync log). A
+    /// refused creation is a draft the platform never had: dismissing it discards the row here.
+    pub async fn dismiss_refusal(&self, mutation_id: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let open: Option<(String, String, String)> = sqlx::query_as(
+            "SELECT table_name, row_id, op FROM rejected WHERE mutation_id = ? AND settled_at IS NULL",
+        )
+        .bind(mutation_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((table, row_id, op)) = open {
+            settle_refusal(&mut tx, mutation_id).await?;
+            if op == "insert" {
+                let table =
+                    SyncTable::from_str(&table).map_err(|_| SyncError::NotFound("table"))?;
+                drop_draft(&mut tx, table, uuid_of(&row_id)?).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Changes fields of a row here; the change reaches the server at the next sync.
@@ -687,6 +710,10 @@ impl Replica {
                 }
                 return_to_server(&mut tx, p.table, p.row_id, result.row.as_ref()).await?;
             }
+            // An edit of a row whose creation was refused is refused for want of the row:
+            // the creation's refusal speaks for it, and the row here (with this edit) waits
+            // for the person's correction or discard.
+            S::Rejected if refused_insert(&mut tx, p.table, p.row_id).await?.is_some() => {}
             S::Rejected => {
                 sqlx::query(
                     "INSERT INTO rejected (mutation_id, table_name, row_id, op, fields, code, reason, created_at) \
@@ -702,7 +729,20 @@ impl Replica {
                 .bind(now())
                 .execute(&mut *tx)
                 .await?;
-                return_to_server(&mut tx, p.table, p.row_id, result.row.as_ref()).await?;
+                if p.op == MutationOp::Insert {
+                    // Nothing there to return to: the row stays here as the person wrote it,
+                    // marked refused, until they correct it (sent again as a creation) or
+                    // discard it. Edits queued after it are in the row already.
+                    sqlx::query(
+                        "DELETE FROM outbox WHERE table_name = ? AND row_id = ? AND sent = 0",
+                    )
+                    .bind(table)
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                } else {
+                    return_to_server(&mut tx, p.table, p.row_id, result.row.as_ref()).await?;
+                }
             }
         }
         tx.commit().await?;
@@ -958,11 +998,29 @@ async fn update_in(
             .fetch_optional(&mut *tx)
             .await?;
     let (version, data) = row.ok_or(SyncError::NotFound("row"))?;
+    check(table, MutationOp::Update, &fields)?;
     let mut data: Map<String, Value> = serde_json::from_str(&data)?;
     if table == SyncTable::HealthcareDocuments {
         require_patient(tx, &data).await?;
     }
     data.extend(fields.clone());
+    if let Some(refusal) = refused_insert(tx, table, id).await? {
+        // A correction of a row the platform refused to create: the whole row goes out as a
+        // creation again, if it now passes the check the platform runs.
+        let mut created = data.clone();
+        created.remove("id");
+        check(table, MutationOp::Insert, &created)?;
+        sqlx::query("UPDATE rows SET data = ? WHERE table_name = ? AND id = ?")
+            .bind(Value::Object(data).to_string())
+            .bind(table.as_str())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        if table == SyncTable::HealthcareDocuments {
+            keep_local_text(tx, id, &fields).await?;
+        }
+        return resend_refused(tx, table, id, &refusal, created).await;
+    }
     sqlx::query("UPDATE rows SET data = ? WHERE table_name = ? AND id = ?")
         .bind(Value::Object(data).to_string())
         .bind(table.as_str())
@@ -1001,6 +1059,11 @@ async fn delete_in(tx: &mut SqliteConnection, table: SyncTable, id: Uuid) -> Res
             .fetch_optional(&mut *tx)
             .await?;
     let version = version.ok_or(SyncError::NotFound("row"))?;
+    if let Some(refusal) = refused_insert(tx, table, id).await? {
+        // Never created there: nothing to tell the platform.
+        settle_refusal(tx, &refusal).await?;
+        return drop_draft(tx, table, id).await;
+    }
     sqlx::query("DELETE FROM rows WHERE table_name = ? AND id = ?")
         .bind(table.as_str())
         .bind(id.to_string())
@@ -1151,6 +1214,141 @@ async fn drop_stale_body(tx: &mut SqliteConnection, id: Uuid) -> Result<()> {
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+/// The check the platform runs on a pushed edit (the domain's request types), run before the
+/// edit is queued: what this replica accepts offline is not refused a minute later.
+pub(crate) fn check(table: SyncTable, op: MutationOp, fields: &Map<String, Value>) -> Result<()> {
+    use domain::check::parse_fields;
+    use domain::dto::{DocumentUpdate, NewPatient, NewTextDocument, PatientUpdate};
+    match (table, op) {
+        (SyncTable::Patients, MutationOp::Insert) => {
+            parse_fields::<NewPatient>(fields)?;
+        }
+        (SyncTable::Patients, MutationOp::Update) => {
+            parse_fields::<PatientUpdate>(fields)?;
+        }
+        (SyncTable::HealthcareDocuments, MutationOp::Insert) => {
+            let mut document = fields.clone();
+            document.remove("patient_id");
+            parse_fields::<NewTextDocument>(&document)?;
+        }
+        (SyncTable::HealthcareDocuments, MutationOp::Update) => {
+            parse_fields::<DocumentUpdate>(fields)?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The open refusal of this row's creation (its mutation id), if the platform refused to
+/// create it and the person has not dealt with that yet.
+pub(crate) async fn refused_insert(
+    tx: &mut SqliteConnection,
+    table: SyncTable,
+    id: Uuid,
+) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT mutation_id FROM rejected WHERE table_name = ? AND row_id = ? AND op = 'insert' \
+         AND settled_at IS NULL LIMIT 1",
+    )
+    .bind(table.as_str())
+    .bind(id.to_string())
+    .fetch_optional(&mut *tx)
+    .await?)
+}
+
+/// Queues a refused creation again as `created` and settles its refusal; for a patient, its
+/// documents refused for want of it go out after it (those that pass the check).
+async fn resend_refused(
+    tx: &mut SqliteConnection,
+    table: SyncTable,
+    id: Uuid,
+    refusal: &str,
+    created: Map<String, Value>,
+) -> Result<()> {
+    settle_refusal(tx, refusal).await?;
+    enqueue(tx, table, id, MutationOp::Insert, 0, created).await?;
+    if table != SyncTable::Patients {
+        return Ok(());
+    }
+    let documents: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT x.mutation_id, r.id, r.data FROM rejected x JOIN rows r \
+         ON r.table_name = x.table_name AND r.id = x.row_id \
+         WHERE x.table_name = 'healthcare_documents' AND x.op = 'insert' AND x.settled_at IS NULL \
+         AND json_extract(r.data, '$.patient_id') = ? ORDER BY x.created_at",
+    )
+    .bind(id.to_string())
+    .fetch_all(&mut *tx)
+    .await?;
+    for (mutation_id, doc_id, data) in documents {
+        let mut created: Map<String, Value> = serde_json::from_str(&data)?;
+        created.remove("id");
+        if check(SyncTable::HealthcareDocuments, MutationOp::Insert, &created).is_ok() {
+            settle_refusal(tx, &mutation_id).await?;
+            enqueue(
+                tx,
+                SyncTable::HealthcareDocuments,
+                uuid_of(&doc_id)?,
+                MutationOp::Insert,
+                0,
+                created,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes a row the platform never created (with its queued edits); for a patient, its
+/// documents refused for want of it too.
+async fn drop_draft(tx: &mut SqliteConnection, table: SyncTable, id: Uuid) -> Result<()> {
+    let mut drafts = vec![(table, id)];
+    if table == SyncTable::Patients {
+        let documents: Vec<(String, String)> = sqlx::query_as(
+            "SELECT x.mutation_id, x.row_id FROM rejected x JOIN rows r \
+             ON r.table_name = x.table_name AND r.id = x.row_id \
+             WHERE x.table_name = 'healthcare_documents' AND x.op = 'insert' AND x.settled_at IS NULL \
+             AND json_extract(r.data, '$.patient_id') = ?",
+        )
+        .bind(id.to_string())
+        .fetch_all(&mut *tx)
+        .await?;
+        for (mutation_id, doc_id) in documents {
+            settle_refusal(tx, &mutation_id).await?;
+            drafts.push((SyncTable::HealthcareDocuments, uuid_of(&doc_id)?));
+        }
+    }
+    for (table, id) in drafts {
+        for sql in [
+            "DELETE FROM rows WHERE table_name = ? AND id = ?",
+            "DELETE FROM outbox WHERE table_name = ? AND row_id = ? AND sent = 0",
+        ] {
+            sqlx::query(sql)
+                .bind(table.as_str())
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        if table == SyncTable::HealthcareDocuments {
+            reindex_document(tx, id).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Marks a refusal dealt with: it leaves the open ones and stays in the sync log.
+pub(crate) async fn settle_refusal(tx: &mut SqliteConnection, mutation_id: &str) -> Result<()> {
+    sqlx::query("UPDATE rejected SET settled_at = ? WHERE mutation_id = ? AND settled_at IS NULL")
+        .bind(now())
+        .bind(mutation_id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+fn uuid_of(s: &str) -> Result<Uuid> {
+    s.parse().map_err(|_| SyncError::NotFound("row id"))
 }
 
 async fn has_row(tx: &mut SqliteConnection, table: SyncTable, id: Uuid) -> Result<bool> {

@@ -4,7 +4,7 @@
 
 use crate::replica::Replica;
 use crate::{Result, SyncError};
-use domain::dto::SyncTable;
+use domain::dto::{MutationOp, SyncTable};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -30,6 +30,8 @@ pub struct PatientSummary {
     pub id: Uuid,
     pub name: String,
     pub email: String,
+    /// `YYYY-MM-DD`.
+    pub birth_date: Option<String>,
     pub sync_state: SyncState,
 }
 
@@ -70,12 +72,16 @@ pub struct DocumentFilter {
     pub limit: Option<i64>,
 }
 
-/// A document in a list (no body).
+/// A document in a list (no body), with whose it is: lists across patients name the patient
+/// on every row.
 #[derive(Debug, Clone, Serialize)]
 pub struct DocumentSummary {
     #[serde(flatten)]
     pub document: Value,
     pub sync_state: SyncState,
+    pub patient_name: Option<String>,
+    /// `YYYY-MM-DD`: tells apart patients of the same name.
+    pub patient_birth_date: Option<String>,
 }
 
 /// Filters of the sync log.
@@ -130,6 +136,15 @@ pub enum NewPatientOutcome {
 
 const LIST_LIMIT: i64 = 500;
 
+/// The sync log's action for an edit made on this device that the platform refused.
+pub const OFFLINE_EDIT: &str = "offline edit";
+
+/// A log timestamp as a point in time (unreadable ones first in time, so last in the log).
+fn instant(v: &Value) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    v.as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+}
+
 /// SQL for the sync state of row `r` of `table`, for the documents of a patient included.
 fn state_sql(table: &str, with_documents: bool) -> String {
     let documents = if with_documents {
@@ -141,7 +156,7 @@ fn state_sql(table: &str, with_documents: bool) -> String {
     format!(
         "CASE \
          WHEN EXISTS (SELECT 1 FROM conflicts c WHERE c.table_name = '{table}' AND c.row_id = r.id AND c.resolved_at IS NULL) THEN 'conflict' \
-         WHEN EXISTS (SELECT 1 FROM rejected x WHERE x.table_name = '{table}' AND x.row_id = r.id) \
+         WHEN EXISTS (SELECT 1 FROM rejected x WHERE x.table_name = '{table}' AND x.row_id = r.id AND x.settled_at IS NULL) \
               OR json_extract(r.data, '$.sync_error') IS NOT NULL THEN 'error' \
          WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.table_name = '{table}' AND o.row_id = r.id){documents} THEN 'pending' \
          ELSE 'synced' END"
@@ -167,38 +182,66 @@ fn like_pattern(search: &str) -> String {
     format!("%{escaped}%")
 }
 
+/// A date as the app shows it (`12 Apr 1978`, `12 April 1978`, `Apr 12, 1978`), as stored
+/// (`1978-04-12`); `None` when `search` is not one. Numeric forms like `12/04/1978` are left
+/// out: day or month first depends on who typed it.
+fn iso_date(search: &str) -> Option<String> {
+    let s = search.trim();
+    ["%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y"]
+        .iter()
+        .find_map(|f| chrono::NaiveDate::parse_from_str(s, f).ok())
+        .map(|d| d.format("%Y-%m-%d").to_string())
+}
+
 fn uuid(s: &str) -> Result<Uuid> {
     s.parse().map_err(|_| SyncError::NotFound("row id"))
 }
 
 impl Replica {
-    /// Patients by name, `limit` from `offset`, whose name or email contains `search`.
+    /// Patients by name, `limit` from `offset`, whose name, email, birth date (`1978-04-12`
+    /// or as the app shows it, `12 Apr 1978`) or identifier at their provider contains
+    /// `search`.
     pub async fn patient_page(&self, search: &str, offset: i64, limit: i64) -> Result<PatientPage> {
         let pattern = like_pattern(search);
+        let date = like_pattern(&iso_date(search).unwrap_or_default());
         let filter = "r.table_name = 'patients' AND (?1 = '%%' OR lower(json_extract(r.data, '$.name')) LIKE ?1 ESCAPE '\\' \
-                      OR lower(json_extract(r.data, '$.email')) LIKE ?1 ESCAPE '\\')";
+                      OR lower(json_extract(r.data, '$.email')) LIKE ?1 ESCAPE '\\' \
+                      OR json_extract(r.data, '$.birth_date') LIKE ?1 ESCAPE '\\' \
+                      OR (?2 != '%%' AND json_extract(r.data, '$.birth_date') LIKE ?2) \
+                      OR lower(json_extract(r.data, '$.provider_patient_identifier')) LIKE ?1 ESCAPE '\\')";
         let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM rows r WHERE {filter}"))
             .bind(&pattern)
+            .bind(&date)
             .fetch_one(self.pool())
             .await?;
-        let rows: Vec<(String, Option<String>, Option<String>, String)> = sqlx::query_as(&format!(
-            "SELECT r.id, json_extract(r.data, '$.name'), json_extract(r.data, '$.email'), {} \
+        type Row = (
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            String,
+        );
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT r.id, json_extract(r.data, '$.name'), json_extract(r.data, '$.email'), \
+             json_extract(r.data, '$.birth_date'), {} \
              FROM rows r WHERE {filter} \
-             ORDER BY lower(json_extract(r.data, '$.name')), r.id LIMIT ?2 OFFSET ?3",
+             ORDER BY lower(json_extract(r.data, '$.name')), r.id LIMIT ?3 OFFSET ?4",
             state_sql("patients", true)
         ))
         .bind(&pattern)
+        .bind(&date)
         .bind(limit.clamp(1, LIST_LIMIT))
         .bind(offset.max(0))
         .fetch_all(self.pool())
         .await?;
         let items = rows
             .into_iter()
-            .map(|(id, name, email, state)| {
+            .map(|(id, name, email, birth_date, state)| {
                 Ok(PatientSummary {
                     id: uuid(&id)?,
                     name: name.unwrap_or_default(),
                     email: email.unwrap_or_default(),
+                    birth_date,
                     sync_state: parse_state(&state),
                 })
             })
@@ -246,16 +289,8 @@ impl Replica {
             .and_then(Value::as_str)
             .map(str::trim)
             .unwrap_or_default();
-        let name = fields
-            .get("name")
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .unwrap_or_default();
-        if name.is_empty() || !email.contains('@') {
-            return Err(SyncError::Invalid(
-                "a patient needs a name and an email address".into(),
-            ));
-        }
+        // The platform's own check first: a duplicate of an address it would refuse is moot.
+        crate::replica::check(SyncTable::Patients, MutationOp::Insert, &fields)?;
         let existing: Option<(String, Option<String>)> = sqlx::query_as(
             "SELECT id, json_extract(data, '$.name') FROM rows WHERE table_name = 'patients' \
              AND lower(json_extract(data, '$.email')) = lower(?) LIMIT 1",
@@ -273,101 +308,121 @@ impl Replica {
         Ok(NewPatientOutcome::Created { id })
     }
 
-    /// Documents matching `filter`: newest first, or most recently added or changed first
-    /// when only words are given.
+    /// Documents matching `filter`, always newest first (by the document's date, then the most
+    /// recently added), with their patient's name. Words match a document's title and the
+    /// text of documents read here (as prefixes), or its patient's name.
     pub async fn documents(&self, filter: &DocumentFilter) -> Result<Vec<DocumentSummary>> {
+        const FEW: i64 = 2_000;
         let state = state_sql("healthcare_documents", false);
         let terms = filter.text.as_deref().map(fts_terms).unwrap_or_default();
-        let narrowed = filter.patient_id.is_some()
-            || filter.kind.is_some()
-            || filter.from.is_some()
-            || filter.to.is_some();
-        let sql = if !terms.is_empty() && !narrowed {
-            // Words alone: matches straight from the index, most recently added or changed
-            // first (the index's own order, so a word in every title reads `limit` entries,
-            // not all of them: ranking by relevance scored every match, 280 ms at 100,000),
-            // and only those rows read: CROSS JOIN keeps SQLite from scanning every row and
-            // probing the matches instead (100 ms, not 5, at 100,000 encrypted documents).
-            format!(
-                "SELECT r.data, {state} FROM (SELECT rowid AS n, doc_id FROM document_search \
-                 WHERE document_search MATCH ?1 ORDER BY rowid DESC LIMIT ?6) s \
-                 CROSS JOIN rows r ON r.table_name = 'healthcare_documents' AND r.id = s.doc_id \
-                 ORDER BY s.n DESC"
-            )
-        } else {
-            let mut sql = format!(
-                "SELECT r.data, {state} FROM rows r WHERE r.table_name = 'healthcare_documents'"
-            );
-            let conditions = [
-                (
-                    !terms.is_empty(),
-                    " AND r.id IN (SELECT doc_id FROM document_search WHERE document_search MATCH ?1)",
-                ),
-                (
-                    filter.patient_id.is_some(),
-                    " AND json_extract(r.data, '$.patient_id') = ?2",
-                ),
-                (
-                    filter.kind.is_some(),
-                    " AND json_extract(r.data, '$.type') = ?3",
-                ),
-                (
-                    filter.from.is_some(),
-                    " AND json_extract(r.data, '$.date') >= ?4",
-                ),
-                (
-                    filter.to.is_some(),
-                    " AND json_extract(r.data, '$.date') <= ?5",
-                ),
-            ];
-            for (on, condition) in conditions {
-                if on {
-                    sql.push_str(condition);
-                }
-            }
-            // Newest first, walking the date index (no sort of every document).
-            sql.push_str(" ORDER BY json_extract(r.data, '$.date') DESC, r.id DESC LIMIT ?6");
-            sql
+        let name = like_pattern(filter.text.as_deref().unwrap_or_default());
+        // The documents the words find: in the full-text index, or of patients so named.
+        let found = "SELECT doc_id AS id FROM document_search WHERE document_search MATCH ?1 \
+             UNION SELECT d.id FROM rows p JOIN rows d ON d.table_name = 'healthcare_documents' \
+             AND json_extract(d.data, '$.patient_id') = p.id WHERE p.table_name = 'patients' \
+             AND lower(json_extract(p.data, '$.name')) LIKE ?7 ESCAPE '\\'";
+        let few = !terms.is_empty() && {
+            let n: i64 = sqlx::query_scalar(&format!(
+                "SELECT count(*) FROM (SELECT id FROM ({}) LIMIT {FEW} + 1)",
+                found.replace("?7", "?2")
+            ))
+            .bind(&terms)
+            .bind(&name)
+            .fetch_one(self.pool())
+            .await?;
+            n <= FEW
         };
-        let rows: Vec<(String, String)> = sqlx::query_as(&sql)
+        let source = if few {
+            // Few matches: read just those rows and sort them (CROSS JOIN keeps SQLite from
+            // walking every document and probing the matches).
+            format!("({found}) m CROSS JOIN rows r ON r.table_name = 'healthcare_documents' AND r.id = m.id")
+        } else {
+            // Many, or no words: walk the date index newest first and stop at the limit (a word
+            // in every document reads `limit` rows, not all of them).
+            "rows r".to_owned()
+        };
+        let mut sql = format!(
+            "SELECT r.data, {state}, json_extract(p.data, '$.name'), json_extract(p.data, '$.birth_date') \
+             FROM {source} LEFT JOIN rows p ON p.table_name = 'patients' \
+             AND p.id = json_extract(r.data, '$.patient_id') WHERE r.table_name = 'healthcare_documents'"
+        );
+        let conditions = [
+            (!terms.is_empty() && !few, format!(" AND r.id IN ({found})")),
+            (
+                filter.patient_id.is_some(),
+                " AND json_extract(r.data, '$.patient_id') = ?2".to_owned(),
+            ),
+            (
+                filter.kind.is_some(),
+                " AND json_extract(r.data, '$.type') = ?3".to_owned(),
+            ),
+            (
+                filter.from.is_some(),
+                " AND json_extract(r.data, '$.date') >= ?4".to_owned(),
+            ),
+            (
+                filter.to.is_some(),
+                " AND json_extract(r.data, '$.date') <= ?5".to_owned(),
+            ),
+        ];
+        for (on, condition) in conditions {
+            if on {
+                sql.push_str(&condition);
+            }
+        }
+        sql.push_str(" ORDER BY json_extract(r.data, '$.date') DESC, r.id DESC LIMIT ?6");
+        let rows: Vec<(String, String, Option<String>, Option<String>)> = sqlx::query_as(&sql)
             .bind(&terms)
             .bind(filter.patient_id.map(|p| p.to_string()))
             .bind(&filter.kind)
             .bind(&filter.from)
             .bind(&filter.to)
             .bind(filter.limit.unwrap_or(LIST_LIMIT).clamp(1, 5_000))
+            .bind(&name)
             .fetch_all(self.pool())
             .await?;
         rows.into_iter()
-            .map(|(data, state)| {
+            .map(|(data, state, patient_name, patient_birth_date)| {
                 Ok(DocumentSummary {
                     document: serde_json::from_str(&data)?,
                     sync_state: parse_state(&state),
+                    patient_name,
+                    patient_birth_date,
                 })
             })
             .collect()
     }
 
-    /// The synchronization log as the platform reported it, newest first.
+    /// The synchronization log, newest first: what the platform reported, and this device's
+    /// edits it refused (action `offline edit`, status `failure`; kept after they are dealt
+    /// with). Each entry names its patient (`patient_name`) and person (`user_name`) when
+    /// this replica knows them.
     pub async fn sync_log(&self, filter: &LogFilter) -> Result<Vec<Value>> {
-        let mut sql =
-            String::from("SELECT data FROM rows WHERE table_name = 'synchronization_log'");
+        let limit = filter.limit.unwrap_or(LIST_LIMIT).clamp(1, 5_000);
+        let text = filter.text.as_deref().map(str::trim).unwrap_or_default();
+        let mut sql = String::from(
+            "SELECT l.data, json_extract(p.data, '$.name'), json_extract(u.data, '$.name') FROM rows l \
+             LEFT JOIN rows p ON p.table_name = 'patients' AND p.id = json_extract(l.data, '$.patient_id') \
+             LEFT JOIN rows u ON u.table_name = 'users' AND u.id = json_extract(l.data, '$.user_id') \
+             WHERE l.table_name = 'synchronization_log'",
+        );
         let conditions = [
             (
                 filter.status.is_some(),
-                " AND json_extract(data, '$.status') = ?1",
+                " AND json_extract(l.data, '$.status') = ?1",
             ),
             (
                 filter.action.is_some(),
-                " AND json_extract(data, '$.action') = ?2",
+                " AND json_extract(l.data, '$.action') = ?2",
             ),
             (
                 filter.patient_id.is_some(),
-                " AND json_extract(data, '$.patient_id') = ?3",
+                " AND json_extract(l.data, '$.patient_id') = ?3",
             ),
             (
-                filter.text.as_deref().is_some_and(|t| !t.trim().is_empty()),
-                " AND lower(json_extract(data, '$.details')) LIKE ?4 ESCAPE '\\'",
+                !text.is_empty(),
+                " AND (lower(json_extract(l.data, '$.details')) LIKE ?4 ESCAPE '\\' \
+                 OR lower(json_extract(p.data, '$.name')) LIKE ?4 ESCAPE '\\')",
             ),
         ];
         for (on, condition) in conditions {
@@ -375,16 +430,101 @@ impl Replica {
                 sql.push_str(condition);
             }
         }
-        sql.push_str(" ORDER BY json_extract(data, '$.timestamp') DESC LIMIT ?5");
-        let rows: Vec<String> = sqlx::query_scalar(&sql)
+        // By time, not by the text of timestamps: their fractions have varying digits, and
+        // "…:30Z" sorts after "…:30.5Z" as text. Ties in the id's (creation) order.
+        sql.push_str(
+            " ORDER BY julianday(json_extract(l.data, '$.timestamp')) DESC, l.id DESC LIMIT ?5",
+        );
+        let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(&sql)
             .bind(&filter.status)
             .bind(&filter.action)
             .bind(filter.patient_id.map(|p| p.to_string()))
-            .bind(like_pattern(filter.text.as_deref().unwrap_or_default()))
-            .bind(filter.limit.unwrap_or(LIST_LIMIT).clamp(1, 5_000))
+            .bind(like_pattern(text))
+            .bind(limit)
             .fetch_all(self.pool())
             .await?;
-        rows.iter().map(|d| Ok(serde_json::from_str(d)?)).collect()
+        let mut entries = Vec::with_capacity(rows.len());
+        for (data, patient_name, user_name) in rows {
+            let mut entry: Map<String, Value> = serde_json::from_str(&data)?;
+            entry.insert("patient_name".into(), patient_name.into());
+            entry.insert("user_name".into(), user_name.into());
+            entries.push(Value::Object(entry));
+        }
+        let wants_refusals = filter.status.as_deref().is_none_or(|s| s == "failure")
+            && filter.action.as_deref().is_none_or(|a| a == OFFLINE_EDIT);
+        if wants_refusals {
+            let needle = text.to_lowercase();
+            let refusals = self
+                .refusals(filter.patient_id, limit)
+                .await?
+                .into_iter()
+                .filter(|e| {
+                    needle.is_empty()
+                        || [&e["details"], &e["patient_name"]].iter().any(|v| {
+                            v.as_str()
+                                .is_some_and(|s| s.to_lowercase().contains(&needle))
+                        })
+                });
+            entries.extend(refusals);
+            // Stable: entries of one instant keep the order above.
+            entries.sort_by_key(|e| std::cmp::Reverse(instant(&e["timestamp"])));
+            entries.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        }
+        Ok(entries)
+    }
+
+    /// This device's refused edits as sync log entries, newest first.
+    async fn refusals(&self, patient: Option<Uuid>, limit: i64) -> Result<Vec<Value>> {
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT x.mutation_id, x.table_name, x.row_id, x.op, x.reason, x.created_at, \
+             CASE x.table_name WHEN 'patients' THEN x.row_id \
+             ELSE coalesce(json_extract(r.data, '$.patient_id'), json_extract(x.fields, '$.patient_id')) END AS patient_id, \
+             json_extract(p.data, '$.name') \
+             FROM rejected x LEFT JOIN rows r ON r.table_name = x.table_name AND r.id = x.row_id \
+             LEFT JOIN rows p ON p.table_name = 'patients' AND p.id = \
+             CASE x.table_name WHEN 'patients' THEN x.row_id ELSE coalesce(json_extract(r.data, '$.patient_id'), json_extract(x.fields, '$.patient_id')) END \
+             WHERE ?1 IS NULL OR patient_id = ?1 ORDER BY x.created_at DESC LIMIT ?2",
+        )
+        .bind(patient.map(|p| p.to_string()))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(mutation_id, table, row_id, op, reason, at, patient_id, patient_name)| {
+                let what = match (table.as_str(), op.as_str()) {
+                    ("patients", "insert") => "A new patient",
+                    ("patients", "delete") => "Deleting a patient",
+                    ("patients", "restore") => "Restoring a patient",
+                    ("patients", _) => "A change to a patient",
+                    (_, "insert") => "A new document",
+                    (_, "delete") => "Deleting a document",
+                    (_, "restore") => "Restoring a document",
+                    _ => "A change to a document",
+                };
+                serde_json::json!({
+                    "id": mutation_id,
+                    "patient_id": patient_id,
+                    "patient_name": patient_name,
+                    "document_id": (table == "healthcare_documents").then_some(row_id),
+                    "user_name": null,
+                    "action": OFFLINE_EDIT,
+                    "timestamp": at,
+                    "status": "failure",
+                    "details": format!("{what} made on this computer was not accepted: {reason}"),
+                })
+            })
+            .collect())
     }
 
     /// Counts for the status bar.
@@ -392,7 +532,7 @@ impl Replica {
         let (pending, conflicts, rejected): (i64, i64, i64) = sqlx::query_as(
             "SELECT (SELECT count(*) FROM outbox), \
              (SELECT count(*) FROM conflicts WHERE resolved_at IS NULL), \
-             (SELECT count(*) FROM rejected)",
+             (SELECT count(*) FROM rejected WHERE settled_at IS NULL)",
         )
         .fetch_one(self.pool())
         .await?;
@@ -447,7 +587,7 @@ impl Replica {
         }
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT mutation_id, table_name, row_id, op, fields, code, reason, created_at \
-             FROM rejected ORDER BY created_at DESC",
+             FROM rejected WHERE settled_at IS NULL ORDER BY created_at DESC",
         )
         .fetch_all(self.pool())
         .await?;
@@ -465,15 +605,6 @@ impl Replica {
                 })
             })
             .collect()
-    }
-
-    /// Forgets a refused edit once its owner has read it (what it held is shown until then).
-    pub async fn dismiss_rejected(&self, mutation_id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM rejected WHERE mutation_id = ?")
-            .bind(mutation_id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
     }
 }
 
@@ -543,11 +674,41 @@ mod tests {
             NewPatientOutcome::Duplicate { name, .. } => assert_eq!(name, "ana"),
             other => panic!("expected a duplicate, got {other:?}"),
         }
-        assert!(matches!(
-            r.create_patient(fields(json!({"name": "", "email": "e@x.org"})))
-                .await,
-            Err(SyncError::Invalid(_))
-        ));
+        // The platform's checks, before anything is queued: the field named, its words.
+        for (bad, field) in [
+            (json!({"name": " ", "email": "e@x.org"}), "name"),
+            (json!({"name": "Eve", "email": "eve@example"}), "email"),
+            (
+                json!({"name": "Eve", "email": "e@x.org", "birth_date": "12/04/1978"}),
+                "birth_date",
+            ),
+        ] {
+            match r.create_patient(fields(bad)).await {
+                Err(SyncError::Field(e)) => assert_eq!(e.field.as_deref(), Some(field)),
+                other => panic!("expected {field} refused, got {other:?}"),
+            }
+        }
+        assert_eq!(
+            r.pending().await.expect("pending"),
+            3,
+            "nothing more queued"
+        );
+
+        // Found by birth date as stored or as the app shows it, and by the provider's id.
+        r.insert(
+            SyncTable::Patients,
+            fields(
+                json!({"name": "Dora", "email": "d@x.org", "birth_date": "1978-04-12",
+                          "provider_patient_identifier": "MRN-4471"}),
+            ),
+        )
+        .await
+        .expect("Dora");
+        for search in ["1978-04", "12 Apr 1978", "12 April 1978", "mrn-4471"] {
+            let found = r.patient_page(search, 0, 10).await.expect("search");
+            assert_eq!(found.total, 1, "{search}");
+            assert_eq!(found.items[0].birth_date.as_deref(), Some("1978-04-12"));
+        }
         std::fs::remove_dir_all(dir).expect("clean up");
     }
 
@@ -636,6 +797,21 @@ mod tests {
             titles(r.documents(&words_alone).await.expect("text")),
             ["Iron"]
         );
+        // Every row names its patient, and the patient's name finds their documents.
+        let by_name = r
+            .documents(&DocumentFilter {
+                text: Some("ana lim".into()),
+                ..Default::default()
+            })
+            .await
+            .expect("by name");
+        assert_eq!(
+            titles(by_name.clone()),
+            ["Iron", "Follow-up", "Lipid panel"]
+        );
+        assert!(by_name
+            .iter()
+            .all(|d| d.patient_name.as_deref() == Some("Ana Lima")));
         let other_patient = DocumentFilter {
             patient_id: Some(Uuid::now_v7()),
             ..Default::default()

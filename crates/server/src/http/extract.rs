@@ -6,6 +6,7 @@ use crate::app::AppState;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
 use axum::http::{header, request::Parts, HeaderMap, StatusCode};
 use bytes::Bytes;
+use domain::check::FieldError;
 use domain::Caller;
 use serde::de::DeserializeOwned;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -13,29 +14,14 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 /// Turns a serde error (with its path) into a 400 (malformed) or 422 (well-formed but invalid)
 /// naming the field.
 fn deserialize_problem(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
-    let path = e.path().to_string();
-    let inner = e.into_inner();
-    if !matches!(inner.classify(), serde_json::error::Category::Data) {
+    if !matches!(e.inner().classify(), serde_json::error::Category::Data) {
         return ApiError::BadRequest {
-            detail: format!("malformed JSON: {inner}"),
+            detail: format!("malformed JSON: {}", e.inner()),
             field: None,
         };
     }
-    let message = inner.to_string();
-    // A missing field is reported at its parent, with its name only in the message.
-    let missing = message
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.split('`').next());
-    let field = match (path.as_str(), missing) {
-        (".", Some(name)) => Some(name.to_owned()),
-        (".", None) => None,
-        (p, Some(name)) => Some(format!("{p}.{name}")),
-        (p, None) => Some(p.to_owned()),
-    };
-    ApiError::Invalid {
-        detail: message,
-        field,
-    }
+    let FieldError { field, detail } = e.into();
+    ApiError::Invalid { detail, field }
 }
 
 /// Parses a JSON document into `T`, with errors that name the field.

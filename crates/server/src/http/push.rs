@@ -25,6 +25,7 @@ use crate::db::{
 };
 use axum::extract::State;
 use axum::Json;
+use domain::check::FieldError;
 use domain::dto::{
     ConflictKind, DocumentUpdate, FieldConflict, HealthcareDocument, Mutation, MutationOp,
     MutationResult, MutationStatus, NewPatient, NewTextDocument, Patient, PatientUpdate,
@@ -142,13 +143,9 @@ fn refusal(e: ApiError) -> Result<Outcome, ApiError> {
     Ok(match e {
         ApiError::NotFound(what) => Outcome::rejected("not_found", format!("{what} not found")),
         ApiError::Forbidden(Denied(why)) => Outcome::rejected("forbidden", why),
-        ApiError::Invalid { detail, field } => Outcome::rejected(
-            "validation_failed",
-            match field {
-                Some(f) => format!("{f}: {detail}"),
-                None => detail,
-            },
-        ),
+        ApiError::Invalid { detail, field } => {
+            Outcome::rejected("validation_failed", FieldError { field, detail }.sentence())
+        }
         ApiError::Conflict { code, detail, .. } => Outcome::rejected(code, detail),
         other => return Err(other),
     })
@@ -284,10 +281,11 @@ async fn current_row(
     Ok(row.transpose().map_err(anyhow::Error::from)?)
 }
 
-/// Parses mutation fields as a REST body, with the same field-naming errors.
+/// Parses mutation fields as a REST body, with the same field-naming errors (and the same
+/// check the desktop app ran before queueing them).
 fn parse<T: DeserializeOwned>(fields: &Map<String, Value>) -> ApiResult<T> {
-    let bytes = serde_json::to_vec(fields).map_err(anyhow::Error::from)?;
-    super::extract::parse_json(&bytes)
+    domain::check::parse_fields(fields)
+        .map_err(|FieldError { field, detail }| ApiError::Invalid { detail, field })
 }
 
 /// A patient or document as a push finds it (deleted ones too), the caller's right to the
@@ -641,14 +639,15 @@ async fn insert_patient(
             "a patient with this id exists",
         ));
     }
-    if let Some(existing) = app
+    if app
         .db
         .patient_id_by_email(caller.id, new.email.as_str())
         .await?
+        .is_some()
     {
         return Ok(Outcome::rejected(
             "duplicate_patient",
-            format!("your patient {existing} already has this email"),
+            "one of your patients already has this email address",
         ));
     }
     let patient = insert_patient_in(tx, m.row_id, caller.id, new).await?;

@@ -15,7 +15,8 @@ on_both_backends! {
     a_delete_against_an_edit_is_a_conflict_the_user_settles => delete_against_edit(as_configured);
     deleting_a_patient_never_takes_documents_its_deleter_has_not_seen => delete_with_unseen_documents(as_configured);
     an_edit_against_a_delete_is_a_conflict_and_keeping_it_restores_the_row => edit_against_delete(as_configured);
-    a_refused_edit_reverts_the_replica_and_stays_listed => refused_edits_revert(as_configured);
+    a_refused_edit_stays_listed_and_a_refused_creation_stays_until_dismissed => refused_edits_revert(as_configured);
+    a_refused_new_patient_stays_until_corrected_and_goes_out_as_a_creation => refused_creation_corrected(as_configured);
     a_replica_never_conflicts_with_its_own_earlier_edits => no_self_conflict(as_configured);
     an_integration_write_counts_as_an_edit_for_merging => integration_writes_are_recorded(as_configured);
 }
@@ -297,7 +298,23 @@ async fn refused_edits_revert(w: World) {
     let q = patient(&r1, "Queenie").await;
     sync(&r1, &remote).await.expect("sync");
 
-    // Q is deleted on the web; r1, offline, writes a document for Q and a bad email for P.
+    // What the platform would refuse is refused here, before anything is queued, with the
+    // platform's own words.
+    let bad = r1
+        .update(
+            SyncTable::Patients,
+            p,
+            fields(json!({"email": "pete@example"})),
+        )
+        .await
+        .expect_err("no dot in the domain");
+    assert_eq!(
+        bad.to_string(),
+        "email: must be an email address like name@example.org"
+    );
+    assert_eq!(r1.pending().await.expect("pending"), 0);
+
+    // Q is deleted on the web; r1, offline, writes a document for Q and edits P.
     let (status, _) = w
         .rest(Method::DELETE, &format!("/patients/{q}"), None)
         .await;
@@ -315,31 +332,32 @@ async fn refused_edits_revert(w: World) {
     r1.update(
         SyncTable::Patients,
         p,
-        fields(json!({"email": "pete@example"})),
+        fields(json!({"email": "pete@example.net"})),
     )
     .await
     .expect("edit");
     let s = sync(&r1, &remote).await.expect("sync");
-    assert_eq!(s.rejected, 2);
+    assert_eq!((s.pushed, s.rejected), (1, 1));
 
-    // The replica shows the server's truth: no document, the old email.
-    assert!(row(&r1, SyncTable::HealthcareDocuments, d).await.is_none());
-    assert!(r1
-        .search_documents("Seen", 10)
-        .await
-        .expect("search")
-        .is_empty());
+    // The refused note stays here, as written, marked refused with the reason, until its
+    // writer discards it: never shown as synced, never silently gone.
     assert_eq!(
-        row(&r1, SyncTable::Patients, p).await.expect("p")["email"],
-        "pete@example.org"
+        row(&r1, SyncTable::HealthcareDocuments, d)
+            .await
+            .expect("kept")["content"],
+        "Seen today."
     );
-    // ... and the refused edits stay listed with their reasons until dismissed.
     let refused = r1.rejected_edits().await.expect("rejected");
-    assert_eq!(refused.len(), 2);
-    assert!(refused.iter().any(|r| r.fields["content"] == "Seen today."));
-    assert!(refused.iter().any(|r| r.code == "validation_failed"));
+    assert_eq!(refused.len(), 1);
+    assert_eq!(
+        (refused[0].row_id, refused[0].code.as_str()),
+        (d, "not_found")
+    );
+    let docs = r1.documents(&Default::default()).await.expect("documents");
+    assert_eq!(docs[0].sync_state, sync_core::views::SyncState::Error);
+    assert_eq!(r1.status().await.expect("status").rejected, 1);
 
-    // It stays converged over further syncs.
+    // It stays converged over further syncs: the draft is not sent again unasked.
     for _ in 0..2 {
         let s = sync(&r1, &remote).await.expect("sync");
         assert_eq!((s.pushed, s.rejected), (0, 0));
@@ -353,15 +371,91 @@ async fn refused_edits_revert(w: World) {
         .collect();
     let local = r1.rows(SyncTable::Patients).await.expect("rows");
     assert_eq!(local.len(), server.len());
-    assert!(r1
-        .rows(SyncTable::HealthcareDocuments)
-        .await
-        .expect("docs")
-        .is_empty());
-    r1.dismiss_rejected(&refused[0].mutation_id)
+
+    // Dismissed, the draft the platform never had is gone; the sync log keeps the refusal.
+    r1.dismiss_refusal(&refused[0].mutation_id)
         .await
         .expect("dismiss");
-    assert_eq!(r1.rejected_edits().await.expect("rejected").len(), 1);
+    assert!(r1.rejected_edits().await.expect("rejected").is_empty());
+    assert!(row(&r1, SyncTable::HealthcareDocuments, d).await.is_none());
+    assert!(r1
+        .search_documents("Seen", 10)
+        .await
+        .expect("search")
+        .is_empty());
+    let log = r1
+        .sync_log(&sync_core::views::LogFilter {
+            action: Some(sync_core::views::OFFLINE_EDIT.into()),
+            ..Default::default()
+        })
+        .await
+        .expect("log");
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0]["status"], "failure");
+    assert!(log[0]["details"]
+        .as_str()
+        .expect("details")
+        .starts_with("A new document made on this computer was not accepted"));
+}
+
+/// The phantom patient: created offline with an email another device took meanwhile. The
+/// refusal keeps the patient here (never "synced"), a correction sends it as a creation, and
+/// its documents follow it.
+async fn refused_creation_corrected(w: World) {
+    let (remote, r1, r2) = two_replicas(&w).await;
+    let first = patient(&r1, "Rita").await;
+    sync(&r1, &remote).await.expect("sync r1");
+
+    // r2 has not synced: its own duplicate check cannot know Rita.
+    let p = patient(&r2, "Rita").await;
+    let d = r2
+        .insert(
+            SyncTable::HealthcareDocuments,
+            fields(
+                json!({"patient_id": p, "type": "progress note", "date": "2026-11-03",
+                          "title": "Intake", "content": "First visit."}),
+            ),
+        )
+        .await
+        .expect("doc");
+    let s = sync(&r2, &remote).await.expect("sync r2");
+    assert_eq!(s.rejected, 2, "the patient, and the note for want of it");
+    let refused = r2.rejected_edits().await.expect("rejected");
+    let mut codes: Vec<_> = refused.iter().map(|r| r.code.as_str()).collect();
+    codes.sort_unstable();
+    assert_eq!(codes, ["duplicate_patient", "not_found"]);
+    assert_eq!(
+        r2.patient_detail(p).await.expect("kept").sync_state,
+        sync_core::views::SyncState::Error
+    );
+    assert!(row(&r2, SyncTable::HealthcareDocuments, d).await.is_some());
+
+    // Corrected: the whole patient goes out as a creation, then its note.
+    r2.update(
+        SyncTable::Patients,
+        p,
+        fields(json!({"email": "rita.second@example.org"})),
+    )
+    .await
+    .expect("correct");
+    assert!(r2.rejected_edits().await.expect("rejected").is_empty());
+    let s = sync(&r2, &remote).await.expect("sync r2");
+    assert_eq!((s.pushed, s.rejected), (2, 0));
+    let (status, server) = w.rest(Method::GET, &format!("/patients/{p}"), None).await;
+    assert_eq!(
+        (status, server["email"].as_str()),
+        (200, Some("rita.second@example.org"))
+    );
+    assert_ne!(p, first);
+    assert_eq!(
+        r2.patient_detail(p).await.expect("patient").sync_state,
+        sync_core::views::SyncState::Synced
+    );
+    let (status, note) = w.rest(Method::GET, &format!("/documents/{d}"), None).await;
+    assert_eq!(
+        (status, note["content"].as_str()),
+        (200, Some("First visit."))
+    );
 }
 
 async fn no_self_conflict(mut w: World) {

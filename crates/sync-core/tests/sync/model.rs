@@ -565,7 +565,7 @@ impl Model {
                 }
                 for r in self.replicas[i].rejected_edits().await.expect("rejected") {
                     self.replicas[i]
-                        .dismiss_rejected(&r.mutation_id)
+                        .dismiss_refusal(&r.mutation_id)
                         .await
                         .expect("dismiss");
                 }
