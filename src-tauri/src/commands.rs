@@ -6,9 +6,11 @@
 
 use crate::background::emit_status;
 use crate::error::{AppError, CommandResult};
+use crate::rights::{self, DocumentActions, PatientActions};
 use crate::state::{AppStatus, Desk};
 use base64::Engine as _;
 use domain::dto::{ConflictKind, SyncTable};
+use domain::Caller;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sync_core::views::{
@@ -48,9 +50,10 @@ pub async fn sign_in(
     Ok(desk.status().await?)
 }
 
+/// Signs out; `discard`: the person was told that unsent and refused edits go with it.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn sign_out(app: AppHandle, desk: Cmd<'_>) -> CommandResult<()> {
-    desk.sign_out().await?;
+pub async fn sign_out(app: AppHandle, desk: Cmd<'_>, discard: bool) -> CommandResult<()> {
+    desk.sign_out(discard).await?;
     emit_status(&app).await;
     Ok(())
 }
@@ -82,9 +85,47 @@ pub async fn patients(
         .await?)
 }
 
+/// The signed-in user as the access rules see them.
+async fn me(replica: &sync_core::Replica) -> CommandResult<Caller> {
+    replica
+        .state("profile")
+        .await?
+        .and_then(|p| serde_json::from_str::<Value>(&p).ok())
+        .as_ref()
+        .and_then(rights::caller)
+        .ok_or_else(|| AppError::new("unauthorized", "Sign in again."))
+}
+
+/// Edits of this row the platform refused and the person has not dealt with yet.
+async fn refusals_of(replica: &sync_core::Replica, row: Uuid) -> CommandResult<Vec<RejectedEdit>> {
+    Ok(replica
+        .rejected_edits()
+        .await?
+        .into_iter()
+        .filter(|r| r.row_id == row)
+        .collect())
+}
+
+/// A patient as its screen shows it: what may be done to it, and any refusal to deal with.
+#[derive(Debug, Serialize)]
+pub struct PatientView {
+    #[serde(flatten)]
+    pub detail: PatientDetail,
+    pub can: PatientActions,
+    pub refusals: Vec<RejectedEdit>,
+}
+
 #[tauri::command(rename_all = "snake_case")]
-pub async fn patient(desk: Cmd<'_>, id: Uuid) -> CommandResult<PatientDetail> {
-    Ok(desk.replica().await.patient_detail(id).await?)
+pub async fn patient(desk: Cmd<'_>, id: Uuid) -> CommandResult<PatientView> {
+    let replica = desk.replica().await;
+    let detail = replica.patient_detail(id).await?;
+    let caller = me(&replica).await?;
+    let can = PatientActions::of(&caller, &rights::patient_facts(&caller, &detail.patient));
+    Ok(PatientView {
+        detail,
+        can,
+        refusals: refusals_of(&replica, id).await?,
+    })
 }
 
 #[tauri::command(rename_all = "snake_case")]
@@ -141,13 +182,39 @@ pub async fn documents(
     Ok(desk.replica().await.documents(&filter).await?)
 }
 
+/// A document as its screen shows it: whose it is, what may be done to it, any refusal.
+#[derive(Debug, Serialize)]
+pub struct DocumentView {
+    #[serde(flatten)]
+    pub document: Value,
+    pub patient_name: Option<String>,
+    pub patient_birth_date: Option<String>,
+    pub can: DocumentActions,
+    pub refusals: Vec<RejectedEdit>,
+}
+
 #[tauri::command(rename_all = "snake_case")]
-pub async fn document(desk: Cmd<'_>, id: Uuid) -> CommandResult<Value> {
-    desk.replica()
-        .await
+pub async fn document(desk: Cmd<'_>, id: Uuid) -> CommandResult<DocumentView> {
+    let replica = desk.replica().await;
+    let document = replica
         .row(SyncTable::HealthcareDocuments, id)
         .await?
-        .ok_or_else(|| AppError::new("not_found", "No such document here."))
+        .ok_or_else(|| AppError::new("not_found", "This document is not on this computer."))?;
+    let patient = match document["patient_id"].as_str().and_then(|p| p.parse().ok()) {
+        Some(p) => replica.row(SyncTable::Patients, p).await?,
+        None => None,
+    }
+    .unwrap_or(Value::Null);
+    let caller = me(&replica).await?;
+    let can = DocumentActions::of(&caller, rights::patient_facts(&caller, &patient), &document);
+    let text = |key: &str| patient[key].as_str().map(str::to_owned);
+    Ok(DocumentView {
+        patient_name: text("name"),
+        patient_birth_date: text("birth_date"),
+        can,
+        refusals: refusals_of(&replica, id).await?,
+        document,
+    })
 }
 
 /// A document's body, for the viewer and downloads.
@@ -408,7 +475,7 @@ pub async fn dismiss_rejected(
     desk: Cmd<'_>,
     mutation_id: String,
 ) -> CommandResult<()> {
-    desk.replica().await.dismiss_rejected(&mutation_id).await?;
+    desk.replica().await.dismiss_refusal(&mutation_id).await?;
     emit_status(&app).await;
     Ok(())
 }

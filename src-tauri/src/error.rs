@@ -9,6 +9,9 @@ use sync_core::SyncError;
 pub struct AppError {
     pub code: &'static str,
     pub message: String,
+    /// The form field to blame, as the platform names it (`email`, `birth_date`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 impl AppError {
@@ -16,6 +19,7 @@ impl AppError {
         Self {
             code,
             message: message.into(),
+            field: None,
         }
     }
 }
@@ -31,9 +35,11 @@ impl From<SyncError> for AppError {
             SyncError::Server {
                 status: 400 | 422, ..
             }
-            | SyncError::Invalid(_) => "invalid",
+            | SyncError::Invalid(_)
+            | SyncError::Field(_) => "invalid",
             SyncError::Server { .. } => "server",
             SyncError::Credentials(_) => "keyring",
+            SyncError::Unsent { .. } => "unsent_changes",
             SyncError::Unreadable => "replica_locked",
             SyncError::Replica(_) | SyncError::Migrate(_) | SyncError::Data(_) => "replica",
         };
@@ -44,12 +50,25 @@ impl From<SyncError> for AppError {
             }
             SyncError::Server { detail, .. } if !detail.is_empty() => detail.clone(),
             SyncError::Credentials(why) => format!("{}.", sentence(why)),
+            // "Birth date: must be…", the field in words.
+            SyncError::Field(f) => match &f.field {
+                Some(field) => format!("{}: {}.", sentence(&field.replace('_', " ")), f.detail),
+                None => format!("{}.", sentence(&f.detail)),
+            },
             other => sentence(&other.to_string()),
         };
         if matches!(code, "replica" | "keyring") {
             tracing::error!(code, "{e}");
         }
-        Self { code, message }
+        let field = match e {
+            SyncError::Field(f) => f.field,
+            _ => None,
+        };
+        Self {
+            code,
+            message,
+            field,
+        }
     }
 }
 
@@ -80,6 +99,18 @@ mod tests {
         assert_eq!(
             (e.code, e.message.as_str()),
             ("conflict", "a patient with this email exists")
+        );
+        let e = AppError::from(SyncError::Field(domain::check::FieldError {
+            field: Some("birth_date".into()),
+            detail: "input contains invalid characters".into(),
+        }));
+        assert_eq!(
+            (e.code, e.message.as_str(), e.field.as_deref()),
+            (
+                "invalid",
+                "Birth date: input contains invalid characters.",
+                Some("birth_date")
+            )
         );
         let json = serde_json::to_value(AppError::from(SyncError::Unauthorized)).unwrap();
         assert_eq!(json["code"], "unauthorized");

@@ -5,6 +5,7 @@
 //! - [`state`]: the encrypted replica (SQLCipher, keyed from the OS keyring), settings.
 //! - [`background`]: syncing when the connection returns, on a timer and on demand.
 //! - [`notify`]: desktop notifications of sync results, in counts only.
+//! - [`rights`]: what the signed-in person may do, from the platform's own rules.
 //! - [`updates`]: checking for, verifying and installing updates.
 //!
 //! Only this crate touches the keyring (through `keystore`), notifications and the updater.
@@ -13,6 +14,7 @@ pub mod background;
 pub mod commands;
 pub mod error;
 pub mod notify;
+pub mod rights;
 pub mod state;
 pub mod updates;
 

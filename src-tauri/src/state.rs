@@ -79,6 +79,8 @@ pub struct AppStatus {
     pub last_sync: Option<String>,
     pub default_server: String,
     pub notice: Option<String>,
+    /// What the shell offers this user (nothing when signed out).
+    pub can: crate::rights::Capabilities,
 }
 
 impl Desk {
@@ -108,10 +110,15 @@ impl Desk {
         let replica = self.replica().await;
         let counts = replica.status().await?;
         let session = self.keystore.load()?;
-        let user = replica
+        let user: Option<Value> = replica
             .state("profile")
             .await?
             .and_then(|p| serde_json::from_str(&p).ok());
+        let can = user
+            .as_ref()
+            .and_then(crate::rights::caller)
+            .map(|c| crate::rights::Capabilities::of(&c))
+            .unwrap_or_default();
         Ok(AppStatus {
             signed_in: session.is_some(),
             server: session.map(|s| s.server),
@@ -124,6 +131,7 @@ impl Desk {
             last_sync: counts.last_sync,
             default_server: self.settings.default_server.clone(),
             notice: self.notice.lock().ok().and_then(|n| n.clone()),
+            can,
         })
     }
 
@@ -168,8 +176,17 @@ impl Desk {
     }
 
     /// Ends the session and removes the tokens, the replica's key and the replica itself:
-    /// nothing of the patients stays on the computer.
-    pub async fn sign_out(&self) -> Result<(), SyncError> {
+    /// nothing of the patients stays on the computer. Edits the platform does not have yet
+    /// (unsent, or refused and not dealt with) are discarded only when `discard` says the
+    /// person was told; otherwise the sign-out is refused, naming them.
+    pub async fn sign_out(&self, discard: bool) -> Result<(), SyncError> {
+        let counts = self.replica().await.status().await?;
+        if !discard && counts.pending + counts.rejected > 0 {
+            return Err(SyncError::Unsent {
+                pending: counts.pending,
+                refused: counts.rejected,
+            });
+        }
         sync_core::logout(&self.keystore).await?;
         self.replace_replica().await
     }

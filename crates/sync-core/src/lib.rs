@@ -51,9 +51,34 @@ pub enum SyncError {
     Unreadable,
     #[error("{0}")]
     Invalid(String),
+    /// Signing out would discard edits the platform does not have.
+    #[error("{} not reached the platform: sync first, or sign out and discard {}", unsent(*.pending, *.refused), if *.pending + *.refused == 1 { "it" } else { "them" })]
+    Unsent { pending: i64, refused: i64 },
     /// An edit the platform would refuse, caught before it is queued (the same check).
     #[error("{0}")]
     Field(#[from] domain::check::FieldError),
 }
 
 pub type Result<T> = std::result::Result<T, SyncError>;
+
+/// "2 changes waiting and 1 refused change have", for [`SyncError::Unsent`].
+fn unsent(pending: i64, refused: i64) -> String {
+    let n = |k: i64, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
+    match (pending, refused) {
+        (p, 0) => format!(
+            "{} {}",
+            n(p, "change", "changes"),
+            if p == 1 { "has" } else { "have" }
+        ),
+        (0, r) => format!(
+            "{} {}",
+            n(r, "refused change", "refused changes"),
+            if r == 1 { "has" } else { "have" }
+        ),
+        (p, r) => format!(
+            "{} and {} have",
+            n(p, "change", "changes"),
+            n(r, "refused change", "refused changes")
+        ),
+    }
+}
