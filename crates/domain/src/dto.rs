@@ -351,6 +351,11 @@ pub struct DocumentShare {
     pub created_at: DateTime<Utc>,
     /// Set when the share was revoked.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Whether the share reached the practice's Carepatron workspace: `pending` (not tried
+    /// yet), `delivered`, `not_on_team` (the practitioner is not on the Carepatron team under
+    /// their email address), `not_configured` (no Carepatron integration: nothing expected) or
+    /// `failed` (another error; retried). A revoked share keeps the state it had.
+    pub carepatron_delivery: crate::kinds::ShareDelivery,
 }
 
 /// A share together with the document it opens (`GET /patients/{id}/shared-documents`).

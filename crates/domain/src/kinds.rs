@@ -14,7 +14,7 @@ pub struct UnknownValue {
 }
 
 macro_rules! string_enum {
-    ($(#[$meta:meta])* $name:ident, $label:literal { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident, $label:literal { $($(#[$vmeta:meta])* $variant:ident = $text:tt),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
         pub enum $name {
@@ -115,6 +115,24 @@ string_enum! {
     }
 }
 
+string_enum! {
+    /// Whether a share reached the practice's Carepatron workspace (`carepatron_delivery`).
+    /// A revoked share keeps the state it had.
+    ShareDelivery, "share delivery" {
+        /// Not attempted yet.
+        Pending = "pending",
+        /// Shared in Carepatron with the practitioner's team member.
+        Delivered = "delivered",
+        /// The practitioner is not on the Carepatron team under their email address; tried
+        /// again at the patient's next reconcile.
+        NotOnTeam = "not_on_team",
+        /// The platform has no Carepatron integration configured: nothing is expected.
+        NotConfigured = "not_configured",
+        /// Another error; tried again when the job retries.
+        Failed = "failed",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +147,39 @@ mod tests {
         for t in UserType::ALL {
             assert_eq!(t.as_str().parse::<UserType>(), Ok(*t));
         }
+        for t in ShareDelivery::ALL {
+            assert_eq!(t.as_str().parse::<ShareDelivery>(), Ok(*t));
+            let json = serde_json::to_string(t).expect("serialize");
+            assert_eq!(json, format!("\"{}\"", t.as_str()));
+        }
+    }
+
+    /// The OpenAPI document lists the wire spelling, not the Rust names (the spelling is
+    /// passed to the derive as a token tree: a `literal` fragment hid it from utoipa).
+    #[test]
+    fn schemas_list_the_wire_spelling() {
+        fn listed<T: utoipa::PartialSchema>() -> Vec<String> {
+            let schema = serde_json::to_value(T::schema()).expect("schema");
+            schema["enum"]
+                .as_array()
+                .expect("enum")
+                .iter()
+                .map(|v| v.as_str().expect("text").to_owned())
+                .collect()
+        }
+        let spelled = |all: &[&str]| all.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            listed::<ShareDelivery>(),
+            spelled(&[
+                "pending",
+                "delivered",
+                "not_on_team",
+                "not_configured",
+                "failed"
+            ])
+        );
+        let statuses: Vec<&str> = LogStatus::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(listed::<LogStatus>(), spelled(&statuses));
     }
 
     #[test]

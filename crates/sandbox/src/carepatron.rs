@@ -174,6 +174,16 @@ impl CarepatronSandbox {
         client.json["updatedDateTimeUtc"] = json!(now());
     }
 
+    /// Adds a practitioner to the team, as the practice would in Carepatron's settings;
+    /// returns their team member id.
+    pub fn add_team_member(&self, name: &str, email: &str) -> String {
+        let mut ws = self.0.workspace.lock().expect("lock");
+        let id = format!("t_{}", ws.team.len() + 1);
+        ws.team
+            .push(json!({"id": id, "name": name, "email": email, "role": "practitioner"}));
+        id
+    }
+
     fn id(&self, prefix: &str) -> String {
         let mut ws = self.0.workspace.lock().expect("lock");
         ws.next_id += 1;

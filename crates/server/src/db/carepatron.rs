@@ -1,10 +1,13 @@
 //! What the Carepatron reconcile reads and records: a patient's rows with their Carepatron
 //! ids and fingerprints. Recording an id or fingerprint does not bump a row's `version`:
-//! it is bookkeeping, not an edit.
+//! it is bookkeeping, not an edit. A share's delivery state (`carepatron_delivery`) is for
+//! people to see, so a change of it does.
 
+use super::logs::{insert_log, NewLogEntry};
 use super::{now, patients, Bind, Db, DbResult, RowExt, Sql};
 use connectors::carepatron::PatientView;
 use domain::dto::{Patient, SyncTable};
+use domain::kinds::ShareDelivery;
 use uuid::Uuid;
 
 /// A patient (deleted ones too) with its Carepatron state.
@@ -244,6 +247,90 @@ impl Db {
         .execute(self.writer())
         .await?;
         Ok(())
+    }
+
+    /// Records whether a share reached Carepatron (with its id there once delivered). A change
+    /// of state is an edit replicas receive (version bumped, so the change feed carries it),
+    /// and `log`, given the state it had, may add an entry in the same transaction. Returns
+    /// the state it had when it changed; `None` when it stays (nothing bumped or logged).
+    pub async fn set_share_delivery(
+        &self,
+        id: Uuid,
+        delivery: ShareDelivery,
+        remote_id: Option<&str>,
+        log: impl FnOnce(ShareDelivery) -> Option<NewLogEntry>,
+    ) -> DbResult<Option<ShareDelivery>> {
+        let mut tx = self.writer().begin().await?;
+        let had: Option<String> =
+            sqlx::query_scalar("SELECT carepatron_delivery FROM document_shares WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(had) = had else {
+            return Ok(None);
+        };
+        let had: ShareDelivery = super::parse_kind(&had)?;
+        if let Some(remote) = remote_id {
+            sqlx::query(
+                "UPDATE document_shares SET carepatron_share_id = $1, carepatron_synced = 'done' \
+                 WHERE id = $2",
+            )
+            .bind(remote)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
+        if had == delivery {
+            tx.commit().await?;
+            return Ok(None);
+        }
+        sqlx::query(
+            "UPDATE document_shares SET carepatron_delivery = $1, updated_at = $2, \
+             version = version + 1 WHERE id = $3",
+        )
+        .bind(delivery.as_str())
+        .bind(now())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        if let Some(entry) = log(had) {
+            insert_log(&mut *tx, entry).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(had))
+    }
+
+    /// Aligns the live shares not in Carepatron with whether the platform has a Carepatron
+    /// integration (`configured`): without one they are `not_configured` (nothing is
+    /// expected); with one, those left `not_configured` are `pending` again (the reconcile their
+    /// new version queues pushes them). Only `patient`'s shares when given. Each share changed
+    /// is an edit replicas receive. Returns how many changed.
+    pub async fn align_share_delivery(
+        &self,
+        configured: bool,
+        patient: Option<Uuid>,
+    ) -> DbResult<u64> {
+        let (to, from) = if configured {
+            ("'pending'", "('not_configured')")
+        } else {
+            ("'not_configured'", "('pending', 'not_on_team', 'failed')")
+        };
+        let mut sql = Sql::new(&format!(
+            "UPDATE document_shares SET carepatron_delivery = {to}, version = version + 1, \
+             updated_at = "
+        ));
+        sql.bind(now()).push(&format!(
+            " WHERE deleted_at IS NULL AND carepatron_share_id IS NULL \
+             AND carepatron_delivery IN {from}"
+        ));
+        if let Some(patient) = patient {
+            sql.push(
+                " AND document_id IN (SELECT id FROM healthcare_documents WHERE patient_id = ",
+            )
+            .bind(patient)
+            .push(")");
+        }
+        Ok(sql.query().execute(self.writer()).await?.rows_affected())
     }
 
     /// Remembers which Carepatron team member a practitioner is.

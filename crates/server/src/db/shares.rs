@@ -4,12 +4,13 @@
 use super::logs::{insert_log, NewLogEntry};
 use super::{now, Db, DbResult, RowExt};
 use domain::dto::{DocumentRequest, DocumentShare, NewDocumentRequest, SharedDocument};
+use domain::kinds::ShareDelivery;
 use domain::{LogAction, LogStatus};
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-pub(crate) const COLS: &str =
-    "id, document_id, practitioner_id, shared_by, version, created_at, deleted_at";
+pub(crate) const COLS: &str = "id, document_id, practitioner_id, shared_by, version, created_at, \
+     deleted_at, carepatron_delivery";
 
 pub(crate) fn share_from_row(row: &AnyRow) -> anyhow::Result<DocumentShare> {
     Ok(DocumentShare {
@@ -20,18 +21,21 @@ pub(crate) fn share_from_row(row: &AnyRow) -> anyhow::Result<DocumentShare> {
         version: row.int("version")?,
         created_at: row.time("created_at")?,
         revoked_at: super::parse_opt_time(row.opt_text("deleted_at")?.as_deref())?,
+        carepatron_delivery: super::parse_kind(&row.text("carepatron_delivery")?)?,
     })
 }
 
 impl Db {
     /// Shares the document with the practitioner, logging it. Sharing twice returns the live
-    /// share (`false`: nothing new was made).
+    /// share (`false`: nothing new was made). `delivery`: the new share's Carepatron state
+    /// (`pending`, or `not_configured` when the platform has no Carepatron integration).
     pub async fn share_document(
         &self,
         patient_id: Uuid,
         document_id: Uuid,
         practitioner_id: Uuid,
         shared_by: Uuid,
+        delivery: ShareDelivery,
     ) -> DbResult<(DocumentShare, bool)> {
         let mut tx = self.writer().begin().await?;
         let existing = sqlx::query(&format!(
@@ -48,13 +52,14 @@ impl Db {
         let at = now();
         let row = sqlx::query(&format!(
             "INSERT INTO document_shares (id, document_id, practitioner_id, shared_by, created_at, \
-             updated_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING {COLS}"
+             updated_at, carepatron_delivery) VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING {COLS}"
         ))
         .bind(domain::new_id().to_string())
         .bind(document_id.to_string())
         .bind(practitioner_id.to_string())
         .bind(shared_by.to_string())
         .bind(at)
+        .bind(delivery.as_str())
         .fetch_one(&mut *tx)
         .await?;
         insert_log(
@@ -73,7 +78,8 @@ impl Db {
         Ok((share_from_row(&row)?, true))
     }
 
-    /// Revokes a live share of the document. `None`: no such share.
+    /// Revokes a live share of the document. `None`: no such share. Its Carepatron delivery
+    /// state stays what it was (the Carepatron reconcile then removes a delivered share there).
     pub async fn revoke_share(
         &self,
         patient_id: Uuid,
@@ -120,7 +126,7 @@ impl Db {
     ) -> DbResult<Vec<SharedDocument>> {
         let mut sql = super::Sql::new(&format!(
             "SELECT {}, s.id AS share_id, s.practitioner_id, s.shared_by, \
-             s.version AS share_version, s.created_at AS shared_at \
+             s.version AS share_version, s.created_at AS shared_at, s.carepatron_delivery \
              FROM document_shares s JOIN healthcare_documents d ON d.id = s.document_id \
              WHERE s.deleted_at IS NULL AND d.deleted_at IS NULL AND d.patient_id = ",
             *super::documents::D_COLS
@@ -143,6 +149,7 @@ impl Db {
                     version: row.int("share_version")?,
                     created_at: row.time("shared_at")?,
                     revoked_at: None,
+                    carepatron_delivery: super::parse_kind(&row.text("carepatron_delivery")?)?,
                 };
                 Ok(SharedDocument { share, document })
             })

@@ -21,6 +21,7 @@ use domain::dto::{
     DocumentQuery, DocumentShare, DocumentUpdate, HealthcareDocument, NewFileMetadata,
     NewTextDocument, Page, ShareRequest, SharedDocument,
 };
+use domain::kinds::ShareDelivery;
 use domain::{Caller, DocumentSource, DocumentType, UserType};
 use uuid::Uuid;
 
@@ -437,6 +438,12 @@ pub async fn share(
             "no practitioner with this id",
         ));
     }
+    // Without a Carepatron integration nothing is expected of the share there.
+    let delivery = if app.config.carepatron.is_some() {
+        ShareDelivery::Pending
+    } else {
+        ShareDelivery::NotConfigured
+    };
     let (share, created) = app
         .db
         .share_document(
@@ -444,6 +451,7 @@ pub async fn share(
             id,
             req.practitioner_id,
             caller.id,
+            delivery,
         )
         .await?;
     let status = if created {

@@ -25,6 +25,7 @@ use connectors::carepatron::{
 };
 use connectors::ConnectorError;
 use domain::dto::{ChangeOp, Patient};
+use domain::kinds::ShareDelivery;
 use domain::{Caller, LogAction, LogStatus, UserType};
 use sha2::Digest as _;
 use std::collections::HashMap;
@@ -32,6 +33,11 @@ use std::future::Future;
 use std::time::Duration;
 use tokio::sync::watch;
 use uuid::Uuid;
+
+/// A share's log entries about its delivery (no PHI: no names, no email addresses).
+const NOT_ON_TEAM: &str = "Shared in the platform; not delivered to Carepatron: the practitioner \
+    is not on the Carepatron team under their email address.";
+const DELIVERED: &str = "Delivered to Carepatron.";
 
 const FEED: &str = "carepatron-feed";
 const POLL: &str = "carepatron-poll";
@@ -80,6 +86,10 @@ pub(super) async fn reconcile(
         app.integrations.carepatron.as_ref(),
         app.config.carepatron.as_ref(),
     ) else {
+        // Nothing is expected of the patient's shares there (a job queued while it was).
+        app.db
+            .align_share_delivery(false, Some(job.patient_id))
+            .await?;
         return Ok(Done::Finished(
             "Carepatron is not configured; nothing to push.".into(),
         ));
@@ -239,7 +249,8 @@ pub(super) async fn reconcile(
         }
     }
 
-    // The shares.
+    // The shares. Each says whether it reached Carepatron (`carepatron_delivery`); one that
+    // did not gets a failure entry of its own, once, when it comes to that state.
     let mut team: Option<Vec<TeamMember>> = None;
     // Each document's id in Carepatron, as the loop above left them.
     let remote_docs: HashMap<Uuid, String> = db
@@ -248,6 +259,7 @@ pub(super) async fn reconcile(
         .into_iter()
         .filter_map(|d| Some((d.id, d.remote_id?)))
         .collect();
+    let mut undelivered = 0;
     for share in db.carepatron_shares(pid).await? {
         let Some(remote_doc) = remote_docs.get(&share.document_id).cloned() else {
             continue;
@@ -260,60 +272,101 @@ pub(super) async fn reconcile(
             }
             continue;
         }
-        let member = match &share.practitioner_member_id {
-            Some(m) => m.clone(),
-            None => {
-                if team.is_none() {
-                    team = Some(cp.team_members().await?);
-                }
-                let found = team.iter().flatten().find(|t| {
-                    t.email
-                        .as_deref()
-                        .is_some_and(|e| e.eq_ignore_ascii_case(&share.practitioner_email))
-                });
-                match found {
-                    Some(t) => {
-                        db.set_team_member(share.practitioner_id, &t.id).await?;
-                        t.id.clone()
+        let pushed = async {
+            let member = match &share.practitioner_member_id {
+                Some(m) => m.clone(),
+                None => {
+                    if team.is_none() {
+                        team = Some(cp.team_members().await?);
                     }
-                    None => {
-                        progress.add("skipped", 1);
-                        notes.push("a share was not pushed: the practitioner is not on the Carepatron team under their email".to_owned());
-                        continue;
+                    let found = team.iter().flatten().find(|t| {
+                        t.email
+                            .as_deref()
+                            .is_some_and(|e| e.eq_ignore_ascii_case(&share.practitioner_email))
+                    });
+                    match found {
+                        Some(t) => {
+                            db.set_team_member(share.practitioner_id, &t.id).await?;
+                            t.id.clone()
+                        }
+                        None => return Ok(None),
                     }
                 }
+            };
+            let find = async {
+                let shares = cp.shares(&remote_doc).await?;
+                Ok::<_, JobError>(shares.into_iter().find(|s| s.team_member_id == member))
+            };
+            let found = earlier(share.synced.as_deref(), lag, "share", find).await?;
+            let remote = match found {
+                Some(s) => s.id,
+                None => {
+                    let mark =
+                        |m: String| async move { db.set_share_remote(share.id, None, &m).await };
+                    create(mark, cp.share(&remote_doc, &member)).await?.id
+                }
+            };
+            Ok::<_, JobError>(Some(remote))
+        };
+        let entry = |status: LogStatus, details: String| NewLogEntry {
+            patient_id: Some(pid),
+            document_id: Some(share.document_id),
+            user_id: None,
+            action: LogAction::DocumentShared,
+            status,
+            details: Some(details),
+        };
+        match pushed.await {
+            Ok(Some(remote)) => {
+                db.set_share_delivery(share.id, ShareDelivery::Delivered, Some(&remote), |had| {
+                    matches!(had, ShareDelivery::NotOnTeam | ShareDelivery::Failed)
+                        .then(|| entry(LogStatus::Success, DELIVERED.to_owned()))
+                })
+                .await?;
+                progress.add("pushed", 1);
             }
-        };
-        let find = async {
-            let shares = cp.shares(&remote_doc).await?;
-            Ok::<_, JobError>(shares.into_iter().find(|s| s.team_member_id == member))
-        };
-        let found = match earlier(share.synced.as_deref(), lag, "share", find).await {
-            Ok(found) => found,
+            Ok(None) => {
+                progress.add("skipped", 1);
+                undelivered += 1;
+                db.set_share_delivery(share.id, ShareDelivery::NotOnTeam, None, |_| {
+                    Some(entry(LogStatus::Failure, NOT_ON_TEAM.to_owned()))
+                })
+                .await?;
+            }
+            // Not a failure: the share waits with the job for Carepatron's lists.
+            Err(e) if e.waiting => waits.keep(e)?,
             Err(e) => {
-                waits.keep(e)?;
-                continue;
+                let details = format!(
+                    "Shared in the platform; not delivered to Carepatron yet: {}; retried with the job.",
+                    e.message
+                );
+                let marked = db
+                    .set_share_delivery(share.id, ShareDelivery::Failed, None, |_| {
+                        Some(entry(LogStatus::Failure, details))
+                    })
+                    .await;
+                if let Err(db_error) = marked {
+                    tracing::error!(error = %db_error, "could not record a share's failed delivery");
+                }
+                return Err(e);
             }
-        };
-        let remote = match found {
-            Some(s) => s.id,
-            None => {
-                let mark = |m: String| async move { db.set_share_remote(share.id, None, &m).await };
-                create(mark, cp.share(&remote_doc, &member)).await?.id
-            }
-        };
-        db.set_share_remote(share.id, Some(&remote), "done").await?;
-        progress.add("pushed", 1);
+        }
     }
 
     let p = progress.snapshot();
     let n = |k: &str| p[k].as_u64().unwrap_or(0);
-    let mut summary = format!(
-        "Carepatron up to date: {} pushed, {} deleted there, {} taken from there.",
+    let counts = format!(
+        "{} pushed, {} deleted there, {} taken from there",
         n("pushed"),
         n("deleted") + n("unshared"),
         n("taken"),
     );
+    let mut summary = match undelivered {
+        0 => format!("Carepatron up to date: {counts}."),
+        n => format!(
+            "Carepatron updated ({counts}), except {n} share(s) not delivered: see their own entries."
+        ),
+    };
     for note in notes {
         summary.push(' ');
         summary.push_str(&note);

@@ -163,6 +163,14 @@ pub fn start(app: &AppState, stop: &watch::Receiver<bool>) -> Vec<tokio::task::J
         })
         .collect();
     tasks.push(tokio::spawn(scheduler(app.clone(), stop.clone())));
+    // Shares made while Carepatron was configured, or not, take this configuration's state.
+    let configured = app.config.carepatron.is_some();
+    let db = app.db.clone();
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = db.align_share_delivery(configured, None).await {
+            tracing::error!(error = %e, "aligning shares' Carepatron delivery state failed");
+        }
+    }));
     if app.config.carepatron.is_some() {
         let owner = format!("{}-follower", &instance[20..]);
         tasks.push(tokio::spawn(carepatron::follow(

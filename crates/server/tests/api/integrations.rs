@@ -448,6 +448,11 @@ async fn documents_flow_to_carepatron_once_and_changes_follow_both_ways(
         )
         .await
         .expect(201);
+    assert_eq!(
+        share.body["carepatron_delivery"], "pending",
+        "{}",
+        share.body
+    );
     let external = patient.to_string();
     // Under faults every step takes retries: allow for them.
     let limit = Duration::from_secs(if faulty { 90 } else { 20 });
@@ -476,6 +481,12 @@ async fn documents_flow_to_carepatron_once_and_changes_follow_both_ways(
         .expect(200);
     assert_eq!(shown.body["carepatron_patient_id"], clients[0]["id"]);
     assert_eq!(cp.shares()[0]["teamMemberId"], "t_1");
+    // The share says it got there (an unanswered create may have marked it failed first).
+    eventually_within(limit, "the share to say it was delivered", || async {
+        let states = deliveries(app, &php.diet, patient).await;
+        (states.get(&share.id()).map(|(_, s)| s.as_str()) == Some("delivered")).then_some(())
+    })
+    .await;
 
     // An edit in the platform reaches the client; an edit in Carepatron comes back.
     app.put(
@@ -728,6 +739,308 @@ mod carepatron_lost_answers {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres() {
         lost_answers_and_slow_lists_make_no_duplicates_in_carepatron(Backend::Postgres).await;
+    }
+}
+
+/// Each live share of a patient's documents: share id -> (version, `carepatron_delivery`), as
+/// `GET /patients/{id}/shared-documents` shows them.
+async fn deliveries(
+    app: &TestApp,
+    user: &TestUser,
+    patient: Uuid,
+) -> std::collections::HashMap<Uuid, (i64, String)> {
+    app.get(
+        &format!("/api/v1/patients/{patient}/shared-documents"),
+        user,
+    )
+    .await
+    .expect(200)
+    .body
+    .as_array()
+    .expect("shared documents")
+    .iter()
+    .map(|item| {
+        let share = &item["share"];
+        (
+            share["id"].as_str().expect("id").parse().expect("uuid"),
+            (
+                share["version"].as_i64().expect("version"),
+                share["carepatron_delivery"]
+                    .as_str()
+                    .expect("delivery")
+                    .to_owned(),
+            ),
+        )
+    })
+    .collect()
+}
+
+/// The document shares a replica of `user` holds after pulling the change feed from `cursor`
+/// (share id -> (version, `carepatron_delivery`), the highest version kept), and the cursor
+/// to pull from next.
+async fn replica_shares(
+    app: &TestApp,
+    user: &TestUser,
+    mut cursor: Option<String>,
+    held: &mut std::collections::HashMap<Uuid, (i64, String)>,
+) -> String {
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/sync/changes?limit=200&cursor={c}"),
+            None => "/api/v1/sync/changes?limit=200".to_owned(),
+        };
+        let page = app.get(&path, user).await.expect(200).body;
+        for change in page["changes"].as_array().expect("changes") {
+            if change["table"] != "document_shares" || change["op"] != "upsert" {
+                continue;
+            }
+            let row = &change["row"];
+            let id: Uuid = row["id"].as_str().expect("id").parse().expect("uuid");
+            let version = row["version"].as_i64().expect("version");
+            let delivery = row["carepatron_delivery"]
+                .as_str()
+                .unwrap_or_else(|| panic!("a share without its delivery state: {row}"))
+                .to_owned();
+            if held.get(&id).is_none_or(|(v, _)| *v < version) {
+                held.insert(id, (version, delivery));
+            }
+        }
+        cursor = Some(page["next_cursor"].as_str().expect("cursor").to_owned());
+        if !page["has_more"].as_bool().expect("has_more") {
+            return cursor.expect("set");
+        }
+    }
+}
+
+const NOT_ON_TEAM: &str = "Shared in the platform; not delivered to Carepatron: the practitioner \
+    is not on the Carepatron team under their email address.";
+
+/// A share says whether it reached Carepatron: to a practitioner on the team, `delivered`; to
+/// one who is not, `not_on_team` with a failure entry of its own (naming nobody), and
+/// `delivered` once the practice adds them to the team. Each state reaches replicas through
+/// the change feed.
+async fn a_share_says_whether_it_reached_carepatron(backend: Backend) {
+    let Some(p) = practice(backend, 20.0, Duration::from_secs(2), |_| {}).await else {
+        return;
+    };
+    let (app, php, cp) = (&p.app, &p.php, &p.carepatron);
+    let email = format!("ana-{}@example.org", Uuid::now_v7().simple());
+    let patient = app
+        .patient(&php.diet, json!({"name": "Ana Lima", "email": email}))
+        .await;
+    let note = app
+        .text_document(&php.diet, patient, "Dietician's plan")
+        .await;
+    let on_team = app
+        .user_with_email(domain::UserType::Practitioner, "priya@practice.example")
+        .await;
+    let elsewhere = app
+        .user_with_email(domain::UserType::Practitioner, "zoe@elsewhere.example")
+        .await;
+    let mut shares = Vec::new();
+    for practitioner in [&on_team, &elsewhere] {
+        let share = app
+            .post(
+                &format!("/api/v1/documents/{note}/share"),
+                &php.diet,
+                json!({"practitioner_id": practitioner.id}),
+            )
+            .await
+            .expect(201);
+        assert_eq!(
+            share.body["carepatron_delivery"], "pending",
+            "{}",
+            share.body
+        );
+        assert_eq!(share.body["version"], 1);
+        shares.push(share.id());
+    }
+    let (delivered, not_on_team) = (shares[0], shares[1]);
+    let mut replica = std::collections::HashMap::new();
+    let cursor = replica_shares(app, &php.diet, None, &mut replica).await;
+
+    let states = eventually("both shares to settle", || async {
+        let states = deliveries(app, &php.diet, patient).await;
+        let settled = states.values().all(|(_, s)| s != "pending");
+        (states.len() == 2 && settled).then_some(states)
+    })
+    .await;
+    assert_eq!(
+        states[&delivered],
+        (2, "delivered".to_owned()),
+        "{states:?}"
+    );
+    assert_eq!(
+        states[&not_on_team],
+        (2, "not_on_team".to_owned()),
+        "{states:?}"
+    );
+    let in_carepatron = cp.shares();
+    assert_eq!(in_carepatron.len(), 1, "{in_carepatron:#?}");
+    assert_eq!(in_carepatron[0]["teamMemberId"], "t_1");
+
+    // The share that did not get there has a failure entry of its own, naming nobody.
+    let failures = |entries: &[Value]| -> Vec<Value> {
+        entries
+            .iter()
+            .filter(|e| {
+                e["status"] == "failure"
+                    && e["action"] == "document shared"
+                    && e["document_id"] == note.to_string()
+            })
+            .cloned()
+            .collect()
+    };
+    let entries = logs(app, &php.diet, patient).await;
+    let failed = failures(&entries);
+    assert_eq!(failed.len(), 1, "{entries:#?}");
+    assert_eq!(failed[0]["details"], NOT_ON_TEAM);
+    for entry in &entries {
+        let details = entry["details"].as_str().unwrap_or_default();
+        for phi in ["Ana", "Lima", email.as_str(), "zoe", "priya"] {
+            assert!(!details.contains(phi), "{phi:?} in {entry}");
+        }
+    }
+    assert!(
+        !entries.iter().any(|e| e["status"] == "success"
+            && e["details"]
+                .as_str()
+                .is_some_and(|d| d.contains("not on the Carepatron team"))),
+        "an undelivered share is never reported as a success: {entries:#?}"
+    );
+
+    // The desktop replicas get each state through the change feed: the dietician's, and the
+    // practitioner's own.
+    let cursor = replica_shares(app, &php.diet, Some(cursor), &mut replica).await;
+    assert_eq!(replica[&delivered].1, "delivered", "{replica:?}");
+    assert_eq!(replica[&not_on_team].1, "not_on_team", "{replica:?}");
+    let mut theirs = std::collections::HashMap::new();
+    replica_shares(app, &elsewhere, None, &mut theirs).await;
+    assert_eq!(
+        theirs.get(&not_on_team).map(|(_, s)| s.as_str()),
+        Some("not_on_team"),
+        "{theirs:?}"
+    );
+
+    // Another reconcile of the patient tries again, and logs nothing new while nothing changed.
+    app.put(
+        &format!("/api/v1/patients/{patient}"),
+        &php.diet,
+        json!({"dietary_preferences": "low FODMAP"}),
+    )
+    .await
+    .expect(200);
+    eventually("the edit to reach Carepatron", || async {
+        cp.clients()
+            .iter()
+            .any(|c| c["customFields"]["dietaryPreferences"] == "low FODMAP")
+            .then_some(())
+    })
+    .await;
+    // Give the reconcile the edit queued time to finish its shares.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(failures(&logs(app, &php.diet, patient).await).len(), 1);
+    assert_eq!(
+        deliveries(app, &php.diet, patient).await[&not_on_team],
+        (2, "not_on_team".to_owned()),
+        "an unchanged state is not a new version"
+    );
+
+    // Once the practice adds them to the team, the next reconcile delivers it.
+    let member = cp.add_team_member("Zoe Park", "zoe@elsewhere.example");
+    app.put(
+        &format!("/api/v1/patients/{patient}"),
+        &php.diet,
+        json!({"dietary_preferences": "vegetarian"}),
+    )
+    .await
+    .expect(200);
+    let states = eventually("the share to be delivered once on the team", || async {
+        let states = deliveries(app, &php.diet, patient).await;
+        (states[&not_on_team].1 == "delivered").then_some(states)
+    })
+    .await;
+    assert_eq!(states[&not_on_team].0, 3, "{states:?}");
+    assert!(
+        cp.shares()
+            .iter()
+            .any(|s| s["teamMemberId"] == member.as_str()),
+        "{:#?}",
+        cp.shares()
+    );
+    let entries = logs(app, &php.diet, patient).await;
+    assert!(
+        entries.iter().any(|e| e["status"] == "success"
+            && e["action"] == "document shared"
+            && e["document_id"] == note.to_string()
+            && e["details"] == "Delivered to Carepatron."),
+        "{entries:#?}"
+    );
+    replica_shares(app, &php.diet, Some(cursor), &mut replica).await;
+    assert_eq!(
+        replica[&not_on_team],
+        (3, "delivered".to_owned()),
+        "{replica:?}"
+    );
+}
+
+mod carepatron_share_delivery {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        a_share_says_whether_it_reached_carepatron(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        a_share_says_whether_it_reached_carepatron(Backend::Postgres).await;
+    }
+}
+
+both_backends! {
+    @with (server::testing::with_jobs)
+    async fn without_carepatron_a_share_is_not_configured_and_logs_no_failure(app) {
+        let diet = app.user(Dietician).await;
+        let practitioner = app.user(domain::UserType::Practitioner).await;
+        let patient = app.patient(&diet, json!({})).await;
+        let note = app.text_document(&diet, patient, "Dietician's plan").await;
+        let share = app
+            .post(&format!("/api/v1/documents/{note}/share"), &diet,
+                  json!({"practitioner_id": practitioner.id}))
+            .await
+            .expect(201);
+        assert_eq!(share.body["carepatron_delivery"], "not_configured", "{}", share.body);
+        let states = deliveries(&app, &diet, patient).await;
+        assert_eq!(states[&share.id()], (1, "not_configured".to_owned()));
+        let mut replica = std::collections::HashMap::new();
+        replica_shares(&app, &diet, None, &mut replica).await;
+        assert_eq!(replica[&share.id()], (1, "not_configured".to_owned()));
+        // Sharing again answers the same share.
+        let again = app
+            .post(&format!("/api/v1/documents/{note}/share"), &diet,
+                  json!({"practitioner_id": practitioner.id}))
+            .await
+            .expect(200);
+        assert_eq!(again.body["carepatron_delivery"], "not_configured");
+        let entries = logs(&app, &diet, patient).await;
+        assert!(entries.iter().all(|e| e["status"] != "failure"), "{entries:#?}");
+
+        // A share left pending (made while Carepatron was configured) takes the state of a
+        // platform without it, as at start-up, as a new version replicas receive.
+        sqlx::query("UPDATE document_shares SET carepatron_delivery = 'pending' WHERE id = $1")
+            .bind(share.id().to_string())
+            .execute(app.db.writer())
+            .await
+            .expect("set pending");
+        assert_eq!(app.db.align_share_delivery(false, None).await.expect("align"), 1);
+        assert_eq!(app.db.align_share_delivery(false, None).await.expect("align"), 0);
+        let states = deliveries(&app, &diet, patient).await;
+        assert_eq!(states[&share.id()], (2, "not_configured".to_owned()));
+        // The other way round, for a platform Carepatron is configured for now.
+        assert_eq!(app.db.align_share_delivery(true, Some(patient)).await.expect("align"), 1);
+        let states = deliveries(&app, &diet, patient).await;
+        assert_eq!(states[&share.id()], (3, "pending".to_owned()));
     }
 }
 
