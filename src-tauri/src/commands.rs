@@ -240,6 +240,46 @@ pub async fn document_body(desk: Cmd<'_>, id: Uuid) -> CommandResult<Body> {
     })
 }
 
+/// Saves a document's body where the person chooses (the system's save dialog, starting in
+/// their Downloads folder); the path it went to, or `None` when they cancelled.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn save_document(
+    app: AppHandle,
+    desk: Cmd<'_>,
+    id: Uuid,
+    file_name: String,
+) -> CommandResult<Option<String>> {
+    use tauri::Manager as _;
+    use tauri_plugin_dialog::DialogExt as _;
+    let replica = desk.replica().await;
+    let (_, bytes) = sync_core::signed_in(&desk.keystore, |remote| {
+        let replica = replica.clone();
+        async move { sync_core::document_body(&replica, &remote, id).await }
+    })
+    .await?;
+    let (chosen, answer) = tokio::sync::oneshot::channel();
+    let mut dialog = app.dialog().file().set_file_name(&file_name);
+    if let Ok(downloads) = app.path().download_dir() {
+        dialog = dialog.set_directory(downloads);
+    }
+    dialog.save_file(move |path| {
+        let _ = chosen.send(path);
+    });
+    let Some(path) = answer.await.ok().flatten() else {
+        return Ok(None);
+    };
+    let path = path
+        .into_path()
+        .map_err(|_| AppError::new("invalid", "That place cannot be saved to."))?;
+    tokio::fs::write(&path, bytes).await.map_err(|e| {
+        AppError::new(
+            "save_failed",
+            format!("The file could not be saved there: {}.", e.kind()),
+        )
+    })?;
+    Ok(Some(path.display().to_string()))
+}
+
 /// A text document written here; it reaches the platform at the next sync.
 #[derive(Debug, Deserialize)]
 pub struct NewTextDocument {
@@ -495,6 +535,20 @@ pub async fn profile(desk: Cmd<'_>) -> CommandResult<Value> {
 #[tauri::command(rename_all = "snake_case")]
 pub async fn users(desk: Cmd<'_>) -> CommandResult<Value> {
     Ok(sync_core::online::users(&desk.keystore).await?)
+}
+
+/// Admin: the providers a provider user can be linked to, as `{id, name}`.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn providers(desk: Cmd<'_>) -> CommandResult<Vec<Value>> {
+    let all = sync_core::online::providers(&desk.keystore).await?;
+    Ok(all
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|p| serde_json::json!({"id": p["id"], "name": p["name"]}))
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
 #[tauri::command(rename_all = "snake_case")]

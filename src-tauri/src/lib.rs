@@ -31,6 +31,7 @@ pub fn run() {
         .init();
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_updater::Builder::new().build())
+        .plugin(tauri_plugin_dialog::init())
         .setup(|app| {
             let data_dir = app.path().app_data_dir()?;
             let settings = state::Settings::from_env(&data_dir);
@@ -65,6 +66,7 @@ pub fn run() {
             commands::documents,
             commands::document,
             commands::document_body,
+            commands::save_document,
             commands::create_document,
             commands::update_document,
             commands::delete_document,
@@ -80,6 +82,7 @@ pub fn run() {
             commands::dismiss_rejected,
             commands::profile,
             commands::users,
+            commands::providers,
             commands::create_user,
             commands::update_user,
             commands::delete_user,

@@ -6,12 +6,14 @@ import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 export interface AppError {
   code: string;
   message: string;
+  /** The form field to blame, as the platform names it (`email`, `birth_date`). */
+  field?: string;
 }
 
 export function toAppError(e: unknown): AppError {
   if (e && typeof e === 'object' && 'code' in e && 'message' in e) {
-    const { code, message } = e as { code: unknown; message: unknown };
-    return { code: String(code), message: String(message) };
+    const { code, message, field } = e as { code: unknown; message: unknown; field?: unknown };
+    return { code: String(code), message: String(message), ...(typeof field === 'string' ? { field } : {}) };
   }
   return { code: 'unknown', message: typeof e === 'string' ? e : 'Something went wrong.' };
 }
@@ -30,11 +32,37 @@ export function on<T>(event: string, handler: (payload: T) => void): Promise<Unl
 
 export type SyncState = 'synced' | 'pending' | 'conflict' | 'error';
 
+export type UserType = 'admin' | 'dietician' | 'practitioner' | 'provider' | 'patient';
+
 export interface User {
   id: string;
   email: string;
   name: string;
-  type: 'admin' | 'dietician' | 'practitioner' | 'provider' | 'patient';
+  type: UserType;
+  provider_id?: string | null;
+  patient_id?: string | null;
+}
+
+/** What the shell offers the signed-in user (from the platform's own rules). */
+export interface Capabilities {
+  create_patients: boolean;
+  manage_users: boolean;
+  create_user_types: UserType[];
+}
+
+/** What may be done to one patient. */
+export interface PatientActions {
+  edit: boolean;
+  delete: boolean;
+  add_documents: boolean;
+  request_documents: boolean;
+}
+
+/** What may be done to one document. */
+export interface DocumentActions {
+  edit: boolean;
+  delete: boolean;
+  share: boolean;
 }
 
 export interface Status {
@@ -49,6 +77,7 @@ export interface Status {
   last_sync: string | null;
   default_server: string;
   notice: string | null;
+  can: Capabilities;
 }
 
 export type Progress =
@@ -69,6 +98,7 @@ export interface PatientSummary {
   id: string;
   name: string;
   email: string;
+  birth_date: string | null;
   sync_state: SyncState;
 }
 
@@ -88,6 +118,7 @@ export interface Patient {
   dietary_preferences?: string | null;
   birth_date?: string | null;
   provider_id?: string | null;
+  provider_patient_identifier?: string | null;
   sync_error?: string | null;
   version?: number;
 }
@@ -98,6 +129,9 @@ export interface PatientDetail {
   conflicted_fields: string[];
   /** Deleted here, changed on the platform since: back until the person decides. */
   deletion_in_question: boolean;
+  can: PatientActions;
+  /** Edits of it the platform refused, not dealt with yet. */
+  refusals: RejectedEdit[];
 }
 
 export type NewPatientOutcome =
@@ -128,6 +162,23 @@ export interface HealthcareDocument {
   source?: string;
   source_user_id?: string | null;
   sync_state?: SyncState;
+  patient_name?: string | null;
+  patient_birth_date?: string | null;
+}
+
+/** A document as its own screen shows it. */
+export interface DocumentDetail extends HealthcareDocument {
+  can: DocumentActions;
+  refusals: RejectedEdit[];
+}
+
+/** Whether a share reached the practice's Carepatron workspace. */
+export type ShareDelivery = 'pending' | 'delivered' | 'not_on_team' | 'not_configured' | 'failed';
+
+export interface Share {
+  id: string;
+  practitioner_id: string;
+  carepatron_delivery?: ShareDelivery;
 }
 
 export interface DocumentFilter {
@@ -175,6 +226,9 @@ export interface LogEntry {
   timestamp: string;
   status: string;
   details: string | null;
+  /** Names as this computer knows them (null when it does not hold the record). */
+  patient_name: string | null;
+  user_name: string | null;
 }
 
 export interface UpdateInfo {

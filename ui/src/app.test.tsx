@@ -5,7 +5,7 @@ const invoke = vi.fn();
 vi.mock('@tauri-apps/api/core', () => ({ invoke: (...args: unknown[]) => invoke(...args) }));
 vi.mock('@tauri-apps/api/event', () => ({ listen: () => Promise.resolve(() => {}) }));
 
-const { SyncBar } = await import('./app');
+const { SyncBar, navFor } = await import('./app');
 const { SignIn } = await import('./screens/SignIn');
 
 const status: Status = {
@@ -20,6 +20,7 @@ const status: Status = {
   last_sync: null,
   default_server: 'http://127.0.0.1:8080',
   notice: null,
+  can: { create_patients: true, manage_users: false, create_user_types: ['patient'] },
 };
 
 describe('SyncBar', () => {
@@ -27,9 +28,18 @@ describe('SyncBar', () => {
     invoke.mockResolvedValue(undefined);
     render(<SyncBar status={status} progress={null} />);
     expect(screen.getByText('Offline')).toBeTruthy();
-    expect(screen.getByText('2 changes pending')).toBeTruthy();
+    expect(screen.getByText('2 changes to send')).toBeTruthy();
     fireEvent.click(screen.getByText('Sync now'));
     expect(invoke).toHaveBeenCalledWith('sync_now', undefined);
+  });
+
+  it('never says all sent while the platform refused a change, and links to it', () => {
+    render(<SyncBar status={{ ...status, pending: 0, rejected: 1 }} progress={null} />);
+    expect(screen.queryByText('All changes sent')).toBeNull();
+    const link = screen.getByText('1 change refused') as HTMLAnchorElement;
+    expect(link.getAttribute('href')).toBe('#/conflicts');
+    render(<SyncBar status={{ ...status, pending: 0, rejected: 0 }} progress={null} />);
+    expect(screen.getByText('All changes sent')).toBeTruthy();
   });
 
   it('shows push progress as a bar', () => {
@@ -37,6 +47,14 @@ describe('SyncBar', () => {
     expect(screen.getByText('Sending changes: 3 of 4')).toBeTruthy();
     const bar = screen.getByLabelText('Sync progress') as HTMLProgressElement;
     expect(bar.value).toBeCloseTo(0.75);
+  });
+});
+
+describe('navigation', () => {
+  it('offers Users only to those the rules let manage users', () => {
+    const screens = (can: Status['can']) => navFor({ ...status, can }).map(([s]) => s);
+    expect(screens(status.can)).not.toContain('users');
+    expect(screens({ create_patients: false, manage_users: true, create_user_types: ['admin'] })).toContain('users');
   });
 });
 

@@ -4,7 +4,7 @@ import { useCallback, useEffect, useState } from 'preact/hooks';
 import { call, on, type AppError, type Progress, type Status } from './api';
 import { StatusContext } from './components';
 import { ago, plural } from './lib/format';
-import { useRoute } from './lib/route';
+import { useLeaving, useRoute } from './lib/route';
 import { Conflicts } from './screens/Conflicts';
 import { DocumentView } from './screens/DocumentView';
 import { Documents } from './screens/Documents';
@@ -56,17 +56,22 @@ export function App() {
   );
 }
 
-const NAV: [string, string][] = [
-  ['patients', 'Patients'],
-  ['documents', 'Documents'],
-  ['log', 'Sync log'],
-  ['conflicts', 'Conflicts'],
-  ['profile', 'Profile'],
-];
+/** The screens this user has a use for (`can` comes from the platform's rules). */
+export function navFor(status: Status): [string, string][] {
+  const nav: [string, string][] = [
+    ['patients', 'Patients'],
+    ['documents', 'Documents'],
+    ['log', 'Sync log'],
+    ['conflicts', 'Conflicts'],
+  ];
+  if (status.can?.manage_users) nav.push(['users', 'Users']);
+  nav.push(['profile', 'Profile']);
+  return nav;
+}
 
 function Shell({ status, progress }: { status: Status; progress: Progress | null }) {
   const route = useRoute();
-  const nav = status.user?.type === 'admin' ? [...NAV, ['users', 'Users'] as [string, string]] : NAV;
+  const nav = navFor(status);
   return (
     <div class="shell">
       <a class="skip" href="#main">
@@ -100,6 +105,7 @@ function Shell({ status, progress }: { status: Status; progress: Progress | null
           </button>
         </div>
       )}
+      <LeaveQuestion />
       <main id="main">
         <Screen screen={route.screen} id={route.id} />
       </main>
@@ -127,6 +133,25 @@ function Screen({ screen, id }: { screen: string; id?: string }) {
   }
 }
 
+/** "Leave without saving?", asked where the person looks: above the screen. */
+function LeaveQuestion() {
+  const q = useLeaving();
+  if (!q) return null;
+  return (
+    <div class="warning leave" role="alertdialog" aria-labelledby="leave-question" id="leave-dialog">
+      <p id="leave-question">You have not saved {q.what}. Leave this page and lose them?</p>
+      <div class="buttons">
+        <button type="button" class="primary" id="stay" onClick={q.stay} autoFocus>
+          Stay and keep editing
+        </button>
+        <button type="button" class="danger" id="leave" onClick={q.leave}>
+          Leave without saving
+        </button>
+      </div>
+    </div>
+  );
+}
+
 /** Online/offline, changes waiting, the sync button and its progress: always in view. */
 export function SyncBar({ status, progress }: { status: Status; progress: Progress | null }) {
   const running = status.syncing || progress?.phase === 'started' || progress?.phase === 'pushed' || progress?.phase === 'pulled';
@@ -152,8 +177,15 @@ export function SyncBar({ status, progress }: { status: Status; progress: Progre
       >
         {status.online ? 'Online' : 'Offline'}
       </span>
-      <span class="pending" id="pending" role="status" aria-live="polite" data-pending={status.pending}>
-        {status.pending === 0 ? 'All changes sent' : `${plural(status.pending, 'change', 'changes')} pending`}
+      <span class="pending" id="pending" role="status" aria-live="polite" data-pending={status.pending} data-refused={status.rejected}>
+        {status.pending === 0 && status.rejected === 0 && 'All changes sent'}
+        {status.pending > 0 && `${plural(status.pending, 'change', 'changes')} to send`}
+        {status.pending > 0 && status.rejected > 0 && ', '}
+        {status.rejected > 0 && (
+          <a href="#/conflicts" class="refused">
+            {plural(status.rejected, 'change', 'changes')} refused
+          </a>
+        )}
       </span>
       <button type="button" id="sync-now" onClick={() => call('sync_now')} disabled={running}>
         {running ? 'Syncing…' : 'Sync now'}

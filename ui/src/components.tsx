@@ -1,8 +1,9 @@
 // Small pieces every screen uses.
 import type { ComponentChildren } from 'preact';
 import { createContext } from 'preact';
-import { useContext, useState } from 'preact/hooks';
+import { useContext, useEffect, useRef, useState } from 'preact/hooks';
 import type { AppError, Status, SyncState } from './api';
+import { formatDate, parseDate } from './lib/format';
 
 export const StatusContext = createContext<Status | null>(null);
 
@@ -39,23 +40,117 @@ export function Field(props: {
   id: string;
   children: ComponentChildren;
   hint?: string;
+  /** Why the value was refused (shown under the field, tied to it for screen readers). */
+  error?: string | null;
 }) {
   return (
-    <div class="field">
+    <div class={`field${props.error ? ' invalid' : ''}`}>
       <label for={props.id}>{props.label}</label>
       {props.children}
       {props.hint && <small id={`${props.id}-hint`}>{props.hint}</small>}
+      {props.error && (
+        <small class="field-error" id={`${props.id}-error`} role="alert">
+          {props.error}
+        </small>
+      )}
     </div>
   );
 }
 
-export function Page(props: { title: string; actions?: ComponentChildren; children: ComponentChildren }) {
+/**
+ * A date field in the app's one format ("12 Apr 1978"), typed rather than picked: the
+ * webview's own date input shows a greyed today in an empty field and follows no format we
+ * choose. `value` and `onChange` speak `YYYY-MM-DD` (`''` for empty); what cannot be read as
+ * a date is flagged at once and never passed on.
+ */
+export function DateInput(props: {
+  id: string;
+  value: string | null | undefined;
+  onChange: (iso: string) => void;
+  required?: boolean;
+  class?: string;
+  label?: string;
+}) {
+  const [text, setText] = useState(formatDate(props.value));
+  const [shown, setShown] = useState(false);
+  const input = useRef<HTMLInputElement>(null);
+  const iso = parseDate(text);
+  const example = formatDate('1978-04-12');
+  // A new value from outside (a sync, a reset) replaces the text unless it is being typed.
+  useEffect(() => {
+    if (parseDate(text) !== (props.value ?? '')) setText(formatDate(props.value));
+  }, [props.value]);
+  // Unreadable text blocks the form's submit (the browser's own validation), so a half-typed
+  // date is never saved as the previous one.
+  useEffect(() => {
+    input.current?.setCustomValidity(iso === null ? `Write the date like ${example}.` : '');
+  }, [iso]);
+  const bad = iso === null && shown;
+  return (
+    <>
+      <input
+        ref={input}
+        id={props.id}
+        class={props.class}
+        type="text"
+        autoComplete="off"
+        placeholder={`e.g. ${example}`}
+        aria-label={props.label}
+        aria-invalid={bad || undefined}
+        aria-describedby={bad ? `${props.id}-format` : undefined}
+        required={props.required}
+        value={text}
+        onInput={(e) => {
+          const t = e.currentTarget.value;
+          setText(t);
+          const read = parseDate(t);
+          if (read !== null) props.onChange(read);
+        }}
+        onInvalid={() => setShown(true)}
+        onBlur={() => {
+          setShown(true);
+          if (iso) setText(formatDate(iso));
+        }}
+      />
+      {bad && (
+        <small class="field-error" id={`${props.id}-format`}>
+          Write the date like {example}.
+        </small>
+      )}
+    </>
+  );
+}
+
+export function Page(props: {
+  title: string;
+  /** Where this page sits: `[href, label]` pairs, outermost first. */
+  breadcrumb?: [string, string][];
+  /** A line under the title (a patient's birth date and age, a document's patient). */
+  subtitle?: ComponentChildren;
+  actions?: ComponentChildren;
+  children: ComponentChildren;
+}) {
   return (
     <section class="page" aria-labelledby="page-title">
+      {props.breadcrumb && (
+        <nav aria-label="Breadcrumb" class="breadcrumb">
+          <ol>
+            {props.breadcrumb.map(([href, label]) => (
+              <li key={href}>
+                <a href={href}>{label}</a>
+              </li>
+            ))}
+            <li aria-current="page">{props.title}</li>
+          </ol>
+        </nav>
+      )}
       <header class="page-header">
-        <h1 id="page-title" tabIndex={-1}>
-          {props.title}
-        </h1>
+        <div>
+          <h1 id="page-title" tabIndex={-1}>
+            {props.title}
+          </h1>
+          {props.subtitle && <p class="subtitle" id="page-subtitle">{props.subtitle}</p>}
+        </div>
         {props.actions && <div class="actions">{props.actions}</div>}
       </header>
       {props.children}

@@ -69,7 +69,14 @@ pub async fn users(store: &dyn TokenStore) -> Result<Value> {
     call(store, reqwest::Method::GET, "/users?limit=200".into(), None).await
 }
 
-/// Admin: a new user (`email`, `name`, `type`, `password`).
+/// Admin: the Primary Healthcare Providers set up on the platform (for linking provider
+/// users to theirs).
+pub async fn providers(store: &dyn TokenStore) -> Result<Value> {
+    call(store, reqwest::Method::GET, "/providers".into(), None).await
+}
+
+/// Admin: a new user (`email`, `name`, `type`, `password`; `provider_id` for a provider's
+/// staff, `patient_id` for a patient).
 pub async fn create_user(store: &dyn TokenStore, user: Value) -> Result<Value> {
     call(store, reqwest::Method::POST, "/users".into(), Some(user)).await
 }

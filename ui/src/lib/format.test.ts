@@ -1,4 +1,4 @@
-import { ago, fileSize, fromBase64, plural, showValue, toBase64 } from './format';
+import { age, ago, birthWithAge, fileSize, formatDate, fromBase64, parseDate, plural, showValue, toBase64 } from './format';
 import { parseRoute } from './route';
 
 describe('format', () => {
@@ -38,5 +38,31 @@ describe('routes', () => {
     expect(parseRoute('')).toEqual({ screen: 'patients' });
     expect(parseRoute('#/documents')).toEqual({ screen: 'documents' });
     expect(parseRoute('#/patients/abc-1')).toEqual({ screen: 'patients', id: 'abc-1' });
+  });
+});
+
+describe('dates', () => {
+  it('shows one unambiguous format, in the locale', () => {
+    expect(formatDate('1978-04-12', 'en-GB')).toBe('12 Apr 1978');
+    expect(formatDate('1978-04-12', 'en-US')).toBe('Apr 12, 1978');
+    expect(formatDate('', 'en-GB')).toBe('');
+    expect(formatDate('1978-02-30', 'en-GB')).toBe('');
+  });
+  it('reads what a person types, and refuses what is ambiguous', () => {
+    expect(parseDate('12 Apr 1978')).toBe('1978-04-12');
+    expect(parseDate('12 april 1978')).toBe('1978-04-12');
+    expect(parseDate('Apr 12, 1978')).toBe('1978-04-12');
+    expect(parseDate('1978-04-12')).toBe('1978-04-12');
+    expect(parseDate('  ')).toBe('');
+    expect(parseDate('12/04/1978')).toBeNull();
+    expect(parseDate('31 Feb 1978')).toBeNull();
+    expect(parseDate('12 Foo 1978')).toBeNull();
+  });
+  it('puts the age beside a birth date', () => {
+    const now = new Date(2026, 3, 11);
+    expect(age('1978-04-12', now)).toBe(47);
+    expect(age('1978-04-11', now)).toBe(48);
+    expect(birthWithAge('1978-04-12', now)).toMatch(/1978 \(47\)$/);
+    expect(age('2030-01-01', now)).toBeNull();
   });
 });

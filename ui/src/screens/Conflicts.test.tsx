@@ -19,6 +19,7 @@ const status: Status = {
   last_sync: null,
   default_server: '',
   notice: null,
+  can: { create_patients: true, manage_users: false, create_user_types: ['patient'] },
 };
 
 const conflicts: Conflict[] = [

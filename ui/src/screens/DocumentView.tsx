@@ -1,8 +1,8 @@
 import { useEffect, useState } from 'preact/hooks';
-import { call, DOCUMENT_TYPES, type AppError, type HealthcareDocument, type User } from '../api';
-import { ConfirmButton, ErrorMessage, Field, Page, useStatus } from '../components';
-import { fileSize, fromBase64 } from '../lib/format';
-import { navigate } from '../lib/route';
+import { call, DOCUMENT_TYPES, type AppError, type DocumentDetail, type HealthcareDocument, type Share, type ShareDelivery, type User } from '../api';
+import { ConfirmButton, DateInput, ErrorMessage, Field, Page, useStatus } from '../components';
+import { birthWithAge, fileSize, formatDate, fromBase64, sourceLabel, typeLabel } from '../lib/format';
+import { leaveTo, useUnsaved } from '../lib/route';
 
 interface Body {
   mime_type: string;
@@ -11,17 +11,20 @@ interface Body {
 
 export function DocumentView({ id }: { id: string }) {
   const status = useStatus();
-  const [doc, setDoc] = useState<HealthcareDocument | null>(null);
+  const [doc, setDoc] = useState<DocumentDetail | null>(null);
   const [url, setUrl] = useState<string | null>(null);
   const [text, setText] = useState<string | null>(null);
   const [mime, setMime] = useState('');
   const [error, setError] = useState<AppError | null>(null);
   const [bodyError, setBodyError] = useState<AppError | null>(null);
   const [editing, setEditing] = useState(false);
+  const [notice, setNotice] = useState<string | null>(null);
+  // Bumped after an edit: the body is read again (the text just saved, not the old one).
+  const [revision, setRevision] = useState(0);
 
   useEffect(() => {
-    call<HealthcareDocument>('document', { id }).then(setDoc, setError);
-  }, [id, status?.last_sync]);
+    call<DocumentDetail>('document', { id }).then(setDoc, setError);
+  }, [id, status?.last_sync, status?.pending, status?.rejected]);
 
   useEffect(() => {
     let objectUrl: string | null = null;
@@ -30,7 +33,7 @@ export function DocumentView({ id }: { id: string }) {
         setBodyError(null);
         setMime(body.mime_type);
         const bytes = fromBase64(body.base64);
-        if (body.mime_type.startsWith('text/')) setText(new TextDecoder().decode(bytes));
+        setText(body.mime_type.startsWith('text/') ? new TextDecoder().decode(bytes) : null);
         objectUrl = URL.createObjectURL(new Blob([bytes as BlobPart], { type: body.mime_type }));
         setUrl(objectUrl);
       },
@@ -39,16 +42,36 @@ export function DocumentView({ id }: { id: string }) {
     return () => {
       if (objectUrl) URL.revokeObjectURL(objectUrl);
     };
-  }, [id, status?.online]);
+  }, [id, status?.online, revision]);
 
   if (!doc) return <Page title="Document"><ErrorMessage error={error} /></Page>;
-  // Written here and not yet sent (no source yet), or uploaded by this user.
-  const editable = doc.source == null || (doc.source === 'Dietician' && doc.source_user_id === status?.user?.id);
+  const patient = doc.patient_name ?? 'A patient not on this computer';
+  const refusedCreation = doc.refusals.find((r) => r.op === 'insert');
 
   async function remove() {
     try {
       await call('delete_document', { id });
-      navigate(`/patients/${doc!.patient_id}`);
+      leaveTo(`/patients/${doc!.patient_id}`);
+    } catch (err) {
+      setError(err as AppError);
+    }
+  }
+
+  async function discard(mutationId: string) {
+    try {
+      await call('dismiss_rejected', { mutation_id: mutationId });
+      leaveTo(`/patients/${doc!.patient_id}`);
+    } catch (err) {
+      setError(err as AppError);
+    }
+  }
+
+  async function download() {
+    setError(null);
+    setNotice(null);
+    try {
+      const where = await call<string | null>('save_document', { id, file_name: downloadName(doc!, mime) });
+      if (where) setNotice(`Saved to ${where}`);
     } catch (err) {
       setError(err as AppError);
     }
@@ -57,31 +80,62 @@ export function DocumentView({ id }: { id: string }) {
   return (
     <Page
       title={doc.title}
+      breadcrumb={[
+        ['#/patients', 'Patients'],
+        [`#/patients/${doc.patient_id}`, patient],
+      ]}
+      subtitle={
+        <>
+          {typeLabel(doc.type)} for <a href={`#/patients/${doc.patient_id}`} id="document-patient">{patient}</a>
+          {doc.patient_birth_date && <>, born {birthWithAge(doc.patient_birth_date)}</>}
+        </>
+      }
       actions={
         <>
           {url && (
-            <a class="button" href={url} download={downloadName(doc, mime)} id="download">
-              Download
-            </a>
+            <button type="button" id="download" onClick={download}>
+              Download…
+            </button>
           )}
-          {editable && (
-            <>
-              <button type="button" onClick={() => setEditing(!editing)}>
-                {editing ? 'Close editor' : 'Edit'}
-              </button>
-              <ConfirmButton label="Delete" question="Delete this document?" confirm="Delete" onConfirm={remove} />
-            </>
+          {doc.can.edit && (
+            <button type="button" id="edit-document" onClick={() => setEditing(!editing)}>
+              {editing ? 'Close editor' : 'Edit'}
+            </button>
+          )}
+          {doc.can.delete && !refusedCreation && (
+            <ConfirmButton label="Delete" question="Delete this document?" confirm="Delete" onConfirm={remove} id="delete-document" />
           )}
         </>
       }
     >
+      {notice && (
+        <p role="status" class="done" id="download-result">
+          {notice}
+        </p>
+      )}
+      {refusedCreation && (
+        <div class="warning" role="alert" id="refusal-banner">
+          <p>
+            <strong>This document has not reached the platform.</strong> It refused it: {refusedCreation.reason}.
+          </p>
+          <ConfirmButton
+            label="Discard this document"
+            question="Remove this document from this computer?"
+            confirm="Discard"
+            onConfirm={() => discard(refusedCreation.mutation_id)}
+            id="discard-document"
+          />
+        </div>
+      )}
       <dl class="meta">
+        <dt>Patient</dt>
+        <dd>{patient}</dd>
         <dt>Type</dt>
-        <dd>{doc.type}</dd>
+        <dd>{typeLabel(doc.type)}</dd>
         <dt>Date</dt>
-        <dd>{doc.date}</dd>
+        <dd>{formatDate(doc.date)}</dd>
         <dt>Source</dt>
-        <dd>{doc.source ?? 'Written here (not yet sent)'}</dd>
+        <dd>{sourceLabel(doc.source, doc.source_user_id === status?.user?.id)}</dd>
         {doc.author && (
           <>
             <dt>Author</dt>
@@ -94,20 +148,28 @@ export function DocumentView({ id }: { id: string }) {
             <dd>{fileSize(doc.size_bytes)}</dd>
           </>
         )}
-        <dt>Patient</dt>
-        <dd>
-          <a href={`#/patients/${doc.patient_id}`}>Open patient</a>
-        </dd>
       </dl>
       <ErrorMessage error={error} />
-      {editing && <EditDocument doc={doc} text={text} onSaved={(d) => { setDoc(d); setEditing(false); }} />}
+      {editing && (
+        <EditDocument
+          doc={doc}
+          text={text}
+          onSaved={(d) => {
+            setDoc(d);
+            setEditing(false);
+            setRevision((r) => r + 1);
+            setNotice('Document saved.');
+          }}
+        />
+      )}
       <Viewer mime={mime} url={url} text={text} error={bodyError} />
-      {status?.user?.type === 'dietician' && doc.source && <Share documentId={id} />}
+      {doc.can.share && doc.source && <Share documentId={id} />}
     </Page>
   );
 }
 
-function downloadName(doc: HealthcareDocument, mime: string): string {
+/** The file name a download suggests: the title, made safe, with the type's extension. */
+export function downloadName(doc: HealthcareDocument, mime: string): string {
   const ext = { 'application/pdf': 'pdf', 'image/png': 'png', 'image/jpeg': 'jpg', 'text/plain': 'txt', 'text/markdown': 'md', 'text/html': 'html' }[mime] ?? 'bin';
   return `${doc.title.replace(/[^\w\- ]+/g, '_').slice(0, 80)}.${ext}`;
 }
@@ -127,59 +189,80 @@ function Viewer({ mime, url, text, error }: { mime: string; url: string | null; 
   return <p>This type of file cannot be shown here: download it to open it.</p>;
 }
 
-function EditDocument({ doc, text, onSaved }: { doc: HealthcareDocument; text: string | null; onSaved: (d: HealthcareDocument) => void }) {
+function EditDocument({ doc, text, onSaved }: { doc: DocumentDetail; text: string | null; onSaved: (d: DocumentDetail) => void }) {
   const [title, setTitle] = useState(doc.title);
   const [kind, setKind] = useState(doc.type);
   const [date, setDate] = useState(doc.date);
   const [content, setContent] = useState(text ?? '');
   const [error, setError] = useState<AppError | null>(null);
 
+  const fields: Record<string, string> = {};
+  if (title !== doc.title) fields.title = title;
+  if (kind !== doc.type) fields.type = kind;
+  if (date !== doc.date) fields.date = date;
+  if (text !== null && content !== text) fields.content = content;
+  useUnsaved(Object.keys(fields).length > 0 ? `your changes to "${doc.title}"` : null);
+
   async function save(e: Event) {
     e.preventDefault();
-    const fields: Record<string, string> = {};
-    if (title !== doc.title) fields.title = title;
-    if (kind !== doc.type) fields.type = kind;
-    if (date !== doc.date) fields.date = date;
-    if (text !== null && content !== text) fields.content = content;
+    setError(null);
     try {
       await call('update_document', { id: doc.id, fields });
-      onSaved(await call<HealthcareDocument>('document', { id: doc.id }));
+      onSaved(await call<DocumentDetail>('document', { id: doc.id }));
     } catch (err) {
       setError(err as AppError);
     }
   }
 
+  const blame = (field: string) => (error?.field === field ? error.message : null);
   return (
-    <form class="panel form-grid" onSubmit={save}>
-      <Field label="Title" id="edit-title">
+    <form class="panel stack" onSubmit={save} id="edit-form">
+      <Field label="Title" id="edit-title" error={blame('title')}>
         <input id="edit-title" required maxLength={300} value={title} onInput={(e) => setTitle(e.currentTarget.value)} />
       </Field>
-      <Field label="Type" id="edit-type">
-        <select id="edit-type" value={kind} onChange={(e) => setKind(e.currentTarget.value)}>
-          {DOCUMENT_TYPES.map((t) => (
-            <option key={t}>{t}</option>
-          ))}
-        </select>
-      </Field>
-      <Field label="Date" id="edit-date">
-        <input id="edit-date" type="date" required value={date} onInput={(e) => setDate(e.currentTarget.value)} />
-      </Field>
+      <div class="row-fields">
+        <Field label="Type" id="edit-type" error={blame('type')}>
+          <select id="edit-type" value={kind} onChange={(e) => setKind(e.currentTarget.value)}>
+            {DOCUMENT_TYPES.map((t) => (
+              <option key={t} value={t}>
+                {typeLabel(t)}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Field label="Date" id="edit-date" error={blame('date')}>
+          <DateInput id="edit-date" required value={date} onChange={setDate} />
+        </Field>
+      </div>
       {text !== null && (
-        <Field label="Text" id="edit-content">
-          <textarea id="edit-content" rows={8} value={content} onInput={(e) => setContent(e.currentTarget.value)} />
+        <Field label="Text" id="edit-content" error={blame('content')}>
+          <textarea id="edit-content" class="note" rows={16} value={content} onInput={(e) => setContent(e.currentTarget.value)} />
         </Field>
       )}
-      <ErrorMessage error={error} />
-      <button type="submit" class="primary">
-        Save document
-      </button>
+      {error && !error.field && <ErrorMessage error={error} />}
+      <div class="buttons">
+        <button type="submit" class="primary" id="save-document-edit">
+          Save document
+        </button>
+      </div>
     </form>
   );
 }
 
-interface Share {
-  id: string;
-  practitioner_id: string;
+/** Whether a share reached the practice's Carepatron workspace, in words. */
+export function deliveryLabel(state: ShareDelivery | undefined): string {
+  switch (state) {
+    case 'delivered':
+      return 'In Carepatron';
+    case 'not_on_team':
+      return "Not in Carepatron: they are not on the practice's Carepatron team under their email address";
+    case 'failed':
+      return 'Not in Carepatron yet: sending failed, it will be tried again';
+    case 'not_configured':
+      return 'Shared here (the practice does not use Carepatron)';
+    default:
+      return 'Being sent to Carepatron';
+  }
 }
 
 function Share({ documentId }: { documentId: string }) {
@@ -223,10 +306,11 @@ function Share({ documentId }: { documentId: string }) {
       {shares.length === 0 ? (
         <p class="muted">Nobody yet.</p>
       ) : (
-        <ul>
+        <ul class="shares">
           {shares.map((s) => (
-            <li key={s.id}>
-              {name(s.practitioner_id)}{' '}
+            <li key={s.id} data-delivery={s.carepatron_delivery ?? 'pending'}>
+              <span>{name(s.practitioner_id)}</span>{' '}
+              <span class={`delivery delivery-${s.carepatron_delivery ?? 'pending'}`}>{deliveryLabel(s.carepatron_delivery)}</span>{' '}
               <button type="button" class="link" onClick={() => revoke(s.id)} disabled={!status?.online}>
                 Stop sharing
               </button>

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { call, DOCUMENT_TYPES, type AppError, type DocumentFilter, type HealthcareDocument } from '../api';
-import { Badge, ErrorMessage, Page, useStatus } from '../components';
-import { fileSize } from '../lib/format';
+import { Badge, DateInput, ErrorMessage, Page, useStatus } from '../components';
+import { fileSize, formatDate, sourceLabel, typeLabel } from '../lib/format';
 
 export function Documents() {
   return (
@@ -33,54 +33,81 @@ export function DocumentList({ patientId }: { patientId?: string }) {
     }, setError);
   }, [filter, patientId, status?.last_sync, status?.pending]);
 
-  const set = (key: keyof DocumentFilter) => (e: Event) =>
-    setFilter({ ...filter, [key]: (e.currentTarget as HTMLInputElement).value || undefined });
+  const setDate = (key: 'from' | 'to') => (iso: string) => setFilter((f) => ({ ...f, [key]: iso || undefined }));
 
   const groups = new Map<string, HealthcareDocument[]>();
   for (const d of docs ?? []) groups.set(d.type, [...(groups.get(d.type) ?? []), d]);
+  // Names that appear for two patients or more get the birth date beside them.
+  const births = new Map<string, Set<string>>();
+  for (const d of docs ?? []) {
+    if (!d.patient_name) continue;
+    const seen = births.get(d.patient_name) ?? new Set();
+    seen.add(d.patient_birth_date ?? d.patient_id);
+    births.set(d.patient_name, seen);
+  }
+  const patientLabel = (d: HealthcareDocument) => {
+    if (!d.patient_name) return 'A patient not on this computer';
+    const repeated = (births.get(d.patient_name)?.size ?? 0) > 1;
+    return repeated && d.patient_birth_date ? `${d.patient_name} (born ${formatDate(d.patient_birth_date)})` : d.patient_name;
+  };
+  const mine = (d: HealthcareDocument) => d.source_user_id === status?.user?.id;
 
   return (
     <div class="documents" data-search={shown}>
       <div class="toolbar filters" role="search" aria-label="Filter documents">
         <label>
           Search
-          <input id="document-search" type="search" placeholder="Words in title or text" value={text} onInput={(e) => setText(e.currentTarget.value)} />
+          <input
+            id="document-search"
+            type="search"
+            placeholder={patientId ? 'Words in title or text' : "Words in title or text, or a patient's name"}
+            value={text}
+            onInput={(e) => setText(e.currentTarget.value)}
+          />
         </label>
         <label>
           Type
-          <select id="filter-type" value={filter.type ?? ''} onChange={set('type')}>
+          <select id="filter-type" value={filter.type ?? ''} onChange={(e) => setFilter({ ...filter, type: e.currentTarget.value || undefined })}>
             <option value="">All types</option>
             {DOCUMENT_TYPES.map((t) => (
               <option key={t} value={t}>
-                {t}
+                {typeLabel(t)}
               </option>
             ))}
           </select>
         </label>
-        <label>
+        <label for="filter-from">
           From
-          <input id="filter-from" type="date" value={filter.from ?? ''} onInput={set('from')} />
+          <DateInput id="filter-from" value={filter.from ?? ''} onChange={setDate('from')} />
         </label>
-        <label>
+        <label for="filter-to">
           To
-          <input id="filter-to" type="date" value={filter.to ?? ''} onInput={set('to')} />
+          <DateInput id="filter-to" value={filter.to ?? ''} onChange={setDate('to')} />
         </label>
       </div>
+      <p class="muted order-note">Newest first, by the document's date.</p>
       <ErrorMessage error={error} />
       {docs && docs.length === 0 && <p class="empty">No documents match.</p>}
       {[...groups.entries()].map(([type, list]) => (
-        <section key={type} class="doc-group" aria-label={type}>
+        <section key={type} class="doc-group" aria-label={typeLabel(type)}>
           <h3>
-            {type} <span class="muted">({list.length})</span>
+            {typeLabel(type)} <span class="muted">({list.length})</span>
           </h3>
-          <ul class="doc-list">
+          <ul class={`doc-list${patientId ? '' : ' with-patient'}`}>
             {list.map((d) => (
               <li key={d.id} data-document-id={d.id}>
-                <a href={`#/documents/${d.id}`}>{d.title}</a>
-                <span class="muted">{d.date}</span>
-                <span class="muted">{d.source}</span>
-                <span class="muted">{fileSize(d.size_bytes)}</span>
-                {d.sync_state && <Badge state={d.sync_state} />}
+                <a href={`#/documents/${d.id}`} class="doc-title">
+                  {d.title}
+                </a>
+                {!patientId && (
+                  <a href={`#/patients/${d.patient_id}`} class="doc-patient" data-patient-name={d.patient_name ?? ''}>
+                    {patientLabel(d)}
+                  </a>
+                )}
+                <span class="muted doc-date">{formatDate(d.date)}</span>
+                <span class="muted doc-source">{sourceLabel(d.source, mine(d))}</span>
+                <span class="muted doc-size">{fileSize(d.size_bytes)}</span>
+                <span class="doc-state">{d.sync_state && <Badge state={d.sync_state} />}</span>
               </li>
             ))}
           </ul>

@@ -1,8 +1,26 @@
-// Writing a text document (works offline) or uploading a file (needs a connection).
+// Writing a note (works offline, from a template if wanted) or uploading a file (needs a
+// connection), for one patient.
 import { useState } from 'preact/hooks';
 import { call, DOCUMENT_TYPES, type AppError } from '../api';
-import { ErrorMessage, Field, useStatus } from '../components';
-import { toBase64, today } from '../lib/format';
+import { DateInput, ErrorMessage, Field, useStatus } from '../components';
+import { toBase64, today, typeLabel } from '../lib/format';
+import { useUnsaved } from '../lib/route';
+
+/** Note templates dieticians document in: headings to fill in. */
+export const TEMPLATES: Record<string, { label: string; text: string }> = {
+  soap: {
+    label: 'SOAP',
+    text: 'Subjective:\n\n\nObjective:\n\n\nAssessment:\n\n\nPlan:\n\n',
+  },
+  adime: {
+    label: 'ADIME (Nutrition Care Process)',
+    text:
+      'Assessment (food and nutrition history, anthropometrics, biochemical data, clinical findings):\n\n\n' +
+      'Nutrition diagnosis (PES: problem related to etiology as evidenced by signs and symptoms):\n\n\n' +
+      'Intervention (goals, nutrition prescription, education, coordination):\n\n\n' +
+      'Monitoring and evaluation (indicators, criteria, next review):\n\n',
+  },
+};
 
 export function NewDocument({ patientId }: { patientId: string }) {
   const status = useStatus();
@@ -14,11 +32,22 @@ export function NewDocument({ patientId }: { patientId: string }) {
   const [file, setFile] = useState<File | null>(null);
   const [error, setError] = useState<AppError | null>(null);
   const [done, setDone] = useState<string | null>(null);
+  useUnsaved(content.trim() || title.trim() || file ? 'the new document' : null);
+
+  function startFrom(key: string) {
+    const t = TEMPLATES[key];
+    if (!t) return;
+    // Never over what was written: a template only starts an empty note.
+    if (content.trim() === '') setContent(t.text);
+    if (title.trim() === '') setTitle(`${typeLabel(kind)} (${t.label.split(' ')[0]})`);
+  }
 
   async function submit(e: Event) {
     e.preventDefault();
     setError(null);
+    setDone(null);
     try {
+      const name = title.trim() || file?.name || '';
       if (file) {
         const base64 = toBase64(new Uint8Array(await file.arrayBuffer()));
         await call('upload_document', {
@@ -26,16 +55,16 @@ export function NewDocument({ patientId }: { patientId: string }) {
             patient_id: patientId,
             type: kind,
             date,
-            title: title || file.name,
+            title: name,
             file_name: file.name,
             mime_type: file.type || 'application/octet-stream',
             base64,
           },
         });
-        setDone('File uploaded.');
+        setDone(`"${name}" was uploaded.`);
       } else {
         await call('create_document', { document: { patient_id: patientId, type: kind, date, title, content } });
-        setDone(status?.online ? 'Document saved.' : 'Document saved here; sent when back online.');
+        setDone(status?.online ? `"${name}" was saved.` : `"${name}" was saved here; it is sent when back online.`);
       }
       setTitle('');
       setContent('');
@@ -46,44 +75,61 @@ export function NewDocument({ patientId }: { patientId: string }) {
     }
   }
 
+  const blame = (field: string) => (error?.field === field ? error.message : null);
   return (
-    <details class="panel" open={open} onToggle={(e) => setOpen(e.currentTarget.open)}>
-      <summary id="new-document">New document</summary>
-      <form onSubmit={submit} class="form-grid">
-        <Field label="Type" id="document-type">
-          <select id="document-type" value={kind} onChange={(e) => setKind(e.currentTarget.value)}>
-            {DOCUMENT_TYPES.map((t) => (
-              <option key={t} value={t}>
-                {t}
-              </option>
+    <>
+      {done && (
+        <p role="status" class="done" id="document-saved">
+          {done}
+        </p>
+      )}
+      <details class="panel" open={open} onToggle={(e) => setOpen(e.currentTarget.open)}>
+        <summary id="new-document">New document</summary>
+        <form onSubmit={submit} class="stack">
+          <div class="row-fields">
+            <Field label="Type" id="document-type">
+              <select id="document-type" value={kind} onChange={(e) => setKind(e.currentTarget.value)}>
+                {DOCUMENT_TYPES.map((t) => (
+                  <option key={t} value={t}>
+                    {typeLabel(t)}
+                  </option>
+                ))}
+              </select>
+            </Field>
+            <Field label="Date" id="document-date" error={blame('date')}>
+              <DateInput id="document-date" required value={date} onChange={setDate} />
+            </Field>
+          </div>
+          <Field label="Title" id="document-title" error={blame('title')}>
+            <input id="document-title" maxLength={300} required={!file} value={title} onInput={(e) => setTitle(e.currentTarget.value)} />
+          </Field>
+          <div class="templates" role="group" aria-label="Start from a template">
+            <span class="muted">Start from a template:</span>
+            {Object.entries(TEMPLATES).map(([key, t]) => (
+              <button type="button" key={key} id={`template-${key}`} disabled={!!file || content.trim() !== ''} onClick={() => startFrom(key)}>
+                {t.label}
+              </button>
             ))}
-          </select>
-        </Field>
-        <Field label="Date" id="document-date">
-          <input id="document-date" type="date" required value={date} onInput={(e) => setDate(e.currentTarget.value)} />
-        </Field>
-        <Field label="Title" id="document-title">
-          <input id="document-title" maxLength={300} required={!file} value={title} onInput={(e) => setTitle(e.currentTarget.value)} />
-        </Field>
-        <Field label="Text" id="document-content" hint="Or attach a file below instead.">
-          <textarea id="document-content" rows={6} disabled={!!file} value={content} onInput={(e) => setContent(e.currentTarget.value)} />
-        </Field>
-        <Field label="File (PDF, image…)" id="document-file" hint={status?.online ? undefined : 'Uploading a file needs a connection.'}>
-          <input
-            id="document-file"
-            type="file"
-            accept="application/pdf,image/*,text/*"
-            onChange={(e) => setFile(e.currentTarget.files?.[0] ?? null)}
-          />
-        </Field>
-        <ErrorMessage error={error} />
-        <div class="buttons">
-          <button type="submit" class="primary" id="save-document" disabled={!!file && !status?.online}>
-            {file ? 'Upload' : 'Save document'}
-          </button>
-        </div>
-      </form>
-      {done && <p role="status">{done}</p>}
-    </details>
+          </div>
+          <Field label="Text" id="document-content" hint="Or attach a file below instead." error={blame('content')}>
+            <textarea id="document-content" class="note" rows={16} disabled={!!file} value={content} onInput={(e) => setContent(e.currentTarget.value)} />
+          </Field>
+          <Field label="File (PDF, image…)" id="document-file" hint={status?.online ? undefined : 'Uploading a file needs a connection.'}>
+            <input
+              id="document-file"
+              type="file"
+              accept="application/pdf,image/*,text/*"
+              onChange={(e) => setFile(e.currentTarget.files?.[0] ?? null)}
+            />
+          </Field>
+          {error && !error.field && <ErrorMessage error={error} />}
+          <div class="buttons">
+            <button type="submit" class="primary" id="save-document" disabled={!!file && !status?.online}>
+              {file ? 'Upload' : 'Save document'}
+            </button>
+          </div>
+        </form>
+      </details>
+    </>
   );
 }

@@ -1,11 +1,11 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { call, DOCUMENT_TYPES, type AppError, type PatientDetail as Detail } from '../api';
 import { Badge, ConfirmButton, ErrorMessage, Field, Page, useStatus } from '../components';
-import { FIELD_LABELS } from '../lib/format';
-import { navigate } from '../lib/route';
+import { birthWithAge, FIELD_LABELS, typeLabel } from '../lib/format';
+import { leaveTo, useUnsaved } from '../lib/route';
 import { DocumentList } from './Documents';
 import { NewDocument } from './NewDocument';
-import { changedFields, PatientForm, type PatientFields } from './PatientForm';
+import { changedFields, mergeRefreshed, PatientForm, type PatientFields } from './PatientForm';
 
 function fieldsOf(d: Detail): PatientFields {
   const p = d.patient;
@@ -22,25 +22,48 @@ function fieldsOf(d: Detail): PatientFields {
 export function PatientDetail({ id }: { id: string }) {
   const status = useStatus();
   const [detail, setDetail] = useState<Detail | null>(null);
+  // The stored fields the form started from, and what is in the form now.
+  const [base, setBase] = useState<PatientFields | null>(null);
   const [value, setValue] = useState<PatientFields | null>(null);
+  const [elsewhere, setElsewhere] = useState<string[]>([]);
   const [error, setError] = useState<AppError | null>(null);
   const [saved, setSaved] = useState(false);
+  const typed = useRef<{ base: PatientFields | null; value: PatientFields | null }>({ base: null, value: null });
+  typed.current = { base, value };
 
-  const load = () =>
+  /** Reads the patient again; `fresh`: drop what is in the form (after saving, a new patient). */
+  const load = (fresh = false) =>
     call<Detail>('patient', { id }).then(
       (d) => {
+        const stored = fieldsOf(d);
+        const now = typed.current;
         setDetail(d);
-        setValue(fieldsOf(d));
+        if (fresh || !now.base || !now.value) {
+          setValue(stored);
+          setElsewhere([]);
+        } else {
+          // A sync never overwrites what is being typed.
+          const merged = mergeRefreshed(now.base, now.value, stored);
+          setValue(merged.value);
+          setElsewhere((was) => [...new Set([...was, ...merged.elsewhere])]);
+        }
+        setBase(stored);
       },
       setError,
     );
   useEffect(() => {
-    load();
-  }, [id, status?.last_sync, status?.pending, status?.conflicts]);
+    load(true);
+  }, [id]);
+  useEffect(() => {
+    if (detail) load();
+  }, [status?.last_sync, status?.pending, status?.conflicts, status?.rejected]);
+
+  const changes = base && value ? changedFields(base, value) : {};
+  const dirty = Object.keys(changes).length > 0;
+  useUnsaved(dirty && detail ? `your changes to ${detail.patient.name}` : null);
 
   if (!detail || !value) return <Page title="Patient"><ErrorMessage error={error} /></Page>;
-  const changes = changedFields(fieldsOf(detail), value);
-  const dirty = Object.keys(changes).length > 0;
+  const can = detail.can;
 
   async function save(e: Event) {
     e.preventDefault();
@@ -48,7 +71,8 @@ export function PatientDetail({ id }: { id: string }) {
     try {
       await call('update_patient', { id, fields: changes });
       setSaved(true);
-      await load();
+      setElsewhere([]);
+      await load(true);
     } catch (err) {
       setError(err as AppError);
     }
@@ -57,25 +81,63 @@ export function PatientDetail({ id }: { id: string }) {
   async function remove() {
     try {
       await call('delete_patient', { id });
-      navigate('/patients');
+      leaveTo('/patients');
     } catch (err) {
       setError(err as AppError);
     }
   }
 
+  async function discard(mutationId: string) {
+    try {
+      await call('dismiss_rejected', { mutation_id: mutationId });
+      leaveTo('/patients');
+    } catch (err) {
+      setError(err as AppError);
+    }
+  }
+
+  const p = detail.patient;
+  const refusedCreation = detail.refusals.find((r) => r.op === 'insert');
   return (
     <Page
-      title={detail.patient.name}
+      title={p.name}
+      breadcrumb={[['#/patients', 'Patients']]}
+      subtitle={p.birth_date ? `Born ${birthWithAge(p.birth_date)}` : undefined}
       actions={
         <>
           <Badge state={detail.sync_state} />
-          <ConfirmButton label="Delete patient" question="Delete this patient and their documents?" confirm="Delete" onConfirm={remove} />
+          {can.delete && !refusedCreation && (
+            <ConfirmButton label="Delete patient" question="Delete this patient and their documents?" confirm="Delete" onConfirm={remove} id="delete-patient" />
+          )}
         </>
       }
     >
-      {detail.patient.sync_error && (
+      {refusedCreation && (
+        <div class="warning" role="alert" id="refusal-banner">
+          <p>
+            <strong>This patient has not reached the platform.</strong> It refused them: {refusedCreation.reason}.
+          </p>
+          <p>Correct the details below and save to send them again, or discard this patient from this computer.</p>
+          <ConfirmButton
+            label="Discard this patient"
+            question="Remove this patient, and notes written for them here, from this computer?"
+            confirm="Discard"
+            onConfirm={() => discard(refusedCreation.mutation_id)}
+            id="discard-patient"
+          />
+        </div>
+      )}
+      {detail.refusals
+        .filter((r) => r.op !== 'insert')
+        .map((r) => (
+          <p class="warning" role="status" key={r.mutation_id} data-refusal={r.code}>
+            The platform did not accept a change you made here: {r.reason}. The record shows what the platform holds.{' '}
+            <a href="#/conflicts">See refused changes</a>.
+          </p>
+        ))}
+      {p.sync_error && (
         <p class="warning" role="status">
-          {detail.patient.sync_error}
+          {p.sync_error}
         </p>
       )}
       {detail.deletion_in_question && (
@@ -91,22 +153,36 @@ export function PatientDetail({ id }: { id: string }) {
         </p>
       )}
       <form onSubmit={save} onInput={() => setSaved(false)}>
-        <PatientForm value={value} onChange={setValue} conflicted={detail.conflicted_fields} />
-        <ErrorMessage error={error} />
-        <div class="buttons">
-          <button type="submit" class="primary" id="save-patient" disabled={!dirty}>
-            Save changes
-          </button>
-          {saved && !dirty && (
-            <span role="status" class="muted">
-              Saved{status?.online ? '' : ' here; sent when back online'}.
-            </span>
-          )}
-        </div>
+        <PatientForm
+          value={value}
+          onChange={setValue}
+          conflicted={detail.conflicted_fields}
+          changedElsewhere={elsewhere}
+          error={error}
+          disabled={!can.edit}
+        />
+        {error && !error.field && <ErrorMessage error={error} />}
+        {can.edit && (
+          <div class="buttons">
+            <button type="submit" class="primary" id="save-patient" disabled={!dirty}>
+              {refusedCreation ? 'Save and send again' : 'Save changes'}
+            </button>
+            {dirty && (
+              <button type="button" id="undo-patient" onClick={() => { setValue(base); setElsewhere([]); setError(null); }}>
+                Undo changes
+              </button>
+            )}
+            {saved && !dirty && (
+              <span role="status" class="muted" id="patient-saved">
+                Saved{status?.online ? '' : ' here; sent when back online'}.
+              </span>
+            )}
+          </div>
+        )}
       </form>
       <h2>Documents</h2>
-      <NewDocument patientId={id} />
-      <RequestDocuments patientId={id} />
+      {can.add_documents && <NewDocument patientId={id} />}
+      {can.request_documents && <RequestDocuments patientId={id} />}
       <DocumentList patientId={id} />
     </Page>
   );
@@ -123,6 +199,7 @@ function RequestDocuments({ patientId }: { patientId: string }) {
   async function submit(e: Event) {
     e.preventDefault();
     setError(null);
+    setResult(null);
     try {
       await call('request_documents', { patient_id: patientId, note, types });
       setResult("Request sent to the patient's provider. Documents arrive with a later sync.");
@@ -133,8 +210,14 @@ function RequestDocuments({ patientId }: { patientId: string }) {
   }
 
   return (
+    <>
+    {result && (
+      <p role="status" class="done" id="request-result">
+        {result}
+      </p>
+    )}
     <details class="panel" open={open} onToggle={(e) => setOpen(e.currentTarget.open)}>
-      <summary>Request documents from the provider</summary>
+      <summary id="request-documents">Request documents from the patient's provider</summary>
       <form onSubmit={submit}>
         <Field label="Note for the provider's staff" id="request-note">
           <textarea id="request-note" rows={2} maxLength={2000} value={note} onInput={(e) => setNote(e.currentTarget.value)} />
@@ -148,7 +231,7 @@ function RequestDocuments({ patientId }: { patientId: string }) {
                 checked={types.includes(t)}
                 onChange={(e) => setTypes(e.currentTarget.checked ? [...types, t] : types.filter((x) => x !== t))}
               />{' '}
-              {t}
+              {typeLabel(t)}
             </label>
           ))}
         </fieldset>
@@ -158,7 +241,7 @@ function RequestDocuments({ patientId }: { patientId: string }) {
         </button>
         {!status?.online && <span class="muted"> Needs a connection.</span>}
       </form>
-      {result && <p role="status">{result}</p>}
     </details>
+    </>
   );
 }

@@ -19,6 +19,7 @@ const base: Status = {
   last_sync: null,
   default_server: '',
   notice: null,
+  can: { create_patients: true, manage_users: false, create_user_types: ['patient'] },
 };
 
 const patients = ['Ana Lima', 'Bruno Okafor', 'Chloe Nguyen'].map((name, i) => ({

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { call, type AppError, type PatientPage, type PatientSummary } from '../api';
 import { Badge, ErrorMessage, Page, useStatus } from '../components';
+import { birthWithAge } from '../lib/format';
 import { navigate } from '../lib/route';
 import { pagesFor, scrollToReveal, visibleRange } from '../lib/virtual';
 
@@ -118,6 +119,7 @@ export function PatientList() {
         {p ? (
           <>
             <span class="name">{p.name}</span>
+            <span class="muted birth">{birthWithAge(p.birth_date)}</span>
             <span class="muted email">{p.email}</span>
             <Badge state={p.sync_state} />
           </>
@@ -132,9 +134,11 @@ export function PatientList() {
     <Page
       title="Patients"
       actions={
-        <a class="button primary" href="#/patients/new" id="new-patient">
-          New patient
-        </a>
+        status?.can?.create_patients && (
+          <a class="button primary" href="#/patients/new" id="new-patient">
+            New patient
+          </a>
+        )
       }
     >
       <div class="toolbar">
@@ -144,7 +148,7 @@ export function PatientList() {
         <input
           id="patient-search"
           type="search"
-          placeholder="Search by name or email"
+          placeholder="Name, email, birth date (12 Apr 1978) or provider's ID"
           value={search}
           onInput={(e) => setSearch(e.currentTarget.value)}
         />
@@ -154,7 +158,13 @@ export function PatientList() {
       </div>
       <ErrorMessage error={error} />
       {total === 0 ? (
-        <p class="empty">{query ? 'No patient matches that search.' : 'No patients yet. Add one, or sync.'}</p>
+        <p class="empty">
+          {query
+            ? 'No patient matches that search.'
+            : status?.can?.create_patients
+              ? 'No patients yet. Add one, or sync.'
+              : 'No patients here yet. They appear after a sync.'}
+        </p>
       ) : (
         <div
           class="virtual"

@@ -1,10 +1,11 @@
 import { useState } from 'preact/hooks';
 import { call, type AppError, type NewPatientOutcome } from '../api';
-import { ErrorMessage, Page } from '../components';
-import { navigate } from '../lib/route';
+import { ErrorMessage, Page, useStatus } from '../components';
+import { leaveTo, useUnsaved } from '../lib/route';
 import { changedFields, EMPTY_PATIENT, PatientForm } from './PatientForm';
 
 export function PatientNew() {
+  const status = useStatus();
   const [value, setValue] = useState(EMPTY_PATIENT);
   const [error, setError] = useState<AppError | null>(null);
   const [duplicate, setDuplicate] = useState<{ id: string; name: string } | null>(null);
@@ -16,16 +17,27 @@ export function PatientNew() {
     try {
       const outcome = await call<NewPatientOutcome>('create_patient', { fields: changedFields(EMPTY_PATIENT, value) });
       if (outcome.outcome === 'duplicate') setDuplicate({ id: outcome.existing_id, name: outcome.name });
-      else navigate(`/patients/${outcome.id}`);
+      else leaveTo(`/patients/${outcome.id}`);
     } catch (err) {
       setError(err as AppError);
     }
   }
 
+  const dirty = Object.keys(changedFields(EMPTY_PATIENT, value)).length > 0;
+  useUnsaved(dirty ? 'the new patient' : null);
+
+  if (!status?.can?.create_patients) {
+    return (
+      <Page title="New patient" breadcrumb={[['#/patients', 'Patients']]}>
+        <p>Patients are added by their dietician.</p>
+      </Page>
+    );
+  }
+
   return (
-    <Page title="New patient">
+    <Page title="New patient" breadcrumb={[['#/patients', 'Patients']]}>
       <form onSubmit={submit}>
-        <PatientForm value={value} onChange={setValue} />
+        <PatientForm value={value} onChange={setValue} error={error} />
         {duplicate && (
           <div class="warning" role="alert" id="duplicate-warning">
             One of your patients already has this email address:{' '}
@@ -35,7 +47,7 @@ export function PatientNew() {
             .
           </div>
         )}
-        <ErrorMessage error={error} />
+        {error && !error.field && <ErrorMessage error={error} />}
         <div class="buttons">
           <button type="submit" class="primary" id="save-patient">
             Create patient
