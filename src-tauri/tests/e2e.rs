@@ -19,6 +19,8 @@ use webdriver::WebDriver;
 
 const EMAIL: &str = "dee@example.org";
 const PASSWORD: &str = "dietician password";
+const ADMIN: &str = "ada@example.org";
+const ADMIN_PASSWORD: &str = "clinic admin password";
 /// Unusual enough that finding it in the replica's bytes could only mean clear text.
 const PATIENT: &str = "Zephyrine Quillfeather";
 
@@ -62,6 +64,42 @@ async fn open_document(app: &WebDriver, title: &str) {
         .await;
     app.click(&format!("a[href='{}']", href.as_str().expect("href")))
         .await;
+}
+
+/// Every screen in `screens` (`(name, hash, css of something that shows it is ready)`) at the
+/// sizes people use (the default 1200×800 window, and a small 800×600 one), as screenshots.
+async fn every_screen(app: &WebDriver, shots: &Path, screens: &[(&str, String, &str)]) {
+    for (width, height) in [(1200, 800), (800, 600)] {
+        app.resize(width, height).await;
+        for (name, hash, ready) in screens {
+            app.js("location.hash = arguments[0]", json!([hash])).await;
+            app.wait_for(
+                &format!("{name} to show"),
+                "return !!document.querySelector(arguments[0]);",
+                json!([ready]),
+            )
+            .await;
+            app.screenshot(&shots.join(format!("screen-{name}-{width}x{height}.png")))
+                .await;
+        }
+    }
+    app.resize(1200, 800).await;
+}
+
+/// The main navigation's screens, by their hash.
+async fn navigation(app: &WebDriver) -> Vec<String> {
+    let links = app
+        .js(
+            "return [...document.querySelectorAll('nav[aria-label=Main] a')].map(a => a.getAttribute('href'));",
+            json!([]),
+        )
+        .await;
+    links
+        .as_array()
+        .expect("links")
+        .iter()
+        .filter_map(|l| l.as_str().map(str::to_owned))
+        .collect()
 }
 
 /// A one-page PDF saying `text`.
@@ -178,6 +216,16 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     )
     .await
     .expect("dietician");
+    server::auth::create_account(
+        &platform.db,
+        domain::UserType::Admin,
+        ADMIN,
+        "Ada",
+        ADMIN_PASSWORD,
+        Default::default(),
+    )
+    .await
+    .expect("admin");
     let updates = update_server().await;
 
     let replica = database.dir.join("laptop/replica.db");
@@ -233,16 +281,35 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     app.wait_text("#connection", "Offline").await;
     app.click("#new-patient").await;
     app.fill("#patient-name", PATIENT).await;
+    // What the platform would refuse is refused at once, at the field, in its words, and
+    // nothing is queued (it used to be accepted, then refused a minute later).
+    app.fill("#patient-email", "zq@example").await;
+    app.click("#save-patient").await;
+    app.wait_text(
+        "#patient-email-error",
+        "must be an email address like name@example.org",
+    )
+    .await;
+    app.wait_text("#page-title", "New patient").await;
+    app.wait_text("#pending", "All changes sent").await;
     app.fill("#patient-email", "zq@example.org").await;
     app.fill("#patient-diet", "low sodium").await;
     app.click("#save-patient").await;
     app.wait_text("#page-title", PATIENT).await;
     app.click("#new-document").await;
+    app.click("#template-soap").await;
+    app.wait_for(
+        "the SOAP template",
+        "return document.querySelector('#document-content').value.startsWith('Subjective:');",
+        json!([]),
+    )
+    .await;
+    app.screenshot(&shots.join("02a-new-document.png")).await;
     app.fill("#document-title", "First consultation").await;
     app.fill("#document-content", "Weight 72 kg. Plan: reduce salt.")
         .await;
     app.click("#save-document").await;
-    app.wait_text("#pending", "2 changes pending").await;
+    app.wait_text("#pending", "2 changes to send").await;
     app.wait_text("[data-sync-state]", "Pending").await;
     app.screenshot(&shots.join("02-offline-pending.png")).await;
     assert!(
@@ -304,7 +371,7 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     // The laptop, not yet synced, changes it too: the sync reports a conflict.
     app.fill("#patient-diet", "gluten free (laptop)").await;
     app.click("#save-patient").await;
-    app.wait_text("#pending", "1 change pending").await;
+    app.wait_text("#pending", "1 change to send").await;
     app.click("#sync-now").await;
     app.wait_text("[data-sync-state]", "Conflict").await;
     app.wait_text("#conflict-banner", "Dietary preferences")
@@ -339,7 +406,7 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     app.fill("#patient-diet", "gluten free, no dairy (laptop)")
         .await;
     app.click("#save-patient").await;
-    app.wait_text("#pending", "1 change pending").await;
+    app.wait_text("#pending", "1 change to send").await;
     app.click("#sync-now").await;
     app.click("a[href='#/conflicts']").await;
     app.wait_text(".record-conflict h2", "was deleted on the platform")
@@ -369,6 +436,57 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
         .await
         .expect("tablet sync");
 
+    // Typing survives a sync: the laptop's form has unsaved text when the tablet's change
+    // arrives; the untouched field takes the new value, the typed one keeps the typing.
+    app.js(
+        "location.hash = arguments[0]",
+        json!([format!("#/patients/{id}")]),
+    )
+    .await;
+    app.fill("#patient-history", "Typed while a sync ran").await;
+    let mut fields = serde_json::Map::new();
+    fields.insert("contact_details".into(), json!("0400 000 111 (tablet)"));
+    tablet
+        .update(domain::dto::SyncTable::Patients, id, fields)
+        .await
+        .expect("tablet edit");
+    sync_core::sync_signed_in(&tablet, &tablet_store, policy, &|_| {})
+        .await
+        .expect("tablet push");
+    app.click("#sync-now").await;
+    app.wait_for(
+        "the tablet's change to reach the form",
+        "return document.querySelector('#patient-contact').value === '0400 000 111 (tablet)';",
+        json!([]),
+    )
+    .await;
+    assert_eq!(
+        app.js(
+            "return document.querySelector('#patient-history').value",
+            json!([])
+        )
+        .await,
+        "Typed while a sync ran"
+    );
+    // Leaving with unsaved typing asks first; staying keeps it.
+    app.click("nav a[href='#/documents']").await;
+    app.wait_text("#leave-dialog", "You have not saved your changes to")
+        .await;
+    app.screenshot(&shots.join("04c-leave-unsaved.png")).await;
+    app.click("#stay").await;
+    assert_eq!(
+        app.js(
+            "return document.querySelector('#patient-history').value",
+            json!([])
+        )
+        .await,
+        "Typed while a sync ran"
+    );
+    app.click("#save-patient").await;
+    app.wait_text("#pending", "1 change to send").await;
+    app.click("#sync-now").await;
+    app.wait_text("#pending", "All changes sent").await;
+
     // The conflicts were announced on the session bus: counts, never the patient.
     let notifications = desktop.notifications();
     assert!(
@@ -387,7 +505,16 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
         "First consultation",
     )
     .await;
+    // Every row across patients names its patient, and the patient's name finds them.
+    app.wait_text(".documents[data-search=sal] .doc-patient", PATIENT)
+        .await;
     app.screenshot(&shots.join("05-documents.png")).await;
+    app.fill("#document-search", "Zephyrine").await;
+    app.wait_text(
+        ".documents[data-search=Zephyrine] .doc-list",
+        "First consultation",
+    )
+    .await;
     app.fill("#document-search", "pepper").await;
     app.wait_text(
         ".documents[data-search=pepper] .empty",
@@ -398,7 +525,24 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     app.click(".documents[data-search=consultation] .doc-list a")
         .await;
     app.wait_text("#document-text", "Plan: reduce salt.").await;
+    app.wait_text("#document-patient", PATIENT).await;
+    app.wait_text("nav[aria-label=Breadcrumb]", PATIENT).await;
     app.screenshot(&shots.join("06-document.png")).await;
+    // An edit of the text shows at once (it used to show the old text until reloaded).
+    app.click("#edit-document").await;
+    app.fill(
+        "#edit-content",
+        "Weight 71 kg. Plan: reduce salt, walk daily.",
+    )
+    .await;
+    app.click("#save-document-edit").await;
+    app.wait_text("#document-text", "walk daily").await;
+    let document_hash: String = app
+        .js("return location.hash", json!([]))
+        .await
+        .as_str()
+        .expect("hash")
+        .to_owned();
 
     // Files uploaded elsewhere (here by the tablet) arrive with a sync and show in the viewer.
     let upload =
@@ -536,9 +680,49 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     .await;
     app.screenshot(&shots.join("08-update-refused.png")).await;
 
-    // Signing out removes the session, the key and the records (an empty replica under a
-    // new key takes their place).
+    // Every screen of a dietician's day, at both window sizes.
+    every_screen(
+        &app,
+        &shots,
+        &[
+            ("patients", "#/patients".into(), ".row[data-patient-id]"),
+            ("patient", format!("#/patients/{id}"), "#patient-name"),
+            ("new-patient", "#/patients/new".into(), "#patient-name"),
+            ("documents", "#/documents".into(), ".doc-list"),
+            ("document", document_hash.clone(), "#document-text"),
+            ("sync-log", "#/log".into(), "#page-title"),
+            ("conflicts", "#/conflicts".into(), "#no-conflicts"),
+            ("profile", "#/profile".into(), "#sign-out"),
+        ],
+    )
+    .await;
+    assert!(!navigation(&app).await.contains(&"#/users".to_owned()));
+
+    // Signing out with a change not yet sent names it and offers to sync first.
+    app.js(
+        "location.hash = arguments[0]",
+        json!([format!("#/patients/{id}")]),
+    )
+    .await;
+    app.fill("#patient-diet", "gluten free, no dairy, low FODMAP")
+        .await;
+    app.click("#save-patient").await;
+    app.wait_text("#pending", "1 change to send").await;
+    app.click("a[href='#/profile']").await;
     app.click("#sign-out").await;
+    app.wait_text("#sign-out-warning", "1 change").await;
+    app.screenshot(&shots.join("08b-sign-out-unsent.png")).await;
+    app.click("#sync-first").await;
+    app.wait_text("#pending", "All changes sent").await;
+    assert_eq!(
+        diet_on_server(&platform).await,
+        "gluten free, no dairy, low FODMAP"
+    );
+
+    // Signing out removes the session, the key and the records (an empty replica under a
+    // new key takes their place). Nothing is waiting now: the question says so.
+    app.wait_text("#sign-out-warning", "Nothing is waiting to be sent")
+        .await;
     app.click("#confirm-sign-out").await;
     app.wait_text("#signin-title", "Healthcare Records").await;
     assert_eq!(desktop.bus.lookup_session(&replica), None);
@@ -550,6 +734,62 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
         Some(key.as_str()),
         "the old key is gone"
     );
+    // An admin manages users and is not offered what only dieticians do.
+    app.fill("#email", ADMIN).await;
+    app.fill("#password", ADMIN_PASSWORD).await;
+    app.click("#sign-in").await;
+    app.wait_text("#patient-count", "1 patient").await;
+    assert!(navigation(&app).await.contains(&"#/users".to_owned()));
+    assert_eq!(
+        app.js("return !!document.querySelector('#new-patient')", json!([]))
+            .await,
+        false,
+        "an admin is not offered New patient"
+    );
+    app.js(
+        "location.hash = arguments[0]",
+        json!([format!("#/patients/{id}")]),
+    )
+    .await;
+    app.wait_text("#page-title", PATIENT).await;
+    for absent in ["#delete-patient", "#save-patient", "#new-document"] {
+        assert_eq!(
+            app.js(
+                "return !!document.querySelector(arguments[0])",
+                json!([absent])
+            )
+            .await,
+            false,
+            "an admin is offered {absent}"
+        );
+    }
+    app.js("location.hash = '#/users'", json!([])).await;
+    let options = app
+        .wait_for(
+            "the role choices",
+            "const o = [...document.querySelectorAll('#user-type option')].map(o => o.value).filter(Boolean); \
+             return o.length ? o : null;",
+            json!([]),
+        )
+        .await;
+    assert_eq!(
+        options,
+        json!(["admin", "dietician", "practitioner", "provider", "patient"])
+    );
+    every_screen(
+        &app,
+        &shots,
+        &[
+            ("admin-users", "#/users".into(), "#users"),
+            ("admin-patient", format!("#/patients/{id}"), "#patient-name"),
+        ],
+    )
+    .await;
+    app.click("a[href='#/profile']").await;
+    app.click("#sign-out").await;
+    app.click("#confirm-sign-out").await;
+    app.wait_text("#signin-title", "Healthcare Records").await;
+
     app.fill("#email", EMAIL).await;
     app.fill("#password", PASSWORD).await;
     app.click("#sign-in").await;

@@ -127,6 +127,14 @@ impl WebDriver {
             .await;
     }
 
+    /// Resizes the window (its outer size), for screenshots at the sizes people use.
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.post("/window/rect", json!({"width": width, "height": height}))
+            .await;
+        // Let the layout settle at the new size.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
     /// Saves a PNG of the window.
     pub async fn screenshot(&self, path: &std::path::Path) {
         use base64::Engine as _;

@@ -41,7 +41,15 @@ export function PatientNew() {
         {duplicate && (
           <div class="warning" role="alert" id="duplicate-warning">
             One of your patients already has this email address:{' '}
-            <a href={`#/patients/${duplicate.id}`} id="duplicate-link">
+            <a
+              href={`#/patients/${duplicate.id}`}
+              id="duplicate-link"
+              onClick={(e) => {
+                // Choosing the existing record is choosing to drop this form.
+                e.preventDefault();
+                leaveTo(`/patients/${duplicate.id}`);
+              }}
+            >
               open {duplicate.name}'s record
             </a>
             .
