@@ -165,7 +165,7 @@ export function SyncBar({ status, progress }: { status: Status; progress: Progre
   } else if (running) {
     label = 'Syncing…';
   } else if (progress?.phase === 'failed') {
-    label = progress.message;
+    label = progress.code === 'offline' ? 'Changes are kept here and sent when the server can be reached.' : progress.message;
   }
   return (
     <div class="syncbar">
