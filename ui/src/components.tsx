@@ -2,8 +2,8 @@
 import type { ComponentChildren } from 'preact';
 import { createContext } from 'preact';
 import { useContext, useEffect, useRef, useState } from 'preact/hooks';
-import type { AppError, Status, SyncState } from './api';
-import { formatDate, parseDate } from './lib/format';
+import { DOCUMENT_TYPES, type AppError, type Status, type SyncState } from './api';
+import { formatDate, parseDate, typeLabel } from './lib/format';
 
 export const StatusContext = createContext<Status | null>(null);
 
@@ -178,5 +178,19 @@ export function ConfirmButton(props: { label: string; question: string; confirm:
         Cancel
       </button>
     </span>
+  );
+}
+
+/** The document types, in words; `any` adds a first choice for "no type" (a filter's). */
+export function TypeSelect(props: { id: string; value: string; onChange: (type: string) => void; any?: string }) {
+  return (
+    <select id={props.id} value={props.value} onChange={(e) => props.onChange(e.currentTarget.value)}>
+      {props.any && <option value="">{props.any}</option>}
+      {DOCUMENT_TYPES.map((t) => (
+        <option key={t} value={t}>
+          {typeLabel(t)}
+        </option>
+      ))}
+    </select>
   );
 }

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
-import { call, DOCUMENT_TYPES, type AppError, type DocumentDetail, type HealthcareDocument, type Share, type ShareDelivery, type User } from '../api';
-import { ConfirmButton, DateInput, ErrorMessage, Field, Page, useStatus } from '../components';
+import { call, type AppError, type DocumentDetail, type HealthcareDocument, type Share, type ShareDelivery, type User } from '../api';
+import { ConfirmButton, DateInput, ErrorMessage, Field, Page, TypeSelect, useStatus } from '../components';
 import { birthWithAge, fileSize, formatDate, fromBase64, sourceLabel, typeLabel } from '../lib/format';
 import { leaveTo, useUnsaved } from '../lib/route';
 
@@ -222,13 +222,7 @@ function EditDocument({ doc, text, onSaved }: { doc: DocumentDetail; text: strin
       </Field>
       <div class="row-fields">
         <Field label="Type" id="edit-type" error={blame('type')}>
-          <select id="edit-type" value={kind} onChange={(e) => setKind(e.currentTarget.value)}>
-            {DOCUMENT_TYPES.map((t) => (
-              <option key={t} value={t}>
-                {typeLabel(t)}
-              </option>
-            ))}
-          </select>
+          <TypeSelect id="edit-type" value={kind} onChange={setKind} />
         </Field>
         <Field label="Date" id="edit-date" error={blame('date')}>
           <DateInput id="edit-date" required value={date} onChange={setDate} />

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
-import { call, DOCUMENT_TYPES, type AppError, type DocumentFilter, type HealthcareDocument } from '../api';
-import { Badge, DateInput, ErrorMessage, Page, useStatus } from '../components';
+import { call, type AppError, type DocumentFilter, type HealthcareDocument } from '../api';
+import { Badge, DateInput, ErrorMessage, Page, TypeSelect, useStatus } from '../components';
 import { fileSize, formatDate, sourceLabel, typeLabel } from '../lib/format';
 
 export function Documents() {
@@ -67,14 +67,7 @@ export function DocumentList({ patientId }: { patientId?: string }) {
         </label>
         <label>
           Type
-          <select id="filter-type" value={filter.type ?? ''} onChange={(e) => setFilter({ ...filter, type: e.currentTarget.value || undefined })}>
-            <option value="">All types</option>
-            {DOCUMENT_TYPES.map((t) => (
-              <option key={t} value={t}>
-                {typeLabel(t)}
-              </option>
-            ))}
-          </select>
+          <TypeSelect id="filter-type" value={filter.type ?? ''} onChange={(type) => setFilter({ ...filter, type: type || undefined })} any="All types" />
         </label>
         <label for="filter-from">
           From

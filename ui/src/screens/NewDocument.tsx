@@ -1,8 +1,8 @@
 // Writing a note (works offline, from a template if wanted) or uploading a file (needs a
 // connection), for one patient.
 import { useState } from 'preact/hooks';
-import { call, DOCUMENT_TYPES, type AppError } from '../api';
-import { DateInput, ErrorMessage, Field, useStatus } from '../components';
+import { call, type AppError } from '../api';
+import { DateInput, ErrorMessage, Field, TypeSelect, useStatus } from '../components';
 import { toBase64, today, typeLabel } from '../lib/format';
 import { useUnsaved } from '../lib/route';
 
@@ -88,13 +88,7 @@ export function NewDocument({ patientId }: { patientId: string }) {
         <form onSubmit={submit} class="stack">
           <div class="row-fields">
             <Field label="Type" id="document-type">
-              <select id="document-type" value={kind} onChange={(e) => setKind(e.currentTarget.value)}>
-                {DOCUMENT_TYPES.map((t) => (
-                  <option key={t} value={t}>
-                    {typeLabel(t)}
-                  </option>
-                ))}
-              </select>
+              <TypeSelect id="document-type" value={kind} onChange={setKind} />
             </Field>
             <Field label="Date" id="document-date" error={blame('date')}>
               <DateInput id="document-date" required value={date} onChange={setDate} />
