@@ -1004,23 +1004,17 @@ async fn update_in(
         require_patient(tx, &data).await?;
     }
     data.extend(fields.clone());
-    if let Some(refusal) = refused_insert(tx, table, id).await? {
-        // A correction of a row the platform refused to create: the whole row goes out as a
-        // creation again, if it now passes the check the platform runs.
-        let mut created = data.clone();
-        created.remove("id");
-        check(table, MutationOp::Insert, &created)?;
-        sqlx::query("UPDATE rows SET data = ? WHERE table_name = ? AND id = ?")
-            .bind(Value::Object(data).to_string())
-            .bind(table.as_str())
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        if table == SyncTable::HealthcareDocuments {
-            keep_local_text(tx, id, &fields).await?;
+    // A correction of a row the platform refused to create: the whole row goes out as a
+    // creation again, if it now passes the check the platform runs.
+    let resend = match refused_insert(tx, table, id).await? {
+        Some(refusal) => {
+            let mut created = data.clone();
+            created.remove("id");
+            check(table, MutationOp::Insert, &created)?;
+            Some((refusal, created))
         }
-        return resend_refused(tx, table, id, &refusal, created).await;
-    }
+        None => None,
+    };
     sqlx::query("UPDATE rows SET data = ? WHERE table_name = ? AND id = ?")
         .bind(Value::Object(data).to_string())
         .bind(table.as_str())
@@ -1029,6 +1023,9 @@ async fn update_in(
         .await?;
     if table == SyncTable::HealthcareDocuments {
         keep_local_text(tx, id, &fields).await?;
+    }
+    if let Some((refusal, created)) = resend {
+        return resend_refused(tx, table, id, &refusal, created).await;
     }
     // A field with an edit still unconfirmed shows that edit, not what the server has written
     // to it since: an edit of it knows no more than that earlier one's base, and says so (the
