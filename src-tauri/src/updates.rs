@@ -42,14 +42,14 @@ fn failed(e: tauri_plugin_updater::Error) -> AppError {
 pub async fn check(app: &AppHandle) -> CommandResult<UpdateInfo> {
     let desk = app.state::<Desk>();
     let endpoint = desk.settings.update_endpoint.as_deref().ok_or_else(|| {
+        AppError::new("not_configured", "Updates are not set up by your practice.")
+    })?;
+    let url = endpoint.parse().map_err(|_| {
         AppError::new(
-            "not_configured",
-            "No update server is configured (set RECORDS_UPDATE_ENDPOINT).",
+            "invalid",
+            "The update server address set up by your practice is not valid; ask them to check it.",
         )
     })?;
-    let url = endpoint
-        .parse()
-        .map_err(|_| AppError::new("invalid", "The update server address is not a URL."))?;
     let mut builder = app.updater_builder().endpoints(vec![url]).map_err(failed)?;
     // Tests sign with a throwaway key; release builds trust only the configured one.
     if cfg!(debug_assertions) {

@@ -1,8 +1,8 @@
 import { Fragment } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { call, type AppError, type Conflict, type RejectedEdit } from '../api';
-import { ErrorMessage, Page, useStatus } from '../components';
-import { FIELD_LABELS, showValue } from '../lib/format';
+import { ConfirmButton, ErrorMessage, Page, useStatus } from '../components';
+import { FIELD_LABELS, formatDateTime, showValue } from '../lib/format';
 
 export function Conflicts() {
   const status = useStatus();
@@ -35,32 +35,83 @@ export function Conflicts() {
         <>
           <h2>Changes the platform refused</h2>
           {rejected.map((r) => (
-            <article class="card" key={r.mutation_id}>
-              <p>
-                <strong>{r.op}</strong> of a {r.table === 'patients' ? 'patient' : 'document'}:{' '}
-                {r.reason}
-              </p>
-              <details>
-                <summary>What was sent</summary>
-                <dl class="meta">
-                  {Object.entries(r.fields)
-                    .filter(([k]) => k in FIELD_LABELS)
-                    .map(([k, v]) => (
-                    <Fragment key={k}>
-                      <dt>{FIELD_LABELS[k] ?? k}</dt>
-                      <dd>{showValue(v)}</dd>
-                    </Fragment>
-                  ))}
-                </dl>
-              </details>
-              <button type="button" onClick={() => call('dismiss_rejected', { mutation_id: r.mutation_id }).then(load, setError)}>
-                Dismiss
-              </button>
-            </article>
+            <RefusedCard key={r.mutation_id} refused={r} onDone={load} />
           ))}
         </>
       )}
     </Page>
+  );
+}
+
+/** A refused edit in words: [heading, what happens on discard] (the name when one was sent). */
+export function refusedWords(r: RejectedEdit): [string, string] {
+  const patient = r.table === 'patients';
+  const what = patient ? 'patient' : 'document';
+  const named = r.fields[patient ? 'name' : 'title'];
+  const name = typeof named === 'string' && named.trim() ? ` ${named.trim()}` : '';
+  if (r.op === 'insert') {
+    return [
+      `New ${what}${name} was not accepted`,
+      patient
+        ? `Discard this new patient? It will be removed from this computer, with any documents added to it here.`
+        : `Discard this new document? It will be removed from this computer.`,
+    ];
+  }
+  if (r.op === 'delete') return [`Deleting a ${what}${name} was refused`, ''];
+  return [`A change to a ${what}${name} was refused`, ''];
+}
+
+/** A change the platform refused: why and when; a refused creation is corrected or discarded. */
+function RefusedCard({ refused: r, onDone }: { refused: RejectedEdit; onDone: () => void }) {
+  const [error, setError] = useState<AppError | null>(null);
+  const [heading, question] = refusedWords(r);
+  const creation = r.op === 'insert';
+  const href = r.table === 'patients' ? `#/patients/${r.row_id}` : `#/documents/${r.row_id}`;
+  const reason = r.reason ? r.reason.charAt(0).toUpperCase() + r.reason.slice(1) : '';
+  const dismiss = () => call('dismiss_rejected', { mutation_id: r.mutation_id }).then(onDone, (e) => setError(e as AppError));
+  const sent = Object.entries(r.fields).filter(([k]) => k in FIELD_LABELS);
+  return (
+    <article class="card refused" data-mutation-id={r.mutation_id} data-op={r.op} aria-labelledby={`refused-${r.mutation_id}`}>
+      <h3 id={`refused-${r.mutation_id}`}>{heading}</h3>
+      {reason && <p class="reason">{/[.!?]$/.test(reason) ? reason : `${reason}.`}</p>}
+      <p class="muted">
+        Refused <time dateTime={r.created_at}>{formatDateTime(r.created_at)}</time>
+      </p>
+      {creation && (
+        <p>
+          The platform never received this {r.table === 'patients' ? 'patient' : 'document'}: it is only on this computer. Correct it and it is sent
+          again at the next sync, or discard it.
+        </p>
+      )}
+      {sent.length > 0 && (
+        <details>
+          <summary>What was sent</summary>
+          <dl class="meta">
+            {sent.map(([k, v]) => (
+              <Fragment key={k}>
+                <dt>{FIELD_LABELS[k] ?? k}</dt>
+                <dd>{showValue(v)}</dd>
+              </Fragment>
+            ))}
+          </dl>
+        </details>
+      )}
+      <ErrorMessage error={error} />
+      <div class="buttons">
+        {creation ? (
+          <>
+            <a href={href} class="button primary correct-it">
+              Correct it
+            </a>
+            <ConfirmButton label="Discard" question={question} confirm="Discard" onConfirm={dismiss} />
+          </>
+        ) : (
+          <button type="button" class="dismiss" onClick={dismiss}>
+            Dismiss
+          </button>
+        )}
+      </div>
+    </article>
   );
 }
 

@@ -1,17 +1,34 @@
+// What synchronization did, newest first (the order Rust gives): from the platform's log and
+// this computer's own changes the platform refused.
 import { useEffect, useState } from 'preact/hooks';
 import { call, type AppError, type LogEntry } from '../api';
 import { ErrorMessage, Page, useStatus } from '../components';
+import { formatDateTime } from '../lib/format';
 
-const STATUSES = ['pending', 'in progress', 'success', 'failure'];
-const ACTIONS = [
-  'manual sync',
-  'automatic sync',
-  'automatic update',
-  'document request',
-  'document shared',
-  'share revoked',
-  'document uploaded',
-];
+/** Each status, in words. */
+export const STATUS_LABELS: Record<string, string> = {
+  pending: 'Waiting',
+  'in progress': 'In progress',
+  success: 'Done',
+  failure: 'Failed',
+};
+
+/** Each action, in words. */
+export const ACTION_LABELS: Record<string, string> = {
+  'manual sync': 'Sync started by hand',
+  'automatic sync': 'Automatic sync',
+  'automatic update': "Updated from the provider's records",
+  'document request': 'Documents requested',
+  'document shared': 'Document shared',
+  'share revoked': 'Sharing stopped',
+  'document uploaded': 'Document uploaded',
+  'offline edit': 'Change made on this computer',
+};
+
+/** A value in words: its label, else the value itself with a capital letter. */
+function words(labels: Record<string, string>, value: string): string {
+  return labels[value] ?? value.charAt(0).toUpperCase() + value.slice(1);
+}
 
 export function SyncLog() {
   const status = useStatus();
@@ -20,9 +37,20 @@ export function SyncLog() {
   const [error, setError] = useState<AppError | null>(null);
 
   useEffect(() => {
-    const t = setTimeout(() => call<LogEntry[]>('sync_log', { filter }).then(setEntries, setError), 150);
-    return () => clearTimeout(t);
-  }, [filter, status?.last_sync]);
+    let current = true;
+    const t = setTimeout(
+      () =>
+        call<LogEntry[]>('sync_log', { filter }).then(
+          (e) => current && setEntries(e),
+          (e) => current && setError(e as AppError),
+        ),
+      150,
+    );
+    return () => {
+      current = false;
+      clearTimeout(t);
+    };
+  }, [filter, status?.last_sync, status?.rejected]);
 
   const set = (key: 'status' | 'action' | 'text') => (e: Event) =>
     setFilter({ ...filter, [key]: (e.currentTarget as HTMLInputElement).value || undefined });
@@ -30,58 +58,67 @@ export function SyncLog() {
   return (
     <Page title="Sync log">
       <div class="toolbar filters" role="search" aria-label="Filter the log">
-        <label>
-          Search
-          <input id="log-search" type="search" placeholder="Words in the details" onInput={set('text')} />
-        </label>
-        <label>
-          Status
-          <select onChange={set('status')}>
-            <option value="">All</option>
-            {STATUSES.map((s) => (
-              <option key={s}>{s}</option>
+        <div class="field">
+          <label for="log-search">Search</label>
+          <input id="log-search" type="search" placeholder="Words in the details or a patient's name" onInput={set('text')} />
+        </div>
+        <div class="field">
+          <label for="log-status">Status</label>
+          <select id="log-status" value={filter.status ?? ''} onChange={set('status')}>
+            <option value="">All statuses</option>
+            {Object.entries(STATUS_LABELS).map(([value, label]) => (
+              <option key={value} value={value}>
+                {label}
+              </option>
             ))}
           </select>
-        </label>
-        <label>
-          Action
-          <select onChange={set('action')}>
-            <option value="">All</option>
-            {ACTIONS.map((a) => (
-              <option key={a}>{a}</option>
+        </div>
+        <div class="field">
+          <label for="log-action">Action</label>
+          <select id="log-action" value={filter.action ?? ''} onChange={set('action')}>
+            <option value="">All actions</option>
+            {Object.entries(ACTION_LABELS).map(([value, label]) => (
+              <option key={value} value={value}>
+                {label}
+              </option>
             ))}
           </select>
-        </label>
+        </div>
       </div>
       <ErrorMessage error={error} />
       {entries && entries.length === 0 && <p class="empty">No entries match.</p>}
       {entries && entries.length > 0 && (
-        <table class="log">
+        <table class="log" id="sync-log">
           <thead>
             <tr>
               <th scope="col">When</th>
-              <th scope="col">Action</th>
+              <th scope="col">What</th>
+              <th scope="col">Patient</th>
+              <th scope="col">By</th>
               <th scope="col">Status</th>
               <th scope="col">Details</th>
             </tr>
           </thead>
           <tbody>
             {entries.map((e) => (
-              <tr key={e.id}>
-                <td>{new Date(e.timestamp).toLocaleString()}</td>
-                <td>{e.action}</td>
+              <tr key={e.id} data-action={e.action} data-status={e.status}>
                 <td>
-                  <span class={`status-${e.status.replace(' ', '-')}`}>{e.status}</span>
+                  <time dateTime={e.timestamp}>{formatDateTime(e.timestamp)}</time>
                 </td>
+                <td>{words(ACTION_LABELS, e.action)}</td>
                 <td>
-                  {e.details}
-                  {e.patient_id && (
-                    <>
-                      {' '}
-                      <a href={`#/patients/${e.patient_id}`}>patient</a>
-                    </>
-                  )}
+                  {e.patient_id &&
+                    (e.patient_name ? (
+                      <a href={`#/patients/${encodeURIComponent(e.patient_id)}`}>{e.patient_name}</a>
+                    ) : (
+                      <span class="muted">a patient no longer on this computer</span>
+                    ))}
                 </td>
+                <td>{e.user_name ?? ''}</td>
+                <td>
+                  <span class={`status-${e.status.replace(/ /g, '-')}`}>{words(STATUS_LABELS, e.status)}</span>
+                </td>
+                <td>{e.details}</td>
               </tr>
             ))}
           </tbody>
