@@ -186,7 +186,9 @@ enum RejectedCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Forget a refused edit once it is dealt with.
+    /// Set a refused edit aside once it is dealt with (it stays in the sync log). A refused
+    /// new record (op `insert`) is discarded from the replica with it; to send it again
+    /// instead, correct it (`patients edit`, `documents edit`).
     Dismiss { mutation_id: String },
 }
 
