@@ -182,7 +182,7 @@ export function SyncBar({ status, progress }: { status: Status; progress: Progre
         {status.pending > 0 && `${plural(status.pending, 'change', 'changes')} to send`}
         {status.pending > 0 && status.rejected > 0 && ', '}
         {status.rejected > 0 && (
-          <a href="#/conflicts" class="refused">
+          <a href="#/conflicts" class="refused-count">
             {plural(status.rejected, 'change', 'changes')} refused
           </a>
         )}
