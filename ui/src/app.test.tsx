@@ -1,5 +1,6 @@
 import { fireEvent, render, screen } from '@testing-library/preact';
 import type { Status } from './api';
+import { SIGNED_IN } from './test-support';
 
 const invoke = vi.fn();
 vi.mock('@tauri-apps/api/core', () => ({ invoke: (...args: unknown[]) => invoke(...args) }));
@@ -8,20 +9,7 @@ vi.mock('@tauri-apps/api/event', () => ({ listen: () => Promise.resolve(() => {}
 const { SyncBar, navFor } = await import('./app');
 const { SignIn } = await import('./screens/SignIn');
 
-const status: Status = {
-  signed_in: true,
-  server: 'http://127.0.0.1:8080',
-  user: null,
-  online: false,
-  syncing: false,
-  pending: 2,
-  conflicts: 0,
-  rejected: 0,
-  last_sync: null,
-  default_server: 'http://127.0.0.1:8080',
-  notice: null,
-  can: { create_patients: true, manage_users: false, create_user_types: ['patient'] },
-};
+const status: Status = { ...SIGNED_IN, user: null, online: false, pending: 2 };
 
 describe('SyncBar', () => {
   it('shows offline and the pending count, and starts a sync', () => {

@@ -1,26 +1,14 @@
 import { fireEvent, render, screen } from '@testing-library/preact';
 import type { Conflict, Status } from '../api';
 import { StatusContext } from '../components';
+import { SIGNED_IN } from '../test-support';
 
 const invoke = vi.fn();
 vi.mock('@tauri-apps/api/core', () => ({ invoke: (...args: unknown[]) => invoke(...args) }));
 
 const { Conflicts } = await import('./Conflicts');
 
-const status: Status = {
-  signed_in: true,
-  server: 'http://127.0.0.1:8080',
-  user: null,
-  online: true,
-  syncing: false,
-  pending: 0,
-  conflicts: 2,
-  rejected: 1,
-  last_sync: null,
-  default_server: '',
-  notice: null,
-  can: { create_patients: true, manage_users: false, create_user_types: ['patient'] },
-};
+const status: Status = { ...SIGNED_IN, user: null, conflicts: 2, rejected: 1, default_server: '' };
 
 const conflicts: Conflict[] = [
   {

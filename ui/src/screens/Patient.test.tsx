@@ -1,6 +1,7 @@
 import { act, fireEvent, render, screen, waitFor } from '@testing-library/preact';
 import type { HealthcareDocument, PatientDetail as Detail, Status } from '../api';
 import { StatusContext } from '../components';
+import { SIGNED_IN } from '../test-support';
 
 const invoke = vi.fn();
 vi.mock('@tauri-apps/api/core', () => ({ invoke: (...args: unknown[]) => invoke(...args) }));
@@ -10,20 +11,7 @@ const { PatientDetail } = await import('./PatientDetail');
 const { DocumentList } = await import('./Documents');
 const { App } = await import('../app');
 
-const status: Status = {
-  signed_in: true,
-  server: 'http://127.0.0.1:8080',
-  user: { id: 'me', email: 'dee@example.org', name: 'Dee', type: 'dietician' },
-  online: true,
-  syncing: false,
-  pending: 0,
-  conflicts: 0,
-  rejected: 0,
-  last_sync: '2026-11-29T10:00:00Z',
-  default_server: '',
-  notice: null,
-  can: { create_patients: true, manage_users: false, create_user_types: ['patient'] },
-};
+const status: Status = { ...SIGNED_IN, last_sync: '2026-11-29T10:00:00Z', default_server: '' };
 
 const all = { edit: true, delete: true, add_documents: true, request_documents: true };
 

@@ -1,26 +1,14 @@
 import { render, screen } from '@testing-library/preact';
 import type { Status } from '../api';
 import { StatusContext } from '../components';
+import { SIGNED_IN } from '../test-support';
 
 const invoke = vi.fn();
 vi.mock('@tauri-apps/api/core', () => ({ invoke: (...args: unknown[]) => invoke(...args) }));
 
 const { PatientList } = await import('./PatientList');
 
-const base: Status = {
-  signed_in: true,
-  server: 'http://127.0.0.1:8080',
-  user: null,
-  online: true,
-  syncing: true,
-  pending: 0,
-  conflicts: 0,
-  rejected: 0,
-  last_sync: null,
-  default_server: '',
-  notice: null,
-  can: { create_patients: true, manage_users: false, create_user_types: ['patient'] },
-};
+const base: Status = { ...SIGNED_IN, user: null, syncing: true, default_server: '' };
 
 const patients = ['Ana Lima', 'Bruno Okafor', 'Chloe Nguyen'].map((name, i) => ({
   id: `p${i}`,

@@ -1,25 +1,13 @@
 import { fireEvent, render, screen } from '@testing-library/preact';
 import type { Status } from '../api';
+import { SIGNED_IN } from '../test-support';
 
 const invoke = vi.fn();
 vi.mock('@tauri-apps/api/core', () => ({ invoke: (...args: unknown[]) => invoke(...args) }));
 
 const { SignIn } = await import('./SignIn');
 
-const status: Status = {
-  signed_in: false,
-  server: null,
-  user: null,
-  online: true,
-  syncing: false,
-  pending: 0,
-  conflicts: 0,
-  rejected: 0,
-  last_sync: null,
-  default_server: 'https://records.example.org',
-  notice: null,
-  can: { create_patients: false, manage_users: false, create_user_types: [] },
-};
+const status: Status = { ...SIGNED_IN, signed_in: false, server: null, user: null, default_server: 'https://records.example.org', can: { create_patients: false, manage_users: false, create_user_types: [] } };
 
 const advanced = () => document.querySelector('#advanced') as HTMLDetailsElement;
 const server = () => document.querySelector('#server') as HTMLInputElement;

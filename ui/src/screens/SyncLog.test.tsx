@@ -2,26 +2,14 @@ import { fireEvent, render, screen, within } from '@testing-library/preact';
 import type { LogEntry, Status } from '../api';
 import { StatusContext } from '../components';
 import { formatDateTime } from '../lib/format';
+import { SIGNED_IN } from '../test-support';
 
 const invoke = vi.fn();
 vi.mock('@tauri-apps/api/core', () => ({ invoke: (...args: unknown[]) => invoke(...args) }));
 
 const { SyncLog } = await import('./SyncLog');
 
-const status: Status = {
-  signed_in: true,
-  server: 'http://127.0.0.1:8080',
-  user: null,
-  online: true,
-  syncing: false,
-  pending: 0,
-  conflicts: 0,
-  rejected: 0,
-  last_sync: null,
-  default_server: '',
-  notice: null,
-  can: { create_patients: true, manage_users: false, create_user_types: ['patient'] },
-};
+const status: Status = { ...SIGNED_IN, user: null, default_server: '' };
 
 const entry = (over: Partial<LogEntry>): LogEntry => ({
   id: 'l',

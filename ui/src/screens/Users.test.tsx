@@ -2,6 +2,7 @@ import { fireEvent, render, screen, within } from '@testing-library/preact';
 import type { Status, User } from '../api';
 import { StatusContext } from '../components';
 import { birthWithAge } from '../lib/format';
+import { SIGNED_IN } from '../test-support';
 
 const invoke = vi.fn();
 vi.mock('@tauri-apps/api/core', () => ({ invoke: (...args: unknown[]) => invoke(...args) }));
@@ -10,20 +11,7 @@ const { Users } = await import('./Users');
 
 const admin: User = { id: 'u0', email: 'admin@example.org', name: 'Ada Admin', type: 'admin' };
 
-const status: Status = {
-  signed_in: true,
-  server: 'http://127.0.0.1:8080',
-  user: admin,
-  online: true,
-  syncing: false,
-  pending: 0,
-  conflicts: 0,
-  rejected: 0,
-  last_sync: null,
-  default_server: '',
-  notice: null,
-  can: { create_patients: false, manage_users: true, create_user_types: ['dietician', 'provider', 'patient'] },
-};
+const status: Status = { ...SIGNED_IN, user: admin, default_server: '', can: { create_patients: false, manage_users: true, create_user_types: ['dietician', 'provider', 'patient'] } };
 
 const users: User[] = [admin, { id: 'u1', email: 'dee@example.org', name: 'Dee Dietician', type: 'dietician' }];
 

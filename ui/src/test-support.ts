@@ -1,0 +1,18 @@
+// What the screens' unit tests share: a signed-in dietician's status, changed per test.
+import type { Status } from './api';
+
+/** A dietician, online, nothing waiting; spread it and change what the test is about. */
+export const SIGNED_IN: Status = {
+  signed_in: true,
+  server: 'http://127.0.0.1:8080',
+  user: { id: 'me', email: 'dee@example.org', name: 'Dee', type: 'dietician' },
+  online: true,
+  syncing: false,
+  pending: 0,
+  conflicts: 0,
+  rejected: 0,
+  last_sync: null,
+  default_server: 'http://127.0.0.1:8080',
+  notice: null,
+  can: { create_patients: true, manage_users: false, create_user_types: ['patient'] },
+};
