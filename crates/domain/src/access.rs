@@ -194,7 +194,9 @@ impl Caller {
 
     pub fn can_update_document(&self, doc: &DocumentFacts) -> Decision {
         if doc.is_php_synced() {
-            return Err(Denied("documents synced from the PHP are read-only"));
+            return Err(Denied(
+                "documents from the patient's healthcare provider are read-only",
+            ));
         }
         allow_if(
             matches!(self.kind, UserType::Dietician | UserType::Provider)
@@ -217,7 +219,7 @@ impl Caller {
             && doc.patient.owner_id == self.id;
         allow_if(
             self.is(UserType::Dietician) && (uploader || patients_dietician_of_php_doc),
-            "only the document's uploader, or the patient's dietician for PHP documents, may share it",
+            "only the document's uploader, or the patient's dietician for documents from the patient's healthcare provider, may share it",
         )
     }
 
@@ -265,10 +267,48 @@ mod tests {
             source: DocumentSource::PrimaryHealthcareProvider,
             source_user_id: None,
         };
-        assert!(d.can_update_document(&doc).is_err());
+        assert_eq!(
+            d.can_update_document(&doc),
+            Err(Denied(
+                "documents from the patient's healthcare provider are read-only"
+            ))
+        );
         assert!(d.can_delete_document(&doc).is_err());
         assert!(d.can_share_document(&doc).is_ok());
         assert!(caller(UserType::Admin).can_delete_document(&doc).is_ok());
+        let other = caller(UserType::Dietician);
+        assert!(other
+            .can_share_document(&doc)
+            .is_err_and(|Denied(why)| why.contains("healthcare provider")));
+    }
+
+    /// Refusals are read by dieticians: no jargon, no field or variable names.
+    #[test]
+    fn refusals_speak_plainly() {
+        let d = caller(UserType::Dietician);
+        let php_doc = DocumentFacts {
+            patient: PatientFacts {
+                owner_id: Uuid::now_v7(),
+                provider_id: None,
+            },
+            source: DocumentSource::PrimaryHealthcareProvider,
+            source_user_id: None,
+        };
+        let refusals = [
+            d.can_update_document(&php_doc),
+            d.can_share_document(&php_doc),
+            d.can_list_users(),
+            d.can_update_patient(&php_doc.patient),
+            d.can_manage_sync(&php_doc.patient),
+            d.can_upload_document(&php_doc.patient),
+            caller(UserType::Patient).can_create_patient(),
+        ];
+        for refusal in refusals {
+            let Err(Denied(why)) = refusal else {
+                panic!("expected a refusal")
+            };
+            assert!(!why.contains("PHP") && !why.contains('_'), "{why}");
+        }
     }
 
     #[test]

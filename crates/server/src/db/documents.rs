@@ -328,6 +328,26 @@ pub async fn insert_document_in(
     conn: &mut AnyConnection,
     new: NewDocument,
 ) -> DbResult<HealthcareDocument> {
+    insert_logged(conn, new, None).await
+}
+
+/// A document pulled from the patient's PHP (no uploader), stored inside the caller's
+/// transaction; its log entry names the provider it came from.
+pub async fn insert_pulled_document_in(
+    conn: &mut AnyConnection,
+    new: NewDocument,
+    provider: &str,
+) -> DbResult<HealthcareDocument> {
+    insert_logged(conn, new, Some(provider)).await
+}
+
+/// Stores the document and its log entry: "document uploaded" for one with an uploader, else
+/// received from `provider` (by name, when known).
+async fn insert_logged(
+    conn: &mut AnyConnection,
+    new: NewDocument,
+    provider: Option<&str>,
+) -> DbResult<HealthcareDocument> {
     let (hash, size) = new.body.digest();
     let at = now();
     let id = new.id;
@@ -365,7 +385,11 @@ pub async fn insert_document_in(
         ),
         None => (
             LogAction::AutomaticSync,
-            format!("Received from the PHP ({}).", document.kind.as_str()),
+            format!(
+                "Received from {} ({}).",
+                provider.unwrap_or("the patient's healthcare provider"),
+                document.kind.as_str()
+            ),
         ),
     };
     insert_log(

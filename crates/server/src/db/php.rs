@@ -4,7 +4,7 @@
 //! the PHP (the same report as a DocumentReference and a DiagnosticReport) is not stored
 //! twice. Each change and its log entry commit together.
 
-use super::documents::{digest, insert_document_in, store_body, DocumentBody, NewDocument};
+use super::documents::{digest, insert_pulled_document_in, store_body, DocumentBody, NewDocument};
 use super::logs::{insert_log, NewLogEntry};
 use super::{delete_document_in, now, Db, DbResult, RowExt};
 use connectors::fhir::mapping::{Incoming, IncomingDocument};
@@ -147,8 +147,13 @@ impl Db {
         Ok(())
     }
 
-    /// Stores one item of a pull for `patient_id`.
-    pub async fn apply_pulled(&self, patient_id: Uuid, item: &Incoming) -> DbResult<Applied> {
+    /// Stores one item of a pull for `patient_id` from their PHP, named `provider` in the log.
+    pub async fn apply_pulled(
+        &self,
+        patient_id: Uuid,
+        provider: &str,
+        item: &Incoming,
+    ) -> DbResult<Applied> {
         let mut tx = self.writer().begin().await?;
         let held = sqlx::query(
             "SELECT id, external_version, content_hash, type, title, date, author, mime_type \
@@ -160,7 +165,7 @@ impl Db {
         .await?;
         let applied = match (item, held) {
             (Incoming::Skipped { reason, .. }, _) => {
-                let details = format!("A document from the PHP was not stored: {reason}.");
+                let details = format!("A document from {provider} was not stored: {reason}.");
                 insert_log(
                     &mut *tx,
                     log(
@@ -178,7 +183,8 @@ impl Db {
             (Incoming::Retracted { .. }, Some(row)) => {
                 let id = row.id("id")?;
                 delete_document_in(&mut tx, id).await?;
-                let details = "Marked entered-in-error at the PHP; removed here.";
+                let details =
+                    format!("{provider} withdrew this document as entered in error; removed here.");
                 insert_log(
                     &mut *tx,
                     log(
@@ -186,7 +192,7 @@ impl Db {
                         Some(id),
                         LogAction::AutomaticUpdate,
                         LogStatus::Success,
-                        details,
+                        &details,
                     ),
                 )
                 .await?;
@@ -234,7 +240,8 @@ impl Db {
                         .bind(id.to_string())
                         .execute(&mut *tx)
                         .await?;
-                        let details = "Updated at the PHP; the new version replaced this one.";
+                        let details =
+                            format!("Updated at {provider}; the new version replaced this one.");
                         insert_log(
                             &mut *tx,
                             log(
@@ -242,7 +249,7 @@ impl Db {
                                 Some(id),
                                 LogAction::AutomaticUpdate,
                                 LogStatus::Success,
-                                details,
+                                &details,
                             ),
                         )
                         .await?;
@@ -266,7 +273,7 @@ impl Db {
                 } else {
                     let date = chrono::NaiveDate::parse_from_str(&doc.date, "%Y-%m-%d")
                         .map_err(|e| anyhow::anyhow!("a pulled document's date: {e}"))?;
-                    insert_document_in(
+                    insert_pulled_document_in(
                         &mut tx,
                         NewDocument {
                             id: domain::new_id(),
@@ -282,6 +289,7 @@ impl Db {
                             external_id: Some(doc.external_id.clone()),
                             external_version: Some(doc.version.clone()),
                         },
+                        provider,
                     )
                     .await?;
                     Applied::Stored

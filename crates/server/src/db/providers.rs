@@ -4,6 +4,7 @@
 
 use super::{now, Db, DbResult, RowExt, Sql};
 use crate::db::Bind;
+use sqlx::AnyConnection;
 use uuid::Uuid;
 
 /// How the platform signs in at a PHP.
@@ -230,4 +231,18 @@ impl Db {
         .await?;
         Ok(row.as_ref().map(provider_from_row).transpose()?)
     }
+}
+
+/// The name of the provider the patient is linked to, if any, for the texts people read (a
+/// provider's name is practice configuration, not PHI).
+pub async fn patient_provider_name(
+    conn: &mut AnyConnection,
+    patient_id: Uuid,
+) -> DbResult<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT pr.name FROM patients p JOIN providers pr ON pr.id = p.provider_id WHERE p.id = $1",
+    )
+    .bind(patient_id.to_string())
+    .fetch_optional(conn)
+    .await?)
 }

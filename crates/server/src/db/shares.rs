@@ -5,7 +5,7 @@ use super::logs::{insert_log, NewLogEntry};
 use super::{now, Db, DbResult, RowExt};
 use domain::dto::{DocumentRequest, DocumentShare, NewDocumentRequest, SharedDocument};
 use domain::kinds::ShareDelivery;
-use domain::{LogAction, LogStatus};
+use domain::{DocumentType, LogAction, LogStatus};
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
@@ -62,6 +62,7 @@ impl Db {
         .bind(delivery.as_str())
         .fetch_one(&mut *tx)
         .await?;
+        let with = practitioner(&mut tx, practitioner_id).await?;
         insert_log(
             &mut *tx,
             NewLogEntry {
@@ -70,7 +71,7 @@ impl Db {
                 user_id: Some(shared_by),
                 action: LogAction::DocumentShared,
                 status: LogStatus::Success,
-                details: Some(format!("Shared with practitioner {practitioner_id}.")),
+                details: Some(format!("Shared with {with}.")),
             },
         )
         .await?;
@@ -99,6 +100,7 @@ impl Db {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let share = share_from_row(&row)?;
+        let with = practitioner(&mut tx, share.practitioner_id).await?;
         insert_log(
             &mut *tx,
             NewLogEntry {
@@ -107,10 +109,7 @@ impl Db {
                 user_id: Some(revoked_by),
                 action: LogAction::ShareRevoked,
                 status: LogStatus::Success,
-                details: Some(format!(
-                    "Share with practitioner {} revoked.",
-                    share.practitioner_id
-                )),
+                details: Some(format!("Share with {with} revoked.")),
             },
         )
         .await?;
@@ -171,10 +170,13 @@ impl Db {
             request
                 .types
                 .iter()
-                .map(|t| t.as_str())
+                .map(|&t| plural(t))
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        let provider = super::providers::patient_provider_name(&mut tx, patient_id)
+            .await?
+            .unwrap_or_else(|| "the patient's healthcare provider".to_owned());
         let log = insert_log(
             &mut *tx,
             NewLogEntry {
@@ -183,7 +185,7 @@ impl Db {
                 user_id: Some(requested_by),
                 action: LogAction::DocumentRequest,
                 status: LogStatus::Pending,
-                details: Some(format!("Documents requested from the PHP ({what}).")),
+                details: Some(format!("Documents requested from {provider} ({what}).")),
             },
         )
         .await?;
@@ -222,4 +224,25 @@ impl Db {
             log_id: log.id,
         })
     }
+}
+
+/// A document type in the plural, as a request asks for it ("lab reports").
+fn plural(kind: DocumentType) -> String {
+    match kind {
+        DocumentType::DischargeSummary => "discharge summaries".to_owned(),
+        DocumentType::Other => "other documents".to_owned(),
+        _ => format!("{}s", kind.as_str()),
+    }
+}
+
+/// A practitioner as the log names them: by name (staff, not a patient), never by id.
+async fn practitioner(conn: &mut sqlx::AnyConnection, id: Uuid) -> DbResult<String> {
+    let name: Option<String> = sqlx::query_scalar("SELECT name FROM users WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    Ok(match name {
+        Some(name) => format!("practitioner {name}"),
+        None => "a practitioner".to_owned(),
+    })
 }

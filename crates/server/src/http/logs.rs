@@ -69,7 +69,7 @@ pub async fn get(
 #[utoipa::path(post, path = "/api/v1/patients/{patient_id}/sync", tag = "logs",
     security(("bearer" = [])), params(("patient_id" = Uuid, Path)),
     responses((status = 202, body = Job), (status = 403, body = Problem), (status = 404, body = Problem),
-              (status = 422, body = Problem, description = "the patient is not linked to a PHP")))]
+              (status = 422, body = Problem, description = "the patient is not linked to a healthcare provider")))]
 pub async fn manual_sync(
     State(app): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -99,7 +99,7 @@ pub async fn manual_sync(
 fn not_linked() -> ApiError {
     ApiError::invalid(
         "patient_id",
-        "this patient is not linked to a PHP; set provider_id first",
+        "this patient is not linked to a healthcare provider; choose their provider first",
     )
 }
 

@@ -36,7 +36,7 @@ pub(crate) fn update_sets(
     if identifier_after && provider_after.is_none() {
         return Err(ApiError::invalid(
             "provider_id",
-            "an identifier at the PHP needs the PHP's provider_id",
+            "the patient's ID at their provider needs their provider to be chosen too",
         ));
     }
     let text = |v: Option<String>| Bind::from(v);
@@ -137,7 +137,7 @@ pub async fn create(
     if new.provider_patient_identifier.is_some() && new.provider_id.is_none() {
         return Err(ApiError::invalid(
             "provider_id",
-            "an identifier at the PHP needs the PHP's provider_id",
+            "the patient's ID at their provider needs their provider to be chosen too",
         ));
     }
     let email = new.email.as_str().to_owned();

@@ -145,9 +145,15 @@ pub(super) async fn reconcile(
                                 .push("client details changed in Carepatron were taken".to_owned());
                         }
                         if !merged.conflicts.is_empty() {
+                            // Fields in words: "contact details", not `contact_details`.
+                            let fields: Vec<String> = merged
+                                .conflicts
+                                .iter()
+                                .map(|f| f.replace('_', " "))
+                                .collect();
                             notes.push(format!(
                                 "both sides changed {}: Carepatron kept contact fields, the platform clinical ones",
-                                merged.conflicts.join(", ")
+                                fields.join(", ")
                             ));
                         }
                         db.client_agreed(pid, &merged.view, stale).await?;

@@ -85,6 +85,17 @@ impl JobError {
         }
     }
 
+    /// The message with the connectors' generic "the PHP" replaced by the provider's name,
+    /// as people at the practice know it (a FHIR error reads "Riverside Medical's server
+    /// could not be reached").
+    fn naming(mut self, provider: &str) -> Self {
+        self.message = self
+            .message
+            .replace("the PHP's FHIR server", &format!("{provider}'s server"))
+            .replace("the PHP", provider);
+        self
+    }
+
     /// A wait, not a failure: run again after `after`.
     fn waiting(message: impl Into<String>, after: Duration) -> Self {
         Self {
@@ -395,7 +406,11 @@ async fn run(app: &AppState, owner: &str, job: Job) {
                 (true, Some(asked)) => asked,
                 _ => backoff(app, job.attempts, e.retry_after),
             };
-            let details = format!("{}; retrying in {} s.", e.message, wait.as_secs().max(1));
+            let details = format!(
+                "{}; retrying in {} s.",
+                capitalized(&e.message),
+                wait.as_secs().max(1)
+            );
             log.close(LogStatus::Failure, &details, true).await;
             db.settle_job(
                 job.id,
@@ -403,7 +418,7 @@ async fn run(app: &AppState, owner: &str, job: Job) {
                 JobStatus::Queued,
                 Some(wait),
                 &progress,
-                Some(&e.message),
+                Some(&sentence(&e.message)),
                 progressed || e.waiting,
             )
             .await
@@ -411,9 +426,11 @@ async fn run(app: &AppState, owner: &str, job: Job) {
         Err(e) => {
             let details = format!(
                 "{}; parked after {} attempt(s): an admin can re-run it once this is fixed.",
-                e.message, job.attempts
+                capitalized(&e.message),
+                job.attempts
             );
-            let _ = db.set_sync_error(job.patient_id, Some(&e.message)).await;
+            let shown = sentence(&e.message);
+            let _ = db.set_sync_error(job.patient_id, Some(&shown)).await;
             log.close(LogStatus::Failure, &details, true).await;
             tracing::warn!(job = %job.id, kind = job.kind.as_str(), "job parked");
             db.settle_job(
@@ -422,7 +439,7 @@ async fn run(app: &AppState, owner: &str, job: Job) {
                 JobStatus::Parked,
                 None,
                 &progress,
-                Some(&e.message),
+                Some(&shown),
                 false,
             )
             .await
@@ -435,12 +452,37 @@ async fn run(app: &AppState, owner: &str, job: Job) {
     }
 }
 
+/// `s` with its first letter in capitals.
+fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// A job's error as a sentence on its own (a patient's `sync_error`).
+fn sentence(s: &str) -> String {
+    let mut out = capitalized(s.trim_end());
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
 impl AppState {
-    /// The FHIR client for a provider, built once per version of its settings.
-    pub(crate) async fn fhir_source(&self, provider_id: Uuid) -> Result<Arc<FhirSource>, JobError> {
+    /// The FHIR client for a provider, built once per version of its settings, with the
+    /// provider's name for the texts people read.
+    pub(crate) async fn fhir_source(
+        &self,
+        provider_id: Uuid,
+    ) -> Result<(Arc<FhirSource>, String), JobError> {
         let access = self.db.provider_access(provider_id).await?.ok_or_else(|| {
-            JobError::permanent("the patient's PHP no longer exists; link the patient to another")
+            JobError::permanent(
+                "the patient's healthcare provider is no longer set up on the platform; link the patient to another",
+            )
         })?;
+        let name = access.provider.name.clone();
         if let Some((version, source)) = self
             .integrations
             .sources
@@ -449,7 +491,7 @@ impl AppState {
             .get(&provider_id)
         {
             if *version == access.provider.version {
-                return Ok(source.clone());
+                return Ok((source.clone(), name));
             }
         }
         let source = Arc::new(php::source_for(self, &access)?);
@@ -458,7 +500,7 @@ impl AppState {
             .lock()
             .expect("lock")
             .insert(provider_id, (access.provider.version, source.clone()));
-        Ok(source)
+        Ok((source, name))
     }
 
     /// Queues a job and wakes a worker.

@@ -3,6 +3,7 @@
 use super::{Done, JobError, Progress};
 use crate::app::AppState;
 use crate::db::jobs::{Job, JobCause, JobKind};
+use crate::db::php::RequestState;
 use crate::db::providers::{AuthMode, ProviderAccess};
 use connectors::fhir::keys::SigningKey;
 use connectors::fhir::mapping::first_pages;
@@ -21,15 +22,18 @@ const REQUEST_POLL: Duration = Duration::from_secs(30);
 /// A FHIR client for a provider's settings, its credential unsealed.
 pub(super) fn source_for(app: &AppState, access: &ProviderAccess) -> Result<FhirSource, JobError> {
     let p = &access.provider;
+    // Said to the dietician too (the patient's `sync_error`): what is wrong and who fixes it,
+    // without the server's settings (the admin's startup log names those).
     let secret = || {
         access
             .sealed_secret
             .as_deref()
             .and_then(|s| app.cipher.open(s))
             .ok_or_else(|| {
-                JobError::permanent(
-                    "the PHP's stored credential cannot be read with this instance's secrets key (RECORDS_SECRETS_KEY); enter it again",
-                )
+                JobError::permanent(format!(
+                    "the connection to {} needs its credentials entered again by an administrator",
+                    p.name
+                ))
             })
     };
     let auth = match p.auth_mode {
@@ -38,7 +42,12 @@ pub(super) fn source_for(app: &AppState, access: &ProviderAccess) -> Result<Fhir
         AuthMode::SmartBackend => Auth::SmartBackend {
             client_id: p.client_id.clone().unwrap_or_default(),
             key: SigningKey::from_pem(&secret()?, p.key_id.as_deref().unwrap_or_default())
-                .map_err(|e| JobError::permanent(e.to_string()))?,
+                .map_err(|e| {
+                    JobError::permanent(format!(
+                        "the connection to {} needs an administrator: {e}",
+                        p.name
+                    ))
+                })?,
             scope: p.scope.clone().unwrap_or_else(|| DEFAULT_SCOPE.to_owned()),
             token_url: p.token_url.clone(),
         },
@@ -47,7 +56,7 @@ pub(super) fn source_for(app: &AppState, access: &ProviderAccess) -> Result<Fhir
         max_document_bytes: app.config.max_body_bytes,
         ..Limits::default()
     };
-    Ok(FhirSource::new(&p.fhir_base_url, auth, limits)?)
+    FhirSource::new(&p.fhir_base_url, auth, limits).map_err(|e| JobError::from(e).naming(&p.name))
 }
 
 /// The live, linked patient of a job; `None` when there is nothing to do for them.
@@ -58,11 +67,12 @@ async fn linked(app: &AppState, job: &Job) -> Result<Option<(Patient, uuid::Uuid
     Ok(patient.provider_id.map(|provider| (patient, provider)))
 }
 
-/// The patient's id at the PHP: found before, or searched for now. An unsure match is an
-/// error for a person to resolve, never a guess.
+/// The patient's id at the PHP (`provider`, by name): found before, or searched for now. An
+/// unsure match is an error for a person to resolve, never a guess.
 async fn php_patient(
     app: &AppState,
     source: &FhirSource,
+    provider: &str,
     patient: &Patient,
 ) -> Result<String, JobError> {
     if let Some(id) = app.db.pull_state(patient.id).await?.php_patient_id {
@@ -79,21 +89,21 @@ async fn php_patient(
             app.db.set_php_match(patient.id, Some(&id), "found").await?;
             Ok(id)
         }
-        PatientMatch::Found(_) => Err(JobError::permanent(
-            "the PHP matched the patient to a record without a valid id",
-        )),
+        PatientMatch::Found(_) => Err(JobError::permanent(format!(
+            "{provider} found the patient but sent their record without a valid ID"
+        ))),
         PatientMatch::Unsure(n) => {
             app.db.set_php_match(patient.id, None, "unsure").await?;
             Err(JobError::permanent(format!(
-                "{n} possible records at the PHP and none certain; set the patient's identifier at the PHP (provider_patient_identifier) to say which"
+                "{n} records at {provider} could be this patient and none is certain; enter the patient's ID at their provider to say which"
             )))
         }
         PatientMatch::NotFound => {
             app.db.set_php_match(patient.id, None, "not found").await?;
             let how = if patient.provider_patient_identifier.is_some() {
-                "no record at the PHP has the patient's identifier; check provider_patient_identifier"
+                format!("{provider} has no record with the patient's ID at their provider; check that ID")
             } else {
-                "no record at the PHP matches the patient's name, birth date and email; set provider_patient_identifier"
+                format!("{provider} has no record matching the patient's name, birth date and email; enter the patient's ID at their provider")
             };
             Err(JobError::permanent(how))
         }
@@ -111,11 +121,25 @@ fn overlapped(instant: &str, overlap: Duration) -> Option<String> {
 pub(super) async fn pull(app: &AppState, job: &Job, progress: &Progress) -> Result<Done, JobError> {
     let Some((patient, provider)) = linked(app, job).await? else {
         return Ok(Done::Finished(
-            "The patient is deleted or no longer linked to a PHP; nothing to pull.".into(),
+            "The patient is deleted or no longer linked to a healthcare provider; nothing to pull."
+                .into(),
         ));
     };
-    let source = app.fhir_source(provider).await?;
-    let php_id = php_patient(app, &source, &patient).await?;
+    let (source, name) = app.fhir_source(provider).await?;
+    pull_from(app, &source, &name, &patient, progress)
+        .await
+        .map_err(|e| e.naming(&name))
+}
+
+/// [`pull`] from the patient's PHP, `provider` by name.
+async fn pull_from(
+    app: &AppState,
+    source: &FhirSource,
+    provider: &str,
+    patient: &Patient,
+    progress: &Progress,
+) -> Result<Done, JobError> {
+    let php_id = php_patient(app, source, provider, patient).await?;
     let since = app
         .db
         .pull_state(patient.id)
@@ -132,9 +156,13 @@ pub(super) async fn pull(app: &AppState, job: &Job, progress: &Progress) -> Resu
             if pages == 0 {
                 // The PHP's clock when the search began; the earliest of the searches.
                 let Some(t) = got.server_time else {
-                    return Err(JobError::permanent(
-                        "the PHP's search answers carry no time (Bundle.meta.lastUpdated or Date), so changes cannot be followed",
-                    ));
+                    tracing::warn!(
+                        provider,
+                        "a FHIR search answer carries neither Bundle.meta.lastUpdated nor a Date header"
+                    );
+                    return Err(JobError::permanent(format!(
+                        "{provider}'s server does not say when it answered, so the platform cannot tell what changed there"
+                    )));
                 };
                 watermark = Some(match watermark {
                     Some(w) if w <= t => w,
@@ -144,12 +172,12 @@ pub(super) async fn pull(app: &AppState, job: &Job, progress: &Progress) -> Resu
             pages += 1;
             if pages > max_pages {
                 return Err(JobError::permanent(format!(
-                    "the PHP's search went past {max_pages} pages; stopped"
+                    "{provider} sent more than {max_pages} pages of documents; the pull stopped there"
                 )));
             }
             progress.add("found", got.items.len() as u64);
             for item in &got.items {
-                let applied = app.db.apply_pulled(patient.id, item).await?;
+                let applied = app.db.apply_pulled(patient.id, provider, item).await?;
                 progress.add(applied.counter(), 1);
             }
             next = got.next;
@@ -161,7 +189,7 @@ pub(super) async fn pull(app: &AppState, job: &Job, progress: &Progress) -> Resu
     let p = progress.snapshot();
     let n = |k: &str| p[k].as_u64().unwrap_or(0);
     Ok(Done::Finished(format!(
-        "Pulled from the PHP: {} found, {} new, {} updated, {} removed, {} unchanged, {} not stored.",
+        "Pulled from {provider}: {} found, {} new, {} updated, {} removed, {} unchanged, {} not stored.",
         n("found"),
         n("stored"),
         n("updated"),
@@ -181,21 +209,30 @@ pub(super) async fn request(app: &AppState, job: &Job) -> Result<Done, JobError>
         return Ok(Done::Finished("The request no longer exists.".into()));
     };
     let Some((patient, provider)) = linked(app, job).await? else {
+        let details = "The patient is no longer linked to a healthcare provider.";
         app.db
-            .settle_request(
-                request_id,
-                LogStatus::Failure,
-                None,
-                "The patient is no longer linked to a PHP.",
-            )
+            .settle_request(request_id, LogStatus::Failure, None, details)
             .await?;
-        return Ok(Done::Finished(
-            "The patient is no longer linked to a PHP.".into(),
-        ));
+        return Ok(Done::Finished(details.into()));
     };
-    let source = app.fhir_source(provider).await?;
+    let (source, name) = app.fhir_source(provider).await?;
+    follow(app, job, request_id, state, &source, &name, &patient)
+        .await
+        .map_err(|e| e.naming(&name))
+}
+
+/// [`request`] at the patient's PHP, `provider` by name.
+async fn follow(
+    app: &AppState,
+    job: &Job,
+    request_id: uuid::Uuid,
+    state: RequestState,
+    source: &FhirSource,
+    provider: &str,
+    patient: &Patient,
+) -> Result<Done, JobError> {
     let Some(reference) = state.php_reference else {
-        let php_id = php_patient(app, &source, &patient).await?;
+        let php_id = php_patient(app, source, provider, patient).await?;
         // An earlier attempt that did not hear back may have made the Task already.
         let earlier = match state.status {
             LogStatus::InProgress => source.find_request(&request_id.to_string()).await?,
@@ -209,7 +246,7 @@ pub(super) async fn request(app: &AppState, job: &Job) -> Result<Done, JobError>
                         request_id,
                         LogStatus::InProgress,
                         None,
-                        "Sending to the PHP.",
+                        &format!("Sending the request to {provider}."),
                     )
                     .await?;
                 source
@@ -222,18 +259,17 @@ pub(super) async fn request(app: &AppState, job: &Job) -> Result<Done, JobError>
                     .await?
             }
         };
-        let kind = reference.split('/').next().unwrap_or("request");
         app.db
             .settle_request(
                 request_id,
                 LogStatus::InProgress,
                 Some(&reference),
-                &format!("Sent to the PHP as a FHIR {kind}; waiting for it."),
+                &format!("Sent to {provider}; waiting for them to answer it."),
             )
             .await?;
         return Ok(Done::Again(
             Duration::from_secs(1),
-            format!("Request sent to the PHP ({kind})."),
+            format!("Request sent to {provider}."),
         ));
     };
     let status = source.request_status(&reference).await?;
@@ -252,15 +288,18 @@ pub(super) async fn request(app: &AppState, job: &Job) -> Result<Done, JobError>
                     request_id,
                     LogStatus::Success,
                     None,
-                    "The PHP completed the request; its documents are being pulled.",
+                    &format!("{provider} completed the request; its documents are being pulled."),
                 )
                 .await?;
-            Ok(Done::Finished(
-                "The PHP completed the request; pulling its documents.".into(),
-            ))
+            Ok(Done::Finished(format!(
+                "{provider} completed the request; pulling its documents."
+            )))
         }
         "rejected" | "failed" | "cancelled" | "entered-in-error" | "revoked" => {
-            let details = format!("The PHP did not fulfil the request (status {status}).");
+            let details = format!(
+                "{provider} did not fulfil the request (marked {}).",
+                in_words(&status)
+            );
             app.db
                 .settle_request(request_id, LogStatus::Failure, None, &details)
                 .await?;
@@ -268,7 +307,13 @@ pub(super) async fn request(app: &AppState, job: &Job) -> Result<Done, JobError>
         }
         _ => Ok(Done::Again(
             REQUEST_POLL.min(app.config.jobs.poll * 30),
-            format!("The PHP has the request (status {status})."),
+            format!("{provider} has the request ({}).", in_words(&status)),
         )),
     }
+}
+
+/// A FHIR Task's (or CommunicationRequest's) status in words: `in progress`, `entered in
+/// error`.
+fn in_words(status: &str) -> String {
+    status.replace('-', " ")
 }

@@ -195,12 +195,15 @@ both_backends! {
         let lipids = app.get(&format!("/api/v1/documents/{}", lipids["id"].as_str().unwrap()), &php.diet).await.expect(200);
         assert!(lipids.body["content"].as_str().is_some_and(|c| c.contains("- LDL cholesterol: ")));
 
-        // The log tells each step: every document received, and the attempt's summary.
+        // The log tells each step: every document received, and the attempt's summary, naming
+        // the provider as the practice knows it.
         let entries = logs(&app, &php.diet, patient).await;
-        let received = entries.iter().filter(|e| e["details"].as_str().is_some_and(|d| d.starts_with("Received from the PHP"))).count();
+        let received = entries.iter().filter(|e| e["details"].as_str().is_some_and(|d| d.starts_with("Received from Springfield Clinic ("))).count();
         assert_eq!(received, 6);
+        assert!(entries.iter().any(|e| e["details"] == "Received from Springfield Clinic (lab report)."), "{entries:#?}");
         assert!(entries.iter().any(|e| e["status"] == "success"
-            && e["details"].as_str().is_some_and(|d| d.starts_with("Pulled from the PHP: 6 found, 6 new"))), "{entries:#?}");
+            && e["details"].as_str().is_some_and(|d| d.starts_with("Pulled from Springfield Clinic: 6 found, 6 new"))), "{entries:#?}");
+        assert!(entries.iter().all(|e| !e["details"].as_str().unwrap_or_default().contains("PHP")), "{entries:#?}");
 
         // Again on demand: the overlap window re-reads them, nothing is stored twice.
         let job = manual_sync(&app, &php.diet, patient).await;
@@ -230,7 +233,10 @@ both_backends! {
         assert_eq!(ours.body["content"], "Revised note.");
         assert_eq!(ours.body["version"], 2);
         let entries = logs(&app, &php.diet, patient).await;
-        assert!(entries.iter().any(|e| e["action"] == "automatic update" && e["details"].as_str().is_some_and(|d| d.contains("entered-in-error"))));
+        assert!(entries.iter().any(|e| e["action"] == "automatic update"
+            && e["details"] == "Springfield Clinic withdrew this document as entered in error; removed here."), "{entries:#?}");
+        assert!(entries.iter().any(|e| e["action"] == "automatic update"
+            && e["details"] == "Updated at Springfield Clinic; the new version replaced this one."), "{entries:#?}");
         assert!(entries.iter().any(|e| e["action"] == "manual sync" && e["status"] == "success"));
         // The job is the patient's dietician's to read, not another's.
         let other = app.user(Dietician).await;
@@ -264,7 +270,7 @@ both_backends! {
             (entry["status"] == "success").then_some(entry)
         })
         .await;
-        assert!(entry["details"].as_str().is_some_and(|d| d.contains("completed")), "{entry}");
+        assert_eq!(entry["details"], "Springfield Clinic completed the request; its documents are being pulled.", "{entry}");
     }
 
     async fn a_key_the_php_does_not_know_parks_the_job_until_an_admin_replays_it(app) {
@@ -278,6 +284,7 @@ both_backends! {
         assert_eq!(parked["attempts"], 1, "refused credentials are not retried: {parked}");
         let error = parked["last_error"].as_str().expect("error");
         assert!(error.contains("client assertion") && error.contains("ES384"), "{error}");
+        assert!(error.starts_with("Springfield Clinic refused") && !error.contains("PHP"), "{error}");
         let shown = app.get(&format!("/api/v1/patients/{patient}"), &php.diet).await.expect(200);
         assert_eq!(shown.body["sync_error"].as_str(), Some(error));
         let entries = logs(&app, &php.diet, patient).await;
@@ -331,6 +338,37 @@ both_backends! {
         let failures = logs(&app, &php.diet, patient).await.into_iter()
             .filter(|e| e["details"].as_str().is_some_and(|d| d.contains("retrying in"))).count();
         assert_eq!(failures, 2, "each attempt logged");
+    }
+
+    async fn a_credential_that_cannot_be_read_asks_for_an_administrator_in_plain_words(app) {
+        let admin = app.user(Admin).await;
+        let diet = app.user(Dietician).await;
+        let provider = app
+            .post("/api/v1/providers", &admin,
+                  json!({"name": "Riverside Medical", "fhir_base_url": "https://php.example/fhir",
+                         "auth": {"mode": "bearer", "token": "s3cret-static-token"}}))
+            .await
+            .expect(201)
+            .id();
+        // Sealed under another instance's secrets key, as after a key that changed.
+        sqlx::query("UPDATE providers SET secret = 'v1:c2VhbGVkIGVsc2V3aGVyZQ=='")
+            .execute(app.db.pool())
+            .await
+            .expect("unreadable credential");
+        let patient = app.patient(&diet, json!({"provider_id": provider})).await;
+        let shown = eventually("the sync error", || async {
+            let p = app.get(&format!("/api/v1/patients/{patient}"), &diet).await.expect(200).body;
+            p["sync_error"].as_str().map(str::to_owned)
+        })
+        .await;
+        assert_eq!(shown, "The connection to Riverside Medical needs its credentials entered again by an administrator.");
+        let entries = logs(&app, &diet, patient).await;
+        let parked = entries.iter()
+            .find(|e| e["status"] == "failure")
+            .and_then(|e| e["details"].as_str())
+            .expect("the failed attempt");
+        assert!(parked.starts_with("The connection to Riverside Medical needs its credentials entered again"), "{parked}");
+        assert!(!parked.contains("RECORDS_") && !parked.contains("PHP"), "{parked}");
     }
 }
 
@@ -1132,7 +1170,7 @@ async fn two_instances_on_one_postgres_run_each_job_once() {
     // Each attempt writes one log entry: one per patient means no job ran twice.
     let attempts: Vec<(String, i64)> = sqlx::query_as(
         "SELECT patient_id, count(*) FROM synchronization_log \
-         WHERE details LIKE 'Pulled from the PHP%' GROUP BY patient_id",
+         WHERE details LIKE 'Pulled from Springfield Clinic:%' GROUP BY patient_id",
     )
     .fetch_all(&pool)
     .await
@@ -1329,6 +1367,64 @@ async fn external_fhir_server() {
 }
 
 both_backends! {
+    async fn what_dieticians_read_names_the_provider_and_no_fields(app) {
+        let admin = app.user(Admin).await;
+        let diet = app.user(Dietician).await;
+        let provider = app
+            .post("/api/v1/providers", &admin,
+                  json!({"name": "Riverside Medical", "fhir_base_url": "https://php.example/fhir"}))
+            .await
+            .expect(201)
+            .id();
+        // A request's log entry says whom it went to, and for what.
+        let linked = app.patient(&diet, json!({"provider_id": provider})).await;
+        let request = app
+            .post(&format!("/api/v1/patients/{linked}/request-documents"), &diet,
+                  json!({"types": ["lab report", "discharge summary"]}))
+            .await
+            .expect(202);
+        let log_id = request.body["log_id"].as_str().expect("log id");
+        let entry = app.get(&format!("/api/v1/logs/{log_id}"), &diet).await.expect(200).body;
+        assert_eq!(entry["details"], "Documents requested from Riverside Medical (lab reports, discharge summaries).");
+
+        // Refusals name no fields in their prose; the problem's `field` still names the JSON.
+        let unlinked = app.patient(&diet, json!({})).await;
+        for path in ["sync", "request-documents"] {
+            let refused = app
+                .post(&format!("/api/v1/patients/{unlinked}/{path}"), &diet, json!({}))
+                .await
+                .problem(422, "validation_failed");
+            let text = refused.body.to_string();
+            assert!(text.contains("not linked to a healthcare provider"), "{text}");
+            assert!(!text.contains("PHP") && !text.contains("provider_id"), "{text}");
+        }
+        let refused = app
+            .put(&format!("/api/v1/patients/{unlinked}"), &diet,
+                 json!({"provider_patient_identifier": "MRN-1"}))
+            .await
+            .problem(422, "validation_failed");
+        let text = refused.body.to_string();
+        assert!(text.contains("the patient's ID at their provider"), "{text}");
+        assert!(text.contains("\"provider_id\""), "the field is still named: {text}");
+        assert!(!text.contains("PHP") && !text.contains("provider_id first"), "{text}");
+
+        // Shares name the practitioner, not their id.
+        let note = app.text_document(&diet, linked, "Plan").await;
+        let practitioner = app.user(domain::UserType::Practitioner).await;
+        let share = app
+            .post(&format!("/api/v1/documents/{note}/share"), &diet,
+                  json!({"practitioner_id": practitioner.id}))
+            .await
+            .expect(201)
+            .id();
+        app.delete(&format!("/api/v1/documents/{note}/shares/{share}"), &diet).await.expect(204);
+        let entries = logs(&app, &diet, linked).await;
+        let said = |d: &str| entries.iter().any(|e| e["details"] == d);
+        assert!(said("Shared with practitioner Test practitioner."), "{entries:#?}");
+        assert!(said("Share with practitioner Test practitioner revoked."), "{entries:#?}");
+        assert!(!format!("{entries:?}").contains(&practitioner.id.to_string()), "{entries:#?}");
+    }
+
     async fn providers_keep_their_secrets_and_go_only_when_nothing_links_to_them(app) {
         let admin = app.user(Admin).await;
         let diet = app.user(Dietician).await;
