@@ -8,6 +8,9 @@ use domain::DocumentType;
 use sandbox::fhir::{FhirSandbox, Options};
 use sandbox::Served;
 
+/// The provider's display name, as the practice knows it: every error message says it.
+const PROVIDER: &str = "Riverside Medical";
+
 async fn php(
     options: Options,
     patients: usize,
@@ -74,6 +77,7 @@ async fn smart_backend_auth_with_es384_and_rs384_reads_every_document_through_pa
         let (sb, served, seeded) = php(Options::default(), 2, 6).await;
         sb.register_client("records-platform", &key.jwks());
         let source = FhirSource::new(
+            PROVIDER,
             &served.base,
             smart("records-platform", key),
             Limits::default(),
@@ -133,6 +137,7 @@ async fn an_unregistered_key_is_refused_with_what_to_check() {
     );
     let wrong = SigningKey::generate_es384("not-registered");
     let source = FhirSource::new(
+        PROVIDER,
         &served.base,
         smart("records-platform", wrong),
         Limits::default(),
@@ -148,13 +153,19 @@ async fn an_unregistered_key_is_refused_with_what_to_check() {
         text.contains("not-registered") && text.contains("ES384"),
         "{text}"
     );
+    assert!(
+        text.starts_with("Riverside Medical refused the platform's client assertion"),
+        "{text}"
+    );
+    assert!(!text.contains("PHP"), "{text}");
     assert!(!text.contains(&seeded[0].name));
 }
 
 #[tokio::test]
 async fn a_malformed_bundle_is_an_error_not_a_partial_page() {
     let (sb, served, seeded) = php(Options::default(), 1, 2).await;
-    let source = FhirSource::new(&served.base, Auth::None, Limits::default()).expect("source");
+    let source =
+        FhirSource::new(PROVIDER, &served.base, Auth::None, Limits::default()).expect("source");
     sb.faults().update(|f| f.malformed_bundles = true);
     let err = source
         .document_page(&first_pages(&seeded[0].id, None, 10)[0])
@@ -162,6 +173,12 @@ async fn a_malformed_bundle_is_an_error_not_a_partial_page() {
         .expect_err("malformed");
     assert!(matches!(err, ConnectorError::Invalid(_)), "{err:?}");
     assert!(!err.is_transient());
+    let text = err.to_string();
+    assert!(
+        text.starts_with("Riverside Medical's server sent "),
+        "{text}"
+    );
+    assert!(!text.contains("PHP"), "{text}");
 }
 
 #[tokio::test]
@@ -169,7 +186,8 @@ async fn later_pulls_see_only_changes_by_the_servers_clock_and_retractions() {
     let (sb, served, seeded) = php(Options::default(), 1, 6).await;
     // The PHP's clock runs an hour ahead of ours: the watermark must be its time, not ours.
     sb.faults().update(|f| f.clock_offset_secs = 3600);
-    let source = FhirSource::new(&served.base, Auth::None, Limits::default()).expect("source");
+    let source =
+        FhirSource::new(PROVIDER, &served.base, Auth::None, Limits::default()).expect("source");
     let patient = &seeded[0].id;
     let (first, watermark) = pull(&source, patient, None, 50).await;
     assert_eq!(documents(&first).len(), 6);
@@ -222,7 +240,8 @@ async fn patients_without_an_identifier_are_matched_only_when_certain() {
             0,
         )
         .await;
-        let source = FhirSource::new(&served.base, Auth::None, Limits::default()).expect("source");
+        let source =
+            FhirSource::new(PROVIDER, &served.base, Auth::None, Limits::default()).expect("source");
         let p = &seeded[3];
         let query = PatientQuery {
             identifier: None,
@@ -256,7 +275,8 @@ async fn patients_without_an_identifier_are_matched_only_when_certain() {
 #[tokio::test]
 async fn requests_become_a_cdex_task_or_a_communication_request() {
     let (sb, served, seeded) = php(Options::default(), 1, 0).await;
-    let source = FhirSource::new(&served.base, Auth::None, Limits::default()).expect("source");
+    let source =
+        FhirSource::new(PROVIDER, &served.base, Auth::None, Limits::default()).expect("source");
     let task = source
         .request_documents(
             "request-1",
@@ -296,7 +316,8 @@ async fn requests_become_a_cdex_task_or_a_communication_request() {
         0,
     )
     .await;
-    let source = FhirSource::new(&served.base, Auth::None, Limits::default()).expect("source");
+    let source =
+        FhirSource::new(PROVIDER, &served.base, Auth::None, Limits::default()).expect("source");
     let request = source
         .request_documents("request-2", &seeded[0].id, &[], None)
         .await
@@ -307,7 +328,8 @@ async fn requests_become_a_cdex_task_or_a_communication_request() {
 #[tokio::test]
 async fn unavailable_and_rate_limited_answers_are_transient_with_the_servers_delay() {
     let (sb, served, seeded) = php(Options::default(), 1, 1).await;
-    let source = FhirSource::new(&served.base, Auth::None, Limits::default()).expect("source");
+    let source =
+        FhirSource::new(PROVIDER, &served.base, Auth::None, Limits::default()).expect("source");
     sb.faults().update(|f| f.error_fraction = 1.0);
     let err = source
         .document_page(&first_pages(&seeded[0].id, None, 10)[0])
@@ -315,4 +337,82 @@ async fn unavailable_and_rate_limited_answers_are_transient_with_the_servers_del
         .expect_err("503");
     assert!(err.is_transient());
     assert_eq!(err.retry_after(), Some(std::time::Duration::from_secs(1)));
+}
+
+#[tokio::test]
+async fn errors_name_the_provider_as_the_practice_knows_it() {
+    // A port that was just free: nothing listens there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let source = FhirSource::new(
+        PROVIDER,
+        &format!("http://127.0.0.1:{closed}/fhir"),
+        Auth::None,
+        Limits::default(),
+    )
+    .expect("source");
+    assert_eq!(source.name(), "Riverside Medical");
+    let err = source
+        .document_page(&first_pages("p1", None, 10)[0])
+        .await
+        .expect_err("nothing listens");
+    assert!(err.is_transient(), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "Riverside Medical's server could not be reached"
+    );
+
+    // A server without `.well-known/smart-configuration` and no token URL configured: who
+    // fixes it, and what.
+    let base = no_smart_configuration().await;
+    let key = SigningKey::generate_es384("k1");
+    let source = FhirSource::new(
+        PROVIDER,
+        &base,
+        smart("records-platform", key),
+        Limits::default(),
+    )
+    .expect("source");
+    let err = source
+        .document_page(&first_pages("p1", None, 10)[0])
+        .await
+        .expect_err("no token endpoint");
+    assert!(matches!(err, ConnectorError::Config(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "Riverside Medical publishes no SMART token endpoint; an administrator must set its token URL"
+    );
+}
+
+/// A FHIR server of one capability statement, with no SMART configuration (404 for anything
+/// else): its base URL.
+async fn no_smart_configuration() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}/fhir", listener.local_addr().expect("address"));
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = vec![0; 8192];
+                let n = stream.read(&mut request).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&request[..n]);
+                let answer = if request.starts_with("GET /fhir/metadata ") {
+                    let body = r#"{"resourceType":"CapabilityStatement","fhirVersion":"4.0.1"}"#;
+                    format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                } else {
+                    "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                        .to_owned()
+                };
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    base
 }

@@ -7,7 +7,7 @@ use super::model::{
     Attachment, Binary, BundleEntry, CodeableConcept, DiagnosticReport, DocumentReference,
     Observation,
 };
-use super::{parse, FhirSource, PageRef};
+use super::{FhirSource, PageRef};
 use crate::{ConnectorError, Result};
 use base64::Engine as _;
 use domain::DocumentType;
@@ -119,12 +119,14 @@ impl FhirSource {
             };
             let item = match resource["resourceType"].as_str() {
                 Some("DocumentReference") => {
-                    self.map_document_reference(parse(resource.clone(), "a DocumentReference")?)
-                        .await?
+                    self.map_document_reference(
+                        self.parse(resource.clone(), "a DocumentReference")?,
+                    )
+                    .await?
                 }
                 Some("DiagnosticReport") => {
                     self.map_diagnostic_report(
-                        parse(resource.clone(), "a DiagnosticReport")?,
+                        self.parse(resource.clone(), "a DiagnosticReport")?,
                         &included,
                     )
                     .await?
@@ -142,7 +144,7 @@ impl FhirSource {
     }
 
     async fn map_document_reference(&self, doc: DocumentReference) -> Result<Incoming> {
-        let external_id = external_id("DocumentReference", doc.id.as_deref())?;
+        let external_id = external_id(&self.name, "DocumentReference", doc.id.as_deref())?;
         if doc.status.as_deref() == Some("entered-in-error") {
             return Ok(Incoming::Retracted { external_id });
         }
@@ -189,7 +191,7 @@ impl FhirSource {
         report: DiagnosticReport,
         included: &HashMap<String, &serde_json::Value>,
     ) -> Result<Incoming> {
-        let external_id = external_id("DiagnosticReport", report.id.as_deref())?;
+        let external_id = external_id(&self.name, "DiagnosticReport", report.id.as_deref())?;
         if matches!(
             report.status.as_deref(),
             Some("entered-in-error" | "cancelled")
@@ -223,7 +225,7 @@ impl FhirSource {
                         Some(value) => (*value).clone(),
                         None => self.read(reference).await?,
                     };
-                    results.push(parse::<Observation>(value, "an Observation")?);
+                    results.push(self.parse::<Observation>(value, "an Observation")?);
                 }
                 if results.is_empty() && report.conclusion.is_none() {
                     return Ok(skipped(
@@ -278,7 +280,7 @@ impl FhirSource {
         let (declared, data) = match (&a.data, &a.url) {
             (Some(data), _) => (a.content_type.clone(), data.clone()),
             (None, Some(url)) => {
-                let binary: Binary = parse(self.read(url).await?, "a Binary")?;
+                let binary: Binary = self.parse(self.read(url).await?, "a Binary")?;
                 let Some(data) = binary.data else {
                     return Ok(Err("its Binary has no data".to_owned()));
                 };
@@ -327,11 +329,12 @@ fn is_match(entry: &BundleEntry) -> bool {
         .is_none_or(|mode| mode == "match")
 }
 
-fn external_id(kind: &str, id: Option<&str>) -> Result<String> {
+/// `Kind/id`, or an error naming `provider` (its display name) when the id is not a FHIR id.
+fn external_id(provider: &str, kind: &str, id: Option<&str>) -> Result<String> {
     match id {
         Some(id) if super::valid_id(id) => Ok(format!("{kind}/{id}")),
         _ => Err(ConnectorError::Invalid(format!(
-            "the PHP sent a {kind} without a valid id"
+            "{provider} sent a {kind} without a valid id"
         ))),
     }
 }
@@ -558,6 +561,21 @@ mod tests {
             DocumentType::DietaryAssessment
         );
         assert_eq!(document_type(None, &[]), DocumentType::Other);
+    }
+
+    #[test]
+    fn an_invalid_id_is_an_error_naming_the_provider() {
+        assert_eq!(
+            external_id("Riverside Medical", "DocumentReference", Some("a1.b-2")).unwrap(),
+            "DocumentReference/a1.b-2"
+        );
+        for id in [None, Some(""), Some("no/slashes")] {
+            let err = external_id("Riverside Medical", "DocumentReference", id).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "Riverside Medical sent a DocumentReference without a valid id"
+            );
+        }
     }
 
     #[test]

@@ -14,7 +14,6 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, OnceCell};
 
-const REMOTE: &str = "the PHP's FHIR server";
 const FHIR_JSON: &str = "application/fhir+json";
 /// The identifier system of the platform's document requests at a PHP.
 pub const REQUEST_SYSTEM: &str = "urn:healthcare-records:document-request";
@@ -58,8 +57,16 @@ struct Answer {
 }
 
 /// A client of one PHP's FHIR endpoint.
+///
+/// Its errors reach the people at the practice (a patient's sync error, the sync log), so
+/// they name the provider as the practice knows it: "Riverside Medical's server could not be
+/// reached", "Riverside Medical sent a DocumentReference without a valid id".
 pub struct FhirSource {
     http: reqwest::Client,
+    /// The provider's display name, for every message: "Riverside Medical".
+    name: String,
+    /// Its FHIR server, in messages about the transport: "Riverside Medical's server".
+    remote: String,
     base: String,
     auth: Auth,
     limits: Limits,
@@ -89,19 +96,24 @@ pub struct PatientQuery {
 }
 
 impl FhirSource {
-    pub fn new(base: &str, auth: Auth, limits: Limits) -> Result<Self> {
-        let url = reqwest::Url::parse(base)
-            .map_err(|_| ConnectorError::Config("the FHIR base URL is not a URL".into()))?;
+    /// A client of the FHIR server at `base` of the provider called `name` (its display name,
+    /// as the practice knows it: every error message names it).
+    pub fn new(name: &str, base: &str, auth: Auth, limits: Limits) -> Result<Self> {
+        let url = reqwest::Url::parse(base).map_err(|_| {
+            ConnectorError::Config(format!("the FHIR base URL set for {name} is not a URL"))
+        })?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(ConnectorError::Config(
-                "the FHIR base URL must be http(s)".into(),
-            ));
+            return Err(ConnectorError::Config(format!(
+                "the FHIR base URL set for {name} must be http(s)"
+            )));
         }
         Ok(Self {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(|e| ConnectorError::Config(e.to_string()))?,
+            name: name.to_owned(),
+            remote: format!("{name}'s server"),
             base: base.trim_end_matches('/').to_owned(),
             auth,
             limits,
@@ -113,6 +125,11 @@ impl FhirSource {
 
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// The provider's display name, as its messages say it.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// `.well-known/smart-configuration` (when the server has one) and `/metadata`, read once.
@@ -147,19 +164,20 @@ impl FhirSource {
 
     /// An unauthenticated JSON read (discovery documents), retried briefly.
     async fn fetch_json<T: DeserializeOwned>(&self, url: &str, doing: &str) -> Result<T> {
+        let remote = &self.remote;
         let body = self
             .retry
             .run(true, || async {
                 let req = self.http.get(url).header(ACCEPT, "application/json");
-                let res = send(req, REMOTE).await?;
+                let res = send(req, remote).await?;
                 if !res.status().is_success() {
-                    return Err(status_error(res.status(), res.headers(), REMOTE, doing));
+                    return Err(status_error(res.status(), res.headers(), remote, doing));
                 }
-                read_capped(res, 4 << 20, REMOTE).await
+                read_capped(res, 4 << 20, remote).await
             })
             .await?;
         serde_json::from_slice(&body)
-            .map_err(|_| ConnectorError::Invalid(format!("{REMOTE} sent malformed JSON ({doing})")))
+            .map_err(|_| ConnectorError::Invalid(format!("{remote} sent malformed JSON ({doing})")))
     }
 
     /// A bearer token for the next call: cached until a minute before it expires.
@@ -187,9 +205,10 @@ impl FhirSource {
                 .as_ref()
                 .and_then(|s| s.token_endpoint.clone())
                 .ok_or_else(|| {
-                    ConnectorError::Config(
-                        "the PHP publishes no SMART token endpoint; configure its token URL".into(),
-                    )
+                    ConnectorError::Config(format!(
+                        "{} publishes no SMART token endpoint; an administrator must set its token URL",
+                        self.name
+                    ))
                 })?,
         };
         let body = self
@@ -202,7 +221,7 @@ impl FhirSource {
             .as_str()
             .filter(|t| !t.is_empty() && t.len() < 8192)
             .ok_or_else(|| {
-                ConnectorError::Invalid("the PHP's token answer has no access_token".into())
+                ConnectorError::Invalid(format!("{}'s token answer has no access_token", self.name))
             })?
             .to_owned();
         let lifetime = body["expires_in"].as_u64().unwrap_or(300).clamp(1, 86_400);
@@ -233,11 +252,13 @@ impl FhirSource {
             ),
             ("client_assertion", assertion.as_str()),
         ];
-        let res = send(self.http.post(token_url).form(&form), REMOTE).await?;
+        let remote = &self.remote;
+        let res = send(self.http.post(token_url).form(&form), remote).await?;
         let status = res.status();
         if status.is_client_error() && status.as_u16() != 429 {
             return Err(ConnectorError::Auth(format!(
-                "the PHP refused the platform's client assertion (HTTP {}); check that it has registered the {} public key with kid {:?} for this client id",
+                "{} refused the platform's client assertion (HTTP {}); check that it has registered the {} public key with kid {:?} for this client id",
+                self.name,
                 status.as_u16(),
                 key.alg().as_str(),
                 key.kid()
@@ -247,12 +268,13 @@ impl FhirSource {
             return Err(status_error(
                 status,
                 res.headers(),
-                REMOTE,
+                remote,
                 "getting an access token",
             ));
         }
-        serde_json::from_slice(&read_capped(res, 64 << 10, REMOTE).await?)
-            .map_err(|_| ConnectorError::Invalid("the PHP's token answer is not JSON".into()))
+        serde_json::from_slice(&read_capped(res, 64 << 10, remote).await?).map_err(|_| {
+            ConnectorError::Invalid(format!("{}'s token answer is not JSON", self.name))
+        })
     }
 
     async fn forget_token(&self) {
@@ -264,9 +286,10 @@ impl FhirSource {
         if url.starts_with(&format!("{}/", self.base)) || url == self.base {
             Ok(())
         } else {
-            Err(ConnectorError::Invalid(
-                "the PHP sent a paging link to another server; not followed".into(),
-            ))
+            Err(ConnectorError::Invalid(format!(
+                "{} sent a paging link to another server; not followed",
+                self.name
+            )))
         }
     }
 
@@ -282,7 +305,7 @@ impl FhirSource {
             if let Some(token) = self.bearer().await? {
                 req = req.bearer_auth(token);
             }
-            let res = send(req, REMOTE).await?;
+            let res = send(req, &self.remote).await?;
             let status = res.status();
             if status == reqwest::StatusCode::UNAUTHORIZED
                 && attempt == 0
@@ -292,10 +315,10 @@ impl FhirSource {
                 continue;
             }
             if !status.is_success() {
-                return Err(status_error(status, res.headers(), REMOTE, doing));
+                return Err(status_error(status, res.headers(), &self.remote, doing));
             }
             let headers = res.headers().clone();
-            return Ok((read_capped(res, cap, REMOTE).await?, headers));
+            return Ok((read_capped(res, cap, &self.remote).await?, headers));
         }
         unreachable!("the loop returns on its second pass")
     }
@@ -309,7 +332,7 @@ impl FhirSource {
                 self.call(|http| http.get(url), doing, self.limits.max_response_bytes)
             })
             .await?;
-        answer(&body, &headers, doing)
+        self.answer(&body, &headers, doing)
     }
 
     /// A POST, retried only on answers that say nothing was done; `idempotent` (an
@@ -334,7 +357,7 @@ impl FhirSource {
             )
         };
         let (body, headers) = self.retry.run(idempotent, send_it).await?;
-        answer(&body, &headers, doing)
+        self.answer(&body, &headers, doing)
     }
 
     /// One search page: the first (`resource?params`) or a `next` link.
@@ -349,13 +372,14 @@ impl FhirSource {
             PageRef::Next(url) => url.clone(),
         };
         let answer = self.get(&url, "searching").await?;
-        let bundle: Bundle = parse(answer.body, "a search Bundle")?;
+        let bundle: Bundle = self.parse(answer.body, "a search Bundle")?;
         if bundle.resource_type != "Bundle"
             || bundle.kind.as_deref().is_some_and(|k| k != "searchset")
         {
-            return Err(ConnectorError::Invalid(
-                "the PHP answered a search with something other than a searchset Bundle".into(),
-            ));
+            return Err(ConnectorError::Invalid(format!(
+                "{} answered a search with something other than a searchset Bundle",
+                self.name
+            )));
         }
         let server_time = bundle.meta.last_updated.clone().or(answer.server_time);
         Ok((bundle, server_time))
@@ -423,7 +447,7 @@ impl FhirSource {
                 .collect(),
         };
         let (bundle, _) = self.search_page(&page).await?;
-        resources_of(&bundle, "Patient")
+        self.resources_of(&bundle, "Patient")
     }
 
     async fn match_operation(&self, q: &PatientQuery, birth_date: &str) -> Result<PatientMatch> {
@@ -452,7 +476,7 @@ impl FhirSource {
                 true,
             )
             .await?;
-        let bundle: Bundle = parse(answer.body, "a $match Bundle")?;
+        let bundle: Bundle = self.parse(answer.body, "a $match Bundle")?;
         let certain: Vec<&model::BundleEntry> = bundle
             .entry
             .iter()
@@ -548,7 +572,7 @@ impl FhirSource {
             .as_str()
             .filter(|id| valid_id(id))
             .ok_or_else(|| {
-                ConnectorError::Invalid(format!("the PHP created a {kind} without an id"))
+                ConnectorError::Invalid(format!("{} created a {kind} without an id", self.name))
             })?;
         Ok(format!("{kind}/{id}"))
     }
@@ -587,10 +611,51 @@ impl FhirSource {
     /// `CommunicationRequest.status`).
     pub async fn request_status(&self, reference: &str) -> Result<String> {
         let body = self.read(reference).await?;
-        let task: Task = parse(body, "a Task")?;
-        task.status
-            .filter(|s| s.len() < 40)
-            .ok_or_else(|| ConnectorError::Invalid("the PHP's request has no status".into()))
+        let task: Task = self.parse(body, "a Task")?;
+        task.status.filter(|s| s.len() < 40).ok_or_else(|| {
+            ConnectorError::Invalid(format!("{}'s request has no status", self.name))
+        })
+    }
+
+    fn answer(&self, body: &[u8], headers: &HeaderMap, doing: &str) -> Result<Answer> {
+        let body = serde_json::from_slice(body).map_err(|_| {
+            ConnectorError::Invalid(format!("{} sent malformed JSON ({doing})", self.remote))
+        })?;
+        let server_time = headers
+            .get(DATE)
+            .and_then(|d| d.to_str().ok())
+            .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
+            .map(|d| {
+                d.to_utc()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            });
+        Ok(Answer { body, server_time })
+    }
+
+    /// `value` as a `T`; `what` names it in the error ("a search Bundle").
+    pub(crate) fn parse<T: DeserializeOwned>(&self, value: Value, what: &str) -> Result<T> {
+        serde_json::from_value(value).map_err(|_| {
+            ConnectorError::Invalid(format!(
+                "{} sent {what} that is not valid FHIR R4",
+                self.remote
+            ))
+        })
+    }
+
+    /// The entries of `bundle` that are `kind` resources (others, like OperationOutcome,
+    /// skipped).
+    pub(crate) fn resources_of<T: DeserializeOwned>(
+        &self,
+        bundle: &Bundle,
+        kind: &str,
+    ) -> Result<Vec<T>> {
+        bundle
+            .entry
+            .iter()
+            .filter_map(|e| e.resource.as_ref())
+            .filter(|r| r["resourceType"] == kind)
+            .map(|r| self.parse(r.clone(), kind))
+            .collect()
     }
 }
 
@@ -602,37 +667,6 @@ pub enum PageRef {
         params: Vec<(String, String)>,
     },
     Next(String),
-}
-
-fn answer(body: &[u8], headers: &HeaderMap, doing: &str) -> Result<Answer> {
-    let body = serde_json::from_slice(body)
-        .map_err(|_| ConnectorError::Invalid(format!("{REMOTE} sent malformed JSON ({doing})")))?;
-    let server_time = headers
-        .get(DATE)
-        .and_then(|d| d.to_str().ok())
-        .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
-        .map(|d| {
-            d.to_utc()
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        });
-    Ok(Answer { body, server_time })
-}
-
-pub(crate) fn parse<T: DeserializeOwned>(value: Value, what: &str) -> Result<T> {
-    serde_json::from_value(value).map_err(|_| {
-        ConnectorError::Invalid(format!("{REMOTE} sent {what} that is not valid FHIR R4"))
-    })
-}
-
-/// The entries of `bundle` that are `kind` resources (others, like OperationOutcome, skipped).
-pub(crate) fn resources_of<T: DeserializeOwned>(bundle: &Bundle, kind: &str) -> Result<Vec<T>> {
-    bundle
-        .entry
-        .iter()
-        .filter_map(|e| e.resource.as_ref())
-        .filter(|r| r["resourceType"] == kind)
-        .map(|r| parse(r.clone(), kind))
-        .collect()
 }
 
 fn match_grade(entry: &model::BundleEntry) -> Option<&str> {

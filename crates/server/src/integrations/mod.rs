@@ -85,17 +85,6 @@ impl JobError {
         }
     }
 
-    /// The message with the connectors' generic "the PHP" replaced by the provider's name,
-    /// as people at the practice know it (a FHIR error reads "Riverside Medical's server
-    /// could not be reached").
-    fn naming(mut self, provider: &str) -> Self {
-        self.message = self
-            .message
-            .replace("the PHP's FHIR server", &format!("{provider}'s server"))
-            .replace("the PHP", provider);
-        self
-    }
-
     /// A wait, not a failure: run again after `after`.
     fn waiting(message: impl Into<String>, after: Duration) -> Self {
         Self {
@@ -471,18 +460,14 @@ fn sentence(s: &str) -> String {
 }
 
 impl AppState {
-    /// The FHIR client for a provider, built once per version of its settings, with the
-    /// provider's name for the texts people read.
-    pub(crate) async fn fhir_source(
-        &self,
-        provider_id: Uuid,
-    ) -> Result<(Arc<FhirSource>, String), JobError> {
+    /// The FHIR client for a provider, built once per version of its settings (its name
+    /// among them: the client's errors say it, as people at the practice know it).
+    pub(crate) async fn fhir_source(&self, provider_id: Uuid) -> Result<Arc<FhirSource>, JobError> {
         let access = self.db.provider_access(provider_id).await?.ok_or_else(|| {
             JobError::permanent(
                 "the patient's healthcare provider is no longer set up on the platform; link the patient to another",
             )
         })?;
-        let name = access.provider.name.clone();
         if let Some((version, source)) = self
             .integrations
             .sources
@@ -491,7 +476,7 @@ impl AppState {
             .get(&provider_id)
         {
             if *version == access.provider.version {
-                return Ok((source.clone(), name));
+                return Ok(source.clone());
             }
         }
         let source = Arc::new(php::source_for(self, &access)?);
@@ -500,7 +485,7 @@ impl AppState {
             .lock()
             .expect("lock")
             .insert(provider_id, (access.provider.version, source.clone()));
-        Ok((source, name))
+        Ok(source)
     }
 
     /// Queues a job and wakes a worker.

@@ -56,7 +56,7 @@ pub(super) fn source_for(app: &AppState, access: &ProviderAccess) -> Result<Fhir
         max_document_bytes: app.config.max_body_bytes,
         ..Limits::default()
     };
-    FhirSource::new(&p.fhir_base_url, auth, limits).map_err(|e| JobError::from(e).naming(&p.name))
+    Ok(FhirSource::new(&p.name, &p.fhir_base_url, auth, limits)?)
 }
 
 /// The live, linked patient of a job; `None` when there is nothing to do for them.
@@ -125,10 +125,8 @@ pub(super) async fn pull(app: &AppState, job: &Job, progress: &Progress) -> Resu
                 .into(),
         ));
     };
-    let (source, name) = app.fhir_source(provider).await?;
-    pull_from(app, &source, &name, &patient, progress)
-        .await
-        .map_err(|e| e.naming(&name))
+    let source = app.fhir_source(provider).await?;
+    pull_from(app, &source, source.name(), &patient, progress).await
 }
 
 /// [`pull`] from the patient's PHP, `provider` by name.
@@ -215,10 +213,17 @@ pub(super) async fn request(app: &AppState, job: &Job) -> Result<Done, JobError>
             .await?;
         return Ok(Done::Finished(details.into()));
     };
-    let (source, name) = app.fhir_source(provider).await?;
-    follow(app, job, request_id, state, &source, &name, &patient)
-        .await
-        .map_err(|e| e.naming(&name))
+    let source = app.fhir_source(provider).await?;
+    follow(
+        app,
+        job,
+        request_id,
+        state,
+        &source,
+        source.name(),
+        &patient,
+    )
+    .await
 }
 
 /// [`request`] at the patient's PHP, `provider` by name.
