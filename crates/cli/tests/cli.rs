@@ -382,11 +382,15 @@ async fn documents_are_edited_and_deleted_and_conflicts_and_refusals_are_listed(
     let refused = json(&["rejected", "list", "--json"]);
     assert_eq!(refused[0]["row_id"], refused_note.as_str());
     assert_eq!(refused[0]["code"], "not_found");
+    // The platform's truth, and the refused note kept as written until it is dealt with.
     let docs = json(&["documents", "list", "--json"]);
-    assert!(
-        docs.as_array().expect("rows").is_empty(),
-        "the replica shows the platform's truth: {docs}"
-    );
+    let titles: Vec<&str> = docs
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|d| d["title"].as_str())
+        .collect();
+    assert_eq!(titles, ["Written for a deleted patient"], "{docs}");
     let status = json(&["status", "--json"]);
     assert_eq!(
         (&status["conflicts"], &status["rejected"]),
@@ -398,6 +402,11 @@ async fn documents_are_edited_and_deleted_and_conflicts_and_refusals_are_listed(
     run(&["conflicts", "resolve", &id, "--keep", "theirs"]);
     let mutation = refused[0]["mutation_id"].as_str().expect("id").to_owned();
     run(&["rejected", "dismiss", &mutation]);
+    let docs = json(&["documents", "list", "--json"]);
+    assert!(
+        docs.as_array().expect("rows").is_empty(),
+        "a dismissed refused note is discarded: {docs}"
+    );
     let status = json(&["status", "--json"]);
     assert_eq!(
         (
