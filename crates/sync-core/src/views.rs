@@ -821,6 +821,51 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_log_is_in_time_order_whatever_the_timestamps_precision_and_names_the_patient() {
+        let (r, dir) = replica().await;
+        let p = r
+            .insert(
+                SyncTable::Patients,
+                fields(json!({"name": "Ana Lima", "email": "ana@example.org"})),
+            )
+            .await
+            .expect("patient");
+        // "sent" at a whole second, "completed" half a second later: as text, "…:30Z" sorts
+        // after "…:30.5Z" ('Z' > '.'), which put "completed" before "sent".
+        for (details, at) in [
+            ("sent", "2026-11-29T10:00:30Z"),
+            ("completed", "2026-11-29T10:00:30.5Z"),
+            ("earlier", "2026-11-29T09:59:59.999999Z"),
+        ] {
+            r.insert(
+                SyncTable::SynchronizationLog,
+                fields(
+                    json!({"patient_id": p, "action": "document request", "status": "success",
+                              "details": details, "timestamp": at}),
+                ),
+            )
+            .await
+            .expect("log entry");
+        }
+        let log = r.sync_log(&LogFilter::default()).await.expect("log");
+        let details: Vec<_> = log
+            .iter()
+            .map(|e| e["details"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(details, ["completed", "sent", "earlier"], "newest first");
+        assert!(log.iter().all(|e| e["patient_name"] == "Ana Lima"));
+        let by_name = r
+            .sync_log(&LogFilter {
+                text: Some("lima".into()),
+                ..Default::default()
+            })
+            .await
+            .expect("search");
+        assert_eq!(by_name.len(), 3, "a patient's name finds their entries");
+        std::fs::remove_dir_all(dir).expect("clean up");
+    }
+
+    #[tokio::test]
     async fn the_share_picker_lists_practitioners_by_name_and_a_documents_live_shares() {
         let (r, dir) = replica().await;
         for (name, kind) in [
