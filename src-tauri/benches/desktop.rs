@@ -142,6 +142,8 @@ fn main() {
 
         // First run: sign in and sync everything.
         let app = WebDriver::launch(desktop.driver_port, &binary.display().to_string()).await;
+        // The server address sits under "Advanced" (a person rarely changes it).
+        app.click("#advanced > summary").await;
         app.fill("#server", &platform.base).await;
         app.fill("#email", EMAIL).await;
         app.fill("#password", PASSWORD).await;

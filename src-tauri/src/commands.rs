@@ -120,7 +120,10 @@ pub async fn patient(desk: Cmd<'_>, id: Uuid) -> CommandResult<PatientView> {
     let replica = desk.replica().await;
     let detail = replica.patient_detail(id).await?;
     let caller = me(&replica).await?;
-    let can = PatientActions::of(&caller, &rights::patient_facts(&caller, &detail.patient));
+    let can = PatientActions::of(
+        &caller,
+        &rights::patient_facts(&caller, Some(&detail.patient)),
+    );
     Ok(PatientView {
         detail,
         can,
@@ -203,11 +206,19 @@ pub async fn document(desk: Cmd<'_>, id: Uuid) -> CommandResult<DocumentView> {
     let patient = match document["patient_id"].as_str().and_then(|p| p.parse().ok()) {
         Some(p) => replica.row(SyncTable::Patients, p).await?,
         None => None,
-    }
-    .unwrap_or(Value::Null);
+    };
     let caller = me(&replica).await?;
-    let can = DocumentActions::of(&caller, rights::patient_facts(&caller, &patient), &document);
-    let text = |key: &str| patient[key].as_str().map(str::to_owned);
+    let can = DocumentActions::of(
+        &caller,
+        rights::patient_facts(&caller, patient.as_ref()),
+        &document,
+    );
+    let text = |key: &str| {
+        patient
+            .as_ref()
+            .and_then(|p| p[key].as_str())
+            .map(str::to_owned)
+    };
     Ok(DocumentView {
         patient_name: text("name"),
         patient_birth_date: text("birth_date"),
@@ -251,12 +262,6 @@ pub async fn save_document(
 ) -> CommandResult<Option<String>> {
     use tauri::Manager as _;
     use tauri_plugin_dialog::DialogExt as _;
-    let replica = desk.replica().await;
-    let (_, bytes) = sync_core::signed_in(&desk.keystore, |remote| {
-        let replica = replica.clone();
-        async move { sync_core::document_body(&replica, &remote, id).await }
-    })
-    .await?;
     let (chosen, answer) = tokio::sync::oneshot::channel();
     let mut dialog = app.dialog().file().set_file_name(&file_name);
     if let Ok(downloads) = app.path().download_dir() {
@@ -271,13 +276,44 @@ pub async fn save_document(
     let path = path
         .into_path()
         .map_err(|_| AppError::new("invalid", "That place cannot be saved to."))?;
-    tokio::fs::write(&path, bytes).await.map_err(|e| {
+    // The viewer had the body, so this reads it from the replica.
+    let replica = desk.replica().await;
+    let (_, bytes) = sync_core::signed_in(&desk.keystore, |remote| {
+        let replica = replica.clone();
+        async move { sync_core::document_body(&replica, &remote, id).await }
+    })
+    .await?;
+    write_private(&path, &bytes).await.map_err(|e| {
         AppError::new(
             "save_failed",
             format!("The file could not be saved there: {}.", e.kind()),
         )
     })?;
     Ok(Some(path.display().to_string()))
+}
+
+/// Writes a health record readable by its owner only (0600), whole or not at all: into a
+/// sibling file first, renamed over `path` once complete.
+async fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt as _;
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".part");
+    let partial = std::path::PathBuf::from(partial);
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let written = async {
+        let mut file = options.open(&partial).await?;
+        file.write_all(bytes).await?;
+        file.sync_all().await?;
+        tokio::fs::rename(&partial, path).await
+    }
+    .await;
+    if written.is_err() {
+        let _ = tokio::fs::remove_file(&partial).await;
+    }
+    written
 }
 
 /// A text document written here; it reaches the platform at the next sync.
@@ -297,12 +333,6 @@ pub async fn create_document(
     desk: Cmd<'_>,
     document: NewTextDocument,
 ) -> CommandResult<Uuid> {
-    if document.title.trim().is_empty() || document.content.is_empty() {
-        return Err(AppError::new(
-            "invalid",
-            "A document needs a title and some text.",
-        ));
-    }
     let mut fields = Map::new();
     fields.insert(
         "patient_id".into(),
@@ -581,4 +611,30 @@ pub async fn download_update(app: AppHandle) -> CommandResult<String> {
 #[tauri::command(rename_all = "snake_case")]
 pub async fn install_update(app: AppHandle) -> CommandResult<()> {
     crate::updates::install(&app).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_private;
+
+    #[tokio::test]
+    async fn a_download_is_written_whole_and_for_its_owner_only() {
+        let dir = std::env::temp_dir().join(format!("download-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("Lipid panel.pdf");
+        write_private(&path, b"%PDF-1.4 body").await.expect("write");
+        assert_eq!(std::fs::read(&path).expect("read"), b"%PDF-1.4 body");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .expect("list")
+            .filter_map(|e| e.ok().map(|e| e.file_name()))
+            .collect();
+        assert_eq!(names.len(), 1, "no partial file left: {names:?}");
+        std::fs::remove_dir_all(dir).expect("clean up");
+    }
 }

@@ -52,8 +52,16 @@ pub struct PatientActions {
     pub request_documents: bool,
 }
 
-/// The facts of a patient row; one created here and not yet sent is the creator's.
-pub fn patient_facts(caller: &Caller, patient: &Value) -> PatientFacts {
+/// The facts of a patient row: one created here (no owner from the platform yet) is its
+/// creator's; without the row (a document whose patient is gone) nobody's, so nothing is
+/// offered.
+pub fn patient_facts(caller: &Caller, patient: Option<&Value>) -> PatientFacts {
+    let Some(patient) = patient else {
+        return PatientFacts {
+            owner_id: Uuid::nil(),
+            provider_id: None,
+        };
+    };
     let id = |key: &str| patient[key].as_str().and_then(|s| s.parse::<Uuid>().ok());
     PatientFacts {
         owner_id: id("user_id").unwrap_or(caller.id),
@@ -84,6 +92,12 @@ pub struct DocumentActions {
 impl DocumentActions {
     /// `document` as in the replica; one written here and not yet sent is its writer's.
     pub fn of(caller: &Caller, patient: PatientFacts, document: &Value) -> Self {
+        // Its patient is not here (deleted on the platform): this replica cannot write to it
+        // (nor the platform take it), so nothing is offered but what dealing with a refusal
+        // offers.
+        if patient.owner_id.is_nil() {
+            return Self::default();
+        }
         let (source, uploader) = match document["source"].as_str() {
             Some(source) => (
                 source
@@ -131,11 +145,21 @@ mod tests {
         let caps = Capabilities::of(&dietician);
         assert!(caps.create_patients && !caps.manage_users);
         assert_eq!(caps.create_user_types, [UserType::Patient]);
-        let mine = patient_facts(&dietician, &json!({"user_id": me.to_string()}));
+        let mine = patient_facts(&dietician, Some(&json!({"user_id": me.to_string()})));
         let all = PatientActions::of(&dietician, &mine);
         assert!(all.edit && all.delete && all.add_documents && all.request_documents);
-        let drafted_here = patient_facts(&dietician, &json!({"name": "New"}));
+        let drafted_here = patient_facts(&dietician, Some(&json!({"name": "New"})));
         assert!(PatientActions::of(&dietician, &drafted_here).edit);
+        let orphan = DocumentActions::of(
+            &dietician,
+            patient_facts(&dietician, None),
+            &json!({"title": "Note"}),
+        );
+        assert_eq!(
+            orphan,
+            DocumentActions::default(),
+            "no patient here, nothing to offer"
+        );
 
         let (practitioner, _) = who("practitioner");
         let seen = PatientActions::of(&practitioner, &mine);

@@ -156,12 +156,14 @@ impl Desk {
             .and_then(|p| serde_json::from_str::<Value>(&p).ok())
             .and_then(|p| p["id"].as_str().map(str::to_owned));
         if previous_id.is_some_and(|id| Some(id.as_str()) != me["id"].as_str()) {
-            let pending = self.replica().await.pending().await?;
-            if pending > 0 {
+            let counts = self.replica().await.status().await?;
+            let unsent = counts.pending + counts.rejected + counts.conflicts;
+            if unsent > 0 {
                 sync_core::logout(&self.keystore).await?;
                 return Err(SyncError::Invalid(format!(
-                    "This computer holds {pending} unsent change(s) of another account. Sign in \
-                     as that account to send them, or sign out of it to discard them."
+                    "This computer holds {unsent} change(s) of another account that the platform \
+                     does not have. Sign in as that account to send or settle them, or sign out \
+                     of it to discard them."
                 )));
             }
             self.replace_replica().await?;
@@ -181,10 +183,11 @@ impl Desk {
     /// person was told; otherwise the sign-out is refused, naming them.
     pub async fn sign_out(&self, discard: bool) -> Result<(), SyncError> {
         let counts = self.replica().await.status().await?;
-        if !discard && counts.pending + counts.rejected > 0 {
+        if !discard && counts.pending + counts.rejected + counts.conflicts > 0 {
             return Err(SyncError::Unsent {
                 pending: counts.pending,
                 refused: counts.rejected,
+                undecided: counts.conflicts,
             });
         }
         sync_core::logout(&self.keystore).await?;

@@ -39,9 +39,11 @@ describe('SyncBar', () => {
 });
 
 describe('navigation', () => {
-  it('offers Users only to those the rules let manage users', () => {
+  it('offers Users only to those the rules let manage or create users', () => {
     const screens = (can: Status['can']) => navFor({ ...status, can }).map(([s]) => s);
-    expect(screens(status.can)).not.toContain('users');
+    expect(screens({ create_patients: false, manage_users: false, create_user_types: [] })).not.toContain('users');
+    // A dietician may create patient accounts.
+    expect(screens({ create_patients: true, manage_users: false, create_user_types: ['patient'] })).toContain('users');
     expect(screens({ create_patients: false, manage_users: true, create_user_types: ['admin'] })).toContain('users');
   });
 });

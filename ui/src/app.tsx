@@ -64,7 +64,7 @@ export function navFor(status: Status): [string, string][] {
     ['log', 'Sync log'],
     ['conflicts', 'Conflicts'],
   ];
-  if (status.can?.manage_users) nav.push(['users', 'Users']);
+  if (status.can?.manage_users || (status.can?.create_user_types.length ?? 0) > 0) nav.push(['users', 'Users']);
   nav.push(['profile', 'Profile']);
   return nav;
 }

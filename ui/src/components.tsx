@@ -26,6 +26,11 @@ export function Badge({ state }: { state: SyncState }) {
   );
 }
 
+/** Whether `error` is shown at one of `fields` (else it belongs in a general message). */
+export function atField(error: AppError | null, fields: readonly string[]): boolean {
+  return !!error?.field && fields.includes(error.field);
+}
+
 export function ErrorMessage({ error }: { error: AppError | null }) {
   if (!error) return null;
   return (
@@ -76,7 +81,8 @@ export function DateInput(props: {
   const input = useRef<HTMLInputElement>(null);
   const iso = parseDate(text);
   const example = formatDate('1978-04-12');
-  // A new value from outside (a sync, a reset) replaces the text unless it is being typed.
+  // A new value from outside (a sync, a reset) replaces the text, unless the text already
+  // reads as that value (what was just typed).
   useEffect(() => {
     if (parseDate(text) !== (props.value ?? '')) setText(formatDate(props.value));
   }, [props.value]);

@@ -15,10 +15,11 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    /// `field: detail`, or the detail alone.
+    /// `field: detail` with the field in words (`birth date: …`), or the detail alone: what
+    /// a person reads in a refusal.
     pub fn sentence(&self) -> String {
         match &self.field {
-            Some(f) => format!("{f}: {}", self.detail),
+            Some(f) => format!("{}: {}", f.replace('_', " "), self.detail),
             None => self.detail.clone(),
         }
     }

@@ -51,9 +51,14 @@ pub enum SyncError {
     Unreadable,
     #[error("{0}")]
     Invalid(String),
-    /// Signing out would discard edits the platform does not have.
-    #[error("{} not reached the platform: sync first, or sign out and discard {}", unsent(*.pending, *.refused), if *.pending + *.refused == 1 { "it" } else { "them" })]
-    Unsent { pending: i64, refused: i64 },
+    /// Signing out would discard edits the platform does not have: unsent, refused (shown
+    /// until dealt with) or in conflict (a decision waits).
+    #[error("{}: sync or settle them first, or sign out and discard them", unsent(*.pending, *.refused, *.undecided))]
+    Unsent {
+        pending: i64,
+        refused: i64,
+        undecided: i64,
+    },
     /// An edit the platform would refuse, caught before it is queued (the same check).
     #[error("{0}")]
     Field(#[from] domain::check::FieldError),
@@ -61,24 +66,50 @@ pub enum SyncError {
 
 pub type Result<T> = std::result::Result<T, SyncError>;
 
-/// "2 changes waiting and 1 refused change have", for [`SyncError::Unsent`].
-fn unsent(pending: i64, refused: i64) -> String {
+/// "2 changes not sent, 1 refused change and 1 conflict", for [`SyncError::Unsent`].
+fn unsent(pending: i64, refused: i64, undecided: i64) -> String {
     let n = |k: i64, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
-    match (pending, refused) {
-        (p, 0) => format!(
-            "{} {}",
-            n(p, "change", "changes"),
-            if p == 1 { "has" } else { "have" }
-        ),
-        (0, r) => format!(
-            "{} {}",
-            n(r, "refused change", "refused changes"),
-            if r == 1 { "has" } else { "have" }
-        ),
-        (p, r) => format!(
-            "{} and {} have",
-            n(p, "change", "changes"),
-            n(r, "refused change", "refused changes")
-        ),
+    let parts: Vec<String> = [
+        (pending, "change not sent", "changes not sent"),
+        (refused, "refused change", "refused changes"),
+        (undecided, "conflict", "conflicts"),
+    ]
+    .into_iter()
+    .filter(|(k, ..)| *k > 0)
+    .map(|(k, one, many)| n(k, one, many))
+    .collect();
+    let text = match parts.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    };
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SyncError;
+
+    #[test]
+    fn a_refused_sign_out_names_what_would_be_lost() {
+        let e = SyncError::Unsent {
+            pending: 2,
+            refused: 1,
+            undecided: 0,
+        };
+        assert_eq!(
+            e.to_string(),
+            "2 changes not sent and 1 refused change: sync or settle them first, or sign out and discard them"
+        );
+        let e = SyncError::Unsent {
+            pending: 0,
+            refused: 0,
+            undecided: 1,
+        };
+        assert!(e.to_string().starts_with("1 conflict: "), "{e}");
     }
 }

@@ -295,13 +295,11 @@ impl Replica {
         .bind(mutation_id)
         .fetch_optional(&mut *tx)
         .await?;
-        if let Some((table, row_id, op)) = open {
-            settle_refusal(&mut tx, mutation_id).await?;
-            if op == "insert" {
-                let table =
-                    SyncTable::from_str(&table).map_err(|_| SyncError::NotFound("table"))?;
-                drop_draft(&mut tx, table, uuid_of(&row_id)?).await?;
-            }
+        let (table, row_id, op) = open.ok_or(SyncError::NotFound("refused change"))?;
+        settle_refusal(&mut tx, mutation_id).await?;
+        if op == "insert" {
+            let table = SyncTable::from_str(&table).map_err(|_| SyncError::NotFound("table"))?;
+            drop_draft(&mut tx, table, uuid_of(&row_id)?).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -341,8 +339,9 @@ impl Replica {
         Ok(())
     }
 
-    /// Documents whose title or kept text matches `query` (every word, as a prefix), most
-    /// recently added or changed first: the app's search ([`Replica::documents`]) as JSON.
+    /// Documents whose title or kept text matches `query` (every word, as a prefix), or whose
+    /// patient's name contains it, newest first: the app's search ([`Replica::documents`]) as
+    /// JSON.
     pub async fn search_documents(&self, query: &str, limit: i64) -> Result<Vec<Value>> {
         if query.trim().is_empty() {
             return Ok(Vec::new());
@@ -408,12 +407,14 @@ impl Replica {
     }
 
     /// Forgets every pulled row and the cursor (for a re-sync from scratch). Rows with edits
-    /// still queued are kept: nothing typed here is dropped.
+    /// still queued, and new rows the platform refused (waiting for their writer), are kept:
+    /// nothing typed here is dropped.
     pub(crate) async fn reset_rows(&self) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "DELETE FROM rows WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.table_name = rows.table_name \
-             AND o.row_id = rows.id)",
+             AND o.row_id = rows.id) AND NOT EXISTS (SELECT 1 FROM rejected x WHERE x.table_name = rows.table_name \
+             AND x.row_id = rows.id AND x.op = 'insert' AND x.settled_at IS NULL)",
         )
         .execute(&mut *tx)
         .await?;
@@ -732,7 +733,8 @@ impl Replica {
                 if p.op == MutationOp::Insert {
                     // Nothing there to return to: the row stays here as the person wrote it,
                     // marked refused, until they correct it (sent again as a creation) or
-                    // discard it. Edits queued after it are in the row already.
+                    // discard it. Edits queued after it are in the row already. One they
+                    // deleted here meanwhile needs nothing more from them.
                     sqlx::query(
                         "DELETE FROM outbox WHERE table_name = ? AND row_id = ? AND sent = 0",
                     )
@@ -740,6 +742,9 @@ impl Replica {
                     .bind(&id)
                     .execute(&mut *tx)
                     .await?;
+                    if edited.is_none() {
+                        settle_refusal(&mut tx, &p.mutation_id.to_string()).await?;
+                    }
                 } else {
                     return_to_server(&mut tx, p.table, p.row_id, result.row.as_ref()).await?;
                 }
@@ -1269,6 +1274,40 @@ async fn resend_refused(
     if table != SyncTable::Patients {
         return Ok(());
     }
+    // Documents written for the patient since its refusal wait in the outbox ahead of it:
+    // they go to the back, after the patient they need (unsent entries only; an entry keeps
+    // its mutation id).
+    let queued: Vec<i64> = sqlx::query_scalar(
+        "SELECT o.seq FROM outbox o JOIN rows r ON r.table_name = o.table_name AND r.id = o.row_id \
+         WHERE o.table_name = 'healthcare_documents' AND o.sent = 0 \
+         AND json_extract(r.data, '$.patient_id') = ? ORDER BY o.seq",
+    )
+    .bind(id.to_string())
+    .fetch_all(&mut *tx)
+    .await?;
+    for seq in queued {
+        type Entry = (String, String, String, String, i64, String, String);
+        let e: Entry = sqlx::query_as(
+            "DELETE FROM outbox WHERE seq = ? RETURNING mutation_id, table_name, row_id, op, \
+             base_version, fields, created_at",
+        )
+        .bind(seq)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO outbox (mutation_id, table_name, row_id, op, base_version, fields, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(e.0)
+        .bind(e.1)
+        .bind(e.2)
+        .bind(e.3)
+        .bind(e.4)
+        .bind(e.5)
+        .bind(e.6)
+        .execute(&mut *tx)
+        .await?;
+    }
     let documents: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT x.mutation_id, r.id, r.data FROM rejected x JOIN rows r \
          ON r.table_name = x.table_name AND r.id = x.row_id \
@@ -1297,26 +1336,34 @@ async fn resend_refused(
     Ok(())
 }
 
-/// Removes a row the platform never created (with its queued edits); for a patient, its
-/// documents refused for want of it too.
+/// Removes a row the platform never created, with its queued edits and kept text; for a
+/// patient, every document written here for them too (the platform cannot have any), their
+/// refusals settled.
 async fn drop_draft(tx: &mut SqliteConnection, table: SyncTable, id: Uuid) -> Result<()> {
     let mut drafts = vec![(table, id)];
     if table == SyncTable::Patients {
-        let documents: Vec<(String, String)> = sqlx::query_as(
-            "SELECT x.mutation_id, x.row_id FROM rejected x JOIN rows r \
-             ON r.table_name = x.table_name AND r.id = x.row_id \
-             WHERE x.table_name = 'healthcare_documents' AND x.op = 'insert' AND x.settled_at IS NULL \
-             AND json_extract(r.data, '$.patient_id') = ?",
+        let documents: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM rows WHERE table_name = 'healthcare_documents' \
+             AND json_extract(data, '$.patient_id') = ?",
         )
         .bind(id.to_string())
         .fetch_all(&mut *tx)
         .await?;
-        for (mutation_id, doc_id) in documents {
-            settle_refusal(tx, &mutation_id).await?;
+        for doc_id in documents {
             drafts.push((SyncTable::HealthcareDocuments, uuid_of(&doc_id)?));
         }
     }
     for (table, id) in drafts {
+        let open: Vec<String> = sqlx::query_scalar(
+            "SELECT mutation_id FROM rejected WHERE table_name = ? AND row_id = ? AND settled_at IS NULL",
+        )
+        .bind(table.as_str())
+        .bind(id.to_string())
+        .fetch_all(&mut *tx)
+        .await?;
+        for mutation_id in open {
+            settle_refusal(tx, &mutation_id).await?;
+        }
         for sql in [
             "DELETE FROM rows WHERE table_name = ? AND id = ?",
             "DELETE FROM outbox WHERE table_name = ? AND row_id = ? AND sent = 0",
@@ -1328,15 +1375,23 @@ async fn drop_draft(tx: &mut SqliteConnection, table: SyncTable, id: Uuid) -> Re
                 .await?;
         }
         if table == SyncTable::HealthcareDocuments {
+            sqlx::query("DELETE FROM document_bodies WHERE doc_id = ?")
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
             reindex_document(tx, id).await?;
         }
     }
     Ok(())
 }
 
-/// Marks a refusal dealt with: it leaves the open ones and stays in the sync log.
+/// Marks a refusal dealt with: it leaves the open ones and stays in the sync log, without
+/// what was sent (the log needs the table, the operation and the reason; the values are
+/// health data that would outlive a discard).
 pub(crate) async fn settle_refusal(tx: &mut SqliteConnection, mutation_id: &str) -> Result<()> {
-    sqlx::query("UPDATE rejected SET settled_at = ? WHERE mutation_id = ? AND settled_at IS NULL")
+    sqlx::query(
+        "UPDATE rejected SET settled_at = ?, fields = '{}' WHERE mutation_id = ? AND settled_at IS NULL",
+    )
         .bind(now())
         .bind(mutation_id)
         .execute(&mut *tx)

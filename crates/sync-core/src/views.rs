@@ -4,7 +4,7 @@
 
 use crate::replica::Replica;
 use crate::{Result, SyncError};
-use domain::dto::{MutationOp, SyncTable};
+use domain::dto::SyncTable;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -147,17 +147,22 @@ fn instant(v: &Value) -> Option<chrono::DateTime<chrono::FixedOffset>> {
 
 /// SQL for the sync state of row `r` of `table`, for the documents of a patient included.
 fn state_sql(table: &str, with_documents: bool) -> String {
-    let documents = if with_documents {
-        " OR EXISTS (SELECT 1 FROM outbox o JOIN rows d ON d.table_name = o.table_name AND d.id = o.row_id \
-         WHERE o.table_name = 'healthcare_documents' AND json_extract(d.data, '$.patient_id') = r.id)"
+    let (refused, documents) = if with_documents {
+        (
+            " OR EXISTS (SELECT 1 FROM rejected x JOIN rows d ON d.table_name = x.table_name AND d.id = x.row_id \
+             WHERE x.table_name = 'healthcare_documents' AND x.settled_at IS NULL \
+             AND json_extract(d.data, '$.patient_id') = r.id)",
+            " OR EXISTS (SELECT 1 FROM outbox o JOIN rows d ON d.table_name = o.table_name AND d.id = o.row_id \
+             WHERE o.table_name = 'healthcare_documents' AND json_extract(d.data, '$.patient_id') = r.id)",
+        )
     } else {
-        ""
+        ("", "")
     };
     format!(
         "CASE \
          WHEN EXISTS (SELECT 1 FROM conflicts c WHERE c.table_name = '{table}' AND c.row_id = r.id AND c.resolved_at IS NULL) THEN 'conflict' \
          WHEN EXISTS (SELECT 1 FROM rejected x WHERE x.table_name = '{table}' AND x.row_id = r.id AND x.settled_at IS NULL) \
-              OR json_extract(r.data, '$.sync_error') IS NOT NULL THEN 'error' \
+              OR json_extract(r.data, '$.sync_error') IS NOT NULL{refused} THEN 'error' \
          WHEN EXISTS (SELECT 1 FROM outbox o WHERE o.table_name = '{table}' AND o.row_id = r.id){documents} THEN 'pending' \
          ELSE 'synced' END"
     )
@@ -182,9 +187,10 @@ fn like_pattern(search: &str) -> String {
     format!("%{escaped}%")
 }
 
-/// A date as the app shows it (`12 Apr 1978`, `12 April 1978`, `Apr 12, 1978`), as stored
-/// (`1978-04-12`); `None` when `search` is not one. Numeric forms like `12/04/1978` are left
-/// out: day or month first depends on who typed it.
+/// A date as the app shows it in English (`12 Apr 1978`, `12 April 1978`, `Apr 12, 1978`), as
+/// stored (`1978-04-12`); `None` when `search` is not one. Numeric forms like `12/04/1978` are
+/// left out: day or month first depends on who typed it. (Month names in other languages are
+/// not read here; the stored form always works.)
 fn iso_date(search: &str) -> Option<String> {
     let s = search.trim();
     ["%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y"]
@@ -198,9 +204,9 @@ fn uuid(s: &str) -> Result<Uuid> {
 }
 
 impl Replica {
-    /// Patients by name, `limit` from `offset`, whose name, email, birth date (`1978-04-12`
-    /// or as the app shows it, `12 Apr 1978`) or identifier at their provider contains
-    /// `search`.
+    /// Patients by name, `limit` from `offset`, whose name, email, birth date (`1978-04-12`,
+    /// or `12 Apr 1978` as the app shows it in English) or identifier at their provider
+    /// contains `search`.
     pub async fn patient_page(&self, search: &str, offset: i64, limit: i64) -> Result<PatientPage> {
         let pattern = like_pattern(search);
         let date = like_pattern(&iso_date(search).unwrap_or_default());
@@ -289,8 +295,6 @@ impl Replica {
             .and_then(Value::as_str)
             .map(str::trim)
             .unwrap_or_default();
-        // The platform's own check first: a duplicate of an address it would refuse is moot.
-        crate::replica::check(SyncTable::Patients, MutationOp::Insert, &fields)?;
         let existing: Option<(String, Option<String>)> = sqlx::query_as(
             "SELECT id, json_extract(data, '$.name') FROM rows WHERE table_name = 'patients' \
              AND lower(json_extract(data, '$.email')) = lower(?) LIMIT 1",
@@ -453,19 +457,7 @@ impl Replica {
         let wants_refusals = filter.status.as_deref().is_none_or(|s| s == "failure")
             && filter.action.as_deref().is_none_or(|a| a == OFFLINE_EDIT);
         if wants_refusals {
-            let needle = text.to_lowercase();
-            let refusals = self
-                .refusals(filter.patient_id, limit)
-                .await?
-                .into_iter()
-                .filter(|e| {
-                    needle.is_empty()
-                        || [&e["details"], &e["patient_name"]].iter().any(|v| {
-                            v.as_str()
-                                .is_some_and(|s| s.to_lowercase().contains(&needle))
-                        })
-                });
-            entries.extend(refusals);
+            entries.extend(self.refusals(filter.patient_id, text, limit).await?);
             // Stable: entries of one instant keep the order above.
             entries.sort_by_key(|e| std::cmp::Reverse(instant(&e["timestamp"])));
             entries.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
@@ -474,7 +466,8 @@ impl Replica {
     }
 
     /// This device's refused edits as sync log entries, newest first.
-    async fn refusals(&self, patient: Option<Uuid>, limit: i64) -> Result<Vec<Value>> {
+    /// `text`: words of the reason or the patient's name (`''` for all).
+    async fn refusals(&self, patient: Option<Uuid>, text: &str, limit: i64) -> Result<Vec<Value>> {
         type Row = (
             String,
             String,
@@ -493,10 +486,13 @@ impl Replica {
              FROM rejected x LEFT JOIN rows r ON r.table_name = x.table_name AND r.id = x.row_id \
              LEFT JOIN rows p ON p.table_name = 'patients' AND p.id = \
              CASE x.table_name WHEN 'patients' THEN x.row_id ELSE coalesce(json_extract(r.data, '$.patient_id'), json_extract(x.fields, '$.patient_id')) END \
-             WHERE ?1 IS NULL OR patient_id = ?1 ORDER BY x.created_at DESC LIMIT ?2",
+             WHERE (?1 IS NULL OR patient_id = ?1) AND (?3 = '%%' OR lower(x.reason) LIKE ?3 ESCAPE '\\' \
+             OR lower(json_extract(p.data, '$.name')) LIKE ?3 ESCAPE '\\') \
+             ORDER BY x.created_at DESC LIMIT ?2",
         )
         .bind(patient.map(|p| p.to_string()))
         .bind(limit)
+        .bind(like_pattern(text))
         .fetch_all(self.pool())
         .await?;
         Ok(rows
@@ -853,6 +849,19 @@ mod tests {
             .map(|e| e["details"].as_str().unwrap_or_default())
             .collect();
         assert_eq!(details, ["completed", "sent", "earlier"], "newest first");
+        // The same from SQL alone (a filter that leaves this device's refusals out).
+        let successes = r
+            .sync_log(&LogFilter {
+                status: Some("success".into()),
+                ..Default::default()
+            })
+            .await
+            .expect("log");
+        let details: Vec<_> = successes
+            .iter()
+            .map(|e| e["details"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(details, ["completed", "sent", "earlier"]);
         assert!(log.iter().all(|e| e["patient_name"] == "Ana Lima"));
         let by_name = r
             .sync_log(&LogFilter {
@@ -862,6 +871,77 @@ mod tests {
             .await
             .expect("search");
         assert_eq!(by_name.len(), 3, "a patient's name finds their entries");
+        std::fs::remove_dir_all(dir).expect("clean up");
+    }
+
+    #[tokio::test]
+    async fn a_refused_new_patient_survives_a_full_resync_and_its_discard_leaves_nothing() {
+        let (r, dir) = replica().await;
+        let p = r
+            .insert(
+                SyncTable::Patients,
+                fields(json!({"name": "Rita", "email": "rita@example.org"})),
+            )
+            .await
+            .expect("patient");
+        let note = r
+            .insert(
+                SyncTable::HealthcareDocuments,
+                fields(
+                    json!({"patient_id": p, "type": "progress note", "date": "2026-11-03",
+                              "title": "Intake", "content": "Coeliac; prefers rice."}),
+                ),
+            )
+            .await
+            .expect("note");
+        // The platform refused the patient's creation (as a sync records it): its outbox
+        // entries are gone, the refusal is open.
+        sqlx::query(
+            "INSERT INTO rejected (mutation_id, table_name, row_id, op, fields, code, reason, created_at) \
+             SELECT mutation_id, table_name, row_id, op, fields, 'duplicate_patient', 'taken', created_at \
+             FROM outbox WHERE table_name = 'patients'",
+        )
+        .execute(r.pool())
+        .await
+        .expect("refusal");
+        sqlx::query("DELETE FROM outbox WHERE table_name = 'patients'")
+            .execute(r.pool())
+            .await
+            .expect("sent");
+        let state = r.patient_detail(p).await.expect("kept").sync_state;
+        assert_eq!(state, SyncState::Error);
+
+        // A full re-sync (an expired cursor) keeps what waits for its writer.
+        r.reset_rows().await.expect("reset");
+        assert!(r.row(SyncTable::Patients, p).await.expect("row").is_some());
+
+        // Discarded: the patient, the note written for them, its kept text and the values
+        // sent all leave this computer; the log keeps that it was refused.
+        let refusal = r.rejected_edits().await.expect("refusals")[0]
+            .mutation_id
+            .clone();
+        r.dismiss_refusal(&refusal).await.expect("discard");
+        assert!(r.row(SyncTable::Patients, p).await.expect("row").is_none());
+        assert!(r
+            .row(SyncTable::HealthcareDocuments, note)
+            .await
+            .expect("row")
+            .is_none());
+        assert!(r.cached_body(note).await.expect("body").is_none());
+        assert_eq!(r.pending().await.expect("pending"), 0);
+        let kept: String = sqlx::query_scalar("SELECT fields FROM rejected")
+            .fetch_one(r.pool())
+            .await
+            .expect("record");
+        assert_eq!(kept, "{}");
+        assert_eq!(
+            r.sync_log(&LogFilter::default()).await.expect("log").len(),
+            1
+        );
+        assert!(matches!(
+            r.dismiss_refusal(&refusal).await,
+            Err(SyncError::NotFound(_))
+        ));
         std::fs::remove_dir_all(dir).expect("clean up");
     }
 

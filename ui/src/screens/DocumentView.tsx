@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { call, type AppError, type DocumentDetail, type HealthcareDocument, type Share, type ShareDelivery, type User } from '../api';
-import { ConfirmButton, DateInput, ErrorMessage, Field, Page, TypeSelect, useStatus } from '../components';
+import { atField, ConfirmButton, DateInput, ErrorMessage, Field, Page, TypeSelect, useStatus } from '../components';
 import { birthWithAge, fileSize, formatDate, fromBase64, sourceLabel, typeLabel } from '../lib/format';
 import { leaveTo, useUnsaved } from '../lib/route';
 
@@ -189,7 +189,12 @@ function Viewer({ mime, url, text, error }: { mime: string; url: string | null; 
   return <p>This type of file cannot be shown here: download it to open it.</p>;
 }
 
-function EditDocument({ doc, text, onSaved }: { doc: DocumentDetail; text: string | null; onSaved: (d: DocumentDetail) => void }) {
+function EditDocument(props: { doc: DocumentDetail; text: string | null; onSaved: (d: DocumentDetail) => void }) {
+  // What the editor opened with: only what the person changed from it is sent (a sync that
+  // refreshes the page meanwhile must not make its old values look like edits).
+  const [doc] = useState(props.doc);
+  const [text] = useState(props.text);
+  const onSaved = props.onSaved;
   const [title, setTitle] = useState(doc.title);
   const [kind, setKind] = useState(doc.type);
   const [date, setDate] = useState(doc.date);
@@ -233,7 +238,7 @@ function EditDocument({ doc, text, onSaved }: { doc: DocumentDetail; text: strin
           <textarea id="edit-content" class="note" rows={16} value={content} onInput={(e) => setContent(e.currentTarget.value)} />
         </Field>
       )}
-      {error && !error.field && <ErrorMessage error={error} />}
+      {!atField(error, ['title', 'type', 'date', 'content']) && <ErrorMessage error={error} />}
       <div class="buttons">
         <button type="submit" class="primary" id="save-document-edit">
           Save document

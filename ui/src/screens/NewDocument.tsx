@@ -2,7 +2,7 @@
 // connection), for one patient.
 import { useState } from 'preact/hooks';
 import { call, type AppError } from '../api';
-import { DateInput, ErrorMessage, Field, TypeSelect, useStatus } from '../components';
+import { atField, DateInput, ErrorMessage, Field, TypeSelect, useStatus } from '../components';
 import { toBase64, today, typeLabel } from '../lib/format';
 import { useUnsaved } from '../lib/route';
 
@@ -116,7 +116,7 @@ export function NewDocument({ patientId }: { patientId: string }) {
               onChange={(e) => setFile(e.currentTarget.files?.[0] ?? null)}
             />
           </Field>
-          {error && !error.field && <ErrorMessage error={error} />}
+          {!atField(error, ['date', 'title', 'content']) && <ErrorMessage error={error} />}
           <div class="buttons">
             <button type="submit" class="primary" id="save-document" disabled={!!file && !status?.online}>
               {file ? 'Upload' : 'Save document'}

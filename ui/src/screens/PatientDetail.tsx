@@ -1,11 +1,11 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { call, DOCUMENT_TYPES, type AppError, type PatientDetail as Detail } from '../api';
-import { Badge, ConfirmButton, ErrorMessage, Field, Page, useStatus } from '../components';
+import { atField, Badge, ConfirmButton, ErrorMessage, Field, Page, useStatus } from '../components';
 import { birthWithAge, FIELD_LABELS, typeLabel } from '../lib/format';
 import { leaveTo, useUnsaved } from '../lib/route';
 import { DocumentList } from './Documents';
 import { NewDocument } from './NewDocument';
-import { changedFields, mergeRefreshed, PatientForm, type PatientFields } from './PatientForm';
+import { changedFields, mergeRefreshed, PATIENT_FIELDS, PatientForm, type PatientFields } from './PatientForm';
 
 function fieldsOf(d: Detail): PatientFields {
   const p = d.patient;
@@ -161,7 +161,7 @@ export function PatientDetail({ id }: { id: string }) {
           error={error}
           disabled={!can.edit}
         />
-        {error && !error.field && <ErrorMessage error={error} />}
+        {!atField(error, PATIENT_FIELDS) && <ErrorMessage error={error} />}
         {can.edit && (
           <div class="buttons">
             <button type="submit" class="primary" id="save-patient" disabled={!dirty}>

@@ -7,6 +7,9 @@ export type PatientFields = Pick<
   'name' | 'email' | 'birth_date' | 'contact_details' | 'medical_history' | 'dietary_preferences'
 >;
 
+/** The fields the form shows (a refusal of another field is shown as a general message). */
+export const PATIENT_FIELDS = ['name', 'email', 'birth_date', 'contact_details', 'medical_history', 'dietary_preferences'] as const;
+
 export const EMPTY_PATIENT: PatientFields = {
   name: '',
   email: '',

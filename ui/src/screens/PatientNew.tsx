@@ -1,8 +1,8 @@
 import { useState } from 'preact/hooks';
 import { call, type AppError, type NewPatientOutcome } from '../api';
-import { ErrorMessage, Page, useStatus } from '../components';
+import { atField, ErrorMessage, Page, useStatus } from '../components';
 import { leaveTo, useUnsaved } from '../lib/route';
-import { changedFields, EMPTY_PATIENT, PatientForm } from './PatientForm';
+import { changedFields, EMPTY_PATIENT, PATIENT_FIELDS, PatientForm } from './PatientForm';
 
 export function PatientNew() {
   const status = useStatus();
@@ -55,7 +55,7 @@ export function PatientNew() {
             .
           </div>
         )}
-        {error && !error.field && <ErrorMessage error={error} />}
+        {!atField(error, PATIENT_FIELDS) && <ErrorMessage error={error} />}
         <div class="buttons">
           <button type="submit" class="primary" id="save-patient">
             Create patient

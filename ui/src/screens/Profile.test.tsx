@@ -42,7 +42,7 @@ describe('Profile', () => {
     const controls = [...dialog.querySelectorAll('button, a')].map((b) => b.textContent);
     expect(controls[0]).toBe('Sync now');
     expect(controls).toContain('Sign out and discard them');
-    expect(screen.getByText('See the refused change').getAttribute('href')).toBe('#/conflicts');
+    expect(screen.getByText('Open Conflicts').getAttribute('href')).toBe('#/conflicts');
 
     fireEvent.click(screen.getByText('Sync now'));
     expect(invoke).toHaveBeenCalledWith('sync_now', undefined);
@@ -81,5 +81,6 @@ describe('Profile', () => {
     expect(unsentWords(0, 0)).toBeNull();
     expect(unsentWords(1, 0)).toBe('1 change has not reached the platform');
     expect(unsentWords(0, 3)).toBe('3 changes were refused by the platform');
+    expect(unsentWords(0, 0, 1)).toBe('1 conflict waits for your decision');
   });
 });

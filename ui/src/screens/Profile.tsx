@@ -6,10 +6,11 @@ import { navigate } from '../lib/route';
 import { roleLabel } from './Users';
 
 /** "2 changes have not reached the platform, 1 change was refused by it", or null when none. */
-export function unsentWords(pending: number, rejected: number): string | null {
+export function unsentWords(pending: number, rejected: number, conflicts = 0): string | null {
   const parts: string[] = [];
   if (pending > 0) parts.push(`${plural(pending, 'change has', 'changes have')} not reached the platform`);
   if (rejected > 0) parts.push(`${plural(rejected, 'change was', 'changes were')} refused by ${pending > 0 ? 'it' : 'the platform'}`);
+  if (conflicts > 0) parts.push(`${plural(conflicts, 'conflict waits', 'conflicts wait')} for your decision`);
   return parts.length ? parts.join(', ') : null;
 }
 
@@ -36,7 +37,8 @@ export function Profile() {
 
   const pending = status?.pending ?? 0;
   const rejected = status?.rejected ?? 0;
-  const unsent = unsentWords(pending, rejected);
+  const conflicts = status?.conflicts ?? 0;
+  const unsent = unsentWords(pending, rejected, conflicts);
 
   async function signOut(discard: boolean) {
     setError(null);
@@ -89,6 +91,7 @@ export function Profile() {
           <p id="sign-out-explained">
             {pending > 0 && (status?.online ? 'Sync now to send them before you sign out. ' : 'They can be sent once this computer is back online. ')}
             {rejected > 0 && 'Refused changes can be corrected on the Conflicts screen. '}
+            {conflicts > 0 && 'Conflicts are decided on the Conflicts screen. '}
             Signing out removes your records, these changes, the session and the local copy's key from this computer.
           </p>
           <ErrorMessage error={error} />
@@ -104,9 +107,9 @@ export function Profile() {
                 {status?.syncing ? 'Syncing…' : 'Sync now'}
               </button>
             )}
-            {rejected > 0 && (
+            {rejected + conflicts > 0 && (
               <a href="#/conflicts" class="button" id="see-refused">
-                See the refused {rejected === 1 ? 'change' : 'changes'}
+                Open Conflicts
               </a>
             )}
             <button type="button" onClick={stay} id="stay-signed-in">

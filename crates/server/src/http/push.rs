@@ -385,7 +385,8 @@ impl Target {
                         if other != self.id {
                             return Err(ApiError::Conflict {
                                 code: "duplicate_patient",
-                                detail: format!("your patient {other} already has this email"),
+                                detail: "one of your patients already has this email address"
+                                    .into(),
                                 existing_id: Some(other),
                             });
                         }

@@ -298,6 +298,33 @@ async fn refused_edits_revert(w: World) {
     let q = patient(&r1, "Queenie").await;
     sync(&r1, &remote).await.expect("sync");
 
+    // What only the platform can know is refused there: P's new email is Q's. The row goes
+    // back to the platform's values; the refusal is listed until dismissed, the row stays.
+    r1.update(
+        SyncTable::Patients,
+        p,
+        fields(json!({"email": "queenie@example.org"})),
+    )
+    .await
+    .expect("edit");
+    let s = sync(&r1, &remote).await.expect("sync");
+    assert_eq!(s.rejected, 1);
+    assert_eq!(
+        row(&r1, SyncTable::Patients, p).await.expect("p")["email"],
+        "pete@example.org"
+    );
+    let refused = r1.rejected_edits().await.expect("rejected");
+    assert_eq!(
+        (refused[0].op.as_str(), refused[0].code.as_str()),
+        ("update", "duplicate_patient")
+    );
+    assert!(!refused[0].reason.contains(&q.to_string()), "no raw id");
+    r1.dismiss_refusal(&refused[0].mutation_id)
+        .await
+        .expect("dismiss");
+    assert!(r1.rejected_edits().await.expect("rejected").is_empty());
+    assert!(row(&r1, SyncTable::Patients, p).await.is_some());
+
     // What the platform would refuse is refused here, before anything is queued, with the
     // platform's own words.
     let bad = r1
@@ -372,7 +399,8 @@ async fn refused_edits_revert(w: World) {
     let local = r1.rows(SyncTable::Patients).await.expect("rows");
     assert_eq!(local.len(), server.len());
 
-    // Dismissed, the draft the platform never had is gone; the sync log keeps the refusal.
+    // Dismissed, the draft the platform never had is gone; the sync log keeps the refusal
+    // (not what was in it).
     r1.dismiss_refusal(&refused[0].mutation_id)
         .await
         .expect("dismiss");
@@ -390,7 +418,7 @@ async fn refused_edits_revert(w: World) {
         })
         .await
         .expect("log");
-    assert_eq!(log.len(), 1);
+    assert_eq!(log.len(), 2, "the update's refusal and the note's");
     assert_eq!(log[0]["status"], "failure");
     assert!(log[0]["details"]
         .as_str()
@@ -430,7 +458,19 @@ async fn refused_creation_corrected(w: World) {
     );
     assert!(row(&r2, SyncTable::HealthcareDocuments, d).await.is_some());
 
-    // Corrected: the whole patient goes out as a creation, then its note.
+    // A second note, written after the refusal (queued, not refused yet).
+    let later = r2
+        .insert(
+            SyncTable::HealthcareDocuments,
+            fields(
+                json!({"patient_id": p, "type": "progress note", "date": "2026-11-04",
+                          "title": "Follow-up", "content": "Second visit."}),
+            ),
+        )
+        .await
+        .expect("later note");
+
+    // Corrected: the whole patient goes out as a creation, then its notes.
     r2.update(
         SyncTable::Patients,
         p,
@@ -440,7 +480,11 @@ async fn refused_creation_corrected(w: World) {
     .expect("correct");
     assert!(r2.rejected_edits().await.expect("rejected").is_empty());
     let s = sync(&r2, &remote).await.expect("sync r2");
-    assert_eq!((s.pushed, s.rejected), (2, 0));
+    assert_eq!(
+        (s.pushed, s.rejected),
+        (3, 0),
+        "the patient before both notes"
+    );
     let (status, server) = w.rest(Method::GET, &format!("/patients/{p}"), None).await;
     assert_eq!(
         (status, server["email"].as_str()),
@@ -451,11 +495,12 @@ async fn refused_creation_corrected(w: World) {
         r2.patient_detail(p).await.expect("patient").sync_state,
         sync_core::views::SyncState::Synced
     );
-    let (status, note) = w.rest(Method::GET, &format!("/documents/{d}"), None).await;
-    assert_eq!(
-        (status, note["content"].as_str()),
-        (200, Some("First visit."))
-    );
+    for (doc, text) in [(d, "First visit."), (later, "Second visit.")] {
+        let (status, note) = w
+            .rest(Method::GET, &format!("/documents/{doc}"), None)
+            .await;
+        assert_eq!((status, note["content"].as_str()), (200, Some(text)));
+    }
 }
 
 async fn no_self_conflict(mut w: World) {
