@@ -126,17 +126,17 @@ pub(super) async fn pull(app: &AppState, job: &Job, progress: &Progress) -> Resu
         ));
     };
     let source = app.fhir_source(provider).await?;
-    pull_from(app, &source, source.name(), &patient, progress).await
+    pull_from(app, &source, &patient, progress).await
 }
 
 /// [`pull`] from the patient's PHP, `provider` by name.
 async fn pull_from(
     app: &AppState,
     source: &FhirSource,
-    provider: &str,
     patient: &Patient,
     progress: &Progress,
 ) -> Result<Done, JobError> {
+    let provider = source.name();
     let php_id = php_patient(app, source, provider, patient).await?;
     let since = app
         .db
@@ -214,28 +214,19 @@ pub(super) async fn request(app: &AppState, job: &Job) -> Result<Done, JobError>
         return Ok(Done::Finished(details.into()));
     };
     let source = app.fhir_source(provider).await?;
-    follow(
-        app,
-        job,
-        request_id,
-        state,
-        &source,
-        source.name(),
-        &patient,
-    )
-    .await
+    follow(app, job, request_id, state, &source, &patient).await
 }
 
-/// [`request`] at the patient's PHP, `provider` by name.
+/// [`request`] at the patient's PHP (`source`, which knows the provider's name).
 async fn follow(
     app: &AppState,
     job: &Job,
     request_id: uuid::Uuid,
     state: RequestState,
     source: &FhirSource,
-    provider: &str,
     patient: &Patient,
 ) -> Result<Done, JobError> {
+    let provider = source.name();
     let Some(reference) = state.php_reference else {
         let php_id = php_patient(app, source, provider, patient).await?;
         // An earlier attempt that did not hear back may have made the Task already.
