@@ -26,8 +26,9 @@ export function leaveTo(path: string) {
 
 /** What the screen on show would lose if left now ("your changes to Ana Lima"), if anything. */
 let unsaved: string | null = null;
-/** Where the person tried to go while edits were unsaved: the question on screen. */
-let leaving: string | null = null;
+/** What the person asked for while edits were unsaved (leave the page, close an editor): the
+ * question on screen, run if they choose to lose the edits. */
+let pending: (() => void) | null = null;
 const listeners = new Set<() => void>();
 const tell = () => listeners.forEach((f) => f());
 
@@ -41,6 +42,13 @@ export function useUnsaved(what: string | null) {
   }, [what]);
 }
 
+/** Runs `action` (which drops the screen's edits) now, or after asking when edits are unsaved. */
+export function guarded(action: () => void) {
+  if (unsaved === null) return action();
+  pending = action;
+  tell();
+}
+
 /** The question "leave without saving?" when one is asked, with its answers. */
 export function useLeaving(): { what: string; stay: () => void; leave: () => void } | null {
   const [, redraw] = useState(0);
@@ -49,19 +57,19 @@ export function useLeaving(): { what: string; stay: () => void; leave: () => voi
     listeners.add(f);
     return () => void listeners.delete(f);
   }, []);
-  if (leaving === null || unsaved === null) return null;
-  const target = leaving;
+  if (pending === null || unsaved === null) return null;
+  const action = pending;
   return {
     what: unsaved,
     stay: () => {
-      leaving = null;
+      pending = null;
       tell();
     },
     leave: () => {
-      leaving = null;
+      pending = null;
       unsaved = null;
       tell();
-      window.location.hash = target;
+      action();
     },
   };
 }
@@ -70,21 +78,36 @@ export function useRoute(): Route {
   const [route, setRoute] = useState(() => parseRoute(window.location.hash));
   useEffect(() => {
     let shown = window.location.hash;
+    // A link is asked about before it navigates (no history entry is made)…
+    const click = (e: MouseEvent) => {
+      const link = (e.target as Element | null)?.closest?.('a[href^="#"]');
+      const href = link?.getAttribute('href');
+      if (!href || unsaved === null || href === shown || e.defaultPrevented) return;
+      e.preventDefault();
+      guarded(() => {
+        window.location.hash = href;
+      });
+    };
+    // …and anything else that changes the address (Back, a script) is undone, then asked.
     const update = () => {
       const next = window.location.hash;
       if (next === shown) return;
       if (unsaved !== null) {
-        // Back where we were (no new history entry, no second hashchange), and ask.
         history.replaceState(null, '', shown || '#/');
-        leaving = next;
-        tell();
+        guarded(() => {
+          window.location.hash = next;
+        });
         return;
       }
       shown = next;
       setRoute(parseRoute(next));
     };
+    document.addEventListener('click', click, true);
     window.addEventListener('hashchange', update);
-    return () => window.removeEventListener('hashchange', update);
+    return () => {
+      document.removeEventListener('click', click, true);
+      window.removeEventListener('hashchange', update);
+    };
   }, []);
   return route;
 }

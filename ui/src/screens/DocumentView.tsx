@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { call, type AppError, type DocumentDetail, type HealthcareDocument, type Share, type ShareDelivery, type User } from '../api';
 import { atField, ConfirmButton, DateInput, ErrorMessage, Field, Page, TypeSelect, useStatus } from '../components';
 import { birthWithAge, fileSize, formatDate, fromBase64, sourceLabel, typeLabel } from '../lib/format';
-import { leaveTo, useUnsaved } from '../lib/route';
+import { guarded, leaveTo, useUnsaved } from '../lib/route';
 
 interface Body {
   mime_type: string;
@@ -98,7 +98,7 @@ export function DocumentView({ id }: { id: string }) {
             </button>
           )}
           {doc.can.edit && (
-            <button type="button" id="edit-document" onClick={() => setEditing(!editing)}>
+            <button type="button" id="edit-document" onClick={() => (editing ? guarded(() => setEditing(false)) : setEditing(true))}>
               {editing ? 'Close editor' : 'Edit'}
             </button>
           )}

@@ -153,6 +153,17 @@ describe('leaving with unsaved edits', () => {
     expect(window.location.hash).toBe('#/patients/p1');
     fireEvent.click(screen.getByText('Stay and keep editing'));
     expect((screen.getByLabelText('Dietary preferences') as HTMLTextAreaElement).value).toBe('Low FODMAP');
+
+    // A link is asked about before it navigates: no history entry until the person chooses.
+    const before = history.length;
+    fireEvent.click(screen.getByText('Documents', { selector: 'nav a' }));
+    expect(await screen.findByText(/You have not saved your changes to Ana Lima/)).toBeTruthy();
+    expect(window.location.hash).toBe('#/patients/p1');
+    expect(history.length).toBe(before);
+    await act(async () => {
+      fireEvent.click(screen.getByText('Leave without saving'));
+    });
+    expect(window.location.hash).toBe('#/documents');
   });
 });
 
