@@ -696,7 +696,18 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
         ],
     )
     .await;
-    assert!(!navigation(&app).await.contains(&"#/users".to_owned()));
+    // A dietician may create patient accounts, and nothing else.
+    assert!(navigation(&app).await.contains(&"#/users".to_owned()));
+    app.js("location.hash = '#/users'", json!([])).await;
+    let options = app
+        .wait_for(
+            "the role choices",
+            "const o = [...document.querySelectorAll('#user-type option')].map(o => o.value).filter(Boolean); \
+             return o.length ? o : null;",
+            json!([]),
+        )
+        .await;
+    assert_eq!(options, json!(["patient"]));
 
     // Signing out with a change not yet sent names it and offers to sync first.
     app.js(
