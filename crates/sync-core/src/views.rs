@@ -314,35 +314,49 @@ impl Replica {
 
     /// Documents matching `filter`, always newest first (by the document's date, then the most
     /// recently added), with their patient's name. Words match a document's title and the
-    /// text of documents read here (as prefixes), or its patient's name.
+    /// text of documents read here (as prefixes), or its patient's name. Words alone look at
+    /// the 2,000 most recently added or changed documents that have them (and the documents of
+    /// up to 200 patients so named): a word in more documents than that needs a filter (type,
+    /// dates, patient) to reach older ones. Sorting every match of a word in 100,000 titles by
+    /// date costs 200 ms here; these 2,000, under 15.
     pub async fn documents(&self, filter: &DocumentFilter) -> Result<Vec<DocumentSummary>> {
-        const FEW: i64 = 2_000;
+        const NEWEST_MATCHES: i64 = 2_000;
+        const NAMED_PATIENTS: i64 = 200;
         let state = state_sql("healthcare_documents", false);
         let terms = filter.text.as_deref().map(fts_terms).unwrap_or_default();
-        let name = like_pattern(filter.text.as_deref().unwrap_or_default());
-        // The documents the words find: in the full-text index, or of patients so named.
-        let found = "SELECT doc_id AS id FROM document_search WHERE document_search MATCH ?1 \
-             UNION SELECT d.id FROM rows p JOIN rows d ON d.table_name = 'healthcare_documents' \
-             AND json_extract(d.data, '$.patient_id') = p.id WHERE p.table_name = 'patients' \
-             AND lower(json_extract(p.data, '$.name')) LIKE ?7 ESCAPE '\\'";
-        let few = !terms.is_empty() && {
-            let n: i64 = sqlx::query_scalar(&format!(
-                "SELECT count(*) FROM (SELECT id FROM ({}) LIMIT {FEW} + 1)",
-                found.replace("?7", "?2")
-            ))
-            .bind(&terms)
-            .bind(&name)
-            .fetch_one(self.pool())
-            .await?;
-            n <= FEW
-        };
-        let source = if few {
-            // Few matches: read just those rows and sort them (CROSS JOIN keeps SQLite from
-            // walking every document and probing the matches).
-            format!("({found}) m CROSS JOIN rows r ON r.table_name = 'healthcare_documents' AND r.id = m.id")
+        // Patients so named (not when one patient's documents are asked for): their ids.
+        let named: Vec<String> = if terms.is_empty() || filter.patient_id.is_some() {
+            Vec::new()
         } else {
-            // Many, or no words: walk the date index newest first and stop at the limit (a word
-            // in every document reads `limit` rows, not all of them).
+            sqlx::query_scalar(&format!(
+                "SELECT id FROM rows INDEXED BY rows_patient_name WHERE table_name = 'patients' \
+                 AND lower(json_extract(data, '$.name')) LIKE ? ESCAPE '\\' LIMIT {NAMED_PATIENTS}"
+            ))
+            .bind(like_pattern(filter.text.as_deref().unwrap_or_default()))
+            .fetch_all(self.pool())
+            .await?
+        };
+        let of_named = if named.is_empty() {
+            ""
+        } else {
+            " UNION SELECT d.id FROM rows d WHERE d.table_name = 'healthcare_documents' \
+             AND json_extract(d.data, '$.patient_id') IN (SELECT value FROM json_each(?7))"
+        };
+        let narrowed = filter.patient_id.is_some()
+            || filter.kind.is_some()
+            || filter.from.is_some()
+            || filter.to.is_some();
+        let words_alone = !terms.is_empty() && !narrowed;
+        let source = if words_alone {
+            // The newest matches straight from the index, and only those rows read (CROSS JOIN
+            // keeps SQLite from walking every document and probing the matches).
+            format!(
+                "(SELECT doc_id AS id FROM (SELECT doc_id FROM document_search WHERE document_search MATCH ?1 \
+                 ORDER BY rowid DESC LIMIT {NEWEST_MATCHES}){of_named}) m \
+                 CROSS JOIN rows r ON r.table_name = 'healthcare_documents' AND r.id = m.id"
+            )
+        } else {
+            // No words, or a filter: walk the date index newest first, stop at the limit.
             "rows r".to_owned()
         };
         let mut sql = format!(
@@ -350,8 +364,16 @@ impl Replica {
              FROM {source} LEFT JOIN rows p ON p.table_name = 'patients' \
              AND p.id = json_extract(r.data, '$.patient_id') WHERE r.table_name = 'healthcare_documents'"
         );
+        let matching = if named.is_empty() {
+            " AND r.id IN (SELECT doc_id FROM document_search WHERE document_search MATCH ?1)"
+                .to_owned()
+        } else {
+            " AND (r.id IN (SELECT doc_id FROM document_search WHERE document_search MATCH ?1) \
+             OR json_extract(r.data, '$.patient_id') IN (SELECT value FROM json_each(?7)))"
+                .to_owned()
+        };
         let conditions = [
-            (!terms.is_empty() && !few, format!(" AND r.id IN ({found})")),
+            (!terms.is_empty() && !words_alone, matching),
             (
                 filter.patient_id.is_some(),
                 " AND json_extract(r.data, '$.patient_id') = ?2".to_owned(),
@@ -382,7 +404,7 @@ impl Replica {
             .bind(&filter.from)
             .bind(&filter.to)
             .bind(filter.limit.unwrap_or(LIST_LIMIT).clamp(1, 5_000))
-            .bind(&name)
+            .bind(serde_json::to_string(&named)?)
             .fetch_all(self.pool())
             .await?;
         rows.into_iter()
@@ -808,6 +830,15 @@ mod tests {
         assert!(by_name
             .iter()
             .all(|d| d.patient_name.as_deref() == Some("Ana Lima")));
+        let labs_by_name = DocumentFilter {
+            text: Some("ana lim".into()),
+            kind: Some("lab report".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            titles(r.documents(&labs_by_name).await.expect("narrowed")),
+            ["Iron", "Lipid panel"]
+        );
         let other_patient = DocumentFilter {
             patient_id: Some(Uuid::now_v7()),
             ..Default::default()
