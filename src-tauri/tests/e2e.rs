@@ -86,6 +86,18 @@ async fn every_screen(app: &WebDriver, shots: &Path, screens: &[(&str, String, &
     app.resize(1200, 800).await;
 }
 
+/// The user types the Users screen offers to create.
+async fn role_choices(app: &WebDriver) -> serde_json::Value {
+    app.js("location.hash = '#/users'", json!([])).await;
+    app.wait_for(
+        "the role choices",
+        "const o = [...document.querySelectorAll('#user-type option')].map(o => o.value).filter(Boolean); \
+         return o.length ? o : null;",
+        json!([]),
+    )
+    .await
+}
+
 /// The main navigation's screens, by their hash.
 async fn navigation(app: &WebDriver) -> Vec<String> {
     let links = app
@@ -698,15 +710,7 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     .await;
     // A dietician may create patient accounts, and nothing else.
     assert!(navigation(&app).await.contains(&"#/users".to_owned()));
-    app.js("location.hash = '#/users'", json!([])).await;
-    let options = app
-        .wait_for(
-            "the role choices",
-            "const o = [...document.querySelectorAll('#user-type option')].map(o => o.value).filter(Boolean); \
-             return o.length ? o : null;",
-            json!([]),
-        )
-        .await;
+    let options = role_choices(&app).await;
     assert_eq!(options, json!(["patient"]));
 
     // Signing out with a change not yet sent names it and offers to sync first.
@@ -774,15 +778,7 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
             "an admin is offered {absent}"
         );
     }
-    app.js("location.hash = '#/users'", json!([])).await;
-    let options = app
-        .wait_for(
-            "the role choices",
-            "const o = [...document.querySelectorAll('#user-type option')].map(o => o.value).filter(Boolean); \
-             return o.length ? o : null;",
-            json!([]),
-        )
-        .await;
+    let options = role_choices(&app).await;
     assert_eq!(
         options,
         json!(["admin", "dietician", "practitioner", "provider", "patient"])

@@ -78,16 +78,11 @@ fn unsent(pending: i64, refused: i64, undecided: i64) -> String {
     .filter(|(k, ..)| *k > 0)
     .map(|(k, one, many)| n(k, one, many))
     .collect();
-    let text = match parts.as_slice() {
+    match parts.as_slice() {
         [] => String::new(),
         [one] => one.clone(),
         [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
-    };
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
+    }
 }
 
 #[cfg(test)]
