@@ -2,8 +2,9 @@
 import type { ComponentChildren } from 'preact';
 import { createContext } from 'preact';
 import { useContext, useEffect, useRef, useState } from 'preact/hooks';
-import { DOCUMENT_TYPES, type AppError, type Status, type SyncState } from './api';
+import { call, DOCUMENT_TYPES, type AppError, type RejectedEdit, type Status, type SyncState } from './api';
 import { formatDate, parseDate, typeLabel } from './lib/format';
+import { leaveTo } from './lib/route';
 
 export const StatusContext = createContext<Status | null>(null);
 
@@ -198,5 +199,31 @@ export function TypeSelect(props: { id: string; value: string; onChange: (type: 
         </option>
       ))}
     </select>
+  );
+}
+
+/**
+ * A record the platform refused to create: why, what to do (`children`), and Discard, which
+ * removes it from this computer and goes to `after`.
+ */
+export function RefusedCreation(props: { refusal: RejectedEdit; what: 'patient' | 'document'; question: string; after: string; children?: ComponentChildren }) {
+  const [error, setError] = useState<AppError | null>(null);
+  async function discard() {
+    try {
+      await call('dismiss_rejected', { mutation_id: props.refusal.mutation_id });
+      leaveTo(props.after);
+    } catch (err) {
+      setError(err as AppError);
+    }
+  }
+  return (
+    <div class="warning" role="alert" id="refusal-banner">
+      <p>
+        <strong>This {props.what} has not reached the platform.</strong> It was refused: {props.refusal.reason}.
+      </p>
+      {props.children}
+      <ConfirmButton label={`Discard this ${props.what}`} question={props.question} confirm="Discard" onConfirm={discard} id={`discard-${props.what}`} />
+      <ErrorMessage error={error} />
+    </div>
   );
 }

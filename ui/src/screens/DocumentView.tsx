@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { call, type AppError, type DocumentDetail, type HealthcareDocument, type Share, type ShareDelivery, type User } from '../api';
-import { atField, ConfirmButton, DateInput, ErrorMessage, Field, Page, TypeSelect, useStatus } from '../components';
+import { atField, ConfirmButton, DateInput, ErrorMessage, Field, Page, RefusedCreation, TypeSelect, useStatus } from '../components';
 import { birthWithAge, fileSize, formatDate, fromBase64, sourceLabel, typeLabel } from '../lib/format';
 import { guarded, leaveTo, useUnsaved } from '../lib/route';
 
@@ -57,14 +57,6 @@ export function DocumentView({ id }: { id: string }) {
     }
   }
 
-  async function discard(mutationId: string) {
-    try {
-      await call('dismiss_rejected', { mutation_id: mutationId });
-      leaveTo(`/patients/${doc!.patient_id}`);
-    } catch (err) {
-      setError(err as AppError);
-    }
-  }
 
   async function download() {
     setError(null);
@@ -114,18 +106,12 @@ export function DocumentView({ id }: { id: string }) {
         </p>
       )}
       {refusedCreation && (
-        <div class="warning" role="alert" id="refusal-banner">
-          <p>
-            <strong>This document has not reached the platform.</strong> It refused it: {refusedCreation.reason}.
-          </p>
-          <ConfirmButton
-            label="Discard this document"
-            question="Remove this document from this computer?"
-            confirm="Discard"
-            onConfirm={() => discard(refusedCreation.mutation_id)}
-            id="discard-document"
-          />
-        </div>
+        <RefusedCreation
+          refusal={refusedCreation}
+          what="document"
+          question="Remove this document from this computer?"
+          after={`/patients/${doc.patient_id}`}
+        />
       )}
       <dl class="meta">
         <dt>Patient</dt>

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { call, DOCUMENT_TYPES, type AppError, type PatientDetail as Detail } from '../api';
-import { atField, Badge, ConfirmButton, ErrorMessage, Field, Page, useStatus } from '../components';
+import { atField, Badge, ConfirmButton, ErrorMessage, Field, Page, RefusedCreation, useStatus } from '../components';
 import { birthWithAge, FIELD_LABELS, typeLabel } from '../lib/format';
 import { leaveTo, useUnsaved } from '../lib/route';
 import { DocumentList } from './Documents';
@@ -87,14 +87,6 @@ export function PatientDetail({ id }: { id: string }) {
     }
   }
 
-  async function discard(mutationId: string) {
-    try {
-      await call('dismiss_rejected', { mutation_id: mutationId });
-      leaveTo('/patients');
-    } catch (err) {
-      setError(err as AppError);
-    }
-  }
 
   const p = detail.patient;
   const refusedCreation = detail.refusals.find((r) => r.op === 'insert');
@@ -113,19 +105,14 @@ export function PatientDetail({ id }: { id: string }) {
       }
     >
       {refusedCreation && (
-        <div class="warning" role="alert" id="refusal-banner">
-          <p>
-            <strong>This patient has not reached the platform.</strong> It refused them: {refusedCreation.reason}.
-          </p>
+        <RefusedCreation
+          refusal={refusedCreation}
+          what="patient"
+          question="Remove this patient, and notes written for them here, from this computer?"
+          after="/patients"
+        >
           <p>Correct the details below and save to send them again, or discard this patient from this computer.</p>
-          <ConfirmButton
-            label="Discard this patient"
-            question="Remove this patient, and notes written for them here, from this computer?"
-            confirm="Discard"
-            onConfirm={() => discard(refusedCreation.mutation_id)}
-            id="discard-patient"
-          />
-        </div>
+        </RefusedCreation>
       )}
       {detail.refusals
         .filter((r) => r.op !== 'insert')
