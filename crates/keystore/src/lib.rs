@@ -103,11 +103,8 @@ impl Keystore {
                 Err(keyring::Error::NoEntry) => None,
                 Err(e) => return Err(keyring_failed(e)),
             },
-            None => match std::fs::read_to_string(&self.key_file) {
-                Ok(hex) => Some(hex),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                Err(e) => return Err(failed(format!("{}: {e}", self.key_file.display()))),
-            },
+            None => read_private(&self.key_file)
+                .map_err(|e| failed(format!("{}: {e}", self.key_file.display())))?,
         };
         if let Some(key) = saved.as_deref().and_then(ReplicaKey::from_hex) {
             return Ok(key);
@@ -147,9 +144,8 @@ impl Keystore {
     }
 
     fn load_file(&self) -> sync_core::Result<Option<Session>> {
-        match std::fs::read_to_string(&self.file) {
-            Ok(s) => parse(&s).map(Some),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        match read_private(&self.file) {
+            Ok(saved) => saved.as_deref().map(parse).transpose(),
             Err(e) => Err(failed(format!("{}: {e}", self.file.display()))),
         }
     }
@@ -222,26 +218,122 @@ impl TokenStore for Keystore {
     }
 }
 
-/// Written whole (temporary file, then rename) and readable by the owner only.
-#[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
+/// Why a file of ours is not read or written through a symbolic link: someone who can write
+/// beside it could point it at a file of the user's, to have it overwritten with tokens, or at
+/// one of theirs, to have a session of their choosing read.
+fn link_refused(path: &Path) -> std::io::Error {
+    std::io::Error::other(format!(
+        "{} is a symbolic link, which is never followed for a session or key: remove it if you \
+         did not put it there",
+        path.display()
+    ))
 }
 
-#[cfg(not(unix))]
+fn is_link(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// Reads a file of ours (`None` if there is none), never through a symbolic link
+/// (`O_NOFOLLOW`).
+fn read_private(path: &Path) -> std::io::Result<Option<String>> {
+    use std::io::Read as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    #[cfg(not(unix))]
+    if is_link(path) {
+        return Err(link_refused(path));
+    }
+    match options.open(path) {
+        Ok(mut file) => {
+            let mut text = String::new();
+            file.read_to_string(&mut text)?;
+            Ok(Some(text))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(_) if is_link(path) => Err(link_refused(path)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes a file of ours whole and readable by the owner only: into a new temporary file
+/// beside it (created exclusively, so nothing planted at its name is opened or followed;
+/// mode 0600 from the start), then renamed over it. A symbolic link at `path` is refused, not
+/// followed nor replaced (a rename would replace it, but a link there means someone meddled,
+/// and a person should look).
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
+    use std::io::Write as _;
+    if is_link(path) {
+        return Err(link_refused(path));
+    }
+    let (tmp, mut file) = create_temporary(path)?;
+    let written = (|| {
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        // Planted meanwhile: the rename would replace the link, not follow it; still refuse.
+        if is_link(path) {
+            return Err(link_refused(path));
+        }
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written?;
+    // The rename itself outlives a crash once the directory is on disk (best effort).
+    #[cfg(unix)]
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+    }
+    Ok(())
+}
+
+/// A new, empty, owner-only file beside `path`, under a fresh name
+/// (`.<name>.<pid>.<nonce>.tmp`), created with `O_CREAT | O_EXCL | O_NOFOLLOW`: whatever is
+/// planted at that name (a file, a link) makes the attempt fail and the next name is tried.
+fn create_temporary(path: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = path.file_name().unwrap_or_default();
+    let mut attempt = 0;
+    loop {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        let nonce = u64::from(nanos) ^ COUNTER.fetch_add(1, Ordering::Relaxed).rotate_left(32);
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".{}.{nonce:x}.tmp", std::process::id()));
+        let tmp = path.with_file_name(tmp_name);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+        }
+        match options.open(&tmp) {
+            Ok(file) => {
+                // Exactly 0600, whatever the umask took away.
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt as _;
+                    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+                }
+                return Ok((tmp, file));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 16 => {
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -285,6 +377,113 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("records login"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A directory of its own for one test.
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("keystore-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_planted_at_the_session_path_is_refused_and_its_target_left_alone() {
+        let dir = scratch("link");
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "untouched").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join("r.db.session.json")).unwrap();
+        let store = Keystore::file_only(&dir.join("r.db"));
+
+        let e = store.save(&session()).unwrap_err().to_string();
+        assert!(e.contains("symbolic link"), "{e}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+        let link = std::fs::symlink_metadata(dir.join("r.db.session.json")).unwrap();
+        assert!(
+            link.file_type().is_symlink(),
+            "the link is left for a person to look at"
+        );
+        // Nor is a session read through one.
+        std::fs::write(&victim, serde_json::to_string(&session()).unwrap()).unwrap();
+        let e = store.load().unwrap_err().to_string();
+        assert!(e.contains("symbolic link"), "{e}");
+        // Nor the replica's key, written or read.
+        std::fs::write(&victim, "untouched").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join("r.db.key")).unwrap();
+        let e = store.replica_key().unwrap_err().to_string();
+        assert!(e.contains("symbolic link"), "{e}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_planted_where_a_temporary_file_could_go_are_never_written_through() {
+        let dir = scratch("tmp-link");
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "untouched").unwrap();
+        // Every name a temporary file beside the session or key could predictably take.
+        for name in [
+            "r.db.session.tmp",
+            "r.db.tmp",
+            "r.db.session.json.tmp",
+            "r.db.key.tmp",
+        ] {
+            std::os::unix::fs::symlink(&victim, dir.join(name)).unwrap();
+        }
+        let store = Keystore::file_only(&dir.join("r.db"));
+        store.save(&session()).unwrap();
+        let key = store.replica_key().unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+        assert_eq!(store.load().unwrap(), Some(session()));
+        assert_eq!(store.replica_key().unwrap().to_hex(), key.to_hex());
+        for name in ["r.db.session.json", "r.db.key"] {
+            let meta = std::fs::symlink_metadata(dir.join(name)).unwrap();
+            assert!(meta.file_type().is_file(), "{name}");
+            use std::os::unix::fs::PermissionsExt as _;
+            assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_readable_by_others_left_beside_the_session_never_make_it_readable() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = scratch("mode");
+        let planted = ["r.db.session.tmp", "r.db.tmp", "r.db.session.json"];
+        for name in planted {
+            std::fs::write(dir.join(name), "{}").unwrap();
+            std::fs::set_permissions(dir.join(name), std::fs::Permissions::from_mode(0o644))
+                .unwrap();
+        }
+        let store = Keystore::file_only(&dir.join("r.db"));
+        store.save(&session()).unwrap();
+        store.replica_key().unwrap();
+        for name in ["r.db.session.json", "r.db.key"] {
+            let mode = std::fs::metadata(dir.join(name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{name}");
+        }
+        // No temporary file is left behind.
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "r.db.key",
+                "r.db.session.json",
+                "r.db.session.tmp",
+                "r.db.tmp"
+            ]
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
