@@ -29,13 +29,26 @@ struct Cli {
 enum Command {
     /// Sign in (password on standard input) and remember the session.
     Login {
+        /// https://host[:port]; plain http only to this computer (127.0.0.1, ::1, localhost)
+        /// unless --allow-insecure-http.
         #[arg(long)]
         server: String,
         #[arg(long)]
         email: String,
+        /// Allow a plain-http server on another computer: the password, the tokens and every
+        /// health record then cross the network unencrypted. Only on a network you trust.
+        /// (Or RECORDS_ALLOW_HTTP=1 in the environment, as for the desktop app.)
+        #[arg(long)]
+        allow_insecure_http: bool,
     },
-    /// Forget the session here and end it at the server.
-    Logout,
+    /// End the session at the server and here, and remove the replica and its key. Refused
+    /// while the replica holds edits the platform does not have (unsent, refused, in
+    /// conflict), unless --discard.
+    Logout {
+        /// Remove them with the replica.
+        #[arg(long)]
+        discard: bool,
+    },
     /// Send queued edits, then fetch what changed.
     Sync {
         #[arg(long)]
@@ -255,14 +268,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         );
     }
     match cli.command {
-        Command::Login { server, email } => {
+        Command::Login {
+            server,
+            email,
+            allow_insecure_http,
+        } => {
+            let plain_http = if allow_insecure_http {
+                sync_core::PlainHttp::Allowed
+            } else {
+                sync_core::PlainHttp::from_env()
+            };
+            // Before asking for the password (login checks again, for every client).
+            sync_core::check_server(&server, plain_http)?;
             let mut password = String::new();
             std::io::stdin()
                 .lock()
                 .read_line(&mut password)
                 .context("reading the password")?;
             let password = password.trim_end_matches(['\r', '\n']);
-            let session = sync_core::login(&creds, &server, &email, password)
+            let session = sync_core::login_with(&creds, &server, &email, password, plain_http)
                 .await
                 .map_err(|e| match e {
                     SyncError::Unauthorized => {
@@ -278,10 +302,37 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Location::File(_) = creds.location() {
                 eprintln!("warning: no OS keyring answered (no Secret Service on the session bus), so the tokens are in a file");
             }
+            if sync_core::check_server(&session.server, sync_core::PlainHttp::LoopbackOnly).is_err()
+            {
+                eprintln!("warning: plain http: passwords and health records cross the network unencrypted");
+            }
         }
-        Command::Logout => {
+        Command::Logout { discard } => {
+            // As the desktop app signs out: nothing of the patients stays on the computer.
+            let counts = replica.status().await?;
+            if !discard && counts.pending + counts.rejected + counts.conflicts > 0 {
+                let unsent = SyncError::Unsent {
+                    pending: counts.pending,
+                    refused: counts.rejected,
+                    undecided: counts.conflicts,
+                };
+                bail!("{unsent} (`records logout --discard`)");
+            }
             sync_core::logout(&creds).await?;
-            eprintln!("signed out");
+            replica.close().await;
+            creds.forget_replica_key()?;
+            for path in sync_core::replica_files(&replica_path) {
+                match std::fs::remove_file(&path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(e).with_context(|| format!("removing {}", path.display()));
+                    }
+                    _ => {}
+                }
+            }
+            eprintln!(
+                "signed out; the replica {} and its key were removed",
+                replica_path.display()
+            );
         }
         Command::Sync { json, wait } => {
             if creds.load()?.is_none() {

@@ -288,6 +288,16 @@ async fn with_a_secret_service_the_session_lives_in_the_keyring_and_logout_remov
 
     ok(&records_on(Some(&bus), &replica, &["logout"], None));
     assert_eq!(bus.lookup_session(&replica), None, "sign-out removes it");
+    assert_eq!(
+        bus.lookup(&format!("replica-key:{}", replica.display())),
+        None,
+        "and the replica's key"
+    );
+    assert_eq!(
+        replica_left(&replica),
+        Vec::<PathBuf>::new(),
+        "and the replica"
+    );
     let status: Value = serde_json::from_str(&ok(&records_on(
         Some(&bus),
         &replica,
@@ -416,4 +426,175 @@ async fn documents_are_edited_and_deleted_and_conflicts_and_refusals_are_listed(
         ),
         (&Value::from(0), &Value::from(0), &Value::from(0))
     );
+}
+
+/// Whether any file of the replica (the database, its WAL, its key, its session) is left.
+fn replica_left(replica: &Path) -> Vec<PathBuf> {
+    let dir = replica.parent().expect("dir");
+    let name = replica
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    std::fs::read_dir(dir)
+        .expect("list")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&name))
+        .map(|e| e.path())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_removes_the_replica_and_its_key_and_asks_before_discarding_edits() {
+    let (_database, platform, replica) = setup_on(ScratchDatabase::sqlite(), None).await;
+    let run = |args: &[&str]| ok(&records(&replica, args, None)).trim().to_owned();
+    let p = run(&[
+        "patients",
+        "add",
+        "--name",
+        "Ana Lima",
+        "--email",
+        "ana@example.org",
+    ]);
+    run(&["sync"]);
+    // A refused note (its patient deleted on the platform meanwhile) and an unsent edit.
+    run(&[
+        "documents",
+        "add",
+        "--patient",
+        &p,
+        "--type",
+        "progress note",
+        "--date",
+        "2026-11-20",
+        "--title",
+        "Written for a deleted patient",
+        "--content",
+        "Seen today.",
+    ]);
+    platform
+        .db
+        .delete_patient(p.parse().expect("uuid"))
+        .await
+        .expect("delete");
+    run(&["sync"]);
+    run(&[
+        "patients",
+        "add",
+        "--name",
+        "Bea Souza",
+        "--email",
+        "bea@example.org",
+    ]);
+
+    let refused = records(&replica, &["logout"], None);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("1 change not sent and 1 refused change") && said.contains("--discard"),
+        "{said}"
+    );
+    let status: Value = serde_json::from_str(&run(&["status", "--json"])).expect("json");
+    assert!(status["server"].is_string(), "still signed in: {status}");
+    assert_eq!(
+        (&status["pending"], &status["rejected"]),
+        (&Value::from(1), &Value::from(1))
+    );
+
+    let out = records(&replica, &["logout", "--discard"], None);
+    ok(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("removed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        replica_left(&replica),
+        Vec::<PathBuf>::new(),
+        "the replica, its WAL, its key and the session are gone"
+    );
+    // The session ended at the platform too.
+    let live: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NULL")
+            .fetch_one(platform.db.pool())
+            .await
+            .expect("count");
+    assert_eq!(live, 0);
+
+    // Signed in again, nothing waiting: signing out needs no --discard.
+    ok(&records(
+        &replica,
+        &[
+            "login",
+            "--server",
+            &format!("http://{}", platform.addr),
+            "--email",
+            "dee@example.org",
+        ],
+        Some(PASSWORD),
+    ));
+    run(&["sync"]);
+    ok(&records(&replica, &["logout"], None));
+    assert_eq!(replica_left(&replica), Vec::<PathBuf>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_refuses_plain_http_to_another_computer_unless_allowed() {
+    let (database, platform, _) = setup_on(ScratchDatabase::sqlite(), None).await;
+    // 0.0.0.0 reaches this computer's server on Linux but is not a loopback address: for the
+    // rule it is another computer.
+    let server = format!("http://0.0.0.0:{}", platform.addr.port());
+    let replica = database.dir.join("elsewhere.db");
+    let login = |extra: &[&str], env: Option<&str>| {
+        let mut cmd = records_command(&replica, None);
+        cmd.args(["login", "--server", &server, "--email", "dee@example.org"])
+            .args(extra)
+            .env_remove("RECORDS_ALLOW_HTTP");
+        if let Some(value) = env {
+            cmd.env("RECORDS_ALLOW_HTTP", value);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("records runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(PASSWORD.as_bytes())
+            .expect("password");
+        child.wait_with_output().expect("records finishes")
+    };
+    let session = database.dir.join("elsewhere.db.session.json");
+
+    for env in [None, Some("0")] {
+        let refused = login(&[], env);
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(1), "{said}");
+        assert!(
+            said.contains("would send passwords and health records unencrypted")
+                && said.contains("--allow-insecure-http"),
+            "{said}"
+        );
+        assert!(!session.exists(), "nothing kept");
+    }
+    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM refresh_tokens")
+        .fetch_one(platform.db.pool())
+        .await
+        .expect("count");
+    assert_eq!(before, 1, "only the setup's sign-in reached the platform");
+
+    let allowed = login(&["--allow-insecure-http"], None);
+    ok(&allowed);
+    assert!(
+        String::from_utf8_lossy(&allowed.stderr).contains("unencrypted"),
+        "and says so: {}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
+    assert!(session.exists());
+    std::fs::remove_file(&session).expect("sign out here");
+    ok(&login(&[], Some("1")));
+    assert!(session.exists(), "RECORDS_ALLOW_HTTP=1 allows it too");
 }

@@ -26,7 +26,10 @@ pub use engine::{
     RetryPolicy, SyncEvent, SyncSummary,
 };
 pub use replica::{replica_files, set_aside, ConflictRecord, Replica, ReplicaKey, Resolution};
-pub use session::{login, logout, refresh, signed_in, sync_signed_in, Session, TokenStore};
+pub use session::{
+    check_server, login, login_with, logout, refresh, signed_in, sync_signed_in, PlainHttp,
+    Session, TokenStore,
+};
 
 /// What can go wrong, worded for the person who has to act on it.
 #[derive(Debug, thiserror::Error)]
