@@ -24,6 +24,9 @@ pub struct Settings {
     pub default_server: String,
     /// `RECORDS_UPDATE_ENDPOINT`: where `latest.json` is published; none: updates are off.
     pub update_endpoint: Option<String>,
+    /// `RECORDS_ALLOW_HTTP=1`: sign in to a plain-http server on another computer (passwords
+    /// and records cross the network unencrypted) [plain http on loopback only].
+    pub plain_http: sync_core::PlainHttp,
 }
 
 impl Settings {
@@ -46,6 +49,7 @@ impl Settings {
             default_server: var("RECORDS_SERVER")
                 .unwrap_or_else(|| "http://127.0.0.1:8080".to_owned()),
             update_endpoint: var("RECORDS_UPDATE_ENDPOINT"),
+            plain_http: sync_core::PlainHttp::from_env(),
         }
     }
 }
@@ -150,7 +154,15 @@ impl Desk {
         password: &str,
     ) -> Result<(), SyncError> {
         let previous = self.replica().await.state("profile").await?;
-        sync_core::login(&self.keystore, server, email, password).await?;
+        // Plain http to another computer is refused here, before the password is sent.
+        sync_core::login_with(
+            &self.keystore,
+            server,
+            email,
+            password,
+            self.settings.plain_http,
+        )
+        .await?;
         let me = sync_core::online::me(&self.keystore).await?;
         let previous_id = previous
             .and_then(|p| serde_json::from_str::<Value>(&p).ok())

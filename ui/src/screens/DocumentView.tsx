@@ -160,7 +160,7 @@ export function downloadName(doc: HealthcareDocument, mime: string): string {
   return `${doc.title.replace(/[^\w\- ]+/g, '_').slice(0, 80)}.${ext}`;
 }
 
-function Viewer({ mime, url, text, error }: { mime: string; url: string | null; text: string | null; error: AppError | null }) {
+export function Viewer({ mime, url, text, error }: { mime: string; url: string | null; text: string | null; error: AppError | null }) {
   if (error) {
     return (
       <p class="warning" role="status">
@@ -170,7 +170,12 @@ function Viewer({ mime, url, text, error }: { mime: string; url: string | null; 
   }
   if (!url) return <p class="muted">Loading…</p>;
   if (text !== null) return <pre class="doc-text" id="document-text">{text}</pre>;
-  if (mime === 'application/pdf') return <iframe class="doc-frame" src={url} title="Document (PDF)" />;
+  // Sandboxed: the frame may not navigate the app, open windows, submit forms, show dialogs or
+  // start downloads. WebKitGTK's PDF viewer (PDF.js, in the frame) renders nothing without
+  // scripts and the blob's own origin, so those two stay (the Viewer test pins the list).
+  if (mime === 'application/pdf') {
+    return <iframe class="doc-frame" src={url} sandbox="allow-scripts allow-same-origin" title="Document (PDF)" />;
+  }
   if (mime.startsWith('image/')) return <img class="doc-image" src={url} alt="The document" />;
   return <p>This type of file cannot be shown here: download it to open it.</p>;
 }
