@@ -165,8 +165,10 @@ pub struct NewPatient {
     pub medical_history: Option<MedicalHistory>,
     #[schema(value_type = Option<String>, max_length = 5000)]
     pub dietary_preferences: Option<DietaryPreferences>,
-    #[schema(value_type = Option<String>, max_length = 200)]
-    pub carepatron_patient_id: Option<ExternalRef>,
+    /// Set by the Carepatron integration only: a request that sends it is refused.
+    #[serde(default, deserialize_with = "crate::check::set_by_carepatron")]
+    #[schema(ignore)]
+    pub carepatron_patient_id: crate::check::SetByIntegration,
     pub birth_date: Option<NaiveDate>,
     pub provider_id: Option<Uuid>,
     #[schema(value_type = Option<String>, max_length = 200)]
@@ -190,9 +192,10 @@ pub struct PatientUpdate {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, max_length = 5000)]
     pub dietary_preferences: Option<Option<DietaryPreferences>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, max_length = 200)]
-    pub carepatron_patient_id: Option<Option<ExternalRef>>,
+    /// Set by the Carepatron integration only: a request that sends it is refused.
+    #[serde(default, deserialize_with = "crate::check::set_by_carepatron")]
+    #[schema(ignore)]
+    pub carepatron_patient_id: crate::check::SetByIntegration,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<NaiveDate>)]
     pub birth_date: Option<Option<NaiveDate>>,

@@ -46,6 +46,9 @@ pub struct Options {
     pub tasks: bool,
     /// A created data-request Task is completed this long after, with a new document.
     pub fulfil_tasks_after: Option<Duration>,
+    /// The path the FHIR server is served under (`/fhir`; empty for the root). A request
+    /// outside it is answered 404 and counted ([`FhirSandbox::stray_requests`]).
+    pub base_path: String,
 }
 
 impl Default for Options {
@@ -54,6 +57,7 @@ impl Default for Options {
             patient_match: true,
             tasks: true,
             fulfil_tasks_after: Some(Duration::from_millis(300)),
+            base_path: String::new(),
         }
     }
 }
@@ -82,6 +86,7 @@ struct Inner {
     base: OnceLock<String>,
     requests: AtomicU64,
     tokens_issued: AtomicU64,
+    strays: AtomicU64,
 }
 
 /// The stand-in PHP. Cheap to clone; every clone is the same server.
@@ -107,16 +112,34 @@ impl FhirSandbox {
             base: OnceLock::new(),
             requests: AtomicU64::new(0),
             tokens_issued: AtomicU64::new(0),
+            strays: AtomicU64::new(0),
         }))
     }
 
-    /// Serves on `addr` (`127.0.0.1:0` for any port). One server per sandbox.
+    /// Serves on `addr` (`127.0.0.1:0` for any port). One server per sandbox. Its FHIR base
+    /// is [`Self::base`] (`Served::base` plus [`Options::base_path`]).
     pub async fn serve(&self, addr: &str) -> std::io::Result<Served> {
+        let path = self.0.options.base_path.trim_end_matches('/').to_owned();
         crate::serve(addr, |base| {
-            let _ = self.0.base.set(base.to_owned());
-            self.router()
+            let _ = self.0.base.set(format!("{base}{path}"));
+            if path.is_empty() {
+                self.router()
+            } else {
+                let strays = self.clone();
+                Router::new()
+                    .nest(&path, self.router())
+                    .fallback(move || async move {
+                        strays.0.strays.fetch_add(1, Ordering::Relaxed);
+                        StatusCode::NOT_FOUND
+                    })
+            }
         })
         .await
+    }
+
+    /// Requests that arrived outside [`Options::base_path`].
+    pub fn stray_requests(&self) -> u64 {
+        self.0.strays.load(Ordering::Relaxed)
     }
 
     pub fn faults(&self) -> &FaultSwitch {
@@ -231,7 +254,8 @@ impl FhirSandbox {
             .with_state(self.clone())
     }
 
-    fn base(&self) -> &str {
+    /// The FHIR base URL, once serving (empty before).
+    pub fn base(&self) -> &str {
         self.0.base.get().map(String::as_str).unwrap_or("")
     }
 }
@@ -327,8 +351,13 @@ async fn register(State(sb): State<FhirSandbox>, Json(body): Json<Value>) -> Res
 }
 
 async fn smart_configuration(State(sb): State<FhirSandbox>) -> Response {
+    let token_endpoint =
+        sb.0.faults
+            .get()
+            .token_endpoint
+            .unwrap_or_else(|| format!("{}/auth/token", sb.base()));
     Json(json!({
-        "token_endpoint": format!("{}/auth/token", sb.base()),
+        "token_endpoint": token_endpoint,
         "token_endpoint_auth_methods_supported": ["private_key_jwt"],
         "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
         "grant_types_supported": ["client_credentials"],
@@ -779,7 +808,12 @@ async fn search(
         let query = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(&next)
             .finish();
-        links.push(json!({"relation": "next", "url": format!("{}/{kind}?{query}", sb.base())}));
+        let next_base =
+            sb.0.faults
+                .get()
+                .next_link_base
+                .unwrap_or_else(|| sb.base().to_owned());
+        links.push(json!({"relation": "next", "url": format!("{next_base}/{kind}?{query}")}));
     }
     let mut entries: Vec<Value> = page
         .into_iter()

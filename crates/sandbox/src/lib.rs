@@ -36,6 +36,12 @@ pub struct Faults {
     pub drop_after_apply_fraction: f64,
     /// Carepatron: for this long after creation a resource is missing from lists.
     pub list_lag_ms: u64,
+    /// FHIR: the token endpoint its SMART configuration names, instead of its own
+    /// `/auth/token` (an authorization server elsewhere, or a configuration someone altered).
+    pub token_endpoint: Option<String>,
+    /// FHIR: what its `Bundle.link[next]` URLs start with, instead of its own base (the same
+    /// server written differently, or somewhere else).
+    pub next_link_base: Option<String>,
 }
 
 impl Default for Faults {
@@ -49,6 +55,8 @@ impl Default for Faults {
             clock_offset_secs: 0,
             drop_after_apply_fraction: 0.0,
             list_lag_ms: 0,
+            token_endpoint: None,
+            next_link_base: None,
         }
     }
 }

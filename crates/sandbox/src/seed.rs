@@ -201,6 +201,27 @@ fn text_document(
     }))
 }
 
+/// A DocumentReference carrying `bytes` inline, declared as `content_type` (which the bytes
+/// need not be: a PHP's declared type is a claim). Returns its id.
+pub fn attachment_document(
+    sb: &FhirSandbox,
+    patient: &str,
+    title: &str,
+    content_type: &str,
+    bytes: &[u8],
+) -> String {
+    sb.put(json!({
+        "resourceType": "DocumentReference",
+        "status": "current",
+        "type": loinc("11506-3", "Progress note"),
+        "subject": {"reference": format!("Patient/{patient}")},
+        "date": "2026-11-02T10:00:00Z",
+        "author": [{"display": "Dr Sam Rivera"}],
+        "description": title,
+        "content": [{"attachment": {"contentType": content_type, "data": B64.encode(bytes)}}],
+    }))
+}
+
 /// What a PHP sends when a dietician asks: a letter with the requested records.
 pub fn requested_records(patient_ref: &str, now: &DateTime<Utc>) -> Value {
     json!({

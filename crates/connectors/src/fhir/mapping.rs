@@ -29,8 +29,14 @@ pub struct IncomingDocument {
     /// `YYYY-MM-DD`
     pub date: String,
     pub author: Option<String>,
+    /// The type the PHP declared, when its bytes are that and the platform shows it
+    /// ([`domain::check::DOCUMENT_TYPES`], or `text/html`, kept but only ever downloaded);
+    /// else `application/octet-stream`, and `retyped` says why.
     pub mime_type: String,
     pub content: Vec<u8>,
+    /// Why the declared type was not kept (free of PHI): "its content is not the
+    /// application/pdf it was sent as".
+    pub retyped: Option<String>,
 }
 
 /// One search result, as the platform should act on it.
@@ -156,7 +162,7 @@ impl FhirSource {
         else {
             return Ok(skipped(external_id, "it has no content"));
         };
-        let (mime_type, content) = match self.attachment(attachment).await? {
+        let (mime_type, content, retyped) = match self.attachment(attachment).await? {
             Ok(found) => found,
             Err(reason) => return Ok(skipped(external_id, &reason)),
         };
@@ -182,6 +188,7 @@ impl FhirSource {
             author: display_of(&doc.author),
             mime_type,
             content,
+            retyped,
             external_id,
         }))
     }
@@ -204,7 +211,7 @@ impl FhirSource {
             .and_then(CodeableConcept::label)
             .unwrap_or("Diagnostic report")
             .to_owned();
-        let (mime_type, content) = match report
+        let (mime_type, content, retyped) = match report
             .presented_form
             .iter()
             .find(|a| a.data.is_some() || a.url.is_some())
@@ -236,6 +243,7 @@ impl FhirSource {
                 (
                     "text/plain".to_owned(),
                     render_report(&label, &report, &results).into_bytes(),
+                    None,
                 )
             }
         };
@@ -260,16 +268,18 @@ impl FhirSource {
             author: display_of(&report.performer),
             mime_type,
             content,
+            retyped,
             external_id,
         }))
     }
 
-    /// An attachment's bytes: inline, or from the `Binary` (or other URL under the base) it
-    /// points to. `Ok(Err(reason))`: unusable, skip the document.
+    /// An attachment's type, bytes and why its declared type was not kept ([`stored_type`]):
+    /// inline, or from the `Binary` (or other URL under the base) it points to.
+    /// `Ok(Err(reason))`: unusable, skip the document.
     async fn attachment(
         &self,
         a: &Attachment,
-    ) -> Result<std::result::Result<(String, Vec<u8>), String>> {
+    ) -> Result<std::result::Result<(String, Vec<u8>, Option<String>), String>> {
         let max = self.limits.max_document_bytes;
         if a.size.is_some_and(|s| s > max as u64) {
             return Ok(Err(format!(
@@ -297,15 +307,54 @@ impl FhirSource {
         let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(data.trim()) else {
             return Ok(Err("its content is not valid base64".to_owned()));
         };
-        let mime = declared
-            .as_deref()
-            .map(|m| m.split(';').next().unwrap_or(m).trim().to_ascii_lowercase())
-            .filter(|m| valid_mime(m))
-            .unwrap_or_else(|| "application/octet-stream".to_owned());
         if bytes.is_empty() {
             return Ok(Err("its content is empty".to_owned()));
         }
-        Ok(Ok((mime, bytes)))
+        let (mime, retyped) = stored_type(declared.as_deref(), &bytes);
+        Ok(Ok((mime, bytes, retyped)))
+    }
+}
+
+/// What a file from a PHP is kept as: the type it was declared as when the bytes are that
+/// (magic numbers; valid UTF-8 for text) and it is one the platform shows
+/// ([`domain::check::DOCUMENT_TYPES`]), or `text/html` (valid UTF-8: kept, but only ever
+/// served as a download). Anything else is kept as `application/octet-stream` (a download,
+/// never rendered) with the reason, free of PHI, for the patient's log: a PHP's declared type
+/// is a claim, and one that lies (HTML sent as a PDF) must not become a page of the platform.
+pub fn stored_type(declared: Option<&str>, bytes: &[u8]) -> (String, Option<String>) {
+    const SAFE: &str = "application/octet-stream";
+    let Some(declared) = declared
+        .map(domain::check::mime_essence)
+        .filter(|m| !m.is_empty())
+    else {
+        return (
+            SAFE.to_owned(),
+            Some("it was sent without a type".to_owned()),
+        );
+    };
+    let shown = domain::check::DOCUMENT_TYPES.contains(&declared.as_str());
+    match domain::check::content_is(&declared, bytes) {
+        Some(true) if shown || declared == "text/html" => (declared, None),
+        Some(false) => {
+            let what = if valid_mime(&declared) {
+                declared.as_str()
+            } else {
+                "type"
+            };
+            (
+                SAFE.to_owned(),
+                Some(format!("its content is not the {what} it was sent as")),
+            )
+        }
+        _ if declared == SAFE => (declared, None),
+        _ if valid_mime(&declared) => (
+            SAFE.to_owned(),
+            Some(format!("the platform does not show {declared} files")),
+        ),
+        _ => (
+            SAFE.to_owned(),
+            Some("it was sent with an invalid type".to_owned()),
+        ),
     }
 }
 
@@ -591,6 +640,61 @@ mod tests {
         assert_eq!(date_part("soon"), None);
         assert!(valid_mime("application/pdf"));
         assert!(!valid_mime("text/html<script>"));
+    }
+
+    #[test]
+    fn a_declared_type_is_kept_only_when_the_bytes_are_that_and_the_platform_shows_it() {
+        let pdf = b"%PDF-1.4\n...";
+        let html = b"<html><script>alert(1)</script></html>";
+        assert_eq!(
+            stored_type(Some("application/pdf"), pdf),
+            ("application/pdf".into(), None)
+        );
+        assert_eq!(
+            stored_type(Some("Application/PDF; x=1"), pdf).0,
+            "application/pdf"
+        );
+        assert_eq!(stored_type(Some("text/plain"), b"Notes.").0, "text/plain");
+        assert_eq!(
+            stored_type(Some("text/markdown"), b"# Notes").0,
+            "text/markdown"
+        );
+        // HTML is kept as HTML (served only as a download).
+        assert_eq!(
+            stored_type(Some("text/html"), html),
+            ("text/html".into(), None)
+        );
+        let (mime, why) = stored_type(Some("application/pdf"), html);
+        assert_eq!(mime, "application/octet-stream");
+        assert_eq!(
+            why.as_deref(),
+            Some("its content is not the application/pdf it was sent as")
+        );
+        let (mime, why) = stored_type(Some("image/png"), pdf);
+        assert_eq!(
+            (mime.as_str(), why.is_some()),
+            ("application/octet-stream", true)
+        );
+        let (mime, why) = stored_type(Some("text/plain"), b"\xff\xfe\x00");
+        assert_eq!(
+            (mime.as_str(), why.is_some()),
+            ("application/octet-stream", true)
+        );
+        let (mime, why) = stored_type(Some("image/svg+xml"), b"<svg onload=alert(1)/>");
+        assert_eq!(mime, "application/octet-stream");
+        assert_eq!(
+            why.as_deref(),
+            Some("the platform does not show image/svg+xml files")
+        );
+        assert_eq!(stored_type(None, pdf).0, "application/octet-stream");
+        assert_eq!(
+            stored_type(Some("application/octet-stream"), pdf),
+            ("application/octet-stream".into(), None)
+        );
+        assert_eq!(
+            stored_type(Some("text/html<script>"), html).0,
+            "application/octet-stream"
+        );
     }
 
     #[test]

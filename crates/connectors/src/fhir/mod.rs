@@ -9,6 +9,7 @@ use crate::{ConnectorError, Limits, Result};
 use keys::SigningKey;
 use model::{Bundle, CapabilityStatement, Patient, SmartConfiguration, Task};
 use reqwest::header::{HeaderMap, ACCEPT, DATE};
+use reqwest::Url;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -68,6 +69,9 @@ pub struct FhirSource {
     /// Its FHIR server, in messages about the transport: "Riverside Medical's server".
     remote: String,
     base: String,
+    /// `base` parsed: scheme and host in lower case, no default port, dot segments resolved.
+    /// What every URL the token goes to is compared with ([`same_origin`], [`under_base`]).
+    base_url: Url,
     auth: Auth,
     limits: Limits,
     retry: CallRetry,
@@ -99,7 +103,7 @@ impl FhirSource {
     /// A client of the FHIR server at `base` of the provider called `name` (its display name,
     /// as the practice knows it: every error message names it).
     pub fn new(name: &str, base: &str, auth: Auth, limits: Limits) -> Result<Self> {
-        let url = reqwest::Url::parse(base).map_err(|_| {
+        let url = Url::parse(base).map_err(|_| {
             ConnectorError::Config(format!("the FHIR base URL set for {name} is not a URL"))
         })?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -115,6 +119,7 @@ impl FhirSource {
             name: name.to_owned(),
             remote: format!("{name}'s server"),
             base: base.trim_end_matches('/').to_owned(),
+            base_url: url,
             auth,
             limits,
             retry: CallRetry::default(),
@@ -198,18 +203,7 @@ impl FhirSource {
         }
         let token_url = match configured_url {
             Some(url) => url.clone(),
-            None => self
-                .discover()
-                .await?
-                .smart
-                .as_ref()
-                .and_then(|s| s.token_endpoint.clone())
-                .ok_or_else(|| {
-                    ConnectorError::Config(format!(
-                        "{} publishes no SMART token endpoint; an administrator must set its token URL",
-                        self.name
-                    ))
-                })?,
+            None => self.discovered_token_url().await?,
         };
         let body = self
             .retry
@@ -232,6 +226,44 @@ impl FhirSource {
             renew_at,
         });
         Ok(Some(value))
+    }
+
+    /// The token endpoint the server's SMART configuration names, if it is on the server's own
+    /// host (scheme, host and port of the FHIR base). One elsewhere is never sent the
+    /// platform's client assertion: a server that publishes it (or whoever can change what it
+    /// publishes) would get a signed credential for another audience, and the platform's
+    /// scopes at this PHP with it. A PHP whose authorization server really is elsewhere has it
+    /// set as the provider's token URL by an administrator.
+    async fn discovered_token_url(&self) -> Result<String> {
+        let endpoint = self
+            .discover()
+            .await?
+            .smart
+            .as_ref()
+            .and_then(|s| s.token_endpoint.clone())
+            .ok_or_else(|| {
+                ConnectorError::Config(format!(
+                    "{} publishes no SMART token endpoint; an administrator must set its token URL",
+                    self.name
+                ))
+            })?;
+        let url = Url::parse(&endpoint)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"));
+        match url {
+            Some(url) if same_origin(&self.base_url, &url) => Ok(endpoint),
+            Some(url) => Err(ConnectorError::Config(format!(
+                "{}'s SMART configuration names a token endpoint on another server ({}), not on its FHIR server ({}); the platform signs in only there. If that server is {}'s, an administrator must set it as the provider's token URL",
+                self.name,
+                url.origin().ascii_serialization(),
+                self.base_url.origin().ascii_serialization(),
+                self.name
+            ))),
+            None => Err(ConnectorError::Invalid(format!(
+                "{}'s SMART configuration names a token endpoint that is not an http(s) URL",
+                self.name
+            ))),
+        }
     }
 
     /// One client_credentials exchange with a fresh assertion (and `jti`).
@@ -281,16 +313,19 @@ impl FhirSource {
         *self.token.lock().await = None;
     }
 
-    /// Only URLs under the base get the token: a `next` link elsewhere is refused.
-    fn check_same_server(&self, url: &str) -> Result<()> {
-        if url.starts_with(&format!("{}/", self.base)) || url == self.base {
-            Ok(())
-        } else {
-            Err(ConnectorError::Invalid(format!(
-                "{} sent a paging link to another server; not followed",
-                self.name
-            )))
-        }
+    /// Only URLs under the base get the token: a `next` link (or a reference) elsewhere is
+    /// refused. Compared as URLs, not as text (see [`under_base`]); returns the URL to call,
+    /// as compared.
+    fn check_same_server(&self, url: &str) -> Result<Url> {
+        Url::parse(url)
+            .ok()
+            .filter(|u| under_base(&self.base_url, u))
+            .ok_or_else(|| {
+                ConnectorError::Invalid(format!(
+                    "{} sent a paging link to another server; not followed",
+                    self.name
+                ))
+            })
     }
 
     /// An authenticated request; on a 401 with SMART auth, one retry with a fresh token.
@@ -325,11 +360,15 @@ impl FhirSource {
 
     /// A read, retried briefly while the server is unavailable.
     async fn get(&self, url: &str, doing: &str) -> Result<Answer> {
-        self.check_same_server(url)?;
+        let url = self.check_same_server(url)?;
         let (body, headers) = self
             .retry
             .run(true, || {
-                self.call(|http| http.get(url), doing, self.limits.max_response_bytes)
+                self.call(
+                    |http| http.get(url.clone()),
+                    doing,
+                    self.limits.max_response_bytes,
+                )
             })
             .await?;
         self.answer(&body, &headers, doing)
@@ -344,11 +383,11 @@ impl FhirSource {
         doing: &str,
         idempotent: bool,
     ) -> Result<Answer> {
-        self.check_same_server(url)?;
+        let url = self.check_same_server(url)?;
         let send_it = || {
             self.call(
                 |http| {
-                    http.post(url)
+                    http.post(url.clone())
                         .header(reqwest::header::CONTENT_TYPE, FHIR_JSON)
                         .json(resource)
                 },
@@ -669,6 +708,30 @@ pub enum PageRef {
     Next(String),
 }
 
+/// Same scheme, host and port (the scheme's default when none is written). Both are parsed
+/// URLs, so case and default ports are normalised already.
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host() == b.host()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// Whether `url` is on the server of `base` and under its path, segment by segment (after the
+/// URL parser resolved `.` and `..`, including their percent-encoded forms), with no
+/// credentials in it: `http://PHP.example:80/fhir/x` is under `http://php.example/fhir`;
+/// `http://php.example/fhir/../admin/x` and `http://php.example/fhirx` are not.
+fn under_base(base: &Url, url: &Url) -> bool {
+    let segments = |u: &Url| -> Vec<String> {
+        u.path_segments()
+            .map(|s| s.filter(|s| !s.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default()
+    };
+    same_origin(base, url)
+        && url.username().is_empty()
+        && url.password().is_none()
+        && segments(url).starts_with(&segments(base))
+}
+
 fn match_grade(entry: &model::BundleEntry) -> Option<&str> {
     entry
         .resource
@@ -695,4 +758,62 @@ pub fn valid_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn under(base: &str, url: &str) -> bool {
+        under_base(
+            &Url::parse(base).expect("base"),
+            &Url::parse(url).expect("url"),
+        )
+    }
+
+    #[test]
+    fn paging_links_are_compared_as_urls_not_as_text() {
+        let base = "http://php.example.org/fhir";
+        // Written differently, the same place: followed.
+        for same in [
+            "http://php.example.org/fhir/DocumentReference?_offset=50",
+            "HTTP://PHP.Example.ORG/fhir/DocumentReference?_offset=50",
+            "http://php.example.org:80/fhir/DocumentReference",
+            "http://php.example.org/fhir/./DocumentReference",
+            "http://php.example.org/other/../fhir/DocumentReference",
+            "http://php.example.org/fhir",
+            "http://php.example.org/fhir/",
+        ] {
+            assert!(under(base, same), "{same}");
+        }
+        assert!(under(
+            "https://php.example.org:443/fhir/",
+            "https://php.example.org/fhir/Binary/1"
+        ));
+        // Elsewhere, however it is written: refused.
+        for elsewhere in [
+            "http://php.example.org/fhir/../admin/DocumentReference",
+            "http://php.example.org/fhir/%2e%2e/admin/DocumentReference",
+            "http://php.example.org/fhirx/DocumentReference",
+            "http://php.example.org/DocumentReference",
+            "https://php.example.org/fhir/DocumentReference",
+            "http://php.example.org:8080/fhir/DocumentReference",
+            "http://php.example.org.evil.example/fhir/DocumentReference",
+            "http://php.example.org@evil.example/fhir/DocumentReference",
+            "http://user:secret@php.example.org/fhir/DocumentReference",
+        ] {
+            assert!(!under(base, elsewhere), "{elsewhere}");
+        }
+    }
+
+    #[test]
+    fn the_token_endpoint_must_be_on_the_fhir_servers_host() {
+        let base = Url::parse("https://php.example.org/fhir").expect("base");
+        let at = |u: &str| same_origin(&base, &Url::parse(u).expect("url"));
+        assert!(at("https://php.example.org/auth/token"));
+        assert!(at("HTTPS://PHP.EXAMPLE.ORG:443/oauth2/token"));
+        assert!(!at("https://auth.example.org/token"));
+        assert!(!at("http://php.example.org/auth/token"));
+        assert!(!at("https://php.example.org:8443/auth/token"));
+    }
 }

@@ -328,17 +328,19 @@ pub async fn insert_document_in(
     conn: &mut AnyConnection,
     new: NewDocument,
 ) -> DbResult<HealthcareDocument> {
-    insert_logged(conn, new, None).await
+    insert_logged(conn, new, None, None).await
 }
 
 /// A document pulled from the patient's PHP (no uploader), stored inside the caller's
-/// transaction; its log entry names the provider it came from.
+/// transaction; its log entry names the provider it came from, and adds `note` (why its
+/// declared type was not kept) when there is one.
 pub async fn insert_pulled_document_in(
     conn: &mut AnyConnection,
     new: NewDocument,
     provider: &str,
+    note: Option<&str>,
 ) -> DbResult<HealthcareDocument> {
-    insert_logged(conn, new, Some(provider)).await
+    insert_logged(conn, new, Some(provider), note).await
 }
 
 /// Stores the document and its log entry: "document uploaded" for one with an uploader, else
@@ -347,6 +349,7 @@ async fn insert_logged(
     conn: &mut AnyConnection,
     new: NewDocument,
     provider: Option<&str>,
+    note: Option<&str>,
 ) -> DbResult<HealthcareDocument> {
     let (hash, size) = new.body.digest();
     let at = now();
@@ -386,9 +389,10 @@ async fn insert_logged(
         None => (
             LogAction::AutomaticSync,
             format!(
-                "Received from {} ({}).",
+                "Received from {} ({}).{}",
                 provider.unwrap_or("the patient's healthcare provider"),
-                document.kind.as_str()
+                document.kind.as_str(),
+                note.map(|n| format!(" {n}")).unwrap_or_default()
             ),
         ),
     };

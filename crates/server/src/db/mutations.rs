@@ -9,6 +9,8 @@
 
 use super::documents::{self, StoredDocument};
 use super::patients;
+/// How a push writes a patient: the one path REST `PUT` takes too.
+pub use super::patients::update_patient_in;
 use super::{now, DbResult, RowExt, Sql};
 use domain::access::{DocumentScope, PatientScope};
 use domain::dto::{Patient, SyncTable};

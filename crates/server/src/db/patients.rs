@@ -143,22 +143,25 @@ impl Db {
         Ok(id.as_deref().map(super::parse_id).transpose()?)
     }
 
+    /// Writes `sets` to the live patient `id` (at `expected_version`, when given), through
+    /// [`update_patient_in`]: with the patient written, whether their link to their PHP changed
+    /// (then the pull's old match is forgotten already, and a pull should be queued).
     pub async fn update_patient(
         &self,
         id: Uuid,
         expected_version: Option<i64>,
         sets: Vec<(&'static str, Bind)>,
-    ) -> DbResult<Written<Patient>> {
-        Ok(
-            match self
-                .update_row("patients", id, expected_version, sets, COLS)
-                .await?
-            {
-                Written::Done(row) => Written::Done(patient_from_row(&row)?),
-                Written::Missing => Written::Missing,
-                Written::Stale => Written::Stale,
-            },
-        )
+    ) -> DbResult<Written<(Patient, bool)>> {
+        let mut tx = self.writer().begin().await?;
+        let before = super::mutations::patient(&mut tx, PatientScope::All, id)
+            .await?
+            .filter(|found| !found.is_deleted());
+        let Some(before) = before else {
+            return Ok(Written::Missing);
+        };
+        let written = update_patient_in(&mut tx, &before.row, expected_version, sets).await?;
+        tx.commit().await?;
+        Ok(written)
     }
 
     /// Tombstones the patient with its documents and their shares, in one transaction.
@@ -168,6 +171,32 @@ impl Db {
         tx.commit().await?;
         Ok(done)
     }
+}
+
+/// Writes `sets` over `before` (the patient as read, and on PostgreSQL locked, in the same
+/// transaction) at `expected_version`, when given. The one way a patient is updated, by REST
+/// `PUT` and sync push alike: a write that changes what finds the patient at their PHP
+/// forgets the pull's old match in the same transaction ([`super::php::relink_in`]), and says
+/// so (`true`) for the caller to queue a pull once committed.
+pub async fn update_patient_in(
+    conn: &mut AnyConnection,
+    before: &Patient,
+    expected_version: Option<i64>,
+    sets: Vec<(&'static str, Bind)>,
+) -> DbResult<Written<(Patient, bool)>> {
+    Ok(
+        match super::update_row_in(conn, "patients", before.id, expected_version, sets, COLS)
+            .await?
+        {
+            Written::Done(row) => {
+                let after = patient_from_row(&row)?;
+                let relinked = super::php::relink_in(conn, before, &after).await?;
+                Written::Done((after, relinked))
+            }
+            Written::Missing => Written::Missing,
+            Written::Stale => Written::Stale,
+        },
+    )
 }
 
 /// [`Db::delete_patient`] inside the caller's transaction.
@@ -201,7 +230,8 @@ pub async fn delete_patient_in(conn: &mut AnyConnection, id: Uuid) -> DbResult<b
     Ok(done > 0)
 }
 
-/// Inserts a patient with the given id (made by whoever created it, a laptop too).
+/// Inserts a patient with the given id (made by whoever created it, a laptop too). Its
+/// Carepatron client id is the integration's to set, later.
 pub async fn insert_patient_in(
     conn: &mut AnyConnection,
     id: Uuid,
@@ -211,9 +241,9 @@ pub async fn insert_patient_in(
     let at = now();
     let row = sqlx::query(&format!(
         "INSERT INTO patients (id, user_id, name, email, contact_details, \
-         medical_history, dietary_preferences, carepatron_patient_id, birth_date, \
+         medical_history, dietary_preferences, birth_date, \
          provider_id, provider_patient_identifier, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING {COLS}"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING {COLS}"
     ))
     .bind(id.to_string())
     .bind(owner.to_string())
@@ -222,7 +252,6 @@ pub async fn insert_patient_in(
     .bind(new.contact_details.map(String::from))
     .bind(new.medical_history.map(String::from))
     .bind(new.dietary_preferences.map(String::from))
-    .bind(new.carepatron_patient_id.map(String::from))
     .bind(new.birth_date.map(|d| d.to_string()))
     .bind(new.provider_id.map(|u| u.to_string()))
     .bind(new.provider_patient_identifier.map(String::from))

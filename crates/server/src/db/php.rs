@@ -8,7 +8,9 @@ use super::documents::{digest, insert_pulled_document_in, store_body, DocumentBo
 use super::logs::{insert_log, NewLogEntry};
 use super::{delete_document_in, now, Db, DbResult, RowExt};
 use connectors::fhir::mapping::{Incoming, IncomingDocument};
+use domain::dto::Patient;
 use domain::{DocumentSource, LogAction, LogStatus};
+use sqlx::AnyConnection;
 use uuid::Uuid;
 
 /// What storing one pulled item did.
@@ -43,6 +45,55 @@ impl Applied {
 pub struct PullState {
     pub php_patient_id: Option<String>,
     pub watermark: Option<String>,
+}
+
+/// What finds a patient at their PHP: their provider, their ID there, their birth date.
+fn php_link(p: &Patient) -> (Option<Uuid>, Option<&str>, Option<chrono::NaiveDate>) {
+    (
+        p.provider_id,
+        p.provider_patient_identifier.as_deref(),
+        p.birth_date,
+    )
+}
+
+/// Called inside the transaction that wrote `after` over `before`, by every path that writes
+/// a patient's link (REST `PUT`, and sync push's updates and restores, through
+/// [`super::patients::update_patient_in`]): when what finds the patient at their PHP changed,
+/// what the pull knew there (their id at the PHP, its watermark) is forgotten in that same
+/// transaction, so nothing more is pulled under the old match. `true` when it was: a pull is
+/// then queued once the write is committed.
+pub async fn relink_in(
+    conn: &mut AnyConnection,
+    before: &Patient,
+    after: &Patient,
+) -> DbResult<bool> {
+    if php_link(before) == php_link(after) {
+        return Ok(false);
+    }
+    reset_pull_state_in(conn, after.id).await?;
+    Ok(true)
+}
+
+/// [`Db::reset_pull_state`] inside the caller's transaction.
+pub async fn reset_pull_state_in(conn: &mut AnyConnection, patient_id: Uuid) -> DbResult<()> {
+    sqlx::query("DELETE FROM php_pull_state WHERE patient_id = $1")
+        .bind(patient_id.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// What the patient's log says of a document kept as a download because the type its PHP
+/// declared was not kept (see `connectors::fhir::mapping::stored_type`).
+fn type_note(why: &str) -> String {
+    format!("Kept as a file to download (application/octet-stream): {why}.")
+}
+
+fn with_type_note(details: String, doc: &IncomingDocument) -> String {
+    match &doc.retyped {
+        Some(why) => format!("{details} {}", type_note(why)),
+        None => details,
+    }
 }
 
 fn body_of(doc: &IncomingDocument) -> DocumentBody {
@@ -124,11 +175,8 @@ impl Db {
 
     /// Forgets what the pull knew (the patient's link to their PHP changed).
     pub async fn reset_pull_state(&self, patient_id: Uuid) -> DbResult<()> {
-        sqlx::query("DELETE FROM php_pull_state WHERE patient_id = $1")
-            .bind(patient_id.to_string())
-            .execute(self.writer())
-            .await?;
-        Ok(())
+        let mut conn = self.writer().acquire().await?;
+        reset_pull_state_in(&mut conn, patient_id).await
     }
 
     /// Shows (or, with `None`, clears) what a person can do about the patient's sync. Only
@@ -240,8 +288,10 @@ impl Db {
                         .bind(id.to_string())
                         .execute(&mut *tx)
                         .await?;
-                        let details =
-                            format!("Updated at {provider}; the new version replaced this one.");
+                        let details = with_type_note(
+                            format!("Updated at {provider}; the new version replaced this one."),
+                            doc,
+                        );
                         insert_log(
                             &mut *tx,
                             log(
@@ -273,6 +323,7 @@ impl Db {
                 } else {
                     let date = chrono::NaiveDate::parse_from_str(&doc.date, "%Y-%m-%d")
                         .map_err(|e| anyhow::anyhow!("a pulled document's date: {e}"))?;
+                    let note = doc.retyped.as_ref().map(|why| type_note(why));
                     insert_pulled_document_in(
                         &mut tx,
                         NewDocument {
@@ -290,6 +341,7 @@ impl Db {
                             external_version: Some(doc.version.clone()),
                         },
                         provider,
+                        note.as_deref(),
                     )
                     .await?;
                     Applied::Stored

@@ -28,14 +28,15 @@ use uuid::Uuid;
 /// Text formats a text document may declare.
 const TEXT_TYPES: &[&str] = &["text/plain", "text/markdown", "text/csv"];
 
-/// File formats an upload may carry, with the bytes each must start with.
-const FILE_TYPES: &[(&str, &[u8])] = &[
-    ("application/pdf", b"%PDF-"),
-    ("image/png", b"\x89PNG\r\n\x1a\n"),
-    ("image/jpeg", b"\xff\xd8\xff"),
-    ("image/gif", b"GIF8"),
-    ("image/webp", b"RIFF"),
-    ("text/plain", b""),
+/// File formats an upload may carry; its bytes must be what it says
+/// ([`domain::check::content_is`]: magic numbers, UTF-8 for text).
+const FILE_TYPES: &[&str] = &[
+    "application/pdf",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "text/plain",
 ];
 
 /// A multipart upload (documents the request body of `POST /patients/{id}/documents`).
@@ -196,10 +197,17 @@ pub async fn get(
     Ok(versioned(StatusCode::OK, doc.version, doc))
 }
 
-/// The document's body: its bytes with their Content-Type.
+/// The document's body: its bytes with their Content-Type. Only PDF, PNG, JPEG, GIF, WebP,
+/// plain text and Markdown may be shown inline; any other type (HTML, SVG, a file a PHP sent
+/// as something it is not, kept as `application/octet-stream`) comes with
+/// `Content-Disposition: attachment`, so a browser saves it and never renders it as a page
+/// of this origin. Always `X-Content-Type-Options: nosniff` and `Content-Security-Policy:
+/// sandbox`.
 #[utoipa::path(get, path = "/api/v1/documents/{id}/content", tag = "documents",
     security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 404, body = Problem)))]
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>,
+               headers(("Content-Disposition" = String, description = "`attachment` for any type outside the inline-safe list"))),
+              (status = 404, body = Problem)))]
 pub async fn content(
     State(app): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -214,6 +222,7 @@ pub async fn content(
             Some(doc.patient_id),
         )
         .await;
+    let inline = domain::check::shown_inline(&doc.mime_type);
     let (content_type, bytes) = match doc.content {
         Some(text) => (
             format!("{}; charset=utf-8", doc.mime_type),
@@ -243,6 +252,12 @@ pub async fn content(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("sandbox"),
     );
+    if !inline {
+        headers.insert(
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_static("attachment"),
+        );
+    }
     headers.insert(
         header::ETAG,
         HeaderValue::from_str(&format!("\"{}\"", doc.content_hash)).map_err(anyhow::Error::from)?,
@@ -303,23 +318,24 @@ async fn read_upload(
         metadata.ok_or_else(|| ApiError::invalid("metadata", "the `metadata` part is missing"))?;
     let (mime, bytes) =
         file.ok_or_else(|| ApiError::invalid("file", "the `file` part is missing"))?;
-    let Some((_, magic)) = FILE_TYPES.iter().find(|(m, _)| *m == mime) else {
+    if !FILE_TYPES.contains(&mime.as_str()) {
         return Err(ApiError::invalid(
             "file",
             format!("unsupported file type {mime:?}; send PDF, PNG, JPEG, GIF, WebP or plain text"),
         ));
-    };
+    }
     if bytes.is_empty() {
         return Err(ApiError::invalid("file", "the file is empty"));
     }
-    if !bytes.starts_with(magic) {
+    if domain::check::content_is(&mime, &bytes) != Some(true) {
         return Err(ApiError::invalid(
             "file",
-            format!("the file's content is not {mime}"),
+            if mime == "text/plain" {
+                "plain text must be UTF-8".to_owned()
+            } else {
+                format!("the file's content is not {mime}")
+            },
         ));
-    }
-    if mime == "text/plain" && std::str::from_utf8(&bytes).is_err() {
-        return Err(ApiError::invalid("file", "plain text must be UTF-8"));
     }
     Ok((metadata, mime, bytes))
 }

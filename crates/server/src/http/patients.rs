@@ -56,9 +56,6 @@ pub(crate) fn update_sets(
     if let Some(v) = change.dietary_preferences {
         sets.push(("dietary_preferences", text(v.map(String::from))));
     }
-    if let Some(v) = change.carepatron_patient_id {
-        sets.push(("carepatron_patient_id", text(v.map(String::from))));
-    }
     if let Some(v) = change.birth_date {
         sets.push(("birth_date", text(v.map(|d| d.to_string()))));
     }
@@ -148,16 +145,7 @@ pub async fn create(
         }
         Err(e) => return Err(duplicate(&app, caller.id, &email, e).await),
     };
-    if patient.provider_id.is_some() {
-        app.enqueue(
-            JobKind::Pull,
-            patient.id,
-            None,
-            JobCause::Created,
-            Some(caller.id),
-        )
-        .await?;
-    }
+    pull_after_relink(&app, &caller, &patient).await?;
     let location = format!("/api/v1/patients/{}", patient.id);
     Ok(super::with_location(
         versioned(StatusCode::CREATED, patient.version, patient),
@@ -184,8 +172,10 @@ pub async fn update(
     let email = change.email.as_ref().map(|e| e.as_str().to_owned());
     let sets = update_sets(&patient, change)?;
     match app.db.update_patient(id, expected, sets).await {
-        Ok(Written::Done(p)) => {
-            relinked(&app, &caller, &patient, &p).await?;
+        Ok(Written::Done((p, relinked))) => {
+            if relinked {
+                pull_after_relink(&app, &caller, &p).await?;
+            }
             Ok(versioned(StatusCode::OK, p.version, p))
         }
         Ok(Written::Missing) => Err(ApiError::NotFound("patient")),
@@ -195,25 +185,14 @@ pub async fn update(
     }
 }
 
-/// When what finds the patient at their PHP changed, the pull starts over (the old match
-/// and watermark no longer apply).
-async fn relinked(
+/// After a write that changed what finds the patient at their PHP (which forgot the old
+/// match in the same transaction: `db::php::relink_in`), the pull starts over. REST `PUT`
+/// and sync push (updates, restores, and inserts with a provider) both end here.
+pub(crate) async fn pull_after_relink(
     app: &AppState,
     caller: &Caller,
-    before: &Patient,
     after: &Patient,
 ) -> ApiResult<()> {
-    let link = |p: &Patient| {
-        (
-            p.provider_id,
-            p.provider_patient_identifier.clone(),
-            p.birth_date,
-        )
-    };
-    if link(before) == link(after) {
-        return Ok(());
-    }
-    app.db.reset_pull_state(after.id).await?;
     if after.provider_id.is_some() {
         app.enqueue(
             JobKind::Pull,

@@ -87,6 +87,9 @@ struct Outcome {
     code: Option<String>,
     reason: Option<String>,
     conflicts: Vec<FieldConflict>,
+    /// A patient this mutation linked to their PHP anew (the pull's old match forgotten in
+    /// its transaction): their pull starts over once it is committed, as after a REST `PUT`.
+    relinked: Option<Patient>,
 }
 
 impl Outcome {
@@ -98,7 +101,13 @@ impl Outcome {
             code: None,
             reason: None,
             conflicts: vec![],
+            relinked: None,
         }
+    }
+
+    fn relinking(mut self, patient: Option<Patient>) -> Self {
+        self.relinked = patient;
+        self
     }
 
     fn rejected(code: &str, reason: impl Into<String>) -> Self {
@@ -109,6 +118,7 @@ impl Outcome {
             code: Some(code.to_owned()),
             reason: Some(reason.into()),
             conflicts: vec![],
+            relinked: None,
         }
     }
 
@@ -120,6 +130,7 @@ impl Outcome {
             code: None,
             reason: None,
             conflicts,
+            relinked: None,
         }
     }
 
@@ -176,6 +187,7 @@ async fn try_apply_once(
     m: &Mutation,
 ) -> ApiResult<Option<MutationResult>> {
     let mut tx = app.db.writer().begin().await.map_err(anyhow::Error::from)?;
+    let mut relinked = None;
     let mut result = match mutations::stored_outcome(&mut tx, m.mutation_id).await? {
         Some((owner, _)) if owner != caller.id.to_string() => {
             return Ok(Some(
@@ -192,7 +204,7 @@ async fn try_apply_once(
         }
         None => {
             let mut attempt = tx.begin().await.map_err(anyhow::Error::from)?;
-            let outcome = match apply(app, caller, &mut attempt, device, m).await {
+            let mut outcome = match apply(app, caller, &mut attempt, device, m).await {
                 Ok(o) => {
                     attempt.commit().await.map_err(anyhow::Error::from)?;
                     o
@@ -202,6 +214,7 @@ async fn try_apply_once(
                     refusal(e)?
                 }
             };
+            relinked = outcome.relinked.take();
             let result = outcome.result(m.mutation_id);
             // Stored without the row: a repeat reads it afresh.
             let stored = serde_json::to_string(&result).map_err(anyhow::Error::from)?;
@@ -225,6 +238,13 @@ async fn try_apply_once(
         result.row = current_row(&mut tx, caller, m.table, m.row_id).await?;
     }
     tx.commit().await.map_err(anyhow::Error::from)?;
+    if let Some(patient) = relinked {
+        // Applied and committed: a failure to queue the pull must not turn into a refusal.
+        // The scheduler pulls every linked patient anyway (RECORDS_PULL_INTERVAL_MINUTES).
+        if let Err(e) = patients::pull_after_relink(app, caller, &patient).await {
+            tracing::warn!(error = %e, "a pushed relink could not queue its pull; the scheduler will");
+        }
+    }
     // What a conflict or refusal hands back is a read of the record, audited like any other.
     if result.row.is_some() || !result.conflicts.is_empty() {
         audit_read(app, caller, m.table, m.row_id, result.row.as_ref()).await;
@@ -354,6 +374,36 @@ impl Target {
                 })
             }
             _ => Err(unsupported(m.table)),
+        }
+    }
+
+    /// Writes `sets` over the row at `version`: a patient as REST `PUT` writes one (a changed
+    /// link to their PHP forgets the pull's old match in this transaction, and the patient
+    /// comes back to be pulled once committed). Returns the new version.
+    async fn write(
+        &self,
+        tx: &mut AnyConnection,
+        version: i64,
+        sets: Vec<(&'static str, Bind)>,
+    ) -> ApiResult<(i64, Option<Patient>)> {
+        match &self.row {
+            TargetRow::Patient(before) => {
+                match mutations::update_patient_in(tx, before, Some(version), sets).await? {
+                    Written::Done((after, relinked)) => {
+                        Ok((after.version, relinked.then_some(after)))
+                    }
+                    // See `written`.
+                    Written::Stale | Written::Missing => {
+                        Err(anyhow::anyhow!("row changed during push").into())
+                    }
+                }
+            }
+            TargetRow::Document(_) => {
+                let row =
+                    update_row_in(tx, self.table.as_str(), self.id, Some(version), sets, "id")
+                        .await?;
+                Ok((written(row)?, None))
+            }
         }
     }
 
@@ -489,27 +539,18 @@ async fn update(
             fields.remove(&c.field);
         }
     }
-    let version = if fields.is_empty() {
-        target.version
+    let (version, relinked) = if fields.is_empty() {
+        (target.version, None)
     } else {
         let sets = target.sets(app, caller, &fields).await?;
-        written(
-            update_row_in(
-                tx,
-                target.table.as_str(),
-                target.id,
-                Some(target.version),
-                sets,
-                "id",
-            )
-            .await?,
-        )?
+        target.write(tx, target.version, sets).await?
     };
     Ok(if conflicts.is_empty() {
         Outcome::applied(version)
     } else {
         Outcome::conflict(ConflictKind::Fields, version, conflicts)
-    })
+    }
+    .relinking(relinked))
 }
 
 /// Deletes the row unless someone else edited what a person sees of it since the base
@@ -605,22 +646,14 @@ async fn restore(
         SyncTable::Patients => mutations::restore_patient_in(tx, target.id, deleted_at).await?,
         _ => mutations::restore_document_in(tx, target.id, deleted_at).await?,
     };
-    let version = if sets.is_empty() {
-        version
+    // A restore changes no column but the tombstone's: the row as found is what `sets`
+    // are written over.
+    let (version, relinked) = if sets.is_empty() {
+        (version, None)
     } else {
-        written(
-            update_row_in(
-                tx,
-                target.table.as_str(),
-                target.id,
-                Some(version),
-                sets,
-                "id",
-            )
-            .await?,
-        )?
+        target.write(tx, version, sets).await?
     };
-    Ok(Outcome::applied(version))
+    Ok(Outcome::applied(version).relinking(relinked))
 }
 
 async fn insert_patient(
@@ -652,7 +685,9 @@ async fn insert_patient(
         ));
     }
     let patient = insert_patient_in(tx, m.row_id, caller.id, new).await?;
-    Ok(Outcome::applied(patient.version))
+    // Linked from the start, as a REST `POST` may be: pulled once committed.
+    let version = patient.version;
+    Ok(Outcome::applied(version).relinking(patient.provider_id.is_some().then_some(patient)))
 }
 
 async fn insert_document(

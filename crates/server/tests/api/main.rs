@@ -9,5 +9,6 @@ mod documents;
 mod integrations;
 mod patients;
 mod permissions;
+mod php_links;
 mod push;
 mod sync;

