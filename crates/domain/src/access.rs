@@ -151,6 +151,16 @@ impl Caller {
         allow_if(!changes_type, "you may not change your own user type")
     }
 
+    /// Changing an account's email (the name it signs in with). Admins only: a self-service
+    /// change to an address another account holds would have to be refused, and the refusal
+    /// would tell anyone signed in which addresses have accounts.
+    pub fn can_change_email(&self) -> Decision {
+        allow_if(
+            self.is(UserType::Admin),
+            "only an admin may change an account's email",
+        )
+    }
+
     pub fn can_delete_user(&self) -> Decision {
         allow_if(self.is(UserType::Admin), "only admins may delete users")
     }
@@ -254,6 +264,19 @@ mod tests {
         assert!(d.can_update_user(d.id, true).is_err());
         let a = caller(UserType::Admin);
         assert!(a.can_update_user(a.id, true).is_ok());
+    }
+
+    #[test]
+    fn only_admins_change_emails() {
+        assert!(caller(UserType::Admin).can_change_email().is_ok());
+        for kind in [
+            UserType::Dietician,
+            UserType::Practitioner,
+            UserType::Provider,
+            UserType::Patient,
+        ] {
+            assert!(caller(kind).can_change_email().is_err(), "{kind:?}");
+        }
     }
 
     #[test]

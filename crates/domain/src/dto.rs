@@ -97,13 +97,20 @@ pub struct NewUser {
     pub kind: UserType,
     #[schema(value_type = String, format = "password", min_length = 10, max_length = 256)]
     pub password: Password,
-    #[schema(value_type = Option<String>, max_length = 200)]
-    pub carepatron_id: Option<ExternalRef>,
+    /// Set by the Carepatron integration only: a request that sends it is refused.
+    #[serde(default, deserialize_with = "crate::check::set_by_carepatron")]
+    #[schema(ignore)]
+    pub carepatron_id: crate::check::SetByIntegration,
     pub provider_id: Option<Uuid>,
     pub patient_id: Option<Uuid>,
 }
 
 /// `PUT /users/{id}`: absent fields are kept, `null` clears a nullable one.
+///
+/// Only admins change an account's `email` (anyone may send their own unchanged). Changing
+/// one's own `password` needs `current_password`. A new type, provider or patient link, or
+/// password ends the account's sessions (one's own password change keeps the session it was
+/// made from).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserUpdate {
@@ -115,9 +122,13 @@ pub struct UserUpdate {
     pub kind: Option<UserType>,
     #[schema(value_type = Option<String>, format = "password", min_length = 10, max_length = 256)]
     pub password: Option<Password>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, max_length = 200)]
-    pub carepatron_id: Option<Option<ExternalRef>>,
+    /// The caller's current password: required to change their own `password`.
+    #[schema(value_type = Option<String>, format = "password", max_length = 256)]
+    pub current_password: Option<Text<256>>,
+    /// Set by the Carepatron integration only: a request that sends it is refused.
+    #[serde(default, deserialize_with = "crate::check::set_by_carepatron")]
+    #[schema(ignore)]
+    pub carepatron_id: crate::check::SetByIntegration,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Uuid>)]
     pub provider_id: Option<Option<Uuid>>,

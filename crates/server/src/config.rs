@@ -1,7 +1,7 @@
 //! Server settings: flags, else `RECORDS_*` environment variables, else embedded defaults
 //! (a SQLite file and a generated JWT secret in the platform's data directory).
 
-use crate::auth::LoginLimits;
+use crate::auth::{IpNet, LoginLimits};
 use anyhow::Context as _;
 use std::fmt;
 use std::net::SocketAddr;
@@ -35,7 +35,14 @@ pub struct Config {
     pub issuer: String,
     pub audience: String,
     pub access_ttl: Duration,
+    /// How long a refresh token lives unused (each refresh issues a new one).
     pub refresh_ttl: Duration,
+    /// How long a sign-in lives at most, however often it is refreshed
+    /// (`RECORDS_SESSION_MAX_DAYS`).
+    pub session_max_age: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`RECORDS_TRUSTED_PROXIES`);
+    /// none by default: the TCP peer is the client.
+    pub trusted_proxies: Vec<IpNet>,
     /// Largest request body accepted (413 beyond).
     pub max_body_bytes: usize,
     pub db_max_connections: u32,
@@ -105,6 +112,10 @@ impl Default for JobSettings {
 impl Config {
     /// Defaults around a database and a secret.
     /// The secrets key defaults to one derived from the JWT secret; `serve` sets its own.
+    ///
+    /// `RECORDS_SESSION_MAX_DAYS` and `RECORDS_TRUSTED_PROXIES` are read here, from the
+    /// environment only; a value that does not parse stops the process with a message naming
+    /// the variable (a security setting is never silently replaced by its default).
     pub fn new(database_url: impl Into<String>, jwt_secret: Secret) -> Self {
         let secrets_key = {
             use sha2::Digest as _;
@@ -120,6 +131,13 @@ impl Config {
             audience: "records-api".to_owned(),
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            session_max_age: from_env("RECORDS_SESSION_MAX_DAYS", parse_session_days)
+                .unwrap_or(Duration::from_secs(30 * 24 * 3600)),
+            trusted_proxies: from_env(
+                "RECORDS_TRUSTED_PROXIES",
+                crate::auth::parse_trusted_proxies,
+            )
+            .unwrap_or_default(),
             max_body_bytes: 25 * 1024 * 1024,
             db_max_connections: 8,
             login_limits: LoginLimits::default(),
@@ -128,6 +146,24 @@ impl Config {
             jobs: JobSettings::default(),
             carepatron: None,
         }
+    }
+}
+
+/// An environment variable's value parsed by `parse`; `None` when unset. A value that does not
+/// parse is fatal.
+fn from_env<T>(var: &str, parse: impl Fn(&str) -> Result<T, String>) -> Option<T> {
+    let raw = std::env::var(var).ok()?;
+    match parse(&raw) {
+        Ok(v) => Some(v),
+        Err(e) => panic!("{var}: {e}"),
+    }
+}
+
+/// `RECORDS_SESSION_MAX_DAYS`: whole days, at least 1.
+pub fn parse_session_days(s: &str) -> Result<Duration, String> {
+    match s.trim().parse::<u64>() {
+        Ok(days @ 1..=3650) => Ok(Duration::from_secs(days * 24 * 3600)),
+        _ => Err(format!("{s:?} is not a number of days from 1 to 3650")),
     }
 }
 
@@ -211,6 +247,17 @@ pub fn parse_bind(s: &str) -> anyhow::Result<SocketAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn session_days_are_whole_days_from_one() {
+        assert_eq!(
+            parse_session_days(" 7 "),
+            Ok(Duration::from_secs(7 * 24 * 3600))
+        );
+        for bad in ["0", "-1", "7d", "", "99999"] {
+            assert!(parse_session_days(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn a_generated_secret_is_private_and_reused() {

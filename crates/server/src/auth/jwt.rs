@@ -1,6 +1,9 @@
-//! Access tokens: HS256 JWTs with the algorithm pinned and `exp`, `iss`, `aud` and `sub`
-//! required. They carry what permissions need (type, provider, patient record) so that a read
-//! costs no user lookup; they live minutes, so a change of type takes effect at the next refresh.
+//! Access tokens: HS256 JWTs with the algorithm pinned and `exp`, `iss`, `aud`, `sub` and
+//! `sep` required. They carry what permissions need (type, provider, patient record) so that a
+//! read costs no user lookup, and the session epoch they were issued at (`sep`): any change of
+//! those rights, or of the password, moves the user's epoch on, and the request extractor
+//! refuses a token from an older one (see `auth::sessions`). `fam` names the refresh family
+//! the token was issued with (a password change keeps that session, ends the others).
 
 use chrono::Utc;
 use domain::{Caller, UserType};
@@ -11,6 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use uuid::Uuid;
 
+use super::sessions::SessionEpochs;
+
 #[derive(Debug, Serialize, Deserialize)]
 pub struct AccessClaims {
     pub sub: Uuid,
@@ -19,10 +24,25 @@ pub struct AccessClaims {
     pub prv: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pat: Option<Uuid>,
+    /// The user's session epoch when the token was issued.
+    pub sep: i64,
+    /// The refresh family (sign-in) the token belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fam: Option<Uuid>,
     pub iss: String,
     pub aud: String,
     pub iat: i64,
     pub exp: i64,
+}
+
+/// What a token that passed every check speaks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    pub caller: Caller,
+    /// The session epoch it was issued at: still the user's, or the token is refused.
+    pub epoch: i64,
+    /// The sign-in it belongs to.
+    pub family: Option<Uuid>,
 }
 
 /// The signing key and the rules a token must pass.
@@ -40,7 +60,9 @@ pub struct JwtKeys {
     /// single-patient read; a client sends the same token for minutes. Only a token that
     /// `jsonwebtoken` accepted gets in (keyed by the whole token), and expiry is checked again
     /// on every hit.
-    verified: Arc<Mutex<HashMap<String, (Caller, i64)>>>,
+    verified: Arc<Mutex<HashMap<String, (Verified, i64)>>>,
+    /// Users' current session epochs, briefly cached.
+    pub sessions: Arc<SessionEpochs>,
 }
 
 /// Verified tokens kept at most; the cache starts over when full.
@@ -61,16 +83,25 @@ impl JwtKeys {
             audience: audience.to_owned(),
             ttl,
             verified: Arc::default(),
+            sessions: Arc::default(),
         }
     }
 
-    pub fn issue(&self, caller: &Caller) -> anyhow::Result<String> {
+    /// An access token for `caller` at session epoch `epoch`, in refresh family `family`.
+    pub fn issue(
+        &self,
+        caller: &Caller,
+        epoch: i64,
+        family: Option<Uuid>,
+    ) -> anyhow::Result<String> {
         let now = Utc::now().timestamp();
         let claims = AccessClaims {
             sub: caller.id,
             typ: caller.kind,
             prv: caller.provider_id,
             pat: caller.patient_id,
+            sep: epoch,
+            fam: family,
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             iat: now,
@@ -83,14 +114,15 @@ impl JwtKeys {
         )?)
     }
 
-    /// The caller a token speaks for; `None` for any token that fails a check.
-    pub fn verify(&self, token: &str) -> Option<Caller> {
+    /// What a token speaks for; `None` for any token that fails a check. (Whether its session
+    /// epoch is still current is for the caller to ask [`SessionEpochs`].)
+    pub fn verify(&self, token: &str) -> Option<Verified> {
         let now = Utc::now().timestamp();
         {
             let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(&(caller, exp)) = verified.get(token) {
+            if let Some(&(v, exp)) = verified.get(token) {
                 if now < exp {
-                    return Some(caller);
+                    return Some(v);
                 }
                 verified.remove(token);
                 return None;
@@ -99,20 +131,24 @@ impl JwtKeys {
         let data =
             jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).ok()?;
         let c = data.claims;
-        let caller = Caller {
-            id: c.sub,
-            kind: c.typ,
-            provider_id: c.prv,
-            patient_id: c.pat,
+        let v = Verified {
+            caller: Caller {
+                id: c.sub,
+                kind: c.typ,
+                provider_id: c.prv,
+                patient_id: c.pat,
+            },
+            epoch: c.sep,
+            family: c.fam,
         };
         if now < c.exp {
             let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
             if verified.len() >= VERIFIED_CAPACITY {
                 verified.clear();
             }
-            verified.insert(token.to_owned(), (caller, c.exp));
+            verified.insert(token.to_owned(), (v, c.exp));
         }
-        Some(caller)
+        Some(v)
     }
 }
 
@@ -120,7 +156,7 @@ impl JwtKeys {
 mod tests {
     use super::*;
 
-    fn keys_and_token(kind: UserType) -> (JwtKeys, Caller, String) {
+    fn keys_and_token(kind: UserType) -> (JwtKeys, Verified, String) {
         let keys = JwtKeys::new(
             b"unit test secret, long enough to use",
             "iss",
@@ -133,8 +169,14 @@ mod tests {
             provider_id: None,
             patient_id: None,
         };
-        let token = keys.issue(&caller).expect("issued");
-        (keys, caller, token)
+        let family = Some(Uuid::now_v7());
+        let token = keys.issue(&caller, 7, family).expect("issued");
+        let v = Verified {
+            caller,
+            epoch: 7,
+            family,
+        };
+        (keys, v, token)
     }
 
     #[test]
@@ -153,6 +195,21 @@ mod tests {
         let forged = format!("{head}.{}", sig.into_iter().collect::<String>());
         assert_eq!(keys.verify(&forged), None);
         assert_eq!(keys.verify(&format!("{head}.")), None, "no signature");
+    }
+
+    #[test]
+    fn a_token_without_a_session_epoch_is_refused() {
+        let (keys, v, _) = keys_and_token(UserType::Admin);
+        let now = Utc::now().timestamp();
+        let claims = serde_json::json!({"sub": v.caller.id, "typ": "admin", "iss": "iss",
+            "aud": "aud", "iat": now, "exp": now + 60});
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"unit test secret, long enough to use"),
+        )
+        .expect("signed");
+        assert_eq!(keys.verify(&token), None);
     }
 
     #[test]

@@ -1,13 +1,18 @@
-//! Authentication: argon2id passwords, short-lived HS256 access tokens, login rate limits.
-//! Refresh-token rotation is in `db::tokens`; the request extractor in `http::extract`.
+//! Authentication: argon2id passwords, short-lived HS256 access tokens tied to a session
+//! epoch, login throttling, the client address behind trusted proxies. Refresh-token rotation
+//! is in `db::tokens`; the request extractor in `http::extract`.
 
 mod jwt;
 mod limiter;
 mod password;
+mod proxies;
+mod sessions;
 
-pub use jwt::{AccessClaims, JwtKeys};
-pub use limiter::{LoginLimiter, LoginLimits};
+pub use jwt::{AccessClaims, JwtKeys, Verified};
+pub use limiter::{Attempt, LoginLimiter, LoginLimits};
 pub use password::{hash_password, verify_password, PasswordHasher};
+pub use proxies::{client_addr, parse_trusted_proxies, IpNet};
+pub use sessions::{EndSessions, SessionEpochs, EPOCH_TTL};
 
 use crate::db::{Db, DbResult, NewUserRow};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

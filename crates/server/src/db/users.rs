@@ -1,7 +1,9 @@
 //! Users: accounts of every type. Passwords live only as argon2id hashes and never leave here
-//! except to be verified.
+//! except to be verified. `session_epoch` moves on, in the same transaction, with every change
+//! that must end the user's sessions (see `auth::sessions`).
 
 use super::{cursor, now, paginate, Bind, Db, DbResult, RowExt, Sql, Written};
+use crate::auth::EndSessions;
 use anyhow::Context as _;
 use domain::dto::User;
 use domain::UserType;
@@ -10,13 +12,15 @@ use uuid::Uuid;
 
 pub(crate) const COLS: &str =
     "id, email, name, type, password_hash, carepatron_id, provider_id, patient_id, \
-                    version, created_at, updated_at";
+                    version, created_at, updated_at, session_epoch";
 
 /// A user row: the API view plus the hash that must not reach it.
 #[derive(Debug, Clone)]
 pub struct StoredUser {
     pub user: User,
     pub password_hash: String,
+    /// Tokens issued at another epoch are refused.
+    pub session_epoch: i64,
 }
 
 pub(crate) fn user_from_row(row: &AnyRow) -> anyhow::Result<StoredUser> {
@@ -34,6 +38,7 @@ pub(crate) fn user_from_row(row: &AnyRow) -> anyhow::Result<StoredUser> {
             updated_at: row.time("updated_at")?,
         },
         password_hash: row.text("password_hash")?,
+        session_epoch: row.int("session_epoch")?,
     })
 }
 
@@ -49,6 +54,16 @@ pub struct NewUserRow<'a> {
 }
 
 impl Db {
+    /// The user's session epoch; `None` when there is no such live user.
+    pub async fn session_epoch(&self, id: Uuid) -> DbResult<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT session_epoch FROM users WHERE id = $1 AND deleted_at IS NULL",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     pub async fn user_by_id(&self, id: Uuid) -> DbResult<Option<StoredUser>> {
         let row = sqlx::query(&format!(
             "SELECT {COLS} FROM users WHERE id = $1 AND deleted_at IS NULL"
@@ -117,22 +132,58 @@ impl Db {
         Ok(user_from_row(&row)?.user)
     }
 
+    /// Writes `sets`, and ends the sessions `end` names in the same transaction: the epoch
+    /// moves on and the refresh families are revoked.
     pub async fn update_user(
         &self,
         id: Uuid,
         expected_version: Option<i64>,
         sets: Vec<(&'static str, Bind)>,
+        end: EndSessions,
     ) -> DbResult<Written<User>> {
-        Ok(
-            match self
-                .update_row("users", id, expected_version, sets, COLS)
-                .await?
-            {
-                Written::Done(row) => Written::Done(user_from_row(&row)?.user),
-                Written::Missing => Written::Missing,
-                Written::Stale => Written::Stale,
-            },
-        )
+        let mut tx = self.writer().begin().await?;
+        let user =
+            match super::update_row_in(&mut tx, "users", id, expected_version, sets, COLS).await? {
+                Written::Done(row) => user_from_row(&row)?.user,
+                Written::Missing => return Ok(Written::Missing),
+                Written::Stale => return Ok(Written::Stale),
+            };
+        if end != EndSessions::No {
+            let epoch: i64 = sqlx::query_scalar(
+                "UPDATE users SET session_epoch = session_epoch + 1 WHERE id = $1 \
+                 RETURNING session_epoch",
+            )
+            .bind(id.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+            let at = now();
+            let keep = match end {
+                EndSessions::AllBut(family) => Some(family.to_string()),
+                _ => None,
+            };
+            sqlx::query(
+                "UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 \
+                 AND revoked_at IS NULL AND ($3 IS NULL OR family_id <> $3)",
+            )
+            .bind(&at)
+            .bind(id.to_string())
+            .bind(keep.clone())
+            .execute(&mut *tx)
+            .await?;
+            if let Some(family) = keep {
+                sqlx::query(
+                    "UPDATE refresh_tokens SET session_epoch = $1 WHERE user_id = $2 \
+                     AND family_id = $3 AND revoked_at IS NULL",
+                )
+                .bind(epoch)
+                .bind(id.to_string())
+                .bind(family)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(Written::Done(user))
     }
 
     /// Tombstones a user and ends their sessions, unless they are the last admin.
@@ -141,7 +192,8 @@ impl Db {
         let mut tx = self.writer().begin().await?;
         let at = now();
         let done = sqlx::query(
-            "UPDATE users SET deleted_at = $1, updated_at = $1, version = version + 1 \
+            "UPDATE users SET deleted_at = $1, updated_at = $1, version = version + 1, \
+             session_epoch = session_epoch + 1 \
              WHERE id = $2 AND deleted_at IS NULL AND (type <> 'admin' OR \
              (SELECT count(*) FROM users WHERE type = 'admin' AND deleted_at IS NULL) > 1)",
         )

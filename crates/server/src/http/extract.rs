@@ -64,6 +64,48 @@ pub fn body_problem(status: StatusCode, limit: usize) -> ApiError {
 /// A JSON body (`Content-Type: application/json`).
 pub struct ApiJson<T>(pub T);
 
+/// The largest body [`SmallJson`] takes: sign-in, refresh, sign-out and account bodies are a
+/// few hundred bytes.
+pub const SMALL_BODY_BYTES: usize = 16 * 1024;
+
+/// A small JSON body, at most [`SMALL_BODY_BYTES`]: for the endpoints that hash or check
+/// passwords. A larger one gets 413 before anything is parsed or hashed: at once when its
+/// `Content-Length` says so, else as soon as that many bytes have arrived (the rest is never
+/// read).
+pub struct SmallJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for SmallJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _: &AppState) -> Result<Self, ApiError> {
+        use futures::StreamExt as _;
+        if !is_json(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType(
+                "expected Content-Type: application/json",
+            ));
+        }
+        let too_large = || body_problem(StatusCode::PAYLOAD_TOO_LARGE, SMALL_BODY_BYTES);
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > SMALL_BODY_BYTES as u64) {
+            return Err(too_large());
+        }
+        let mut body = req.into_body().into_data_stream();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|_| body_problem(StatusCode::BAD_REQUEST, 0))?;
+            if bytes.len() + chunk.len() > SMALL_BODY_BYTES {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        parse_json(&bytes).map(SmallJson)
+    }
+}
+
 impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
@@ -127,6 +169,26 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        AuthSession::from_request_parts(parts, state)
+            .await
+            .map(|s| AuthUser(s.caller))
+    }
+}
+
+/// The authenticated caller and the sign-in (refresh family) their token belongs to.
+///
+/// A token is accepted only while its session epoch is still the user's: deleting the user,
+/// or changing their type, links or password, ends it within [`crate::auth::EPOCH_TTL`] on
+/// every instance (at once on the one that made the change).
+pub struct AuthSession {
+    pub caller: Caller,
+    pub family: Option<uuid::Uuid>,
+}
+
+impl FromRequestParts<AppState> for AuthSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -135,13 +197,22 @@ impl FromRequestParts<AppState> for AuthUser {
             .ok_or(ApiError::Unauthorized(
                 "send an access token: Authorization: Bearer <token>",
             ))?;
-        state
+        let v = state
             .keys
             .verify(token.trim())
-            .map(AuthUser)
             .ok_or(ApiError::Unauthorized(
                 "the access token is invalid or expired",
-            ))
+            ))?;
+        let current = state.keys.sessions.current(&state.db, v.caller.id).await?;
+        if current != Some(v.epoch) {
+            return Err(ApiError::Unauthorized(
+                "this session has ended (the account or its rights changed); sign in again",
+            ));
+        }
+        Ok(AuthSession {
+            caller: v.caller,
+            family: v.family,
+        })
     }
 }
 
@@ -170,19 +241,30 @@ pub fn etag(version: i64) -> String {
     format!("\"{version}\"")
 }
 
-/// The client's address, for login rate limits.
+/// The client's address, for login throttling: the TCP peer, or, when the peer is one of
+/// `RECORDS_TRUSTED_PROXIES`, the client its `X-Forwarded-For` names (see
+/// [`crate::auth::client_addr`]).
 pub struct ClientAddr(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let addr = parts
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(a)| a.ip())
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        Ok(ClientAddr(addr))
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        Ok(ClientAddr(crate::auth::client_addr(
+            peer,
+            &state.config.trusted_proxies,
+            forwarded,
+        )))
     }
 }
 

@@ -1,11 +1,15 @@
 //! `/api/v1/users`: accounts. Admins manage everyone; dieticians create their patients'
-//! accounts; everyone manages themselves; colleagues see each other's name and type.
+//! accounts; everyone manages themselves (name, password with the current one); colleagues see
+//! each other's name and type. A change of type, link or password, or a deletion, ends the
+//! account's sessions in the same transaction. Bodies are small (16 KiB, 413 beyond).
 
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{page_params, ApiJson, ApiPath, ApiQuery, AuthUser, IfMatch};
+use super::extract::{
+    page_params, ApiPath, ApiQuery, AuthSession, AuthUser, ClientAddr, IfMatch, SmallJson,
+};
 use super::versioned;
 use crate::app::AppState;
-use crate::auth::hash_password;
+use crate::auth::{hash_password, verify_password, EndSessions};
 use crate::db::{Bind, DbError, NewUserRow, Written};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -61,6 +65,41 @@ fn check_links(
         )),
         _ => Ok(()),
     }
+}
+
+/// One's own password change: `current` must be the password now stored. Wrong guesses count
+/// against (account, address) as failed sign-ins do, so a stolen access token cannot be used to
+/// find the password.
+async fn check_current_password(
+    app: &AppState,
+    addr: std::net::IpAddr,
+    target: &User,
+    current: Option<domain::text::Text<256>>,
+) -> ApiResult<()> {
+    let current = current.ok_or_else(|| {
+        ApiError::invalid(
+            "current_password",
+            "send your current password to change it",
+        )
+    })?;
+    let attempt = app
+        .limiter
+        .check(addr, &target.email)
+        .map_err(super::auth::throttled)?;
+    let stored = app
+        .db
+        .user_by_id(target.id)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?
+        .password_hash;
+    if !verify_password(stored, current.into_inner()).await? {
+        return Err(ApiError::invalid(
+            "current_password",
+            "is not your current password",
+        ));
+    }
+    app.limiter.succeeded(attempt);
+    Ok(())
 }
 
 /// The target user if the caller may see them at all (else 404), and how much.
@@ -126,14 +165,16 @@ pub async fn get(
 }
 
 /// Create a user. Admins create any type; dieticians create accounts for their own patients.
+/// `carepatron_id` is the Carepatron integration's to set: sent, it is refused (422).
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
     request_body = NewUser,
     responses((status = 201, body = User), (status = 403, body = Problem),
-              (status = 409, body = Problem, description = "email taken"), (status = 422, body = Problem)))]
+              (status = 409, body = Problem, description = "email taken"), (status = 413, body = Problem),
+              (status = 422, body = Problem)))]
 pub async fn create(
     State(app): State<AppState>,
     AuthUser(caller): AuthUser,
-    ApiJson(new): ApiJson<NewUser>,
+    SmallJson(new): SmallJson<NewUser>,
 ) -> ApiResult<Response> {
     caller.can_create_user(new.kind)?;
     check_links(new.kind, new.provider_id, new.patient_id)?;
@@ -151,7 +192,7 @@ pub async fn create(
             name: new.name.as_str(),
             kind: new.kind,
             password_hash: &hash,
-            carepatron_id: new.carepatron_id.map(String::from),
+            carepatron_id: None,
             provider_id: new.provider_id,
             patient_id: new.patient_id,
         })
@@ -173,25 +214,38 @@ pub async fn create(
 }
 
 /// Update a user; absent fields are kept. Non-admins update only themselves, and never their
-/// type or links. Honours `If-Match`.
+/// type, links or email. Changing one's own password needs `current_password` (422 naming it
+/// when missing or wrong; wrong guesses are throttled like sign-ins). A new type, link or
+/// password ends the account's sessions: every access and refresh token is refused from the
+/// next request on, except that one's own password change keeps the sign-in it was made from
+/// (its next refresh issues tokens for the new session). Honours `If-Match`.
 #[utoipa::path(put, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag of the version this edit is based on")),
     request_body = UserUpdate,
     responses((status = 200, body = User), (status = 403, body = Problem), (status = 404, body = Problem),
-              (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]
+              (status = 409, body = Problem), (status = 412, body = Problem), (status = 413, body = Problem),
+              (status = 422, body = Problem),
+              (status = 429, body = Problem, description = "too many wrong current passwords; see Retry-After")))]
 pub async fn update(
     State(app): State<AppState>,
-    AuthUser(caller): AuthUser,
+    session: AuthSession,
+    ClientAddr(addr): ClientAddr,
     ApiPath(id): ApiPath<Uuid>,
     IfMatch(expected): IfMatch,
-    ApiJson(change): ApiJson<UserUpdate>,
+    SmallJson(change): SmallJson<UserUpdate>,
 ) -> ApiResult<Response> {
+    let caller = session.caller;
     let (target, _) = visible(&app, &caller, id).await?;
     let new_kind = change.kind.unwrap_or(target.kind);
     caller.can_update_user(target.id, new_kind != target.kind)?;
     if !caller.is(UserType::Admin) && (change.provider_id.is_some() || change.patient_id.is_some())
     {
         return Err(Denied("only admins may change an account's provider or patient link").into());
+    }
+    // Refused whatever the address: the answer must not depend on whether it is taken.
+    let new_email = change.email.as_ref().filter(|e| e.as_str() != target.email);
+    if new_email.is_some() {
+        caller.can_change_email()?;
     }
     if target.kind == UserType::Admin
         && new_kind != UserType::Admin
@@ -203,8 +257,22 @@ pub async fn update(
     let patient_id = change.patient_id.unwrap_or(target.patient_id);
     check_links(new_kind, provider_id, patient_id)?;
 
+    let own_password = change.password.is_some() && caller.id == target.id;
+    if own_password {
+        check_current_password(&app, addr, &target, change.current_password).await?;
+    }
+    let rights_change = new_kind != target.kind
+        || provider_id != target.provider_id
+        || patient_id != target.patient_id;
+    let end = match (rights_change, change.password.is_some(), session.family) {
+        (true, _, _) => EndSessions::All,
+        (false, true, Some(family)) if own_password => EndSessions::AllBut(family),
+        (false, true, _) => EndSessions::All,
+        (false, false, _) => EndSessions::No,
+    };
+
     let mut sets: Vec<(&'static str, Bind)> = Vec::new();
-    if let Some(email) = change.email {
+    if let Some(email) = new_email {
         sets.push(("email", email.as_str().into()));
     }
     if let Some(name) = change.name {
@@ -219,21 +287,21 @@ pub async fn update(
             hash_password(password.expose().to_owned()).await?.into(),
         ));
     }
-    if let Some(v) = change.carepatron_id {
-        sets.push(("carepatron_id", v.map(String::from).into()));
-    }
     if let Some(v) = change.provider_id {
         sets.push(("provider_id", v.into()));
     }
     if let Some(v) = change.patient_id {
         sets.push(("patient_id", v.into()));
     }
-    match app
+    let written = app
         .db
-        .update_user(id, expected, sets)
+        .update_user(id, expected, sets, end)
         .await
-        .map_err(email_taken)?
-    {
+        .map_err(email_taken)?;
+    if end != EndSessions::No {
+        app.keys.sessions.forget(id);
+    }
+    match written {
         Written::Done(user) => Ok(versioned(StatusCode::OK, user.version, user)),
         Written::Missing => Err(ApiError::NotFound("user")),
         Written::Stale => Err(ApiError::Stale),
@@ -253,6 +321,7 @@ pub async fn delete(
     visible(&app, &caller, id).await?;
     caller.can_delete_user()?;
     if app.db.delete_user(id).await? {
+        app.keys.sessions.forget(id);
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(last_admin())

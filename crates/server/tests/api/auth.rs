@@ -14,7 +14,7 @@ use std::time::Duration;
 
 fn claims(sub: uuid::Uuid, exp_offset: i64, aud: &str) -> serde_json::Value {
     let now = chrono::Utc::now().timestamp();
-    json!({"sub": sub, "typ": "admin", "iss": "records-server", "aud": aud, "iat": now, "exp": now + exp_offset})
+    json!({"sub": sub, "typ": "admin", "sep": 0, "iss": "records-server", "aud": aud, "iat": now, "exp": now + exp_offset})
 }
 
 fn sign(claims: &serde_json::Value, secret: &[u8]) -> String {
@@ -91,9 +91,10 @@ both_backends! {
 async fn logins_are_rate_limited_per_account() {
     let app = spawn_app_with(Backend::Sqlite, |c| {
         c.login_limits = LoginLimits {
-            failures_per_account: 3,
-            attempts_per_address: 100,
-            window: Duration::from_secs(60),
+            free_failures: 3,
+            first_delay: Duration::from_secs(30),
+            max_delay: Duration::from_secs(60),
+            ..LoginLimits::default()
         };
     })
     .await
@@ -123,9 +124,10 @@ async fn logins_are_rate_limited_per_account() {
 async fn logins_are_rate_limited_per_address() {
     let app = spawn_app_with(Backend::Sqlite, |c| {
         c.login_limits = LoginLimits {
-            failures_per_account: 100,
-            attempts_per_address: 4,
-            window: Duration::from_secs(60),
+            free_failures: 100,
+            address_free_failures: 4,
+            first_delay: Duration::from_secs(30),
+            ..LoginLimits::default()
         };
     })
     .await

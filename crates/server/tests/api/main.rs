@@ -11,4 +11,5 @@ mod patients;
 mod permissions;
 mod php_links;
 mod push;
+mod sessions;
 mod sync;
