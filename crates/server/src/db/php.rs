@@ -137,27 +137,38 @@ impl Db {
         })
     }
 
-    /// Records how finding the patient at the PHP went (`found` with their id, `unsure`,
-    /// `not found`).
+    /// Records how finding `searched` (the patient as the search used them) at the PHP went
+    /// (`found` with their id, `unsure`, `not found`), unless what finds them there changed
+    /// meanwhile (a relink while the search ran): then nothing is recorded and `false` comes
+    /// back, so a match made for the old link never outlives the reset ([`relink_in`]).
     pub async fn set_php_match(
         &self,
-        patient_id: Uuid,
+        searched: &Patient,
         php_patient_id: Option<&str>,
         outcome: &str,
-    ) -> DbResult<()> {
-        sqlx::query(
+    ) -> DbResult<bool> {
+        let (provider, identifier, birth_date) = php_link(searched);
+        let recorded = sqlx::query(
             "INSERT INTO php_pull_state (patient_id, php_patient_id, php_match, updated_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (patient_id) DO UPDATE SET \
+             SELECT $1, $2, $3, $4 FROM patients WHERE id = $1 AND deleted_at IS NULL \
+             AND (provider_id = $5 OR (provider_id IS NULL AND $5 IS NULL)) \
+             AND (provider_patient_identifier = $6 OR (provider_patient_identifier IS NULL AND $6 IS NULL)) \
+             AND (birth_date = $7 OR (birth_date IS NULL AND $7 IS NULL)) \
+             ON CONFLICT (patient_id) DO UPDATE SET \
              php_patient_id = excluded.php_patient_id, php_match = excluded.php_match, \
              updated_at = excluded.updated_at",
         )
-        .bind(patient_id.to_string())
+        .bind(searched.id.to_string())
         .bind(php_patient_id)
         .bind(outcome)
         .bind(now())
+        .bind(provider.map(|p| p.to_string()))
+        .bind(identifier)
+        .bind(birth_date.map(|d| d.to_string()))
         .execute(self.writer())
-        .await?;
-        Ok(())
+        .await?
+        .rows_affected();
+        Ok(recorded > 0)
     }
 
     /// After a complete pull: the next one starts from `watermark` (the PHP's clock).

@@ -16,6 +16,10 @@ use std::time::Duration;
 
 const PAGE_SIZE: usize = 50;
 
+/// A job that began before the patient was relinked, and found them under the old link.
+const RELINKED: &str =
+    "The patient's link to their healthcare provider changed during this attempt; nothing found under the old link is kept.";
+
 /// How often a sent request is checked at the PHP.
 const REQUEST_POLL: Duration = Duration::from_secs(30);
 
@@ -68,15 +72,17 @@ async fn linked(app: &AppState, job: &Job) -> Result<Option<(Patient, uuid::Uuid
 }
 
 /// The patient's id at the PHP (`provider`, by name): found before, or searched for now. An
-/// unsure match is an error for a person to resolve, never a guess.
+/// unsure match is an error for a person to resolve, never a guess. `None`: the patient was
+/// relinked while the search ran (the job started before the change); what it found is not
+/// kept, and the job after the relink searches afresh.
 async fn php_patient(
     app: &AppState,
     source: &FhirSource,
     provider: &str,
     patient: &Patient,
-) -> Result<String, JobError> {
+) -> Result<Option<String>, JobError> {
     if let Some(id) = app.db.pull_state(patient.id).await?.php_patient_id {
-        return Ok(id);
+        return Ok(Some(id));
     }
     let query = PatientQuery {
         identifier: patient.provider_patient_identifier.clone(),
@@ -85,21 +91,26 @@ async fn php_patient(
         email: Some(patient.email.clone()),
     };
     match source.find_patient(&query).await? {
-        PatientMatch::Found(id) if connectors::fhir::valid_id(&id) => {
-            app.db.set_php_match(patient.id, Some(&id), "found").await?;
-            Ok(id)
-        }
+        PatientMatch::Found(id) if connectors::fhir::valid_id(&id) => Ok(app
+            .db
+            .set_php_match(patient, Some(&id), "found")
+            .await?
+            .then_some(id)),
         PatientMatch::Found(_) => Err(JobError::permanent(format!(
             "{provider} found the patient but sent their record without a valid ID"
         ))),
         PatientMatch::Unsure(n) => {
-            app.db.set_php_match(patient.id, None, "unsure").await?;
+            if !app.db.set_php_match(patient, None, "unsure").await? {
+                return Ok(None);
+            }
             Err(JobError::permanent(format!(
                 "{n} records at {provider} could be this patient and none is certain; enter the patient's ID at their provider to say which"
             )))
         }
         PatientMatch::NotFound => {
-            app.db.set_php_match(patient.id, None, "not found").await?;
+            if !app.db.set_php_match(patient, None, "not found").await? {
+                return Ok(None);
+            }
             let how = if patient.provider_patient_identifier.is_some() {
                 format!("{provider} has no record with the patient's ID at their provider; check that ID")
             } else {
@@ -137,7 +148,9 @@ async fn pull_from(
     progress: &Progress,
 ) -> Result<Done, JobError> {
     let provider = source.name();
-    let php_id = php_patient(app, source, provider, patient).await?;
+    let Some(php_id) = php_patient(app, source, provider, patient).await? else {
+        return Ok(Done::Finished(RELINKED.into()));
+    };
     let since = app
         .db
         .pull_state(patient.id)
@@ -228,7 +241,10 @@ async fn follow(
 ) -> Result<Done, JobError> {
     let provider = source.name();
     let Some(reference) = state.php_reference else {
-        let php_id = php_patient(app, source, provider, patient).await?;
+        let Some(php_id) = php_patient(app, source, provider, patient).await? else {
+            // Asked again: the next attempt reads the patient's new link.
+            return Ok(Done::Again(Duration::from_secs(1), RELINKED.into()));
+        };
         // An earlier attempt that did not hear back may have made the Task already.
         let earlier = match state.status {
             LogStatus::InProgress => source.find_request(&request_id.to_string()).await?,

@@ -46,10 +46,17 @@ async fn push(app: &TestApp, who: &TestUser, mutations: &[Value]) -> Vec<Value> 
 
 /// As if the patient had been pulled: found at the PHP as `php_id`, up to a watermark.
 async fn matched(app: &TestApp, patient: Uuid, php_id: &str) {
-    app.db
-        .set_php_match(patient, Some(php_id), "found")
+    let found = app
+        .db
+        .patient(domain::access::PatientScope::All, patient)
         .await
-        .expect("match");
+        .expect("read")
+        .expect("the patient");
+    assert!(app
+        .db
+        .set_php_match(&found, Some(php_id), "found")
+        .await
+        .expect("match"));
     app.db
         .set_watermark(patient, "2026-11-01T00:00:00Z")
         .await
@@ -117,10 +124,15 @@ both_backends! {
 
         // Pointing the record at someone else at the PHP: REST forgets the match and its
         // watermark and queues a pull that finds the patient afresh...
+        let searched_before = app.db.patient(domain::access::PatientScope::All, by_rest).await.expect("read").expect("patient");
         app.put(&format!("/api/v1/patients/{by_rest}"), &d,
                 json!({"provider_patient_identifier": "urn:mrn|100002"})).await.expect(200);
         assert_eq!(pull_state(&app, by_rest).await, (None, None));
         assert_eq!(queued_pulls(&app, by_rest).await, 1);
+        // (A pull that began before the relink and finds the old person afterwards keeps
+        // nothing of it.)
+        assert!(!app.db.set_php_match(&searched_before, Some("pat1"), "found").await.expect("match"));
+        assert_eq!(pull_state(&app, by_rest).await, (None, None));
         // ...and so does the same edit made offline: the old PHP patient is never pulled again.
         let r = push(&app, &d, &[mutation(by_push, "update", 2,
                                           json!({"provider_patient_identifier": "urn:mrn|100002"}))]).await;
