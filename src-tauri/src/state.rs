@@ -269,6 +269,9 @@ mod tests {
             .filter_map(|e| e.ok())
             .any(|e| e.file_name().to_string_lossy().contains(".unreadable-"));
         assert!(kept_aside, "the unreadable copy is kept, not deleted");
+        // Closed, not just dropped: a pool's worker thread still running when the test
+        // process exits races SQLCipher's own clean-up ("double free or corruption").
+        replica.close().await;
         std::fs::remove_dir_all(&dir).expect("clean up");
     }
 }
