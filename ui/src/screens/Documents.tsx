@@ -60,7 +60,7 @@ export function DocumentList({ patientId }: { patientId?: string }) {
           <input
             id="document-search"
             type="search"
-            placeholder={patientId ? 'Words in title or text' : "Words in title or text, or a patient's name"}
+            placeholder={patientId ? 'Words in title or text' : 'Title, text or patient'}
             value={text}
             onInput={(e) => setText(e.currentTarget.value)}
           />

@@ -195,6 +195,6 @@ describe('DocumentList across patients', () => {
     expect(names[0]).toMatch(/^Ana Lima \(born .*1978/);
     expect(names[1]).toMatch(/^Ana Lima \(born .*1990/);
     expect(names[2]).toBe('Bruno Costa');
-    expect(screen.getByPlaceholderText(/a patient's name/)).toBeTruthy();
+    expect(screen.getByPlaceholderText('Title, text or patient')).toBeTruthy();
   });
 });
