@@ -60,7 +60,7 @@ export function SyncLog() {
       <div class="toolbar filters" role="search" aria-label="Filter the log">
         <div class="field">
           <label for="log-search">Search</label>
-          <input id="log-search" type="search" placeholder="Words in the details or a patient's name" onInput={set('text')} />
+          <input id="log-search" type="search" placeholder="Details or patient" onInput={set('text')} />
         </div>
         <div class="field">
           <label for="log-status">Status</label>
