@@ -299,8 +299,10 @@ async fn run(
             url.push_str(c);
         }
         let page: ChangesPage = match remote.send(remote.http.get(url)).await {
-            // The cursor predates the server's tombstone retention: deletions may have been
-            // missed. The outbox was drained above, so start over from an empty replica.
+            // The cursor predates the server's tombstone retention (deletions may have been
+            // missed), or what the user may see has shrunk since (rows that left their scope
+            // are not sent as removals). The outbox was drained above, so start over from an
+            // empty replica: rows, kept bodies and search entries not sent again are gone.
             Err(SyncError::Server { status: 410, .. }) if cursor.is_some() => {
                 tracing::info!("replica cursor expired; re-syncing from scratch");
                 replica.reset_rows().await?;

@@ -408,13 +408,27 @@ impl Replica {
 
     /// Forgets every pulled row and the cursor (for a re-sync from scratch). Rows with edits
     /// still queued, and new rows the platform refused (waiting for their writer), are kept:
-    /// nothing typed here is dropped.
+    /// nothing typed here is dropped. The bodies and search entries of the documents dropped go
+    /// with them: a row that left the caller's scope leaves no health data behind; those of
+    /// rows the pull sends again are fetched and indexed again.
     pub(crate) async fn reset_rows(&self) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "DELETE FROM rows WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.table_name = rows.table_name \
              AND o.row_id = rows.id) AND NOT EXISTS (SELECT 1 FROM rejected x WHERE x.table_name = rows.table_name \
              AND x.row_id = rows.id AND x.op = 'insert' AND x.settled_at IS NULL)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM document_bodies WHERE doc_id NOT IN \
+             (SELECT id FROM rows WHERE table_name = 'healthcare_documents')",
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM document_search WHERE doc_id NOT IN \
+             (SELECT id FROM rows WHERE table_name = 'healthcare_documents')",
         )
         .execute(&mut *tx)
         .await?;

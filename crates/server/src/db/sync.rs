@@ -13,6 +13,13 @@
 //! Scope follows the REST rules. Rows a caller sees through a share carry the share's
 //! `change_seq` too, so a new share sends the document (and its patient) and a revoked one
 //! sends `remove`.
+//!
+//! Any other way out of scope (a patient relinked to another provider or handed to another
+//! owner, the caller's type or links changed) moves the caller's `users.scope_epoch` on, in
+//! the writing transaction (triggers, migration 0008). A cursor carries the epoch it was
+//! issued at, read in the walk's snapshot; a cursor from another epoch is refused
+//! ([`Db::feed`] answers `None`, the API 410 `cursor_expired`) and the replica pulls from
+//! scratch, dropping every row the new walk does not send.
 
 use super::{cursor, documents, logs, patients, shares, users, Backend, Db, DbResult, RowExt, Sql};
 use domain::access::{DocumentScope, PatientScope};
@@ -26,6 +33,8 @@ pub struct FeedCursor {
     /// When the server issued it (unix seconds): a cursor older than tombstone retention may
     /// have missed deletions and is refused.
     pub issued_at: i64,
+    /// The caller's `users.scope_epoch` when it was issued (0 in cursors from before epochs).
+    pub scope_epoch: i64,
     /// Send rows with `change_seq >= horizon`.
     pub horizon: i64,
     /// Mid-walk: the horizon the next walk starts from, and the last key sent.
@@ -44,6 +53,7 @@ impl FeedCursor {
     pub fn start() -> Self {
         Self {
             issued_at: chrono::Utc::now().timestamp(),
+            scope_epoch: 0,
             horizon: 0,
             walk: None,
         }
@@ -51,12 +61,14 @@ impl FeedCursor {
 
     pub fn encode(&self) -> String {
         let (issued, horizon) = (self.issued_at.to_string(), self.horizon.to_string());
+        let epoch = self.scope_epoch.to_string();
         match &self.walk {
-            None => cursor::encode(&["1", &issued, &horizon]),
+            None => cursor::encode(&["2", &issued, &horizon, &epoch]),
             Some((next, key)) => cursor::encode(&[
-                "1",
+                "2",
                 &issued,
                 &horizon,
+                &epoch,
                 &next.to_string(),
                 &key.seq.to_string(),
                 &(key.table as u8).to_string(),
@@ -65,12 +77,16 @@ impl FeedCursor {
         }
     }
 
-    /// `None`: not a cursor this feed issued.
+    /// `None`: not a cursor this feed issued. Version 1 (no epoch) reads as epoch 0.
     pub fn decode(s: &str) -> Option<Self> {
-        let parts = cursor::decode(s, 3).or_else(|| cursor::decode(s, 7))?;
-        if parts[0] != "1" {
-            return None;
-        }
+        let mut parts = [3, 7, 4, 8]
+            .into_iter()
+            .find_map(|n| cursor::decode(s, n))?;
+        let scope_epoch = match (parts[0].as_str(), parts.len()) {
+            ("1", 3 | 7) => 0,
+            ("2", 4 | 8) => parts.remove(3).parse().ok()?,
+            _ => return None,
+        };
         let issued_at = parts[1].parse().ok()?;
         let horizon = parts[2].parse().ok()?;
         let walk = match parts.len() {
@@ -87,6 +103,7 @@ impl FeedCursor {
         };
         Some(Self {
             issued_at,
+            scope_epoch,
             horizon,
             walk,
         })
@@ -102,24 +119,70 @@ const TABLES: [SyncTable; 5] = [
     SyncTable::SynchronizationLog,
 ];
 
+/// One page of changes, the cursor after it, and whether more follow.
+pub type Page = (Vec<Change>, FeedCursor, bool);
+
 struct FeedRow {
     key: FeedKey,
     change: Change,
 }
 
 impl Db {
-    /// One page of the caller's changes after `cursor`, and the cursor after it.
+    /// One page of the caller's changes after `cursor`, and the cursor after it. For callers
+    /// that are no user (the platform's own followers); users pull through [`Db::feed`].
     pub async fn changes(
         &self,
         caller: &Caller,
         cursor: &FeedCursor,
         limit: usize,
-    ) -> DbResult<(Vec<Change>, FeedCursor, bool)> {
+    ) -> DbResult<Page> {
+        self.feed(caller, cursor, limit)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the caller's scope changed").into())
+    }
+
+    /// One page of the caller's changes after `cursor`, and the cursor after it. `None`: the
+    /// cursor was issued for another scope epoch of the caller's (or the caller's type or links
+    /// are no longer the session's): pull again from scratch.
+    pub async fn feed(
+        &self,
+        caller: &Caller,
+        cursor: &FeedCursor,
+        limit: usize,
+    ) -> DbResult<Option<Page>> {
         let mut tx = self.pool.begin().await?;
         if self.backend == Backend::Postgres {
             sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 .execute(&mut *tx)
                 .await?;
+        }
+        // In the walk's snapshot: the epoch and the scope the walk uses agree. The caller's
+        // type and links come from the session; if they are no longer the row's, the walk
+        // would use a scope that has gone.
+        let me = sqlx::query(
+            "SELECT type, provider_id, patient_id, scope_epoch, deleted_at FROM users WHERE id = $1",
+        )
+        .bind(caller.id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let scope_epoch = match me {
+            // Not a user: the platform's own followers.
+            None => 0,
+            Some(row) => {
+                let same = row.opt_text("deleted_at")?.is_none()
+                    && super::parse_kind::<UserType>(&row.text("type")?)? == caller.kind
+                    && row.opt_id("provider_id")? == caller.provider_id
+                    && row.opt_id("patient_id")? == caller.patient_id;
+                if !same {
+                    return Ok(None);
+                }
+                row.int("scope_epoch")?
+            }
+        };
+        // Any cursor but a start: `start` has horizon 0, every cursor issued a higher one.
+        let resumed = cursor.horizon > 0 || cursor.walk.is_some();
+        if resumed && cursor.scope_epoch != scope_epoch {
+            return Ok(None);
         }
         let (next_horizon, after) = match &cursor.walk {
             Some((next, key)) => (*next, Some(key)),
@@ -167,16 +230,22 @@ impl Db {
         let next = match (has_more, rows.last()) {
             (true, Some(last)) => FeedCursor {
                 issued_at,
+                scope_epoch,
                 horizon: cursor.horizon,
                 walk: Some((next_horizon, last.key.clone())),
             },
             _ => FeedCursor {
                 issued_at,
+                scope_epoch,
                 horizon: next_horizon,
                 walk: None,
             },
         };
-        Ok((rows.into_iter().map(|r| r.change).collect(), next, has_more))
+        Ok(Some((
+            rows.into_iter().map(|r| r.change).collect(),
+            next,
+            has_more,
+        )))
     }
 
     /// `max(a, b)` in this engine's SQL.
@@ -257,6 +326,21 @@ impl Db {
                              healthcare_documents d WHERE 1 = 1"
                         ));
                         documents::push_scope(&mut sql, scope);
+                        // A provider's users keep offline only the documents of patients
+                        // still linked to their provider: a relinked patient's documents leave
+                        // their replicas with the patient (REST still lists their uploads).
+                        if caller.is(UserType::Provider) {
+                            match caller.provider_id {
+                                Some(provider) => sql
+                                    .push(
+                                        " AND d.patient_id IN (SELECT p.id FROM patients p \
+                                         WHERE p.provider_id = ",
+                                    )
+                                    .bind(provider)
+                                    .push(")"),
+                                None => sql.push(" AND 1 = 0"),
+                            };
+                        }
                     }
                 }
                 return Some(wrap_from(sql, lower));
@@ -425,12 +509,14 @@ mod tests {
     fn cursors_round_trip() {
         let start = FeedCursor {
             issued_at: 1_700_000_000,
+            scope_epoch: 3,
             horizon: 42,
             walk: None,
         };
         assert_eq!(FeedCursor::decode(&start.encode()), Some(start));
         let mid = FeedCursor {
             issued_at: 1_700_000_000,
+            scope_epoch: 3,
             horizon: 42,
             walk: Some((
                 99,
@@ -442,6 +528,12 @@ mod tests {
             )),
         };
         assert_eq!(FeedCursor::decode(&mid.encode()), Some(mid));
-        assert_eq!(FeedCursor::decode(&cursor::encode(&["2", "1", "1"])), None);
+        assert_eq!(
+            FeedCursor::decode(&cursor::encode(&["3", "1", "1", "1"])),
+            None
+        );
+        // Cursors from before scope epochs read as epoch 0.
+        let old = FeedCursor::decode(&cursor::encode(&["1", "1", "42"])).unwrap();
+        assert_eq!((old.scope_epoch, old.horizon), (0, 42));
     }
 }

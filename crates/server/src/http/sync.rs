@@ -20,7 +20,7 @@ const MAX_LIMIT: u32 = 5_000;
 #[utoipa::path(get, path = "/api/v1/sync/changes", tag = "sync", security(("bearer" = [])),
     params(ChangesQuery),
     responses((status = 200, body = ChangesPage), (status = 400, body = Problem), (status = 401, body = Problem),
-              (status = 410, body = Problem, description = "cursor older than tombstone retention: re-sync from scratch")))]
+              (status = 410, body = Problem, description = "cursor older than tombstone retention, or issued before the caller's scope changed: re-sync from scratch")))]
 pub async fn changes(
     State(app): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -47,7 +47,17 @@ pub async fn changes(
                 .into(),
         });
     }
-    let (changes, next, has_more) = app.db.changes(&caller, &cursor, limit as usize).await?;
+    // The caller's scope may have shrunk since the cursor was issued (a relinked patient, a
+    // new type or link): the rows that left it are dropped by pulling again from scratch.
+    let Some((changes, next, has_more)) = app.db.feed(&caller, &cursor, limit as usize).await?
+    else {
+        return Err(ApiError::Gone {
+            code: "cursor_expired",
+            detail: "what this account may see has changed since this replica last synced; \
+                     push any pending edits, then sync again without a cursor"
+                .into(),
+        });
+    };
     // Rows with health information sent to a replica are reads like any other.
     for c in changes.iter().filter(|c| c.op == ChangeOp::Upsert) {
         let entity = match c.table {

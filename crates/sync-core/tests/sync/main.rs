@@ -3,4 +3,5 @@
 mod conflicts;
 mod converge;
 mod model;
+mod scope;
 mod support;
