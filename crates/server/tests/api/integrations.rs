@@ -612,19 +612,20 @@ async fn documents_flow_to_carepatron_once_and_changes_follow_both_ways(
             "paced under the limit, never refused"
         );
     }
-    let entries = logs(app, &php.diet, patient).await;
-    assert!(
-        entries.iter().any(|e| e["details"]
-            .as_str()
-            .is_some_and(|d| d.starts_with("Carepatron up to date"))),
-        "{entries:#?}"
-    );
-    assert!(
-        entries.iter().any(|e| e["details"]
-            .as_str()
-            .is_some_and(|d| d.contains("changed in Carepatron were taken"))),
-        "{entries:#?}"
-    );
+    // Carepatron can hold the end state while the attempt that got it there still ends in an
+    // injected fault: its retry is the one that logs the reconcile as done.
+    let logged = |entries: &[Value], text: &str| {
+        entries
+            .iter()
+            .any(|e| e["details"].as_str().is_some_and(|d| d.contains(text)))
+    };
+    eventually_within(limit, "the reconcile logged as done", || async {
+        let entries = logs(app, &php.diet, patient).await;
+        (logged(&entries, "Carepatron up to date")
+            && logged(&entries, "changed in Carepatron were taken"))
+        .then_some(())
+    })
+    .await;
 }
 
 mod carepatron_flow {
