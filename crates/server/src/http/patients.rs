@@ -100,6 +100,12 @@ pub async fn list(
             after.as_deref(),
         )
         .await?;
+    // A list shows each patient's record: each is a read, recorded as a single read is.
+    for patient in &items {
+        app.audit
+            .read(&caller, Entity::Patient, Some(patient.id), Some(patient.id))
+            .await;
+    }
     Ok(Json(Page { items, next_cursor }))
 }
 

@@ -49,6 +49,22 @@ both_backends! {
         assert_ne!(again, p);
     }
 
+    async fn a_patient_list_is_audited_like_single_reads(app) {
+        let admin = app.user(UserType::Admin).await;
+        let d = app.user(UserType::Dietician).await;
+        let listed = [app.patient(&d, json!({})).await, app.patient(&d, json!({})).await];
+        app.get("/api/v1/patients", &d).await.expect(200);
+        let trail = app.get(&format!("/api/v1/audit?user_id={}", d.id), &admin).await.expect(200);
+        let mut read: Vec<String> = trail.body["items"].as_array().expect("items").iter()
+            .filter(|e| e["entity"] == "patient")
+            .map(|e| e["patient_id"].as_str().expect("patient").to_owned())
+            .collect();
+        read.sort();
+        let mut expected: Vec<String> = listed.iter().map(ToString::to_string).collect();
+        expected.sort();
+        assert_eq!(read, expected, "each listed patient is a recorded read");
+    }
+
     async fn phi_reads_are_audited(app) {
         let admin = app.user(UserType::Admin).await;
         let d = app.user(UserType::Dietician).await;
