@@ -92,14 +92,7 @@ impl Db {
             || row.opt_text("user_deleted_at")?.is_some()
             || row.int("user_epoch")? != epoch;
         if session_over {
-            sqlx::query(
-                "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
-            )
-            .bind(&at)
-            .bind(&family)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
+            end_family(tx, &family, &at).await?;
             return Ok(RefreshOutcome::Invalid);
         }
         // Claim the token; a concurrent claim that got there first makes this a reuse too.
@@ -111,14 +104,7 @@ impl Db {
                 .await?
                 .rows_affected();
         if claimed == 0 {
-            sqlx::query(
-                "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
-            )
-            .bind(&at)
-            .bind(&family)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
+            end_family(tx, &family, &at).await?;
             return Ok(RefreshOutcome::Reused);
         }
         let user_id = row.id("user_id")?;
@@ -157,6 +143,23 @@ impl Db {
         .rows_affected();
         Ok(done > 0)
     }
+}
+
+/// Revokes every token of the sign-in `family` as of `at`, and commits `tx`.
+async fn end_family(
+    mut tx: sqlx::Transaction<'_, sqlx::Any>,
+    family: &str,
+    at: &str,
+) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(at)
+    .bind(family)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// When a family signed in at `started` ends.
