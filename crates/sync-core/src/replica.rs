@@ -644,6 +644,17 @@ impl Replica {
             .execute(&mut *tx)
             .await?;
         let version = result.version.unwrap_or_default();
+        // An edit of a row whose creation was refused is refused for want of the row: the
+        // creation's refusal speaks for it (and lists this edit's fields too, as what the
+        // platform does not have), and the row here (with this edit) waits for the person's
+        // correction or discard.
+        if status == S::Rejected {
+            if let Some(refusal) = refused_insert(&mut tx, p.table, p.row_id).await? {
+                fold_into_refusal(&mut tx, &refusal, &p.fields).await?;
+                tx.commit().await?;
+                return Ok(());
+            }
+        }
         match status {
             // The row here is its base plus this edit. That is the new version only when
             // nobody wrote between (one step up; an insert's first): otherwise the server
@@ -725,10 +736,6 @@ impl Replica {
                 }
                 return_to_server(&mut tx, p.table, p.row_id, result.row.as_ref()).await?;
             }
-            // An edit of a row whose creation was refused is refused for want of the row:
-            // the creation's refusal speaks for it, and the row here (with this edit) waits
-            // for the person's correction or discard.
-            S::Rejected if refused_insert(&mut tx, p.table, p.row_id).await?.is_some() => {}
             S::Rejected => {
                 sqlx::query(
                     "INSERT INTO rejected (mutation_id, table_name, row_id, op, fields, code, reason, created_at) \
@@ -1396,6 +1403,27 @@ async fn drop_draft(tx: &mut SqliteConnection, table: SyncTable, id: Uuid) -> Re
             reindex_document(tx, id).await?;
         }
     }
+    Ok(())
+}
+
+/// Adds `fields` (a later edit of the same refused row) to what refusal `mutation_id` says
+/// was not accepted.
+async fn fold_into_refusal(
+    tx: &mut SqliteConnection,
+    mutation_id: &str,
+    fields: &Map<String, Value>,
+) -> Result<()> {
+    let kept: String = sqlx::query_scalar("SELECT fields FROM rejected WHERE mutation_id = ?")
+        .bind(mutation_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let mut kept: Map<String, Value> = serde_json::from_str(&kept)?;
+    kept.extend(fields.clone());
+    sqlx::query("UPDATE rejected SET fields = ? WHERE mutation_id = ?")
+        .bind(Value::Object(kept).to_string())
+        .bind(mutation_id)
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 
