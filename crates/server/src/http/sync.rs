@@ -49,8 +49,14 @@ pub async fn changes(
     }
     // The caller's scope may have shrunk since the cursor was issued (a relinked patient, a
     // new type or link): the rows that left it are dropped by pulling again from scratch.
-    let Some((changes, next, has_more)) = app.db.feed(&caller, &cursor, limit as usize).await?
-    else {
+    // On a task of its own, as a push mutation is: a client gone mid-request (killed, timed
+    // out) makes hyper drop this handler, and a transaction dropped during its BEGIN can go
+    // back to the pool still open on PostgreSQL (the next feed on that connection then failed
+    // with "SET TRANSACTION ISOLATION LEVEL must be called before any query"; found by the
+    // sync model test). The read finishes; its answer is simply not sent.
+    let db = app.db.clone();
+    let feed = tokio::spawn(async move { db.feed(&caller, &cursor, limit as usize).await });
+    let Some((changes, next, has_more)) = feed.await.map_err(anyhow::Error::from)?? else {
         return Err(ApiError::Gone {
             code: "cursor_expired",
             detail: "what this account may see has changed since this replica last synced; \
