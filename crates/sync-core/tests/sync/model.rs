@@ -594,20 +594,20 @@ impl Model {
             "r{i} resolves {:?} {} of {}: {choice:?}",
             c.kind, c.field, c.row_id
         ));
-        match self.replicas[i].resolve(c, choice).await {
+        let mut settled = self.replicas[i].resolve(c, choice).await;
+        if let Err(SyncError::Field(_)) = settled {
+            // The merge breaks the platform's rules (both titles together pass 300
+            // characters): refused at once, before anything is queued, as the app shows a
+            // person; they keep their own value instead.
+            settled = self.replicas[i].resolve(c, Resolution::Mine).await;
+        }
+        match settled {
             Ok(()) => {}
             // The row went away meanwhile: the server's side is all there is to take.
             Err(SyncError::NotFound(_)) => self.replicas[i]
                 .resolve(c, Resolution::Theirs)
                 .await
                 .expect("resolve theirs"),
-            // The merge breaks the platform's rules (both titles together pass 300
-            // characters): refused at once, before anything is queued, as the app shows a
-            // person; they keep their own value instead.
-            Err(SyncError::Field(_)) => self.replicas[i]
-                .resolve(c, Resolution::Mine)
-                .await
-                .expect("resolve mine"),
             Err(e) => self.fail(format!("resolving on r{i}: {e}")),
         }
     }
