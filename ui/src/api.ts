@@ -119,6 +119,8 @@ export interface Patient {
   birth_date?: string | null;
   provider_id?: string | null;
   provider_patient_identifier?: string | null;
+  /** Whether the link to the provider may be used (set by the platform); null without one. */
+  link_approval?: 'pending' | 'approved' | 'refused' | null;
   sync_error?: string | null;
   version?: number;
 }

@@ -91,7 +91,14 @@ async fn smart_backend_auth_with_es384_and_rs384_reads_every_document_through_pa
             })
             .await
             .expect("find");
-        assert_eq!(found, PatientMatch::Found(seeded[1].id.clone()));
+        let PatientMatch::Found(found) = found else {
+            panic!("not found: {found:?}")
+        };
+        assert_eq!(found.id, seeded[1].id);
+        // What a link is checked against: the PHP's own demographics.
+        assert!(found.agrees_with(&seeded[1].name, Some(&seeded[1].birth_date)));
+        assert!(!found.agrees_with(&seeded[1].name, Some("1900-01-01")));
+        assert!(!found.agrees_with("Someone Else", Some(&seeded[1].birth_date)));
 
         // Pages of two force Bundle.link[next] on both searches.
         let (items, _) = pull(&source, &seeded[1].id, None, 2).await;
@@ -249,10 +256,10 @@ async fn patients_without_an_identifier_are_matched_only_when_certain() {
             birth_date: Some(p.birth_date.clone()),
             email: Some(p.email.clone()),
         };
-        assert_eq!(
+        assert!(matches!(
             source.find_patient(&query).await.expect("match"),
-            PatientMatch::Found(p.id.clone())
-        );
+            PatientMatch::Found(found) if found.id == p.id && found.birth_date.as_deref() == Some(&p.birth_date[..])
+        ));
         let other_email = PatientQuery {
             email: Some("someone.else@example.org".into()),
             ..query.clone()

@@ -2,7 +2,9 @@
 //! additions. Inputs reject unknown fields (a typo should fail loudly, not be ignored);
 //! timestamps are RFC 3339 UTC; dates are `YYYY-MM-DD`.
 
-use crate::kinds::{DocumentSource, DocumentType, LogAction, LogStatus, UserType};
+use crate::kinds::{
+    DocumentSource, DocumentType, LinkApproval, LogAction, LogStatus, PhpMatch, UserType,
+};
 use crate::text::{nullable, Email, Label, Password, Text};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -155,6 +157,10 @@ pub struct Patient {
     pub provider_id: Option<Uuid>,
     /// The identifier the PHP knows the patient by.
     pub provider_patient_identifier: Option<String>,
+    /// Whether the link to the PHP may be used; `null` when there is none. A new or changed
+    /// link waits for an administrator's approval (when the practice requires it) and nothing
+    /// is pulled until then. Set by the platform only.
+    pub link_approval: Option<LinkApproval>,
     /// What a person can do about the last failed sync with the PHP or Carepatron; `null`
     /// when the last one succeeded.
     pub sync_error: Option<String>,
@@ -235,6 +241,52 @@ pub struct PatientQuery {
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
+}
+
+// ---------- links to PHPs, for administrators to approve ----------
+
+/// A patient's link to their PHP, as an administrator reviews it: our demographics beside
+/// the record the PHP holds under the link.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LinkReview {
+    pub patient_id: Uuid,
+    pub patient_name: String,
+    pub birth_date: Option<NaiveDate>,
+    /// The patient's dietician, who made the link.
+    pub dietician_id: Uuid,
+    pub dietician_name: String,
+    pub provider_id: Uuid,
+    pub provider_name: String,
+    pub provider_patient_identifier: Option<String>,
+    pub link_approval: LinkApproval,
+    /// When the patient (and so maybe the link) last changed.
+    pub updated_at: DateTime<Utc>,
+    /// How looking the patient up at the PHP went; `null` until it has run.
+    pub php_match: Option<PhpMatch>,
+    /// The name and birth date the PHP holds, when it found one record.
+    pub php_name: Option<String>,
+    pub php_birth_date: Option<String>,
+    /// Names this link (provider, identifier, birth date): a decision sent with it applies
+    /// only if the link is still the one reviewed.
+    pub fingerprint: String,
+}
+
+/// `GET /links` filter.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LinkQuery {
+    /// `pending` (the default), `approved` or `refused`.
+    pub state: Option<LinkApproval>,
+}
+
+/// An administrator's decision on a link.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkDecision {
+    /// `approved` or `refused`.
+    pub decision: LinkApproval,
+    /// The reviewed link's [`LinkReview::fingerprint`].
+    pub fingerprint: String,
 }
 
 // ---------- documents ----------

@@ -102,6 +102,8 @@ string_enum! {
         DocumentShared = "document shared",
         ShareRevoked = "share revoked",
         DocumentUploaded = "document uploaded",
+        /// An administrator approved or refused a patient's link to their PHP.
+        LinkReview = "link review",
     }
 }
 
@@ -133,6 +135,32 @@ string_enum! {
     }
 }
 
+string_enum! {
+    /// Whether a patient's link to their PHP may be used (`link_approval`). A new or changed
+    /// link is pending while the practice requires an administrator's approval: nothing is
+    /// pulled under it until approved.
+    LinkApproval, "link approval" {
+        /// Waiting for an administrator.
+        Pending = "pending",
+        Approved = "approved",
+        /// An administrator refused it; a change of the link asks again.
+        Refused = "refused",
+    }
+}
+
+string_enum! {
+    /// How looking a linked patient up at their PHP went (`php_pull_state.php_match`).
+    PhpMatch, "PHP match" {
+        /// One record, whose family name and birth date agree with ours.
+        Found = "found",
+        /// One record, whose family name or birth date disagree: never pulled.
+        Differs = "differs",
+        /// Several candidates, none certain.
+        Unsure = "unsure",
+        NotFound = "not found",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +177,12 @@ mod tests {
         }
         for t in ShareDelivery::ALL {
             assert_eq!(t.as_str().parse::<ShareDelivery>(), Ok(*t));
+        }
+        for t in PhpMatch::ALL {
+            assert_eq!(t.as_str().parse::<PhpMatch>(), Ok(*t));
+        }
+        for t in LinkApproval::ALL {
+            assert_eq!(t.as_str().parse::<LinkApproval>(), Ok(*t));
             let json = serde_json::to_string(t).expect("serialize");
             assert_eq!(json, format!("\"{}\"", t.as_str()));
         }

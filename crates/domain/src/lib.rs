@@ -16,7 +16,10 @@ pub mod kinds;
 pub mod text;
 
 pub use access::{Caller, Denied};
-pub use kinds::{DocumentSource, DocumentType, LogAction, LogStatus, UnknownValue, UserType};
+pub use kinds::{
+    DocumentSource, DocumentType, LinkApproval, LogAction, LogStatus, PhpMatch, UnknownValue,
+    UserType,
+};
 
 /// A new row id. UUIDv7 so that ids made offline on a laptop sort by creation time and never
 /// collide with the server's.

@@ -48,6 +48,8 @@ fn main() {
         with_jobs(&mut config);
         config.jobs.workers = workers;
         config.jobs.attempts = 10;
+        // Measures the pipeline, not an administrator: links are pulled as made.
+        config.links = server::db::links::LinkPolicy::Trusted;
         config.carepatron = Some(CarepatronSettings {
             base_url: cp_served.base.clone(),
             api_key: Secret::new(b"bench key".to_vec()),
@@ -77,7 +79,7 @@ fn main() {
             let res = http
                 .post(format!("{}/api/v1/patients", platform.base))
                 .bearer_auth(&token)
-                .json(&json!({"name": p.name, "email": p.email, "provider_id": provider.id,
+                .json(&json!({"name": p.name, "email": p.email, "birth_date": p.birth_date, "provider_id": provider.id,
                               "provider_patient_identifier": format!("{}|{}", sandbox::seed::MRN_SYSTEM, p.mrn)}))
                 .send()
                 .await

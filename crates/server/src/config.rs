@@ -2,6 +2,7 @@
 //! (a SQLite file and a generated JWT secret in the platform's data directory).
 
 use crate::auth::{IpNet, LoginLimits};
+use crate::db::links::LinkPolicy;
 use anyhow::Context as _;
 use std::fmt;
 use std::net::SocketAddr;
@@ -53,6 +54,9 @@ pub struct Config {
     /// Encrypts what the platform keeps for signing in elsewhere (PHP keys and tokens).
     pub secrets_key: Secret,
     pub jobs: JobSettings,
+    /// Whether new and changed links to a PHP wait for an administrator's approval
+    /// (`RECORDS_LINK_APPROVAL`: `required`, the default, or `off`).
+    pub links: LinkPolicy,
     /// The practice's Carepatron workspace; `None`: nothing is pushed.
     pub carepatron: Option<CarepatronSettings>,
 }
@@ -113,8 +117,8 @@ impl Config {
     /// Defaults around a database and a secret.
     /// The secrets key defaults to one derived from the JWT secret; `serve` sets its own.
     ///
-    /// `RECORDS_SESSION_MAX_DAYS` and `RECORDS_TRUSTED_PROXIES` are read here, from the
-    /// environment only; a value that does not parse stops the process with a message naming
+    /// `RECORDS_SESSION_MAX_DAYS`, `RECORDS_TRUSTED_PROXIES` and `RECORDS_LINK_APPROVAL` are
+    /// read here, from the environment only; a value that does not parse stops the process with a message naming
     /// the variable (a security setting is never silently replaced by its default).
     pub fn new(database_url: impl Into<String>, jwt_secret: Secret) -> Self {
         let secrets_key = {
@@ -144,6 +148,8 @@ impl Config {
             tombstone_retention: Duration::from_secs(90 * 24 * 3600),
             secrets_key,
             jobs: JobSettings::default(),
+            links: from_env("RECORDS_LINK_APPROVAL", LinkPolicy::parse)
+                .unwrap_or(LinkPolicy::Approval),
             carepatron: None,
         }
     }

@@ -63,6 +63,30 @@ describe('PatientDetail', () => {
     );
   });
 
+  it('says a link awaits approval, and offers a request to the provider only under an approved one', async () => {
+    let stored = detail({ provider_id: 'php1', provider_patient_identifier: 'MRN-1', link_approval: 'pending' });
+    answer(() => stored);
+    const view = (s: Status) => (
+      <StatusContext.Provider value={s}>
+        <PatientDetail id="p1" />
+      </StatusContext.Provider>
+    );
+    const { rerender } = render(view(status));
+    expect((await screen.findByText(/awaits an administrator's approval/)).id).toBe('link-pending');
+    expect(screen.queryByText(/Request documents/)).toBeNull();
+
+    stored = detail({ provider_id: 'php1', link_approval: 'refused' });
+    rerender(view({ ...status, last_sync: '2026-11-29T10:01:00Z' }));
+    expect((await screen.findByText(/refused the link/)).id).toBe('link-refused');
+    expect(screen.queryByText(/awaits an administrator's approval/)).toBeNull();
+    expect(screen.queryByText(/Request documents/)).toBeNull();
+
+    stored = detail({ provider_id: 'php1', link_approval: 'approved' });
+    rerender(view({ ...status, last_sync: '2026-11-29T10:02:00Z' }));
+    await screen.findByText(/Request documents/);
+    expect(screen.queryByText(/refused the link/)).toBeNull();
+  });
+
   it('offers only what the rules allow', async () => {
     answer(() => detail({}, { edit: false, delete: false, add_documents: false, request_documents: false }));
     render(

@@ -122,6 +122,16 @@ export function PatientDetail({ id }: { id: string }) {
             <a href="#/conflicts">See refused changes</a>.
           </p>
         ))}
+      {p.link_approval === 'pending' && (
+        <p class="muted" role="status" id="link-pending">
+          The link to the patient's provider awaits an administrator's approval. Nothing is pulled from the provider until then.
+        </p>
+      )}
+      {p.link_approval === 'refused' && (
+        <p class="warning" role="status" id="link-refused">
+          An administrator refused the link to the patient's provider, so nothing is pulled. Check the patient's ID at the provider and their birth date; a corrected link is reviewed again.
+        </p>
+      )}
       {p.sync_error && (
         <p class="warning" role="status">
           {p.sync_error}
@@ -169,7 +179,7 @@ export function PatientDetail({ id }: { id: string }) {
       </form>
       <h2>Documents</h2>
       {can.add_documents && <NewDocument patientId={id} />}
-      {can.request_documents && <RequestDocuments patientId={id} />}
+      {can.request_documents && p.link_approval === 'approved' && <RequestDocuments patientId={id} />}
       <DocumentList patientId={id} />
     </Page>
   );

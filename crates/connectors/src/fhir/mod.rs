@@ -82,11 +82,62 @@ pub struct FhirSource {
 /// How sure a patient search is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PatientMatch {
-    /// Exactly one patient at the PHP, found by identifier or a certain match: its id.
-    Found(String),
+    /// Exactly one patient at the PHP, found by identifier or a certain match.
+    Found(PhpPatient),
     /// Candidates, none certain: a person must confirm (count only; no PHI).
     Unsure(usize),
     NotFound,
+}
+
+/// The record a search found at the PHP: its id, and the demographics a link is checked
+/// against before anything is pulled under it ([`PhpPatient::agrees_with`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhpPatient {
+    pub id: String,
+    /// The name as the PHP holds it, in one line.
+    pub name: String,
+    pub family: Option<String>,
+    pub birth_date: Option<String>,
+}
+
+impl PhpPatient {
+    fn from_resource(p: &Patient) -> Self {
+        let name = p.name.first();
+        Self {
+            id: p.id.clone().unwrap_or_default(),
+            name: name.map(model::HumanName::full).unwrap_or_default(),
+            family: name.and_then(|n| {
+                n.family
+                    .clone()
+                    .or_else(|| n.text.as_deref().map(|t| split_name(t).1))
+            }),
+            birth_date: p.birth_date.clone(),
+        }
+    }
+
+    /// Whether this record is the person the platform holds as `name` born on `birth_date`:
+    /// the same birth date, and our name ends with their family name (case and spacing
+    /// aside, so "Anna van der Berg" agrees with family "Van der Berg"). Both must be known;
+    /// an identifier alone never justifies a link.
+    pub fn agrees_with(&self, name: &str, birth_date: Option<&str>) -> bool {
+        let words = |s: &str| {
+            s.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase()
+        };
+        let (Some(family), Some(theirs), Some(ours)) = (
+            self.family.as_deref(),
+            self.birth_date.as_deref(),
+            birth_date,
+        ) else {
+            return false;
+        };
+        let (family, name) = (words(family), words(name));
+        !family.is_empty()
+            && theirs == ours
+            && (name == family || name.ends_with(&format!(" {family}")))
+    }
 }
 
 /// What the platform knows of a patient, to find them at the PHP.
@@ -444,7 +495,7 @@ impl FhirSource {
                 .patients(&[("identifier", identifier.to_owned())])
                 .await?;
             return Ok(match found.as_slice() {
-                [one] => PatientMatch::Found(one.id.clone().unwrap_or_default()),
+                [one] => PatientMatch::Found(PhpPatient::from_resource(one)),
                 [] => PatientMatch::NotFound,
                 many => PatientMatch::Unsure(many.len()),
             });
@@ -471,7 +522,7 @@ impl FhirSource {
             })
             .collect();
         Ok(match (certain.as_slice(), found.len()) {
-            ([one], _) => PatientMatch::Found(one.id.clone().unwrap_or_default()),
+            ([one], _) => PatientMatch::Found(PhpPatient::from_resource(one)),
             (_, 0) => PatientMatch::NotFound,
             (_, n) => PatientMatch::Unsure(n),
         })
@@ -526,13 +577,11 @@ impl FhirSource {
             })
             .collect();
         Ok(match (certain.as_slice(), bundle.entry.len()) {
-            ([one], _) => PatientMatch::Found(
-                one.resource
-                    .as_ref()
-                    .and_then(|r| r["id"].as_str())
-                    .unwrap_or_default()
-                    .to_owned(),
-            ),
+            ([one], _) => {
+                let resource = one.resource.clone().unwrap_or_default();
+                let patient: Patient = self.parse(resource, "a $match Patient")?;
+                PatientMatch::Found(PhpPatient::from_resource(&patient))
+            }
             (_, 0) => PatientMatch::NotFound,
             (_, n) => PatientMatch::Unsure(n),
         })
@@ -763,6 +812,29 @@ pub fn valid_id(id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_link_needs_the_family_name_and_the_birth_date_to_agree() {
+        let found = |family: Option<&str>, birth: Option<&str>| PhpPatient {
+            id: "p1".into(),
+            name: String::new(),
+            family: family.map(str::to_owned),
+            birth_date: birth.map(str::to_owned),
+        };
+        let berg = found(Some("Van der  Berg"), Some("1980-02-03"));
+        assert!(berg.agrees_with("Anna van der Berg", Some("1980-02-03")));
+        assert!(berg.agrees_with(" van der berg ", Some("1980-02-03")));
+        // Another birth date, another family name, a name that only contains theirs.
+        assert!(!berg.agrees_with("Anna van der Berg", Some("1980-03-02")));
+        assert!(!berg.agrees_with("Anna Lima", Some("1980-02-03")));
+        assert!(!berg.agrees_with("Anna Berghaus", Some("1980-02-03")));
+        assert!(!berg.agrees_with("Anna Tvan der Berg", Some("1980-02-03")));
+        // Unknown on either side: never agrees.
+        assert!(!berg.agrees_with("Anna van der Berg", None));
+        assert!(!found(None, Some("1980-02-03")).agrees_with("Anna Berg", Some("1980-02-03")));
+        assert!(!found(Some("Berg"), None).agrees_with("Anna Berg", Some("1980-02-03")));
+        assert!(!found(Some(" "), Some("1980-02-03")).agrees_with("Anna", Some("1980-02-03")));
+    }
 
     fn under(base: &str, url: &str) -> bool {
         under_base(

@@ -366,7 +366,7 @@ impl Db {
             Utc::now() - chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::zero()),
         );
         let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT p.id FROM patients p WHERE p.deleted_at IS NULL AND p.provider_id IS NOT NULL \
+            "SELECT p.id FROM patients p WHERE p.deleted_at IS NULL AND p.link_approval = 'approved' \
              AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.patient_id = p.id AND j.kind = 'pull' \
              AND (j.status IN ('queued', 'running') OR j.created_at > $1)) \
              ORDER BY p.id LIMIT $2",

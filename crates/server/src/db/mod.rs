@@ -8,6 +8,7 @@ mod audit;
 pub mod carepatron;
 mod documents;
 pub mod jobs;
+pub mod links;
 mod logs;
 pub mod mutations;
 mod patients;

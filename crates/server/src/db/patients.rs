@@ -1,5 +1,6 @@
 //! Patients, each owned by one dietician and optionally linked to their PHP.
 
+use super::links::LinkPolicy;
 use super::{cursor, now, paginate, parse_date, Bind, Db, DbResult, RowExt, Sql, Written};
 use domain::access::{PatientFacts, PatientScope};
 use domain::dto::{NewPatient, Patient};
@@ -10,7 +11,7 @@ use uuid::Uuid;
 
 pub(crate) const COLS: &str = "id, user_id, name, email, contact_details, medical_history, \
     dietary_preferences, carepatron_patient_id, birth_date, provider_id, \
-    provider_patient_identifier, sync_error, version, created_at, updated_at";
+    provider_patient_identifier, link_approval, sync_error, version, created_at, updated_at";
 
 /// [`COLS`] of `patients p`, for queries that join.
 pub(crate) static P_COLS: LazyLock<String> = LazyLock::new(|| super::qualify(COLS, "p"));
@@ -32,6 +33,11 @@ pub(crate) fn patient_from_row(row: &AnyRow) -> anyhow::Result<Patient> {
             .transpose()?,
         provider_id: row.opt_id("provider_id")?,
         provider_patient_identifier: row.opt_text("provider_patient_identifier")?,
+        link_approval: row
+            .opt_text("link_approval")?
+            .as_deref()
+            .map(str::parse)
+            .transpose()?,
         sync_error: row.opt_text("sync_error")?,
         version: row.int("version")?,
         created_at: row.time("created_at")?,
@@ -126,9 +132,14 @@ impl Db {
     }
 
     /// `Err(DbError::Unique)` when the owner already has a live patient with this email.
-    pub async fn insert_patient(&self, owner: Uuid, new: NewPatient) -> DbResult<Patient> {
+    pub async fn insert_patient(
+        &self,
+        owner: Uuid,
+        new: NewPatient,
+        links: LinkPolicy,
+    ) -> DbResult<Patient> {
         let mut conn = self.writer().acquire().await?;
-        insert_patient_in(&mut conn, domain::new_id(), owner, new).await
+        insert_patient_in(&mut conn, domain::new_id(), owner, new, links).await
     }
 
     /// The owner's live patient with this email (the target of the duplicate warning).
@@ -151,6 +162,7 @@ impl Db {
         id: Uuid,
         expected_version: Option<i64>,
         sets: Vec<(&'static str, Bind)>,
+        links: LinkPolicy,
     ) -> DbResult<Written<(Patient, bool)>> {
         let mut tx = self.writer().begin().await?;
         let before = super::mutations::patient(&mut tx, PatientScope::All, id)
@@ -159,7 +171,8 @@ impl Db {
         let Some(before) = before else {
             return Ok(Written::Missing);
         };
-        let written = update_patient_in(&mut tx, &before.row, expected_version, sets).await?;
+        let written =
+            update_patient_in(&mut tx, &before.row, expected_version, sets, links).await?;
         tx.commit().await?;
         Ok(written)
     }
@@ -175,14 +188,16 @@ impl Db {
 
 /// Writes `sets` over `before` (the patient as read, and on PostgreSQL locked, in the same
 /// transaction) at `expected_version`, when given. The one way a patient is updated, by REST
-/// `PUT` and sync push alike: a write that changes what finds the patient at their PHP
-/// forgets the pull's old match in the same transaction ([`super::php::relink_in`]), and says
-/// so (`true`) for the caller to queue a pull once committed.
+/// `PUT` and sync push alike: a write that changes the patient's link to their PHP forgets
+/// the pull's old match and asks for approval again under `links`, in the same transaction
+/// ([`super::links::relink_in`]), and says so (`true`) for the caller to queue a pull once
+/// committed.
 pub async fn update_patient_in(
     conn: &mut AnyConnection,
     before: &Patient,
     expected_version: Option<i64>,
     sets: Vec<(&'static str, Bind)>,
+    links: LinkPolicy,
 ) -> DbResult<Written<(Patient, bool)>> {
     Ok(
         match super::update_row_in(conn, "patients", before.id, expected_version, sets, COLS)
@@ -190,8 +205,7 @@ pub async fn update_patient_in(
         {
             Written::Done(row) => {
                 let after = patient_from_row(&row)?;
-                let relinked = super::php::relink_in(conn, before, &after).await?;
-                Written::Done((after, relinked))
+                Written::Done(super::links::relink_in(conn, before, after, links).await?)
             }
             Written::Missing => Written::Missing,
             Written::Stale => Written::Stale,
@@ -230,20 +244,22 @@ pub async fn delete_patient_in(conn: &mut AnyConnection, id: Uuid) -> DbResult<b
     Ok(done > 0)
 }
 
-/// Inserts a patient with the given id (made by whoever created it, a laptop too). Its
-/// Carepatron client id is the integration's to set, later.
+/// Inserts a patient with the given id (made by whoever created it, a laptop too); a link to
+/// a PHP starts as `links` says. Its Carepatron client id is the integration's to set, later.
 pub async fn insert_patient_in(
     conn: &mut AnyConnection,
     id: Uuid,
     owner: Uuid,
     new: NewPatient,
+    links: LinkPolicy,
 ) -> DbResult<Patient> {
     let at = now();
+    let approval = links.first_state(new.provider_id);
     let row = sqlx::query(&format!(
         "INSERT INTO patients (id, user_id, name, email, contact_details, \
          medical_history, dietary_preferences, birth_date, \
-         provider_id, provider_patient_identifier, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING {COLS}"
+         provider_id, provider_patient_identifier, link_approval, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING {COLS}"
     ))
     .bind(id.to_string())
     .bind(owner.to_string())
@@ -255,6 +271,7 @@ pub async fn insert_patient_in(
     .bind(new.birth_date.map(|d| d.to_string()))
     .bind(new.provider_id.map(|u| u.to_string()))
     .bind(new.provider_patient_identifier.map(String::from))
+    .bind(approval.map(domain::LinkApproval::as_str))
     .bind(at)
     .fetch_one(conn)
     .await?;

@@ -8,8 +8,9 @@ use super::documents::{digest, insert_pulled_document_in, store_body, DocumentBo
 use super::logs::{insert_log, NewLogEntry};
 use super::{delete_document_in, now, Db, DbResult, RowExt};
 use connectors::fhir::mapping::{Incoming, IncomingDocument};
+use connectors::fhir::PhpPatient;
 use domain::dto::Patient;
-use domain::{DocumentSource, LogAction, LogStatus};
+use domain::{DocumentSource, LogAction, LogStatus, PhpMatch};
 use sqlx::AnyConnection;
 use uuid::Uuid;
 
@@ -44,34 +45,9 @@ impl Applied {
 #[derive(Debug, Clone, Default)]
 pub struct PullState {
     pub php_patient_id: Option<String>,
+    /// How the last lookup went; `None` before one ran under the current link.
+    pub php_match: Option<PhpMatch>,
     pub watermark: Option<String>,
-}
-
-/// What finds a patient at their PHP: their provider, their ID there, their birth date.
-fn php_link(p: &Patient) -> (Option<Uuid>, Option<&str>, Option<chrono::NaiveDate>) {
-    (
-        p.provider_id,
-        p.provider_patient_identifier.as_deref(),
-        p.birth_date,
-    )
-}
-
-/// Called inside the transaction that wrote `after` over `before`, by every path that writes
-/// a patient's link (REST `PUT`, and sync push's updates and restores, through
-/// [`super::patients::update_patient_in`]): when what finds the patient at their PHP changed,
-/// what the pull knew there (their id at the PHP, its watermark) is forgotten in that same
-/// transaction, so nothing more is pulled under the old match. `true` when it was: a pull is
-/// then queued once the write is committed.
-pub async fn relink_in(
-    conn: &mut AnyConnection,
-    before: &Patient,
-    after: &Patient,
-) -> DbResult<bool> {
-    if php_link(before) == php_link(after) {
-        return Ok(false);
-    }
-    reset_pull_state_in(conn, after.id).await?;
-    Ok(true)
 }
 
 /// [`Db::reset_pull_state`] inside the caller's transaction.
@@ -123,7 +99,7 @@ fn log(
 impl Db {
     pub async fn pull_state(&self, patient_id: Uuid) -> DbResult<PullState> {
         let row = sqlx::query(
-            "SELECT php_patient_id, watermark FROM php_pull_state WHERE patient_id = $1",
+            "SELECT php_patient_id, php_match, watermark FROM php_pull_state WHERE patient_id = $1",
         )
         .bind(patient_id.to_string())
         .fetch_optional(&self.pool)
@@ -131,40 +107,54 @@ impl Db {
         Ok(match row {
             Some(row) => PullState {
                 php_patient_id: row.opt_text("php_patient_id")?,
+                php_match: row
+                    .opt_text("php_match")?
+                    .as_deref()
+                    .map(str::parse)
+                    .transpose()
+                    .map_err(anyhow::Error::from)?,
                 watermark: row.opt_text("watermark")?,
             },
             None => PullState::default(),
         })
     }
 
-    /// Records how finding `searched` (the patient as the search used them) at the PHP went
-    /// (`found` with their id, `unsure`, `not found`), unless what finds them there changed
-    /// meanwhile (a relink while the search ran): then nothing is recorded and `false` comes
-    /// back, so a match made for the old link never outlives the reset ([`relink_in`]).
+    /// Records how looking `searched` (the patient as the search used them) up at the PHP
+    /// went, with the record found (its id is kept only when it agrees with the patient:
+    /// [`PhpMatch::Found`]; its name and birth date for the administrator reviewing the link),
+    /// unless the link changed meanwhile (a relink while the search ran): then nothing is
+    /// recorded and `false` comes back, so a match made for the old link never outlives the
+    /// reset ([`super::links::relink_in`]).
     pub async fn set_php_match(
         &self,
         searched: &Patient,
-        php_patient_id: Option<&str>,
-        outcome: &str,
+        outcome: PhpMatch,
+        record: Option<&PhpPatient>,
     ) -> DbResult<bool> {
-        let (provider, identifier, birth_date) = php_link(searched);
+        let php_patient_id = record
+            .filter(|_| outcome == PhpMatch::Found)
+            .map(|r| r.id.as_str());
         let recorded = sqlx::query(
-            "INSERT INTO php_pull_state (patient_id, php_patient_id, php_match, updated_at) \
-             SELECT $1, $2, $3, $4 FROM patients WHERE id = $1 AND deleted_at IS NULL \
-             AND (provider_id = $5 OR (provider_id IS NULL AND $5 IS NULL)) \
-             AND (provider_patient_identifier = $6 OR (provider_patient_identifier IS NULL AND $6 IS NULL)) \
-             AND (birth_date = $7 OR (birth_date IS NULL AND $7 IS NULL)) \
+            "INSERT INTO php_pull_state (patient_id, php_patient_id, php_match, php_name, \
+             php_birth_date, updated_at) \
+             SELECT $1, $2, $3, $4, $5, $6 FROM patients WHERE id = $1 AND deleted_at IS NULL \
+             AND (provider_id = $7 OR (provider_id IS NULL AND $7 IS NULL)) \
+             AND (provider_patient_identifier = $8 OR (provider_patient_identifier IS NULL AND $8 IS NULL)) \
+             AND (birth_date = $9 OR (birth_date IS NULL AND $9 IS NULL)) \
              ON CONFLICT (patient_id) DO UPDATE SET \
              php_patient_id = excluded.php_patient_id, php_match = excluded.php_match, \
+             php_name = excluded.php_name, php_birth_date = excluded.php_birth_date, \
              updated_at = excluded.updated_at",
         )
         .bind(searched.id.to_string())
         .bind(php_patient_id)
-        .bind(outcome)
+        .bind(outcome.as_str())
+        .bind(record.map(|r| r.name.as_str()))
+        .bind(record.and_then(|r| r.birth_date.as_deref()))
         .bind(now())
-        .bind(provider.map(|p| p.to_string()))
-        .bind(identifier)
-        .bind(birth_date.map(|d| d.to_string()))
+        .bind(searched.provider_id.map(|p| p.to_string()))
+        .bind(searched.provider_patient_identifier.as_deref())
+        .bind(searched.birth_date.map(|d| d.to_string()))
         .execute(self.writer())
         .await?
         .rows_affected();

@@ -109,7 +109,9 @@ fn not_linked() -> ApiError {
 #[utoipa::path(post, path = "/api/v1/patients/{patient_id}/request-documents", tag = "logs",
     security(("bearer" = [])), params(("patient_id" = Uuid, Path)), request_body = NewDocumentRequest,
     responses((status = 202, body = DocumentRequest), (status = 403, body = Problem),
-              (status = 404, body = Problem), (status = 422, body = Problem)))]
+              (status = 404, body = Problem),
+              (status = 409, body = Problem, description = "link_not_approved"),
+              (status = 422, body = Problem)))]
 pub async fn request_documents(
     State(app): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -120,6 +122,13 @@ pub async fn request_documents(
     caller.can_manage_sync(&patient_facts(&patient))?;
     if patient.provider_id.is_none() {
         return Err(not_linked());
+    }
+    if patient.link_approval != Some(domain::LinkApproval::Approved) {
+        return Err(ApiError::Conflict {
+            code: "link_not_approved",
+            detail: "the patient's link to their provider awaits an administrator's approval; ask once it is approved".into(),
+            existing_id: None,
+        });
     }
     let request = app
         .db

@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod documents;
 mod jobs;
+mod links;
 mod logs;
 mod meta;
 mod patients;
@@ -39,7 +40,7 @@ use utoipa_axum::routes;
     modifiers(&BearerAuth),
     tags(
         (name = "auth"), (name = "users"), (name = "patients"), (name = "documents"),
-        (name = "logs"), (name = "providers"), (name = "jobs"), (name = "audit"), (name = "sync"), (name = "meta")
+        (name = "logs"), (name = "providers"), (name = "links"), (name = "jobs"), (name = "audit"), (name = "sync"), (name = "meta")
     )
 )]
 struct ApiDoc;
@@ -115,6 +116,8 @@ pub fn router(state: AppState) -> Router {
             providers::delete
         ))
         .routes(routes!(providers::jwks))
+        .routes(routes!(links::list))
+        .routes(routes!(links::decide))
         .routes(routes!(jobs::list))
         .routes(routes!(jobs::get))
         .routes(routes!(jobs::replay))

@@ -144,7 +144,11 @@ pub async fn create(
         ));
     }
     let email = new.email.as_str().to_owned();
-    let patient = match app.db.insert_patient(caller.id, new).await {
+    let patient = match app
+        .db
+        .insert_patient(caller.id, new, app.config.links)
+        .await
+    {
         Ok(p) => p,
         Err(DbError::ForeignKey) => {
             return Err(ApiError::invalid("provider_id", "no such provider"))
@@ -177,7 +181,11 @@ pub async fn update(
     caller.can_update_patient(&patient_facts(&patient))?;
     let email = change.email.as_ref().map(|e| e.as_str().to_owned());
     let sets = update_sets(&patient, change)?;
-    match app.db.update_patient(id, expected, sets).await {
+    match app
+        .db
+        .update_patient(id, expected, sets, app.config.links)
+        .await
+    {
         Ok(Written::Done((p, relinked))) => {
             if relinked {
                 pull_after_relink(&app, &caller, &p).await?;

@@ -382,13 +382,15 @@ impl Target {
     /// comes back to be pulled once committed). Returns the new version.
     async fn write(
         &self,
+        app: &AppState,
         tx: &mut AnyConnection,
         version: i64,
         sets: Vec<(&'static str, Bind)>,
     ) -> ApiResult<(i64, Option<Patient>)> {
         match &self.row {
             TargetRow::Patient(before) => {
-                match mutations::update_patient_in(tx, before, Some(version), sets).await? {
+                let links = app.config.links;
+                match mutations::update_patient_in(tx, before, Some(version), sets, links).await? {
                     Written::Done((after, relinked)) => {
                         Ok((after.version, relinked.then_some(after)))
                     }
@@ -543,7 +545,7 @@ async fn update(
         (target.version, None)
     } else {
         let sets = target.sets(app, caller, &fields).await?;
-        target.write(tx, target.version, sets).await?
+        target.write(app, tx, target.version, sets).await?
     };
     Ok(if conflicts.is_empty() {
         Outcome::applied(version)
@@ -651,7 +653,7 @@ async fn restore(
     let (version, relinked) = if sets.is_empty() {
         (version, None)
     } else {
-        target.write(tx, version, sets).await?
+        target.write(app, tx, version, sets).await?
     };
     Ok(Outcome::applied(version).relinking(relinked))
 }
@@ -684,7 +686,7 @@ async fn insert_patient(
             "one of your patients already has this email address",
         ));
     }
-    let patient = insert_patient_in(tx, m.row_id, caller.id, new).await?;
+    let patient = insert_patient_in(tx, m.row_id, caller.id, new, app.config.links).await?;
     // Linked from the start, as a REST `POST` may be: pulled once committed.
     let version = patient.version;
     Ok(Outcome::applied(version).relinking(patient.provider_id.is_some().then_some(patient)))

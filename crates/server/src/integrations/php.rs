@@ -11,7 +11,7 @@ use connectors::fhir::{Auth, FhirSource, PatientMatch, PatientQuery, DEFAULT_SCO
 use connectors::Limits;
 use domain::access::PatientScope;
 use domain::dto::Patient;
-use domain::LogStatus;
+use domain::{LinkApproval, LogStatus, PhpMatch};
 use std::time::Duration;
 
 const PAGE_SIZE: usize = 50;
@@ -71,54 +71,95 @@ async fn linked(app: &AppState, job: &Job) -> Result<Option<(Patient, uuid::Uuid
     Ok(patient.provider_id.map(|provider| (patient, provider)))
 }
 
-/// The patient's id at the PHP (`provider`, by name): found before, or searched for now. An
-/// unsure match is an error for a person to resolve, never a guess. `None`: the patient was
-/// relinked while the search ran (the job started before the change); what it found is not
-/// kept, and the job after the relink searches afresh.
+/// What a dietician reads when the PHP's record under a link cannot be confirmed, whatever
+/// the reason (no record, several, one that disagrees): never whether someone exists there.
+fn unconfirmed(provider: &str) -> JobError {
+    JobError::permanent(format!(
+        "{provider} could not confirm this patient from their name, birth date and ID at {provider}; check them, or ask an administrator to look at the link"
+    ))
+}
+
+/// Looks the patient up at the PHP (`source`) and records how it went, with the record found
+/// (for the administrator reviewing the link). Nothing is pulled. `None`: the patient was
+/// relinked while the search ran; what it found is not kept.
+async fn look_up(
+    app: &AppState,
+    source: &FhirSource,
+    patient: &Patient,
+) -> Result<Option<(PhpMatch, Option<String>)>, JobError> {
+    let birth_date = patient.birth_date.map(|d| d.to_string());
+    let query = PatientQuery {
+        identifier: patient.provider_patient_identifier.clone(),
+        name: patient.name.clone(),
+        birth_date: birth_date.clone(),
+        email: Some(patient.email.clone()),
+    };
+    let found = source.find_patient(&query).await?;
+    let (outcome, record) = match &found {
+        PatientMatch::Found(p) if !connectors::fhir::valid_id(&p.id) => {
+            tracing::warn!(
+                provider = source.name(),
+                "the PHP sent a patient record without a valid FHIR id"
+            );
+            (PhpMatch::Differs, Some(p))
+        }
+        PatientMatch::Found(p) if p.agrees_with(&patient.name, birth_date.as_deref()) => {
+            (PhpMatch::Found, Some(p))
+        }
+        PatientMatch::Found(p) => (PhpMatch::Differs, Some(p)),
+        PatientMatch::Unsure(_) => (PhpMatch::Unsure, None),
+        PatientMatch::NotFound => (PhpMatch::NotFound, None),
+    };
+    if !app.db.set_php_match(patient, outcome, record).await? {
+        return Ok(None);
+    }
+    let id = record
+        .filter(|_| outcome == PhpMatch::Found)
+        .map(|r| r.id.clone());
+    Ok(Some((outcome, id)))
+}
+
+/// The patient's id at the PHP (`source`) under an approved link: found before, or looked
+/// up now. Only a record whose family name and birth date agree with the patient's is ever
+/// used, even when the link names an identifier: anything else is an error for a person to
+/// resolve, never a guess. `None`: the patient was relinked while the search ran (the job
+/// started before the change), and the job after the relink searches afresh.
 async fn php_patient(
     app: &AppState,
     source: &FhirSource,
-    provider: &str,
     patient: &Patient,
 ) -> Result<Option<String>, JobError> {
     if let Some(id) = app.db.pull_state(patient.id).await?.php_patient_id {
         return Ok(Some(id));
     }
-    let query = PatientQuery {
-        identifier: patient.provider_patient_identifier.clone(),
-        name: patient.name.clone(),
-        birth_date: patient.birth_date.map(|d| d.to_string()),
-        email: Some(patient.email.clone()),
-    };
-    match source.find_patient(&query).await? {
-        PatientMatch::Found(id) if connectors::fhir::valid_id(&id) => Ok(app
-            .db
-            .set_php_match(patient, Some(&id), "found")
-            .await?
-            .then_some(id)),
-        PatientMatch::Found(_) => Err(JobError::permanent(format!(
-            "{provider} found the patient but sent their record without a valid ID"
-        ))),
-        PatientMatch::Unsure(n) => {
-            if !app.db.set_php_match(patient, None, "unsure").await? {
-                return Ok(None);
-            }
-            Err(JobError::permanent(format!(
-                "{n} records at {provider} could be this patient and none is certain; enter the patient's ID at their provider to say which"
-            )))
-        }
-        PatientMatch::NotFound => {
-            if !app.db.set_php_match(patient, None, "not found").await? {
-                return Ok(None);
-            }
-            let how = if patient.provider_patient_identifier.is_some() {
-                format!("{provider} has no record with the patient's ID at their provider; check that ID")
-            } else {
-                format!("{provider} has no record matching the patient's name, birth date and email; enter the patient's ID at their provider")
-            };
-            Err(JobError::permanent(how))
-        }
+    let provider = source.name();
+    if patient.birth_date.is_none() {
+        return Err(JobError::permanent(format!(
+            "enter the patient's birth date: it is checked with {provider} before anything is pulled"
+        )));
     }
+    match look_up(app, source, patient).await? {
+        None => Ok(None),
+        Some((_, Some(id))) => Ok(Some(id)),
+        Some((_, None)) => Err(unconfirmed(provider)),
+    }
+}
+
+/// What a pull does under a link that is not approved: look the patient up once for the
+/// administrator deciding on it, and say so.
+async fn awaiting_approval(
+    app: &AppState,
+    source: &FhirSource,
+    patient: &Patient,
+) -> Result<Done, JobError> {
+    if app.db.pull_state(patient.id).await?.php_match.is_none() {
+        look_up(app, source, patient).await?;
+    }
+    app.db.set_sync_error(patient.id, None).await?;
+    Ok(Done::Finished(format!(
+        "The link to {} awaits an administrator's approval; nothing is pulled until then.",
+        source.name()
+    )))
 }
 
 /// `instant - overlap`, as RFC 3339 (the PHP's clock, from a previous answer).
@@ -136,8 +177,18 @@ pub(super) async fn pull(app: &AppState, job: &Job, progress: &Progress) -> Resu
                 .into(),
         ));
     };
+    if patient.link_approval == Some(LinkApproval::Refused) {
+        return Ok(Done::Finished(
+            "An administrator refused the patient's link to their provider; nothing is pulled."
+                .into(),
+        ));
+    }
     let source = app.fhir_source(provider).await?;
-    pull_from(app, &source, &patient, progress).await
+    if patient.link_approval == Some(LinkApproval::Approved) {
+        pull_from(app, &source, &patient, progress).await
+    } else {
+        awaiting_approval(app, &source, &patient).await
+    }
 }
 
 /// [`pull`] from the patient's PHP, `provider` by name.
@@ -148,7 +199,7 @@ async fn pull_from(
     progress: &Progress,
 ) -> Result<Done, JobError> {
     let provider = source.name();
-    let Some(php_id) = php_patient(app, source, provider, patient).await? else {
+    let Some(php_id) = php_patient(app, source, patient).await? else {
         return Ok(Done::Finished(RELINKED.into()));
     };
     let since = app
@@ -219,8 +270,11 @@ pub(super) async fn request(app: &AppState, job: &Job) -> Result<Done, JobError>
     let Some(state) = app.db.request_state(request_id).await? else {
         return Ok(Done::Finished("The request no longer exists.".into()));
     };
-    let Some((patient, provider)) = linked(app, job).await? else {
-        let details = "The patient is no longer linked to a healthcare provider.";
+    let linked = linked(app, job)
+        .await?
+        .filter(|(p, _)| p.link_approval == Some(LinkApproval::Approved));
+    let Some((patient, provider)) = linked else {
+        let details = "The patient has no approved link to a healthcare provider; ask again once an administrator has approved it.";
         app.db
             .settle_request(request_id, LogStatus::Failure, None, details)
             .await?;
@@ -241,7 +295,7 @@ async fn follow(
 ) -> Result<Done, JobError> {
     let provider = source.name();
     let Some(reference) = state.php_reference else {
-        let Some(php_id) = php_patient(app, source, provider, patient).await? else {
+        let Some(php_id) = php_patient(app, source, patient).await? else {
             // Asked again: the next attempt reads the patient's new link.
             return Ok(Done::Again(Duration::from_secs(1), RELINKED.into()));
         };

@@ -241,6 +241,27 @@ impl TestApp {
             .id()
     }
 
+    /// Approves the patient's pending link to their PHP as `admin` would: from the review
+    /// queue, with the fingerprint it shows.
+    pub async fn approve_link(&self, admin: &TestUser, patient: Uuid) -> Value {
+        let queue = self.get("/api/v1/links", admin).await.expect(200).body;
+        let review = queue
+            .as_array()
+            .expect("a list")
+            .iter()
+            .find(|r| r["patient_id"] == json!(patient))
+            .unwrap_or_else(|| panic!("{patient} is not awaiting approval: {queue}"))
+            .clone();
+        self.post(
+            &format!("/api/v1/links/{patient}"),
+            admin,
+            json!({"decision": "approved", "fingerprint": review["fingerprint"]}),
+        )
+        .await
+        .expect(200)
+        .body
+    }
+
     /// Creates a text document for a patient as `uploader` over the API.
     pub async fn text_document(&self, uploader: &TestUser, patient: Uuid, title: &str) -> Uuid {
         self.post(

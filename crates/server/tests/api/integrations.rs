@@ -78,16 +78,20 @@ async fn php(app: &TestApp, register: bool) -> Php {
     }
 }
 
-/// The platform's record of seeded patient `n`, linked to the PHP by identifier.
+/// The platform's record of seeded patient `n`, linked to the PHP by identifier, the link
+/// approved by the practice's admin.
 async fn link(app: &TestApp, php: &Php, n: usize) -> Uuid {
     let p = &php.seeded[n];
-    app.patient(
-        &php.diet,
-        json!({"name": p.name, "email": p.email, "birth_date": p.birth_date,
-               "provider_id": php.provider,
-               "provider_patient_identifier": format!("{MRN_SYSTEM}|{}", p.mrn)}),
-    )
-    .await
+    let patient = app
+        .patient(
+            &php.diet,
+            json!({"name": p.name, "email": p.email, "birth_date": p.birth_date,
+                   "provider_id": php.provider,
+                   "provider_patient_identifier": format!("{MRN_SYSTEM}|{}", p.mrn)}),
+        )
+        .await;
+    app.approve_link(&php.admin, patient).await;
+    patient
 }
 
 async fn documents(app: &TestApp, user: &TestUser, patient: Uuid) -> Vec<Value> {
@@ -1100,6 +1104,9 @@ async fn two_instances_on_one_postgres_run_each_job_once() {
     let start = || {
         let mut config = database.config();
         server::testing::with_jobs(&mut config);
+        // A practice that does not require link approval: links are pulled as made (their
+        // demographics still checked).
+        config.links = server::db::links::LinkPolicy::Trusted;
         Platform::start(config, "127.0.0.1:0")
     };
     let (one, two) = (start().await, start().await);
@@ -1139,8 +1146,9 @@ async fn two_instances_on_one_postgres_run_each_job_once() {
             .post(format!("{base}/api/v1/patients"))
             .bearer_auth(&diet)
             .json(
-                &json!({"name": p.name, "email": p.email, "provider_id": provider["id"],
-                          "provider_patient_identifier": format!("{MRN_SYSTEM}|{}", p.mrn)}),
+                &json!({"name": p.name, "email": p.email, "birth_date": p.birth_date,
+                        "provider_id": provider["id"],
+                        "provider_patient_identifier": format!("{MRN_SYSTEM}|{}", p.mrn)}),
             )
             .send()
             .await
@@ -1197,11 +1205,13 @@ async fn two_instances_on_one_postgres_run_each_job_once() {
 /// `scripts/test` runs). Without that server there is nothing to test: it says so and passes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn external_fhir_server() {
-    let (Ok(base), Ok(key), Ok(token), Ok(identifier)) = (
+    let (Ok(base), Ok(key), Ok(token), Ok(identifier), Ok(name), Ok(birth_date)) = (
         std::env::var("RECORDS_EXTERNAL_FHIR_URL"),
         std::env::var("RECORDS_EXTERNAL_FHIR_KEY"),
         std::env::var("RECORDS_EXTERNAL_FHIR_TOKEN"),
         std::env::var("RECORDS_EXTERNAL_FHIR_PATIENT"),
+        std::env::var("RECORDS_EXTERNAL_FHIR_PATIENT_NAME"),
+        std::env::var("RECORDS_EXTERNAL_FHIR_BIRTH_DATE"),
     ) else {
         eprintln!("SKIPPED: no external FHIR server (scripts/external-fhir starts one)");
         return;
@@ -1227,9 +1237,11 @@ async fn external_fhir_server() {
         let patient = app
             .patient(
                 &diet,
-                json!({"provider_id": provider.id(), "provider_patient_identifier": identifier}),
+                json!({"name": name, "birth_date": birth_date, "provider_id": provider.id(),
+                       "provider_patient_identifier": identifier}),
             )
             .await;
+        app.approve_link(&admin, patient).await;
         let job = eventually_within(
             Duration::from_secs(120),
             "the pull from sekmet-fhir",
@@ -1382,6 +1394,7 @@ both_backends! {
             .id();
         // A request's log entry says whom it went to, and for what.
         let linked = app.patient(&diet, json!({"provider_id": provider})).await;
+        app.approve_link(&admin, linked).await;
         let request = app
             .post(&format!("/api/v1/patients/{linked}/request-documents"), &diet,
                   json!({"types": ["lab report", "discharge summary"]}))

@@ -58,6 +58,7 @@ async fn world(app: &TestApp) -> World {
             json!({"provider_id": php.id, "provider_patient_identifier": "MRN-1"}),
         )
         .await;
+    app.approve_link(&admin, p1).await;
     let p2 = app.patient(&diet2, json!({})).await;
     let pat1 = app.user_with(Patient, None, Some(p1)).await;
     let doc_diet = app.text_document(&diet1, p1, "Dietician note").await;
@@ -393,6 +394,15 @@ both_backends! {
                               (&w.prov1, 404), (&w.pat1, 404)] {
             cases.push(case(who, "read log entry", M::GET, log.clone(), None, status));
         }
+        // Links to the PHP are reviewed by admins alone (a stale fingerprint is still 409 for
+        // them: the decision is refused for its content, not its author).
+        let decide = || Some(json!({"decision": "refused", "fingerprint": "stale"}));
+        for (who, status) in [(&w.admin, 200), (&w.diet1, 403), (&w.diet2, 403), (&w.prac1, 403),
+                              (&w.prov1, 403), (&w.pat1, 403)] {
+            cases.push(case(who, "review links", M::GET, "/api/v1/links".to_owned(), None, status));
+            let decided = if status == 200 { 409 } else { status };
+            cases.push(case(who, "decide a link", M::POST, format!("/api/v1/links/{}", w.p1), decide(), decided));
+        }
         check(&app, cases).await;
 
         // Revoking: only who may share; afterwards the practitioner sees nothing of p1.
@@ -429,6 +439,7 @@ both_backends! {
             (Method::POST, format!("/api/v1/patients/{id}/request-documents")),
             (Method::GET, "/api/v1/providers".to_owned()), (Method::POST, "/api/v1/providers".to_owned()),
             (Method::GET, "/api/v1/audit".to_owned()),
+            (Method::GET, "/api/v1/links".to_owned()), (Method::POST, format!("/api/v1/links/{id}")),
             (Method::GET, "/api/v1/sync/changes".to_owned()), (Method::POST, "/api/v1/sync/push".to_owned()),
         ] {
             let res = app.call(method.clone(), &path, None, Some(json!({}))).await;

@@ -5,8 +5,11 @@
 
 use crate::both_backends;
 use crate::helpers::{TestApp, TestUser};
+use connectors::fhir::PhpPatient;
+use domain::PhpMatch;
 use domain::UserType::{Admin, Dietician};
 use sandbox::fhir::FhirSandbox;
+use sandbox::seed::MRN_SYSTEM;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -44,6 +47,16 @@ async fn push(app: &TestApp, who: &TestUser, mutations: &[Value]) -> Vec<Value> 
         .clone()
 }
 
+/// A record found at the PHP, as the lookup reports it.
+fn record(php_id: &str) -> PhpPatient {
+    PhpPatient {
+        id: php_id.into(),
+        name: "Ana Lima".into(),
+        family: Some("Lima".into()),
+        birth_date: Some("1980-02-03".into()),
+    }
+}
+
 /// As if the patient had been pulled: found at the PHP as `php_id`, up to a watermark.
 async fn matched(app: &TestApp, patient: Uuid, php_id: &str) {
     let found = app
@@ -54,7 +67,7 @@ async fn matched(app: &TestApp, patient: Uuid, php_id: &str) {
         .expect("the patient");
     assert!(app
         .db
-        .set_php_match(&found, Some(php_id), "found")
+        .set_php_match(&found, PhpMatch::Found, Some(&record(php_id)))
         .await
         .expect("match"));
     app.db
@@ -131,7 +144,7 @@ both_backends! {
         assert_eq!(queued_pulls(&app, by_rest).await, 1);
         // (A pull that began before the relink and finds the old person afterwards keeps
         // nothing of it.)
-        assert!(!app.db.set_php_match(&searched_before, Some("pat1"), "found").await.expect("match"));
+        assert!(!app.db.set_php_match(&searched_before, PhpMatch::Found, Some(&record("pat1"))).await.expect("match"));
         assert_eq!(pull_state(&app, by_rest).await, (None, None));
         // ...and so does the same edit made offline: the old PHP patient is never pulled again.
         let r = push(&app, &d, &[mutation(by_push, "update", 2,
@@ -139,6 +152,11 @@ both_backends! {
         assert_eq!(r[0]["status"], "applied", "{r:?}");
         assert_eq!(pull_state(&app, by_push).await, (None, None), "push keeps the old PHP patient id");
         assert_eq!(queued_pulls(&app, by_push).await, 1, "push queues no pull");
+        // Either way the changed link waits for an administrator again.
+        for p in [by_rest, by_push] {
+            let row = app.db.patient(domain::access::PatientScope::All, p).await.expect("read").expect("patient");
+            assert_eq!(row.link_approval, Some(domain::LinkApproval::Pending), "{p}");
+        }
 
         // A birth date or provider changed offline is a relink too (what finds the patient).
         matched(&app, by_push, "pat2").await;
@@ -260,7 +278,8 @@ both_backends! {
         let p = &seeded[0];
         let patient = app.patient(&d, json!({"name": p.name, "email": p.email, "birth_date": p.birth_date,
             "provider_id": provider,
-            "provider_patient_identifier": format!("{}|{}", sandbox::seed::MRN_SYSTEM, p.mrn)})).await;
+            "provider_patient_identifier": format!("{MRN_SYSTEM}|{}", p.mrn)})).await;
+        app.approve_link(&app.user(Admin).await, patient).await;
         let docs: Vec<Value> = eventually("the pull", || async {
             let docs = app.get(&format!("/api/v1/patients/{patient}/documents"), &d).await.expect(200)
                 .body["items"].as_array().expect("items").clone();
@@ -304,5 +323,178 @@ both_backends! {
         assert_eq!(header(&res, "content-disposition"), Some("attachment"));
         let res = content(&app, &d, &app.text_document(&d, patient, "Note").await.to_string()).await;
         assert_eq!(header(&res, "content-disposition"), None, "plain text is shown");
+    }
+}
+
+/// The review of `patient`'s link in the admin's queue (`state`), once `ready` holds for it.
+async fn review(
+    app: &TestApp,
+    admin: &TestUser,
+    state: &str,
+    patient: Uuid,
+    ready: fn(&Value) -> bool,
+) -> Value {
+    eventually("the link in the review queue", || async {
+        let queue = app
+            .get(&format!("/api/v1/links?state={state}"), admin)
+            .await
+            .expect(200)
+            .body;
+        queue
+            .as_array()?
+            .iter()
+            .find(|r| r["patient_id"] == json!(patient) && ready(r))
+            .cloned()
+    })
+    .await
+}
+
+async fn document_count(app: &TestApp, who: &TestUser, patient: Uuid) -> usize {
+    app.get(&format!("/api/v1/patients/{patient}/documents"), who)
+        .await
+        .expect(200)
+        .body["items"]
+        .as_array()
+        .expect("items")
+        .len()
+}
+
+async fn log_details(app: &TestApp, who: &TestUser, patient: Uuid) -> Vec<String> {
+    app.get(&format!("/api/v1/patients/{patient}/logs?limit=200"), who)
+        .await
+        .expect(200)
+        .body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|e| e["details"].as_str().map(str::to_owned))
+        .collect()
+}
+
+both_backends! {
+    @with (server::testing::with_jobs)
+
+    async fn a_link_is_pulled_only_once_an_admin_approves_it(app) {
+        let php = FhirSandbox::default();
+        let seeded = sandbox::seed::php(&php, 2, 2, 7);
+        let served = php.serve("127.0.0.1:0").await.expect("serve");
+        let provider = provider(&app, &served.base).await;
+        let admin = app.user(Admin).await;
+        let d = app.user(Dietician).await;
+        let p = &seeded[0];
+        let patient = app.patient(&d, json!({"name": p.name, "email": p.email, "birth_date": p.birth_date,
+            "provider_id": provider, "provider_patient_identifier": format!("{MRN_SYSTEM}|{}", p.mrn)})).await;
+
+        // Pending, as the dietician sees it; the PHP is asked only what the admin needs to
+        // decide: the record under the link, shown beside ours.
+        let row = app.get(&format!("/api/v1/patients/{patient}"), &d).await.expect(200).body;
+        assert_eq!(row["link_approval"], "pending");
+        let seen = review(&app, &admin, "pending", patient, |r| !r["php_match"].is_null()).await;
+        assert_eq!(seen["php_match"], "found", "{seen}");
+        assert_eq!((seen["php_name"].as_str(), seen["php_birth_date"].as_str()), (Some(&p.name[..]), Some(&p.birth_date[..])));
+        assert_eq!((seen["patient_name"].as_str(), seen["birth_date"].as_str()), (Some(&p.name[..]), Some(&p.birth_date[..])));
+        assert_eq!(seen["dietician_id"], json!(d.id));
+        assert_eq!(seen["provider_name"], "Springfield Clinic");
+        let said = eventually("the pull to say it waits", || async {
+            let logs = log_details(&app, &d, patient).await;
+            logs.iter().any(|l| l.contains("awaits an administrator's approval")).then_some(logs)
+        }).await;
+        assert!(!said.iter().any(|l| l.contains(&p.name) || l.contains("found")), "{said:?}");
+        assert_eq!(document_count(&app, &d, patient).await, 0, "nothing pulled before approval");
+        app.post(&format!("/api/v1/patients/{patient}/request-documents"), &d, json!({"types": ["lab report"]}))
+            .await.problem(409, "link_not_approved");
+
+        // Only admins review and decide, and only on the link they saw.
+        app.get("/api/v1/links", &d).await.expect(403);
+        app.post(&format!("/api/v1/links/{patient}"), &d,
+                 json!({"decision": "approved", "fingerprint": seen["fingerprint"]})).await.expect(403);
+        app.post(&format!("/api/v1/links/{patient}"), &admin,
+                 json!({"decision": "approved", "fingerprint": "0a0b0c"})).await.problem(409, "link_changed");
+        app.post(&format!("/api/v1/links/{patient}"), &admin,
+                 json!({"decision": "pending", "fingerprint": seen["fingerprint"]})).await.problem(422, "validation_failed");
+
+        let approved = app.approve_link(&admin, patient).await;
+        assert_eq!(approved["link_approval"], "approved");
+        eventually("the pull after approval", || async {
+            (document_count(&app, &d, patient).await == 2).then_some(())
+        }).await;
+        assert!(log_details(&app, &d, patient).await.iter()
+            .any(|l| l == "An administrator approved the link to Springfield Clinic; its documents are pulled from now on."));
+        let queue = app.get("/api/v1/links", &admin).await.expect(200).body;
+        assert!(!queue.to_string().contains(&patient.to_string()), "approved links leave the queue: {queue}");
+
+        // Pointing the link at someone else asks again; refused, nothing is pulled under it.
+        let other = format!("{MRN_SYSTEM}|{}", seeded[1].mrn);
+        let row = app.put(&format!("/api/v1/patients/{patient}"), &d,
+                          json!({"provider_patient_identifier": other})).await.expect(200).body;
+        assert_eq!(row["link_approval"], "pending");
+        let seen = review(&app, &admin, "pending", patient, |r| !r["php_match"].is_null()).await;
+        assert_eq!(seen["php_match"], "differs", "another person's record: {seen}");
+        assert_eq!(seen["php_name"].as_str(), Some(&seeded[1].name[..]));
+        let refused = app.post(&format!("/api/v1/links/{patient}"), &admin,
+            json!({"decision": "refused", "fingerprint": seen["fingerprint"]})).await.expect(200).body;
+        assert_eq!(refused["link_approval"], "refused");
+        app.post(&format!("/api/v1/patients/{patient}/sync"), &d, json!({})).await.expect(202);
+        eventually("the pull after the refusal", || async {
+            log_details(&app, &d, patient).await.iter()
+                .any(|l| l.contains("refused the patient's link")).then_some(())
+        }).await;
+        assert_eq!(document_count(&app, &d, patient).await, 2, "nothing of the other person");
+        review(&app, &admin, "refused", patient, |_| true).await;
+    }
+
+    async fn what_a_dietician_reads_never_says_whether_someone_is_at_the_php(app) {
+        let php = FhirSandbox::default();
+        let seeded = sandbox::seed::php(&php, 1, 2, 8);
+        let served = php.serve("127.0.0.1:0").await.expect("serve");
+        let provider = provider(&app, &served.base).await;
+        let admin = app.user(Admin).await;
+        let d = app.user(Dietician).await;
+        let p = &seeded[0];
+        // A real person's ID with the dietician's own idea of who it is (another birth date),
+        // and an ID nobody has.
+        let guessed = app.patient(&d, json!({"name": p.name, "birth_date": "1999-09-09",
+            "provider_id": provider, "provider_patient_identifier": format!("{MRN_SYSTEM}|{}", p.mrn)})).await;
+        let nobody = app.patient(&d, json!({"name": p.name, "birth_date": "1999-09-09",
+            "provider_id": provider, "provider_patient_identifier": format!("{MRN_SYSTEM}|MRN999999")})).await;
+        // The admin sees why (the PHP's record disagrees; no record) ...
+        let seen = review(&app, &admin, "pending", guessed, |r| !r["php_match"].is_null()).await;
+        assert_eq!((seen["php_match"].as_str(), seen["php_birth_date"].as_str()), (Some("differs"), Some(&p.birth_date[..])));
+        let none = review(&app, &admin, "pending", nobody, |r| !r["php_match"].is_null()).await;
+        assert_eq!((none["php_match"].as_str(), none["php_name"].as_str()), (Some("not found"), None));
+
+        // ... and even approved, an identifier alone pulls nothing: the dietician reads the
+        // same words for both, naming no one.
+        for patient in [guessed, nobody] {
+            app.approve_link(&admin, patient).await;
+        }
+        let mut errors = Vec::new();
+        for patient in [guessed, nobody] {
+            let error = eventually("the failed pull", || async {
+                let row = app.get(&format!("/api/v1/patients/{patient}"), &d).await.expect(200).body;
+                row["sync_error"].as_str().map(str::to_owned)
+            }).await;
+            assert_eq!(document_count(&app, &d, patient).await, 0);
+            errors.push(error);
+        }
+        assert_eq!(errors[0], errors[1], "the two cases read alike");
+        assert!(!errors[0].contains(&p.birth_date) && !errors[0].contains("found"), "{}", errors[0]);
+        let logs = [log_details(&app, &d, guessed).await, log_details(&app, &d, nobody).await];
+        let anonymised: Vec<Vec<String>> = logs.iter().map(|l| l.iter().filter(|x| !x.contains("approved")).cloned().collect()).collect();
+        assert_eq!(anonymised[0], anonymised[1], "the logs read alike too");
+    }
+}
+
+both_backends! {
+    @with (|c: &mut server::config::Config| c.links = server::db::links::LinkPolicy::Trusted)
+
+    async fn a_practice_that_trusts_its_dieticians_approves_links_as_made(app) {
+        let provider = provider(&app, "http://127.0.0.1:9/fhir").await;
+        let d = app.user(Dietician).await;
+        let patient = app.patient(&d, json!({"provider_id": provider, "birth_date": "1980-02-03"})).await;
+        let row = app.get(&format!("/api/v1/patients/{patient}"), &d).await.expect(200).body;
+        assert_eq!(row["link_approval"], "approved");
+        let row = app.put(&format!("/api/v1/patients/{patient}"), &d, json!({"provider_id": null})).await.expect(200).body;
+        assert_eq!(row["link_approval"], Value::Null, "no provider, no link");
     }
 }

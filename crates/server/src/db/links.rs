@@ -1,0 +1,225 @@
+//! A patient's link to their PHP, and the approval it waits for before anything is pulled
+//! under it.
+//!
+//! The platform holds practice-wide credentials at each PHP, so a link is what decides whose
+//! records reach a dietician's account. Every write that changes a link (provider, identifier
+//! at the PHP, birth date) sets `patients.link_approval` again in the writing transaction
+//! ([`relink_in`]): `pending` while the practice requires an administrator's approval
+//! ([`LinkPolicy`]), else `approved`. Administrators see the pending links beside what the
+//! PHP holds under them ([`Db::link_reviews`]) and decide ([`Db::decide_link`]); the pull
+//! ([`crate::integrations`]) looks a pending link up for them, and pulls only under an
+//! approved one whose PHP record agrees with the patient's own demographics.
+
+use super::logs::{insert_log, NewLogEntry};
+use super::php::reset_pull_state_in;
+use super::{now, parse_date, Db, DbResult, RowExt};
+use domain::dto::{LinkReview, Patient};
+use domain::{LinkApproval, LogAction, LogStatus};
+use sha2::Digest as _;
+use sqlx::AnyConnection;
+use uuid::Uuid;
+
+/// What a new or changed link starts as: the practice's setting `RECORDS_LINK_APPROVAL`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkPolicy {
+    /// `required` (the default): an administrator approves each new or changed link.
+    Approval,
+    /// `off`: links are approved as made (the demographics check still applies).
+    Trusted,
+}
+
+impl LinkPolicy {
+    /// `required` or `off`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "required" => Ok(Self::Approval),
+            "off" => Ok(Self::Trusted),
+            other => Err(format!("{other:?} is neither \"required\" nor \"off\"")),
+        }
+    }
+
+    /// The state a link written under this policy starts in; `None` without a provider.
+    pub fn first_state(self, provider_id: Option<Uuid>) -> Option<LinkApproval> {
+        provider_id.map(|_| match self {
+            Self::Approval => LinkApproval::Pending,
+            Self::Trusted => LinkApproval::Approved,
+        })
+    }
+}
+
+/// What finds a patient at their PHP: their provider, their ID there, their birth date.
+fn link_of(p: &Patient) -> (Option<Uuid>, Option<&str>, Option<chrono::NaiveDate>) {
+    (
+        p.provider_id,
+        p.provider_patient_identifier.as_deref(),
+        p.birth_date,
+    )
+}
+
+/// Names a link, so that a decision applies to the link that was reviewed and not to one
+/// changed since.
+pub fn fingerprint(p: &Patient) -> String {
+    let (provider, identifier, birth_date) = link_of(p);
+    let mut h = sha2::Sha256::new();
+    for part in [
+        provider.map(|p| p.to_string()),
+        identifier.map(str::to_owned),
+        birth_date.map(|d| d.to_string()),
+    ] {
+        h.update(part.unwrap_or_default().as_bytes());
+        h.update([0]);
+    }
+    hex::encode(&h.finalize()[..12])
+}
+
+/// Called inside the transaction that wrote `after` over `before`, by every path that writes
+/// a patient's link (REST `PUT`, and sync push's updates and restores, through
+/// [`super::patients::update_patient_in`]): when the link changed, what the pull knew at the
+/// PHP (their id there, its watermark) is forgotten and the link waits for approval again
+/// under `policy`, in that same transaction, so nothing more is pulled under the old match.
+/// Returns the patient as written and whether the link changed (a pull, or the lookup for
+/// the administrator, is queued once the write is committed).
+pub async fn relink_in(
+    conn: &mut AnyConnection,
+    before: &Patient,
+    mut after: Patient,
+    policy: LinkPolicy,
+) -> DbResult<(Patient, bool)> {
+    if link_of(before) == link_of(&after) {
+        return Ok((after, false));
+    }
+    reset_pull_state_in(conn, after.id).await?;
+    after.link_approval = policy.first_state(after.provider_id);
+    // The version was moved by the write itself; this belongs to it.
+    sqlx::query("UPDATE patients SET link_approval = $1 WHERE id = $2")
+        .bind(after.link_approval.map(LinkApproval::as_str))
+        .bind(after.id.to_string())
+        .execute(conn)
+        .await?;
+    Ok((after, true))
+}
+
+/// How a decision on a link went.
+#[derive(Debug)]
+pub enum Decided {
+    /// The patient as now stored.
+    Done(Box<Patient>),
+    /// No such live, linked patient.
+    Missing,
+    /// The link is not the one reviewed any more (or the decision was made already).
+    Changed,
+}
+
+impl Db {
+    /// The links in `state`, oldest change first, with what the PHP holds under each (up to
+    /// 500: a queue, not an archive).
+    pub async fn link_reviews(&self, state: LinkApproval) -> DbResult<Vec<LinkReview>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {}, u.name AS dietician_name, pr.name AS provider_name, \
+             s.php_match, s.php_name, s.php_birth_date \
+             FROM patients p JOIN users u ON u.id = p.user_id \
+             JOIN providers pr ON pr.id = p.provider_id \
+             LEFT JOIN php_pull_state s ON s.patient_id = p.id \
+             WHERE p.deleted_at IS NULL AND p.link_approval = $1 \
+             ORDER BY p.updated_at, p.id LIMIT 500",
+            *super::patients::P_COLS
+        ))
+        .bind(state.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let p = super::patients::patient_from_row(row)?;
+                Ok(LinkReview {
+                    fingerprint: fingerprint(&p),
+                    patient_id: p.id,
+                    patient_name: p.name,
+                    birth_date: p.birth_date,
+                    dietician_id: p.user_id,
+                    dietician_name: row.text("dietician_name")?,
+                    provider_id: p.provider_id.unwrap_or_default(),
+                    provider_name: row.text("provider_name")?,
+                    provider_patient_identifier: p.provider_patient_identifier,
+                    link_approval: state,
+                    updated_at: p.updated_at,
+                    php_match: row
+                        .opt_text("php_match")?
+                        .as_deref()
+                        .map(str::parse)
+                        .transpose()?,
+                    php_name: row.opt_text("php_name")?,
+                    php_birth_date: row
+                        .opt_text("php_birth_date")?
+                        .filter(|d| parse_date(d).is_ok()),
+                })
+            })
+            .collect::<anyhow::Result<_>>()
+            .map_err(Into::into)
+    }
+
+    /// Approves or refuses the patient's link, if it is still the one reviewed
+    /// (`fingerprint`), logging who decided for the patient's log. A refusal forgets what the
+    /// lookup found at the PHP.
+    pub async fn decide_link(
+        &self,
+        patient_id: Uuid,
+        fingerprint_seen: &str,
+        decision: LinkApproval,
+        admin: Uuid,
+    ) -> DbResult<Decided> {
+        let mut tx = self.writer().begin().await?;
+        let found =
+            super::mutations::patient(&mut tx, domain::access::PatientScope::All, patient_id)
+                .await?
+                .filter(|f| !f.is_deleted() && f.row.provider_id.is_some());
+        let Some(found) = found else {
+            return Ok(Decided::Missing);
+        };
+        let before = found.row;
+        if fingerprint(&before) != fingerprint_seen || before.link_approval == Some(decision) {
+            return Ok(Decided::Changed);
+        }
+        let row = sqlx::query(&format!(
+            "UPDATE patients SET link_approval = $1, version = version + 1, updated_at = $2 \
+             WHERE id = $3 RETURNING {}",
+            super::patients::COLS
+        ))
+        .bind(decision.as_str())
+        .bind(now())
+        .bind(patient_id.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+        let after = super::patients::patient_from_row(&row)?;
+        let provider: String = sqlx::query_scalar("SELECT name FROM providers WHERE id = $1")
+            .bind(before.provider_id.map(|p| p.to_string()))
+            .fetch_one(&mut *tx)
+            .await?;
+        let (status, details) = match decision {
+            LinkApproval::Approved => (
+                LogStatus::Success,
+                format!("An administrator approved the link to {provider}; its documents are pulled from now on."),
+            ),
+            _ => {
+                reset_pull_state_in(&mut tx, patient_id).await?;
+                (
+                    LogStatus::Failure,
+                    format!("An administrator refused the link to {provider}: nothing is pulled. Check the patient's ID at {provider} and their birth date, or ask the administrator."),
+                )
+            }
+        };
+        insert_log(
+            &mut *tx,
+            NewLogEntry {
+                patient_id: Some(patient_id),
+                document_id: None,
+                user_id: Some(admin),
+                action: LogAction::LinkReview,
+                status,
+                details: Some(details),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Decided::Done(Box::new(after)))
+    }
+}
