@@ -188,6 +188,23 @@ impl Caller {
         )
     }
 
+    /// The whole audit trail of PHI reads: admins only.
+    pub fn can_read_audit_trail(&self) -> Decision {
+        allow_if(
+            self.is(UserType::Admin),
+            "only admins read the whole audit trail; a dietician reads who read one of their patients (give patient_id)",
+        )
+    }
+
+    /// Who read a visible patient's data: admins and the patient's dietician.
+    pub fn can_read_patient_audit(&self, patient: &PatientFacts) -> Decision {
+        allow_if(
+            self.is(UserType::Admin)
+                || (self.is(UserType::Dietician) && patient.owner_id == self.id),
+            "only admins and the patient's dietician may see who read the patient's data",
+        )
+    }
+
     pub fn can_upload_document(&self, patient: &PatientFacts) -> Decision {
         let ok = match self.kind {
             UserType::Dietician => patient.owner_id == self.id,

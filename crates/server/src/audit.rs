@@ -5,11 +5,27 @@
 //! commit per [`FLUSH_WINDOW`] at most. The channel is bounded: when the writer falls
 //! behind, readers wait rather than entries being dropped. [`AuditLog::flush`] writes
 //! everything queued (at shutdown, and before the trail is read back).
+//!
+//! Nothing is dropped and nothing goes unrecorded: a batch that cannot be written is retried
+//! (with a growing pause, up to [`RETRY_MAX`]) until it is, and while it cannot be, the trail
+//! is down and [`AuditLog::read`] refuses ([`AuditDown`]): handlers answer 503 instead of
+//! showing PHI. Reads handed over in the moment before a failure was seen are in the retried
+//! batch.
 
 use crate::db::{now, Db};
 use domain::Caller;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
+
+/// The audit trail cannot be written: PHI must not be served.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditDown;
+
+/// The longest pause between two attempts at a failing batch.
+pub(crate) const RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// What was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,24 +78,31 @@ const BATCH: usize = 5_000;
 #[derive(Clone)]
 pub struct AuditLog {
     tx: mpsc::Sender<Message>,
+    /// Set by the writer while a batch cannot be written.
+    down: Arc<AtomicBool>,
 }
 
 impl AuditLog {
     /// Starts the writer task on the current runtime.
     pub fn start(db: Db) -> Self {
         let (tx, rx) = mpsc::channel(10_000);
-        tokio::spawn(writer(db, rx));
-        Self { tx }
+        let down = Arc::new(AtomicBool::new(false));
+        tokio::spawn(writer(db, rx, Arc::clone(&down)));
+        Self { tx, down }
     }
 
-    /// Records that `caller` read `entity`.
+    /// Records that `caller` read `entity`; `Err` while the trail cannot be written, and
+    /// then the read must not be served.
     pub async fn read(
         &self,
         caller: &Caller,
         entity: Entity,
         entity_id: Option<Uuid>,
         patient_id: Option<Uuid>,
-    ) {
+    ) -> Result<(), AuditDown> {
+        if self.down.load(Ordering::Acquire) {
+            return Err(AuditDown);
+        }
         let entry = Entry {
             user_id: caller.id,
             entity,
@@ -87,21 +110,28 @@ impl AuditLog {
             patient_id,
             at: now(),
         };
-        if self.tx.send(Message::Read(entry)).await.is_err() {
-            tracing::error!("audit writer is gone; a PHI read went unrecorded");
-        }
+        self.tx.send(Message::Read(entry)).await.map_err(|_| {
+            tracing::error!("the audit writer is gone; PHI reads are refused");
+            AuditDown
+        })
     }
 
-    /// Returns once everything recorded before the call is stored.
-    pub async fn flush(&self) {
-        let (done, wait) = oneshot::channel();
-        if self.tx.send(Message::Flush(done)).await.is_ok() {
-            let _ = wait.await;
+    /// Returns once everything recorded before the call is stored; `Err` at once while the
+    /// trail cannot be written.
+    pub async fn flush(&self) -> Result<(), AuditDown> {
+        if self.down.load(Ordering::Acquire) {
+            return Err(AuditDown);
         }
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Message::Flush(done))
+            .await
+            .map_err(|_| AuditDown)?;
+        wait.await.map_err(|_| AuditDown)
     }
 }
 
-async fn writer(db: Db, mut rx: mpsc::Receiver<Message>) {
+async fn writer(db: Db, mut rx: mpsc::Receiver<Message>, down: Arc<AtomicBool>) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut acks = Vec::new();
     // Wake on the first entry, then sleep out the window instead of waiting on the channel:
@@ -129,13 +159,29 @@ async fn writer(db: Db, mut rx: mpsc::Receiver<Message>) {
             }
         }
         if !batch.is_empty() {
-            if let Err(e) = db.insert_audit_entries(&batch).await {
-                tracing::error!(error = %e, entries = batch.len(), "could not store PHI read audit entries");
-            }
+            store(&db, &batch, &down).await;
             batch.clear();
         }
         for ack in acks.drain(..) {
             let _ = ack.send(());
         }
+    }
+}
+
+/// Writes `batch`, retrying until it is stored; the trail is `down` meanwhile.
+async fn store(db: &Db, batch: &[Entry], down: &AtomicBool) {
+    let mut pause = FLUSH_WINDOW;
+    while let Err(e) = db.insert_audit_entries(batch).await {
+        if !down.swap(true, Ordering::AcqRel) {
+            tracing::error!(error = %e, entries = batch.len(), "the PHI read audit trail cannot be written; PHI reads are refused until it can");
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(RETRY_MAX);
+    }
+    if down.swap(false, Ordering::AcqRel) {
+        tracing::warn!(
+            entries = batch.len(),
+            "the PHI read audit trail is written again"
+        );
     }
 }

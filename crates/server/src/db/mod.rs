@@ -186,7 +186,7 @@ impl Db {
     }
 
     /// The pool of the audit trail.
-    pub(crate) fn audit(&self) -> &AnyPool {
+    pub fn audit(&self) -> &AnyPool {
         &self.audit
     }
 

@@ -1,24 +1,32 @@
-//! `/api/v1/audit`: the trail of PHI reads, for admins.
+//! `/api/v1/audit`: the trail of PHI reads: all of it for admins, one of their patients' for
+//! a dietician.
 
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{page_params, ApiQuery, AuthUser};
 use crate::app::AppState;
+use crate::db::patient_facts;
 use axum::extract::State;
 use axum::Json;
 use domain::dto::{AuditEntry, AuditQuery, Page};
-use domain::{Denied, UserType};
+use domain::UserType;
 
-/// Who read which patient's data, newest first (admins only).
+/// Who read which patient's data, newest first. Admins read all of it; a dietician reads
+/// who read one of their own patients (`patient_id` required).
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("bearer" = [])),
     params(AuditQuery),
-    responses((status = 200, body = Page<AuditEntry>), (status = 403, body = Problem)))]
+    responses((status = 200, body = Page<AuditEntry>), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 503, body = Problem)))]
 pub async fn list(
     State(app): State<AppState>,
     AuthUser(caller): AuthUser,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<Page<AuditEntry>>> {
-    if !caller.is(UserType::Admin) {
-        return Err(Denied("only admins read the audit trail").into());
+    match q.patient_id {
+        Some(id) if !caller.is(UserType::Admin) => {
+            let patient = super::patients::visible(&app, &caller, id).await?;
+            caller.can_read_patient_audit(&patient_facts(&patient))?;
+        }
+        _ => caller.can_read_audit_trail()?,
     }
     let (limit, after) = page_params(q.limit, q.cursor.as_deref(), 1)?;
     let before = match after.as_deref() {
@@ -29,7 +37,7 @@ pub async fn list(
         _ => None,
     };
     // Reads already handed to the writer show up here too.
-    app.audit.flush().await;
+    app.audit.flush().await?;
     let (items, next_cursor) = app
         .db
         .list_audit_entries(q.patient_id, q.user_id, limit, before)

@@ -177,7 +177,7 @@ pub async fn list(
         .await?;
     app.audit
         .read(&caller, Entity::DocumentList, None, Some(patient_id))
-        .await;
+        .await?;
     Ok(Json(Page { items, next_cursor }))
 }
 
@@ -193,7 +193,7 @@ pub async fn get(
     let doc = visible(&app, &caller, id).await?.document;
     app.audit
         .read(&caller, Entity::Document, Some(id), Some(doc.patient_id))
-        .await;
+        .await?;
     Ok(versioned(StatusCode::OK, doc.version, doc))
 }
 
@@ -221,7 +221,7 @@ pub async fn content(
             Some(id),
             Some(doc.patient_id),
         )
-        .await;
+        .await?;
     let inline = domain::check::shown_inline(&doc.mime_type);
     let (content_type, bytes) = match doc.content {
         Some(text) => (
@@ -511,6 +511,6 @@ pub async fn shared_documents(
     let shared = app.db.shared_documents(patient_id, only).await?;
     app.audit
         .read(&caller, Entity::SharedDocuments, None, Some(patient_id))
-        .await;
+        .await?;
     Ok(Json(shared))
 }

@@ -68,6 +68,9 @@ pub enum ApiError {
     UnsupportedMediaType(&'static str),
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
+    /// PHI is not served while the audit trail cannot record who read it.
+    #[error("audit trail unavailable")]
+    AuditUnavailable,
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -101,6 +104,7 @@ impl ApiError {
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -141,6 +145,12 @@ impl ApiError {
             Self::TooManyRequests { retry_after_secs } => (
                 "too_many_requests",
                 Some(format!("too many attempts; retry in {retry_after_secs} s")),
+                None,
+                None,
+            ),
+            Self::AuditUnavailable => (
+                "audit_unavailable",
+                Some("patient data cannot be shown while the platform cannot record who reads it; try again in a moment".to_owned()),
                 None,
                 None,
             ),
@@ -195,6 +205,7 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let retry_after = match &self {
             Self::TooManyRequests { retry_after_secs } => Some(*retry_after_secs),
+            Self::AuditUnavailable => Some(AUDIT_RETRY_AFTER_SECS),
             _ => None,
         };
         let unauthorized = matches!(self, Self::Unauthorized(_));
@@ -212,3 +223,13 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// `Retry-After` of an [`ApiError::AuditUnavailable`]: the audit writer retries at least
+/// this often.
+const AUDIT_RETRY_AFTER_SECS: u64 = crate::audit::RETRY_MAX.as_secs();
+
+impl From<crate::audit::AuditDown> for ApiError {
+    fn from(_: crate::audit::AuditDown) -> Self {
+        Self::AuditUnavailable
+    }
+}

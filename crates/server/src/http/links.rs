@@ -46,7 +46,7 @@ pub async fn list(
                 Some(r.patient_id),
                 Some(r.patient_id),
             )
-            .await;
+            .await?;
     }
     Ok(Json(reviews))
 }

@@ -104,7 +104,7 @@ pub async fn list(
     for patient in &items {
         app.audit
             .read(&caller, Entity::Patient, Some(patient.id), Some(patient.id))
-            .await;
+            .await?;
     }
     Ok(Json(Page { items, next_cursor }))
 }
@@ -120,7 +120,7 @@ pub async fn get(
     let patient = visible(&app, &caller, id).await?;
     app.audit
         .read(&caller, Entity::Patient, Some(id), Some(id))
-        .await;
+        .await?;
     Ok(versioned(StatusCode::OK, patient.version, patient))
 }
 

@@ -246,8 +246,10 @@ async fn try_apply_once(
         }
     }
     // What a conflict or refusal hands back is a read of the record, audited like any other.
+    // While the trail is down the push answers 503; the outcome is stored with the mutation,
+    // so the client's retry gets it (and the row) once the trail is back.
     if result.row.is_some() || !result.conflicts.is_empty() {
-        audit_read(app, caller, m.table, m.row_id, result.row.as_ref()).await;
+        audit_read(app, caller, m.table, m.row_id, result.row.as_ref()).await?;
     }
     Ok(Some(result))
 }
@@ -259,7 +261,7 @@ async fn audit_read(
     table: SyncTable,
     id: Uuid,
     row: Option<&Value>,
-) {
+) -> ApiResult<()> {
     use crate::audit::Entity;
     let (entity, patient) = match table {
         SyncTable::Patients => (Entity::Patient, Some(id)),
@@ -268,9 +270,9 @@ async fn audit_read(
             row.and_then(|r| r["patient_id"].as_str())
                 .and_then(|p| p.parse().ok()),
         ),
-        _ => return,
+        _ => return Ok(()),
     };
-    app.audit.read(caller, entity, Some(id), patient).await;
+    Ok(app.audit.read(caller, entity, Some(id), patient).await?)
 }
 
 /// The row as the change feed would send it to the caller now; `None` when it is deleted or

@@ -79,7 +79,7 @@ pub async fn changes(
                 .and_then(|r| r["patient_id"].as_str())
                 .and_then(|p| p.parse().ok()),
         };
-        app.audit.read(&caller, entity, Some(c.id), patient).await;
+        app.audit.read(&caller, entity, Some(c.id), patient).await?;
     }
     Ok(Json(ChangesPage {
         changes,

@@ -92,4 +92,81 @@ both_backends! {
         let by_other = app.get(&format!("/api/v1/audit?user_id={}", other.id), &admin).await.expect(200);
         assert_eq!(by_other.ids().len(), 0);
     }
+
+    async fn phi_reads_fail_closed_while_the_audit_trail_cannot_be_written_and_none_is_lost(app) {
+        let admin = app.user(UserType::Admin).await;
+        let d = app.user(UserType::Dietician).await;
+        let p = app.patient(&d, json!({})).await;
+        let doc = app.text_document(&d, p, "Note").await;
+        let postgres = app.database_url.starts_with("postgres");
+        // The trail's store refuses every write (as a full disk or a lost connection would).
+        let (down, up) = if postgres {
+            ("CREATE FUNCTION audit_down() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit down'; END $$; \
+              CREATE TRIGGER audit_down BEFORE INSERT ON phi_access_log FOR EACH ROW EXECUTE FUNCTION audit_down()",
+             "DROP TRIGGER audit_down ON phi_access_log; DROP FUNCTION audit_down()")
+        } else {
+            ("CREATE TRIGGER audit_down BEFORE INSERT ON phi_access_log BEGIN SELECT RAISE(ABORT, 'audit down'); END",
+             "DROP TRIGGER audit_down")
+        };
+        sqlx::raw_sql(down).execute(app.db.audit()).await.expect("break the trail");
+
+        // Reads handed over before the failure shows are served (and kept for the retry);
+        // from then on PHI is refused, with a reason and when to retry.
+        let mut served = 0;
+        let refused = loop {
+            let res = app.get(&format!("/api/v1/patients/{p}"), &d).await;
+            if res.status.as_u16() != 200 {
+                break res;
+            }
+            served += 1;
+            assert!(served < 200, "reads kept being served with the trail down");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        let refused = refused.problem(503, "audit_unavailable");
+        assert!(refused.headers.get("retry-after").is_some());
+        assert!(!refused.body.to_string().contains(&p.to_string()), "no PHI in the refusal");
+        app.get("/api/v1/patients", &d).await.problem(503, "audit_unavailable");
+        app.get(&format!("/api/v1/documents/{doc}/content"), &d).await.problem(503, "audit_unavailable");
+        app.get(&format!("/api/v1/patients/{p}/documents"), &d).await.problem(503, "audit_unavailable");
+        app.get("/api/v1/sync/changes", &d).await.problem(503, "audit_unavailable");
+        app.get(&format!("/api/v1/audit?patient_id={p}"), &admin).await.problem(503, "audit_unavailable");
+        // What holds no PHI still works.
+        app.get("/api/v1/users/me", &d).await.expect(200);
+
+        // Once it can be written again, the held entries are stored and reads come back.
+        sqlx::raw_sql(up).execute(app.db.audit()).await.expect("mend the trail");
+        let started = std::time::Instant::now();
+        while app.get(&format!("/api/v1/patients/{p}"), &d).await.status.as_u16() != 200 {
+            assert!(started.elapsed() < std::time::Duration::from_secs(20), "reads never came back");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let trail = app.get(&format!("/api/v1/audit?patient_id={p}&user_id={}&limit=200", d.id), &admin).await.expect(200);
+        let patient_reads = trail.body["items"].as_array().expect("items").iter()
+            .filter(|e| e["entity"] == "patient").count();
+        // Every served read, and the one that just came back; refused ones are not reads.
+        assert_eq!(patient_reads, served + 1, "{}", trail.body);
+    }
+
+    async fn a_dietician_sees_who_read_their_own_patients_and_no_one_else_s(app) {
+        let admin = app.user(UserType::Admin).await;
+        let d = app.user(UserType::Dietician).await;
+        let other = app.user(UserType::Dietician).await;
+        let p = app.patient(&d, json!({})).await;
+        let theirs = app.patient(&other, json!({})).await;
+        app.get(&format!("/api/v1/patients/{p}"), &admin).await.expect(200);
+
+        let trail = app.get(&format!("/api/v1/audit?patient_id={p}"), &d).await.expect(200);
+        let readers: Vec<&str> = trail.body["items"].as_array().expect("items").iter()
+            .filter_map(|e| e["user_id"].as_str()).collect();
+        assert_eq!(readers, [admin.id.to_string().as_str()], "{}", trail.body);
+        // Not the whole trail, not a colleague's patient (not even that it exists), not as
+        // someone the patient was shared with.
+        app.get("/api/v1/audit", &d).await.problem(403, "forbidden");
+        app.get(&format!("/api/v1/audit?user_id={}", admin.id), &d).await.problem(403, "forbidden");
+        app.get(&format!("/api/v1/audit?patient_id={theirs}"), &d).await.problem(404, "not_found");
+        let doc = app.text_document(&d, p, "Note").await;
+        let prac = app.user(UserType::Practitioner).await;
+        app.post(&format!("/api/v1/documents/{doc}/share"), &d, json!({"practitioner_id": prac.id})).await.expect(201);
+        app.get(&format!("/api/v1/audit?patient_id={p}"), &prac).await.problem(403, "forbidden");
+    }
 }
