@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sync_core::views::{
     DocumentFilter, DocumentSummary, LogFilter, NewPatientOutcome, PatientDetail, PatientPage,
-    RejectedEdit,
+    PatientSummary, RejectedEdit, SyncState,
 };
 use tauri::{AppHandle, State};
 use uuid::Uuid;
@@ -71,6 +71,9 @@ pub fn sync_now(desk: Cmd<'_>) {
 
 // ---------- patients ----------
 
+/// Most patients an administrator's list shows: the platform's first page of matches.
+const ONLINE_PATIENTS: i64 = 200;
+
 #[tauri::command(rename_all = "snake_case")]
 pub async fn patients(
     desk: Cmd<'_>,
@@ -78,11 +81,51 @@ pub async fn patients(
     offset: i64,
     limit: i64,
 ) -> CommandResult<PatientPage> {
-    Ok(desk
-        .replica()
-        .await
-        .patient_page(&search, offset, limit)
-        .await?)
+    let replica = desk.replica().await;
+    if !reads_online(&replica).await? {
+        return Ok(replica.patient_page(&search, offset, limit).await?);
+    }
+    let page = sync_core::online::patients(&desk.keystore, &search, ONLINE_PATIENTS).await?;
+    let all: Vec<PatientSummary> = items(&page).iter().filter_map(online_summary).collect();
+    Ok(PatientPage {
+        total: all.len() as i64,
+        offset,
+        items: all
+            .into_iter()
+            .skip(usize::try_from(offset).unwrap_or(0))
+            .take(usize::try_from(limit).unwrap_or(0))
+            .collect(),
+    })
+}
+
+/// Whether the signed-in user reads patient data online: an administrator, whose replica
+/// holds the users only (the platform's change feed sends them no patient data).
+async fn reads_online(replica: &sync_core::Replica) -> CommandResult<bool> {
+    Ok(me(replica).await?.is(domain::UserType::Admin))
+}
+
+/// The `items` of a page the platform answered.
+fn items(page: &Value) -> &[Value] {
+    page["items"].as_array().map_or(&[], Vec::as_slice)
+}
+
+/// A patient row the platform sent, as the list shows it.
+fn online_summary(p: &Value) -> Option<PatientSummary> {
+    Some(PatientSummary {
+        id: p["id"].as_str()?.parse().ok()?,
+        name: p["name"].as_str()?.to_owned(),
+        email: p["email"].as_str().unwrap_or_default().to_owned(),
+        birth_date: p["birth_date"].as_str().map(str::to_owned),
+        sync_state: online_state(p),
+    })
+}
+
+fn online_state(row: &Value) -> SyncState {
+    if row["sync_error"].is_string() {
+        SyncState::Error
+    } else {
+        SyncState::Synced
+    }
 }
 
 /// The signed-in user as the access rules see them.
@@ -118,8 +161,18 @@ pub struct PatientView {
 #[tauri::command(rename_all = "snake_case")]
 pub async fn patient(desk: Cmd<'_>, id: Uuid) -> CommandResult<PatientView> {
     let replica = desk.replica().await;
-    let detail = replica.patient_detail(id).await?;
     let caller = me(&replica).await?;
+    let detail = if reads_online(&replica).await? {
+        let patient = sync_core::online::patient(&desk.keystore, id).await?;
+        PatientDetail {
+            sync_state: online_state(&patient),
+            patient,
+            conflicted_fields: Vec::new(),
+            deletion_in_question: false,
+        }
+    } else {
+        replica.patient_detail(id).await?
+    };
     let can = PatientActions::of(
         &caller,
         &rights::patient_facts(&caller, Some(&detail.patient)),
@@ -182,7 +235,24 @@ pub async fn documents(
     desk: Cmd<'_>,
     filter: DocumentFilter,
 ) -> CommandResult<Vec<DocumentSummary>> {
-    Ok(desk.replica().await.documents(&filter).await?)
+    let replica = desk.replica().await;
+    if !reads_online(&replica).await? {
+        return Ok(replica.documents(&filter).await?);
+    }
+    // An administrator reads one patient's documents at a time, online.
+    let Some(patient) = filter.patient_id else {
+        return Ok(Vec::new());
+    };
+    let page = sync_core::online::patient_documents(&desk.keystore, patient).await?;
+    Ok(items(&page)
+        .iter()
+        .map(|d| DocumentSummary {
+            document: d.clone(),
+            sync_state: SyncState::Synced,
+            patient_name: None,
+            patient_birth_date: None,
+        })
+        .collect())
 }
 
 /// A document as its screen shows it: whose it is, what may be done to it, any refusal.
@@ -199,11 +269,17 @@ pub struct DocumentView {
 #[tauri::command(rename_all = "snake_case")]
 pub async fn document(desk: Cmd<'_>, id: Uuid) -> CommandResult<DocumentView> {
     let replica = desk.replica().await;
-    let document = replica
-        .row(SyncTable::HealthcareDocuments, id)
-        .await?
-        .ok_or_else(|| AppError::new("not_found", "This document is not on this computer."))?;
+    let online = reads_online(&replica).await?;
+    let document = if online {
+        sync_core::online::document(&desk.keystore, id).await?
+    } else {
+        replica
+            .row(SyncTable::HealthcareDocuments, id)
+            .await?
+            .ok_or_else(|| AppError::new("not_found", "This document is not on this computer."))?
+    };
     let patient = match document["patient_id"].as_str().and_then(|p| p.parse().ok()) {
+        Some(p) if online => Some(sync_core::online::patient(&desk.keystore, p).await?),
         Some(p) => replica.row(SyncTable::Patients, p).await?,
         None => None,
     };
@@ -236,15 +312,27 @@ pub struct Body {
 }
 
 /// A document's body: from the replica when kept there (fetched before, or written here),
-/// else from the platform (then kept for offline reading).
+/// else from the platform (then kept for offline reading). An administrator's is read from
+/// the platform each time and kept nowhere.
+async fn body_of(desk: &Desk, id: Uuid) -> CommandResult<(String, Vec<u8>)> {
+    let replica = desk.replica().await;
+    let online = reads_online(&replica).await?;
+    Ok(sync_core::signed_in(&desk.keystore, |remote| {
+        let replica = replica.clone();
+        async move {
+            if online {
+                sync_core::online_body(&remote, id).await
+            } else {
+                sync_core::document_body(&replica, &remote, id).await
+            }
+        }
+    })
+    .await?)
+}
+
 #[tauri::command(rename_all = "snake_case")]
 pub async fn document_body(desk: Cmd<'_>, id: Uuid) -> CommandResult<Body> {
-    let replica = desk.replica().await;
-    let (mime_type, bytes) = sync_core::signed_in(&desk.keystore, |remote| {
-        let replica = replica.clone();
-        async move { sync_core::document_body(&replica, &remote, id).await }
-    })
-    .await?;
+    let (mime_type, bytes) = body_of(&desk, id).await?;
     Ok(Body {
         mime_type,
         base64: base64::engine::general_purpose::STANDARD.encode(bytes),
@@ -276,13 +364,9 @@ pub async fn save_document(
     let path = path
         .into_path()
         .map_err(|_| AppError::new("invalid", "That place cannot be saved to."))?;
-    // The viewer had the body, so this reads it from the replica.
-    let replica = desk.replica().await;
-    let (_, bytes) = sync_core::signed_in(&desk.keystore, |remote| {
-        let replica = replica.clone();
-        async move { sync_core::document_body(&replica, &remote, id).await }
-    })
-    .await?;
+    // The viewer had the body, so this reads it from the replica (or, for an administrator,
+    // from the platform again).
+    let (_, bytes) = body_of(&desk, id).await?;
     write_private(&path, &bytes).await.map_err(|e| {
         AppError::new(
             "save_failed",

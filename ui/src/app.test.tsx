@@ -46,6 +46,17 @@ describe('navigation', () => {
     expect(screens({ create_patients: true, manage_users: false, create_user_types: ['patient'] })).toContain('users');
     expect(screens({ create_patients: false, manage_users: true, create_user_types: ['admin'] })).toContain('users');
   });
+
+  it('offers an administrator no screens of patient data kept on the computer', () => {
+    const admin: Status = {
+      ...status,
+      user: { ...SIGNED_IN.user!, type: 'admin' },
+      can: { create_patients: false, manage_users: true, create_user_types: ['admin'] },
+    };
+    const screens = navFor(admin).map(([s]) => s);
+    expect(screens).toEqual(['patients', 'conflicts', 'users', 'profile']);
+    expect(navFor(status).map(([s]) => s)).toContain('documents');
+  });
 });
 
 describe('SignIn', () => {

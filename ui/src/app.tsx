@@ -58,12 +58,17 @@ export function App() {
 
 /** The screens this user has a use for (`can` comes from the platform's rules). */
 export function navFor(status: Status): [string, string][] {
-  const nav: [string, string][] = [
-    ['patients', 'Patients'],
-    ['documents', 'Documents'],
-    ['log', 'Sync log'],
-    ['conflicts', 'Conflicts'],
-  ];
+  // An administrator's computer keeps no patient data: their patients are read from the
+  // platform one at a time, so there is no document list or sync log of their own.
+  const admin = status.user?.type === 'admin';
+  const nav: [string, string][] = admin
+    ? [['patients', 'Patients'], ['conflicts', 'Conflicts']]
+    : [
+        ['patients', 'Patients'],
+        ['documents', 'Documents'],
+        ['log', 'Sync log'],
+        ['conflicts', 'Conflicts'],
+      ];
   if (status.can?.manage_users || (status.can?.create_user_types.length ?? 0) > 0) nav.push(['users', 'Users']);
   nav.push(['profile', 'Profile']);
   return nav;

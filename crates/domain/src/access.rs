@@ -55,8 +55,12 @@ pub enum DocumentScope {
     OfPatientsOwnedBy(Uuid),
     /// Documents shared to this practitioner.
     SharedTo(Uuid),
-    /// Documents this user uploaded.
-    UploadedBy(Uuid),
+    /// Documents this provider user uploaded, of patients still linked to their provider: a
+    /// patient relinked elsewhere takes them along (none if the user has no provider).
+    UploadedToLinkedPatients {
+        uploader: Uuid,
+        provider: Option<Uuid>,
+    },
     /// Documents of this patient record.
     OfPatient(Option<Uuid>),
 }
@@ -112,7 +116,10 @@ impl Caller {
             UserType::Admin => DocumentScope::All,
             UserType::Dietician => DocumentScope::OfPatientsOwnedBy(self.id),
             UserType::Practitioner => DocumentScope::SharedTo(self.id),
-            UserType::Provider => DocumentScope::UploadedBy(self.id),
+            UserType::Provider => DocumentScope::UploadedToLinkedPatients {
+                uploader: self.id,
+                provider: self.provider_id,
+            },
             UserType::Patient => DocumentScope::OfPatient(self.patient_id),
         }
     }

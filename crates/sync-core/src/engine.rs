@@ -338,6 +338,20 @@ pub async fn document_body(
     if let Some(cached) = replica.cached_body(doc_id).await? {
         return Ok(cached);
     }
+    let (mime, hash, bytes) = fetch_body(remote, doc_id).await?;
+    replica.store_body(doc_id, &hash, &mime, &bytes).await?;
+    Ok((mime, bytes))
+}
+
+/// A document's body read from the platform and kept nowhere: an administrator's (their
+/// replica keeps no patient data).
+pub async fn online_body(remote: &Remote, doc_id: uuid::Uuid) -> Result<(String, Vec<u8>)> {
+    let (mime, _, bytes) = fetch_body(remote, doc_id).await?;
+    Ok((mime, bytes))
+}
+
+/// A document's body from the platform: its MIME type, content hash and bytes.
+async fn fetch_body(remote: &Remote, doc_id: uuid::Uuid) -> Result<(String, String, Vec<u8>)> {
     let res = remote
         .http
         .get(format!("{}/api/v1/documents/{doc_id}/content", remote.base))
@@ -373,8 +387,7 @@ pub async fn document_body(
         .await
         .map_err(|e| SyncError::Offline(e.without_url().to_string()))?
         .to_vec();
-    replica.store_body(doc_id, &hash, &mime, &bytes).await?;
-    Ok((mime, bytes))
+    Ok((mime, hash, bytes))
 }
 
 /// Keeps, for offline reading and full-text search, the bodies of up to `limit` text documents

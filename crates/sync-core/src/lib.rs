@@ -22,8 +22,8 @@ pub mod session;
 pub mod views;
 
 pub use engine::{
-    document_body, prefetch_text_bodies, sync, sync_reporting, sync_with_retry, Remote,
-    RetryPolicy, SyncEvent, SyncSummary,
+    document_body, online_body, prefetch_text_bodies, sync, sync_reporting, sync_with_retry,
+    Remote, RetryPolicy, SyncEvent, SyncSummary,
 };
 pub use replica::{replica_files, set_aside, ConflictRecord, Replica, ReplicaKey, Resolution};
 pub use session::{

@@ -1,5 +1,6 @@
 //! What only the platform can do, so only with a connection: sharing, asking the PHP for
-//! documents, file uploads, user management, the profile. Each call runs as the stored
+//! documents, file uploads, user management, the profile, and an administrator's reads of
+//! patient data (their replica keeps none). Each call runs as the stored
 //! session ([`crate::session::signed_in`]) and returns the platform's JSON.
 
 use crate::engine::Remote;
@@ -61,6 +62,41 @@ pub async fn upload(store: &dyn TokenStore, upload: Upload) -> Result<Value> {
         let upload = upload.clone();
         async move { r.upload(upload).await }
     })
+    .await
+}
+
+/// Admin: patients read from the platform (an administrator's replica keeps none), up to
+/// `limit` (at most 200) whose name or email contains `search`. Each read is audited there.
+pub async fn patients(store: &dyn TokenStore, search: &str, limit: i64) -> Result<Value> {
+    let mut url = reqwest::Url::parse("http://platform/patients").expect("a fixed URL");
+    url.query_pairs_mut()
+        .append_pair("limit", &limit.clamp(1, 200).to_string());
+    if !search.trim().is_empty() {
+        url.query_pairs_mut().append_pair("q", search.trim());
+    }
+    let path = format!("/patients?{}", url.query().unwrap_or_default());
+    call(store, reqwest::Method::GET, path, None).await
+}
+
+/// Admin: one patient, read from the platform.
+pub async fn patient(store: &dyn TokenStore, id: Uuid) -> Result<Value> {
+    call(store, reqwest::Method::GET, format!("/patients/{id}"), None).await
+}
+
+/// Admin: a patient's documents (no bodies), newest first, read from the platform.
+pub async fn patient_documents(store: &dyn TokenStore, id: Uuid) -> Result<Value> {
+    let path = format!("/patients/{id}/documents?limit=200");
+    call(store, reqwest::Method::GET, path, None).await
+}
+
+/// Admin: one document's metadata, read from the platform.
+pub async fn document(store: &dyn TokenStore, id: Uuid) -> Result<Value> {
+    call(
+        store,
+        reqwest::Method::GET,
+        format!("/documents/{id}"),
+        None,
+    )
     .await
 }
 

@@ -156,6 +156,12 @@ export function PatientList() {
           {total === null ? '' : `${total} patient${total === 1 ? '' : 's'}`}
         </span>
       </div>
+      {status?.user?.type === 'admin' && (
+        <p class="muted" id="read-online">
+          Read from the platform: an administrator's computer keeps no patient records, and each read is recorded in
+          the audit trail. Shows the first 200 matches.
+        </p>
+      )}
       <ErrorMessage error={error} />
       {total === 0 ? (
         <p class="empty">

@@ -83,8 +83,17 @@ pub(crate) fn push_scope(sql: &mut Sql, scope: DocumentScope) {
             .bind(user)
             .push(")");
         }
-        DocumentScope::UploadedBy(user) => {
-            sql.push(" AND d.source_user_id = ").bind(user);
+        DocumentScope::UploadedToLinkedPatients {
+            uploader,
+            provider: Some(provider),
+        } => {
+            sql.push(" AND d.source_user_id = ").bind(uploader);
+            sql.push(" AND d.patient_id IN (SELECT p.id FROM patients p WHERE p.provider_id = ")
+                .bind(provider)
+                .push(")");
+        }
+        DocumentScope::UploadedToLinkedPatients { provider: None, .. } => {
+            sql.push(" AND 1 = 0");
         }
         DocumentScope::OfPatient(Some(patient)) => {
             sql.push(" AND d.patient_id = ").bind(patient);

@@ -258,7 +258,14 @@ impl Db {
 
     /// The rows of `table` in the caller's scope from `lower` on, each with a `seq` column
     /// (and `live` where access comes through shares). `None`: no such rows.
+    ///
+    /// An admin's replica holds what administration needs offline: the users. Patient data
+    /// (patients, documents, shares, the log) is read online, where each read is audited: a
+    /// clinic's IT laptop carries no PHI, and its first sync does not grow with the practice.
     fn table_query(&self, caller: &Caller, table: SyncTable, lower: Lower) -> Option<Sql> {
+        if caller.is(UserType::Admin) && table != SyncTable::Users {
+            return None;
+        }
         let max = self.greatest();
         let mut sql = Sql::default();
         match table {
@@ -318,29 +325,15 @@ impl Db {
                         .bind(practitioner)
                         .push(" GROUP BY s.document_id) x ON x.document_id = d.id WHERE 1 = 1");
                     }
-                    // No join: every other scope is a column of the document, and a
-                    // dietician's feed walks (owner_id, change_seq, id) in feed order.
+                    // No join: every other scope is a condition on the document row (a
+                    // provider's: and on its patient's link), and a dietician's feed walks
+                    // (owner_id, change_seq, id) in feed order.
                     scope => {
                         sql.push(&format!(
                             "SELECT {cols}, d.deleted_at, d.change_seq AS seq FROM \
                              healthcare_documents d WHERE 1 = 1"
                         ));
                         documents::push_scope(&mut sql, scope);
-                        // A provider's users keep offline only the documents of patients
-                        // still linked to their provider: a relinked patient's documents leave
-                        // their replicas with the patient (REST still lists their uploads).
-                        if caller.is(UserType::Provider) {
-                            match caller.provider_id {
-                                Some(provider) => sql
-                                    .push(
-                                        " AND d.patient_id IN (SELECT p.id FROM patients p \
-                                         WHERE p.provider_id = ",
-                                    )
-                                    .bind(provider)
-                                    .push(")"),
-                                None => sql.push(" AND 1 = 0"),
-                            };
-                        }
                     }
                 }
                 return Some(wrap_from(sql, lower));
@@ -353,14 +346,13 @@ impl Db {
                 ));
                 lower.push(&mut sql, "s");
                 match caller.kind {
-                    UserType::Admin => {}
                     UserType::Dietician => {
                         sql.push(" AND p.user_id = ").bind(caller.id);
                     }
                     UserType::Practitioner => {
                         sql.push(" AND s.practitioner_id = ").bind(caller.id);
                     }
-                    UserType::Provider | UserType::Patient => return None,
+                    UserType::Admin | UserType::Provider | UserType::Patient => return None,
                 }
             }
             SyncTable::SynchronizationLog => {
@@ -371,7 +363,6 @@ impl Db {
                 ));
                 lower.push(&mut sql, "l");
                 match caller.kind {
-                    UserType::Admin => {}
                     UserType::Dietician => {
                         sql.push(" AND p.user_id = ").bind(caller.id);
                     }

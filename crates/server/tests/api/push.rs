@@ -132,12 +132,33 @@ both_backends! {
         let doc = app.text_document(&prov, p, "Lab letter").await;
         let r = push(&app, &prov, &[mutation("healthcare_documents", doc, "delete", 1, json!({}))]).await;
         assert_eq!(r[0]["status"], "applied", "{r:?}");
-        // The patient moves to another practice: the old provider may not bring the letter back.
+        // The patient moves to another practice: the old provider may not bring the letter back
+        // (it left their sight with the patient: not found, as any row out of sight).
         app.put(&format!("/api/v1/patients/{p}"), &d, json!({"provider_id": hillcrest.id})).await.expect(200);
         let r = push(&app, &prov, &[mutation("healthcare_documents", doc, "restore", 2, json!({"title": "Lab letter"}))]).await;
-        assert_eq!((r[0]["status"].as_str(), r[0]["code"].as_str()), (Some("rejected"), Some("forbidden")), "{r:?}");
+        assert_eq!((r[0]["status"].as_str(), r[0]["code"].as_str()), (Some("rejected"), Some("not_found")), "{r:?}");
         assert!(r[0].get("row").is_none(), "nothing of the record handed back");
         app.get(&format!("/api/v1/documents/{doc}"), &d).await.expect(404);
+    }
+
+    async fn a_providers_uploads_go_with_a_patient_relinked_elsewhere(app) {
+        let d = app.user(UserType::Dietician).await;
+        let clinic = |name: &str| server::db::providers::ProviderRow::open(name, "https://php.example.org/fhir");
+        let riverside = app.db.insert_provider(clinic("Riverside")).await.expect("provider");
+        let hillcrest = app.db.insert_provider(clinic("Hillcrest")).await.expect("provider");
+        let prov = app.user_with(UserType::Provider, Some(riverside.id), None).await;
+        let p = app.patient(&d, json!({"provider_id": riverside.id})).await;
+        let doc = app.text_document(&prov, p, "Lab letter").await;
+        app.get(&format!("/api/v1/documents/{doc}"), &prov).await.expect(200);
+        app.put(&format!("/api/v1/patients/{p}"), &d, json!({"provider_id": hillcrest.id})).await.expect(200);
+        // Their upload went with the patient: not read, listed or served to them any more.
+        app.get(&format!("/api/v1/documents/{doc}"), &prov).await.expect(404);
+        app.get(&format!("/api/v1/documents/{doc}/content"), &prov).await.expect(404);
+        app.get(&format!("/api/v1/patients/{p}/documents"), &prov).await.expect(404);
+        let listed = app.get("/api/v1/sync/changes?limit=500", &prov).await.expect(200).body;
+        assert!(!listed.to_string().contains(&doc.to_string()), "{listed}");
+        // The patient's dietician still has it.
+        app.get(&format!("/api/v1/documents/{doc}"), &d).await.expect(200);
     }
 
     async fn what_a_conflict_hands_back_is_an_audited_read(app) {

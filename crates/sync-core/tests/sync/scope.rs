@@ -16,6 +16,7 @@ on_both_backends! {
     a_patient_relinked_to_another_provider_leaves_the_old_providers_replicas => relinked_patient(as_configured);
     a_patient_user_linked_to_another_patient_keeps_only_the_new_one => patient_link_changed(as_configured);
     a_dietician_made_practitioner_keeps_none_of_their_patients => type_changed(as_configured);
+    an_admins_replica_holds_users_and_no_patient_data => admin_replica(as_configured);
 }
 
 /// A REST call with `token`: the status and the JSON answer.
@@ -274,4 +275,82 @@ async fn type_changed(w: World) {
     // Still in scope: their own row and their colleagues' directory entries.
     assert!(has_row(&laptop, SyncTable::Users, dan).await);
     assert!(has_row(&laptop, SyncTable::Users, colleague).await);
+}
+
+/// "Minimum necessary" on laptops: an admin's replica holds the users, and patient data is
+/// read online, audited. A dietician made admin (as a replica from before this rule held
+/// everything) keeps none of what they held.
+async fn admin_replica(w: World) {
+    let token = w.user("eve@example.org", UserType::Dietician, None).await;
+    let remote = Remote::new(&w.base, &token);
+    let laptop = Replica::open(&w.dir.join("eve.db")).await.expect("eve");
+    let own = patient(&laptop, "Ines", None).await;
+    let doc = document(&laptop, own, "Lipid panel", "LDL raised").await;
+    sync(&laptop, &remote).await.expect("sync eve");
+    assert_held(&laptop, &remote, own, doc, "lipid").await;
+    let eve = my_id(&w, &token).await;
+    let colleague = my_id(&w, &w.token).await;
+    let logs_of = |r: &Replica| {
+        let r = r.clone();
+        async move { r.sync_log(&Default::default()).await.expect("log").len() }
+    };
+    assert!(
+        logs_of(&laptop).await > 0,
+        "a dietician's log is on their laptop"
+    );
+
+    let root = admin(&w).await;
+    let (status, body) = rest_as(
+        &w,
+        &root,
+        Method::PUT,
+        &format!("/users/{eve}"),
+        json!({"type": "admin"}),
+    )
+    .await;
+    assert_eq!(status, 200, "type change: {body}");
+    let token = login(&w.base, "eve@example.org").await;
+    sync(&laptop, &Remote::new(&w.base, &token))
+        .await
+        .expect("sync eve as admin");
+    assert_gone(&laptop, own, doc, "lipid").await;
+    assert_eq!(logs_of(&laptop).await, 0, "no log entry of any patient");
+    // What administration needs stays: every user, in full.
+    for user in [eve, colleague, my_id(&w, &root).await] {
+        assert!(has_row(&laptop, SyncTable::Users, user).await, "{user}");
+    }
+    let colleague_row = laptop
+        .row(SyncTable::Users, colleague)
+        .await
+        .expect("row")
+        .expect("held");
+    assert!(
+        colleague_row.get("email").is_some(),
+        "an admin sees users in full: {colleague_row}"
+    );
+
+    // A fresh admin laptop gets the same, however many patients the practice has.
+    let fresh = Replica::open(&w.dir.join("root.db")).await.expect("root");
+    let writer = Replica::open(&w.dir.join("writer.db"))
+        .await
+        .expect("writer");
+    let written = patient(&writer, "Jon", None).await;
+    sync(&writer, &Remote::new(&w.base, &w.token))
+        .await
+        .expect("sync writer");
+    sync(&fresh, &Remote::new(&w.base, &root))
+        .await
+        .expect("sync root");
+    assert!(!has_row(&fresh, SyncTable::Patients, written).await);
+    assert!(has_row(&fresh, SyncTable::Users, colleague).await);
+    // Patient data is read online, and the read is on the audit trail.
+    let (status, read) = rest_as(
+        &w,
+        &root,
+        Method::GET,
+        &format!("/patients/{written}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!((status, read["name"].as_str()), (200, Some("Jon")));
 }
