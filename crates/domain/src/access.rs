@@ -186,11 +186,15 @@ impl Caller {
         )
     }
 
+    /// An admin, or the patient's own dietician.
+    fn admin_or_dietician_of(&self, patient: &PatientFacts) -> bool {
+        self.is(UserType::Admin) || (self.is(UserType::Dietician) && patient.owner_id == self.id)
+    }
+
     /// Logs, manual sync and document requests for a visible patient.
     pub fn can_manage_sync(&self, patient: &PatientFacts) -> Decision {
         allow_if(
-            self.is(UserType::Admin)
-                || (self.is(UserType::Dietician) && patient.owner_id == self.id),
+            self.admin_or_dietician_of(patient),
             "only admins and the patient's dietician may do this",
         )
     }
@@ -206,8 +210,7 @@ impl Caller {
     /// Who read a visible patient's data: admins and the patient's dietician.
     pub fn can_read_patient_audit(&self, patient: &PatientFacts) -> Decision {
         allow_if(
-            self.is(UserType::Admin)
-                || (self.is(UserType::Dietician) && patient.owner_id == self.id),
+            self.admin_or_dietician_of(patient),
             "only admins and the patient's dietician may see who read the patient's data",
         )
     }

@@ -26,6 +26,12 @@ function detail(patient: Partial<Detail['patient']>, can = all, refusals: Detail
   };
 }
 
+const view = (s: Status) => (
+  <StatusContext.Provider value={s}>
+    <PatientDetail id="p1" />
+  </StatusContext.Provider>
+);
+
 function answer(current: () => Detail) {
   invoke.mockImplementation((cmd: string) => {
     if (cmd === 'patient') return Promise.resolve(current());
@@ -40,11 +46,6 @@ describe('PatientDetail', () => {
   it('keeps what is being typed through a sync, refreshes the rest and says what changed under it', async () => {
     let stored = detail({});
     answer(() => stored);
-    const view = (s: Status) => (
-      <StatusContext.Provider value={s}>
-        <PatientDetail id="p1" />
-      </StatusContext.Provider>
-    );
     const { rerender } = render(view(status));
     const history = (await screen.findByLabelText('Medical history')) as HTMLTextAreaElement;
     fireEvent.input(history, { target: { value: 'Coeliac disease, typed here' } });
@@ -66,11 +67,6 @@ describe('PatientDetail', () => {
   it('says a link awaits approval, and offers a request to the provider only under an approved one', async () => {
     let stored = detail({ provider_id: 'php1', provider_patient_identifier: 'MRN-1', link_approval: 'pending' });
     answer(() => stored);
-    const view = (s: Status) => (
-      <StatusContext.Provider value={s}>
-        <PatientDetail id="p1" />
-      </StatusContext.Provider>
-    );
     const { rerender } = render(view(status));
     expect((await screen.findByText(/awaits an administrator's approval/)).id).toBe('link-pending');
     expect(screen.queryByText(/Request documents/)).toBeNull();

@@ -127,25 +127,46 @@ struct FeedRow {
     change: Change,
 }
 
+/// Who reads the change feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reader {
+    /// A signed-in person: what their role lets them see (an admin: the users only).
+    Person,
+    /// The platform's own followers (the Carepatron integration), which are no user: the
+    /// whole practice.
+    Platform,
+}
+
 impl Db {
-    /// One page of the caller's changes after `cursor`, and the cursor after it. For callers
-    /// that are no user (the platform's own followers); users pull through [`Db::feed`].
+    /// One page of the whole practice's changes after `cursor`, and the cursor after it, for
+    /// the platform's own followers (`caller` is their stand-in, no user); people pull
+    /// through [`Db::feed`].
     pub async fn changes(
         &self,
         caller: &Caller,
         cursor: &FeedCursor,
         limit: usize,
     ) -> DbResult<Page> {
-        self.feed(caller, cursor, limit)
+        self.walk(Reader::Platform, caller, cursor, limit)
             .await?
             .ok_or_else(|| anyhow::anyhow!("the caller's scope changed").into())
     }
 
     /// One page of the caller's changes after `cursor`, and the cursor after it. `None`: the
     /// cursor was issued for another scope epoch of the caller's (or the caller's type or links
-    /// are no longer the session's): pull again from scratch.
+    /// are no longer the session's, or the caller is no user): pull again from scratch.
     pub async fn feed(
         &self,
+        caller: &Caller,
+        cursor: &FeedCursor,
+        limit: usize,
+    ) -> DbResult<Option<Page>> {
+        self.walk(Reader::Person, caller, cursor, limit).await
+    }
+
+    async fn walk(
+        &self,
+        reader: Reader,
         caller: &Caller,
         cursor: &FeedCursor,
         limit: usize,
@@ -165,10 +186,11 @@ impl Db {
         .bind(caller.id.to_string())
         .fetch_optional(&mut *tx)
         .await?;
-        let scope_epoch = match me {
+        let scope_epoch = match (me, reader) {
             // Not a user: the platform's own followers.
-            None => 0,
-            Some(row) => {
+            (None, Reader::Platform) => 0,
+            (None, Reader::Person) => return Ok(None),
+            (Some(row), _) => {
                 let same = row.opt_text("deleted_at")?.is_none()
                     && super::parse_kind::<UserType>(&row.text("type")?)? == caller.kind
                     && row.opt_id("provider_id")? == caller.provider_id
@@ -213,7 +235,7 @@ impl Db {
                     std::cmp::Ordering::Equal => Lower::AboveKey(a.seq, &a.id),
                 },
             };
-            let Some(sql) = self.table_query(caller, table, lower) else {
+            let Some(sql) = self.table_query(reader, caller, table, lower) else {
                 continue;
             };
             let mut wrapped = Sql::wrap("SELECT * FROM (", sql, ") q ORDER BY q.seq, q.id LIMIT ");
@@ -262,8 +284,15 @@ impl Db {
     /// An admin's replica holds what administration needs offline: the users. Patient data
     /// (patients, documents, shares, the log) is read online, where each read is audited: a
     /// clinic's IT laptop carries no PHI, and its first sync does not grow with the practice.
-    fn table_query(&self, caller: &Caller, table: SyncTable, lower: Lower) -> Option<Sql> {
-        if caller.is(UserType::Admin) && table != SyncTable::Users {
+    /// The platform's own followers read as an admin, everything.
+    fn table_query(
+        &self,
+        reader: Reader,
+        caller: &Caller,
+        table: SyncTable,
+        lower: Lower,
+    ) -> Option<Sql> {
+        if reader == Reader::Person && caller.is(UserType::Admin) && table != SyncTable::Users {
             return None;
         }
         let max = self.greatest();
@@ -346,13 +375,14 @@ impl Db {
                 ));
                 lower.push(&mut sql, "s");
                 match caller.kind {
+                    UserType::Admin => {}
                     UserType::Dietician => {
                         sql.push(" AND p.user_id = ").bind(caller.id);
                     }
                     UserType::Practitioner => {
                         sql.push(" AND s.practitioner_id = ").bind(caller.id);
                     }
-                    UserType::Admin | UserType::Provider | UserType::Patient => return None,
+                    UserType::Provider | UserType::Patient => return None,
                 }
             }
             SyncTable::SynchronizationLog => {
@@ -363,6 +393,7 @@ impl Db {
                 ));
                 lower.push(&mut sql, "l");
                 match caller.kind {
+                    UserType::Admin => {}
                     UserType::Dietician => {
                         sql.push(" AND p.user_id = ").bind(caller.id);
                     }
