@@ -452,10 +452,13 @@ pub async fn update_document(
 
 #[tauri::command(rename_all = "snake_case")]
 pub async fn delete_document(app: AppHandle, desk: Cmd<'_>, id: Uuid) -> CommandResult<()> {
-    desk.replica()
-        .await
-        .delete(SyncTable::HealthcareDocuments, id)
-        .await?;
+    let replica = desk.replica().await;
+    if reads_online(&replica).await? {
+        // An administrator's documents are not on this computer: deleted on the platform.
+        sync_core::online::delete_document(&desk.keystore, id).await?;
+        return Ok(());
+    }
+    replica.delete(SyncTable::HealthcareDocuments, id).await?;
     emit_status(&app).await;
     Ok(())
 }

@@ -65,7 +65,8 @@ pub fn patient_facts(caller: &Caller, patient: Option<&Value>) -> PatientFacts {
     let id = |key: &str| patient[key].as_str().and_then(|s| s.parse::<Uuid>().ok());
     PatientFacts {
         owner_id: id("user_id").unwrap_or(caller.id),
-        provider_id: id("provider_id"),
+        // Their provider's staff act on the patient only under an approved link.
+        provider_id: id("provider_id").filter(|_| patient["link_approval"] == "approved"),
     }
 }
 

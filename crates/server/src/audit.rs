@@ -27,6 +27,11 @@ pub struct AuditDown;
 /// The longest pause between two attempts at a failing batch.
 pub(crate) const RETRY_MAX: Duration = Duration::from_secs(5);
 
+/// A write of a batch taking longer counts as failed (a store that hangs rather than
+/// errors), and so does a read waiting longer for room in the queue: PHI is refused rather
+/// than served unrecorded, or left waiting without end.
+const STALL: Duration = Duration::from_secs(5);
+
 /// What was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Entity {
@@ -110,10 +115,14 @@ impl AuditLog {
             patient_id,
             at: now(),
         };
-        self.tx.send(Message::Read(entry)).await.map_err(|_| {
-            tracing::error!("the audit writer is gone; PHI reads are refused");
-            AuditDown
-        })
+        match tokio::time::timeout(STALL, self.tx.send(Message::Read(entry))).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => {
+                tracing::error!("the audit writer is gone; PHI reads are refused");
+                Err(AuditDown)
+            }
+            Err(_) => Err(AuditDown),
+        }
     }
 
     /// Returns once everything recorded before the call is stored; `Err` at once while the
@@ -168,12 +177,23 @@ async fn writer(db: Db, mut rx: mpsc::Receiver<Message>, down: Arc<AtomicBool>) 
     }
 }
 
-/// Writes `batch`, retrying until it is stored; the trail is `down` meanwhile.
+/// Writes `batch`, retrying until it is stored; the trail is `down` meanwhile. (A write that
+/// timed out may have committed after all: then the retry stores the batch twice. The trail
+/// may repeat an entry; it never misses one.)
 async fn store(db: &Db, batch: &[Entry], down: &AtomicBool) {
     let mut pause = FLUSH_WINDOW;
-    while let Err(e) = db.insert_audit_entries(batch).await {
+    loop {
+        let e = match tokio::time::timeout(STALL, db.insert_audit_entries(batch)).await {
+            Ok(Ok(())) => break,
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer in {} s", STALL.as_secs()),
+        };
         if !down.swap(true, Ordering::AcqRel) {
-            tracing::error!(error = %e, entries = batch.len(), "the PHI read audit trail cannot be written; PHI reads are refused until it can");
+            tracing::error!(
+                error = e,
+                entries = batch.len(),
+                "the PHI read audit trail cannot be written; PHI reads are refused until it can"
+            );
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(RETRY_MAX);

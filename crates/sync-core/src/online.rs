@@ -100,6 +100,17 @@ pub async fn document(store: &dyn TokenStore, id: Uuid) -> Result<Value> {
     .await
 }
 
+/// Admin: deletes a document on the platform (their replica does not hold it).
+pub async fn delete_document(store: &dyn TokenStore, id: Uuid) -> Result<Value> {
+    call(
+        store,
+        reqwest::Method::DELETE,
+        format!("/documents/{id}"),
+        None,
+    )
+    .await
+}
+
 /// Admin: every user.
 pub async fn users(store: &dyn TokenStore) -> Result<Value> {
     call(store, reqwest::Method::GET, "/users?limit=200".into(), None).await

@@ -88,9 +88,12 @@ pub(crate) fn push_scope(sql: &mut Sql, scope: DocumentScope) {
             provider: Some(provider),
         } => {
             sql.push(" AND d.source_user_id = ").bind(uploader);
-            sql.push(" AND d.patient_id IN (SELECT p.id FROM patients p WHERE p.provider_id = ")
-                .bind(provider)
-                .push(")");
+            sql.push(
+                " AND d.patient_id IN (SELECT p.id FROM patients p \
+                 WHERE p.link_approval = 'approved' AND p.provider_id = ",
+            )
+            .bind(provider)
+            .push(")");
         }
         DocumentScope::UploadedToLinkedPatients { provider: None, .. } => {
             sql.push(" AND 1 = 0");
@@ -161,7 +164,8 @@ pub struct DocumentFilter<'a> {
 impl Db {
     fn document_query(scope: DocumentScope) -> Sql {
         let mut sql = Sql::new(&format!(
-            "SELECT {}, d.content, p.user_id AS patient_owner, p.provider_id AS patient_provider \
+            "SELECT {}, d.content, p.user_id AS patient_owner, \
+             CASE WHEN p.link_approval = 'approved' THEN p.provider_id END AS patient_provider \
              FROM healthcare_documents d JOIN patients p ON p.id = d.patient_id \
              WHERE d.deleted_at IS NULL AND p.deleted_at IS NULL",
             *D_COLS

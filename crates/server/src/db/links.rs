@@ -14,7 +14,7 @@ use super::logs::{insert_log, NewLogEntry};
 use super::php::reset_pull_state_in;
 use super::{now, parse_date, Db, DbResult, RowExt};
 use domain::dto::{LinkReview, Patient};
-use domain::{LinkApproval, LogAction, LogStatus};
+use domain::{LinkApproval, LogAction, LogStatus, PhpMatch};
 use sha2::Digest as _;
 use sqlx::AnyConnection;
 use uuid::Uuid;
@@ -56,15 +56,16 @@ fn link_of(p: &Patient) -> (Option<Uuid>, Option<&str>, Option<chrono::NaiveDate
     )
 }
 
-/// Names a link, so that a decision applies to the link that was reviewed and not to one
-/// changed since.
-pub fn fingerprint(p: &Patient) -> String {
+/// Names a link and the PHP record its lookup found (`php_patient_id`), so that a decision
+/// applies to what was reviewed and not to a link, or a record, changed since.
+pub fn fingerprint(p: &Patient, php_patient_id: Option<&str>) -> String {
     let (provider, identifier, birth_date) = link_of(p);
     let mut h = sha2::Sha256::new();
     for part in [
         provider.map(|p| p.to_string()),
         identifier.map(str::to_owned),
         birth_date.map(|d| d.to_string()),
+        php_patient_id.map(str::to_owned),
     ] {
         h.update(part.unwrap_or_default().as_bytes());
         h.update([0]);
@@ -108,15 +109,46 @@ pub enum Decided {
     Missing,
     /// The link is not the one reviewed any more (or the decision was made already).
     Changed,
+    /// An approval of a link whose lookup found no record agreeing with the patient: there is
+    /// no record to approve.
+    Unconfirmed,
 }
 
 impl Db {
+    /// Sends `searched`'s approved link back for review (an approval without a PHP record to
+    /// name: see `integrations::php`), unless the link changed meanwhile; what an earlier
+    /// lookup said is forgotten, so the next one fills the administrator's queue afresh.
+    pub async fn review_again(&self, searched: &Patient) -> DbResult<()> {
+        let mut tx = self.writer().begin().await?;
+        let (provider, identifier, birth_date) = link_of(searched);
+        let reopened = sqlx::query(
+            "UPDATE patients SET link_approval = 'pending', version = version + 1, updated_at = $2 \
+             WHERE id = $1 AND deleted_at IS NULL AND link_approval = 'approved' \
+             AND provider_id = $3 \
+             AND (provider_patient_identifier = $4 OR (provider_patient_identifier IS NULL AND $4 IS NULL)) \
+             AND (birth_date = $5 OR (birth_date IS NULL AND $5 IS NULL))",
+        )
+        .bind(searched.id.to_string())
+        .bind(now())
+        .bind(provider.map(|p| p.to_string()))
+        .bind(identifier)
+        .bind(birth_date.map(|d| d.to_string()))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if reopened > 0 {
+            reset_pull_state_in(&mut tx, searched.id).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The links in `state`, oldest change first, with what the PHP holds under each (up to
     /// 500: a queue, not an archive).
     pub async fn link_reviews(&self, state: LinkApproval) -> DbResult<Vec<LinkReview>> {
         let rows = sqlx::query(&format!(
             "SELECT {}, u.name AS dietician_name, pr.name AS provider_name, \
-             s.php_match, s.php_name, s.php_birth_date \
+             s.php_patient_id, s.php_match, s.php_name, s.php_birth_date \
              FROM patients p JOIN users u ON u.id = p.user_id \
              JOIN providers pr ON pr.id = p.provider_id \
              LEFT JOIN php_pull_state s ON s.patient_id = p.id \
@@ -130,8 +162,9 @@ impl Db {
         rows.iter()
             .map(|row| {
                 let p = super::patients::patient_from_row(row)?;
+                let php_patient_id = row.opt_text("php_patient_id")?;
                 Ok(LinkReview {
-                    fingerprint: fingerprint(&p),
+                    fingerprint: fingerprint(&p, php_patient_id.as_deref()),
                     patient_id: p.id,
                     patient_name: p.name,
                     birth_date: p.birth_date,
@@ -158,8 +191,9 @@ impl Db {
     }
 
     /// Approves or refuses the patient's link, if it is still the one reviewed
-    /// (`fingerprint`), logging who decided for the patient's log. A refusal forgets what the
-    /// lookup found at the PHP.
+    /// (`fingerprint`), logging who decided for the patient's log. Only a link whose lookup
+    /// found one record agreeing with the patient can be approved, and the approval is of that
+    /// record. A refusal forgets what the lookup found at the PHP.
     pub async fn decide_link(
         &self,
         patient_id: Uuid,
@@ -176,8 +210,25 @@ impl Db {
             return Ok(Decided::Missing);
         };
         let before = found.row;
-        if fingerprint(&before) != fingerprint_seen || before.link_approval == Some(decision) {
+        let looked_up = sqlx::query(
+            "SELECT php_patient_id, php_match FROM php_pull_state WHERE patient_id = $1",
+        )
+        .bind(patient_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (php_patient_id, php_match) = match &looked_up {
+            Some(row) => (row.opt_text("php_patient_id")?, row.opt_text("php_match")?),
+            None => (None, None),
+        };
+        if fingerprint(&before, php_patient_id.as_deref()) != fingerprint_seen
+            || before.link_approval == Some(decision)
+        {
             return Ok(Decided::Changed);
+        }
+        let confirmed =
+            php_patient_id.is_some() && php_match.as_deref() == Some(PhpMatch::Found.as_str());
+        if decision == LinkApproval::Approved && !confirmed {
+            return Ok(Decided::Unconfirmed);
         }
         let row = sqlx::query(&format!(
             "UPDATE patients SET link_approval = $1, version = version + 1, updated_at = $2 \

@@ -112,7 +112,8 @@ pub async fn document(
 ) -> DbResult<Option<Found<StoredDocument>>> {
     let mut sql = Sql::new(&format!(
         "SELECT {}, d.content, d.deleted_at, p.deleted_at AS patient_deleted_at, \
-         p.user_id AS patient_owner, p.provider_id AS patient_provider \
+         p.user_id AS patient_owner, \
+         CASE WHEN p.link_approval = 'approved' THEN p.provider_id END AS patient_provider \
          FROM healthcare_documents d JOIN patients p ON p.id = d.patient_id WHERE d.id = ",
         *documents::D_COLS
     ));

@@ -45,11 +45,14 @@ pub(crate) fn patient_from_row(row: &AnyRow) -> anyhow::Result<Patient> {
     })
 }
 
-/// The permission facts of a patient.
+/// The permission facts of a patient. Their provider counts (for that provider's staff)
+/// only under an approved link.
 pub fn facts(p: &Patient) -> PatientFacts {
     PatientFacts {
         owner_id: p.user_id,
-        provider_id: p.provider_id,
+        provider_id: p
+            .provider_id
+            .filter(|_| p.link_approval == Some(domain::LinkApproval::Approved)),
     }
 }
 
@@ -69,8 +72,11 @@ pub(crate) fn push_scope(sql: &mut Sql, scope: PatientScope) {
             .bind(user)
             .push(")");
         }
+        // Under an approved link only: a dietician's pending or refused choice of provider
+        // shows the patient to no one there.
         PatientScope::LinkedToProvider(Some(provider)) => {
-            sql.push(" AND p.provider_id = ").bind(provider);
+            sql.push(" AND p.link_approval = 'approved' AND p.provider_id = ")
+                .bind(provider);
         }
         PatientScope::Only(Some(patient)) => {
             sql.push(" AND p.id = ").bind(patient);

@@ -25,6 +25,9 @@ pub enum Applied {
     Skipped,
     /// The same body is held already under another PHP resource.
     Duplicate,
+    /// Not stored: the patient's link is no longer approved for this PHP record (refused,
+    /// revoked or changed while the pull ran). The pull stops.
+    Unlinked,
 }
 
 impl Applied {
@@ -37,6 +40,7 @@ impl Applied {
             Self::Removed => "removed",
             Self::Skipped => "skipped",
             Self::Duplicate => "duplicates",
+            Self::Unlinked => "unlinked",
         }
     }
 }
@@ -196,14 +200,34 @@ impl Db {
         Ok(())
     }
 
-    /// Stores one item of a pull for `patient_id` from their PHP, named `provider` in the log.
+    /// Stores one item of a pull for `patient_id` from their PHP (named `provider` in the
+    /// log), found under their record `php_patient_id` there: only while their link is still
+    /// approved for that record, checked (and on PostgreSQL the patient row locked against a
+    /// relink or a refusal) in the storing transaction.
     pub async fn apply_pulled(
         &self,
         patient_id: Uuid,
+        php_patient_id: &str,
         provider: &str,
         item: &Incoming,
     ) -> DbResult<Applied> {
         let mut tx = self.writer().begin().await?;
+        let lock = match self.backend {
+            super::Backend::Postgres => " FOR UPDATE OF p",
+            super::Backend::Sqlite => "",
+        };
+        let linked = sqlx::query(&format!(
+            "SELECT 1 FROM patients p JOIN php_pull_state s ON s.patient_id = p.id \
+             WHERE p.id = $1 AND p.deleted_at IS NULL AND p.link_approval = 'approved' \
+             AND s.php_patient_id = $2{lock}"
+        ))
+        .bind(patient_id.to_string())
+        .bind(php_patient_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if linked.is_none() {
+            return Ok(Applied::Unlinked);
+        }
         let held = sqlx::query(
             "SELECT id, external_version, content_hash, type, title, date, author, mime_type \
              FROM healthcare_documents WHERE patient_id = $1 AND external_id = $2 AND deleted_at IS NULL",

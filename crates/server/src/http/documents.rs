@@ -410,7 +410,13 @@ pub async fn update(
     caller.can_update_document(&stored.facts)?;
     let sets = update_sets(&stored.document, change)?;
     match app.db.update_document(id, expected, sets).await? {
-        Written::Done(doc) => Ok(versioned(StatusCode::OK, doc.version, doc)),
+        // The answer carries the whole document, its text too: a read like any other.
+        Written::Done(doc) => {
+            app.audit
+                .read(&caller, Entity::Document, Some(id), Some(doc.patient_id))
+                .await?;
+            Ok(versioned(StatusCode::OK, doc.version, doc))
+        }
         Written::Missing => Err(ApiError::NotFound("document")),
         Written::Stale => Err(ApiError::Stale),
     }

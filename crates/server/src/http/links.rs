@@ -52,13 +52,15 @@ pub async fn list(
 }
 
 /// Approve or refuse a patient's link (admins only). `fingerprint` is the reviewed link's:
-/// a link changed since gets 409 `link_changed`. Approving queues a pull.
+/// a link (or the PHP record found under it) changed since gets 409 `link_changed`. Only a
+/// link whose PHP record agrees with the patient can be approved (else 409
+/// `link_unconfirmed`); approving queues a pull from that record.
 #[utoipa::path(post, path = "/api/v1/links/{patient_id}", tag = "links",
     operation_id = "decide_link", security(("bearer" = [])),
     params(("patient_id" = Uuid, Path)), request_body = LinkDecision,
     responses((status = 200, body = Patient), (status = 403, body = Problem),
               (status = 404, body = Problem),
-              (status = 409, body = Problem, description = "link_changed"),
+              (status = 409, body = Problem, description = "link_changed, link_unconfirmed"),
               (status = 422, body = Problem)))]
 pub async fn decide(
     State(app): State<AppState>,
@@ -94,9 +96,18 @@ pub async fn decide(
                 )
                 .await?;
             }
+            app.audit
+                .read(&caller, Entity::Patient, Some(patient_id), Some(patient_id))
+                .await?;
             Ok(Json(*patient))
         }
         Decided::Missing => Err(ApiError::NotFound("linked patient")),
+        Decided::Unconfirmed => Err(ApiError::Conflict {
+            code: "link_unconfirmed",
+            detail: "the provider's record under this link does not agree with the patient (or there is none, or several); it cannot be approved: refuse it, or ask the dietician to correct the link"
+                .into(),
+            existing_id: None,
+        }),
         Decided::Changed => Err(ApiError::Conflict {
             code: "link_changed",
             detail: "this link changed or was decided since it was reviewed; reload the list"

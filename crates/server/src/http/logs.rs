@@ -123,10 +123,17 @@ pub async fn request_documents(
     if patient.provider_id.is_none() {
         return Err(not_linked());
     }
-    if patient.link_approval != Some(domain::LinkApproval::Approved) {
+    let unapproved = match patient.link_approval {
+        Some(domain::LinkApproval::Approved) => None,
+        Some(domain::LinkApproval::Refused) => Some(
+            "an administrator refused the patient's link to their provider; correct the link and ask once it is approved",
+        ),
+        _ => Some("the patient's link to their provider awaits an administrator's approval; ask once it is approved"),
+    };
+    if let Some(detail) = unapproved {
         return Err(ApiError::Conflict {
             code: "link_not_approved",
-            detail: "the patient's link to their provider awaits an administrator's approval; ask once it is approved".into(),
+            detail: detail.into(),
             existing_id: None,
         });
     }

@@ -190,6 +190,10 @@ pub async fn update(
             if relinked {
                 pull_after_relink(&app, &caller, &p).await?;
             }
+            // The answer carries the whole record, not only what was sent: a read.
+            app.audit
+                .read(&caller, Entity::Patient, Some(id), Some(id))
+                .await?;
             Ok(versioned(StatusCode::OK, p.version, p))
         }
         Ok(Written::Missing) => Err(ApiError::NotFound("patient")),

@@ -3,12 +3,13 @@
 use super::{Done, JobError, Progress};
 use crate::app::AppState;
 use crate::db::jobs::{Job, JobCause, JobKind};
-use crate::db::php::RequestState;
+use crate::db::links::LinkPolicy;
+use crate::db::php::{Applied, RequestState};
 use crate::db::providers::{AuthMode, ProviderAccess};
 use connectors::fhir::keys::SigningKey;
 use connectors::fhir::mapping::first_pages;
 use connectors::fhir::{Auth, FhirSource, PatientMatch, PatientQuery, DEFAULT_SCOPE};
-use connectors::Limits;
+use connectors::{ConnectorError, Limits};
 use domain::access::PatientScope;
 use domain::dto::Patient;
 use domain::{LinkApproval, LogStatus, PhpMatch};
@@ -16,9 +17,10 @@ use std::time::Duration;
 
 const PAGE_SIZE: usize = 50;
 
-/// A job that began before the patient was relinked, and found them under the old link.
+/// A job that began before the patient was relinked (or the link refused), and found them
+/// under the old link.
 const RELINKED: &str =
-    "The patient's link to their healthcare provider changed during this attempt; nothing found under the old link is kept.";
+    "The patient's link to their healthcare provider changed during this attempt; nothing more found under the old link is kept.";
 
 /// How often a sent request is checked at the PHP.
 const REQUEST_POLL: Duration = Duration::from_secs(30);
@@ -94,7 +96,20 @@ async fn look_up(
         birth_date: birth_date.clone(),
         email: Some(patient.email.clone()),
     };
-    let found = source.find_patient(&query).await?;
+    let found = match source.find_patient(&query).await {
+        Ok(found) => found,
+        // An unusable answer about a person would tell a dietician that the PHP answered
+        // with someone: it counts as no certain record, and operators read why in the log.
+        Err(
+            e @ (ConnectorError::Invalid(_)
+            | ConnectorError::Refused(_)
+            | ConnectorError::NotFound(_)),
+        ) => {
+            tracing::warn!(provider = source.name(), error = %e, "a patient lookup at the PHP got an unusable answer");
+            PatientMatch::Unsure(0)
+        }
+        Err(e) => return Err(e.into()),
+    };
     let (outcome, record) = match &found {
         PatientMatch::Found(p) if !connectors::fhir::valid_id(&p.id) => {
             tracing::warn!(
@@ -119,18 +134,35 @@ async fn look_up(
     Ok(Some((outcome, id)))
 }
 
-/// The patient's id at the PHP (`source`) under an approved link: found before, or looked
-/// up now. Only a record whose family name and birth date agree with the patient's is ever
-/// used, even when the link names an identifier: anything else is an error for a person to
-/// resolve, never a guess. `None`: the patient was relinked while the search ran (the job
-/// started before the change), and the job after the relink searches afresh.
+/// Which PHP record an approved link pulls from.
+enum Under {
+    /// The patient's id at the PHP.
+    Record(String),
+    /// The link changed while the search ran (the job started before the change): what it
+    /// found is not kept, and the job after the relink searches afresh.
+    Relinked,
+    /// Sent back for review: see [`php_patient`].
+    Review,
+}
+
+/// The patient's record at the PHP (`source`) under an approved link. An approval names the
+/// record the administrator saw, found when the link was looked up: that one is used, never a
+/// search under whatever name the patient has by then. A link approved without one (made
+/// before approvals, or while the practice did not require them) is sent back for review when
+/// the practice requires approval; otherwise it is looked up now, and only a record whose
+/// family name and birth date agree with the patient's is used, even when the link names an
+/// identifier: anything else is an error for a person to resolve, never a guess.
 async fn php_patient(
     app: &AppState,
     source: &FhirSource,
     patient: &Patient,
-) -> Result<Option<String>, JobError> {
+) -> Result<Under, JobError> {
     if let Some(id) = app.db.pull_state(patient.id).await?.php_patient_id {
-        return Ok(Some(id));
+        return Ok(Under::Record(id));
+    }
+    if app.config.links == LinkPolicy::Approval {
+        app.db.review_again(patient).await?;
+        return Ok(Under::Review);
     }
     let provider = source.name();
     if patient.birth_date.is_none() {
@@ -139,8 +171,8 @@ async fn php_patient(
         )));
     }
     match look_up(app, source, patient).await? {
-        None => Ok(None),
-        Some((_, Some(id))) => Ok(Some(id)),
+        None => Ok(Under::Relinked),
+        Some((_, Some(id))) => Ok(Under::Record(id)),
         Some((_, None)) => Err(unconfirmed(provider)),
     }
 }
@@ -199,8 +231,10 @@ async fn pull_from(
     progress: &Progress,
 ) -> Result<Done, JobError> {
     let provider = source.name();
-    let Some(php_id) = php_patient(app, source, patient).await? else {
-        return Ok(Done::Finished(RELINKED.into()));
+    let php_id = match php_patient(app, source, patient).await? {
+        Under::Record(id) => id,
+        Under::Relinked => return Ok(Done::Finished(RELINKED.into())),
+        Under::Review => return awaiting_approval(app, source, patient).await,
     };
     let since = app
         .db
@@ -239,7 +273,13 @@ async fn pull_from(
             }
             progress.add("found", got.items.len() as u64);
             for item in &got.items {
-                let applied = app.db.apply_pulled(patient.id, provider, item).await?;
+                let applied = app
+                    .db
+                    .apply_pulled(patient.id, &php_id, provider, item)
+                    .await?;
+                if applied == Applied::Unlinked {
+                    return Ok(Done::Finished(RELINKED.into()));
+                }
                 progress.add(applied.counter(), 1);
             }
             next = got.next;
@@ -295,8 +335,8 @@ async fn follow(
 ) -> Result<Done, JobError> {
     let provider = source.name();
     let Some(reference) = state.php_reference else {
-        let Some(php_id) = php_patient(app, source, patient).await? else {
-            // Asked again: the next attempt reads the patient's new link.
+        let Under::Record(php_id) = php_patient(app, source, patient).await? else {
+            // Asked again: the next attempt reads the patient's new link (or its review).
             return Ok(Done::Again(Duration::from_secs(1), RELINKED.into()));
         };
         // An earlier attempt that did not hear back may have made the Task already.

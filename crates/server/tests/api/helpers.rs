@@ -242,16 +242,27 @@ impl TestApp {
     }
 
     /// Approves the patient's pending link to their PHP as `admin` would: from the review
-    /// queue, with the fingerprint it shows.
+    /// queue, once the lookup at the PHP (a background job) has found their record there, with
+    /// the fingerprint the queue shows.
     pub async fn approve_link(&self, admin: &TestUser, patient: Uuid) -> Value {
-        let queue = self.get("/api/v1/links", admin).await.expect(200).body;
-        let review = queue
-            .as_array()
-            .expect("a list")
-            .iter()
-            .find(|r| r["patient_id"] == json!(patient))
-            .unwrap_or_else(|| panic!("{patient} is not awaiting approval: {queue}"))
-            .clone();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let review = loop {
+            let queue = self.get("/api/v1/links", admin).await.expect(200).body;
+            let found = queue
+                .as_array()
+                .expect("a list")
+                .iter()
+                .find(|r| r["patient_id"] == json!(patient) && r["php_match"] == "found")
+                .cloned();
+            if let Some(review) = found {
+                break review;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{patient} was never found at the PHP: {queue}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
         self.post(
             &format!("/api/v1/links/{patient}"),
             admin,
@@ -260,6 +271,34 @@ impl TestApp {
         .await
         .expect(200)
         .body
+    }
+
+    /// [`Self::approve_link`] where no background job looks the patient up: records what the
+    /// lookup would have found (their record `php_id`, agreeing) first.
+    pub async fn approve_link_found_as(
+        &self,
+        admin: &TestUser,
+        patient: Uuid,
+        php_id: &str,
+    ) -> Value {
+        let row = self
+            .db
+            .patient(domain::access::PatientScope::All, patient)
+            .await
+            .expect("read")
+            .expect("patient");
+        let record = connectors::fhir::PhpPatient {
+            id: php_id.into(),
+            name: row.name.clone(),
+            family: row.name.rsplit(' ').next().map(str::to_owned),
+            birth_date: row.birth_date.map(|d| d.to_string()),
+        };
+        assert!(self
+            .db
+            .set_php_match(&row, domain::PhpMatch::Found, Some(&record))
+            .await
+            .expect("match"));
+        self.approve_link(admin, patient).await
     }
 
     /// Creates a text document for a patient as `uploader` over the API.

@@ -79,19 +79,31 @@ async fn php(app: &TestApp, register: bool) -> Php {
 }
 
 /// The platform's record of seeded patient `n`, linked to the PHP by identifier, the link
-/// approved by the practice's admin.
+/// approved by the practice's admin once the lookup found them.
 async fn link(app: &TestApp, php: &Php, n: usize) -> Uuid {
-    let p = &php.seeded[n];
-    let patient = app
-        .patient(
-            &php.diet,
-            json!({"name": p.name, "email": p.email, "birth_date": p.birth_date,
-                   "provider_id": php.provider,
-                   "provider_patient_identifier": format!("{MRN_SYSTEM}|{}", p.mrn)}),
-        )
-        .await;
+    let patient = link_pending(app, php, n).await;
     app.approve_link(&php.admin, patient).await;
     patient
+}
+
+/// [`link`] where the lookup cannot get through (the PHP refuses the platform's
+/// credentials): approved as if it had found them.
+async fn link_assuming_found(app: &TestApp, php: &Php, n: usize) -> Uuid {
+    let patient = link_pending(app, php, n).await;
+    app.approve_link_found_as(&php.admin, patient, &php.seeded[n].id)
+        .await;
+    patient
+}
+
+async fn link_pending(app: &TestApp, php: &Php, n: usize) -> Uuid {
+    let p = &php.seeded[n];
+    app.patient(
+        &php.diet,
+        json!({"name": p.name, "email": p.email, "birth_date": p.birth_date,
+               "provider_id": php.provider,
+               "provider_patient_identifier": format!("{MRN_SYSTEM}|{}", p.mrn)}),
+    )
+    .await
 }
 
 async fn documents(app: &TestApp, user: &TestUser, patient: Uuid) -> Vec<Value> {
@@ -279,7 +291,7 @@ both_backends! {
 
     async fn a_key_the_php_does_not_know_parks_the_job_until_an_admin_replays_it(app) {
         let php = php(&app, false).await;
-        let patient = link(&app, &php, 2).await;
+        let patient = link_assuming_found(&app, &php, 2).await;
         let parked = eventually("the job to park", || async {
             let jobs = app.get("/api/v1/jobs?status=parked", &php.admin).await.expect(200).body;
             jobs.as_array().and_then(|j| j.iter().find(|j| j["patient_id"] == patient.to_string()).cloned())
@@ -314,7 +326,7 @@ both_backends! {
         let php = php(&app, true).await;
         // Every token the PHP issues is expired on arrival.
         php.sandbox.faults().update(|f| f.token_lifetime_secs = 0);
-        let patient = link(&app, &php, 0).await;
+        let patient = link_assuming_found(&app, &php, 0).await;
         let job = eventually("the job to park", || async {
             let jobs = app.get("/api/v1/jobs?status=parked", &php.admin).await.expect(200).body;
             jobs.as_array().and_then(|j| j.iter().find(|j| j["patient_id"] == patient.to_string()).cloned())
@@ -1394,7 +1406,7 @@ both_backends! {
             .id();
         // A request's log entry says whom it went to, and for what.
         let linked = app.patient(&diet, json!({"provider_id": provider})).await;
-        app.approve_link(&admin, linked).await;
+        app.approve_link_found_as(&admin, linked, "riverside-1").await;
         let request = app
             .post(&format!("/api/v1/patients/{linked}/request-documents"), &diet,
                   json!({"types": ["lab report", "discharge summary"]}))

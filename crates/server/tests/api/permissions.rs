@@ -58,7 +58,7 @@ async fn world(app: &TestApp) -> World {
             json!({"provider_id": php.id, "provider_patient_identifier": "MRN-1"}),
         )
         .await;
-    app.approve_link(&admin, p1).await;
+    app.approve_link_found_as(&admin, p1, "php-1").await;
     let p2 = app.patient(&diet2, json!({})).await;
     let pat1 = app.user_with(Patient, None, Some(p1)).await;
     let doc_diet = app.text_document(&diet1, p1, "Dietician note").await;

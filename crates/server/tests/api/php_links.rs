@@ -182,6 +182,40 @@ both_backends! {
         assert_eq!(queued_pulls(&app, offline).await, 1);
     }
 
+    async fn a_pull_stores_nothing_once_its_link_is_refused_or_pointed_elsewhere(app) {
+        let provider = provider(&app, "http://127.0.0.1:9/fhir").await;
+        let admin = app.user(Admin).await;
+        let d = app.user(Dietician).await;
+        let patient = app.patient(&d, json!({"provider_id": provider, "birth_date": "1980-02-03",
+                                            "provider_patient_identifier": "urn:mrn|1"})).await;
+        app.approve_link_found_as(&admin, patient, "pat1").await;
+        let item = |n: u32| connectors::fhir::mapping::Incoming::Document(connectors::fhir::mapping::IncomingDocument {
+            external_id: format!("DocumentReference/{n}"),
+            version: "1".into(),
+            doc_type: domain::DocumentType::LabReport,
+            title: format!("Panel {n}"),
+            date: "2026-11-01".into(),
+            author: None,
+            mime_type: "text/plain".into(),
+            content: format!("result {n}").into_bytes(),
+            retyped: None,
+        });
+        use server::db::php::Applied;
+        let apply = |php: &'static str, n: u32| {
+            let db = app.db.clone();
+            async move { db.apply_pulled(patient, php, "Springfield Clinic", &item(n)).await.expect("apply") }
+        };
+        // A pull stores under the record the approval named, and only that one.
+        assert_eq!(apply("pat1", 1).await, Applied::Stored);
+        assert_eq!(apply("pat2", 2).await, Applied::Unlinked);
+        // Refused while a pull is under way: what it finds next is not stored.
+        let seen = review(&app, &admin, "approved", patient, |_| true).await;
+        app.post(&format!("/api/v1/links/{patient}"), &admin,
+                 json!({"decision": "refused", "fingerprint": seen["fingerprint"]})).await.expect(200);
+        assert_eq!(apply("pat1", 3).await, Applied::Unlinked);
+        assert_eq!(document_count(&app, &d, patient).await, 1);
+    }
+
     async fn the_carepatron_client_id_is_set_by_the_integration_only(app) {
         let d = app.user(Dietician).await;
         let other = app.user(Dietician).await;
@@ -443,6 +477,35 @@ both_backends! {
         review(&app, &admin, "refused", patient, |_| true).await;
     }
 
+    async fn an_approval_without_a_record_is_sent_back_for_review_not_searched(app) {
+        let php = FhirSandbox::default();
+        let seeded = sandbox::seed::php(&php, 1, 2, 10);
+        let served = php.serve("127.0.0.1:0").await.expect("serve");
+        let provider = provider(&app, &served.base).await;
+        let admin = app.user(Admin).await;
+        let d = app.user(Dietician).await;
+        let p = &seeded[0];
+        // A link approved with no record named (as links made before approvals, or while the
+        // practice did not require them, may be).
+        let patient = app.patient(&d, json!({"name": p.name, "email": p.email, "birth_date": p.birth_date,
+            "provider_id": provider})).await;
+        review(&app, &admin, "pending", patient, |r| !r["php_match"].is_null()).await;
+        sqlx::query("UPDATE patients SET link_approval = 'approved' WHERE id = $1")
+            .bind(patient.to_string()).execute(app.db.pool()).await.expect("approve");
+        sqlx::query("DELETE FROM php_pull_state WHERE patient_id = $1")
+            .bind(patient.to_string()).execute(app.db.pool()).await.expect("forget");
+        app.post(&format!("/api/v1/patients/{patient}/sync"), &d, json!({})).await.expect(202);
+        // The pull does not search under whatever the patient is called by now: the link goes
+        // back to the admin, with what the lookup found.
+        let seen = review(&app, &admin, "pending", patient, |r| !r["php_match"].is_null()).await;
+        assert_eq!(seen["php_match"], "found");
+        assert_eq!(document_count(&app, &d, patient).await, 0);
+        app.approve_link(&admin, patient).await;
+        eventually("the pull after approval", || async {
+            (document_count(&app, &d, patient).await == 2).then_some(())
+        }).await;
+    }
+
     async fn what_a_dietician_reads_never_says_whether_someone_is_at_the_php(app) {
         let php = FhirSandbox::default();
         let seeded = sandbox::seed::php(&php, 1, 2, 8);
@@ -450,24 +513,62 @@ both_backends! {
         let provider = provider(&app, &served.base).await;
         let admin = app.user(Admin).await;
         let d = app.user(Dietician).await;
+        let (guessed, nobody) = guessing(&app, &d, provider, &seeded[0]).await;
         let p = &seeded[0];
-        // A real person's ID with the dietician's own idea of who it is (another birth date),
-        // and an ID nobody has.
-        let guessed = app.patient(&d, json!({"name": p.name, "birth_date": "1999-09-09",
-            "provider_id": provider, "provider_patient_identifier": format!("{MRN_SYSTEM}|{}", p.mrn)})).await;
-        let nobody = app.patient(&d, json!({"name": p.name, "birth_date": "1999-09-09",
-            "provider_id": provider, "provider_patient_identifier": format!("{MRN_SYSTEM}|MRN999999")})).await;
-        // The admin sees why (the PHP's record disagrees; no record) ...
+        // The admin sees why (the PHP's record disagrees; no record) and cannot approve
+        // either: an approval is of a record that agrees with the patient ...
         let seen = review(&app, &admin, "pending", guessed, |r| !r["php_match"].is_null()).await;
         assert_eq!((seen["php_match"].as_str(), seen["php_birth_date"].as_str()), (Some("differs"), Some(&p.birth_date[..])));
         let none = review(&app, &admin, "pending", nobody, |r| !r["php_match"].is_null()).await;
         assert_eq!((none["php_match"].as_str(), none["php_name"].as_str()), (Some("not found"), None));
-
-        // ... and even approved, an identifier alone pulls nothing: the dietician reads the
-        // same words for both, naming no one.
-        for patient in [guessed, nobody] {
-            app.approve_link(&admin, patient).await;
+        for r in [&seen, &none] {
+            app.post(&format!("/api/v1/links/{}", r["patient_id"].as_str().expect("id")), &admin,
+                     json!({"decision": "approved", "fingerprint": r["fingerprint"]}))
+                .await.problem(409, "link_unconfirmed");
         }
+        // ... while the dietician reads the same for both.
+        for patient in [guessed, nobody] {
+            let row = app.get(&format!("/api/v1/patients/{patient}"), &d).await.expect(200).body;
+            assert_eq!((row["link_approval"].as_str(), &row["sync_error"]), (Some("pending"), &Value::Null));
+            assert_eq!(document_count(&app, &d, patient).await, 0);
+        }
+        assert_eq!(log_details(&app, &d, guessed).await, log_details(&app, &d, nobody).await);
+    }
+}
+
+/// Two links of `d`'s made by guessing: `person`'s real ID with another birth date, and an ID
+/// nobody has.
+async fn guessing(
+    app: &TestApp,
+    d: &TestUser,
+    provider: Uuid,
+    person: &sandbox::seed::SeededPatient,
+) -> (Uuid, Uuid) {
+    let guessed = app.patient(d, json!({"name": person.name, "birth_date": "1999-09-09",
+        "provider_id": provider, "provider_patient_identifier": format!("{MRN_SYSTEM}|{}", person.mrn)})).await;
+    let nobody = app
+        .patient(
+            d,
+            json!({"name": person.name, "birth_date": "1999-09-09",
+        "provider_id": provider, "provider_patient_identifier": format!("{MRN_SYSTEM}|MRN999999")}),
+        )
+        .await;
+    (guessed, nobody)
+}
+
+both_backends! {
+    @with (|c: &mut server::config::Config| {
+        server::testing::with_jobs(c);
+        c.links = server::db::links::LinkPolicy::Trusted;
+    })
+
+    async fn without_approval_an_identifier_alone_pulls_nothing_and_reads_alike(app) {
+        let php = FhirSandbox::default();
+        let seeded = sandbox::seed::php(&php, 1, 2, 9);
+        let served = php.serve("127.0.0.1:0").await.expect("serve");
+        let provider = provider(&app, &served.base).await;
+        let d = app.user(Dietician).await;
+        let (guessed, nobody) = guessing(&app, &d, provider, &seeded[0]).await;
         let mut errors = Vec::new();
         for patient in [guessed, nobody] {
             let error = eventually("the failed pull", || async {
@@ -478,10 +579,8 @@ both_backends! {
             errors.push(error);
         }
         assert_eq!(errors[0], errors[1], "the two cases read alike");
-        assert!(!errors[0].contains(&p.birth_date) && !errors[0].contains("found"), "{}", errors[0]);
-        let logs = [log_details(&app, &d, guessed).await, log_details(&app, &d, nobody).await];
-        let anonymised: Vec<Vec<String>> = logs.iter().map(|l| l.iter().filter(|x| !x.contains("approved")).cloned().collect()).collect();
-        assert_eq!(anonymised[0], anonymised[1], "the logs read alike too");
+        assert!(!errors[0].contains(&seeded[0].birth_date) && !errors[0].contains("found"), "{}", errors[0]);
+        assert_eq!(log_details(&app, &d, guessed).await, log_details(&app, &d, nobody).await, "the logs read alike too");
     }
 }
 

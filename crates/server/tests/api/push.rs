@@ -129,6 +129,7 @@ both_backends! {
         let hillcrest = app.db.insert_provider(clinic("Hillcrest")).await.expect("provider");
         let prov = app.user_with(UserType::Provider, Some(riverside.id), None).await;
         let p = app.patient(&d, json!({"provider_id": riverside.id, "provider_patient_identifier": "MRN-7"})).await;
+        app.approve_link_found_as(&app.user(UserType::Admin).await, p, "riverside-7").await;
         let doc = app.text_document(&prov, p, "Lab letter").await;
         let r = push(&app, &prov, &[mutation("healthcare_documents", doc, "delete", 1, json!({}))]).await;
         assert_eq!(r[0]["status"], "applied", "{r:?}");
@@ -141,13 +142,19 @@ both_backends! {
         app.get(&format!("/api/v1/documents/{doc}"), &d).await.expect(404);
     }
 
-    async fn a_providers_uploads_go_with_a_patient_relinked_elsewhere(app) {
+    async fn a_providers_staff_see_a_patient_only_under_an_approved_link(app) {
         let d = app.user(UserType::Dietician).await;
         let clinic = |name: &str| server::db::providers::ProviderRow::open(name, "https://php.example.org/fhir");
         let riverside = app.db.insert_provider(clinic("Riverside")).await.expect("provider");
         let hillcrest = app.db.insert_provider(clinic("Hillcrest")).await.expect("provider");
         let prov = app.user_with(UserType::Provider, Some(riverside.id), None).await;
         let p = app.patient(&d, json!({"provider_id": riverside.id})).await;
+        // Pending, the provider's staff do not see the patient at all.
+        app.get(&format!("/api/v1/patients/{p}"), &prov).await.expect(404);
+        app.post(&format!("/api/v1/patients/{p}/documents"), &prov,
+                 json!({"type": "lab report", "date": "2026-11-01", "title": "Early", "content": "x"})).await.expect(404);
+        app.approve_link_found_as(&app.user(UserType::Admin).await, p, "riverside-8").await;
+        app.get(&format!("/api/v1/patients/{p}"), &prov).await.expect(200);
         let doc = app.text_document(&prov, p, "Lab letter").await;
         app.get(&format!("/api/v1/documents/{doc}"), &prov).await.expect(200);
         app.put(&format!("/api/v1/patients/{p}"), &d, json!({"provider_id": hillcrest.id})).await.expect(200);
@@ -172,7 +179,7 @@ both_backends! {
         let trail = app.get(&format!("/api/v1/audit?patient_id={p}&user_id={}", d.id), &admin).await.expect(200);
         let entities: Vec<&str> = trail.body["items"].as_array().expect("items").iter()
             .filter_map(|e| e["entity"].as_str()).collect();
-        assert_eq!(entities, ["patient"], "the push's answer, the one read of the record here");
+        assert_eq!(entities, ["patient", "patient"], "the push's answer and the PUT's (newest first), the reads of the record here");
     }
 }
 

@@ -115,6 +115,54 @@ async fn assert_held(r: &Replica, remote: &Remote, patient: Uuid, doc: Uuid, wor
     assert!(r.cached_body(doc).await.expect("body").is_some());
 }
 
+/// An admin decides on `patient`'s link (`from` the queue in that state), as if the lookup
+/// at the PHP had found their record (no background jobs run here).
+async fn decide(w: &World, admin: &str, patient: Uuid, from: &str, decision: &str) {
+    let row =
+        w.db.patient(domain::access::PatientScope::All, patient)
+            .await
+            .expect("read")
+            .expect("patient");
+    let record = connectors::fhir::PhpPatient {
+        id: format!("php-{}", &patient.simple().to_string()[..8]),
+        name: row.name.clone(),
+        family: Some(row.name.clone()),
+        birth_date: None,
+    };
+    if from == "pending" {
+        assert!(w
+            .db
+            .set_php_match(&row, domain::PhpMatch::Found, Some(&record))
+            .await
+            .expect("match"));
+    }
+    let (status, queue) = rest_as(
+        w,
+        admin,
+        Method::GET,
+        &format!("/links?state={from}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200, "{queue}");
+    let review = queue
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|r| r["patient_id"] == json!(patient))
+        .expect("in the queue")
+        .clone();
+    let (status, body) = rest_as(
+        w,
+        admin,
+        Method::POST,
+        &format!("/links/{patient}"),
+        json!({"decision": decision, "fingerprint": review["fingerprint"]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}
+
 async fn relinked_patient(w: World) {
     let (old, new) = (
         provider(&w, "Old clinic").await,
@@ -126,7 +174,12 @@ async fn relinked_patient(w: World) {
         .expect("writer");
     let moving = patient(&writer, "Mara", Some(old)).await;
     let staying = patient(&writer, "Stan", Some(old)).await;
+    let refused = patient(&writer, "Rhea", Some(old)).await;
     sync(&writer, &dietician).await.expect("sync writer");
+    let root = admin(&w).await;
+    for p in [moving, staying, refused] {
+        decide(&w, &root, p, "pending", "approved").await;
+    }
 
     let staff_token = {
         let links = server::auth::AccountLinks {
@@ -150,6 +203,7 @@ async fn relinked_patient(w: World) {
     sync(&laptop, &staff).await.expect("sync staff");
     let leaving = document(&laptop, moving, "Audiogram", "mild loss bilateral").await;
     let kept = document(&laptop, staying, "Spirometry", "normal flow volume").await;
+    let withdrawn = document(&laptop, refused, "Echo", "valves competent").await;
     sync(&laptop, &staff).await.expect("push staff");
     assert_held(&laptop, &staff, moving, leaving, "audiogram").await;
     assert!(laptop.cached_body(leaving).await.expect("body").is_some());
@@ -169,6 +223,15 @@ async fn relinked_patient(w: World) {
         .expect("sync staff after relink");
     assert_gone(&laptop, moving, leaving, "audiogram").await;
     assert_eq!(hits(&laptop, "bilateral").await, 0);
+    assert_held(&laptop, &staff, staying, kept, "spirometry").await;
+
+    // An approved link the admin then refuses takes the patient out of sight the same way.
+    assert_held(&laptop, &staff, refused, withdrawn, "echo").await;
+    decide(&w, &root, refused, "approved", "refused").await;
+    sync(&laptop, &staff)
+        .await
+        .expect("sync staff after the refusal");
+    assert_gone(&laptop, refused, withdrawn, "echo").await;
     assert_held(&laptop, &staff, staying, kept, "spirometry").await;
 }
 
