@@ -62,6 +62,8 @@ impl JobStatus {
 pub enum JobCause {
     /// The patient was linked to a PHP.
     Created,
+    /// An admin approved the patient's link to their PHP.
+    Approved,
     Schedule,
     /// `POST /patients/{id}/sync`
     Manual,
@@ -79,6 +81,7 @@ impl JobCause {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Created => "created",
+            Self::Approved => "approved",
             Self::Schedule => "schedule",
             Self::Manual => "manual",
             Self::Request => "request",
@@ -131,6 +134,7 @@ fn job_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<Job> {
     };
     let cause = match row.text("cause")?.as_str() {
         "created" => JobCause::Created,
+        "approved" => JobCause::Approved,
         "schedule" => JobCause::Schedule,
         "manual" => JobCause::Manual,
         "request" => JobCause::Request,

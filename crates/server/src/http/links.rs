@@ -91,7 +91,7 @@ pub async fn decide(
                     JobKind::Pull,
                     patient_id,
                     None,
-                    JobCause::Created,
+                    JobCause::Approved,
                     Some(caller.id),
                 )
                 .await?;

@@ -1267,6 +1267,7 @@ async fn external_fhir_server() {
                     .iter()
                     .find(|j| {
                         j["kind"] == "pull"
+                            && j["cause"] == "approved"
                             && matches!(j["status"].as_str(), Some("done" | "parked"))
                     })
                     .cloned()
