@@ -432,7 +432,7 @@ both_backends! {
     @with (server::testing::with_jobs)
 
     async fn a_link_is_pulled_only_once_an_admin_approves_it(app) {
-        let Clinic { seeded, provider, admin, d, .. } = &clinic(&app, 2, 7).await;
+        let Clinic { seeded, provider, admin, d, _served } = clinic(&app, 2, 7).await;
         let p = &seeded[0];
         let patient = app.patient(&d, json!({"name": p.name, "email": p.email, "birth_date": p.birth_date,
             "provider_id": provider, "provider_patient_identifier": format!("{MRN_SYSTEM}|{}", p.mrn)})).await;
@@ -496,7 +496,7 @@ both_backends! {
     }
 
     async fn an_approval_without_a_record_is_sent_back_for_review_not_searched(app) {
-        let Clinic { seeded, provider, admin, d, .. } = &clinic(&app, 1, 10).await;
+        let Clinic { seeded, provider, admin, d, _served } = clinic(&app, 1, 10).await;
         let p = &seeded[0];
         // A link approved with no record named (as links made before approvals, or while the
         // practice did not require them, may be).
@@ -520,8 +520,8 @@ both_backends! {
     }
 
     async fn what_a_dietician_reads_never_says_whether_someone_is_at_the_php(app) {
-        let Clinic { seeded, provider, admin, d, .. } = &clinic(&app, 1, 8).await;
-        let (guessed, nobody) = guessing(&app, d, *provider, &seeded[0]).await;
+        let Clinic { seeded, provider, admin, d, _served } = clinic(&app, 1, 8).await;
+        let (guessed, nobody) = guessing(&app, &d, provider, &seeded[0]).await;
         let p = &seeded[0];
         // The admin sees why (the PHP's record disagrees; no record) and cannot approve
         // either: an approval is of a record that agrees with the patient ...
@@ -571,8 +571,8 @@ both_backends! {
     })
 
     async fn without_approval_an_identifier_alone_pulls_nothing_and_reads_alike(app) {
-        let Clinic { seeded, provider, d, .. } = &clinic(&app, 1, 9).await;
-        let (guessed, nobody) = guessing(&app, d, *provider, &seeded[0]).await;
+        let Clinic { seeded, provider, d, _served, .. } = clinic(&app, 1, 9).await;
+        let (guessed, nobody) = guessing(&app, &d, provider, &seeded[0]).await;
         let mut errors = Vec::new();
         for patient in [guessed, nobody] {
             let error = eventually("the failed pull", || async {
