@@ -11,5 +11,6 @@ mod patients;
 mod permissions;
 mod php_links;
 mod push;
+mod schema;
 mod sessions;
 mod sync;
