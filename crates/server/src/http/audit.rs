@@ -12,7 +12,7 @@ use domain::UserType;
 
 /// Who read which patient's data, newest first. Admins read all of it; a dietician reads
 /// who read one of their own patients (`patient_id` required).
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/audit", operation_id = "list_audit_entries", tag = "audit", security(("bearer" = [])),
     params(AuditQuery),
     responses((status = 200, body = Page<AuditEntry>), (status = 403, body = Problem),
               (status = 404, body = Problem), (status = 503, body = Problem)))]

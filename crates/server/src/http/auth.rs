@@ -53,7 +53,7 @@ pub(crate) fn throttled(wait: std::time::Duration) -> ApiError {
 
 /// Sign in with email and password. Failed attempts slow further ones from the same address
 /// for the same account (429 with `Retry-After`), never the account as a whole.
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(post, path = "/api/v1/auth/login", operation_id = "login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, body = TokenPair),
         (status = 401, body = Problem, description = "wrong email or password"),
@@ -101,7 +101,7 @@ pub async fn login(
 /// Trade a refresh token for a new pair. Each refresh token works once: presenting one again
 /// signs out every session that descends from the same login. A sign-in lasts
 /// `RECORDS_SESSION_MAX_DAYS` at most, and ends when the account's rights or password change.
-#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+#[utoipa::path(post, path = "/api/v1/auth/refresh", operation_id = "refresh_session", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenPair), (status = 401, body = Problem), (status = 413, body = Problem)))]
 pub async fn refresh(
     State(app): State<AppState>,
@@ -149,7 +149,7 @@ pub async fn refresh(
 }
 
 /// Sign out: the refresh token and every token rotated from the same login stop working.
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
+#[utoipa::path(post, path = "/api/v1/auth/logout", operation_id = "logout", tag = "auth", request_body = RefreshRequest,
     responses((status = 204), (status = 413, body = Problem)))]
 pub async fn logout(
     State(app): State<AppState>,

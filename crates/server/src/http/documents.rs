@@ -148,7 +148,7 @@ pub(crate) async fn visible(
 }
 
 /// A patient's documents the caller may see, newest first, filtered.
-#[utoipa::path(get, path = "/api/v1/patients/{patient_id}/documents", tag = "documents",
+#[utoipa::path(get, path = "/api/v1/patients/{patient_id}/documents", operation_id = "list_patient_documents", tag = "documents",
     security(("bearer" = [])), params(("patient_id" = Uuid, Path), DocumentQuery),
     responses((status = 200, body = Page<HealthcareDocument>), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn list(
@@ -182,7 +182,7 @@ pub async fn list(
 }
 
 /// One document, with its text if it is a text document.
-#[utoipa::path(get, path = "/api/v1/documents/{id}", tag = "documents", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/documents/{id}", operation_id = "get_document", tag = "documents", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = HealthcareDocument, headers(("ETag" = String))), (status = 404, body = Problem)))]
 pub async fn get(
@@ -203,7 +203,7 @@ pub async fn get(
 /// `Content-Disposition: attachment`, so a browser saves it and never renders it as a page
 /// of this origin. Always `X-Content-Type-Options: nosniff` and `Content-Security-Policy:
 /// sandbox`.
-#[utoipa::path(get, path = "/api/v1/documents/{id}/content", tag = "documents",
+#[utoipa::path(get, path = "/api/v1/documents/{id}/content", operation_id = "get_document_content", tag = "documents",
     security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>,
                headers(("Content-Disposition" = String, description = "`attachment` for any type outside the inline-safe list"))),
@@ -341,7 +341,7 @@ async fn read_upload(
 }
 
 /// Upload a document for a patient: JSON for text, multipart (`metadata` + `file`) for files.
-#[utoipa::path(post, path = "/api/v1/patients/{patient_id}/documents", tag = "documents",
+#[utoipa::path(post, path = "/api/v1/patients/{patient_id}/documents", operation_id = "create_document", tag = "documents",
     security(("bearer" = [])), params(("patient_id" = Uuid, Path)),
     request_body(content(
         (NewTextDocument = "application/json"),
@@ -394,7 +394,7 @@ pub async fn create(
 }
 
 /// Update a document's metadata or text (its uploader only). Honours `If-Match`.
-#[utoipa::path(put, path = "/api/v1/documents/{id}", tag = "documents", security(("bearer" = [])),
+#[utoipa::path(put, path = "/api/v1/documents/{id}", operation_id = "update_document", tag = "documents", security(("bearer" = [])),
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag of the version this edit is based on")),
     request_body = DocumentUpdate,
     responses((status = 200, body = HealthcareDocument), (status = 403, body = Problem),
@@ -423,7 +423,7 @@ pub async fn update(
 }
 
 /// Delete a document (its uploader, or an admin), with its shares.
-#[utoipa::path(delete, path = "/api/v1/documents/{id}", tag = "documents", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/documents/{id}", operation_id = "delete_document", tag = "documents", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn delete(
@@ -441,7 +441,7 @@ pub async fn delete(
 }
 
 /// Share a document with a practitioner. 201 for a new share, 200 if it was shared already.
-#[utoipa::path(post, path = "/api/v1/documents/{id}/share", tag = "documents", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/documents/{id}/share", operation_id = "share_document", tag = "documents", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = ShareRequest,
     responses((status = 201, body = DocumentShare), (status = 200, body = DocumentShare),
               (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
@@ -485,7 +485,7 @@ pub async fn share(
 }
 
 /// Revoke a share: the practitioner loses access at once.
-#[utoipa::path(delete, path = "/api/v1/documents/{id}/shares/{share_id}", tag = "documents",
+#[utoipa::path(delete, path = "/api/v1/documents/{id}/shares/{share_id}", operation_id = "revoke_share", tag = "documents",
     security(("bearer" = [])), params(("id" = Uuid, Path), ("share_id" = Uuid, Path)),
     responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn revoke_share(
@@ -503,7 +503,7 @@ pub async fn revoke_share(
 }
 
 /// The live shares of a patient's documents; a practitioner sees the ones made to them.
-#[utoipa::path(get, path = "/api/v1/patients/{patient_id}/shared-documents", tag = "documents",
+#[utoipa::path(get, path = "/api/v1/patients/{patient_id}/shared-documents", operation_id = "list_shared_documents", tag = "documents",
     security(("bearer" = [])), params(("patient_id" = Uuid, Path)),
     responses((status = 200, body = Vec<SharedDocument>), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn shared_documents(

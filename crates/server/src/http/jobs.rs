@@ -17,6 +17,7 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct JobQuery {
     /// Only jobs in this state (`queued`, `running`, `done`, `parked`).
@@ -42,7 +43,7 @@ fn conflict(detail: &str) -> ApiError {
 }
 
 /// A job and its progress.
-#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", operation_id = "get_job", tag = "jobs", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = Job), (status = 404, body = Problem)))]
 pub async fn get(
@@ -64,7 +65,7 @@ pub async fn get(
 }
 
 /// Jobs, newest first (admins).
-#[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/jobs", operation_id = "list_jobs", tag = "jobs", security(("bearer" = [])),
     params(JobQuery),
     responses((status = 200, body = Vec<Job>), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn list(
@@ -94,7 +95,7 @@ pub async fn list(
 }
 
 /// Re-runs a parked job from its first attempt (admins).
-#[utoipa::path(post, path = "/api/v1/jobs/{id}/replay", tag = "jobs", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/replay", operation_id = "replay_job", tag = "jobs", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 202, body = Job), (status = 403, body = Problem), (status = 404, body = Problem),
               (status = 409, body = Problem, description = "not parked, or the patient has a job of its kind waiting already")))]

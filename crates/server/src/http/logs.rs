@@ -15,7 +15,7 @@ use domain::UserType;
 use uuid::Uuid;
 
 /// A patient's synchronization log, newest first, filtered.
-#[utoipa::path(get, path = "/api/v1/patients/{patient_id}/logs", tag = "logs",
+#[utoipa::path(get, path = "/api/v1/patients/{patient_id}/logs", operation_id = "list_patient_logs", tag = "logs",
     security(("bearer" = [])), params(("patient_id" = Uuid, Path), LogQuery),
     responses((status = 200, body = Page<SyncLogEntry>), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn list(
@@ -42,7 +42,7 @@ pub async fn list(
 }
 
 /// One log entry: admins see all, dieticians those of their own patients.
-#[utoipa::path(get, path = "/api/v1/logs/{id}", tag = "logs", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/logs/{id}", operation_id = "get_log_entry", tag = "logs", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = SyncLogEntry), (status = 404, body = Problem)))]
 pub async fn get(
@@ -66,7 +66,7 @@ pub async fn get(
 /// Pull the patient's documents from their PHP now: 202 with the job (also at `Location`),
 /// whose `progress` counts what was found and stored. A pull already waiting or running is
 /// joined rather than doubled.
-#[utoipa::path(post, path = "/api/v1/patients/{patient_id}/sync", tag = "logs",
+#[utoipa::path(post, path = "/api/v1/patients/{patient_id}/sync", operation_id = "sync_patient", tag = "logs",
     security(("bearer" = [])), params(("patient_id" = Uuid, Path)),
     responses((status = 202, body = Job), (status = 403, body = Problem), (status = 404, body = Problem),
               (status = 422, body = Problem, description = "the patient is not linked to a healthcare provider")))]
@@ -106,7 +106,7 @@ fn not_linked() -> ApiError {
 /// Ask the patient's PHP for documents (202). A job sends it as a FHIR Task (or a
 /// CommunicationRequest) and follows it; the request's log entry shows where it is, and the
 /// documents it brings are pulled when the PHP completes it.
-#[utoipa::path(post, path = "/api/v1/patients/{patient_id}/request-documents", tag = "logs",
+#[utoipa::path(post, path = "/api/v1/patients/{patient_id}/request-documents", operation_id = "request_documents", tag = "logs",
     security(("bearer" = [])), params(("patient_id" = Uuid, Path)), request_body = NewDocumentRequest,
     responses((status = 202, body = DocumentRequest), (status = 403, body = Problem),
               (status = 404, body = Problem),

@@ -82,7 +82,7 @@ async fn duplicate(app: &AppState, owner: Uuid, email: &str, e: DbError) -> ApiE
 }
 
 /// Patients the caller may see, by name; `q` matches part of the name or email.
-#[utoipa::path(get, path = "/api/v1/patients", tag = "patients", params(PatientQuery),
+#[utoipa::path(get, path = "/api/v1/patients", operation_id = "list_patients", tag = "patients", params(PatientQuery),
     security(("bearer" = [])),
     responses((status = 200, body = Page<Patient>), (status = 400, body = Problem), (status = 401, body = Problem)))]
 pub async fn list(
@@ -109,7 +109,7 @@ pub async fn list(
     Ok(Json(Page { items, next_cursor }))
 }
 
-#[utoipa::path(get, path = "/api/v1/patients/{id}", tag = "patients", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/patients/{id}", operation_id = "get_patient", tag = "patients", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = Patient, headers(("ETag" = String))), (status = 404, body = Problem)))]
 pub async fn get(
@@ -126,7 +126,7 @@ pub async fn get(
 
 /// Create a patient owned by the calling dietician. An email one of their patients already
 /// has is a 409 carrying `existing_id`.
-#[utoipa::path(post, path = "/api/v1/patients", tag = "patients", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/patients", operation_id = "create_patient", tag = "patients", security(("bearer" = [])),
     request_body = NewPatient,
     responses((status = 201, body = Patient), (status = 403, body = Problem),
               (status = 409, body = Problem, description = "duplicate_patient, with existing_id"),
@@ -165,7 +165,7 @@ pub async fn create(
 
 /// Update a patient (their dietician only); absent fields are kept, `null` clears.
 /// Honours `If-Match`.
-#[utoipa::path(put, path = "/api/v1/patients/{id}", tag = "patients", security(("bearer" = [])),
+#[utoipa::path(put, path = "/api/v1/patients/{id}", operation_id = "update_patient", tag = "patients", security(("bearer" = [])),
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag of the version this edit is based on")),
     request_body = PatientUpdate,
     responses((status = 200, body = Patient), (status = 403, body = Problem), (status = 404, body = Problem),
@@ -225,7 +225,7 @@ pub(crate) async fn pull_after_relink(
 }
 
 /// Delete a patient (their dietician only), with their documents and shares.
-#[utoipa::path(delete, path = "/api/v1/patients/{id}", tag = "patients", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/patients/{id}", operation_id = "delete_patient", tag = "patients", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn delete(

@@ -134,7 +134,7 @@ fn provider_row(app: &AppState, new: NewProvider) -> ApiResult<ProviderRow> {
     Ok(row)
 }
 
-#[utoipa::path(get, path = "/api/v1/providers", tag = "providers", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/providers", operation_id = "list_providers", tag = "providers", security(("bearer" = [])),
     responses((status = 200, body = Vec<Provider>), (status = 403, body = Problem)))]
 pub async fn list(
     State(app): State<AppState>,
@@ -144,7 +144,7 @@ pub async fn list(
     Ok(Json(app.db.list_providers().await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/providers", tag = "providers", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/providers", operation_id = "create_provider", tag = "providers", security(("bearer" = [])),
     request_body = NewProvider,
     responses((status = 201, body = Provider), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
@@ -158,7 +158,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(provider)))
 }
 
-#[utoipa::path(get, path = "/api/v1/providers/{provider_id}", tag = "providers", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/providers/{provider_id}", operation_id = "get_provider", tag = "providers", security(("bearer" = [])),
     params(("provider_id" = Uuid, Path)),
     responses((status = 200, body = Provider), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn get(
@@ -177,7 +177,7 @@ pub async fn get(
 
 /// Replaces the provider's settings (a new key, when a SMART key is not given, is generated
 /// again: register the new public key at the PHP).
-#[utoipa::path(put, path = "/api/v1/providers/{provider_id}", tag = "providers", security(("bearer" = [])),
+#[utoipa::path(put, path = "/api/v1/providers/{provider_id}", operation_id = "replace_provider", tag = "providers", security(("bearer" = [])),
     params(("provider_id" = Uuid, Path)), request_body = NewProvider,
     responses((status = 200, body = Provider), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn replace(
@@ -198,7 +198,7 @@ pub async fn replace(
 
 /// Removes a provider (and its stored credential). One that patients or provider staff still
 /// link to answers 409: link them elsewhere first.
-#[utoipa::path(delete, path = "/api/v1/providers/{provider_id}", tag = "providers", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/providers/{provider_id}", operation_id = "delete_provider", tag = "providers", security(("bearer" = [])),
     params(("provider_id" = Uuid, Path)),
     responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem),
               (status = 409, body = Problem, description = "patients or users still link to it")))]
@@ -222,7 +222,7 @@ pub async fn delete(
 
 /// The provider's public signing key as a JWK Set: what the PHP registers (or fetches as the
 /// client's `jwks_url`). Public by design: no token needed.
-#[utoipa::path(get, path = "/api/v1/providers/{provider_id}/jwks.json", tag = "providers",
+#[utoipa::path(get, path = "/api/v1/providers/{provider_id}/jwks.json", operation_id = "get_provider_jwks", tag = "providers",
     params(("provider_id" = Uuid, Path)),
     responses((status = 200, body = Object), (status = 404, body = Problem)))]
 pub async fn jwks(

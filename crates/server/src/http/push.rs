@@ -42,7 +42,7 @@ use uuid::Uuid;
 const MAX_MUTATIONS: usize = 1_000;
 
 /// Apply queued offline edits, in order, each exactly once.
-#[utoipa::path(post, path = "/api/v1/sync/push", tag = "sync", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/sync/push", operation_id = "push_changes", tag = "sync", security(("bearer" = [])),
     request_body = PushRequest,
     responses((status = 200, body = PushResponse), (status = 401, body = Problem), (status = 422, body = Problem)))]
 pub async fn push(

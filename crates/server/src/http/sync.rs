@@ -17,7 +17,7 @@ const MAX_LIMIT: u32 = 5_000;
 /// latest version per row, tombstones (`delete`) and rows that left the caller's scope
 /// (`remove`). Keep calling with `next_cursor` while `has_more`; afterwards, the same call
 /// later returns what changed since.
-#[utoipa::path(get, path = "/api/v1/sync/changes", tag = "sync", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/sync/changes", operation_id = "get_changes", tag = "sync", security(("bearer" = [])),
     params(ChangesQuery),
     responses((status = 200, body = ChangesPage), (status = 400, body = Problem), (status = 401, body = Problem),
               (status = 410, body = Problem, description = "cursor older than tombstone retention, or issued before the caller's scope changed: re-sync from scratch")))]

@@ -117,7 +117,7 @@ async fn visible(app: &AppState, caller: &Caller, id: Uuid) -> ApiResult<(User, 
 }
 
 /// List users (admins only).
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(PageQuery),
+#[utoipa::path(get, path = "/api/v1/users", operation_id = "list_users", tag = "users", params(PageQuery),
     security(("bearer" = [])),
     responses((status = 200, body = Page<User>), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn list(
@@ -132,7 +132,7 @@ pub async fn list(
 }
 
 /// The signed-in user.
-#[utoipa::path(get, path = "/api/v1/users/me", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/users/me", operation_id = "get_me", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = User), (status = 401, body = Problem)))]
 pub async fn me(State(app): State<AppState>, AuthUser(caller): AuthUser) -> ApiResult<Response> {
     let user = app
@@ -145,7 +145,7 @@ pub async fn me(State(app): State<AppState>, AuthUser(caller): AuthUser) -> ApiR
 }
 
 /// One user: the full record for admins and oneself, name and type for colleagues.
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/users/{id}", operation_id = "get_user", tag = "users", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = UserView), (status = 404, body = Problem)))]
 pub async fn get(
@@ -166,7 +166,7 @@ pub async fn get(
 
 /// Create a user. Admins create any type; dieticians create accounts for their own patients.
 /// `carepatron_id` is the Carepatron integration's to set: sent, it is refused (422).
-#[utoipa::path(post, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/users", operation_id = "create_user", tag = "users", security(("bearer" = [])),
     request_body = NewUser,
     responses((status = 201, body = User), (status = 403, body = Problem),
               (status = 409, body = Problem, description = "email taken"), (status = 413, body = Problem),
@@ -219,7 +219,7 @@ pub async fn create(
 /// password ends the account's sessions: every access and refresh token is refused from the
 /// next request on, except that one's own password change keeps the sign-in it was made from
 /// (its next refresh issues tokens for the new session). Honours `If-Match`.
-#[utoipa::path(put, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(put, path = "/api/v1/users/{id}", operation_id = "update_user", tag = "users", security(("bearer" = [])),
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag of the version this edit is based on")),
     request_body = UserUpdate,
     responses((status = 200, body = User), (status = 403, body = Problem), (status = 404, body = Problem),
@@ -309,7 +309,7 @@ pub async fn update(
 }
 
 /// Delete a user (admins only; never the last admin). Their sessions end.
-#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/users/{id}", operation_id = "delete_user", tag = "users", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem),
               (status = 409, body = Problem, description = "the last admin")))]
