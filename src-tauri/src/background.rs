@@ -152,9 +152,7 @@ async fn sync_once(app: &AppHandle, manual: bool) {
             if summary.pulled > 0 {
                 desk.sync.prefetch_due.store(true, Ordering::Relaxed);
             }
-            let _ = replica
-                .set_state("last_sync", &chrono::Utc::now().to_rfc3339())
-                .await;
+            let _ = replica.record_sync().await;
             notify::sync_finished(summary.new_documents, summary.conflicts, summary.rejected);
             Progress::Finished {
                 pushed: summary.pushed,

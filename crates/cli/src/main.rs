@@ -363,7 +363,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 Err(e) => return Err(e.into()),
             };
-            replica.set_state("last_sync", &chrono_now()).await?;
+            replica.record_sync().await?;
             if json {
                 println!(
                     "{}",
@@ -587,8 +587,4 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         },
     }
     Ok(())
-}
-
-fn chrono_now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }

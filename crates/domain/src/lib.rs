@@ -6,6 +6,7 @@
 //! - [`check`]: a JSON object checked against one of those types, the refusal naming the field.
 //! - [`access`]: who may see and do what (DESIGN.md's table), as pure functions over facts.
 //! - [`dto`]: the JSON shapes of `/api/v1`, shared by the server and its clients.
+//! - [`time`]: the one stored timestamp format.
 //!
 //! Nothing here does I/O: the server turns [`access`] scopes into SQL, clients reuse the DTOs.
 
@@ -14,6 +15,7 @@ pub mod check;
 pub mod dto;
 pub mod kinds;
 pub mod text;
+pub mod time;
 
 pub use access::{Caller, Denied};
 pub use kinds::{

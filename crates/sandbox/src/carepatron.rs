@@ -58,6 +58,8 @@ struct Inner {
 #[derive(Clone)]
 pub struct CarepatronSandbox(Arc<Inner>);
 
+/// Now, as Carepatron writes its timestamps (milliseconds): the stand-in's wire format, not a
+/// stored one.
 fn now() -> String {
     Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

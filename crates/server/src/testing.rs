@@ -264,7 +264,7 @@ pub async fn seed_bulk(db: &Db, owner: Uuid, patients: usize, documents: usize) 
     use Arg::{Int, Text};
     const BATCH: usize = 500;
     let text = "Patient reports improved energy; fibre intake up. ".repeat(40);
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let now = domain::time::now();
     let ids: Vec<String> = (0..patients).map(|_| Uuid::now_v7().to_string()).collect();
     let mut tx = db.writer().begin().await.expect("begin");
     for (b, batch) in ids.chunks(BATCH).enumerate() {

@@ -19,6 +19,7 @@ pub mod engine;
 pub mod online;
 pub mod replica;
 pub mod session;
+mod stored;
 pub mod views;
 
 pub use engine::{

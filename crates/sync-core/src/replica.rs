@@ -13,9 +13,8 @@ use uuid::Uuid;
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/replica");
 
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
+use crate::stored::{Id, Table};
+use domain::time::now;
 
 /// An edit made here that the server could not take as it was, kept until a person decides.
 #[derive(Debug, Clone, PartialEq)]
@@ -224,6 +223,12 @@ impl Replica {
         )
     }
 
+    /// Records that a sync just finished (`last_sync`, which the app and `records status`
+    /// show), in the stored timestamp format.
+    pub async fn record_sync(&self) -> Result<()> {
+        self.set_state("last_sync", &now()).await
+    }
+
     pub async fn set_state(&self, key: &str, value: &str) -> Result<()> {
         sqlx::query("INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
             .bind(key)
@@ -289,17 +294,16 @@ impl Replica {
     /// refused creation is a draft the platform never had: dismissing it discards the row here.
     pub async fn dismiss_refusal(&self, mutation_id: &str) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let open: Option<(String, String, String)> = sqlx::query_as(
+        let open: Option<(Table, Id, String)> = sqlx::query_as(
             "SELECT table_name, row_id, op FROM rejected WHERE mutation_id = ? AND settled_at IS NULL",
         )
         .bind(mutation_id)
         .fetch_optional(&mut *tx)
         .await?;
-        let (table, row_id, op) = open.ok_or(SyncError::NotFound("refused change"))?;
+        let (Table(table), Id(row_id), op) = open.ok_or(SyncError::NotFound("refused change"))?;
         settle_refusal(&mut tx, mutation_id).await?;
         if op == "insert" {
-            let table = SyncTable::from_str(&table).map_err(|_| SyncError::NotFound("table"))?;
-            drop_draft(&mut tx, table, uuid_of(&row_id)?).await?;
+            drop_draft(&mut tx, table, row_id).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -444,8 +448,8 @@ impl Replica {
         #[derive(sqlx::FromRow)]
         struct Row {
             id: i64,
-            table_name: String,
-            row_id: String,
+            table_name: Table,
+            row_id: Id,
             kind: String,
             field: String,
             server_value: String,
@@ -462,14 +466,8 @@ impl Replica {
             .map(|r| {
                 Ok(ConflictRecord {
                     id: r.id,
-                    table: r
-                        .table_name
-                        .parse()
-                        .map_err(|_| SyncError::NotFound("conflict table"))?,
-                    row_id: r
-                        .row_id
-                        .parse()
-                        .map_err(|_| SyncError::NotFound("conflict row"))?,
+                    table: r.table_name.0,
+                    row_id: r.row_id.0,
                     kind: serde_json::from_value(Value::String(r.kind))?,
                     field: r.field,
                     server_value: serde_json::from_str(&r.server_value)?,
@@ -555,9 +553,9 @@ impl Replica {
         #[derive(sqlx::FromRow)]
         struct Entry {
             seq: i64,
-            mutation_id: String,
-            table_name: String,
-            row_id: String,
+            mutation_id: Id,
+            table_name: Table,
+            row_id: Id,
             op: String,
             base_version: i64,
             fields: String,
@@ -582,18 +580,9 @@ impl Replica {
                 Ok(Pending {
                     seq: e.seq,
                     sent_before: e.sent,
-                    mutation_id: e
-                        .mutation_id
-                        .parse()
-                        .map_err(|_| SyncError::NotFound("outbox id"))?,
-                    table: e
-                        .table_name
-                        .parse()
-                        .map_err(|_| SyncError::NotFound("outbox table"))?,
-                    row_id: e
-                        .row_id
-                        .parse()
-                        .map_err(|_| SyncError::NotFound("outbox row"))?,
+                    mutation_id: e.mutation_id.0,
+                    table: e.table_name.0,
+                    row_id: e.row_id.0,
                     op: serde_json::from_value(Value::String(e.op))?,
                     base_version: e.base_version,
                     fields: serde_json::from_str(&e.fields)?,

@@ -7,8 +7,74 @@ use super::logs::{insert_log, NewLogEntry};
 use super::{now, patients, Bind, Db, DbResult, RowExt, Sql};
 use connectors::carepatron::PatientView;
 use domain::dto::{Patient, SyncTable};
+use chrono::{DateTime, Utc};
 use domain::kinds::ShareDelivery;
 use uuid::Uuid;
+
+/// Where a row stands with Carepatron (`carepatron_synced` of patients, documents and shares),
+/// converted to and from its stored text here only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mark {
+    /// As recorded: the client or share is there, with the id the row holds.
+    Done,
+    /// A document as last pushed: fingerprints of its metadata and of its content, so a
+    /// change of either sends only that part.
+    Pushed { meta: String, content: String },
+    /// A create is under way or went unanswered, the last moment it could have landed being
+    /// `since`: look for it before creating again.
+    Creating { since: DateTime<Utc> },
+    /// The client changed in Carepatron since the platform last read it (the poll saw it).
+    Stale,
+    /// The client was archived there (the patient was deleted here).
+    Archived,
+    /// Deleted there (a document or a share).
+    Deleted,
+}
+
+impl Mark {
+    /// The stored text: `done`, `stale`, `archived`, `deleted`, `creating <RFC 3339>`, or
+    /// `<meta>:<content>`.
+    fn to_stored(&self) -> String {
+        match self {
+            Self::Done => "done".into(),
+            Self::Stale => "stale".into(),
+            Self::Archived => "archived".into(),
+            Self::Deleted => "deleted".into(),
+            Self::Creating { since } => format!("creating {}", domain::time::stamp(*since)),
+            Self::Pushed { meta, content } => format!("{meta}:{content}"),
+        }
+    }
+
+    fn from_stored(s: &str) -> Self {
+        match s {
+            "done" => Self::Done,
+            "stale" => Self::Stale,
+            "archived" => Self::Archived,
+            "deleted" => Self::Deleted,
+            _ => match s.strip_prefix("creating") {
+                Some(at) => Self::Creating {
+                    // A time that cannot be read is taken as long past: its lag is over.
+                    since: DateTime::parse_from_rfc3339(at.trim())
+                        .map_or(DateTime::<Utc>::MIN_UTC, |t| t.to_utc()),
+                },
+                None => {
+                    let (meta, content) = s.split_once(':').unwrap_or((s, ""));
+                    Self::Pushed {
+                        meta: meta.to_owned(),
+                        content: content.to_owned(),
+                    }
+                }
+            },
+        }
+    }
+
+    fn read(row: &sqlx::any::AnyRow) -> anyhow::Result<Option<Self>> {
+        Ok(row
+            .opt_text("carepatron_synced")?
+            .as_deref()
+            .map(Self::from_stored))
+    }
+}
 
 /// A patient (deleted ones too) with its Carepatron state.
 #[derive(Debug, Clone)]
@@ -17,8 +83,7 @@ pub struct PatientState {
     pub deleted: bool,
     /// The fields as both sides last agreed.
     pub snapshot: Option<PatientView>,
-    /// `creating` while a create's outcome is unknown; `archived` once archived there.
-    pub synced: Option<String>,
+    pub synced: Option<Mark>,
 }
 
 /// A document of the patient, with what Carepatron has of it.
@@ -33,7 +98,7 @@ pub struct DocumentState {
     pub source: String,
     pub content_hash: String,
     pub remote_id: Option<String>,
-    pub synced: Option<String>,
+    pub synced: Option<Mark>,
     pub deleted: bool,
 }
 
@@ -46,7 +111,7 @@ pub struct ShareState {
     pub practitioner_email: String,
     pub practitioner_member_id: Option<String>,
     pub remote_id: Option<String>,
-    pub synced: Option<String>,
+    pub synced: Option<Mark>,
     pub deleted: bool,
 }
 
@@ -70,7 +135,7 @@ impl Db {
                 .map(|s| serde_json::from_str(&s))
                 .transpose()
                 .map_err(anyhow::Error::from)?,
-            synced: row.opt_text("carepatron_synced")?,
+            synced: Mark::read(&row)?,
         }))
     }
 
@@ -79,7 +144,7 @@ impl Db {
         &self,
         patient_id: Uuid,
         client_id: Option<&str>,
-        synced: &str,
+        synced: &Mark,
         snapshot: Option<&PatientView>,
     ) -> DbResult<()> {
         let snapshot = snapshot.map(|s| serde_json::to_string(s).expect("a view serialises"));
@@ -88,7 +153,7 @@ impl Db {
              carepatron_synced = $2, carepatron_snapshot = COALESCE($3, carepatron_snapshot) WHERE id = $4",
         )
         .bind(client_id)
-        .bind(synced)
+        .bind(synced.to_stored())
         .bind(snapshot)
         .bind(patient_id.to_string())
         .execute(self.writer())
@@ -160,7 +225,7 @@ impl Db {
                     source: r.text("source")?,
                     content_hash: r.text("content_hash")?,
                     remote_id: r.opt_text("carepatron_document_id")?,
-                    synced: r.opt_text("carepatron_synced")?,
+                    synced: Mark::read(r)?,
                     deleted: r.opt_text("deleted_at")?.is_some(),
                 })
             })
@@ -187,14 +252,14 @@ impl Db {
         &self,
         id: Uuid,
         remote_id: Option<&str>,
-        synced: &str,
+        synced: &Mark,
     ) -> DbResult<()> {
         sqlx::query(
             "UPDATE healthcare_documents SET carepatron_document_id = COALESCE($1, carepatron_document_id), \
              carepatron_synced = $2 WHERE id = $3",
         )
         .bind(remote_id)
-        .bind(synced)
+        .bind(synced.to_stored())
         .bind(id.to_string())
         .execute(self.writer())
         .await?;
@@ -224,7 +289,7 @@ impl Db {
                     practitioner_email: r.text("email")?,
                     practitioner_member_id: r.opt_text("carepatron_id")?,
                     remote_id: r.opt_text("carepatron_share_id")?,
-                    synced: r.opt_text("carepatron_synced")?,
+                    synced: Mark::read(r)?,
                     deleted: r.opt_text("deleted_at")?.is_some(),
                 })
             })
@@ -235,14 +300,14 @@ impl Db {
         &self,
         id: Uuid,
         remote_id: Option<&str>,
-        synced: &str,
+        synced: &Mark,
     ) -> DbResult<()> {
         sqlx::query(
             "UPDATE document_shares SET carepatron_share_id = COALESCE($1, carepatron_share_id), \
              carepatron_synced = $2 WHERE id = $3",
         )
         .bind(remote_id)
-        .bind(synced)
+        .bind(synced.to_stored())
         .bind(id.to_string())
         .execute(self.writer())
         .await?;
@@ -393,5 +458,41 @@ impl Db {
             .transpose()
             .map_err(anyhow::Error::from)?;
         Ok(Some((row.text("carepatron_patient_id")?, snapshot)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_mark_reads_back_as_written() {
+        let since = DateTime::parse_from_rfc3339("2026-11-30T10:15:02.123Z")
+            .expect("time")
+            .to_utc();
+        for mark in [
+            Mark::Done,
+            Mark::Stale,
+            Mark::Archived,
+            Mark::Deleted,
+            Mark::Creating { since },
+            Mark::Pushed {
+                meta: "9f2c0e11aa03b4d5".into(),
+                content: "e3b0c44298fc1c14".into(),
+            },
+        ] {
+            assert_eq!(Mark::from_stored(&mark.to_stored()), mark);
+        }
+        // Marks written before the type existed (milliseconds, or a time that is not one).
+        assert_eq!(
+            Mark::from_stored("creating 2026-11-30T10:15:02.123Z"),
+            Mark::Creating { since }
+        );
+        assert_eq!(
+            Mark::from_stored("creating soon"),
+            Mark::Creating {
+                since: DateTime::<Utc>::MIN_UTC
+            }
+        );
     }
 }

@@ -31,7 +31,7 @@ pub use tokens::RefreshOutcome;
 pub use users::{NewUserRow, StoredUser};
 
 use anyhow::Context as _;
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AnyPool, Executor as _};
@@ -220,16 +220,7 @@ fn sibling_sqlite_url(url: &str, name: &str) -> String {
 
 // ---------- values as stored ----------
 
-/// Now, in the stored timestamp format.
-pub fn now() -> String {
-    stamp(Utc::now())
-}
-
-/// A timestamp in the stored format: fixed-width RFC 3339 with microseconds, so text order is
-/// time order.
-pub fn stamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
+pub use domain::time::{now, stamp};
 
 pub(crate) fn parse_time(s: &str) -> anyhow::Result<DateTime<Utc>> {
     Ok(DateTime::parse_from_rfc3339(s)

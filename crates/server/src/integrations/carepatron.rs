@@ -17,7 +17,7 @@
 
 use super::{Done, JobError, Progress};
 use crate::app::AppState;
-use crate::db::carepatron::DocumentState;
+use crate::db::carepatron::{DocumentState, Mark};
 use crate::db::jobs::{Job, JobCause, JobKind};
 use crate::db::{DbError, FeedCursor, NewLogEntry};
 use connectors::carepatron::{
@@ -66,14 +66,17 @@ fn meta_of(d: &DocumentState) -> DocumentMeta {
 }
 
 /// `<metadata hash>:<content hash>`: what was pushed, so a change to either is seen.
-fn fingerprint(d: &DocumentState) -> String {
+fn fingerprint(d: &DocumentState) -> Mark {
     let meta = serde_json::to_vec(&meta_of(d)).expect("metadata serialises");
     let hash: String = sha2::Sha256::digest(meta)
         .iter()
         .take(8)
         .map(|b| format!("{b:02x}"))
         .collect();
-    format!("{hash}:{}", d.content_hash)
+    Mark::Pushed {
+        meta: hash,
+        content: d.content_hash.clone(),
+    }
 }
 
 /// One reconcile of a patient with Carepatron.
@@ -102,9 +105,9 @@ pub(super) async fn reconcile(
     let pid = state.patient.id;
     if state.deleted {
         if let Some(client) = &state.patient.carepatron_patient_id {
-            if state.synced.as_deref() != Some("archived") {
+            if state.synced != Some(Mark::Archived) {
                 cp.archive_client(client).await?;
-                db.set_client(pid, None, "archived", None).await?;
+                db.set_client(pid, None, &Mark::Archived, None).await?;
                 return Ok(Done::Finished(
                     "The patient was deleted; their Carepatron client is archived.".into(),
                 ));
@@ -119,15 +122,12 @@ pub(super) async fn reconcile(
     let ours = view_of(&state.patient);
     let external = pid.to_string();
     let mut notes = Vec::new();
-    let client_id = match (
-        &state.patient.carepatron_patient_id,
-        state.synced.as_deref(),
-    ) {
+    let client_id = match (&state.patient.carepatron_patient_id, state.synced.as_ref()) {
         (Some(id), _) => {
             let agreed = state.snapshot.clone().unwrap_or_else(|| ours.clone());
             // Carepatron's side is read when ours changed, when the poll saw theirs change
             // (`stale`), or when a person asked.
-            let stale = state.synced.as_deref() == Some("stale");
+            let stale = state.synced == Some(Mark::Stale);
             if ours != agreed || stale || matches!(job.cause, JobCause::Manual | JobCause::Replay) {
                 match cp.client(id).await? {
                     Some(client) => {
@@ -164,9 +164,9 @@ pub(super) async fn reconcile(
                         );
                         let fields = client_fields(&ours, &external);
                         let mark =
-                            |m: String| async move { db.set_client(pid, None, &m, None).await };
+                            |m: Mark| async move { db.set_client(pid, None, &m, None).await };
                         let created = create(mark, cp.create_client(&fields)).await?;
-                        db.set_client(pid, Some(&created.id), "done", Some(&ours))
+                        db.set_client(pid, Some(&created.id), &Mark::Done, Some(&ours))
                             .await?;
                         progress.add("pushed", 1);
                     }
@@ -184,13 +184,13 @@ pub(super) async fn reconcile(
                 Some(client) => client,
                 None => {
                     let fields = client_fields(&ours, &external);
-                    let mark = |m: String| async move { db.set_client(pid, None, &m, None).await };
+                    let mark = |m: Mark| async move { db.set_client(pid, None, &m, None).await };
                     let created = create(mark, cp.create_client(&fields)).await?;
                     progress.add("pushed", 1);
                     created
                 }
             };
-            db.set_client(pid, Some(&client.id), "done", Some(&ours))
+            db.set_client(pid, Some(&client.id), &Mark::Done, Some(&ours))
                 .await?;
             client.id
         }
@@ -202,14 +202,14 @@ pub(super) async fn reconcile(
         if doc.deleted {
             if let Some(remote) = &doc.remote_id {
                 cp.delete_document(remote).await?;
-                db.set_document_remote(doc.id, None, "deleted").await?;
+                db.set_document_remote(doc.id, None, &Mark::Deleted).await?;
                 progress.add("deleted", 1);
             }
             continue;
         }
         let print = fingerprint(&doc);
         let meta = meta_of(&doc);
-        let remote = match (&doc.remote_id, doc.synced.as_deref()) {
+        let remote = match (&doc.remote_id, doc.synced.as_ref()) {
             (Some(remote), _) => Some((remote.clone(), doc.synced.clone())),
             (None, synced) => {
                 let external = doc.id.to_string();
@@ -227,18 +227,24 @@ pub(super) async fn reconcile(
             None => {
                 let bytes = db.document_bytes(doc.id).await?;
                 let mark =
-                    |m: String| async move { db.set_document_remote(doc.id, None, &m).await };
+                    |m: Mark| async move { db.set_document_remote(doc.id, None, &m).await };
                 let created = create(mark, cp.upload_document(&client_id, &meta, bytes)).await?;
                 db.set_document_remote(doc.id, Some(&created.id), &print)
                     .await?;
                 progress.add("pushed", 1);
             }
-            Some((remote, pushed)) if pushed.as_deref() != Some(print.as_str()) => {
-                let (old_meta, old_content) = pushed
-                    .as_deref()
-                    .and_then(|p| p.split_once(':'))
-                    .unwrap_or(("", ""));
-                let (new_meta, new_content) = print.split_once(':').unwrap_or(("", ""));
+            Some((remote, pushed)) if pushed.as_ref() != Some(&print) => {
+                let (old_meta, old_content) = match &pushed {
+                    Some(Mark::Pushed { meta, content }) => (meta.as_str(), content.as_str()),
+                    _ => ("", ""),
+                };
+                let Mark::Pushed {
+                    meta: new_meta,
+                    content: new_content,
+                } = &print
+                else {
+                    unreachable!("a fingerprint is a pushed mark")
+                };
                 if old_meta != new_meta {
                     cp.replace_document_meta(&remote, &meta).await?;
                 }
@@ -273,7 +279,7 @@ pub(super) async fn reconcile(
         if share.deleted {
             if let Some(remote) = &share.remote_id {
                 cp.unshare(&remote_doc, remote).await?;
-                db.set_share_remote(share.id, None, "deleted").await?;
+                db.set_share_remote(share.id, None, &Mark::Deleted).await?;
                 progress.add("unshared", 1);
             }
             continue;
@@ -303,12 +309,12 @@ pub(super) async fn reconcile(
                 let shares = cp.shares(&remote_doc).await?;
                 Ok::<_, JobError>(shares.into_iter().find(|s| s.team_member_id == member))
             };
-            let found = earlier(share.synced.as_deref(), lag, "share", find).await?;
+            let found = earlier(share.synced.as_ref(), lag, "share", find).await?;
             let remote = match found {
                 Some(s) => s.id,
                 None => {
                     let mark =
-                        |m: String| async move { db.set_share_remote(share.id, None, &m).await };
+                        |m: Mark| async move { db.set_share_remote(share.id, None, &m).await };
                     create(mark, cp.share(&remote_doc, &member)).await?.id
                 }
             };
@@ -514,7 +520,7 @@ async fn poll_carepatron(app: &AppState, owner: &str) -> anyhow::Result<()> {
                 continue;
             }
             // Marked on the row, not only on the job: a job already waiting may take this up.
-            app.db.set_client(patient, None, "stale", None).await?;
+            app.db.set_client(patient, None, &Mark::Stale, None).await?;
             app.db
                 .enqueue_job(JobKind::Carepatron, patient, None, JobCause::Remote, None)
                 .await?;
@@ -529,12 +535,11 @@ async fn poll_carepatron(app: &AppState, owner: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The mark on a row whose create is under way or went unanswered: `creating <instant>`.
-fn creating() -> String {
-    format!(
-        "creating {}",
-        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-    )
+/// The mark on a row whose create is under way or went unanswered, from now.
+fn creating() -> Mark {
+    Mark::Creating {
+        since: chrono::Utc::now(),
+    }
 }
 
 /// Sends a create (`send`), its row marked `creating` by `mark` first. A create that fails
@@ -542,7 +547,7 @@ fn creating() -> String {
 /// can hold a request for seconds after the mark): the row is marked again then, so that
 /// Carepatron's list lag is counted from the last moment the create could have landed.
 async fn create<T, M: Future<Output = Result<(), DbError>>>(
-    mark: impl Fn(String) -> M,
+    mark: impl Fn(Mark) -> M,
     send: impl Future<Output = Result<T, ConnectorError>>,
 ) -> Result<T, JobError> {
     mark(creating()).await?;
@@ -557,17 +562,11 @@ async fn create<T, M: Future<Output = Result<(), DbError>>>(
 
 /// How old a row's `creating` mark is, when it has one (an earlier attempt may then have
 /// created the resource without hearing back).
-fn creating_since(synced: Option<&str>) -> Option<Duration> {
-    let at = synced?.strip_prefix("creating")?;
-    let Ok(at) = chrono::DateTime::parse_from_rfc3339(at.trim()) else {
-        // A mark whose time cannot be read is taken as old: its lag has long passed.
-        return Some(Duration::MAX);
+fn creating_since(synced: Option<&Mark>) -> Option<Duration> {
+    let Some(Mark::Creating { since }) = synced else {
+        return None;
     };
-    Some(
-        (chrono::Utc::now() - at.to_utc())
-            .to_std()
-            .unwrap_or_default(),
-    )
+    Some((chrono::Utc::now() - *since).to_std().unwrap_or_default())
 }
 
 /// The shortest wait between two lookups of an unsure create.
@@ -582,7 +581,7 @@ const LOOK_AGAIN_MIN: Duration = Duration::from_secs(1);
 /// mark ages; once `lag` has passed and it is still missing, the create did not go through:
 /// `Ok(None)`, create again ([`create`] marks the row anew first).
 async fn earlier<T, E: Into<JobError>>(
-    synced: Option<&str>,
+    synced: Option<&Mark>,
     lag: Duration,
     what: &str,
     find: impl Future<Output = Result<Option<T>, E>>,
