@@ -20,8 +20,12 @@ mod tests {
 
     #[test]
     fn stamps_are_fixed_width_so_text_order_is_time_order() {
-        let a = DateTime::parse_from_rfc3339("2026-11-30T10:15:02Z").expect("a").to_utc();
-        let b = DateTime::parse_from_rfc3339("2026-11-30T10:15:02.5Z").expect("b").to_utc();
+        let a = DateTime::parse_from_rfc3339("2026-11-30T10:15:02Z")
+            .expect("a")
+            .to_utc();
+        let b = DateTime::parse_from_rfc3339("2026-11-30T10:15:02.5Z")
+            .expect("b")
+            .to_utc();
         assert_eq!(stamp(a), "2026-11-30T10:15:02.000000Z");
         assert_eq!(stamp(b), "2026-11-30T10:15:02.500000Z");
         assert!(stamp(a) < stamp(b));

@@ -5,9 +5,9 @@
 
 use super::logs::{insert_log, NewLogEntry};
 use super::{now, patients, Bind, Db, DbResult, RowExt, Sql};
+use chrono::{DateTime, Utc};
 use connectors::carepatron::PatientView;
 use domain::dto::{Patient, SyncTable};
-use chrono::{DateTime, Utc};
 use domain::kinds::ShareDelivery;
 use uuid::Uuid;
 

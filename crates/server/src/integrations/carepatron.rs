@@ -226,8 +226,7 @@ pub(super) async fn reconcile(
         match remote {
             None => {
                 let bytes = db.document_bytes(doc.id).await?;
-                let mark =
-                    |m: Mark| async move { db.set_document_remote(doc.id, None, &m).await };
+                let mark = |m: Mark| async move { db.set_document_remote(doc.id, None, &m).await };
                 let created = create(mark, cp.upload_document(&client_id, &meta, bytes)).await?;
                 db.set_document_remote(doc.id, Some(&created.id), &print)
                     .await?;
