@@ -73,7 +73,7 @@ pub enum Progress {
         new_documents: usize,
     },
     Failed {
-        code: &'static str,
+        code: std::borrow::Cow<'static, str>,
         message: String,
     },
 }

@@ -1,13 +1,19 @@
 //! What a command returns when it fails: a stable `code` the UI branches on and a sentence
 //! for the person. Never a secret or PHI (sync-core's messages carry neither).
+//!
+//! The platform's own problem codes (`duplicate_patient`, `link_not_approved`,
+//! `validation_failed`, `audit_unavailable`, …) and the field it blames reach the UI as they
+//! came; the app's own failures have codes of their own (`offline`, `unauthorized`,
+//! `keyring`, `replica`, …).
 
 use serde::Serialize;
+use std::borrow::Cow;
 use sync_core::SyncError;
 
 #[derive(Debug, Clone, Serialize, thiserror::Error)]
 #[error("{message}")]
 pub struct AppError {
-    pub code: &'static str,
+    pub code: Cow<'static, str>,
     pub message: String,
     /// The form field to blame, as the platform names it (`email`, `birth_date`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -17,7 +23,7 @@ pub struct AppError {
 impl AppError {
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
         Self {
-            code,
+            code: Cow::Borrowed(code),
             message: message.into(),
             field: None,
         }
@@ -26,22 +32,17 @@ impl AppError {
 
 impl From<SyncError> for AppError {
     fn from(e: SyncError) -> Self {
-        let code = match &e {
-            SyncError::Offline(_) => "offline",
-            SyncError::Unauthorized => "unauthorized",
-            SyncError::Server { status: 403, .. } => "forbidden",
-            SyncError::Server { status: 404, .. } | SyncError::NotFound(_) => "not_found",
-            SyncError::Server { status: 409, .. } => "conflict",
-            SyncError::Server {
-                status: 400 | 422, ..
-            }
-            | SyncError::Invalid(_)
-            | SyncError::Field(_) => "invalid",
-            SyncError::Server { .. } => "server",
-            SyncError::Credentials(_) => "keyring",
-            SyncError::Unsent { .. } => "unsent_changes",
-            SyncError::Unreadable => "replica_locked",
-            SyncError::Replica(_) | SyncError::Migrate(_) | SyncError::Data(_) => "replica",
+        let code: Cow<'static, str> = match &e {
+            SyncError::Offline(_) => "offline".into(),
+            SyncError::Unauthorized => "unauthorized".into(),
+            SyncError::Server { code, .. } => code.clone().into(),
+            SyncError::NotFound(_) => "not_found".into(),
+            // The platform's own check, run here: the platform's code for it.
+            SyncError::Invalid(_) | SyncError::Field(_) => "validation_failed".into(),
+            SyncError::Credentials(_) => "keyring".into(),
+            SyncError::Unsent { .. } => "unsent_changes".into(),
+            SyncError::Unreadable => "replica_locked".into(),
+            SyncError::Replica(_) | SyncError::Migrate(_) | SyncError::Data(_) => "replica".into(),
         };
         let message = match &e {
             SyncError::Offline(_) => {
@@ -57,11 +58,12 @@ impl From<SyncError> for AppError {
             },
             other => sentence(&other.to_string()),
         };
-        if matches!(code, "replica" | "keyring") {
-            tracing::error!(code, "{e}");
+        if matches!(code.as_ref(), "replica" | "keyring") {
+            tracing::error!(code = code.as_ref(), "{e}");
         }
         let field = match e {
             SyncError::Field(f) => f.field,
+            SyncError::Server { field, .. } => field,
             _ => None,
         };
         Self {
@@ -92,22 +94,38 @@ mod tests {
         let e = AppError::from(SyncError::Offline("connection refused".into()));
         assert_eq!(e.code, "offline");
         assert!(e.message.starts_with("The server cannot be reached"));
+        // The platform's code and field come through as they were sent.
         let e = AppError::from(SyncError::Server {
             status: 409,
-            detail: "a patient with this email exists".into(),
+            code: "duplicate_patient".into(),
+            detail: "one of your patients already has this email".into(),
+            field: None,
         });
         assert_eq!(
-            (e.code, e.message.as_str()),
-            ("conflict", "a patient with this email exists")
+            (e.code.as_ref(), e.message.as_str()),
+            (
+                "duplicate_patient",
+                "one of your patients already has this email"
+            )
+        );
+        let e = AppError::from(SyncError::Server {
+            status: 422,
+            code: "validation_failed".into(),
+            detail: "must be an email address like name@example.org".into(),
+            field: Some("email".into()),
+        });
+        assert_eq!(
+            (e.code.as_ref(), e.field.as_deref()),
+            ("validation_failed", Some("email"))
         );
         let e = AppError::from(SyncError::Field(domain::check::FieldError {
             field: Some("birth_date".into()),
             detail: "input contains invalid characters".into(),
         }));
         assert_eq!(
-            (e.code, e.message.as_str(), e.field.as_deref()),
+            (e.code.as_ref(), e.message.as_str(), e.field.as_deref()),
             (
-                "invalid",
+                "validation_failed",
                 "Birth date: input contains invalid characters.",
                 Some("birth_date")
             )

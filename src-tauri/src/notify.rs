@@ -47,6 +47,7 @@ pub fn sync_failed(e: &SyncError) {
             "The server cannot be reached. Your changes are kept and sent when it can.".to_owned()
         }
         SyncError::Unauthorized => "Your session has ended: sign in again.".to_owned(),
+        SyncError::Server { detail, .. } if !detail.is_empty() => format!("{detail}."),
         SyncError::Server { status, .. } => {
             format!("The server answered {status}; try again later.")
         }

@@ -24,6 +24,33 @@ pub const MAX_PAGE: u32 = 200;
 /// The `limit` of a list that names none.
 pub const DEFAULT_PAGE: u32 = 50;
 
+// ---------- errors ----------
+
+/// An RFC 9457 problem document: every error the API answers, and what clients match on
+/// (`code`, never the HTTP status alone).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Problem {
+    /// Always `about:blank`: `code` says which problem it is.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub status: u16,
+    /// A stable identifier: `validation_failed`, `not_found`, `forbidden`,
+    /// `cursor_expired`, …
+    #[serde(default)]
+    pub code: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub detail: Option<String>,
+    /// The offending input field, for 400 and 422.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub field: Option<String>,
+    /// For `duplicate_patient`: the record that already has this email.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub existing_id: Option<Uuid>,
+}
+
 // ---------- auth ----------
 
 #[derive(Debug, Deserialize, ToSchema)]

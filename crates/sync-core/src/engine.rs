@@ -137,17 +137,7 @@ impl Remote {
             .await
             .map_err(|e| (SyncError::Offline(e.without_url().to_string()), true))?;
         if !status.is_success() {
-            let detail = serde_json::from_slice::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v["detail"].as_str().map(str::to_owned))
-                .unwrap_or_default();
-            return Err((
-                SyncError::Server {
-                    status: status.as_u16(),
-                    detail,
-                },
-                true,
-            ));
+            return Err((SyncError::from_answer(status.as_u16(), &body), true));
         }
         let parsed = if body.is_empty() {
             serde_json::from_value(serde_json::Value::Null)
@@ -303,7 +293,7 @@ async fn run(
             // missed), or what the user may see has shrunk since (rows that left their scope
             // are not sent as removals). The outbox was drained above, so start over from an
             // empty replica: rows, kept bodies and search entries not sent again are gone.
-            Err(SyncError::Server { status: 410, .. }) if cursor.is_some() => {
+            Err(e) if e.code() == Some("cursor_expired") && cursor.is_some() => {
                 tracing::info!("replica cursor expired; re-syncing from scratch");
                 replica.reset_rows().await?;
                 continue;
@@ -364,10 +354,8 @@ async fn fetch_body(remote: &Remote, doc_id: uuid::Uuid) -> Result<(String, Stri
         401 => return Err(SyncError::Unauthorized),
         404 => return Err(SyncError::NotFound("document")),
         status => {
-            return Err(SyncError::Server {
-                status,
-                detail: "could not fetch the document".into(),
-            })
+            let body = res.bytes().await.unwrap_or_default();
+            return Err(SyncError::from_answer(status, &body));
         }
     }
     let mime = res

@@ -43,8 +43,15 @@ pub enum SyncError {
     Offline(String),
     #[error("the server refused the sign-in; sign in again")]
     Unauthorized,
+    /// The platform refused or failed: its problem document's stable `code` (what callers
+    /// match on), its sentence, and the field to blame when it names one.
     #[error("the server answered {status}: {detail}")]
-    Server { status: u16, detail: String },
+    Server {
+        status: u16,
+        code: String,
+        detail: String,
+        field: Option<String>,
+    },
     #[error("no such {0} in the replica")]
     NotFound(&'static str),
     #[error("the data could not be read: {0}")]
@@ -69,6 +76,42 @@ pub enum SyncError {
 }
 
 pub type Result<T> = std::result::Result<T, SyncError>;
+
+impl SyncError {
+    /// The platform's answer `body` with `status`, as its problem document says (a body that
+    /// is none gets the code `http_<status>`).
+    pub(crate) fn from_answer(status: u16, body: &[u8]) -> Self {
+        let problem: domain::dto::Problem = serde_json::from_slice(body).unwrap_or_default();
+        Self::Server {
+            status,
+            code: if problem.code.is_empty() {
+                format!("http_{status}")
+            } else {
+                problem.code
+            },
+            detail: problem.detail.unwrap_or_default(),
+            field: problem.field,
+        }
+    }
+
+    /// An answer the client could not use (a sign-in answer without its tokens…).
+    pub(crate) fn bad_answer(detail: String) -> Self {
+        Self::Server {
+            status: 200,
+            code: "bad_answer".into(),
+            detail,
+            field: None,
+        }
+    }
+
+    /// The platform's problem code, for errors that carry one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Server { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
 
 /// "2 changes not sent, 1 refused change and 1 conflict", for [`SyncError::Unsent`].
 fn unsent(pending: i64, refused: i64, undecided: i64) -> String {

@@ -47,10 +47,7 @@ fn session_from(server: &str, tokens: &Value) -> Result<Session> {
         tokens[name]
             .as_str()
             .map(str::to_owned)
-            .ok_or_else(|| SyncError::Server {
-                status: 200,
-                detail: format!("the sign-in answer had no {name}"),
-            })
+            .ok_or_else(|| SyncError::bad_answer(format!("the sign-in answer had no {name}")))
     };
     Ok(Session {
         server: server.to_owned(),
@@ -157,19 +154,14 @@ pub async fn login_with(
     )
     .await?;
     let status = res.status().as_u16();
-    let body: Value = res.json().await.unwrap_or_default();
+    let body = res.bytes().await.unwrap_or_default();
     if status != 200 {
         return Err(match status {
             401 => SyncError::Unauthorized,
-            _ => SyncError::Server {
-                status,
-                detail: body["detail"]
-                    .as_str()
-                    .unwrap_or("sign-in refused")
-                    .to_owned(),
-            },
+            _ => SyncError::from_answer(status, &body),
         });
     }
+    let body: Value = serde_json::from_slice(&body).unwrap_or_default();
     let session = session_from(server, &body)?;
     store.save(&session)?;
     Ok(session)

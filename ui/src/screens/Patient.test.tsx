@@ -137,7 +137,7 @@ describe('PatientDetail', () => {
     const email = (await screen.findByLabelText('Email')) as HTMLInputElement;
     invoke.mockImplementation((cmd: string) => {
       if (cmd === 'update_patient') {
-        return Promise.reject({ code: 'invalid', message: 'Email: must be an email address like name@example.org.', field: 'email' });
+        return Promise.reject({ code: 'validation_failed', message: 'Email: must be an email address like name@example.org.', field: 'email' });
       }
       return Promise.resolve(cmd === 'patient' ? detail({}) : []);
     });

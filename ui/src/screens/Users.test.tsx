@@ -139,7 +139,7 @@ describe('Users', () => {
     show();
     invoke.mockImplementation((command: string, args?: Record<string, unknown>) =>
       command === 'create_user'
-        ? Promise.reject({ code: 'invalid', message: 'Email: already in use.', field: 'email' })
+        ? Promise.reject({ code: 'validation_failed', message: 'Email: already in use.', field: 'email' })
         : answer(command, args),
     );
     choose('Role', 'dietician');

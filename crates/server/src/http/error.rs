@@ -8,29 +8,9 @@ use crate::db::DbError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use domain::Denied;
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// An RFC 9457 problem document.
-#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
-pub struct Problem {
-    /// Always `about:blank`: `code` says which problem it is.
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub title: String,
-    pub status: u16,
-    /// A stable identifier: `validation_failed`, `not_found`, `forbidden`, …
-    pub code: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    /// The offending input field, for 400 and 422.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    /// For `duplicate_patient`: the record that already has this email.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub existing_id: Option<Uuid>,
-}
+pub use domain::dto::Problem;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
