@@ -1,4 +1,4 @@
-//! The practice's Carepatron workspace, over the contract in `shared/carepatron-api.md` and
+//! The practice's Carepatron workspace, over the contract in `docs/carepatron.md` and
 //! nothing more. Every request waits its turn under the workspace's rate limit (requests are
 //! spaced, never burst past it); a 429 pauses all requests for its `Retry-After`. Reads and
 //! replacing writes (PUT, DELETE) are retried briefly; creates are not — the contract has no

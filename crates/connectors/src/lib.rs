@@ -2,7 +2,7 @@
 //! - [`fhir`]: a Primary Healthcare Provider's FHIR R4 server, with SMART Backend Services
 //!   auth, as the source of patients' documents;
 //! - [`carepatron`]: the practice's Carepatron workspace, over the contract in
-//!   `shared/carepatron-api.md`, as the target.
+//!   `docs/carepatron.md`, as the target.
 //!
 //! No storage and no HTTP server here: the platform's jobs call these clients and keep the
 //! state. Errors say what a person can do and carry no PHI (no response bodies, no names).

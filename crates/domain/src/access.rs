@@ -1,4 +1,4 @@
-//! Who may see and do what: DESIGN.md's table as pure functions.
+//! Who may see and do what (the table in `docs/access.md`) as pure functions.
 //!
 //! Reading is expressed as a *scope* (which rows a caller can see), so that the server can turn
 //! it into a `WHERE` clause and a row outside it answers 404. Acting on a visible row is a

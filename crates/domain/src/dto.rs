@@ -1,5 +1,5 @@
-//! The JSON shapes of `/api/v1`. Field names are the seed's column names plus DESIGN.md's
-//! additions. Inputs reject unknown fields (a typo should fail loudly, not be ignored);
+//! The JSON shapes of `/api/v1`. Field names are the tables' column names
+//! (`docs/data-model.md`). Inputs reject unknown fields (a typo should fail loudly, not be ignored);
 //! timestamps are RFC 3339 UTC; dates are `YYYY-MM-DD`.
 
 use crate::kinds::{
@@ -358,7 +358,7 @@ pub struct NewTextDocument {
     pub title: Title,
     /// The document text (bounded by the request body limit).
     pub content: String,
-    /// `text/plain` unless given (`text/markdown`, `text/html`…); must be `text/*`.
+    /// `text/plain` unless given; `text/markdown` and `text/csv` are taken too.
     pub mime_type: Option<String>,
 }
 

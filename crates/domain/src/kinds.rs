@@ -54,7 +54,7 @@ macro_rules! string_enum {
 }
 
 string_enum! {
-    /// What a user is; decides every permission (DESIGN.md, "Who may do what").
+    /// What a user is; decides every permission (`docs/access.md`).
     UserType, "user type" {
         Admin = "admin",
         Dietician = "dietician",

@@ -4,7 +4,7 @@
 //! - [`kinds`]: the closed vocabularies (user types, document types and sources, log actions).
 //! - [`text`]: validated input types; parsing a request into them *is* the validation.
 //! - [`check`]: a JSON object checked against one of those types, the refusal naming the field.
-//! - [`access`]: who may see and do what (DESIGN.md's table), as pure functions over facts.
+//! - [`access`]: who may see and do what (`docs/access.md`), as pure functions over facts.
 //! - [`dto`]: the JSON shapes of `/api/v1`, shared by the server and its clients.
 //! - [`time`]: the one stored timestamp format.
 //!

@@ -1,4 +1,4 @@
-//! A Carepatron workspace as `shared/carepatron-api.md` describes it: clients, client
+//! A Carepatron workspace as `docs/carepatron.md` describes it: clients, client
 //! documents (multipart upload), team members and document shares under `/v1`, bearer API
 //! key, `{"error": {"code", "message"}}` errors, page lists, and no idempotency keys. Plus the
 //! contract's fault switches: latency, a rate limit (429 with `Retry-After`), a share of

@@ -48,8 +48,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub db_max_connections: u32,
     pub login_limits: LoginLimits,
-    /// How long deletions stay in the change feed. A replica whose cursor is older must
-    /// re-sync from scratch (410), since tombstones past this age may be purged.
+    /// How long deletions are promised to stay in the change feed. A replica whose cursor is
+    /// older must re-sync from scratch (410 `cursor_expired`); no tombstone is purged today,
+    /// so the limit leaves room to purge them later.
     pub tombstone_retention: Duration,
     /// Encrypts what the platform keeps for signing in elsewhere (PHP keys and tokens).
     pub secrets_key: Secret,

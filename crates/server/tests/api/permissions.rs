@@ -1,4 +1,4 @@
-//! DESIGN.md's "who may do what" table, endpoint by endpoint, for each of the five user types,
+//! The "who may do what" table of `docs/access.md`, endpoint by endpoint, for each of the five user types,
 //! on their own rows and on others': 404 when the row is outside what they may see, 403 when
 //! they see it but may not act.
 
