@@ -17,11 +17,12 @@
 
 use super::{Done, JobError, Progress};
 use crate::app::AppState;
-use crate::db::carepatron::{DocumentState, Mark};
+use crate::db::carepatron::{DocumentState, Mark, PatientState};
 use crate::db::jobs::{Job, JobCause, JobKind};
 use crate::db::{DbError, FeedCursor, NewLogEntry};
 use connectors::carepatron::{
-    client_fields, file_name, merge, patient_view, DocumentMeta, PatientView, TeamMember,
+    client_fields, file_name, merge, patient_view, Carepatron, DocumentMeta, PatientView,
+    TeamMember,
 };
 use connectors::ConnectorError;
 use domain::dto::{ChangeOp, Patient};
@@ -118,251 +119,18 @@ pub(super) async fn reconcile(
         ));
     }
 
-    // The client.
-    let ours = view_of(&state.patient);
-    let external = pid.to_string();
-    let mut notes = Vec::new();
-    let client_id = match (&state.patient.carepatron_patient_id, state.synced.as_ref()) {
-        (Some(id), _) => {
-            let agreed = state.snapshot.clone().unwrap_or_else(|| ours.clone());
-            // Carepatron's side is read when ours changed, when the poll saw theirs change
-            // (`stale`), or when a person asked.
-            let stale = state.synced == Some(Mark::Stale);
-            if ours != agreed || stale || matches!(job.cause, JobCause::Manual | JobCause::Replay) {
-                match cp.client(id).await? {
-                    Some(client) => {
-                        let theirs = patient_view(&client.fields);
-                        let merged = merge(&agreed, &ours, &theirs);
-                        if merged.view != theirs {
-                            cp.replace_client(id, &client_fields(&merged.view, &external))
-                                .await?;
-                            progress.add("pushed", 1);
-                        }
-                        if merged.view != ours {
-                            db.take_client_details(pid, &merged.view).await?;
-                            progress.add("taken", 1);
-                            notes
-                                .push("client details changed in Carepatron were taken".to_owned());
-                        }
-                        if !merged.conflicts.is_empty() {
-                            // Fields in words: "contact details", not `contact_details`.
-                            let fields: Vec<String> = merged
-                                .conflicts
-                                .iter()
-                                .map(|f| f.replace('_', " "))
-                                .collect();
-                            notes.push(format!(
-                                "both sides changed {}: Carepatron kept contact fields, the platform clinical ones",
-                                fields.join(", ")
-                            ));
-                        }
-                        db.client_agreed(pid, &merged.view, stale).await?;
-                    }
-                    None => {
-                        notes.push(
-                            "the client was gone from Carepatron and was created again".to_owned(),
-                        );
-                        let fields = client_fields(&ours, &external);
-                        let mark =
-                            |m: Mark| async move { db.set_client(pid, None, &m, None).await };
-                        let created = create(mark, cp.create_client(&fields)).await?;
-                        db.set_client(pid, Some(&created.id), &Mark::Done, Some(&ours))
-                            .await?;
-                        progress.add("pushed", 1);
-                    }
-                }
-            }
-            state
-                .patient
-                .carepatron_patient_id
-                .clone()
-                .unwrap_or_default()
-        }
-        (None, maybe) => {
-            let found = earlier(maybe, lag, "client", cp.find_client(&external)).await?;
-            let client = match found {
-                Some(client) => client,
-                None => {
-                    let fields = client_fields(&ours, &external);
-                    let mark = |m: Mark| async move { db.set_client(pid, None, &m, None).await };
-                    let created = create(mark, cp.create_client(&fields)).await?;
-                    progress.add("pushed", 1);
-                    created
-                }
-            };
-            db.set_client(pid, Some(&client.id), &Mark::Done, Some(&ours))
-                .await?;
-            client.id
-        }
+    let part = Part {
+        db,
+        cp,
+        lag,
+        pid,
+        progress,
     };
-
-    // The documents. One waiting for Carepatron's lists does not hold up the others.
-    let mut waits = Waits::default();
-    for doc in db.carepatron_documents(pid).await? {
-        if doc.deleted {
-            if let Some(remote) = &doc.remote_id {
-                cp.delete_document(remote).await?;
-                db.set_document_remote(doc.id, None, &Mark::Deleted).await?;
-                progress.add("deleted", 1);
-            }
-            continue;
-        }
-        let print = fingerprint(&doc);
-        let meta = meta_of(&doc);
-        let remote = match (&doc.remote_id, doc.synced.as_ref()) {
-            (Some(remote), _) => Some((remote.clone(), doc.synced.clone())),
-            (None, synced) => {
-                let external = doc.id.to_string();
-                let find = cp.find_document(&client_id, &external);
-                match earlier(synced, lag, "document", find).await {
-                    Ok(found) => found.map(|d| (d.id, None)),
-                    Err(e) => {
-                        waits.keep(e)?;
-                        continue;
-                    }
-                }
-            }
-        };
-        match remote {
-            None => {
-                let bytes = db.document_bytes(doc.id).await?;
-                let mark = |m: Mark| async move { db.set_document_remote(doc.id, None, &m).await };
-                let created = create(mark, cp.upload_document(&client_id, &meta, bytes)).await?;
-                db.set_document_remote(doc.id, Some(&created.id), &print)
-                    .await?;
-                progress.add("pushed", 1);
-            }
-            Some((remote, pushed)) if pushed.as_ref() != Some(&print) => {
-                let (old_meta, old_content) = match &pushed {
-                    Some(Mark::Pushed { meta, content }) => (meta.as_str(), content.as_str()),
-                    _ => ("", ""),
-                };
-                let Mark::Pushed {
-                    meta: new_meta,
-                    content: new_content,
-                } = &print
-                else {
-                    unreachable!("a fingerprint is a pushed mark")
-                };
-                if old_meta != new_meta {
-                    cp.replace_document_meta(&remote, &meta).await?;
-                }
-                if old_content != new_content {
-                    let bytes = db.document_bytes(doc.id).await?;
-                    cp.replace_document_content(&remote, &doc.mime_type, &bytes)
-                        .await?;
-                }
-                db.set_document_remote(doc.id, Some(&remote), &print)
-                    .await?;
-                progress.add("pushed", 1);
-            }
-            Some(_) => {}
-        }
-    }
-
-    // The shares. Each says whether it reached Carepatron (`carepatron_delivery`); one that
-    // did not gets a failure entry of its own, once, when it comes to that state.
-    let mut team: Option<Vec<TeamMember>> = None;
-    // Each document's id in Carepatron, as the loop above left them.
-    let remote_docs: HashMap<Uuid, String> = db
-        .carepatron_documents(pid)
-        .await?
-        .into_iter()
-        .filter_map(|d| Some((d.id, d.remote_id?)))
-        .collect();
-    let mut undelivered = 0;
-    for share in db.carepatron_shares(pid).await? {
-        let Some(remote_doc) = remote_docs.get(&share.document_id).cloned() else {
-            continue;
-        };
-        if share.deleted {
-            if let Some(remote) = &share.remote_id {
-                cp.unshare(&remote_doc, remote).await?;
-                db.set_share_remote(share.id, None, &Mark::Deleted).await?;
-                progress.add("unshared", 1);
-            }
-            continue;
-        }
-        let pushed = async {
-            let member = match &share.practitioner_member_id {
-                Some(m) => m.clone(),
-                None => {
-                    if team.is_none() {
-                        team = Some(cp.team_members().await?);
-                    }
-                    let found = team.iter().flatten().find(|t| {
-                        t.email
-                            .as_deref()
-                            .is_some_and(|e| e.eq_ignore_ascii_case(&share.practitioner_email))
-                    });
-                    match found {
-                        Some(t) => {
-                            db.set_team_member(share.practitioner_id, &t.id).await?;
-                            t.id.clone()
-                        }
-                        None => return Ok(None),
-                    }
-                }
-            };
-            let find = async {
-                let shares = cp.shares(&remote_doc).await?;
-                Ok::<_, JobError>(shares.into_iter().find(|s| s.team_member_id == member))
-            };
-            let found = earlier(share.synced.as_ref(), lag, "share", find).await?;
-            let remote = match found {
-                Some(s) => s.id,
-                None => {
-                    let mark =
-                        |m: Mark| async move { db.set_share_remote(share.id, None, &m).await };
-                    create(mark, cp.share(&remote_doc, &member)).await?.id
-                }
-            };
-            Ok::<_, JobError>(Some(remote))
-        };
-        let entry = |status: LogStatus, details: String| NewLogEntry {
-            patient_id: Some(pid),
-            document_id: Some(share.document_id),
-            user_id: None,
-            action: LogAction::DocumentShared,
-            status,
-            details: Some(details),
-        };
-        match pushed.await {
-            Ok(Some(remote)) => {
-                db.set_share_delivery(share.id, ShareDelivery::Delivered, Some(&remote), |had| {
-                    matches!(had, ShareDelivery::NotOnTeam | ShareDelivery::Failed)
-                        .then(|| entry(LogStatus::Success, DELIVERED.to_owned()))
-                })
-                .await?;
-                progress.add("pushed", 1);
-            }
-            Ok(None) => {
-                progress.add("skipped", 1);
-                undelivered += 1;
-                db.set_share_delivery(share.id, ShareDelivery::NotOnTeam, None, |_| {
-                    Some(entry(LogStatus::Failure, NOT_ON_TEAM.to_owned()))
-                })
-                .await?;
-            }
-            // Not a failure: the share waits with the job for Carepatron's lists.
-            Err(e) if e.waiting => waits.keep(e)?,
-            Err(e) => {
-                let details = format!(
-                    "Shared in the platform; not delivered to Carepatron yet: {}; retried with the job.",
-                    e.message
-                );
-                let marked = db
-                    .set_share_delivery(share.id, ShareDelivery::Failed, None, |_| {
-                        Some(entry(LogStatus::Failure, details))
-                    })
-                    .await;
-                if let Err(db_error) = marked {
-                    tracing::error!(error = %db_error, "could not record a share's failed delivery");
-                }
-                return Err(e);
-            }
-        }
-    }
+    let mut notes = Vec::new();
+    let client_id = part.client(&state, job.cause, &mut notes).await?;
+    // One document waiting for Carepatron's lists does not hold up the others.
+    let mut waits = part.documents(&client_id).await?;
+    let undelivered = part.shares(&mut waits).await?;
 
     let p = progress.snapshot();
     let n = |k: &str| p[k].as_u64().unwrap_or(0);
@@ -401,6 +169,295 @@ pub(super) async fn reconcile(
         return Err(wait);
     }
     Ok(Done::Finished(summary))
+}
+
+/// What each part of one reconcile works with.
+struct Part<'a> {
+    db: &'a crate::db::Db,
+    cp: &'a Carepatron,
+    lag: Duration,
+    pid: Uuid,
+    progress: &'a Progress,
+}
+
+impl Part<'_> {
+    /// The patient's client: found, created or merged both ways (`notes` says what a person
+    /// should know of it). Its id in Carepatron.
+    async fn client(
+        &self,
+        state: &PatientState,
+        cause: JobCause,
+        notes: &mut Vec<String>,
+    ) -> Result<String, JobError> {
+        let (db, cp, lag, pid) = (self.db, self.cp, self.lag, self.pid);
+        let progress = self.progress;
+        let ours = view_of(&state.patient);
+        let external = pid.to_string();
+        let client_id = match (&state.patient.carepatron_patient_id, state.synced.as_ref()) {
+            (Some(id), _) => {
+                let agreed = state.snapshot.clone().unwrap_or_else(|| ours.clone());
+                // Carepatron's side is read when ours changed, when the poll saw theirs change
+                // (`stale`), or when a person asked.
+                let stale = state.synced == Some(Mark::Stale);
+                if ours != agreed || stale || matches!(cause, JobCause::Manual | JobCause::Replay) {
+                    match cp.client(id).await? {
+                        Some(client) => {
+                            let theirs = patient_view(&client.fields);
+                            let merged = merge(&agreed, &ours, &theirs);
+                            if merged.view != theirs {
+                                cp.replace_client(id, &client_fields(&merged.view, &external))
+                                    .await?;
+                                progress.add("pushed", 1);
+                            }
+                            if merged.view != ours {
+                                db.take_client_details(pid, &merged.view).await?;
+                                progress.add("taken", 1);
+                                notes.push(
+                                    "client details changed in Carepatron were taken".to_owned(),
+                                );
+                            }
+                            if !merged.conflicts.is_empty() {
+                                // Fields in words: "contact details", not `contact_details`.
+                                let fields: Vec<String> = merged
+                                    .conflicts
+                                    .iter()
+                                    .map(|f| f.replace('_', " "))
+                                    .collect();
+                                notes.push(format!(
+                                "both sides changed {}: Carepatron kept contact fields, the platform clinical ones",
+                                fields.join(", ")
+                            ));
+                            }
+                            db.client_agreed(pid, &merged.view, stale).await?;
+                        }
+                        None => {
+                            notes.push(
+                                "the client was gone from Carepatron and was created again"
+                                    .to_owned(),
+                            );
+                            let fields = client_fields(&ours, &external);
+                            let mark =
+                                |m: Mark| async move { db.set_client(pid, None, &m, None).await };
+                            let created = create(mark, cp.create_client(&fields)).await?;
+                            db.set_client(pid, Some(&created.id), &Mark::Done, Some(&ours))
+                                .await?;
+                            progress.add("pushed", 1);
+                        }
+                    }
+                }
+                state
+                    .patient
+                    .carepatron_patient_id
+                    .clone()
+                    .unwrap_or_default()
+            }
+            (None, maybe) => {
+                let found = earlier(maybe, lag, "client", cp.find_client(&external)).await?;
+                let client = match found {
+                    Some(client) => client,
+                    None => {
+                        let fields = client_fields(&ours, &external);
+                        let mark =
+                            |m: Mark| async move { db.set_client(pid, None, &m, None).await };
+                        let created = create(mark, cp.create_client(&fields)).await?;
+                        progress.add("pushed", 1);
+                        created
+                    }
+                };
+                db.set_client(pid, Some(&client.id), &Mark::Done, Some(&ours))
+                    .await?;
+                client.id
+            }
+        };
+        Ok(client_id)
+    }
+
+    /// The patient's documents, each created, updated (metadata or content, as changed) or
+    /// deleted there. A create waiting for Carepatron's lists is kept in the returned waits
+    /// and the others go on.
+    async fn documents(&self, client_id: &str) -> Result<Waits, JobError> {
+        let (db, cp, lag, pid) = (self.db, self.cp, self.lag, self.pid);
+        let progress = self.progress;
+        let mut waits = Waits::default();
+        for doc in db.carepatron_documents(pid).await? {
+            if doc.deleted {
+                if let Some(remote) = &doc.remote_id {
+                    cp.delete_document(remote).await?;
+                    db.set_document_remote(doc.id, None, &Mark::Deleted).await?;
+                    progress.add("deleted", 1);
+                }
+                continue;
+            }
+            let print = fingerprint(&doc);
+            let meta = meta_of(&doc);
+            let remote = match (&doc.remote_id, doc.synced.as_ref()) {
+                (Some(remote), _) => Some((remote.clone(), doc.synced.clone())),
+                (None, synced) => {
+                    let external = doc.id.to_string();
+                    let find = cp.find_document(client_id, &external);
+                    match earlier(synced, lag, "document", find).await {
+                        Ok(found) => found.map(|d| (d.id, None)),
+                        Err(e) => {
+                            waits.keep(e)?;
+                            continue;
+                        }
+                    }
+                }
+            };
+            match remote {
+                None => {
+                    let bytes = db.document_bytes(doc.id).await?;
+                    let mark =
+                        |m: Mark| async move { db.set_document_remote(doc.id, None, &m).await };
+                    let created = create(mark, cp.upload_document(client_id, &meta, bytes)).await?;
+                    db.set_document_remote(doc.id, Some(&created.id), &print)
+                        .await?;
+                    progress.add("pushed", 1);
+                }
+                Some((remote, pushed)) if pushed.as_ref() != Some(&print) => {
+                    let (old_meta, old_content) = match &pushed {
+                        Some(Mark::Pushed { meta, content }) => (meta.as_str(), content.as_str()),
+                        _ => ("", ""),
+                    };
+                    let Mark::Pushed {
+                        meta: new_meta,
+                        content: new_content,
+                    } = &print
+                    else {
+                        unreachable!("a fingerprint is a pushed mark")
+                    };
+                    if old_meta != new_meta {
+                        cp.replace_document_meta(&remote, &meta).await?;
+                    }
+                    if old_content != new_content {
+                        let bytes = db.document_bytes(doc.id).await?;
+                        cp.replace_document_content(&remote, &doc.mime_type, &bytes)
+                            .await?;
+                    }
+                    db.set_document_remote(doc.id, Some(&remote), &print)
+                        .await?;
+                    progress.add("pushed", 1);
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(waits)
+    }
+
+    /// The shares of the patient's documents. Each says whether it reached Carepatron
+    /// (`carepatron_delivery`); one that did not gets a failure entry of its own, once, when it
+    /// comes to that state. How many were not delivered.
+    async fn shares(&self, waits: &mut Waits) -> Result<usize, JobError> {
+        let (db, cp, lag, pid) = (self.db, self.cp, self.lag, self.pid);
+        let progress = self.progress;
+        let mut team: Option<Vec<TeamMember>> = None;
+        // Each document's id in Carepatron, as the loop above left them.
+        let remote_docs: HashMap<Uuid, String> = db
+            .carepatron_documents(pid)
+            .await?
+            .into_iter()
+            .filter_map(|d| Some((d.id, d.remote_id?)))
+            .collect();
+        let mut undelivered = 0;
+        for share in db.carepatron_shares(pid).await? {
+            let Some(remote_doc) = remote_docs.get(&share.document_id).cloned() else {
+                continue;
+            };
+            if share.deleted {
+                if let Some(remote) = &share.remote_id {
+                    cp.unshare(&remote_doc, remote).await?;
+                    db.set_share_remote(share.id, None, &Mark::Deleted).await?;
+                    progress.add("unshared", 1);
+                }
+                continue;
+            }
+            let pushed = async {
+                let member = match &share.practitioner_member_id {
+                    Some(m) => m.clone(),
+                    None => {
+                        if team.is_none() {
+                            team = Some(cp.team_members().await?);
+                        }
+                        let found = team.iter().flatten().find(|t| {
+                            t.email
+                                .as_deref()
+                                .is_some_and(|e| e.eq_ignore_ascii_case(&share.practitioner_email))
+                        });
+                        match found {
+                            Some(t) => {
+                                db.set_team_member(share.practitioner_id, &t.id).await?;
+                                t.id.clone()
+                            }
+                            None => return Ok(None),
+                        }
+                    }
+                };
+                let find = async {
+                    let shares = cp.shares(&remote_doc).await?;
+                    Ok::<_, JobError>(shares.into_iter().find(|s| s.team_member_id == member))
+                };
+                let found = earlier(share.synced.as_ref(), lag, "share", find).await?;
+                let remote = match found {
+                    Some(s) => s.id,
+                    None => {
+                        let mark =
+                            |m: Mark| async move { db.set_share_remote(share.id, None, &m).await };
+                        create(mark, cp.share(&remote_doc, &member)).await?.id
+                    }
+                };
+                Ok::<_, JobError>(Some(remote))
+            };
+            let entry = |status: LogStatus, details: String| NewLogEntry {
+                patient_id: Some(pid),
+                document_id: Some(share.document_id),
+                user_id: None,
+                action: LogAction::DocumentShared,
+                status,
+                details: Some(details),
+            };
+            match pushed.await {
+                Ok(Some(remote)) => {
+                    db.set_share_delivery(
+                        share.id,
+                        ShareDelivery::Delivered,
+                        Some(&remote),
+                        |had| {
+                            matches!(had, ShareDelivery::NotOnTeam | ShareDelivery::Failed)
+                                .then(|| entry(LogStatus::Success, DELIVERED.to_owned()))
+                        },
+                    )
+                    .await?;
+                    progress.add("pushed", 1);
+                }
+                Ok(None) => {
+                    progress.add("skipped", 1);
+                    undelivered += 1;
+                    db.set_share_delivery(share.id, ShareDelivery::NotOnTeam, None, |_| {
+                        Some(entry(LogStatus::Failure, NOT_ON_TEAM.to_owned()))
+                    })
+                    .await?;
+                }
+                // Not a failure: the share waits with the job for Carepatron's lists.
+                Err(e) if e.waiting => waits.keep(e)?,
+                Err(e) => {
+                    let details = format!(
+                    "Shared in the platform; not delivered to Carepatron yet: {}; retried with the job.",
+                    e.message
+                );
+                    let marked = db
+                        .set_share_delivery(share.id, ShareDelivery::Failed, None, |_| {
+                            Some(entry(LogStatus::Failure, details))
+                        })
+                        .await;
+                    if let Err(db_error) = marked {
+                        tracing::error!(error = %db_error, "could not record a share's failed delivery");
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(undelivered)
+    }
 }
 
 /// The platform's own view of everything, for following the change feed.
