@@ -20,6 +20,7 @@ pub mod db;
 pub mod http;
 pub mod integrations;
 pub mod secrets;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use app::{serve, AppState};
