@@ -161,6 +161,34 @@ string_enum! {
     }
 }
 
+/// What a new or changed link starts as: the practice's setting `RECORDS_LINK_APPROVAL`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkPolicy {
+    /// `required` (the default): an administrator approves each new or changed link.
+    Approval,
+    /// `off`: links are approved as made (the demographics check still applies).
+    Trusted,
+}
+
+impl LinkPolicy {
+    /// `required` or `off`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "required" => Ok(Self::Approval),
+            "off" => Ok(Self::Trusted),
+            other => Err(format!("{other:?} is neither \"required\" nor \"off\"")),
+        }
+    }
+
+    /// The state a link written under this policy starts in; `None` without a provider.
+    pub fn first_state(self, provider_id: Option<uuid::Uuid>) -> Option<LinkApproval> {
+        provider_id.map(|_| match self {
+            Self::Approval => LinkApproval::Pending,
+            Self::Trusted => LinkApproval::Approved,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

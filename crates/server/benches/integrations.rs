@@ -49,7 +49,7 @@ fn main() {
         config.jobs.workers = workers;
         config.jobs.attempts = 10;
         // Measures the pipeline, not an administrator: links are pulled as made.
-        config.links = server::db::links::LinkPolicy::Trusted;
+        config.links = domain::LinkPolicy::Trusted;
         config.carepatron = Some(CarepatronSettings {
             base_url: cp_served.base.clone(),
             api_key: Secret::new(b"bench key".to_vec()),

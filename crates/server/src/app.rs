@@ -1,15 +1,13 @@
-//! The running platform: shared state, and serving it on a listener.
+//! The platform's shared state: what every request handler and background job can reach.
 
 use crate::audit::AuditLog;
 use crate::auth::{JwtKeys, LoginLimiter, PasswordHasher};
 use crate::config::Config;
 use crate::db::Db;
-use crate::integrations::Integrations;
+use crate::integrations::runtime::Integrations;
 use crate::secrets::Cipher;
-use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
-use tokio::net::TcpListener;
 
 /// What every request handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -66,26 +64,4 @@ impl AppState {
             config,
         })))
     }
-}
-
-/// Serves the API on `listener` until `shutdown` resolves.
-pub async fn serve(
-    state: AppState,
-    listener: TcpListener,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let (stop_jobs, stopped) = tokio::sync::watch::channel(false);
-    let jobs = crate::integrations::start(&state, &stopped);
-    let app = crate::http::router(state);
-    let served = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
-    let _ = stop_jobs.send(true);
-    for job in jobs {
-        let _ = job.await;
-    }
-    Ok(served?)
 }

@@ -13,6 +13,7 @@
 //! batch.
 
 use crate::db::{now, Db};
+pub use crate::db::{Entity, Entry};
 use domain::Caller;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -31,40 +32,6 @@ pub(crate) const RETRY_MAX: Duration = Duration::from_secs(5);
 /// errors), and so does a read waiting longer for room in the queue: PHI is refused rather
 /// than served unrecorded, or left waiting without end.
 const STALL: Duration = Duration::from_secs(5);
-
-/// What was read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Entity {
-    Patient,
-    PatientList,
-    Document,
-    DocumentContent,
-    DocumentList,
-    SharedDocuments,
-}
-
-impl Entity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Entity::Patient => "patient",
-            Entity::PatientList => "patient list",
-            Entity::Document => "document",
-            Entity::DocumentContent => "document content",
-            Entity::DocumentList => "document list",
-            Entity::SharedDocuments => "shared documents",
-        }
-    }
-}
-
-/// A read to record.
-#[derive(Debug)]
-pub struct Entry {
-    pub user_id: Uuid,
-    pub entity: Entity,
-    pub entity_id: Option<Uuid>,
-    pub patient_id: Option<Uuid>,
-    pub at: String,
-}
 
 enum Message {
     Read(Entry),

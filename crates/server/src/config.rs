@@ -2,8 +2,8 @@
 //! (a SQLite file and a generated JWT secret in the platform's data directory).
 
 use crate::auth::{IpNet, LoginLimits};
-use crate::db::links::LinkPolicy;
 use anyhow::Context as _;
+use domain::LinkPolicy;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

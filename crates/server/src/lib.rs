@@ -7,7 +7,8 @@
 //! - [`auth`]: passwords, access tokens, login rate limits.
 //! - [`audit`]: the trail of PHI reads, written in batches off the request path.
 //! - [`http`]: the router, extractors, problem+json errors and one module per resource.
-//! - [`app`]: shared state and `serve`.
+//! - [`app`]: the shared state handlers and jobs reach.
+//! - [`serve`](mod@serve): the API and the background jobs on a listener, together.
 //!
 //! Permission rules are not here: they are pure functions in `domain::access`, which the
 //! handlers consult and the queries turn into `WHERE` clauses.
@@ -20,8 +21,10 @@ pub mod db;
 pub mod http;
 pub mod integrations;
 pub mod secrets;
+pub mod serve;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-pub use app::{serve, AppState};
+pub use app::AppState;
 pub use config::Config;
+pub use serve::serve;

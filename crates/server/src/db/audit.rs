@@ -1,13 +1,47 @@
-//! Storage of the PHI read audit trail (see `crate::audit` for how entries arrive).
+//! Storage of the PHI read audit trail: what an entry is, and writing and reading them (see
+//! `crate::audit` for how entries arrive).
 
 use super::{cursor, paginate, Db, DbResult, RowExt, Sql};
-use crate::audit::Entry;
 use domain::dto::AuditEntry;
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::Any;
 use std::sync::LazyLock;
 use uuid::Uuid;
+
+/// What was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    Patient,
+    PatientList,
+    Document,
+    DocumentContent,
+    DocumentList,
+    SharedDocuments,
+}
+
+impl Entity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Entity::Patient => "patient",
+            Entity::PatientList => "patient list",
+            Entity::Document => "document",
+            Entity::DocumentContent => "document content",
+            Entity::DocumentList => "document list",
+            Entity::SharedDocuments => "shared documents",
+        }
+    }
+}
+
+/// A read to record.
+#[derive(Debug)]
+pub struct Entry {
+    pub user_id: Uuid,
+    pub entity: Entity,
+    pub entity_id: Option<Uuid>,
+    pub patient_id: Option<Uuid>,
+    pub at: String,
+}
 
 /// Rows per multi-row insert (6 parameters each).
 const CHUNK: usize = 32;

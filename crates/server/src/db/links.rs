@@ -5,56 +5,19 @@
 //! records reach a dietician's account. Every write that changes a link (provider, identifier
 //! at the PHP, birth date) sets `patients.link_approval` again in the writing transaction
 //! ([`relink_in`]): `pending` while the practice requires an administrator's approval
-//! ([`LinkPolicy`]), else `approved`. Administrators see the pending links beside what the
+//! ([`domain::LinkPolicy`]), else `approved`. Administrators see the pending links beside what the
 //! PHP holds under them ([`Db::link_reviews`]) and decide ([`Db::decide_link`]); the pull
 //! ([`crate::integrations`]) looks a pending link up for them, and pulls only under an
 //! approved one whose PHP record agrees with the patient's own demographics.
 
 use super::logs::{insert_log, NewLogEntry};
+use super::patients::link_of;
 use super::php::reset_pull_state_in;
 use super::{now, parse_date, Db, DbResult, RowExt};
 use domain::dto::{LinkReview, Patient};
 use domain::{LinkApproval, LogAction, LogStatus, PhpMatch};
 use sha2::Digest as _;
-use sqlx::AnyConnection;
 use uuid::Uuid;
-
-/// What a new or changed link starts as: the practice's setting `RECORDS_LINK_APPROVAL`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkPolicy {
-    /// `required` (the default): an administrator approves each new or changed link.
-    Approval,
-    /// `off`: links are approved as made (the demographics check still applies).
-    Trusted,
-}
-
-impl LinkPolicy {
-    /// `required` or `off`.
-    pub fn parse(s: &str) -> Result<Self, String> {
-        match s.trim() {
-            "required" => Ok(Self::Approval),
-            "off" => Ok(Self::Trusted),
-            other => Err(format!("{other:?} is neither \"required\" nor \"off\"")),
-        }
-    }
-
-    /// The state a link written under this policy starts in; `None` without a provider.
-    pub fn first_state(self, provider_id: Option<Uuid>) -> Option<LinkApproval> {
-        provider_id.map(|_| match self {
-            Self::Approval => LinkApproval::Pending,
-            Self::Trusted => LinkApproval::Approved,
-        })
-    }
-}
-
-/// What finds a patient at their PHP: their provider, their ID there, their birth date.
-fn link_of(p: &Patient) -> (Option<Uuid>, Option<&str>, Option<chrono::NaiveDate>) {
-    (
-        p.provider_id,
-        p.provider_patient_identifier.as_deref(),
-        p.birth_date,
-    )
-}
 
 /// Names a link and the PHP record its lookup found (`php_patient_id`), so that a decision
 /// applies to what was reviewed and not to a link, or a record, changed since.
@@ -71,33 +34,6 @@ pub fn fingerprint(p: &Patient, php_patient_id: Option<&str>) -> String {
         h.update([0]);
     }
     hex::encode(&h.finalize()[..12])
-}
-
-/// Called inside the transaction that wrote `after` over `before`, by every path that writes
-/// a patient's link (REST `PUT`, and sync push's updates and restores, through
-/// [`super::patients::update_patient_in`]): when the link changed, what the pull knew at the
-/// PHP (their id there, its watermark) is forgotten and the link waits for approval again
-/// under `policy`, in that same transaction, so nothing more is pulled under the old match.
-/// Returns the patient as written and whether the link changed (a pull, or the lookup for
-/// the administrator, is queued once the write is committed).
-pub async fn relink_in(
-    conn: &mut AnyConnection,
-    before: &Patient,
-    mut after: Patient,
-    policy: LinkPolicy,
-) -> DbResult<(Patient, bool)> {
-    if link_of(before) == link_of(&after) {
-        return Ok((after, false));
-    }
-    reset_pull_state_in(conn, after.id).await?;
-    after.link_approval = policy.first_state(after.provider_id);
-    // The version was moved by the write itself; this belongs to it.
-    sqlx::query("UPDATE patients SET link_approval = $1 WHERE id = $2")
-        .bind(after.link_approval.map(LinkApproval::as_str))
-        .bind(after.id.to_string())
-        .execute(conn)
-        .await?;
-    Ok((after, true))
 }
 
 /// How a decision on a link went.
@@ -203,7 +139,7 @@ impl Db {
     ) -> DbResult<Decided> {
         let mut tx = self.writer().begin().await?;
         let found =
-            super::mutations::patient(&mut tx, domain::access::PatientScope::All, patient_id)
+            super::patients::patient_in(&mut tx, domain::access::PatientScope::All, patient_id)
                 .await?
                 .filter(|f| !f.is_deleted() && f.row.provider_id.is_some());
         let Some(found) = found else {

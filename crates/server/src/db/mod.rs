@@ -19,6 +19,7 @@ mod sync;
 mod tokens;
 mod users;
 
+pub use audit::{Entity, Entry};
 pub use documents::{
     delete_document_in, digest, insert_document_in, DocumentBody, DocumentFilter, NewDocument,
     StoredDocument,
@@ -216,6 +217,32 @@ fn sibling_sqlite_url(url: &str, name: &str) -> String {
         format!("?{query}")
     };
     format!("{stem}-{name}.db{query}")
+}
+
+/// A row as a push finds it.
+#[derive(Debug)]
+pub struct Found<T> {
+    pub row: T,
+    /// When it was deleted, for a tombstone.
+    pub deleted_at: Option<String>,
+    /// For a document: its patient is deleted (so it cannot come back on its own).
+    pub parent_deleted: bool,
+}
+
+impl<T> Found<T> {
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+}
+
+/// On PostgreSQL, locks the row a push is about to judge and write (`FOR UPDATE OF alias`):
+/// nobody writes it between the push's checks and its write, so a delete never removes an
+/// edit committed meanwhile, and the versions after the one read are all this push's own.
+/// SQLite has one writer at a time already.
+pub(crate) fn lock_on_postgres(sql: &mut Sql, conn: &AnyConnection, alias: &str) {
+    if conn.backend_name() == "PostgreSQL" {
+        sql.push(&format!(" FOR UPDATE OF {alias}"));
+    }
 }
 
 // ---------- values as stored ----------

@@ -8,41 +8,14 @@
 //! on its earlier ones even when it never heard back, so those never count against it.
 
 use super::documents::{self, StoredDocument};
-use super::patients;
-/// How a push writes a patient: the one path REST `PUT` takes too.
-pub use super::patients::update_patient_in;
-use super::{now, DbResult, RowExt, Sql};
-use domain::access::{DocumentScope, PatientScope};
-use domain::dto::{Patient, SyncTable};
+/// How a push reads and writes a patient: the one path REST `PUT` takes too.
+pub use super::patients::{patient_in as patient, update_patient_in};
+use super::{lock_on_postgres, now, DbResult, Found, RowExt, Sql};
+use domain::access::DocumentScope;
+use domain::dto::SyncTable;
 use sqlx::AnyConnection;
 use std::collections::BTreeSet;
 use uuid::Uuid;
-
-/// A row as a push finds it.
-#[derive(Debug)]
-pub struct Found<T> {
-    pub row: T,
-    /// When it was deleted, for a tombstone.
-    pub deleted_at: Option<String>,
-    /// For a document: its patient is deleted (so it cannot come back on its own).
-    pub parent_deleted: bool,
-}
-
-impl<T> Found<T> {
-    pub fn is_deleted(&self) -> bool {
-        self.deleted_at.is_some()
-    }
-}
-
-/// On PostgreSQL, locks the row a push is about to judge and write (`FOR UPDATE OF alias`):
-/// nobody writes it between the push's checks and its write, so a delete never removes an
-/// edit committed meanwhile, and the versions after the one read are all this push's own.
-/// SQLite has one writer at a time already.
-fn lock_on_postgres(sql: &mut Sql, conn: &AnyConnection, alias: &str) {
-    if conn.backend_name() == "PostgreSQL" {
-        sql.push(&format!(" FOR UPDATE OF {alias}"));
-    }
-}
 
 /// The outcome stored for `mutation_id`, with the account that sent it.
 pub async fn stored_outcome(
@@ -79,29 +52,6 @@ pub async fn store_outcome(
     .execute(conn)
     .await?;
     Ok(())
-}
-
-/// The patient in `scope`, live or deleted.
-pub async fn patient(
-    conn: &mut AnyConnection,
-    scope: PatientScope,
-    id: Uuid,
-) -> DbResult<Option<Found<Patient>>> {
-    let mut sql = Sql::new(&format!(
-        "SELECT {}, p.deleted_at FROM patients p WHERE p.id = ",
-        *patients::P_COLS
-    ));
-    sql.bind(id);
-    patients::push_scope(&mut sql, scope);
-    lock_on_postgres(&mut sql, conn, "p");
-    let Some(row) = sql.query().fetch_optional(conn).await? else {
-        return Ok(None);
-    };
-    Ok(Some(Found {
-        row: patients::patient_from_row(&row)?,
-        deleted_at: row.opt_text("deleted_at")?,
-        parent_deleted: false,
-    }))
 }
 
 /// The document in `scope`, live or deleted, with whether its patient is deleted.

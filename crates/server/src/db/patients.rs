@@ -1,9 +1,12 @@
 //! Patients, each owned by one dietician and optionally linked to their PHP.
 
-use super::links::LinkPolicy;
-use super::{cursor, now, paginate, parse_date, Bind, Db, DbResult, RowExt, Sql, Written};
+use super::{
+    cursor, lock_on_postgres, now, paginate, parse_date, Bind, Db, DbResult, Found, RowExt, Sql,
+    Written,
+};
 use domain::access::{PatientFacts, PatientScope};
 use domain::dto::{NewPatient, Patient};
+use domain::{LinkApproval, LinkPolicy};
 use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 use std::sync::LazyLock;
@@ -171,7 +174,7 @@ impl Db {
         links: LinkPolicy,
     ) -> DbResult<Written<(Patient, bool)>> {
         let mut tx = self.writer().begin().await?;
-        let before = super::mutations::patient(&mut tx, PatientScope::All, id)
+        let before = patient_in(&mut tx, PatientScope::All, id)
             .await?
             .filter(|found| !found.is_deleted());
         let Some(before) = before else {
@@ -196,7 +199,7 @@ impl Db {
 /// transaction) at `expected_version`, when given. The one way a patient is updated, by REST
 /// `PUT` and sync push alike: a write that changes the patient's link to their PHP forgets
 /// the pull's old match and asks for approval again under `links`, in the same transaction
-/// ([`super::links::relink_in`]), and says so (`true`) for the caller to queue a pull once
+/// ([`relink_in`]), and says so (`true`) for the caller to queue a pull once
 /// committed.
 pub async fn update_patient_in(
     conn: &mut AnyConnection,
@@ -211,12 +214,72 @@ pub async fn update_patient_in(
         {
             Written::Done(row) => {
                 let after = patient_from_row(&row)?;
-                Written::Done(super::links::relink_in(conn, before, after, links).await?)
+                Written::Done(relink_in(conn, before, after, links).await?)
             }
             Written::Missing => Written::Missing,
             Written::Stale => Written::Stale,
         },
     )
+}
+
+/// The patient in `scope`, live or deleted, read to be written in this transaction (and on
+/// PostgreSQL locked until it ends).
+pub async fn patient_in(
+    conn: &mut AnyConnection,
+    scope: PatientScope,
+    id: Uuid,
+) -> DbResult<Option<Found<Patient>>> {
+    let mut sql = Sql::new(&format!(
+        "SELECT {}, p.deleted_at FROM patients p WHERE p.id = ",
+        *P_COLS
+    ));
+    sql.bind(id);
+    push_scope(&mut sql, scope);
+    lock_on_postgres(&mut sql, conn, "p");
+    let Some(row) = sql.query().fetch_optional(conn).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Found {
+        row: patient_from_row(&row)?,
+        deleted_at: row.opt_text("deleted_at")?,
+        parent_deleted: false,
+    }))
+}
+
+/// What finds a patient at their PHP: their provider, their ID there, their birth date.
+pub(super) fn link_of(p: &Patient) -> (Option<Uuid>, Option<&str>, Option<chrono::NaiveDate>) {
+    (
+        p.provider_id,
+        p.provider_patient_identifier.as_deref(),
+        p.birth_date,
+    )
+}
+
+/// Called inside the transaction that wrote `after` over `before`, by every path that writes
+/// a patient's link (REST `PUT`, and sync push's updates and restores, through
+/// [`super::patients::update_patient_in`]): when the link changed, what the pull knew at the
+/// PHP (their id there, its watermark) is forgotten and the link waits for approval again
+/// under `policy`, in that same transaction, so nothing more is pulled under the old match.
+/// Returns the patient as written and whether the link changed (a pull, or the lookup for
+/// the administrator, is queued once the write is committed).
+pub async fn relink_in(
+    conn: &mut AnyConnection,
+    before: &Patient,
+    mut after: Patient,
+    policy: LinkPolicy,
+) -> DbResult<(Patient, bool)> {
+    if link_of(before) == link_of(&after) {
+        return Ok((after, false));
+    }
+    super::php::reset_pull_state_in(conn, after.id).await?;
+    after.link_approval = policy.first_state(after.provider_id);
+    // The version was moved by the write itself; this belongs to it.
+    sqlx::query("UPDATE patients SET link_approval = $1 WHERE id = $2")
+        .bind(after.link_approval.map(LinkApproval::as_str))
+        .bind(after.id.to_string())
+        .execute(conn)
+        .await?;
+    Ok((after, true))
 }
 
 /// [`Db::delete_patient`] inside the caller's transaction.

@@ -18,7 +18,8 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{ApiJson, AuthUser};
 use super::{documents, patients};
 use crate::app::AppState;
-use crate::db::mutations::{self, Found};
+use crate::db::mutations;
+use crate::db::Found;
 use crate::db::{
     delete_document_in, delete_patient_in, insert_document_in, insert_patient_in, patient_facts,
     update_row_in, Bind, DbError, StoredDocument, Written,

@@ -10,58 +10,19 @@
 
 mod carepatron;
 mod php;
+pub mod runtime;
 
 use crate::app::AppState;
-use crate::config::Config;
 use crate::db::jobs::{Job, JobCause, JobKind, JobStatus};
 use crate::db::{DbError, NewLogEntry};
-use connectors::carepatron::Carepatron;
 use connectors::fhir::FhirSource;
 use connectors::ConnectorError;
 use domain::{LogAction, LogStatus};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use uuid::Uuid;
-
-/// Shared by the workers of one instance.
-pub struct Integrations {
-    wake: Notify,
-    /// One FHIR client per provider (and settings version): tokens are cached inside.
-    sources: Mutex<HashMap<Uuid, (i64, Arc<FhirSource>)>>,
-    /// The practice's workspace, when configured; its pace is shared by this instance.
-    carepatron: Option<Carepatron>,
-}
-
-impl Integrations {
-    pub fn new(config: &Config) -> anyhow::Result<Self> {
-        let carepatron = match &config.carepatron {
-            Some(s) => {
-                let key = std::str::from_utf8(s.api_key.expose())
-                    .map_err(|_| anyhow::anyhow!("the Carepatron API key is not text"))?;
-                Some(Carepatron::new(&s.base_url, key, s.rate)?)
-            }
-            None => None,
-        };
-        Ok(Self {
-            wake: Notify::new(),
-            sources: Mutex::default(),
-            carepatron,
-        })
-    }
-
-    /// Wakes an idle worker of this instance (others find the job at their next poll).
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-
-    /// Wakes every idle worker of this instance.
-    pub fn wake_all(&self) {
-        self.wake.notify_waiters();
-    }
-}
 
 /// Why an attempt failed.
 #[derive(Debug)]

@@ -3,7 +3,6 @@
 use super::{Done, JobError, Progress};
 use crate::app::AppState;
 use crate::db::jobs::{Job, JobCause, JobKind};
-use crate::db::links::LinkPolicy;
 use crate::db::php::{Applied, RequestState};
 use crate::db::providers::{AuthMode, ProviderAccess};
 use connectors::fhir::keys::SigningKey;
@@ -12,6 +11,7 @@ use connectors::fhir::{Auth, FhirSource, PatientMatch, PatientQuery, DEFAULT_SCO
 use connectors::{ConnectorError, Limits};
 use domain::access::PatientScope;
 use domain::dto::Patient;
+use domain::LinkPolicy;
 use domain::{LinkApproval, LogStatus, PhpMatch};
 use std::time::Duration;
 

@@ -1118,7 +1118,7 @@ async fn two_instances_on_one_postgres_run_each_job_once() {
         server::testing::with_jobs(&mut config);
         // A practice that does not require link approval: links are pulled as made (their
         // demographics still checked).
-        config.links = server::db::links::LinkPolicy::Trusted;
+        config.links = domain::LinkPolicy::Trusted;
         Platform::start(config, "127.0.0.1:0")
     };
     let (one, two) = (start().await, start().await);

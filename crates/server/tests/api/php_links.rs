@@ -567,7 +567,7 @@ async fn guessing(
 both_backends! {
     @with (|c: &mut server::config::Config| {
         server::testing::with_jobs(c);
-        c.links = server::db::links::LinkPolicy::Trusted;
+        c.links = domain::LinkPolicy::Trusted;
     })
 
     async fn without_approval_an_identifier_alone_pulls_nothing_and_reads_alike(app) {
@@ -589,7 +589,7 @@ both_backends! {
 }
 
 both_backends! {
-    @with (|c: &mut server::config::Config| c.links = server::db::links::LinkPolicy::Trusted)
+    @with (|c: &mut server::config::Config| c.links = domain::LinkPolicy::Trusted)
 
     async fn a_practice_that_trusts_its_dieticians_approves_links_as_made(app) {
         let provider = provider(&app, "http://127.0.0.1:9/fhir").await;
