@@ -5,53 +5,10 @@
 use crate::notify;
 use crate::state::Desk;
 use serde::Serialize;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 use sync_core::{RetryPolicy, SyncError, SyncEvent, TokenStore as _};
 use tauri::{AppHandle, Emitter as _, Manager as _};
-use tokio::sync::Notify;
-
-/// Shared between the commands and the sync task.
-pub struct SyncControl {
-    wake: Notify,
-    online: AtomicBool,
-    syncing: AtomicBool,
-    /// Bodies may still be waiting to be fetched ahead: set at start, when a sync pulls
-    /// changes, and while the last round fetched some or was cut off. An idle sync then skips
-    /// the look through every document.
-    prefetch_due: AtomicBool,
-}
-
-impl Default for SyncControl {
-    fn default() -> Self {
-        Self {
-            wake: Notify::new(),
-            online: AtomicBool::new(false),
-            syncing: AtomicBool::new(false),
-            prefetch_due: AtomicBool::new(true),
-        }
-    }
-}
-
-impl SyncControl {
-    /// Asks for a sync now.
-    pub fn wake(&self) {
-        self.wake.notify_one();
-    }
-
-    pub fn online(&self) -> bool {
-        self.online.load(Ordering::Relaxed)
-    }
-
-    pub fn syncing(&self) -> bool {
-        self.syncing.load(Ordering::Relaxed)
-    }
-
-    /// Records whether the platform answers; `true` when that changed.
-    pub fn set_online(&self, online: bool) -> bool {
-        self.online.swap(online, Ordering::Relaxed) != online
-    }
-}
 
 /// Sync progress, as the `sync-progress` event carries it.
 #[derive(Debug, Clone, Serialize)]

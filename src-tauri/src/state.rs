@@ -1,15 +1,16 @@
 //! The app's state: the encrypted replica, where the session and key are kept, settings, and
 //! the handle of the background sync.
 
-use crate::background::SyncControl;
 use keystore::Keystore;
 use serde::Serialize;
 use serde_json::Value;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 use sync_core::{Replica, SyncError, TokenStore as _};
-use tokio::sync::RwLock;
+use tauri_plugin_updater::Update;
+use tokio::sync::{Notify, RwLock};
 
 /// Settings from the environment (with defaults for a laptop).
 #[derive(Debug, Clone)]
@@ -65,7 +66,7 @@ pub struct Desk {
     /// Something the person should read once (the local copy had to be set aside…).
     notice: Mutex<Option<String>>,
     /// An update found by the last check, then downloaded and verified.
-    pub update: crate::updates::Pending,
+    pub update: PendingUpdate,
 }
 
 /// What the status bar and the shell show; sent with every change as the `status` event.
@@ -244,6 +245,52 @@ async fn open_replica(
     });
     Ok((replica, notice))
 }
+
+/// Shared between the commands and the sync task.
+pub struct SyncControl {
+    pub(crate) wake: Notify,
+    online: AtomicBool,
+    pub(crate) syncing: AtomicBool,
+    /// Bodies may still be waiting to be fetched ahead: set at start, when a sync pulls
+    /// changes, and while the last round fetched some or was cut off. An idle sync then skips
+    /// the look through every document.
+    pub(crate) prefetch_due: AtomicBool,
+}
+
+impl Default for SyncControl {
+    fn default() -> Self {
+        Self {
+            wake: Notify::new(),
+            online: AtomicBool::new(false),
+            syncing: AtomicBool::new(false),
+            prefetch_due: AtomicBool::new(true),
+        }
+    }
+}
+
+impl SyncControl {
+    /// Asks for a sync now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    pub fn online(&self) -> bool {
+        self.online.load(Ordering::Relaxed)
+    }
+
+    pub fn syncing(&self) -> bool {
+        self.syncing.load(Ordering::Relaxed)
+    }
+
+    /// Records whether the platform answers; `true` when that changed.
+    pub fn set_online(&self, online: bool) -> bool {
+        self.online.swap(online, Ordering::Relaxed) != online
+    }
+}
+
+/// The update found by the last check and, once fetched and verified, its package.
+#[derive(Default)]
+pub struct PendingUpdate(pub(crate) tokio::sync::Mutex<Option<(Update, Option<Vec<u8>>)>>);
 
 #[cfg(test)]
 mod tests {

@@ -7,12 +7,7 @@ use crate::error::{AppError, CommandResult};
 use crate::state::Desk;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter as _, Manager as _};
-use tauri_plugin_updater::{Update, UpdaterExt as _};
-use tokio::sync::Mutex;
-
-/// The update found by the last check and, once fetched and verified, its package.
-#[derive(Default)]
-pub struct Pending(Mutex<Option<(Update, Option<Vec<u8>>)>>);
+use tauri_plugin_updater::UpdaterExt as _;
 
 #[derive(Debug, Serialize)]
 pub struct UpdateInfo {

@@ -4,7 +4,7 @@
 //! offline is one the server accepts later). Also: whether a document's bytes are what its
 //! type says, and which types may be shown inline.
 
-use serde::de::{DeserializeOwned, Deserializer, Error as _};
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 /// Why a JSON object is not a valid `T`: the field (dotted path) when one is to blame.
@@ -60,19 +60,6 @@ pub fn parse_fields<T: DeserializeOwned>(fields: &Map<String, Value>) -> Result<
     Ok(serde_path_to_error::deserialize(Value::Object(
         fields.clone(),
     ))?)
-}
-
-/// A field of a request that only the platform's Carepatron integration writes
-/// (`carepatron_patient_id`): sent at all, even as `null`, it is refused, naming the field.
-/// (`#[serde(default, deserialize_with = "set_by_carepatron")]`.)
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SetByIntegration;
-
-/// Refuses the field it is put on; see [`SetByIntegration`].
-pub fn set_by_carepatron<'de, D: Deserializer<'de>>(_: D) -> Result<SetByIntegration, D::Error> {
-    Err(D::Error::custom(
-        "is set by the Carepatron integration only; leave it out",
-    ))
 }
 
 /// Document formats the platform keeps under their own type: PDF, the common images, plain

@@ -127,9 +127,9 @@ pub struct NewUser {
     #[schema(value_type = String, format = "password", min_length = 10, max_length = 256)]
     pub password: Password,
     /// Set by the Carepatron integration only: a request that sends it is refused.
-    #[serde(default, deserialize_with = "crate::check::set_by_carepatron")]
+    #[serde(default, deserialize_with = "crate::text::set_by_carepatron")]
     #[schema(ignore)]
-    pub carepatron_id: crate::check::SetByIntegration,
+    pub carepatron_id: crate::text::SetByIntegration,
     pub provider_id: Option<Uuid>,
     pub patient_id: Option<Uuid>,
 }
@@ -155,9 +155,9 @@ pub struct UserUpdate {
     #[schema(value_type = Option<String>, format = "password", max_length = 256)]
     pub current_password: Option<Text<256>>,
     /// Set by the Carepatron integration only: a request that sends it is refused.
-    #[serde(default, deserialize_with = "crate::check::set_by_carepatron")]
+    #[serde(default, deserialize_with = "crate::text::set_by_carepatron")]
     #[schema(ignore)]
-    pub carepatron_id: crate::check::SetByIntegration,
+    pub carepatron_id: crate::text::SetByIntegration,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Uuid>)]
     pub provider_id: Option<Option<Uuid>>,
@@ -210,9 +210,9 @@ pub struct NewPatient {
     #[schema(value_type = Option<String>, max_length = 5000)]
     pub dietary_preferences: Option<DietaryPreferences>,
     /// Set by the Carepatron integration only: a request that sends it is refused.
-    #[serde(default, deserialize_with = "crate::check::set_by_carepatron")]
+    #[serde(default, deserialize_with = "crate::text::set_by_carepatron")]
     #[schema(ignore)]
-    pub carepatron_patient_id: crate::check::SetByIntegration,
+    pub carepatron_patient_id: crate::text::SetByIntegration,
     pub birth_date: Option<NaiveDate>,
     pub provider_id: Option<Uuid>,
     #[schema(value_type = Option<String>, max_length = 200)]
@@ -237,9 +237,9 @@ pub struct PatientUpdate {
     #[schema(value_type = Option<String>, max_length = 5000)]
     pub dietary_preferences: Option<Option<DietaryPreferences>>,
     /// Set by the Carepatron integration only: a request that sends it is refused.
-    #[serde(default, deserialize_with = "crate::check::set_by_carepatron")]
+    #[serde(default, deserialize_with = "crate::text::set_by_carepatron")]
     #[schema(ignore)]
-    pub carepatron_patient_id: crate::check::SetByIntegration,
+    pub carepatron_patient_id: crate::text::SetByIntegration,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<NaiveDate>)]
     pub birth_date: Option<Option<NaiveDate>>,

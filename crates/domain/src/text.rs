@@ -200,6 +200,19 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// A field of a request that only the platform's Carepatron integration writes
+/// (`carepatron_patient_id`): sent at all, even as `null`, it is refused, naming the field.
+/// (`#[serde(default, deserialize_with = "set_by_carepatron")]`.)
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SetByIntegration;
+
+/// Refuses the field it is put on; see [`SetByIntegration`].
+pub fn set_by_carepatron<'de, D: Deserializer<'de>>(_: D) -> Result<SetByIntegration, D::Error> {
+    Err(<D::Error as serde::de::Error>::custom(
+        "is set by the Carepatron integration only; leave it out",
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -592,7 +592,7 @@ impl FhirSandbox {
         let Some(patient) = task["for"]["reference"].as_str().map(str::to_owned) else {
             return;
         };
-        let doc = crate::seed::requested_records(&patient, &self.now());
+        let doc = requested_records(&patient, &self.now());
         let doc_id = self.put(doc);
         self.modify("Task", task_id, |t| {
             t["status"] = json!("completed");
@@ -903,4 +903,18 @@ fn patient_matches<'a>(p: &Value, param: &impl Fn(&str) -> Option<&'a str>) -> b
         }
     }
     true
+}
+
+/// What a PHP sends when a dietician asks: a letter with the requested records.
+fn requested_records(patient_ref: &str, now: &DateTime<Utc>) -> Value {
+    json!({
+        "resourceType": "DocumentReference",
+        "status": "current",
+        "type": {"coding": [{"system": "http://loinc.org", "code": "11488-4", "display": "Consult note"}], "text": "Consult note"},
+        "subject": {"reference": patient_ref},
+        "date": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "author": [{"display": "Medical records office"}],
+        "description": "Requested records",
+        "content": [{"attachment": {"contentType": "text/plain", "data": base64::engine::general_purpose::STANDARD.encode("Summary of care sent at the dietician's request.")}}],
+    })
 }

@@ -6,7 +6,7 @@
 use crate::fhir::FhirSandbox;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{Duration, NaiveDate, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 use serde_json::{json, Value};
@@ -220,20 +220,6 @@ pub fn attachment_document(
         "description": title,
         "content": [{"attachment": {"contentType": content_type, "data": B64.encode(bytes)}}],
     }))
-}
-
-/// What a PHP sends when a dietician asks: a letter with the requested records.
-pub fn requested_records(patient_ref: &str, now: &DateTime<Utc>) -> Value {
-    json!({
-        "resourceType": "DocumentReference",
-        "status": "current",
-        "type": loinc("11488-4", "Consult note"),
-        "subject": {"reference": patient_ref},
-        "date": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "author": [{"display": "Medical records office"}],
-        "description": "Requested records",
-        "content": [{"attachment": {"contentType": "text/plain", "data": B64.encode("Summary of care sent at the dietician's request.")}}],
-    })
 }
 
 /// A one-page PDF with a line of text: enough for viewers and magic-byte checks.

@@ -343,26 +343,6 @@ impl Replica {
         Ok(())
     }
 
-    /// Documents whose title or kept text matches `query` (every word, as a prefix), or whose
-    /// patient's name contains it, newest first: the app's search ([`Replica::documents`]) as
-    /// JSON.
-    pub async fn search_documents(&self, query: &str, limit: i64) -> Result<Vec<Value>> {
-        if query.trim().is_empty() {
-            return Ok(Vec::new());
-        }
-        let filter = crate::views::DocumentFilter {
-            text: Some(query.to_owned()),
-            limit: Some(limit),
-            ..Default::default()
-        };
-        Ok(self
-            .documents(&filter)
-            .await?
-            .into_iter()
-            .map(|d| d.document)
-            .collect())
-    }
-
     /// A fetched body, if this replica has it.
     pub async fn cached_body(&self, doc_id: Uuid) -> Result<Option<(String, Vec<u8>)>> {
         Ok(

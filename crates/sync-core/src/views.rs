@@ -204,6 +204,26 @@ fn uuid(s: &str) -> Result<Uuid> {
 }
 
 impl Replica {
+    /// Documents whose title or kept text matches `query` (every word, as a prefix), or whose
+    /// patient's name contains it, newest first: the app's search ([`Replica::documents`]) as
+    /// JSON.
+    pub async fn search_documents(&self, query: &str, limit: i64) -> Result<Vec<Value>> {
+        if query.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        let filter = DocumentFilter {
+            text: Some(query.to_owned()),
+            limit: Some(limit),
+            ..Default::default()
+        };
+        Ok(self
+            .documents(&filter)
+            .await?
+            .into_iter()
+            .map(|d| d.document)
+            .collect())
+    }
+
     /// Patients by name, `limit` from `offset`, whose name, email, birth date (`1978-04-12`,
     /// or `12 Apr 1978` as the app shows it in English) or identifier at their provider
     /// contains `search`.
