@@ -4,11 +4,12 @@
 //! The platform holds practice-wide credentials at each PHP, so a link is what decides whose
 //! records reach a dietician's account. Every write that changes a link (provider, identifier
 //! at the PHP, birth date) sets `patients.link_approval` again in the writing transaction
-//! ([`relink_in`]): `pending` while the practice requires an administrator's approval
-//! ([`domain::LinkPolicy`]), else `approved`. Administrators see the pending links beside what the
-//! PHP holds under them ([`Db::link_reviews`]) and decide ([`Db::decide_link`]); the pull
-//! ([`crate::integrations`]) looks a pending link up for them, and pulls only under an
-//! approved one whose PHP record agrees with the patient's own demographics.
+//! (`db::patients::relink_in`): `pending` while the practice requires an administrator's
+//! approval ([`domain::LinkPolicy`]), else `approved`. Administrators see the pending links
+//! beside what the PHP holds under them ([`Db::link_reviews`]) and decide
+//! ([`Db::decide_link`]); the pull ([`crate::integrations`]) looks a pending link up for them,
+//! and pulls only under an approved one whose PHP record agrees with the patient's own
+//! demographics.
 
 use super::logs::{insert_log, NewLogEntry};
 use super::patients::link_of;

@@ -128,7 +128,7 @@ impl Db {
     /// [`PhpMatch::Found`]; its name and birth date for the administrator reviewing the link),
     /// unless the link changed meanwhile (a relink while the search ran): then nothing is
     /// recorded and `false` comes back, so a match made for the old link never outlives the
-    /// reset ([`super::links::relink_in`]).
+    /// reset ([`super::patients::relink_in`]).
     pub async fn set_php_match(
         &self,
         searched: &Patient,

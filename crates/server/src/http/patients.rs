@@ -204,7 +204,7 @@ pub async fn update(
 }
 
 /// After a write that changed what finds the patient at their PHP (which forgot the old
-/// match in the same transaction: `db::links::relink_in`), the pull starts over. REST `PUT`
+/// match in the same transaction: `db::patients::relink_in`), the pull starts over. REST `PUT`
 /// and sync push (updates, restores, and inserts with a provider) both end here.
 pub(crate) async fn pull_after_relink(
     app: &AppState,
