@@ -32,7 +32,14 @@ export function on<T>(event: string, handler: (payload: T) => void): Promise<Unl
 
 export type SyncState = 'synced' | 'pending' | 'conflict' | 'error';
 
-export type UserType = 'admin' | 'dietician' | 'practitioner' | 'provider' | 'patient';
+// The platform's vocabularies, generated from the Rust types (domain's tests write
+// src/bindings; scripts/test fails when they are not current).
+import type { DocumentType } from './bindings/DocumentType';
+import type { LinkApproval } from './bindings/LinkApproval';
+import type { LogAction } from './bindings/LogAction';
+import type { LogStatus } from './bindings/LogStatus';
+import type { UserType } from './bindings/UserType';
+export type { DocumentType, LinkApproval, LogAction, LogStatus, UserType };
 
 export interface User {
   id: string;
@@ -120,7 +127,7 @@ export interface Patient {
   provider_id?: string | null;
   provider_patient_identifier?: string | null;
   /** Whether the link to the provider may be used (set by the platform); null without one. */
-  link_approval?: 'pending' | 'approved' | 'refused' | null;
+  link_approval?: LinkApproval | null;
   sync_error?: string | null;
   version?: number;
 }
@@ -140,16 +147,19 @@ export type NewPatientOutcome =
   | { outcome: 'created'; id: string }
   | { outcome: 'duplicate'; existing_id: string; name: string };
 
-export const DOCUMENT_TYPES = [
-  'lab report',
-  'progress note',
-  'physical assessment',
-  'dietary assessment',
-  'imaging report',
-  'discharge summary',
-  'referral letter',
-  'other',
-] as const;
+/** Every document type, in the order forms offer them: a type the platform adds and this list
+ * leaves out fails the type check. */
+const TYPE_ORDER: Record<DocumentType, number> = {
+  'lab report': 0,
+  'progress note': 1,
+  'physical assessment': 2,
+  'dietary assessment': 3,
+  'imaging report': 4,
+  'discharge summary': 5,
+  'referral letter': 6,
+  other: 7,
+};
+export const DOCUMENT_TYPES = (Object.keys(TYPE_ORDER) as DocumentType[]).sort((a, b) => TYPE_ORDER[a] - TYPE_ORDER[b]);
 
 export interface HealthcareDocument {
   id: string;
@@ -224,9 +234,10 @@ export interface LogEntry {
   id: string;
   patient_id: string | null;
   document_id: string | null;
-  action: string;
+  /** The platform's actions, and this computer's own refused changes. */
+  action: LogAction | 'offline edit';
   timestamp: string;
-  status: string;
+  status: LogStatus;
   details: string | null;
   /** Names as this computer knows them (null when it does not hold the record). */
   patient_name: string | null;

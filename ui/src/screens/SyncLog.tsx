@@ -1,20 +1,20 @@
 // What synchronization did, newest first (the order Rust gives): from the platform's log and
 // this computer's own changes the platform refused.
 import { useEffect, useState } from 'preact/hooks';
-import { call, type AppError, type LogEntry } from '../api';
+import { call, type AppError, type LogAction, type LogEntry, type LogStatus } from '../api';
 import { ErrorMessage, Page, useStatus } from '../components';
 import { formatDateTime } from '../lib/format';
 
-/** Each status, in words. */
-export const STATUS_LABELS: Record<string, string> = {
+/** Each status, in words (every one the platform has: the type check says when one is new). */
+export const STATUS_LABELS: Record<LogStatus, string> = {
   pending: 'Waiting',
   'in progress': 'In progress',
   success: 'Done',
   failure: 'Failed',
 };
 
-/** Each action, in words. */
-export const ACTION_LABELS: Record<string, string> = {
+/** Each action, in words (every one the platform has, and this computer's refused changes). */
+export const ACTION_LABELS: Record<LogAction | 'offline edit', string> = {
   'manual sync': 'Sync started by hand',
   'automatic sync': 'Automatic sync',
   'automatic update': "Updated from the provider's records",
@@ -22,6 +22,7 @@ export const ACTION_LABELS: Record<string, string> = {
   'document shared': 'Document shared',
   'share revoked': 'Sharing stopped',
   'document uploaded': 'Document uploaded',
+  'link review': 'Link to the provider reviewed',
   'offline edit': 'Change made on this computer',
 };
 
