@@ -13,7 +13,6 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Entity {
     Patient,
-    PatientList,
     Document,
     DocumentContent,
     DocumentList,
@@ -24,7 +23,6 @@ impl Entity {
     pub fn as_str(self) -> &'static str {
         match self {
             Entity::Patient => "patient",
-            Entity::PatientList => "patient list",
             Entity::Document => "document",
             Entity::DocumentContent => "document content",
             Entity::DocumentList => "document list",
