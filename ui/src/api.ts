@@ -34,12 +34,14 @@ export type SyncState = 'synced' | 'pending' | 'conflict' | 'error';
 
 // The platform's vocabularies, generated from the Rust types (domain's tests write
 // src/bindings; scripts/test fails when they are not current).
+import type { DocumentSource } from './bindings/DocumentSource';
 import type { DocumentType } from './bindings/DocumentType';
 import type { LinkApproval } from './bindings/LinkApproval';
 import type { LogAction } from './bindings/LogAction';
 import type { LogStatus } from './bindings/LogStatus';
+import type { ShareDelivery } from './bindings/ShareDelivery';
 import type { UserType } from './bindings/UserType';
-export type { DocumentType, LinkApproval, LogAction, LogStatus, UserType };
+export type { DocumentSource, DocumentType, LinkApproval, LogAction, LogStatus, ShareDelivery, UserType };
 
 export interface User {
   id: string;
@@ -164,14 +166,14 @@ export const DOCUMENT_TYPES = (Object.keys(TYPE_ORDER) as DocumentType[]).sort((
 export interface HealthcareDocument {
   id: string;
   patient_id: string;
-  type: string;
+  type: DocumentType;
   date: string;
   title: string;
   author?: string | null;
   content?: string;
   mime_type?: string;
   size_bytes?: number;
-  source?: string;
+  source?: DocumentSource;
   source_user_id?: string | null;
   sync_state?: SyncState;
   patient_name?: string | null;
@@ -183,9 +185,6 @@ export interface DocumentDetail extends HealthcareDocument {
   can: DocumentActions;
   refusals: RejectedEdit[];
 }
-
-/** Whether a share reached the practice's Carepatron workspace. */
-export type ShareDelivery = 'pending' | 'delivered' | 'not_on_team' | 'not_configured' | 'failed';
 
 export interface Share {
   id: string;

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { call, type AppError, type DocumentDetail, type HealthcareDocument, type Share, type ShareDelivery, type User } from '../api';
+import { call, type AppError, type DocumentDetail, type DocumentType, type HealthcareDocument, type Share, type ShareDelivery, type User } from '../api';
 import { atField, ConfirmButton, DateInput, ErrorMessage, Field, Page, RefusedCreation, TypeSelect, useStatus } from '../components';
 import { birthWithAge, fileSize, formatDate, fromBase64, sourceLabel, typeLabel } from '../lib/format';
 import { guarded, leaveTo, useUnsaved } from '../lib/route';
@@ -218,7 +218,8 @@ function EditDocument(props: { doc: DocumentDetail; text: string | null; onSaved
       </Field>
       <div class="row-fields">
         <Field label="Type" id="edit-type" error={blame('type')}>
-          <TypeSelect id="edit-type" value={kind} onChange={setKind} />
+          {/* The select offers the document types only (no "any"). */}
+          <TypeSelect id="edit-type" value={kind} onChange={(t) => setKind(t as DocumentType)} />
         </Field>
         <Field label="Date" id="edit-date" error={blame('date')}>
           <DateInput id="edit-date" required value={date} onChange={setDate} />
