@@ -11,7 +11,7 @@ use crate::db::{patient_facts, DbError};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use domain::{Denied, UserType};
+use domain::UserType;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
@@ -26,13 +26,8 @@ pub struct JobQuery {
     limit: Option<i64>,
 }
 
-fn admin_only(caller: &domain::Caller) -> ApiResult<()> {
-    if caller.is(UserType::Admin) {
-        Ok(())
-    } else {
-        Err(Denied("only admins list and re-run jobs").into())
-    }
-}
+/// Why anyone but an admin is refused here.
+const ADMINS_ONLY: &str = "only admins list and re-run jobs";
 
 fn conflict(detail: &str) -> ApiError {
     ApiError::Conflict {
@@ -73,7 +68,7 @@ pub async fn list(
     AuthUser(caller): AuthUser,
     ApiQuery(q): ApiQuery<JobQuery>,
 ) -> ApiResult<Json<Vec<Job>>> {
-    admin_only(&caller)?;
+    super::admin_only(&caller, ADMINS_ONLY)?;
     let status = match q.status.as_deref() {
         None => None,
         Some("queued") => Some(JobStatus::Queued),
@@ -104,7 +99,7 @@ pub async fn replay(
     AuthUser(caller): AuthUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<(StatusCode, Json<Job>)> {
-    admin_only(&caller)?;
+    super::admin_only(&caller, ADMINS_ONLY)?;
     match app.db.replay_job(id).await {
         Ok(Some(job)) => {
             app.integrations.wake();

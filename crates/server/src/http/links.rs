@@ -11,16 +11,11 @@ use crate::db::links::Decided;
 use axum::extract::State;
 use axum::Json;
 use domain::dto::{LinkDecision, LinkQuery, LinkReview, Patient};
-use domain::{Denied, LinkApproval, UserType};
+use domain::LinkApproval;
 use uuid::Uuid;
 
-fn admin_only(caller: &domain::Caller) -> ApiResult<()> {
-    if caller.is(UserType::Admin) {
-        Ok(())
-    } else {
-        Err(Denied("only admins review links to providers").into())
-    }
-}
+/// Why anyone but an admin is refused here.
+const ADMINS_ONLY: &str = "only admins review links to providers";
 
 /// Links to review (admins only): pending ones by default, oldest first, each with the
 /// record the PHP holds under it beside the patient's own demographics.
@@ -32,7 +27,7 @@ pub async fn list(
     AuthUser(caller): AuthUser,
     ApiQuery(q): ApiQuery<LinkQuery>,
 ) -> ApiResult<Json<Vec<LinkReview>>> {
-    admin_only(&caller)?;
+    super::admin_only(&caller, ADMINS_ONLY)?;
     let reviews = app
         .db
         .link_reviews(q.state.unwrap_or(LinkApproval::Pending))
@@ -68,7 +63,7 @@ pub async fn decide(
     ApiPath(patient_id): ApiPath<Uuid>,
     ApiJson(decision): ApiJson<LinkDecision>,
 ) -> ApiResult<Json<Patient>> {
-    admin_only(&caller)?;
+    super::admin_only(&caller, ADMINS_ONLY)?;
     if decision.decision == LinkApproval::Pending {
         return Err(ApiError::invalid(
             "decision",

@@ -62,6 +62,15 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Refuses anyone but an admin, saying `why` (403).
+pub(crate) fn admin_only(caller: &domain::Caller, why: &'static str) -> error::ApiResult<()> {
+    if caller.is(domain::UserType::Admin) {
+        Ok(())
+    } else {
+        Err(domain::Denied(why).into())
+    }
+}
+
 /// A JSON row with its `ETag` (the row version, for `If-Match`).
 pub(crate) fn versioned<T: serde::Serialize>(
     status: axum::http::StatusCode,

@@ -12,7 +12,6 @@ use axum::http::StatusCode;
 use axum::Json;
 use connectors::fhir::keys::SigningKey;
 use domain::text::{Label, Text};
-use domain::{Denied, UserType};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -61,13 +60,8 @@ pub enum ProviderAuth {
     },
 }
 
-fn admin_only(caller: &domain::Caller) -> ApiResult<()> {
-    if caller.is(UserType::Admin) {
-        Ok(())
-    } else {
-        Err(Denied("only admins manage providers").into())
-    }
-}
+/// Why anyone but an admin is refused here.
+const ADMINS_ONLY: &str = "only admins manage providers";
 
 fn http_url(field: &'static str, url: &str) -> ApiResult<()> {
     let host_and_path = url
@@ -140,7 +134,7 @@ pub async fn list(
     State(app): State<AppState>,
     AuthUser(caller): AuthUser,
 ) -> ApiResult<Json<Vec<Provider>>> {
-    admin_only(&caller)?;
+    super::admin_only(&caller, ADMINS_ONLY)?;
     Ok(Json(app.db.list_providers().await?))
 }
 
@@ -152,7 +146,7 @@ pub async fn create(
     AuthUser(caller): AuthUser,
     ApiJson(new): ApiJson<NewProvider>,
 ) -> ApiResult<(StatusCode, Json<Provider>)> {
-    admin_only(&caller)?;
+    super::admin_only(&caller, ADMINS_ONLY)?;
     let row = provider_row(&app, new)?;
     let provider = app.db.insert_provider(row).await?;
     Ok((StatusCode::CREATED, Json(provider)))
@@ -166,7 +160,7 @@ pub async fn get(
     AuthUser(caller): AuthUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Provider>> {
-    admin_only(&caller)?;
+    super::admin_only(&caller, ADMINS_ONLY)?;
     let access = app
         .db
         .provider_access(id)
@@ -186,7 +180,7 @@ pub async fn replace(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(new): ApiJson<NewProvider>,
 ) -> ApiResult<Json<Provider>> {
-    admin_only(&caller)?;
+    super::admin_only(&caller, ADMINS_ONLY)?;
     let row = provider_row(&app, new)?;
     let provider = app
         .db
@@ -207,7 +201,7 @@ pub async fn delete(
     AuthUser(caller): AuthUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
-    admin_only(&caller)?;
+    super::admin_only(&caller, ADMINS_ONLY)?;
     match app.db.delete_provider(id).await? {
         Some(true) => Ok(StatusCode::NO_CONTENT),
         Some(false) => Err(ApiError::Conflict {
