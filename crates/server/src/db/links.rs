@@ -12,8 +12,9 @@
 //! demographics.
 
 use super::logs::{insert_log, NewLogEntry};
-use super::patients::link_of;
+use super::patients::{bind_link, link_of, same_link};
 use super::php::reset_pull_state_in;
+use super::providers::patient_provider_name;
 use super::{now, parse_date, Db, DbResult, RowExt};
 use domain::dto::{LinkReview, Patient};
 use domain::{LinkApproval, LogAction, LogStatus, PhpMatch};
@@ -57,22 +58,16 @@ impl Db {
     /// lookup said is forgotten, so the next one fills the administrator's queue afresh.
     pub async fn review_again(&self, searched: &Patient) -> DbResult<()> {
         let mut tx = self.writer().begin().await?;
-        let (provider, identifier, birth_date) = link_of(searched);
-        let reopened = sqlx::query(
+        let sql = format!(
             "UPDATE patients SET link_approval = 'pending', version = version + 1, updated_at = $2 \
-             WHERE id = $1 AND deleted_at IS NULL AND link_approval = 'approved' \
-             AND provider_id = $3 \
-             AND (provider_patient_identifier = $4 OR (provider_patient_identifier IS NULL AND $4 IS NULL)) \
-             AND (birth_date = $5 OR (birth_date IS NULL AND $5 IS NULL))",
-        )
-        .bind(searched.id.to_string())
-        .bind(now())
-        .bind(provider.map(|p| p.to_string()))
-        .bind(identifier)
-        .bind(birth_date.map(|d| d.to_string()))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+             WHERE id = $1 AND deleted_at IS NULL AND link_approval = 'approved'{}",
+            same_link(3)
+        );
+        let query = sqlx::query(&sql).bind(searched.id.to_string()).bind(now());
+        let reopened = bind_link(query, searched)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         if reopened > 0 {
             reset_pull_state_in(&mut tx, searched.id).await?;
         }
@@ -178,10 +173,9 @@ impl Db {
         .fetch_one(&mut *tx)
         .await?;
         let after = super::patients::patient_from_row(&row)?;
-        let provider: String = sqlx::query_scalar("SELECT name FROM providers WHERE id = $1")
-            .bind(before.provider_id.map(|p| p.to_string()))
-            .fetch_one(&mut *tx)
-            .await?;
+        let provider = patient_provider_name(&mut tx, patient_id)
+            .await?
+            .unwrap_or_default();
         let (status, details) = match decision {
             LinkApproval::Approved => (
                 LogStatus::Success,

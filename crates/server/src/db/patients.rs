@@ -7,7 +7,9 @@ use super::{
 use domain::access::{PatientFacts, PatientScope};
 use domain::dto::{NewPatient, Patient};
 use domain::{LinkApproval, LinkPolicy};
-use sqlx::any::AnyRow;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+use sqlx::Any;
 use sqlx::AnyConnection;
 use std::sync::LazyLock;
 use uuid::Uuid;
@@ -253,6 +255,32 @@ pub(super) fn link_of(p: &Patient) -> (Option<Uuid>, Option<&str>, Option<chrono
         p.provider_patient_identifier.as_deref(),
         p.birth_date,
     )
+}
+
+/// `AND` the `patients` row's link is still the one bound at `$first` to `$first + 2` by
+/// [`bind_link`] (null-safe): a write made for a link that changed meanwhile matches nothing.
+pub(super) fn same_link(first: usize) -> String {
+    let same = |column: &str, n: usize| {
+        format!("({column} = ${n} OR ({column} IS NULL AND ${n} IS NULL))")
+    };
+    format!(
+        " AND {} AND {} AND {}",
+        same("provider_id", first),
+        same("provider_patient_identifier", first + 1),
+        same("birth_date", first + 2)
+    )
+}
+
+/// Binds `p`'s link, in [`same_link`]'s order.
+pub(super) fn bind_link<'q>(
+    query: Query<'q, Any, AnyArguments<'q>>,
+    p: &'q Patient,
+) -> Query<'q, Any, AnyArguments<'q>> {
+    let (provider, identifier, birth_date) = link_of(p);
+    query
+        .bind(provider.map(|u| u.to_string()))
+        .bind(identifier)
+        .bind(birth_date.map(|d| d.to_string()))
 }
 
 /// Called inside the transaction that wrote `after` over `before`, by every path that writes

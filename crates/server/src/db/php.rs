@@ -6,7 +6,8 @@
 
 use super::documents::{digest, insert_pulled_document_in, store_body, DocumentBody, NewDocument};
 use super::logs::{insert_log, NewLogEntry};
-use super::{delete_document_in, now, Db, DbResult, RowExt};
+use super::patients::{bind_link, same_link};
+use super::{delete_document_in, lock_on_postgres, now, Db, DbResult, RowExt, Sql};
 use connectors::fhir::mapping::{Incoming, IncomingDocument};
 use connectors::fhir::PhpPatient;
 use domain::dto::Patient;
@@ -138,30 +139,27 @@ impl Db {
         let php_patient_id = record
             .filter(|_| outcome == PhpMatch::Found)
             .map(|r| r.id.as_str());
-        let recorded = sqlx::query(
+        let sql = format!(
             "INSERT INTO php_pull_state (patient_id, php_patient_id, php_match, php_name, \
              php_birth_date, updated_at) \
-             SELECT $1, $2, $3, $4, $5, $6 FROM patients WHERE id = $1 AND deleted_at IS NULL \
-             AND (provider_id = $7 OR (provider_id IS NULL AND $7 IS NULL)) \
-             AND (provider_patient_identifier = $8 OR (provider_patient_identifier IS NULL AND $8 IS NULL)) \
-             AND (birth_date = $9 OR (birth_date IS NULL AND $9 IS NULL)) \
+             SELECT $1, $2, $3, $4, $5, $6 FROM patients WHERE id = $1 AND deleted_at IS NULL{} \
              ON CONFLICT (patient_id) DO UPDATE SET \
              php_patient_id = excluded.php_patient_id, php_match = excluded.php_match, \
              php_name = excluded.php_name, php_birth_date = excluded.php_birth_date, \
              updated_at = excluded.updated_at",
-        )
-        .bind(searched.id.to_string())
-        .bind(php_patient_id)
-        .bind(outcome.as_str())
-        .bind(record.map(|r| r.name.as_str()))
-        .bind(record.and_then(|r| r.birth_date.as_deref()))
-        .bind(now())
-        .bind(searched.provider_id.map(|p| p.to_string()))
-        .bind(searched.provider_patient_identifier.as_deref())
-        .bind(searched.birth_date.map(|d| d.to_string()))
-        .execute(self.writer())
-        .await?
-        .rows_affected();
+            same_link(7)
+        );
+        let query = sqlx::query(&sql)
+            .bind(searched.id.to_string())
+            .bind(php_patient_id)
+            .bind(outcome.as_str())
+            .bind(record.map(|r| r.name.as_str()))
+            .bind(record.and_then(|r| r.birth_date.as_deref()))
+            .bind(now());
+        let recorded = bind_link(query, searched)
+            .execute(self.writer())
+            .await?
+            .rows_affected();
         Ok(recorded > 0)
     }
 
@@ -212,19 +210,16 @@ impl Db {
         item: &Incoming,
     ) -> DbResult<Applied> {
         let mut tx = self.writer().begin().await?;
-        let lock = match self.backend {
-            super::Backend::Postgres => " FOR UPDATE OF p",
-            super::Backend::Sqlite => "",
-        };
-        let linked = sqlx::query(&format!(
+        let mut linked = Sql::new(
             "SELECT 1 FROM patients p JOIN php_pull_state s ON s.patient_id = p.id \
-             WHERE p.id = $1 AND p.deleted_at IS NULL AND p.link_approval = 'approved' \
-             AND s.php_patient_id = $2{lock}"
-        ))
-        .bind(patient_id.to_string())
-        .bind(php_patient_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+             WHERE p.deleted_at IS NULL AND p.link_approval = 'approved' AND p.id = ",
+        );
+        linked
+            .bind(patient_id)
+            .push(" AND s.php_patient_id = ")
+            .bind(php_patient_id);
+        lock_on_postgres(&mut linked, &tx, "p");
+        let linked = linked.query().fetch_optional(&mut *tx).await?;
         if linked.is_none() {
             return Ok(Applied::Unlinked);
         }
