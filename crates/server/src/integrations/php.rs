@@ -11,8 +11,7 @@ use connectors::fhir::{Auth, FhirSource, PatientMatch, PatientQuery, DEFAULT_SCO
 use connectors::{ConnectorError, Limits};
 use domain::access::PatientScope;
 use domain::dto::Patient;
-use domain::LinkPolicy;
-use domain::{LinkApproval, LogStatus, PhpMatch};
+use domain::{LinkApproval, LinkPolicy, LogStatus, PhpMatch};
 use std::time::Duration;
 
 const PAGE_SIZE: usize = 50;
@@ -82,13 +81,12 @@ fn unconfirmed(provider: &str) -> JobError {
 }
 
 /// Looks the patient up at the PHP (`source`) and records how it went, with the record found
-/// (for the administrator reviewing the link). Nothing is pulled. `None`: the patient was
-/// relinked while the search ran; what it found is not kept.
+/// (for the administrator reviewing the link). Nothing is pulled.
 async fn look_up(
     app: &AppState,
     source: &FhirSource,
     patient: &Patient,
-) -> Result<Option<(PhpMatch, Option<String>)>, JobError> {
+) -> Result<Lookup, JobError> {
     let birth_date = patient.birth_date.map(|d| d.to_string());
     let query = PatientQuery {
         identifier: patient.provider_patient_identifier.clone(),
@@ -126,12 +124,12 @@ async fn look_up(
         PatientMatch::NotFound => (PhpMatch::NotFound, None),
     };
     if !app.db.set_php_match(patient, outcome, record).await? {
-        return Ok(None);
+        return Ok(Lookup::Relinked);
     }
-    let id = record
-        .filter(|_| outcome == PhpMatch::Found)
-        .map(|r| r.id.clone());
-    Ok(Some((outcome, id)))
+    Ok(match record.filter(|_| outcome == PhpMatch::Found) {
+        Some(r) => Lookup::Agrees(r.id.clone()),
+        None => Lookup::Unconfirmed,
+    })
 }
 
 /// Which PHP record an approved link pulls from.
@@ -143,6 +141,16 @@ enum Under {
     Relinked,
     /// Sent back for review: see [`php_patient`].
     Review,
+}
+
+/// How a [`look_up`] went.
+enum Lookup {
+    /// One record agrees with the patient: its id at the PHP.
+    Agrees(String),
+    /// None does (no record, several, or one that disagrees).
+    Unconfirmed,
+    /// The link changed while the search ran: what it found is not kept.
+    Relinked,
 }
 
 /// The patient's record at the PHP (`source`) under an approved link. An approval names the
@@ -171,9 +179,9 @@ async fn php_patient(
         )));
     }
     match look_up(app, source, patient).await? {
-        None => Ok(Under::Relinked),
-        Some((_, Some(id))) => Ok(Under::Record(id)),
-        Some((_, None)) => Err(unconfirmed(provider)),
+        Lookup::Agrees(id) => Ok(Under::Record(id)),
+        Lookup::Relinked => Ok(Under::Relinked),
+        Lookup::Unconfirmed => Err(unconfirmed(provider)),
     }
 }
 
