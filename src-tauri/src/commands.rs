@@ -82,7 +82,7 @@ pub async fn patients(
     limit: i64,
 ) -> CommandResult<PatientPage> {
     let replica = desk.replica().await;
-    if !reads_online(&replica).await? {
+    if !reads_online(&me(&replica).await?) {
         return Ok(replica.patient_page(&search, offset, limit).await?);
     }
     let page = sync_core::online::patients(&desk.keystore, &search, ONLINE_PATIENTS).await?;
@@ -98,10 +98,10 @@ pub async fn patients(
     })
 }
 
-/// Whether the signed-in user reads patient data online: an administrator, whose replica
-/// holds the users only (the platform's change feed sends them no patient data).
-async fn reads_online(replica: &sync_core::Replica) -> CommandResult<bool> {
-    Ok(me(replica).await?.is(domain::UserType::Admin))
+/// Whether `caller` reads patient data online: an administrator, whose replica holds the
+/// users only (the platform's change feed sends them no patient data).
+fn reads_online(caller: &Caller) -> bool {
+    caller.is(domain::UserType::Admin)
 }
 
 /// The `items` of a page the platform answered.
@@ -162,7 +162,7 @@ pub struct PatientView {
 pub async fn patient(desk: Cmd<'_>, id: Uuid) -> CommandResult<PatientView> {
     let replica = desk.replica().await;
     let caller = me(&replica).await?;
-    let detail = if reads_online(&replica).await? {
+    let detail = if reads_online(&caller) {
         let patient = sync_core::online::patient(&desk.keystore, id).await?;
         PatientDetail {
             sync_state: online_state(&patient),
@@ -236,7 +236,7 @@ pub async fn documents(
     filter: DocumentFilter,
 ) -> CommandResult<Vec<DocumentSummary>> {
     let replica = desk.replica().await;
-    if !reads_online(&replica).await? {
+    if !reads_online(&me(&replica).await?) {
         return Ok(replica.documents(&filter).await?);
     }
     // An administrator reads one patient's documents at a time, online.
@@ -269,7 +269,8 @@ pub struct DocumentView {
 #[tauri::command(rename_all = "snake_case")]
 pub async fn document(desk: Cmd<'_>, id: Uuid) -> CommandResult<DocumentView> {
     let replica = desk.replica().await;
-    let online = reads_online(&replica).await?;
+    let caller = me(&replica).await?;
+    let online = reads_online(&caller);
     let document = if online {
         sync_core::online::document(&desk.keystore, id).await?
     } else {
@@ -283,7 +284,6 @@ pub async fn document(desk: Cmd<'_>, id: Uuid) -> CommandResult<DocumentView> {
         Some(p) => replica.row(SyncTable::Patients, p).await?,
         None => None,
     };
-    let caller = me(&replica).await?;
     let can = DocumentActions::of(
         &caller,
         rights::patient_facts(&caller, patient.as_ref()),
@@ -316,7 +316,7 @@ pub struct Body {
 /// the platform each time and kept nowhere.
 async fn body_of(desk: &Desk, id: Uuid) -> CommandResult<(String, Vec<u8>)> {
     let replica = desk.replica().await;
-    let online = reads_online(&replica).await?;
+    let online = reads_online(&me(&replica).await?);
     Ok(sync_core::signed_in(&desk.keystore, |remote| {
         let replica = replica.clone();
         async move {
@@ -453,7 +453,7 @@ pub async fn update_document(
 #[tauri::command(rename_all = "snake_case")]
 pub async fn delete_document(app: AppHandle, desk: Cmd<'_>, id: Uuid) -> CommandResult<()> {
     let replica = desk.replica().await;
-    if reads_online(&replica).await? {
+    if reads_online(&me(&replica).await?) {
         // An administrator's documents are not on this computer: deleted on the platform.
         sync_core::online::delete_document(&desk.keystore, id).await?;
         return Ok(());
