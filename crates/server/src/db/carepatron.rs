@@ -12,7 +12,7 @@ use domain::kinds::ShareDelivery;
 use uuid::Uuid;
 
 /// Where a row stands with Carepatron (`carepatron_synced` of patients, documents and shares),
-/// converted to and from its stored text here only.
+/// converted to and from its stored text here only (the queries bind [`Mark::to_stored`] too).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mark {
     /// As recorded: the client or share is there, with the id the row holds.
@@ -171,11 +171,13 @@ impl Db {
     ) -> DbResult<()> {
         sqlx::query(
             "UPDATE patients SET carepatron_snapshot = $1, carepatron_synced = CASE \
-             WHEN carepatron_synced = 'stale' AND $2 = 0 THEN 'stale' ELSE 'done' END WHERE id = $3",
+             WHEN carepatron_synced = $4 AND $2 = 0 THEN $4 ELSE $5 END WHERE id = $3",
         )
         .bind(serde_json::to_string(view).expect("a view serialises"))
         .bind(i64::from(saw_stale))
         .bind(patient_id.to_string())
+        .bind(Mark::Stale.to_stored())
+        .bind(Mark::Done.to_stored())
         .execute(self.writer())
         .await?;
         Ok(())
@@ -208,9 +210,10 @@ impl Db {
             "SELECT id, type, date, title, author, mime_type, source, content_hash, \
              carepatron_document_id, carepatron_synced, deleted_at FROM healthcare_documents \
              WHERE patient_id = $1 AND (deleted_at IS NULL OR (carepatron_document_id IS NOT NULL \
-             AND (carepatron_synced IS NULL OR carepatron_synced <> 'deleted'))) ORDER BY id",
+             AND (carepatron_synced IS NULL OR carepatron_synced <> $2))) ORDER BY id",
         )
         .bind(patient_id.to_string())
+        .bind(Mark::Deleted.to_stored())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -275,9 +278,10 @@ impl Db {
              JOIN healthcare_documents d ON d.id = s.document_id JOIN users u ON u.id = s.practitioner_id \
              WHERE d.patient_id = $1 AND ((s.deleted_at IS NULL AND s.carepatron_share_id IS NULL) \
              OR (s.deleted_at IS NOT NULL AND s.carepatron_share_id IS NOT NULL \
-             AND (s.carepatron_synced IS NULL OR s.carepatron_synced <> 'deleted'))) ORDER BY s.id",
+             AND (s.carepatron_synced IS NULL OR s.carepatron_synced <> $2))) ORDER BY s.id",
         )
         .bind(patient_id.to_string())
+        .bind(Mark::Deleted.to_stored())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -337,11 +341,12 @@ impl Db {
         let had: ShareDelivery = super::parse_kind(&had)?;
         if let Some(remote) = remote_id {
             sqlx::query(
-                "UPDATE document_shares SET carepatron_share_id = $1, carepatron_synced = 'done' \
+                "UPDATE document_shares SET carepatron_share_id = $1, carepatron_synced = $3 \
                  WHERE id = $2",
             )
             .bind(remote)
             .bind(id.to_string())
+            .bind(Mark::Done.to_stored())
             .execute(&mut *tx)
             .await?;
         }
