@@ -8,11 +8,12 @@ use serde::Serialize;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 use sync_core::{RetryPolicy, SyncError, SyncEvent, TokenStore as _};
-use tauri::{AppHandle, Emitter as _, Manager as _};
+use tauri::{AppHandle, Manager as _};
 
 /// Sync progress, as the `sync-progress` event carries it.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "phase", rename_all = "snake_case")]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub enum Progress {
     Started,
     Pushed {
@@ -40,7 +41,7 @@ pub async fn emit_status(app: &AppHandle) {
     let desk = app.state::<Desk>();
     match desk.status().await {
         Ok(status) => {
-            let _ = app.emit("status", status);
+            crate::events::STATUS.emit(app, status);
         }
         Err(e) => tracing::warn!("status unavailable: {e}"),
     }
@@ -96,7 +97,7 @@ async fn sync_once(app: &AppHandle, manual: bool) {
                 return
             }
         };
-        let _ = app.emit("sync-progress", progress);
+        crate::events::SYNC_PROGRESS.emit(app, progress);
     };
     let policy = RetryPolicy {
         attempts: 1,
@@ -134,7 +135,7 @@ async fn sync_once(app: &AppHandle, manual: bool) {
             }
         }
     };
-    let _ = app.emit("sync-progress", progress);
+    crate::events::SYNC_PROGRESS.emit(app, progress);
     desk.sync.syncing.store(false, Ordering::Relaxed);
     emit_status(app).await;
     if desk.sync.online() && desk.sync.prefetch_due.load(Ordering::Relaxed) {

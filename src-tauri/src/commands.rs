@@ -13,6 +13,7 @@ use domain::dto::{ConflictKind, SyncTable};
 use domain::Caller;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use sync_core::rows::{DocumentRow, LogLine};
 use sync_core::views::{
     DocumentFilter, DocumentSummary, LogFilter, NewPatientOutcome, PatientDetail, PatientPage,
     PatientSummary, RejectedEdit, SyncState,
@@ -128,6 +129,12 @@ fn online_state(row: &Value) -> SyncState {
     }
 }
 
+/// A document row (the replica's, or the platform's for an administrator) as the screens
+/// read it.
+fn row(document: &Value) -> CommandResult<DocumentRow> {
+    Ok(DocumentRow::deserialize(document).map_err(sync_core::SyncError::from)?)
+}
+
 /// The signed-in user as the access rules see them.
 async fn me(replica: &sync_core::Replica) -> CommandResult<Caller> {
     replica
@@ -151,6 +158,7 @@ async fn refusals_of(replica: &sync_core::Replica, row: Uuid) -> CommandResult<V
 
 /// A patient as its screen shows it: what may be done to it, and any refusal to deal with.
 #[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct PatientView {
     #[serde(flatten)]
     pub detail: PatientDetail,
@@ -244,22 +252,25 @@ pub async fn documents(
         return Ok(Vec::new());
     };
     let page = sync_core::online::patient_documents(&desk.keystore, patient).await?;
-    Ok(items(&page)
+    items(&page)
         .iter()
-        .map(|d| DocumentSummary {
-            document: d.clone(),
-            sync_state: SyncState::Synced,
-            patient_name: None,
-            patient_birth_date: None,
+        .map(|d| {
+            Ok(DocumentSummary {
+                document: row(d)?,
+                sync_state: SyncState::Synced,
+                patient_name: None,
+                patient_birth_date: None,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// A document as its screen shows it: whose it is, what may be done to it, any refusal.
 #[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct DocumentView {
     #[serde(flatten)]
-    pub document: Value,
+    pub document: DocumentRow,
     pub patient_name: Option<String>,
     pub patient_birth_date: Option<String>,
     pub can: DocumentActions,
@@ -300,12 +311,13 @@ pub async fn document(desk: Cmd<'_>, id: Uuid) -> CommandResult<DocumentView> {
         patient_birth_date: text("birth_date"),
         can,
         refusals: refusals_of(&replica, id).await?,
-        document,
+        document: row(&document)?,
     })
 }
 
 /// A document's body, for the viewer and downloads.
 #[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Body {
     pub mime_type: String,
     pub base64: String,
@@ -402,6 +414,7 @@ async fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<
 
 /// A text document written here; it reaches the platform at the next sync.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct NewTextDocument {
     pub patient_id: Uuid,
     #[serde(rename = "type")]
@@ -465,6 +478,7 @@ pub async fn delete_document(app: AppHandle, desk: Cmd<'_>, id: Uuid) -> Command
 
 /// A file to upload, its bytes in base64 (how the webview hands over a `File`).
 #[derive(Debug, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct FileUpload {
     pub patient_id: Uuid,
     #[serde(rename = "type")]
@@ -533,12 +547,13 @@ pub async fn revoke_share(
 // ---------- sync log, conflicts, refused edits ----------
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn sync_log(desk: Cmd<'_>, filter: LogFilter) -> CommandResult<Vec<Value>> {
+pub async fn sync_log(desk: Cmd<'_>, filter: LogFilter) -> CommandResult<Vec<LogLine>> {
     Ok(desk.replica().await.sync_log(&filter).await?)
 }
 
 /// A conflict as the conflicts screen shows it.
 #[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Conflict {
     pub id: i64,
     pub table: SyncTable,
@@ -587,6 +602,7 @@ pub async fn conflicts(desk: Cmd<'_>) -> CommandResult<Vec<Conflict>> {
 /// How a conflict is settled.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "keep", rename_all = "snake_case")]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub enum Resolution {
     Mine,
     Theirs,
@@ -654,18 +670,19 @@ pub async fn users(desk: Cmd<'_>) -> CommandResult<Value> {
     Ok(sync_core::online::users(&desk.keystore).await?)
 }
 
-/// Admin: the providers a provider user can be linked to, as `{id, name}`.
+/// A provider (PHP) a provider user can be linked to.
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ProviderChoice {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// Admin: the providers a provider user can be linked to.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn providers(desk: Cmd<'_>) -> CommandResult<Vec<Value>> {
+pub async fn providers(desk: Cmd<'_>) -> CommandResult<Vec<ProviderChoice>> {
     let all = sync_core::online::providers(&desk.keystore).await?;
-    Ok(all
-        .as_array()
-        .map(|list| {
-            list.iter()
-                .map(|p| serde_json::json!({"id": p["id"], "name": p["name"]}))
-                .collect()
-        })
-        .unwrap_or_default())
+    Ok(Vec::<ProviderChoice>::deserialize(&all).map_err(sync_core::SyncError::from)?)
 }
 
 #[tauri::command(rename_all = "snake_case")]

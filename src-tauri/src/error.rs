@@ -12,11 +12,13 @@ use sync_core::SyncError;
 
 #[derive(Debug, Clone, Serialize, thiserror::Error)]
 #[error("{message}")]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct AppError {
     pub code: Cow<'static, str>,
     pub message: String,
     /// The form field to blame, as the platform names it (`email`, `birth_date`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(optional))]
     pub field: Option<String>,
 }
 

@@ -4,6 +4,7 @@
 //! - [`commands`]: what the UI invokes; each a call into sync-core.
 //! - [`state`]: the encrypted replica (SQLCipher, keyed from the OS keyring), settings.
 //! - [`background`]: syncing when the connection returns, on a timer and on demand.
+//! - [`events`]: what the shell tells the UI unasked (status, sync and update progress).
 //! - [`notify`]: desktop notifications of sync results, in counts only.
 //! - [`rights`]: what the signed-in person may do, from the platform's own rules.
 //! - [`updates`]: checking for, verifying and installing updates.
@@ -11,8 +12,11 @@
 //! Only this crate touches the keyring (through `keystore`), notifications and the updater.
 
 pub mod background;
+#[cfg(test)]
+mod bindings;
 pub mod commands;
 pub mod error;
+pub mod events;
 pub mod notify;
 pub mod rights;
 pub mod state;

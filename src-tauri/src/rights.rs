@@ -22,6 +22,7 @@ pub fn caller(profile: &Value) -> Option<Caller> {
 
 /// What the shell offers, whatever the row.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Capabilities {
     pub create_patients: bool,
     pub manage_users: bool,
@@ -45,6 +46,7 @@ impl Capabilities {
 
 /// What may be done to one patient.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct PatientActions {
     pub edit: bool,
     pub delete: bool,
@@ -84,6 +86,7 @@ impl PatientActions {
 
 /// What may be done to one document.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct DocumentActions {
     pub edit: bool,
     pub delete: bool,

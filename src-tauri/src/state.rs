@@ -71,10 +71,12 @@ pub struct Desk {
 
 /// What the status bar and the shell show; sent with every change as the `status` event.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct AppStatus {
     pub signed_in: bool,
     pub server: Option<String>,
     /// The signed-in user as the platform described them at sign-in.
+    #[cfg_attr(test, ts(as = "Option<domain::dto::User>"))]
     pub user: Option<Value>,
     pub online: bool,
     pub syncing: bool,

@@ -6,10 +6,11 @@
 use crate::error::{AppError, CommandResult};
 use crate::state::Desk;
 use serde::Serialize;
-use tauri::{AppHandle, Emitter as _, Manager as _};
+use tauri::{AppHandle, Manager as _};
 use tauri_plugin_updater::UpdaterExt as _;
 
 #[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct UpdateInfo {
     pub current_version: String,
     /// The newer version on offer, if any.
@@ -81,7 +82,7 @@ pub async fn download(app: &AppHandle) -> CommandResult<String> {
         .download(
             |chunk, total| {
                 received += chunk;
-                let _ = app.emit("update-progress", (received, total));
+                crate::events::UPDATE_PROGRESS.emit(app, (received, total));
             },
             || {},
         )

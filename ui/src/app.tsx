@@ -23,9 +23,9 @@ export function App() {
 
   const refresh = useCallback(async () => {
     try {
-      const failure = await call<AppError | null>('startup_error');
+      const failure = await call('startup_error');
       if (failure) return setStartupError(failure.message);
-      setStatus(await call<Status>('status'));
+      setStatus(await call('status'));
     } catch (e) {
       setStartupError((e as AppError).message);
     }
@@ -33,7 +33,7 @@ export function App() {
 
   useEffect(() => {
     refresh();
-    const unlisten = [on<Status>('status', setStatus), on<Progress>('sync-progress', setProgress)];
+    const unlisten = [on('status', setStatus), on('sync-progress', setProgress)];
     return () => unlisten.forEach((u) => u.then((f) => f()));
   }, [refresh]);
 

@@ -82,6 +82,7 @@ pub struct TokenPair {
 
 /// A user as their admin, or they themselves, see them. No password or hash, ever.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct User {
     pub id: Uuid,
     pub email: String,
@@ -100,6 +101,7 @@ pub struct User {
 
 /// A colleague as other dieticians and practitioners see them (the sharing picker).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UserDirectoryEntry {
     pub id: Uuid,
     pub name: String,
@@ -435,6 +437,7 @@ pub struct ShareRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DocumentShare {
     pub id: Uuid,
     pub document_id: Uuid,
@@ -554,6 +557,7 @@ pub struct PageQuery {
 /// One page of a list. Pass `next_cursor` back as `cursor` for the next page; `null` means
 /// this was the last.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
@@ -585,6 +589,7 @@ mod tests {
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum SyncTable {
     Users,
     Patients,
@@ -757,6 +762,7 @@ pub enum MutationStatus {
 /// What a conflict is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum ConflictKind {
     /// Fields of an update were written by someone else since its base version.
     Fields,

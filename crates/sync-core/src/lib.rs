@@ -18,6 +18,7 @@
 pub mod engine;
 pub mod online;
 pub mod replica;
+pub mod rows;
 pub mod session;
 mod stored;
 pub mod views;

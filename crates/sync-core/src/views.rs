@@ -3,8 +3,10 @@
 //! replica; nothing here needs a connection.
 
 use crate::replica::Replica;
+use crate::rows::{DocumentRow, LogLine, LogLineAction, OfflineEdit};
 use crate::{Result, SyncError};
 use domain::dto::SyncTable;
+use domain::LogStatus;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -12,6 +14,7 @@ use uuid::Uuid;
 /// Where a row stands between this replica and the platform, as a badge shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum SyncState {
     /// The platform has every edit made here.
     Synced,
@@ -26,6 +29,7 @@ pub enum SyncState {
 
 /// A patient in the list.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PatientSummary {
     pub id: Uuid,
     pub name: String,
@@ -37,6 +41,7 @@ pub struct PatientSummary {
 
 /// One page of the patient list.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PatientPage {
     /// Patients matching the search, all pages together.
     pub total: i64,
@@ -46,7 +51,9 @@ pub struct PatientPage {
 
 /// A patient with everything the detail screen shows.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PatientDetail {
+    #[cfg_attr(feature = "ts", ts(as = "crate::rows::PatientRow"))]
     pub patient: Value,
     pub sync_state: SyncState,
     /// Fields with an open conflict.
@@ -59,6 +66,7 @@ pub struct PatientDetail {
 /// Filters of the document list; all optional.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
 pub struct DocumentFilter {
     pub patient_id: Option<Uuid>,
     #[serde(rename = "type")]
@@ -75,9 +83,10 @@ pub struct DocumentFilter {
 /// A document in a list (no body), with whose it is: lists across patients name the patient
 /// on every row.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DocumentSummary {
     #[serde(flatten)]
-    pub document: Value,
+    pub document: DocumentRow,
     pub sync_state: SyncState,
     pub patient_name: Option<String>,
     /// `YYYY-MM-DD`: tells apart patients of the same name.
@@ -87,6 +96,7 @@ pub struct DocumentSummary {
 /// Filters of the sync log.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
 pub struct LogFilter {
     pub status: Option<String>,
     pub action: Option<String>,
@@ -109,12 +119,13 @@ pub struct ReplicaStatus {
 
 /// An edit the platform refused.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RejectedEdit {
     pub mutation_id: String,
     pub table: String,
     pub row_id: Uuid,
     pub op: String,
-    pub fields: Value,
+    pub fields: Map<String, Value>,
     pub code: String,
     pub reason: String,
     pub created_at: String,
@@ -123,6 +134,7 @@ pub struct RejectedEdit {
 /// The outcome of creating a patient.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum NewPatientOutcome {
     Created {
         id: Uuid,
@@ -140,9 +152,8 @@ const LIST_LIMIT: i64 = 500;
 pub const OFFLINE_EDIT: &str = "offline edit";
 
 /// A log timestamp as a point in time (unreadable ones first in time, so last in the log).
-fn instant(v: &Value) -> Option<chrono::DateTime<chrono::FixedOffset>> {
-    v.as_str()
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+fn instant(t: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    chrono::DateTime::parse_from_rfc3339(t).ok()
 }
 
 /// SQL for the sync state of row `r` of `table`, for the documents of a patient included.
@@ -220,8 +231,8 @@ impl Replica {
             .documents(&filter)
             .await?
             .into_iter()
-            .map(|d| d.document)
-            .collect())
+            .map(|d| serde_json::to_value(d.document))
+            .collect::<serde_json::Result<_>>()?)
     }
 
     /// Patients by name, `limit` from `offset`, whose name, email, birth date (`1978-04-12`,
@@ -443,7 +454,7 @@ impl Replica {
     /// edits it refused (action `offline edit`, status `failure`; kept after they are dealt
     /// with). Each entry names its patient (`patient_name`) and person (`user_name`) when
     /// this replica knows them.
-    pub async fn sync_log(&self, filter: &LogFilter) -> Result<Vec<Value>> {
+    pub async fn sync_log(&self, filter: &LogFilter) -> Result<Vec<LogLine>> {
         let limit = filter.limit.unwrap_or(LIST_LIMIT).clamp(1, 5_000);
         let text = filter.text.as_deref().map(str::trim).unwrap_or_default();
         let mut sql = String::from(
@@ -494,14 +505,14 @@ impl Replica {
             let mut entry: Map<String, Value> = serde_json::from_str(&data)?;
             entry.insert("patient_name".into(), patient_name.into());
             entry.insert("user_name".into(), user_name.into());
-            entries.push(Value::Object(entry));
+            entries.push(serde_json::from_value(Value::Object(entry))?);
         }
         let wants_refusals = filter.status.as_deref().is_none_or(|s| s == "failure")
             && filter.action.as_deref().is_none_or(|a| a == OFFLINE_EDIT);
         if wants_refusals {
             entries.extend(self.refusals(filter.patient_id, text, limit).await?);
             // Stable: entries of one instant keep the order above.
-            entries.sort_by_key(|e| std::cmp::Reverse(instant(&e["timestamp"])));
+            entries.sort_by_key(|e: &LogLine| std::cmp::Reverse(instant(&e.timestamp)));
             entries.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         }
         Ok(entries)
@@ -509,7 +520,12 @@ impl Replica {
 
     /// This device's refused edits as sync log entries, newest first.
     /// `text`: words of the reason or the patient's name (`''` for all).
-    async fn refusals(&self, patient: Option<Uuid>, text: &str, limit: i64) -> Result<Vec<Value>> {
+    async fn refusals(
+        &self,
+        patient: Option<Uuid>,
+        text: &str,
+        limit: i64,
+    ) -> Result<Vec<LogLine>> {
         type Row = (
             String,
             String,
@@ -539,29 +555,34 @@ impl Replica {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(mutation_id, table, row_id, op, reason, at, patient_id, patient_name)| {
-                let what = match (table.as_str(), op.as_str()) {
-                    ("patients", "insert") => "A new patient",
-                    ("patients", "delete") => "Deleting a patient",
-                    ("patients", "restore") => "Restoring a patient",
-                    ("patients", _) => "A change to a patient",
-                    (_, "insert") => "A new document",
-                    (_, "delete") => "Deleting a document",
-                    (_, "restore") => "Restoring a document",
-                    _ => "A change to a document",
-                };
-                serde_json::json!({
-                    "id": mutation_id,
-                    "patient_id": patient_id,
-                    "patient_name": patient_name,
-                    "document_id": (table == "healthcare_documents").then_some(row_id),
-                    "user_name": null,
-                    "action": OFFLINE_EDIT,
-                    "timestamp": at,
-                    "status": "failure",
-                    "details": format!("{what} made on this computer was not accepted: {reason}"),
-                })
-            })
+            .map(
+                |(mutation_id, table, row_id, op, reason, at, patient_id, patient_name)| {
+                    let what = match (table.as_str(), op.as_str()) {
+                        ("patients", "insert") => "A new patient",
+                        ("patients", "delete") => "Deleting a patient",
+                        ("patients", "restore") => "Restoring a patient",
+                        ("patients", _) => "A change to a patient",
+                        (_, "insert") => "A new document",
+                        (_, "delete") => "Deleting a document",
+                        (_, "restore") => "Restoring a document",
+                        _ => "A change to a document",
+                    };
+                    LogLine {
+                        id: mutation_id,
+                        patient_id: Some(patient_id),
+                        patient_name,
+                        document_id: (table == "healthcare_documents").then_some(row_id),
+                        user_id: None,
+                        user_name: None,
+                        action: LogLineAction::Here(OfflineEdit::OfflineEdit),
+                        timestamp: at,
+                        status: LogStatus::Failure,
+                        details: Some(format!(
+                            "{what} made on this computer was not accepted: {reason}"
+                        )),
+                    }
+                },
+            )
             .collect())
     }
 
@@ -788,9 +809,7 @@ mod tests {
             ("text/plain", b"ferritin low".as_slice())
         );
         let titles = |v: Vec<DocumentSummary>| -> Vec<String> {
-            v.iter()
-                .map(|d| d.document["title"].as_str().unwrap_or_default().to_owned())
-                .collect()
+            v.into_iter().map(|d| d.document.title).collect()
         };
         let all = DocumentFilter {
             patient_id: Some(p.parse().expect("uuid")),
@@ -897,7 +916,7 @@ mod tests {
         let log = r.sync_log(&LogFilter::default()).await.expect("log");
         let details: Vec<_> = log
             .iter()
-            .map(|e| e["details"].as_str().unwrap_or_default())
+            .map(|e| e.details.as_deref().unwrap_or_default())
             .collect();
         assert_eq!(details, ["completed", "sent", "earlier"], "newest first");
         // The same from SQL alone (a filter that leaves this device's refusals out).
@@ -910,10 +929,12 @@ mod tests {
             .expect("log");
         let details: Vec<_> = successes
             .iter()
-            .map(|e| e["details"].as_str().unwrap_or_default())
+            .map(|e| e.details.as_deref().unwrap_or_default())
             .collect();
         assert_eq!(details, ["completed", "sent", "earlier"]);
-        assert!(log.iter().all(|e| e["patient_name"] == "Ana Lima"));
+        assert!(log
+            .iter()
+            .all(|e| e.patient_name.as_deref() == Some("Ana Lima")));
         let by_name = r
             .sync_log(&LogFilter {
                 text: Some("lima".into()),

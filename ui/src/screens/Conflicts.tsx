@@ -1,6 +1,6 @@
 import { Fragment } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { call, type AppError, type Conflict, type RejectedEdit } from '../api';
+import { call, type AppError, type Conflict, type RejectedEdit, type Resolution } from '../api';
 import { ConfirmButton, ErrorMessage, Page, useStatus } from '../components';
 import { FIELD_LABELS, formatDateTime, showValue } from '../lib/format';
 
@@ -11,8 +11,8 @@ export function Conflicts() {
   const [error, setError] = useState<AppError | null>(null);
 
   const load = () => {
-    call<Conflict[]>('conflicts').then(setConflicts, setError);
-    call<RejectedEdit[]>('rejected').then(setRejected, setError);
+    call('conflicts').then(setConflicts, setError);
+    call('rejected').then(setRejected, setError);
   };
   useEffect(load, [status?.conflicts, status?.rejected, status?.last_sync]);
 
@@ -121,7 +121,7 @@ function ConflictCard({ conflict, onDone }: { conflict: Conflict; onDone: () => 
   const [error, setError] = useState<AppError | null>(null);
   const field = FIELD_LABELS[conflict.field] ?? conflict.field;
 
-  async function resolve(resolution: Record<string, unknown>) {
+  async function resolve(resolution: Resolution) {
     try {
       await call('resolve_conflict', { id: conflict.id, resolution });
       onDone();

@@ -1,13 +1,8 @@
 import { useEffect, useState } from 'preact/hooks';
-import { call, type AppError, type DocumentDetail, type DocumentType, type HealthcareDocument, type Share, type ShareDelivery, type User } from '../api';
+import { call, type AppError, type DocumentDetail, type DocumentType, type HealthcareDocument, type Share, type ShareDelivery, type UserDirectoryEntry } from '../api';
 import { atField, ConfirmButton, DateInput, ErrorMessage, Field, Page, RefusedCreation, TypeSelect, useStatus } from '../components';
 import { birthWithAge, fileSize, formatDate, fromBase64, sourceLabel, typeLabel } from '../lib/format';
 import { guarded, leaveTo, useUnsaved } from '../lib/route';
-
-interface Body {
-  mime_type: string;
-  base64: string;
-}
 
 export function DocumentView({ id }: { id: string }) {
   const status = useStatus();
@@ -23,12 +18,12 @@ export function DocumentView({ id }: { id: string }) {
   const [revision, setRevision] = useState(0);
 
   useEffect(() => {
-    call<DocumentDetail>('document', { id }).then(setDoc, setError);
+    call('document', { id }).then(setDoc, setError);
   }, [id, status?.last_sync, status?.pending, status?.rejected]);
 
   useEffect(() => {
     let objectUrl: string | null = null;
-    call<Body>('document_body', { id }).then(
+    call('document_body', { id }).then(
       (body) => {
         setBodyError(null);
         setMime(body.mime_type);
@@ -62,7 +57,7 @@ export function DocumentView({ id }: { id: string }) {
     setError(null);
     setNotice(null);
     try {
-      const where = await call<string | null>('save_document', { id, file_name: downloadName(doc!, mime) });
+      const where = await call('save_document', { id, file_name: downloadName(doc!, mime) });
       if (where) setNotice(`Saved to ${where}`);
     } catch (err) {
       setError(err as AppError);
@@ -204,7 +199,7 @@ function EditDocument(props: { doc: DocumentDetail; text: string | null; onSaved
     setError(null);
     try {
       await call('update_document', { id: doc.id, fields });
-      onSaved(await call<DocumentDetail>('document', { id: doc.id }));
+      onSaved(await call('document', { id: doc.id }));
     } catch (err) {
       setError(err as AppError);
     }
@@ -258,14 +253,14 @@ export function deliveryLabel(state: ShareDelivery | undefined): string {
 
 function Share({ documentId }: { documentId: string }) {
   const status = useStatus();
-  const [people, setPeople] = useState<User[]>([]);
+  const [people, setPeople] = useState<UserDirectoryEntry[]>([]);
   const [shares, setShares] = useState<Share[]>([]);
   const [choice, setChoice] = useState('');
   const [error, setError] = useState<AppError | null>(null);
 
   const load = () => {
-    call<User[]>('practitioners').then(setPeople, setError);
-    call<Share[]>('shares', { document_id: documentId }).then(setShares, setError);
+    call('practitioners').then(setPeople, setError);
+    call('shares', { document_id: documentId }).then(setShares, setError);
   };
   useEffect(load, [documentId, status?.last_sync]);
 

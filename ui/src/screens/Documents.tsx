@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { call, type AppError, type DocumentFilter, type HealthcareDocument } from '../api';
+import { call, type AppError, type DocumentFilter, type DocumentSummary } from '../api';
 import { Badge, DateInput, ErrorMessage, Page, TypeSelect, useStatus } from '../components';
 import { fileSize, formatDate, sourceLabel, typeLabel } from '../lib/format';
 
@@ -16,7 +16,7 @@ export function DocumentList({ patientId }: { patientId?: string }) {
   const status = useStatus();
   const [filter, setFilter] = useState<DocumentFilter>({});
   const [text, setText] = useState('');
-  const [docs, setDocs] = useState<HealthcareDocument[] | null>(null);
+  const [docs, setDocs] = useState<DocumentSummary[] | null>(null);
   // The search the list shows results for (it lags the typing by the debounce).
   const [shown, setShown] = useState('');
   const [error, setError] = useState<AppError | null>(null);
@@ -27,7 +27,7 @@ export function DocumentList({ patientId }: { patientId?: string }) {
   }, [text]);
 
   useEffect(() => {
-    call<HealthcareDocument[]>('documents', { filter: { ...filter, patient_id: patientId } }).then((d) => {
+    call('documents', { filter: { ...filter, patient_id: patientId } }).then((d) => {
       setDocs(d);
       setShown(filter.text ?? '');
     }, setError);
@@ -35,7 +35,7 @@ export function DocumentList({ patientId }: { patientId?: string }) {
 
   const setDate = (key: 'from' | 'to') => (iso: string) => setFilter((f) => ({ ...f, [key]: iso || undefined }));
 
-  const groups = new Map<string, HealthcareDocument[]>();
+  const groups = new Map<string, DocumentSummary[]>();
   for (const d of docs ?? []) groups.set(d.type, [...(groups.get(d.type) ?? []), d]);
   // Names that appear for two patients or more get the birth date beside them.
   const births = new Map<string, Set<string>>();
@@ -45,12 +45,12 @@ export function DocumentList({ patientId }: { patientId?: string }) {
     seen.add(d.patient_birth_date ?? d.patient_id);
     births.set(d.patient_name, seen);
   }
-  const patientLabel = (d: HealthcareDocument) => {
+  const patientLabel = (d: DocumentSummary) => {
     if (!d.patient_name) return 'A patient not on this computer';
     const repeated = (births.get(d.patient_name)?.size ?? 0) > 1;
     return repeated && d.patient_birth_date ? `${d.patient_name} (born ${formatDate(d.patient_birth_date)})` : d.patient_name;
   };
-  const mine = (d: HealthcareDocument) => d.source_user_id === status?.user?.id;
+  const mine = (d: DocumentSummary) => d.source_user_id === status?.user?.id;
 
   return (
     <div class="documents" data-search={shown}>

@@ -1,5 +1,5 @@
 import { act, fireEvent, render, screen, waitFor } from '@testing-library/preact';
-import type { HealthcareDocument, PatientDetail as Detail, Status } from '../api';
+import type { DocumentSummary, PatientDetail as Detail, Status } from '../api';
 import { StatusContext } from '../components';
 import { SIGNED_IN } from '../test-support';
 
@@ -189,7 +189,7 @@ describe('leaving with unsaved edits', () => {
 
 describe('DocumentList across patients', () => {
   it('names the patient on every row, with the birth date where names repeat', async () => {
-    const doc = (id: string, patient: string, name: string, birth: string): HealthcareDocument => ({
+    const doc = (id: string, patient: string, name: string, birth: string): DocumentSummary => ({
       id,
       patient_id: patient,
       type: 'discharge summary',

@@ -33,7 +33,7 @@ export function PatientDetail({ id }: { id: string }) {
 
   /** Reads the patient again; `fresh`: drop what is in the form (after saving, a new patient). */
   const load = (fresh = false) =>
-    call<Detail>('patient', { id }).then(
+    call('patient', { id }).then(
       (d) => {
         const stored = fieldsOf(d);
         const now = typed.current;

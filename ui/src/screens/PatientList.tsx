@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { call, type AppError, type PatientPage, type PatientSummary } from '../api';
+import { call, type AppError, type PatientSummary } from '../api';
 import { Badge, ErrorMessage, Page, useStatus } from '../components';
 import { birthWithAge } from '../lib/format';
 import { navigate } from '../lib/route';
@@ -58,7 +58,7 @@ export function PatientList() {
     for (const page of pagesFor(range, PAGE)) {
       if (loaded.current.has(page)) continue;
       loaded.current.add(page);
-      call<PatientPage>('patients', { search: query, offset: page * PAGE, limit: PAGE }).then(
+      call('patients', { search: query, offset: page * PAGE, limit: PAGE }).then(
         (result) => {
           if (asked !== generation.current) return;
           // For profiling (and the figures bench): when the first screen had its data.

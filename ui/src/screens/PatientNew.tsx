@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { call, type AppError, type NewPatientOutcome } from '../api';
+import { call, type AppError } from '../api';
 import { atField, ErrorMessage, Page, useStatus } from '../components';
 import { leaveTo, useUnsaved } from '../lib/route';
 import { changedFields, EMPTY_PATIENT, PATIENT_FIELDS, PatientForm } from './PatientForm';
@@ -15,7 +15,7 @@ export function PatientNew() {
     setError(null);
     setDuplicate(null);
     try {
-      const outcome = await call<NewPatientOutcome>('create_patient', { fields: changedFields(EMPTY_PATIENT, value) });
+      const outcome = await call('create_patient', { fields: changedFields(EMPTY_PATIENT, value) });
       if (outcome.outcome === 'duplicate') setDuplicate({ id: outcome.existing_id, name: outcome.name });
       else leaveTo(`/patients/${outcome.id}`);
     } catch (err) {

@@ -1,7 +1,7 @@
 import { fireEvent, render, screen } from '@testing-library/preact';
 import type { Status } from '../api';
 import { StatusContext } from '../components';
-import { SIGNED_IN } from '../test-support';
+import { account, SIGNED_IN } from '../test-support';
 
 const invoke = vi.fn();
 vi.mock('@tauri-apps/api/core', () => ({ invoke: (...args: unknown[]) => invoke(...args) }));
@@ -9,7 +9,7 @@ vi.mock('@tauri-apps/api/event', () => ({ listen: () => Promise.resolve(() => {}
 
 const { Profile, unsentWords } = await import('./Profile');
 
-const status: Status = { ...SIGNED_IN, server: 'https://records.example.org:8443/', user: { id: 'u1', email: 'dee@example.org', name: 'Dee Dietician', type: 'dietician' }, default_server: '' };
+const status: Status = { ...SIGNED_IN, server: 'https://records.example.org:8443/', user: account({ id: 'u1', email: 'dee@example.org', name: 'Dee Dietician', type: 'dietician' }), default_server: '' };
 
 function show(s: Status) {
   return render(

@@ -32,7 +32,7 @@ export function Profile() {
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
-    if (status?.online) call<User>('profile').then(setMe, () => {});
+    if (status?.online) call('profile').then(setMe, () => {});
   }, [status?.online]);
 
   const pending = status?.pending ?? 0;
@@ -151,7 +151,7 @@ function Updates() {
   const [error, setError] = useState<AppError | null>(null);
 
   useEffect(() => {
-    const unlisten = on<[number, number | null]>('update-progress', setReceived);
+    const unlisten = on('update-progress', setReceived);
     return () => {
       unlisten.then((f) => f());
     };
@@ -162,7 +162,7 @@ function Updates() {
     setInfo(null);
     setState('checking');
     try {
-      setInfo(await call<UpdateInfo>('check_update'));
+      setInfo(await call('check_update'));
     } catch (err) {
       setError(err as AppError);
     }

@@ -16,7 +16,7 @@ export function SignIn({ status, onSignedIn }: { status: Status; onSignedIn: (s:
     setBusy(true);
     setError(null);
     try {
-      onSignedIn(await call<Status>('sign_in', { server: server.trim(), email: email.trim(), password }));
+      onSignedIn(await call('sign_in', { server: server.trim(), email: email.trim(), password }));
     } catch (err) {
       const appError = err as AppError;
       // Anything but a wrong password may be the server's address: show it.

@@ -41,7 +41,7 @@ export function SyncLog() {
     let current = true;
     const t = setTimeout(
       () =>
-        call<LogEntry[]>('sync_log', { filter }).then(
+        call('sync_log', { filter }).then(
           (e) => current && setEntries(e),
           (e) => current && setError(e as AppError),
         ),

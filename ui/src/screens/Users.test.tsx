@@ -2,18 +2,18 @@ import { fireEvent, render, screen, within } from '@testing-library/preact';
 import type { Status, User } from '../api';
 import { StatusContext } from '../components';
 import { birthWithAge } from '../lib/format';
-import { SIGNED_IN } from '../test-support';
+import { account, SIGNED_IN } from '../test-support';
 
 const invoke = vi.fn();
 vi.mock('@tauri-apps/api/core', () => ({ invoke: (...args: unknown[]) => invoke(...args) }));
 
 const { Users } = await import('./Users');
 
-const admin: User = { id: 'u0', email: 'admin@example.org', name: 'Ada Admin', type: 'admin' };
+const admin: User = account({ id: 'u0', email: 'admin@example.org', name: 'Ada Admin', type: 'admin' });
 
 const status: Status = { ...SIGNED_IN, user: admin, default_server: '', can: { create_patients: false, manage_users: true, create_user_types: ['dietician', 'provider', 'patient'] } };
 
-const users: User[] = [admin, { id: 'u1', email: 'dee@example.org', name: 'Dee Dietician', type: 'dietician' }];
+const users: User[] = [admin, account({ id: 'u1', email: 'dee@example.org', name: 'Dee Dietician', type: 'dietician' })];
 
 function answer(command: string, args?: Record<string, unknown>) {
   switch (command) {

@@ -1,7 +1,7 @@
 // User accounts (those the platform's rules let manage them): the list, renaming and removing,
 // and a new account of one of the roles this person may create (`status.can`).
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { call, type AppError, type PatientPage, type PatientSummary, type User, type UserType } from '../api';
+import { call, type AppError, type JsonValue, type PatientPage, type PatientSummary, type ProviderChoice, type User, type UserType } from '../api';
 import { ConfirmButton, ErrorMessage, Field, Page, useStatus } from '../components';
 import { birthWithAge } from '../lib/format';
 
@@ -16,11 +16,6 @@ export const ROLE_LABELS: Record<UserType, string> = {
 
 export function roleLabel(type: string | null | undefined): string {
   return (type && ROLE_LABELS[type as UserType]) || '';
-}
-
-interface Provider {
-  id: string;
-  name: string;
 }
 
 interface Form {
@@ -56,7 +51,7 @@ export function Users() {
   const confirmation = useRef<HTMLParagraphElement>(null);
 
   const load = () =>
-    call<{ items: User[] }>('users').then(
+    call('users').then(
       (p) => setUsers(p.items),
       (e) => setError(e as AppError),
     );
@@ -202,7 +197,7 @@ function NewUser(props: { types: UserType[]; online: boolean; onCreated: (name: 
     setError(null);
     props.onStart();
     setBusy(true);
-    const user: Record<string, unknown> = {
+    const user: Record<string, JsonValue> = {
       name: form.name.trim(),
       email: form.email.trim(),
       type,
@@ -296,12 +291,12 @@ function FieldError({ id, message }: { id: string; message: string | null }) {
 
 /** The provider a provider's staff member works for (from the platform: admins, online). */
 function ProviderPicker(props: { online: boolean; value: string; onChange: (id: string) => void; error: string | null }) {
-  const [providers, setProviders] = useState<Provider[] | null>(null);
+  const [providers, setProviders] = useState<ProviderChoice[] | null>(null);
   const [error, setError] = useState<AppError | null>(null);
   useEffect(() => {
     if (!props.online) return;
     setError(null);
-    call<Provider[]>('providers').then(setProviders, (e) => setError(e as AppError));
+    call('providers').then(setProviders, (e) => setError(e as AppError));
   }, [props.online]);
   const described = [props.error && 'user-provider-error', providers?.length === 0 && 'user-provider-none'].filter(Boolean).join(' ');
   return (
@@ -341,7 +336,7 @@ function PatientPicker(props: { value: string; onChange: (id: string) => void; e
   useEffect(() => {
     let current = true;
     const t = setTimeout(() => {
-      call<PatientPage>('patients', { search: search.trim(), offset: 0, limit: 20 }).then(
+      call('patients', { search: search.trim(), offset: 0, limit: 20 }).then(
         (p) => current && setPage(p),
         (e) => current && setError(e as AppError),
       );

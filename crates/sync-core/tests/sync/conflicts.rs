@@ -419,9 +419,10 @@ async fn refused_edits_revert(w: World) {
         .await
         .expect("log");
     assert_eq!(log.len(), 2, "the update's refusal and the note's");
-    assert_eq!(log[0]["status"], "failure");
-    assert!(log[0]["details"]
-        .as_str()
+    assert_eq!(log[0].status, domain::LogStatus::Failure);
+    assert!(log[0]
+        .details
+        .as_deref()
         .expect("details")
         .starts_with("A new document made on this computer was not accepted"));
 }

@@ -4,4 +4,5 @@ mod conflicts;
 mod converge;
 mod model;
 mod scope;
+mod shapes;
 mod support;

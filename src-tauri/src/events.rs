@@ -1,0 +1,37 @@
+//! The events the shell sends the UI, each with the type of what it carries: the UI's
+//! `Events` table (`ui/src/bindings/commands.ts`) is generated from these.
+
+use crate::background::Progress;
+use crate::state::AppStatus;
+use serde::Serialize;
+use std::marker::PhantomData;
+use tauri::{AppHandle, Emitter as _};
+
+/// An event named `name` carrying a `T`.
+pub struct Event<T> {
+    pub name: &'static str,
+    payload: PhantomData<fn(T)>,
+}
+
+impl<T: Serialize + Clone> Event<T> {
+    const fn named(name: &'static str) -> Self {
+        Self {
+            name,
+            payload: PhantomData,
+        }
+    }
+
+    /// Sends it to the UI; a window that is gone is nobody's concern.
+    pub fn emit(&self, app: &AppHandle, payload: T) {
+        let _ = app.emit(self.name, payload);
+    }
+}
+
+/// The status bar changed (sign-in, a sync, an edit).
+pub const STATUS: Event<AppStatus> = Event::named("status");
+
+/// How a sync is going, from start to finish or failure.
+pub const SYNC_PROGRESS: Event<Progress> = Event::named("sync-progress");
+
+/// Bytes of an update received, of how many (when the server says).
+pub const UPDATE_PROGRESS: Event<(usize, Option<u64>)> = Event::named("update-progress");
