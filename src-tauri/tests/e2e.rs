@@ -15,6 +15,7 @@ use server::testing::{Platform, ScratchDatabase};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use uuid::Uuid;
 use webdriver::WebDriver;
 
 const EMAIL: &str = "dee@example.org";
@@ -212,57 +213,158 @@ async fn update_server() -> UpdateServer {
     }
 }
 
+/// What the steps of the desktop test share: the app in its desktop session, the platform
+/// it syncs with, its replica, and what earlier steps established for later ones.
+struct Scene {
+    shots: PathBuf,
+    app: WebDriver,
+    /// The platform's address, as the app is configured with it.
+    server: String,
+    replica: PathBuf,
+    /// Set by `keep_mine_when_the_tablet_changed_the_same_field`.
+    tablet: Option<Tablet>,
+    /// The patient created offline; set with the tablet, which reads it from its replica.
+    patient: Option<Uuid>,
+    /// The replica's key at the first sign-in; set by `sign_in_keeps_secrets_in_the_keyring`.
+    key: Option<String>,
+    /// The edited document's screen; set by `find_open_and_edit_a_document`.
+    document_hash: Option<String>,
+    // Fields drop in this order: the tablet before the desktop session, the database last.
+    desktop: Desktop,
+    updates: UpdateServer,
+    platform: Platform,
+    database: ScratchDatabase,
+}
+
+/// A second replica (a tablet) signed in as the same dietician, through the sync library.
+struct Tablet {
+    replica: sync_core::Replica,
+    store: keystore::Keystore,
+    policy: sync_core::RetryPolicy,
+}
+
+impl Tablet {
+    /// One sync; `what` names it if it fails.
+    async fn sync(&self, what: &str) {
+        sync_core::sync_signed_in(&self.replica, &self.store, self.policy, &|_| {})
+            .await
+            .expect(what);
+    }
+}
+
+impl Scene {
+    /// A platform with a dietician and an admin, a stand-in update server, and the app
+    /// started in a desktop session against both, on its sign-in screen.
+    async fn start() -> Self {
+        let shots = artifacts();
+        let database = ScratchDatabase::sqlite();
+        let platform = Platform::start(database.config(), "127.0.0.1:0").await;
+        let server = platform.base.clone();
+        server::auth::create_account(
+            &platform.db,
+            domain::UserType::Dietician,
+            EMAIL,
+            "Dee",
+            PASSWORD,
+            Default::default(),
+        )
+        .await
+        .expect("dietician");
+        server::auth::create_account(
+            &platform.db,
+            domain::UserType::Admin,
+            ADMIN,
+            "Ada",
+            ADMIN_PASSWORD,
+            Default::default(),
+        )
+        .await
+        .expect("admin");
+        let updates = update_server().await;
+
+        let replica = database.dir.join("laptop/replica.db");
+        let desktop = Desktop::start(&[
+            ("RECORDS_REPLICA", replica.display().to_string()),
+            ("RECORDS_SERVER", server.clone()),
+            ("RECORDS_PROBE_SECONDS", "0.5".into()),
+            // Syncs in this test come from reconnecting and the Sync button only.
+            ("RECORDS_SYNC_INTERVAL_SECONDS", "3600".into()),
+            ("RECORDS_UPDATE_ENDPOINT", updates.url.clone()),
+            ("RECORDS_UPDATE_PUBKEY", updates.pubkey.clone()),
+        ]);
+        let app = WebDriver::launch(
+            desktop.driver_port,
+            env!("CARGO_BIN_EXE_healthcare-records"),
+        )
+        .await;
+        Self {
+            shots,
+            app,
+            server,
+            replica,
+            tablet: None,
+            patient: None,
+            key: None,
+            document_hash: None,
+            desktop,
+            updates,
+            platform,
+            database,
+        }
+    }
+
+    fn tablet(&self) -> &Tablet {
+        self.tablet
+            .as_ref()
+            .expect("the tablet joins in keep_mine_when_the_tablet_changed_the_same_field")
+    }
+
+    fn patient(&self) -> Uuid {
+        self.patient
+            .expect("the patient's id is read in keep_mine_when_the_tablet_changed_the_same_field")
+    }
+
+    /// Closes the app, then stops the platform.
+    async fn close(self) {
+        self.app.quit().await;
+        drop(self.platform);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secrets_in_the_keyring() {
-    let shots = artifacts();
-    let database = ScratchDatabase::sqlite();
-    let mut platform = Platform::start(database.config(), "127.0.0.1:0").await;
-    let server = platform.base.clone();
-    server::auth::create_account(
-        &platform.db,
-        domain::UserType::Dietician,
-        EMAIL,
-        "Dee",
-        PASSWORD,
-        Default::default(),
-    )
-    .await
-    .expect("dietician");
-    server::auth::create_account(
-        &platform.db,
-        domain::UserType::Admin,
-        ADMIN,
-        "Ada",
-        ADMIN_PASSWORD,
-        Default::default(),
-    )
-    .await
-    .expect("admin");
-    let updates = update_server().await;
+    let mut scene = Scene::start().await;
+    sign_in_keeps_secrets_in_the_keyring(&mut scene).await;
+    edit_offline_into_an_encrypted_replica(&mut scene).await;
+    reconnect_and_send_the_queue(&mut scene).await;
+    keep_mine_when_the_tablet_changed_the_same_field(&mut scene).await;
+    keep_mine_when_the_tablet_deleted_the_patient(&scene).await;
+    typing_survives_a_sync_and_leaving_asks_first(&scene).await;
+    conflicts_are_notified_without_patient_details(&scene);
+    find_open_and_edit_a_document(&mut scene).await;
+    files_from_the_tablet_arrive_and_show_in_the_viewer(&scene).await;
+    an_unopened_text_is_searchable_and_arrivals_are_announced(&scene).await;
+    a_duplicate_email_leads_to_the_existing_patient(&scene).await;
+    updates_are_verified_and_tampered_ones_refused(&scene).await;
+    a_dieticians_screens_and_the_accounts_they_may_create(&scene).await;
+    sign_out_with_an_unsent_change_offers_to_sync_first(&scene).await;
+    sign_out_removes_the_session_and_the_key(&scene).await;
+    an_admin_manages_users_and_is_not_offered_patient_work(&scene).await;
+    signing_back_in_brings_the_records_back_encrypted(&scene).await;
+    scene.close().await;
+}
 
-    let replica = database.dir.join("laptop/replica.db");
-    let desktop = Desktop::start(&[
-        ("RECORDS_REPLICA", replica.display().to_string()),
-        ("RECORDS_SERVER", server.clone()),
-        ("RECORDS_PROBE_SECONDS", "0.5".into()),
-        // Syncs in this test come from reconnecting and the Sync button only.
-        ("RECORDS_SYNC_INTERVAL_SECONDS", "3600".into()),
-        ("RECORDS_UPDATE_ENDPOINT", updates.url.clone()),
-        ("RECORDS_UPDATE_PUBKEY", updates.pubkey.clone()),
-    ]);
-    let app = WebDriver::launch(
-        desktop.driver_port,
-        env!("CARGO_BIN_EXE_healthcare-records"),
-    )
-    .await;
-
+/// The dietician signs in (after a wrong password): the session and the replica's key are
+/// kept in the OS keyring, never in files beside the replica.
+async fn sign_in_keeps_secrets_in_the_keyring(scene: &mut Scene) {
+    let (app, shots, desktop, replica) = (&scene.app, &scene.shots, &scene.desktop, &scene.replica);
     // Sign in: the server is pre-filled from configuration.
     app.wait_text("#signin-title", "Healthcare Records").await;
     app.screenshot(&shots.join("01-sign-in.png")).await;
     assert_eq!(
         app.js("return document.querySelector('#server').value", json!([]))
             .await,
-        server.as_str()
+        scene.server.as_str()
     );
     app.fill("#email", EMAIL).await;
     app.fill("#password", "wrong password").await;
@@ -277,7 +379,7 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     // The session and the replica's key are in the Secret Service, read by another program.
     let session = desktop
         .bus
-        .lookup_session(&replica)
+        .lookup_session(replica)
         .expect("session in the keyring");
     assert!(session.contains("refresh_token"));
     let key = desktop
@@ -287,9 +389,15 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     assert_eq!(key.trim().len(), 64, "256-bit key, hex");
     assert!(!replica.with_file_name("replica.db.session.json").exists());
     assert!(!replica.with_file_name("replica.db.key").exists());
+    scene.key = Some(key);
+}
 
+/// The server goes away and the dietician adds a patient and a document: the app says it
+/// is offline, checks the form at once, queues the changes and keeps the replica encrypted.
+async fn edit_offline_into_an_encrypted_replica(scene: &mut Scene) {
     // The server goes away: the indicator says so, and edits keep working.
-    platform.stop().await;
+    scene.platform.stop().await;
+    let (app, shots, replica) = (&scene.app, &scene.shots, &scene.replica);
     app.wait_text("#connection", "Offline").await;
     app.click("#new-patient").await;
     app.fill("#patient-name", PATIENT).await;
@@ -325,43 +433,53 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     app.wait_text("[data-sync-state]", "Pending").await;
     app.screenshot(&shots.join("02-offline-pending.png")).await;
     assert!(
-        !in_clear(&replica, PATIENT),
+        !in_clear(replica, PATIENT),
         "the replica holds the patient's name in clear"
     );
+}
 
-    // Back on the same address: the app notices, the queue drains, the patient is synced.
-    let platform = Platform::start(database.config(), &platform.addr.to_string()).await;
+/// The server comes back on the same address: the app notices, the queue drains and the
+/// patient and the document are on the platform.
+async fn reconnect_and_send_the_queue(scene: &mut Scene) {
+    scene.platform =
+        Platform::start(scene.database.config(), &scene.platform.addr.to_string()).await;
+    let (app, shots, platform) = (&scene.app, &scene.shots, &scene.platform);
     app.wait_text("#connection", "Online").await;
     app.wait_text("#pending", "All changes sent").await;
     app.wait_text("[data-sync-state]", "Synced").await;
-    assert_eq!(count(&platform, "SELECT count(*) FROM patients").await, 1);
+    assert_eq!(count(platform, "SELECT count(*) FROM patients").await, 1);
     assert_eq!(
         count(
-            &platform,
+            platform,
             "SELECT count(*) FROM healthcare_documents WHERE title = 'First consultation'"
         )
         .await,
         1
     );
     app.screenshot(&shots.join("03-synced.png")).await;
+}
 
+/// A tablet changes the patient's diet first and the laptop changes it too: the sync shows
+/// the conflict side by side, and keeping the laptop's value puts it on the platform.
+async fn keep_mine_when_the_tablet_changed_the_same_field(scene: &mut Scene) {
     // A second replica (a tablet) changes the same field first.
-    let tablet_path = database.dir.join("tablet.db");
-    let tablet = sync_core::Replica::open(&tablet_path)
-        .await
-        .expect("tablet");
-    let tablet_store = keystore::Keystore::file_only(&tablet_path);
-    sync_core::login(&tablet_store, &platform.base, EMAIL, PASSWORD)
+    let tablet_path = scene.database.dir.join("tablet.db");
+    let tablet = Tablet {
+        replica: sync_core::Replica::open(&tablet_path)
+            .await
+            .expect("tablet"),
+        store: keystore::Keystore::file_only(&tablet_path),
+        policy: sync_core::RetryPolicy {
+            attempts: 1,
+            ..Default::default()
+        },
+    };
+    sync_core::login(&tablet.store, &scene.platform.base, EMAIL, PASSWORD)
         .await
         .expect("tablet login");
-    let policy = sync_core::RetryPolicy {
-        attempts: 1,
-        ..Default::default()
-    };
-    sync_core::sync_signed_in(&tablet, &tablet_store, policy, &|_| {})
-        .await
-        .expect("tablet sync");
+    tablet.sync("tablet sync").await;
     let id = tablet
+        .replica
         .rows(domain::dto::SyncTable::Patients)
         .await
         .expect("rows")[0]["id"]
@@ -372,13 +490,15 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     let mut fields = serde_json::Map::new();
     fields.insert("dietary_preferences".into(), json!("vegan (tablet)"));
     tablet
+        .replica
         .update(domain::dto::SyncTable::Patients, id, fields)
         .await
         .expect("tablet edit");
-    sync_core::sync_signed_in(&tablet, &tablet_store, policy, &|_| {})
-        .await
-        .expect("tablet push");
-    assert_eq!(diet_on_server(&platform).await, "vegan (tablet)");
+    tablet.sync("tablet push").await;
+    scene.tablet = Some(tablet);
+    scene.patient = Some(id);
+    let (app, shots, platform) = (&scene.app, &scene.shots, &scene.platform);
+    assert_eq!(diet_on_server(platform).await, "vegan (tablet)");
 
     // The laptop, not yet synced, changes it too: the sync reports a conflict.
     app.fill("#patient-diet", "gluten free (laptop)").await;
@@ -396,20 +516,21 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     app.click(".conflict .keep-mine").await;
     app.wait_text("#no-conflicts", "Nothing to decide").await;
     app.wait_text("#pending", "All changes sent").await;
-    assert_eq!(diet_on_server(&platform).await, "gluten free (laptop)");
+    assert_eq!(diet_on_server(platform).await, "gluten free (laptop)");
+}
 
-    // Edit against delete: the tablet deletes the patient while the laptop changes it. The
-    // app says so in words, and keeping the change brings the patient back everywhere.
-    sync_core::sync_signed_in(&tablet, &tablet_store, policy, &|_| {})
-        .await
-        .expect("tablet sync");
+/// The tablet deletes the patient while the laptop changes them: the app says so in words,
+/// and keeping the change brings the patient back everywhere.
+async fn keep_mine_when_the_tablet_deleted_the_patient(scene: &Scene) {
+    let (app, shots, platform) = (&scene.app, &scene.shots, &scene.platform);
+    let (tablet, id) = (scene.tablet(), scene.patient());
+    tablet.sync("tablet sync").await;
     tablet
+        .replica
         .delete(domain::dto::SyncTable::Patients, id)
         .await
         .expect("tablet delete");
-    sync_core::sync_signed_in(&tablet, &tablet_store, policy, &|_| {})
-        .await
-        .expect("tablet push");
+    tablet.sync("tablet push").await;
     app.js(
         "location.hash = arguments[0]",
         json!([format!("#/patients/{id}")]),
@@ -431,12 +552,12 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     app.wait_text("#no-conflicts", "Nothing to decide").await;
     app.wait_text("#pending", "All changes sent").await;
     assert_eq!(
-        diet_on_server(&platform).await,
+        diet_on_server(platform).await,
         "gluten free, no dairy (laptop)"
     );
     assert_eq!(
         count(
-            &platform,
+            platform,
             "SELECT count(*) FROM patients WHERE deleted_at IS NULL"
         )
         .await,
@@ -444,10 +565,14 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
         "restored"
     );
     // The tablet sees it back too.
-    sync_core::sync_signed_in(&tablet, &tablet_store, policy, &|_| {})
-        .await
-        .expect("tablet sync");
+    tablet.sync("tablet sync").await;
+}
 
+/// The dietician types in the patient's form while the tablet's change arrives, then tries
+/// to leave: the typing survives the sync, leaving asks first, and staying keeps it.
+async fn typing_survives_a_sync_and_leaving_asks_first(scene: &Scene) {
+    let (app, shots) = (&scene.app, &scene.shots);
+    let (tablet, id) = (scene.tablet(), scene.patient());
     // Typing survives a sync: the laptop's form has unsaved text when the tablet's change
     // arrives; the untouched field takes the new value, the typed one keeps the typing.
     app.js(
@@ -459,12 +584,11 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     let mut fields = serde_json::Map::new();
     fields.insert("contact_details".into(), json!("0400 000 111 (tablet)"));
     tablet
+        .replica
         .update(domain::dto::SyncTable::Patients, id, fields)
         .await
         .expect("tablet edit");
-    sync_core::sync_signed_in(&tablet, &tablet_store, policy, &|_| {})
-        .await
-        .expect("tablet push");
+    tablet.sync("tablet push").await;
     app.click("#sync-now").await;
     app.wait_for(
         "the tablet's change to reach the form",
@@ -498,9 +622,11 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     app.wait_text("#pending", "1 change to send").await;
     app.click("#sync-now").await;
     app.wait_text("#pending", "All changes sent").await;
+}
 
-    // The conflicts were announced on the session bus: counts, never the patient.
-    let notifications = desktop.notifications();
+/// The conflicts so far were announced on the session bus: counts, never the patient.
+fn conflicts_are_notified_without_patient_details(scene: &Scene) {
+    let notifications = scene.desktop.notifications();
     assert!(
         notifications.contains("Sync found conflicts")
             && notifications.contains("1 change needs your decision"),
@@ -508,7 +634,12 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     );
     assert!(notifications.contains("Healthcare Records"));
     assert!(!notifications.contains(PATIENT) && !notifications.contains("gluten"));
+}
 
+/// The dietician finds the document by a word of its text and by its patient's name, opens
+/// it and edits it: the search runs over the replica and the edit shows at once.
+async fn find_open_and_edit_a_document(scene: &mut Scene) {
+    let (app, shots) = (&scene.app, &scene.shots);
     // Local search over the replica finds the document by a word of its text.
     app.click("a[href='#/documents']").await;
     app.fill("#document-search", "sal").await;
@@ -555,7 +686,14 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
         .as_str()
         .expect("hash")
         .to_owned();
+    scene.document_hash = Some(document_hash);
+}
 
+/// The tablet uploads a PDF and an image and writes a text document, and the dietician
+/// syncs: the files arrive and show in the document viewer.
+async fn files_from_the_tablet_arrive_and_show_in_the_viewer(scene: &Scene) {
+    let (app, shots) = (&scene.app, &scene.shots);
+    let (tablet, id) = (scene.tablet(), scene.patient());
     // Files uploaded elsewhere (here by the tablet) arrive with a sync and show in the viewer.
     let upload =
         |title: &str, file_name: &str, mime: &str, bytes: Vec<u8>| sync_core::online::Upload {
@@ -568,7 +706,7 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
             bytes,
         };
     sync_core::online::upload(
-        &tablet_store,
+        &tablet.store,
         upload(
             "Blood panel",
             "panel.pdf",
@@ -581,7 +719,7 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     let png =
         std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../icons/128x128.png")).expect("png");
     sync_core::online::upload(
-        &tablet_store,
+        &tablet.store,
         upload("Food diary photo", "diary.png", "image/png", png),
     )
     .await
@@ -595,16 +733,15 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     note.insert("title".into(), json!("Iron studies"));
     note.insert("content".into(), json!("Transferrin saturation 14%."));
     tablet
+        .replica
         .insert(domain::dto::SyncTable::HealthcareDocuments, note)
         .await
         .expect("tablet document");
-    sync_core::sync_signed_in(&tablet, &tablet_store, policy, &|_| {})
-        .await
-        .expect("tablet push");
+    tablet.sync("tablet push").await;
     app.click("#sync-now").await;
     app.click("a[href='#/documents']").await;
     app.wait_text(".documents", "Blood panel").await;
-    open_document(&app, "Blood panel").await;
+    open_document(app, "Blood panel").await;
     app.wait_for(
         "the PDF viewer",
         "return !!document.querySelector('iframe.doc-frame');",
@@ -615,7 +752,7 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     app.screenshot(&shots.join("06b-pdf.png")).await;
     app.click("a[href='#/documents']").await;
-    open_document(&app, "Food diary photo").await;
+    open_document(app, "Food diary photo").await;
     app.wait_for(
         "the image to load",
         "const i = document.querySelector('img.doc-image'); return !!i && i.complete && i.naturalWidth === 128;",
@@ -623,6 +760,12 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     )
     .await;
     app.screenshot(&shots.join("06c-image.png")).await;
+}
+
+/// The dietician searches for a word of the text document they never opened: it is found,
+/// its text fetched ahead, and the sync announced the arrivals by count, not by title.
+async fn an_unopened_text_is_searchable_and_arrivals_are_announced(scene: &Scene) {
+    let (app, desktop) = (&scene.app, &scene.desktop);
     app.click("a[href='#/documents']").await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
@@ -656,8 +799,12 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(!desktop.notifications().contains("Blood panel"));
+}
 
-    // A second patient with the same email: the warning links to the existing record.
+/// The dietician adds a second patient with the same email in other case: the warning
+/// links to the existing record, and the replica still holds nothing in clear.
+async fn a_duplicate_email_leads_to_the_existing_patient(scene: &Scene) {
+    let (app, replica) = (&scene.app, &scene.replica);
     app.click("a[href='#/patients']").await;
     app.click("#new-patient").await;
     app.fill("#patient-name", "Someone Else").await;
@@ -667,10 +814,14 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
         .await;
     app.click("#duplicate-link").await;
     app.wait_text("#page-title", PATIENT).await;
-    assert!(!in_clear(&replica, PATIENT));
-    assert!(!in_clear(&replica, "gluten free"));
+    assert!(!in_clear(replica, PATIENT));
+    assert!(!in_clear(replica, "gluten free"));
+}
 
-    // Updates: a signed package is verified; the same signature over other bytes is refused.
+/// The dietician checks for updates and downloads one twice: a signed package is verified,
+/// and the same signature over other bytes is refused.
+async fn updates_are_verified_and_tampered_ones_refused(scene: &Scene) {
+    let (app, shots) = (&scene.app, &scene.shots);
     app.click("a[href='#/profile']").await;
     app.wait_text("#session-kept-in", "OS keyring").await;
     app.click("#check-updates").await;
@@ -680,7 +831,7 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     app.wait_text("#update-verified", "signature verified")
         .await;
     app.screenshot(&shots.join("07-update-verified.png")).await;
-    updates.tamper.store(true, Ordering::Relaxed);
+    scene.updates.tamper.store(true, Ordering::Relaxed);
     app.click("#check-updates").await;
     app.wait_text("#update-result", "Version 9.9.9 is available")
         .await;
@@ -691,11 +842,19 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     )
     .await;
     app.screenshot(&shots.join("08-update-refused.png")).await;
+}
 
-    // Every screen of a dietician's day, at both window sizes.
+/// The dietician visits every screen of their day at both window sizes: each shows, and
+/// the Users screen offers to create patient accounts and nothing else.
+async fn a_dieticians_screens_and_the_accounts_they_may_create(scene: &Scene) {
+    let (app, shots, id) = (&scene.app, &scene.shots, scene.patient());
+    let document_hash = scene
+        .document_hash
+        .as_ref()
+        .expect("the document's screen is found in find_open_and_edit_a_document");
     every_screen(
-        &app,
-        &shots,
+        app,
+        shots,
         &[
             ("patients", "#/patients".into(), ".row[data-patient-id]"),
             ("patient", format!("#/patients/{id}"), "#patient-name"),
@@ -709,11 +868,15 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     )
     .await;
     // A dietician may create patient accounts, and nothing else.
-    assert!(navigation(&app).await.contains(&"#/users".to_owned()));
-    let options = role_choices(&app).await;
+    assert!(navigation(app).await.contains(&"#/users".to_owned()));
+    let options = role_choices(app).await;
     assert_eq!(options, json!(["patient"]));
+}
 
-    // Signing out with a change not yet sent names it and offers to sync first.
+/// The dietician saves a change and signs out before it is sent: the question names the
+/// change, and syncing first puts it on the platform.
+async fn sign_out_with_an_unsent_change_offers_to_sync_first(scene: &Scene) {
+    let (app, shots, platform, id) = (&scene.app, &scene.shots, &scene.platform, scene.patient());
     app.js(
         "location.hash = arguments[0]",
         json!([format!("#/patients/{id}")]),
@@ -730,17 +893,26 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     app.click("#sync-first").await;
     app.wait_text("#pending", "All changes sent").await;
     assert_eq!(
-        diet_on_server(&platform).await,
+        diet_on_server(platform).await,
         "gluten free, no dairy, low FODMAP"
     );
+}
 
+/// With nothing left to send the dietician confirms signing out: the session leaves the
+/// keyring and the replica's key is not the old one any more.
+async fn sign_out_removes_the_session_and_the_key(scene: &Scene) {
+    let (app, desktop, replica) = (&scene.app, &scene.desktop, &scene.replica);
+    let key = scene
+        .key
+        .as_ref()
+        .expect("the replica's key is read in sign_in_keeps_secrets_in_the_keyring");
     // Signing out removes the session, the key and the records (an empty replica under a
     // new key takes their place). Nothing is waiting now: the question says so.
     app.wait_text("#sign-out-warning", "Nothing is waiting to be sent")
         .await;
     app.click("#confirm-sign-out").await;
     app.wait_text("#signin-title", "Healthcare Records").await;
-    assert_eq!(desktop.bus.lookup_session(&replica), None);
+    assert_eq!(desktop.bus.lookup_session(replica), None);
     let new_key = desktop
         .bus
         .lookup(&format!("replica-key:{}", replica.display()));
@@ -749,12 +921,17 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
         Some(key.as_str()),
         "the old key is gone"
     );
-    // An admin manages users and is not offered what only dieticians do.
+}
+
+/// An admin signs in on the same laptop and visits users and a patient: they manage users
+/// of every type and are not offered what only dieticians do; then they sign out.
+async fn an_admin_manages_users_and_is_not_offered_patient_work(scene: &Scene) {
+    let (app, shots, id) = (&scene.app, &scene.shots, scene.patient());
     app.fill("#email", ADMIN).await;
     app.fill("#password", ADMIN_PASSWORD).await;
     app.click("#sign-in").await;
     app.wait_text("#patient-count", "1 patient").await;
-    assert!(navigation(&app).await.contains(&"#/users".to_owned()));
+    assert!(navigation(app).await.contains(&"#/users".to_owned()));
     assert_eq!(
         app.js("return !!document.querySelector('#new-patient')", json!([]))
             .await,
@@ -778,14 +955,14 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
             "an admin is offered {absent}"
         );
     }
-    let options = role_choices(&app).await;
+    let options = role_choices(app).await;
     assert_eq!(
         options,
         json!(["admin", "dietician", "practitioner", "provider", "patient"])
     );
     every_screen(
-        &app,
-        &shots,
+        app,
+        shots,
         &[
             ("admin-users", "#/users".into(), "#users"),
             ("admin-patient", format!("#/patients/{id}"), "#patient-name"),
@@ -796,16 +973,19 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     app.click("#sign-out").await;
     app.click("#confirm-sign-out").await;
     app.wait_text("#signin-title", "Healthcare Records").await;
+}
 
+/// The dietician signs in again: the patient comes back from the platform, and the new
+/// replica holds them encrypted too.
+async fn signing_back_in_brings_the_records_back_encrypted(scene: &Scene) {
+    let (app, shots, replica) = (&scene.app, &scene.shots, &scene.replica);
     app.fill("#email", EMAIL).await;
     app.fill("#password", PASSWORD).await;
     app.click("#sign-in").await;
     app.wait_text("#patient-count", "1 patient").await;
     app.wait_text(".row[data-patient-id]", PATIENT).await;
     app.screenshot(&shots.join("09-patients.png")).await;
-    assert!(!in_clear(&replica, PATIENT));
-    app.quit().await;
-    drop(platform);
+    assert!(!in_clear(replica, PATIENT));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
