@@ -124,6 +124,9 @@ mod tests {
         assert_eq!(spelled.expect("json"), crate::views::OFFLINE_EDIT);
         let platform: LogLineAction =
             serde_json::from_value("document uploaded".into()).expect("a platform action");
-        assert_eq!(platform, LogLineAction::Platform(LogAction::DocumentUploaded));
+        assert_eq!(
+            platform,
+            LogLineAction::Platform(LogAction::DocumentUploaded)
+        );
     }
 }

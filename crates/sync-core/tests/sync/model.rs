@@ -535,7 +535,8 @@ impl Model {
             self.shown.push_str(&mine);
         }
         for r in self.replicas[i].rejected_edits().await.expect("rejected") {
-            self.shown.push_str(&Value::Object(r.fields.clone()).to_string());
+            self.shown
+                .push_str(&Value::Object(r.fields.clone()).to_string());
         }
     }
 
