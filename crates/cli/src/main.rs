@@ -219,7 +219,6 @@ fn data_dir() -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-#[allow(clippy::print_stdout)]
 fn print_rows(rows: &[Value], json: bool, columns: &[&str]) {
     if json {
         println!("{}", Value::Array(rows.to_vec()));
@@ -250,164 +249,219 @@ async fn main() {
     }
 }
 
-#[allow(clippy::print_stdout)]
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let replica_path = match cli.replica {
-        Some(p) => p,
-        None => data_dir()?.join("records.db"),
-    };
-    let creds = Keystore::for_replica(&replica_path);
-    // Encrypted at rest (SQLCipher), keyed from the keyring as the desktop app's is.
-    let key = creds.replica_key()?;
-    let (replica, aside) = Replica::open_encrypted_or_start_over(&replica_path, &key).await?;
-    if let Some(aside) = aside {
-        eprintln!(
-            "warning: the replica's key is gone, so it was moved to {} and a new one started; \
-             `records sync` downloads everything again",
-            aside.display()
-        );
-    }
+    let records = Records::open(cli.replica).await?;
     match cli.command {
         Command::Login {
             server,
             email,
             allow_insecure_http,
-        } => {
-            let plain_http = if allow_insecure_http {
-                sync_core::PlainHttp::Allowed
-            } else {
-                sync_core::PlainHttp::from_env()
-            };
-            // Before asking for the password (login checks again, for every client).
-            sync_core::check_server(&server, plain_http)?;
-            let mut password = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut password)
-                .context("reading the password")?;
-            let password = password.trim_end_matches(['\r', '\n']);
-            let session = sync_core::login_with(&creds, &server, &email, password, plain_http)
-                .await
-                .map_err(|e| match e {
-                    SyncError::Unauthorized => {
-                        anyhow::anyhow!("sign-in refused: wrong email or password")
-                    }
-                    other => other.into(),
-                })?;
+        } => records.login(&server, &email, allow_insecure_http).await,
+        Command::Logout { discard } => records.logout(discard).await,
+        Command::Sync { json, wait } => records.sync(json, wait).await,
+        Command::Status { json } => records.status(json).await,
+        Command::Patients(cmd) => records.patients(cmd).await,
+        Command::Documents(cmd) => records.documents(cmd).await,
+        Command::Conflicts(cmd) => records.conflicts(cmd).await,
+        Command::Rejected(cmd) => records.rejected(cmd).await,
+    }
+}
+
+/// What every command works with: the replica, where the session and the replica's key are
+/// kept, and the replica's file.
+struct Records {
+    replica: Replica,
+    creds: Keystore,
+    replica_path: PathBuf,
+}
+
+impl Records {
+    /// Opens the replica at `path` (the default one without), encrypted at rest (SQLCipher)
+    /// and keyed from the keyring as the desktop app's is.
+    async fn open(path: Option<PathBuf>) -> anyhow::Result<Self> {
+        let replica_path = match path {
+            Some(p) => p,
+            None => data_dir()?.join("records.db"),
+        };
+        let creds = Keystore::for_replica(&replica_path);
+        let key = creds.replica_key()?;
+        let (replica, aside) = Replica::open_encrypted_or_start_over(&replica_path, &key).await?;
+        if let Some(aside) = aside {
             eprintln!(
-                "signed in to {}; the session is kept in {}",
-                session.server,
-                creds.location()
+                "warning: the replica's key is gone, so it was moved to {} and a new one started; \
+                 `records sync` downloads everything again",
+                aside.display()
             );
-            if let Location::File(_) = creds.location() {
-                eprintln!("warning: no OS keyring answered (no Secret Service on the session bus), so the tokens are in a file");
+        }
+        Ok(Self {
+            replica,
+            creds,
+            replica_path,
+        })
+    }
+
+    /// `records login`: the password from standard input, the session into the keyring.
+    async fn login(
+        &self,
+        server: &str,
+        email: &str,
+        allow_insecure_http: bool,
+    ) -> anyhow::Result<()> {
+        let creds = &self.creds;
+        let plain_http = if allow_insecure_http {
+            sync_core::PlainHttp::Allowed
+        } else {
+            sync_core::PlainHttp::from_env()
+        };
+        // Before asking for the password (login checks again, for every client).
+        sync_core::check_server(server, plain_http)?;
+        let mut password = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut password)
+            .context("reading the password")?;
+        let password = password.trim_end_matches(['\r', '\n']);
+        let session = sync_core::login_with(creds, server, email, password, plain_http)
+            .await
+            .map_err(|e| match e {
+                SyncError::Unauthorized => {
+                    anyhow::anyhow!("sign-in refused: wrong email or password")
+                }
+                other => other.into(),
+            })?;
+        eprintln!(
+            "signed in to {}; the session is kept in {}",
+            session.server,
+            creds.location()
+        );
+        if let Location::File(_) = creds.location() {
+            eprintln!("warning: no OS keyring answered (no Secret Service on the session bus), so the tokens are in a file");
+        }
+        if sync_core::check_server(&session.server, sync_core::PlainHttp::LoopbackOnly).is_err() {
+            eprintln!(
+                "warning: plain http: passwords and health records cross the network unencrypted"
+            );
+        }
+        Ok(())
+    }
+
+    /// `records logout`: as the desktop app signs out, nothing of the patients stays on the
+    /// computer (unsent work only with `--discard`).
+    async fn logout(self, discard: bool) -> anyhow::Result<()> {
+        let Self {
+            replica,
+            creds,
+            replica_path,
+        } = self;
+        let counts = replica.status().await?;
+        if !discard && counts.pending + counts.rejected + counts.conflicts > 0 {
+            let unsent = SyncError::Unsent {
+                pending: counts.pending,
+                refused: counts.rejected,
+                undecided: counts.conflicts,
+            };
+            bail!("{unsent} (`records logout --discard`)");
+        }
+        sync_core::logout(&creds).await?;
+        replica.close().await;
+        creds.forget_replica_key()?;
+        for path in sync_core::replica_files(&replica_path) {
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(e).with_context(|| format!("removing {}", path.display()));
+                }
+                _ => {}
             }
-            if sync_core::check_server(&session.server, sync_core::PlainHttp::LoopbackOnly).is_err()
+        }
+        eprintln!(
+            "signed out; the replica {} and its key were removed",
+            replica_path.display()
+        );
+        Ok(())
+    }
+
+    /// `records sync`: push the queue, pull what changed (retrying with `--wait`).
+    async fn sync(&self, json: bool, wait: bool) -> anyhow::Result<()> {
+        let (replica, creds) = (&self.replica, &self.creds);
+        if creds.load()?.is_none() {
+            bail!("not signed in: run `records login` first");
+        }
+        let policy = RetryPolicy {
+            attempts: if wait { 8 } else { 1 },
+            ..RetryPolicy::default()
+        };
+        let report = |e: SyncEvent| {
+            if let SyncEvent::Failed {
+                reason,
+                retry_in: Some(wait),
+            } = e
             {
-                eprintln!("warning: plain http: passwords and health records cross the network unencrypted");
+                eprintln!("{reason}; retrying in {:.1} s", wait.as_secs_f64());
             }
-        }
-        Command::Logout { discard } => {
-            // As the desktop app signs out: nothing of the patients stays on the computer.
-            let counts = replica.status().await?;
-            if !discard && counts.pending + counts.rejected + counts.conflicts > 0 {
-                let unsent = SyncError::Unsent {
-                    pending: counts.pending,
-                    refused: counts.rejected,
-                    undecided: counts.conflicts,
-                };
-                bail!("{unsent} (`records logout --discard`)");
+        };
+        let summary = sync_core::sync_signed_in(replica, creds, policy, &report).await;
+        let summary = match summary {
+            Ok(s) => s,
+            Err(e @ SyncError::Offline(_)) => {
+                let pending = replica.pending().await?;
+                eprintln!("offline: {pending} edit(s) stay queued until the server can be reached");
+                return Err(e.into());
             }
-            sync_core::logout(&creds).await?;
-            replica.close().await;
-            creds.forget_replica_key()?;
-            for path in sync_core::replica_files(&replica_path) {
-                match std::fs::remove_file(&path) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                        return Err(e).with_context(|| format!("removing {}", path.display()));
-                    }
-                    _ => {}
-                }
-            }
-            eprintln!(
-                "signed out; the replica {} and its key were removed",
-                replica_path.display()
+            Err(e) => return Err(e.into()),
+        };
+        replica.record_sync().await?;
+        if json {
+            println!(
+                "{}",
+                json!({"pushed": summary.pushed, "conflicts": summary.conflicts, "rejected": summary.rejected, "pulled": summary.pulled})
+            );
+        } else {
+            println!(
+                "pushed {}, conflicts {}, rejected {}, pulled {}",
+                summary.pushed, summary.conflicts, summary.rejected, summary.pulled
             );
         }
-        Command::Sync { json, wait } => {
-            if creds.load()?.is_none() {
-                bail!("not signed in: run `records login` first");
-            }
-            let policy = RetryPolicy {
-                attempts: if wait { 8 } else { 1 },
-                ..RetryPolicy::default()
-            };
-            let report = |e: SyncEvent| {
-                if let SyncEvent::Failed {
-                    reason,
-                    retry_in: Some(wait),
-                } = e
-                {
-                    eprintln!("{reason}; retrying in {:.1} s", wait.as_secs_f64());
-                }
-            };
-            let summary = sync_core::sync_signed_in(&replica, &creds, policy, &report).await;
-            let summary = match summary {
-                Ok(s) => s,
-                Err(e @ SyncError::Offline(_)) => {
-                    let pending = replica.pending().await?;
-                    eprintln!(
-                        "offline: {pending} edit(s) stay queued until the server can be reached"
-                    );
-                    return Err(e.into());
-                }
-                Err(e) => return Err(e.into()),
-            };
-            replica.record_sync().await?;
-            if json {
-                println!(
-                    "{}",
-                    json!({"pushed": summary.pushed, "conflicts": summary.conflicts, "rejected": summary.rejected, "pulled": summary.pulled})
-                );
-            } else {
-                println!(
-                    "pushed {}, conflicts {}, rejected {}, pulled {}",
-                    summary.pushed, summary.conflicts, summary.rejected, summary.pulled
-                );
-            }
+        Ok(())
+    }
+
+    /// `records status`: the session, the last sync and what waits.
+    async fn status(&self, json: bool) -> anyhow::Result<()> {
+        let (replica, creds) = (&self.replica, &self.creds);
+        let server = creds.load()?.map(|c| c.server);
+        let status = json!({
+            "server": server,
+            "last_sync": replica.state("last_sync").await?,
+            "pending": replica.pending().await?,
+            "conflicts": replica.conflicts().await?.len(),
+            "rejected": replica.rejected_edits().await?.len(),
+            "replica": self.replica_path.display().to_string(),
+            "session_kept_in": match creds.location() {
+                Location::Keyring { .. } => "keyring",
+                Location::File(_) => "file",
+            },
+        });
+        if json {
+            println!("{status}");
+        } else {
+            println!(
+                "server:    {}",
+                status["server"].as_str().unwrap_or("(not signed in)")
+            );
+            println!(
+                "last sync: {}",
+                status["last_sync"].as_str().unwrap_or("never")
+            );
+            println!("pending:   {}", status["pending"]);
+            println!("conflicts: {}", status["conflicts"]);
+            println!("refused:   {}", status["rejected"]);
+            println!("session:   {}", creds.location());
         }
-        Command::Status { json } => {
-            let server = creds.load()?.map(|c| c.server);
-            let status = json!({
-                "server": server,
-                "last_sync": replica.state("last_sync").await?,
-                "pending": replica.pending().await?,
-                "conflicts": replica.conflicts().await?.len(),
-                "rejected": replica.rejected_edits().await?.len(),
-                "replica": replica_path.display().to_string(),
-                "session_kept_in": match creds.location() {
-                    Location::Keyring { .. } => "keyring",
-                    Location::File(_) => "file",
-                },
-            });
-            if json {
-                println!("{status}");
-            } else {
-                println!(
-                    "server:    {}",
-                    status["server"].as_str().unwrap_or("(not signed in)")
-                );
-                println!(
-                    "last sync: {}",
-                    status["last_sync"].as_str().unwrap_or("never")
-                );
-                println!("pending:   {}", status["pending"]);
-                println!("conflicts: {}", status["conflicts"]);
-                println!("refused:   {}", status["rejected"]);
-                println!("session:   {}", creds.location());
-            }
-        }
-        Command::Patients(cmd) => match cmd {
+        Ok(())
+    }
+
+    async fn patients(&self, cmd: PatientCommand) -> anyhow::Result<()> {
+        let replica = &self.replica;
+        match cmd {
             PatientCommand::List { json } => {
                 let mut rows = replica.rows(SyncTable::Patients).await?;
                 rows.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
@@ -428,8 +482,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 replica.update(SyncTable::Patients, id, fields).await?;
             }
             PatientCommand::Delete { id } => replica.delete(SyncTable::Patients, id).await?,
-        },
-        Command::Documents(cmd) => match cmd {
+        }
+        Ok(())
+    }
+
+    async fn documents(&self, cmd: DocumentCommand) -> anyhow::Result<()> {
+        let (replica, creds) = (&self.replica, &self.creds);
+        match cmd {
             DocumentCommand::List { patient, json } => {
                 let rows: Vec<Value> = replica
                     .rows(SyncTable::HealthcareDocuments)
@@ -494,7 +553,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 let body = match creds.load()? {
                     Some(s) => {
                         let remote = Remote::new(&s.server, &s.access_token);
-                        sync_core::document_body(&replica, &remote, id)
+                        sync_core::document_body(replica, &remote, id)
                             .await
                             .map(Some)
                     }
@@ -516,8 +575,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 let rows = replica.search_documents(&query, 50).await?;
                 print_rows(&rows, json, &["id", "date", "type", "title"]);
             }
-        },
-        Command::Conflicts(cmd) => match cmd {
+        }
+        Ok(())
+    }
+
+    async fn conflicts(&self, cmd: ConflictCommand) -> anyhow::Result<()> {
+        let replica = &self.replica;
+        match cmd {
             ConflictCommand::List { json } => {
                 let rows: Vec<Value> = replica
                     .conflicts()
@@ -525,8 +589,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .into_iter()
                     .map(|c| {
                         json!({"id": c.id, "table": c.table, "row_id": c.row_id, "kind": c.kind,
-                               "field": c.field, "server_value": c.server_value,
-                               "client_value": c.client_value})
+                           "field": c.field, "server_value": c.server_value,
+                           "client_value": c.client_value})
                     })
                     .collect();
                 let columns = [
@@ -557,8 +621,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 };
                 replica.resolve(&conflict, choice).await?;
             }
-        },
-        Command::Rejected(cmd) => match cmd {
+        }
+        Ok(())
+    }
+
+    async fn rejected(&self, cmd: RejectedCommand) -> anyhow::Result<()> {
+        let replica = &self.replica;
+        match cmd {
             RejectedCommand::List { json } => {
                 let rows: Vec<Value> = replica
                     .rejected_edits()
@@ -566,8 +635,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .into_iter()
                     .map(|r| {
                         json!({"mutation_id": r.mutation_id, "table": r.table, "row_id": r.row_id,
-                               "op": r.op, "code": r.code, "reason": r.reason, "fields": r.fields,
-                               "created_at": r.created_at})
+                           "op": r.op, "code": r.code, "reason": r.reason, "fields": r.fields,
+                           "created_at": r.created_at})
                     })
                     .collect();
                 let columns = [
@@ -584,7 +653,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             RejectedCommand::Dismiss { mutation_id } => {
                 replica.dismiss_refusal(&mutation_id).await?
             }
-        },
+        }
+        Ok(())
     }
-    Ok(())
 }
