@@ -2,39 +2,13 @@
 //! demand. Progress and status go to the UI as events; results worth knowing about away from
 //! the window (new documents, conflicts, failures) as desktop notifications, in counts only.
 
+use crate::events::Progress;
 use crate::notify;
 use crate::state::Desk;
-use serde::Serialize;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 use sync_core::{RetryPolicy, SyncError, SyncEvent, TokenStore as _};
 use tauri::{AppHandle, Manager as _};
-
-/// Sync progress, as the `sync-progress` event carries it.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "phase", rename_all = "snake_case")]
-#[cfg_attr(test, derive(ts_rs::TS))]
-pub enum Progress {
-    Started,
-    Pushed {
-        done: usize,
-        total: usize,
-    },
-    Pulled {
-        rows: usize,
-    },
-    Finished {
-        pushed: usize,
-        pulled: usize,
-        conflicts: usize,
-        rejected: usize,
-        new_documents: usize,
-    },
-    Failed {
-        code: std::borrow::Cow<'static, str>,
-        message: String,
-    },
-}
 
 /// Tells the UI what changed in the status bar.
 pub async fn emit_status(app: &AppHandle) {

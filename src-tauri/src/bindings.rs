@@ -66,7 +66,7 @@ fn export(cfg: &Config) -> Generated {
     let names = exported!(cfg;
         AppStatus => crate::state::AppStatus,
         AppError => crate::error::AppError,
-        Progress => crate::background::Progress,
+        Progress => crate::events::Progress,
         UpdateInfo => crate::updates::UpdateInfo,
         PatientPage => PatientPage,
         PatientView => PatientView,

@@ -1,7 +1,6 @@
 //! The events the shell sends the UI, each with the type of what it carries: the UI's
 //! `Events` table (`ui/src/bindings/commands.ts`) is generated from these.
 
-use crate::background::Progress;
 use crate::state::AppStatus;
 use serde::Serialize;
 use std::marker::PhantomData;
@@ -35,3 +34,29 @@ pub const SYNC_PROGRESS: Event<Progress> = Event::named("sync-progress");
 
 /// Bytes of an update received, of how many (when the server says).
 pub const UPDATE_PROGRESS: Event<(usize, Option<u64>)> = Event::named("update-progress");
+
+/// Sync progress, as the `sync-progress` event carries it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub enum Progress {
+    Started,
+    Pushed {
+        done: usize,
+        total: usize,
+    },
+    Pulled {
+        rows: usize,
+    },
+    Finished {
+        pushed: usize,
+        pulled: usize,
+        conflicts: usize,
+        rejected: usize,
+        new_documents: usize,
+    },
+    Failed {
+        code: std::borrow::Cow<'static, str>,
+        message: String,
+    },
+}

@@ -105,8 +105,8 @@ pub enum LogLineAction {
     Here(OfflineEdit),
 }
 
-/// The sync log's action for an edit made on this device that the platform refused
-/// ([`crate::views::OFFLINE_EDIT`]).
+/// The sync log's action for an edit made on this device that the platform refused (spelled
+/// as `views::OFFLINE_EDIT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum OfflineEdit {

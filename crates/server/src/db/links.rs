@@ -12,8 +12,7 @@
 //! demographics.
 
 use super::logs::{insert_log, NewLogEntry};
-use super::patients::{bind_link, link_of, same_link};
-use super::php::reset_pull_state_in;
+use super::patients::{bind_link, link_of, reset_pull_state_in, same_link};
 use super::providers::patient_provider_name;
 use super::{now, parse_date, Db, DbResult, RowExt};
 use domain::dto::{LinkReview, Patient};

@@ -283,6 +283,17 @@ pub(super) fn bind_link<'q>(
         .bind(birth_date.map(|d| d.to_string()))
 }
 
+/// Forgets what the pull knew at the PHP under the patient's link (their id there, its
+/// watermark), inside the caller's transaction: the link changed or was sent back for review
+/// ([`Db::reset_pull_state`] on its own).
+pub async fn reset_pull_state_in(conn: &mut AnyConnection, patient_id: Uuid) -> DbResult<()> {
+    sqlx::query("DELETE FROM php_pull_state WHERE patient_id = $1")
+        .bind(patient_id.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Called inside the transaction that wrote `after` over `before`, by every path that writes
 /// a patient's link (REST `PUT`, and sync push's updates and restores, through
 /// [`super::patients::update_patient_in`]): when the link changed, what the pull knew at the
@@ -299,7 +310,7 @@ pub async fn relink_in(
     if link_of(before) == link_of(&after) {
         return Ok((after, false));
     }
-    super::php::reset_pull_state_in(conn, after.id).await?;
+    reset_pull_state_in(conn, after.id).await?;
     after.link_approval = policy.first_state(after.provider_id);
     // The version was moved by the write itself; this belongs to it.
     sqlx::query("UPDATE patients SET link_approval = $1 WHERE id = $2")

@@ -6,13 +6,12 @@
 
 use super::documents::{digest, insert_pulled_document_in, store_body, DocumentBody, NewDocument};
 use super::logs::{insert_log, NewLogEntry};
-use super::patients::{bind_link, same_link};
+use super::patients::{bind_link, reset_pull_state_in, same_link};
 use super::{delete_document_in, lock_on_postgres, now, Db, DbResult, RowExt, Sql};
 use connectors::fhir::mapping::{Incoming, IncomingDocument};
 use connectors::fhir::PhpPatient;
 use domain::dto::Patient;
 use domain::{DocumentSource, LogAction, LogStatus, PhpMatch};
-use sqlx::AnyConnection;
 use uuid::Uuid;
 
 /// What storing one pulled item did.
@@ -53,15 +52,6 @@ pub struct PullState {
     /// How the last lookup went; `None` before one ran under the current link.
     pub php_match: Option<PhpMatch>,
     pub watermark: Option<String>,
-}
-
-/// [`Db::reset_pull_state`] inside the caller's transaction.
-pub async fn reset_pull_state_in(conn: &mut AnyConnection, patient_id: Uuid) -> DbResult<()> {
-    sqlx::query("DELETE FROM php_pull_state WHERE patient_id = $1")
-        .bind(patient_id.to_string())
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 /// What the patient's log says of a document kept as a download because the type its PHP
