@@ -145,3 +145,50 @@ async fn prefetch(desk: &Desk, replica: &sync_core::Replica) {
     };
     desk.sync.prefetch_due.store(due, Ordering::Relaxed);
 }
+
+/// How often a pull's progress is read while it runs, and for how long at the most.
+const PULL_POLL: std::time::Duration = std::time::Duration::from_millis(700);
+const PULL_PATIENCE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Follows a pull started from this app: its progress to the UI as it changes, a notification
+/// of what it brought once done, and a sync that brings that here. A pull that outlasts our
+/// patience goes on on the platform; its documents come with a later sync.
+pub fn follow_pull(app: AppHandle, patient_id: uuid::Uuid, mut job: sync_core::online::PullJob) {
+    use crate::events::{PullProgress, PULL_PROGRESS};
+    tauri::async_runtime::spawn(async move {
+        let started = Instant::now();
+        PULL_PROGRESS.emit(
+            &app,
+            PullProgress {
+                patient_id,
+                job: job.clone(),
+            },
+        );
+        while !job.finished() && started.elapsed() < PULL_PATIENCE {
+            tokio::time::sleep(PULL_POLL).await;
+            let desk = app.state::<Desk>();
+            match sync_core::online::job(&desk.keystore, job.id).await {
+                Ok(now) if now != job => {
+                    job = now;
+                    PULL_PROGRESS.emit(
+                        &app,
+                        PullProgress {
+                            patient_id,
+                            job: job.clone(),
+                        },
+                    );
+                }
+                Ok(_) => {}
+                // Offline for a moment, or signed out: the platform goes on without us.
+                Err(e) => {
+                    tracing::info!("stopped following a pull: {e}");
+                    return;
+                }
+            }
+        }
+        if job.finished() {
+            notify::pull_finished(&job);
+            app.state::<Desk>().sync.wake();
+        }
+    });
+}

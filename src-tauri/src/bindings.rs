@@ -55,8 +55,7 @@ struct Generated {
 
 fn export(cfg: &Config) -> Generated {
     use crate::commands::{
-        Body, Conflict, DocumentView, FileUpload, NewTextDocument, PatientView, ProviderChoice,
-        Resolution,
+        Body, Conflict, DocumentView, FileUpload, NewTextDocument, PatientView, Resolution,
     };
     use domain::dto::{DocumentShare, Page, User, UserDirectoryEntry};
     use sync_core::rows::LogLine;
@@ -83,7 +82,10 @@ fn export(cfg: &Config) -> Generated {
         LogFilter => LogFilter,
         LogLine => LogLine,
         DocumentRow => sync_core::rows::DocumentRow,
-        ProviderChoice => ProviderChoice,
+        ProviderEntry => domain::dto::ProviderEntry,
+        PullJob => sync_core::online::PullJob,
+        DocumentDigest => sync_core::views::DocumentDigest,
+        PullProgress => crate::events::PullProgress,
         User => User,
         UserDirectoryEntry => UserDirectoryEntry,
         DocumentShare => DocumentShare,
@@ -278,7 +280,7 @@ fn registered(source: &str) -> BTreeSet<String> {
 
 /// The `pub const NAME: Event<T>`s of `events.rs`, as (event name, TypeScript of `T`).
 fn events(cfg: &Config) -> Vec<(&'static str, String)> {
-    use crate::events::{Event, STATUS, SYNC_PROGRESS, UPDATE_PROGRESS};
+    use crate::events::{Event, PULL_PROGRESS, STATUS, SYNC_PROGRESS, UPDATE_PROGRESS};
     fn entry<T: TS>(event: &Event<T>, cfg: &Config) -> (&'static str, String) {
         (event.name, T::name(cfg))
     }
@@ -286,6 +288,7 @@ fn events(cfg: &Config) -> Vec<(&'static str, String)> {
         entry(&STATUS, cfg),
         entry(&SYNC_PROGRESS, cfg),
         entry(&UPDATE_PROGRESS, cfg),
+        entry(&PULL_PROGRESS, cfg),
     ];
     let declared = include_str!("events.rs").matches(": Event<").count();
     assert_eq!(

@@ -9,14 +9,16 @@ use crate::error::{AppError, CommandResult};
 use crate::rights::{self, DocumentActions, PatientActions};
 use crate::state::{AppStatus, Desk};
 use base64::Engine as _;
+use domain::dto::ProviderEntry;
 use domain::dto::{ConflictKind, SyncTable};
 use domain::Caller;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use sync_core::online::PullJob;
 use sync_core::rows::{DocumentRow, LogLine};
 use sync_core::views::{
-    DocumentFilter, DocumentSummary, LogFilter, NewPatientOutcome, PatientDetail, PatientPage,
-    PatientSummary, RejectedEdit, SyncState,
+    DocumentDigest, DocumentFilter, DocumentSummary, LogFilter, NewPatientOutcome, PatientDetail,
+    PatientPage, PatientSummary, RejectedEdit, SyncState,
 };
 use tauri::{AppHandle, State};
 use uuid::Uuid;
@@ -670,19 +672,55 @@ pub async fn users(desk: Cmd<'_>) -> CommandResult<Value> {
     Ok(sync_core::online::users(&desk.keystore).await?)
 }
 
-/// A provider (PHP) a provider user can be linked to.
-#[derive(Debug, Serialize, Deserialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-pub struct ProviderChoice {
-    pub id: Uuid,
-    pub name: String,
+/// The providers (PHPs) by name, to link a patient or a provider's staff to one. Kept on this
+/// computer as last read, so a patient's PHP is named offline too.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn providers(desk: Cmd<'_>) -> CommandResult<Vec<ProviderEntry>> {
+    let replica = desk.replica().await;
+    match sync_core::online::provider_directory(&desk.keystore).await {
+        Ok(listed) => {
+            let kept = serde_json::to_string(&listed).map_err(sync_core::SyncError::from)?;
+            replica.set_state(PROVIDERS, &kept).await?;
+            Ok(listed)
+        }
+        Err(sync_core::SyncError::Offline(_)) => Ok(replica
+            .state(PROVIDERS)
+            .await?
+            .and_then(|kept| serde_json::from_str(&kept).ok())
+            .unwrap_or_default()),
+        Err(e) => Err(e.into()),
+    }
 }
 
-/// Admin: the providers a provider user can be linked to.
+/// The summary of a patient's documents for their page (a visit, for what is new since the
+/// last one); `None` for an administrator, whose computer holds no patient data.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn providers(desk: Cmd<'_>) -> CommandResult<Vec<ProviderChoice>> {
-    let all = sync_core::online::providers(&desk.keystore).await?;
-    Ok(Vec::<ProviderChoice>::deserialize(&all).map_err(sync_core::SyncError::from)?)
+pub async fn document_digest(
+    desk: Cmd<'_>,
+    patient_id: Uuid,
+) -> CommandResult<Option<DocumentDigest>> {
+    let replica = desk.replica().await;
+    if reads_online(&me(&replica).await?) {
+        return Ok(None);
+    }
+    Ok(Some(replica.document_digest(patient_id).await?))
+}
+
+/// Where the replica keeps the providers' names.
+const PROVIDERS: &str = "providers";
+
+/// Pulls the patient's documents from their PHP now. The pull runs on the platform; its
+/// progress arrives as `pull-progress` events until it is done, then a notification says
+/// what it brought and a sync brings it here.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn sync_patient(
+    app: AppHandle,
+    desk: Cmd<'_>,
+    patient_id: Uuid,
+) -> CommandResult<PullJob> {
+    let job = sync_core::online::sync_patient(&desk.keystore, patient_id).await?;
+    crate::background::follow_pull(app, patient_id, job.clone());
+    Ok(job)
 }
 
 #[tauri::command(rename_all = "snake_case")]

@@ -4,7 +4,9 @@
 use crate::state::AppStatus;
 use serde::Serialize;
 use std::marker::PhantomData;
+use sync_core::online::PullJob;
 use tauri::{AppHandle, Emitter as _};
+use uuid::Uuid;
 
 /// An event named `name` carrying a `T`.
 pub struct Event<T> {
@@ -31,6 +33,9 @@ pub const STATUS: Event<AppStatus> = Event::named("status");
 
 /// How a sync is going, from start to finish or failure.
 pub const SYNC_PROGRESS: Event<Progress> = Event::named("sync-progress");
+
+/// How a pull from a patient's PHP started from this app is going, until it is done.
+pub const PULL_PROGRESS: Event<PullProgress> = Event::named("pull-progress");
 
 /// Bytes of an update received, of how many (when the server says).
 pub const UPDATE_PROGRESS: Event<(usize, Option<u64>)> = Event::named("update-progress");
@@ -59,4 +64,12 @@ pub enum Progress {
         code: std::borrow::Cow<'static, str>,
         message: String,
     },
+}
+
+/// A pull from a patient's PHP, as `pull-progress` carries it.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct PullProgress {
+    pub patient_id: Uuid,
+    pub job: PullJob,
 }

@@ -67,6 +67,8 @@ pub fn run() {
             commands::update_patient,
             commands::delete_patient,
             commands::request_documents,
+            commands::sync_patient,
+            commands::document_digest,
             commands::documents,
             commands::document,
             commands::document_body,

@@ -56,6 +56,37 @@ pub fn sync_failed(e: &SyncError) {
     show("Sync failed", body);
 }
 
+/// A pull from a patient's PHP started here is done (or waits for a person).
+pub fn pull_finished(job: &sync_core::online::PullJob) {
+    show("Pull from the provider", pull_words(job));
+}
+
+/// What a finished pull brought, in counts (a parked one: what to do, as the platform says).
+fn pull_words(job: &sync_core::online::PullJob) -> String {
+    use sync_core::online::JobState;
+    let c = job.progress;
+    if job.status == JobState::Parked {
+        return match &job.last_error {
+            Some(why) => format!("It stopped: {why}"),
+            None => "It stopped; an administrator can replay it.".to_owned(),
+        };
+    }
+    if c.stored + c.updated + c.removed == 0 {
+        return format!(
+            "Nothing new: {} at the provider, all here already.",
+            plural(c.found as usize, "document", "documents")
+        );
+    }
+    let mut parts = vec![plural(c.stored as usize, "new document", "new documents")];
+    if c.updated > 0 {
+        parts.push(format!("{} updated", c.updated));
+    }
+    if c.removed > 0 {
+        parts.push(format!("{} withdrawn", c.removed));
+    }
+    format!("{}.", parts.join(", "))
+}
+
 fn show(summary: &'static str, body: String) {
     // Talking to the notification daemon blocks; it never holds up a sync.
     std::thread::spawn(move || {
@@ -73,7 +104,49 @@ fn show(summary: &'static str, body: String) {
 
 #[cfg(test)]
 mod tests {
-    use super::plural;
+    use super::{plural, pull_words};
+    use sync_core::online::{JobState, PullCounts, PullJob};
+
+    fn job(status: JobState, progress: PullCounts, last_error: Option<&str>) -> PullJob {
+        PullJob {
+            id: uuid::Uuid::now_v7(),
+            status,
+            progress,
+            last_error: last_error.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_pull_is_told_in_counts() {
+        let brought = PullCounts {
+            found: 5,
+            stored: 2,
+            updated: 1,
+            unchanged: 2,
+            ..Default::default()
+        };
+        assert_eq!(
+            pull_words(&job(JobState::Done, brought, None)),
+            "2 new documents, 1 updated."
+        );
+        let nothing = PullCounts {
+            found: 1,
+            unchanged: 1,
+            ..Default::default()
+        };
+        assert_eq!(
+            pull_words(&job(JobState::Done, nothing, None)),
+            "Nothing new: 1 document at the provider, all here already."
+        );
+        assert_eq!(
+            pull_words(&job(
+                JobState::Parked,
+                PullCounts::default(),
+                Some("the provider refused the platform's key")
+            )),
+            "It stopped: the provider refused the platform's key"
+        );
+    }
 
     #[test]
     fn counts_read_as_english() {

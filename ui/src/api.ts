@@ -29,7 +29,10 @@ import type { PatientRow } from './bindings/PatientRow';
 import type { PatientSummary } from './bindings/PatientSummary';
 import type { PatientView } from './bindings/PatientView';
 import type { Progress } from './bindings/Progress';
-import type { ProviderChoice } from './bindings/ProviderChoice';
+import type { ProviderEntry } from './bindings/ProviderEntry';
+import type { PullJob } from './bindings/PullJob';
+import type { PullProgress } from './bindings/PullProgress';
+import type { DocumentDigest } from './bindings/DocumentDigest';
 import type { RejectedEdit } from './bindings/RejectedEdit';
 import type { ShareDelivery } from './bindings/ShareDelivery';
 import type { SyncState } from './bindings/SyncState';
@@ -67,6 +70,7 @@ export function on<K extends keyof Events>(event: K, handler: (payload: Events[K
 export type {
   AppError,
   Conflict,
+  DocumentDigest,
   DocumentFilter,
   DocumentSource,
   DocumentSummary,
@@ -79,7 +83,9 @@ export type {
   PatientPage,
   PatientSummary,
   Progress,
-  ProviderChoice,
+  ProviderEntry,
+  PullJob,
+  PullProgress,
   RejectedEdit,
   Resolution,
   ShareDelivery,

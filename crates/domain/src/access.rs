@@ -172,6 +172,15 @@ impl Caller {
         allow_if(self.is(UserType::Admin), "only admins may delete users")
     }
 
+    /// Who links patients to a PHP (dieticians) and who sets the PHPs up (admins) see their
+    /// names; nobody else learns which PHPs the practice works with.
+    pub fn can_read_provider_directory(&self) -> Decision {
+        allow_if(
+            self.is(UserType::Dietician) || self.is(UserType::Admin),
+            "only dieticians and admins choose a patient's provider",
+        )
+    }
+
     pub fn can_create_patient(&self) -> Decision {
         allow_if(
             self.is(UserType::Dietician),

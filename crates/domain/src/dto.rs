@@ -427,6 +427,17 @@ pub struct DocumentQuery {
     pub cursor: Option<String>,
 }
 
+// ---------- providers ----------
+
+/// A PHP as the people who link patients to it choose it: its name, nothing of how the
+/// platform signs in there (`GET /providers/directory`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ProviderEntry {
+    pub id: Uuid,
+    pub name: String,
+}
+
 // ---------- sharing and requests ----------
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -6,6 +6,8 @@
 use crate::engine::Remote;
 use crate::session::signed_in;
 use crate::{Result, SyncError, TokenStore};
+use domain::dto::ProviderEntry;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -116,10 +118,79 @@ pub async fn users(store: &dyn TokenStore) -> Result<Value> {
     call(store, reqwest::Method::GET, "/users?limit=200".into(), None).await
 }
 
-/// Admin: the Primary Healthcare Providers set up on the platform (for linking provider
-/// users to theirs).
-pub async fn providers(store: &dyn TokenStore) -> Result<Value> {
-    call(store, reqwest::Method::GET, "/providers".into(), None).await
+/// The Primary Healthcare Providers' names (dieticians and admins): to choose a patient's
+/// PHP, or the one a provider's staff work for.
+pub async fn provider_directory(store: &dyn TokenStore) -> Result<Vec<ProviderEntry>> {
+    let listed = call(
+        store,
+        reqwest::Method::GET,
+        "/providers/directory".into(),
+        None,
+    )
+    .await?;
+    Ok(serde_json::from_value(listed)?)
+}
+
+/// Starts pulling the patient's documents from their PHP now (or joins the pull already
+/// waiting or running): the job to follow with [`job`].
+pub async fn sync_patient(store: &dyn TokenStore, patient: Uuid) -> Result<PullJob> {
+    let path = format!("/patients/{patient}/sync");
+    let job = call(store, reqwest::Method::POST, path, None).await?;
+    Ok(serde_json::from_value(job)?)
+}
+
+/// Where a job stands.
+pub async fn job(store: &dyn TokenStore, id: Uuid) -> Result<PullJob> {
+    let job = call(store, reqwest::Method::GET, format!("/jobs/{id}"), None).await?;
+    Ok(serde_json::from_value(job)?)
+}
+
+/// A pull from the PHP as the platform reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PullJob {
+    pub id: Uuid,
+    pub status: JobState,
+    pub progress: PullCounts,
+    /// What went wrong last, in words a person can act on.
+    pub last_error: Option<String>,
+}
+
+impl PullJob {
+    /// Done, or waiting for a person: nothing more happens by itself.
+    pub fn finished(&self) -> bool {
+        matches!(self.status, JobState::Done | JobState::Parked)
+    }
+}
+
+/// Where a job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum JobState {
+    Queued,
+    Running,
+    Done,
+    /// Out of attempts, or failed in a way retrying cannot fix: waits for a person.
+    Parked,
+}
+
+/// What a pull has done so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PullCounts {
+    /// Documents the PHP listed.
+    pub found: u32,
+    /// New here.
+    pub stored: u32,
+    /// Changed at the PHP since the last pull.
+    pub updated: u32,
+    pub unchanged: u32,
+    /// Withdrawn at the PHP.
+    pub removed: u32,
+    /// Not kept (not the patient's, or unreadable).
+    pub skipped: u32,
 }
 
 /// Admin: a new user (`email`, `name`, `type`, `password`; `provider_id` for a provider's

@@ -6,7 +6,7 @@ use crate::replica::Replica;
 use crate::rows::{DocumentRow, LogLine, LogLineAction, OfflineEdit};
 use crate::{Result, SyncError};
 use domain::dto::SyncTable;
-use domain::LogStatus;
+use domain::{DocumentType, LogAction, LogStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -145,6 +145,34 @@ pub enum NewPatientOutcome {
         name: String,
     },
 }
+
+/// What a patient's page sums up about their documents.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct DocumentDigest {
+    /// Each type the patient has documents of, most documents first.
+    pub kinds: Vec<KindDigest>,
+    /// When this computer showed the patient before this visit; `null` the first time.
+    pub last_visit: Option<String>,
+    /// Documents that reached the platform since then (all of them the first time).
+    pub new_since_last_visit: i64,
+    /// The last pull from the patient's PHP, as their sync log tells it.
+    pub last_pull: Option<LogLine>,
+}
+
+/// The patient's documents of one type.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct KindDigest {
+    #[serde(rename = "type")]
+    pub kind: DocumentType,
+    pub count: i64,
+    /// `YYYY-MM-DD` of the newest.
+    pub newest: String,
+}
+
+/// Opens of a patient's page closer together than this are one visit.
+const VISIT_GAP: chrono::Duration = chrono::Duration::minutes(30);
 
 const LIST_LIMIT: i64 = 500;
 
@@ -317,6 +345,85 @@ impl Replica {
                 .map(|(_, field)| field)
                 .collect(),
         })
+    }
+
+    /// The summary of a patient's documents for their page, counted as a visit: what arrived
+    /// since the previous one is what reached the platform after it.
+    pub async fn document_digest(&self, patient: Uuid) -> Result<DocumentDigest> {
+        let last_visit = self.visit(patient).await?;
+        let kinds: Vec<(String, i64, String)> = sqlx::query_as(
+            "SELECT json_extract(data, '$.type') AS kind, count(*), max(json_extract(data, '$.date')) \
+             FROM rows WHERE table_name = 'healthcare_documents' AND json_extract(data, '$.patient_id') = ? \
+             GROUP BY kind ORDER BY count(*) DESC, kind",
+        )
+        .bind(patient.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        // Arrivals by time, not by the text of timestamps (their fractions vary in digits).
+        let new_since_last_visit: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM rows WHERE table_name = 'healthcare_documents' \
+             AND json_extract(data, '$.patient_id') = ?1 AND json_extract(data, '$.created_at') IS NOT NULL \
+             AND (?2 IS NULL OR julianday(json_extract(data, '$.created_at')) > julianday(?2))",
+        )
+        .bind(patient.to_string())
+        .bind(&last_visit)
+        .fetch_one(self.pool())
+        .await?;
+        let pulls = LogFilter {
+            patient_id: Some(patient),
+            ..Default::default()
+        };
+        let last_pull = self.sync_log(&pulls).await?.into_iter().find(|l| {
+            matches!(
+                l.action,
+                LogLineAction::Platform(LogAction::ManualSync | LogAction::AutomaticSync)
+            )
+        });
+        Ok(DocumentDigest {
+            kinds: kinds
+                .into_iter()
+                .filter_map(|(kind, count, newest)| {
+                    Some(KindDigest {
+                        kind: kind.parse().ok()?,
+                        count,
+                        newest,
+                    })
+                })
+                .collect(),
+            last_visit,
+            new_since_last_visit,
+            last_pull,
+        })
+    }
+
+    /// Records that the patient's page is shown now; returns when it was shown before this
+    /// visit (opens less than [`VISIT_GAP`] apart are one visit, so a refresh or a return
+    /// from a document does not reset what is new).
+    async fn visit(&self, patient: Uuid) -> Result<Option<String>> {
+        #[derive(Serialize, Deserialize, Default)]
+        struct Visits {
+            previous: Option<String>,
+            current: Option<String>,
+        }
+        let key = format!("visit:{patient}");
+        let mut visits: Visits = self
+            .state(&key)
+            .await?
+            .and_then(|v| serde_json::from_str(&v).ok())
+            .unwrap_or_default();
+        let now = chrono::Utc::now();
+        let same_visit = visits
+            .current
+            .as_deref()
+            .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
+            .is_some_and(|c| now.signed_duration_since(c) < VISIT_GAP);
+        if !same_visit {
+            visits.previous = visits.current.take();
+        }
+        visits.current = Some(domain::time::stamp(now));
+        self.set_state(&key, &serde_json::to_string(&visits)?)
+            .await?;
+        Ok(visits.previous)
     }
 
     /// Creates a patient, unless one with this email (case-insensitively) is here already.
@@ -1061,6 +1168,84 @@ mod tests {
             "the revoked share and the other document's are left out"
         );
         assert_eq!(live[0]["document_id"], a.to_string());
+        std::fs::remove_dir_all(dir).expect("clean up");
+    }
+
+    #[tokio::test]
+    async fn a_patients_summary_counts_by_type_and_what_arrived_since_the_previous_visit() {
+        let (r, dir) = replica().await;
+        let p = r
+            .insert(
+                SyncTable::Patients,
+                fields(json!({"name": "Ana Lima", "email": "ana@example.org"})),
+            )
+            .await
+            .expect("patient");
+        // As the platform sent them: when each reached it.
+        for (title, kind, date, arrived) in [
+            ("Lipids", "lab report", "2026-10-01", "2026-10-02T09:00:00Z"),
+            (
+                "HbA1c",
+                "lab report",
+                "2026-11-20",
+                "2026-11-21T09:00:00.5Z",
+            ),
+            (
+                "Intake",
+                "progress note",
+                "2026-09-15",
+                "2026-09-15T12:00:00Z",
+            ),
+        ] {
+            let id = r
+                .insert(
+                    SyncTable::HealthcareDocuments,
+                    fields(
+                        json!({"patient_id": p, "type": kind, "date": date, "title": title,
+                                  "content": title}),
+                    ),
+                )
+                .await
+                .expect("document");
+            sqlx::query("UPDATE rows SET data = json_set(data, '$.created_at', ?) WHERE id = ?")
+                .bind(arrived)
+                .bind(id.to_string())
+                .execute(r.pool())
+                .await
+                .expect("arrived");
+        }
+        let first = r.document_digest(p).await.expect("digest");
+        assert_eq!(first.last_visit, None);
+        assert_eq!(
+            first.new_since_last_visit, 3,
+            "the first visit: all of them"
+        );
+        let kinds: Vec<_> = first
+            .kinds
+            .iter()
+            .map(|k| (k.kind.as_str(), k.count, k.newest.as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("lab report", 2, "2026-11-20"),
+                ("progress note", 1, "2026-09-15")
+            ]
+        );
+        // Opened again within the same visit: what was new stays new.
+        let again = r.document_digest(p).await.expect("digest");
+        assert_eq!((again.last_visit, again.new_since_last_visit), (None, 3));
+        // A visit on 2026-11-01: one document arrived since.
+        r.set_state(
+            &format!("visit:{p}"),
+            r#"{"previous": null, "current": "2026-11-01T10:00:00Z"}"#,
+        )
+        .await
+        .expect("an earlier visit");
+        let later = r.document_digest(p).await.expect("digest");
+        assert_eq!(later.last_visit.as_deref(), Some("2026-11-01T10:00:00Z"));
+        assert_eq!(later.new_since_last_visit, 1);
+        assert!(later.last_pull.is_none(), "no pull logged");
         std::fs::remove_dir_all(dir).expect("clean up");
     }
 }

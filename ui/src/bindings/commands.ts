@@ -4,6 +4,7 @@ import type { AppError } from "./AppError";
 import type { AppStatus } from "./AppStatus";
 import type { Body } from "./Body";
 import type { Conflict } from "./Conflict";
+import type { DocumentDigest } from "./DocumentDigest";
 import type { DocumentFilter } from "./DocumentFilter";
 import type { DocumentShare } from "./DocumentShare";
 import type { DocumentSummary } from "./DocumentSummary";
@@ -18,7 +19,9 @@ import type { Page } from "./Page";
 import type { PatientPage } from "./PatientPage";
 import type { PatientView } from "./PatientView";
 import type { Progress } from "./Progress";
-import type { ProviderChoice } from "./ProviderChoice";
+import type { ProviderEntry } from "./ProviderEntry";
+import type { PullJob } from "./PullJob";
+import type { PullProgress } from "./PullProgress";
 import type { RejectedEdit } from "./RejectedEdit";
 import type { Resolution } from "./Resolution";
 import type { UpdateInfo } from "./UpdateInfo";
@@ -64,8 +67,12 @@ export interface Commands {
   dismiss_rejected: { args: { mutation_id: string }; result: null };
   profile: { args: Record<string, never>; result: User };
   users: { args: Record<string, never>; result: Page<User> };
-  /** Admin: the providers a provider user can be linked to. */
-  providers: { args: Record<string, never>; result: Array<ProviderChoice> };
+  /** The providers (PHPs) by name, to link a patient or a provider's staff to one. Kept on this computer as last read, so a patient's PHP is named offline too. */
+  providers: { args: Record<string, never>; result: Array<ProviderEntry> };
+  /** The summary of a patient's documents for their page (a visit, for what is new since the last one); `None` for an administrator, whose computer holds no patient data. */
+  document_digest: { args: { patient_id: string }; result: DocumentDigest | null };
+  /** Pulls the patient's documents from their PHP now. The pull runs on the platform; its progress arrives as `pull-progress` events until it is done, then a notification says what it brought and a sync brings it here. */
+  sync_patient: { args: { patient_id: string }; result: PullJob };
   create_user: { args: { user: JsonValue }; result: JsonValue };
   update_user: { args: { id: string; fields: JsonValue }; result: JsonValue };
   delete_user: { args: { id: string }; result: JsonValue };
@@ -78,4 +85,5 @@ export interface Events {
   'status': AppStatus;
   'sync-progress': Progress;
   'update-progress': [number, number | null];
+  'pull-progress': PullProgress;
 }

@@ -45,6 +45,8 @@ export const FIELD_LABELS: Record<string, string> = {
   medical_history: 'Medical history',
   dietary_preferences: 'Dietary preferences',
   birth_date: 'Birth date',
+  provider_id: 'Primary Healthcare Provider',
+  provider_patient_identifier: "ID at the provider",
   title: 'Title',
   type: 'Type',
   date: 'Date',

@@ -35,7 +35,7 @@ const view = (s: Status) => (
 function answer(current: () => Detail) {
   invoke.mockImplementation((cmd: string) => {
     if (cmd === 'patient') return Promise.resolve(current());
-    if (cmd === 'documents') return Promise.resolve([]);
+    if (cmd === 'documents' || cmd === 'providers') return Promise.resolve([]);
     return Promise.resolve(null);
   });
 }
@@ -68,12 +68,12 @@ describe('PatientDetail', () => {
     let stored = detail({ provider_id: 'php1', provider_patient_identifier: 'MRN-1', link_approval: 'pending' });
     answer(() => stored);
     const { rerender } = render(view(status));
-    expect((await screen.findByText(/awaits an administrator's approval/)).id).toBe('link-pending');
+    expect((await screen.findByText(/awaits an administrator's approval/)).closest('p')!.dataset.state).toBe('Pending approval');
     expect(screen.queryByText(/Request documents/)).toBeNull();
 
     stored = detail({ provider_id: 'php1', link_approval: 'refused' });
     rerender(view({ ...status, last_sync: '2026-11-29T10:01:00Z' }));
-    expect((await screen.findByText(/refused the link/)).id).toBe('link-refused');
+    expect((await screen.findByText(/refused the link/)).closest('p')!.dataset.state).toBe('Needs a person');
     expect(screen.queryByText(/awaits an administrator's approval/)).toBeNull();
     expect(screen.queryByText(/Request documents/)).toBeNull();
 
@@ -139,6 +139,7 @@ describe('PatientDetail', () => {
       if (cmd === 'update_patient') {
         return Promise.reject({ code: 'validation_failed', message: 'Email: must be an email address like name@example.org.', field: 'email' });
       }
+      if (cmd === 'document_digest') return Promise.resolve(null);
       return Promise.resolve(cmd === 'patient' ? detail({}) : []);
     });
     fireEvent.input(email, { target: { value: 'ana@example' } });
@@ -158,7 +159,7 @@ describe('leaving with unsaved edits', () => {
       if (cmd === 'startup_error') return Promise.resolve(null);
       if (cmd === 'status') return Promise.resolve(status);
       if (cmd === 'patient') return Promise.resolve(detail({}));
-      if (cmd === 'documents') return Promise.resolve([]);
+      if (cmd === 'documents' || cmd === 'providers') return Promise.resolve([]);
       if (cmd === 'patients') return Promise.resolve({ total: 0, offset: 0, items: [] });
       return Promise.resolve(null);
     });

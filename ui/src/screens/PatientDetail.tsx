@@ -4,6 +4,7 @@ import { atField, Badge, ConfirmButton, ErrorMessage, Field, Page, RefusedCreati
 import { birthWithAge, FIELD_LABELS, typeLabel } from '../lib/format';
 import { leaveTo, useUnsaved } from '../lib/route';
 import { DocumentList } from './Documents';
+import { DocumentSummary, LinkState, SyncFromProvider } from './PatientPhp';
 import { NewDocument } from './NewDocument';
 import { changedFields, mergeRefreshed, PATIENT_FIELDS, PatientForm, type PatientFields } from './PatientForm';
 
@@ -16,6 +17,8 @@ function fieldsOf(d: Detail): PatientFields {
     contact_details: p.contact_details ?? '',
     medical_history: p.medical_history ?? '',
     dietary_preferences: p.dietary_preferences ?? '',
+    provider_id: p.provider_id ?? '',
+    provider_patient_identifier: p.provider_patient_identifier ?? '',
   };
 }
 
@@ -28,6 +31,7 @@ export function PatientDetail({ id }: { id: string }) {
   const [elsewhere, setElsewhere] = useState<string[]>([]);
   const [error, setError] = useState<AppError | null>(null);
   const [saved, setSaved] = useState(false);
+  const [pulled, setPulled] = useState(0);
   const typed = useRef<{ base: PatientFields | null; value: PatientFields | null }>({ base: null, value: null });
   typed.current = { base, value };
 
@@ -89,6 +93,8 @@ export function PatientDetail({ id }: { id: string }) {
 
 
   const p = detail.patient;
+  // An administrator reads patients online: no link state or summary kept here for them.
+  const readsOnline = status?.user?.type === 'admin';
   const refusedCreation = detail.refusals.find((r) => r.op === 'insert');
   return (
     <Page
@@ -122,21 +128,7 @@ export function PatientDetail({ id }: { id: string }) {
             <a href="#/conflicts">See refused changes</a>.
           </p>
         ))}
-      {p.link_approval === 'pending' && (
-        <p class="muted" role="status" id="link-pending">
-          The link to the patient's provider awaits an administrator's approval. Nothing is pulled from the provider until then.
-        </p>
-      )}
-      {p.link_approval === 'refused' && (
-        <p class="warning" role="status" id="link-refused">
-          An administrator refused the link to the patient's provider, so nothing is pulled. Check the patient's ID at the provider and their birth date; a corrected link is reviewed again.
-        </p>
-      )}
-      {p.sync_error && (
-        <p class="warning" role="status">
-          {p.sync_error}
-        </p>
-      )}
+      {!readsOnline && <LinkState patient={p} />}
       {detail.deletion_in_question && (
         <p class="warning" role="status" id="deletion-banner">
           You deleted this patient, but it was changed on the platform since, so it is back.{' '}
@@ -177,6 +169,8 @@ export function PatientDetail({ id }: { id: string }) {
           </div>
         )}
       </form>
+      {can.request_documents && p.provider_id && <SyncFromProvider patient={p} onFinished={() => setPulled((n) => n + 1)} />}
+      {!readsOnline && <DocumentSummary patientId={id} revision={`${pulled}:${status?.last_sync}`} />}
       <h2>Documents</h2>
       {can.add_documents && <NewDocument patientId={id} />}
       {can.request_documents && p.link_approval === 'approved' && <RequestDocuments patientId={id} />}

@@ -1,14 +1,31 @@
 // The patient's fields, for creating and editing.
-import type { AppError, Patient } from '../api';
+import { useEffect, useState } from 'preact/hooks';
+import { call, type AppError, type Patient, type ProviderEntry } from '../api';
 import { DateInput, Field } from '../components';
 
 export type PatientFields = Pick<
   Patient,
-  'name' | 'email' | 'birth_date' | 'contact_details' | 'medical_history' | 'dietary_preferences'
+  | 'name'
+  | 'email'
+  | 'birth_date'
+  | 'contact_details'
+  | 'medical_history'
+  | 'dietary_preferences'
+  | 'provider_id'
+  | 'provider_patient_identifier'
 >;
 
 /** The fields the form shows (a refusal of another field is shown as a general message). */
-export const PATIENT_FIELDS = ['name', 'email', 'birth_date', 'contact_details', 'medical_history', 'dietary_preferences'] as const;
+export const PATIENT_FIELDS = [
+  'name',
+  'email',
+  'birth_date',
+  'contact_details',
+  'medical_history',
+  'dietary_preferences',
+  'provider_id',
+  'provider_patient_identifier',
+] as const;
 
 export const EMPTY_PATIENT: PatientFields = {
   name: '',
@@ -17,7 +34,29 @@ export const EMPTY_PATIENT: PatientFields = {
   contact_details: '',
   medical_history: '',
   dietary_preferences: '',
+  provider_id: '',
+  provider_patient_identifier: '',
 };
+
+/** The identifier at the PHP as its system (optional) and value; stored as `system|value`. */
+export function splitIdentifier(stored: string | null | undefined): { system: string; value: string } {
+  const text = stored ?? '';
+  const bar = text.indexOf('|');
+  return bar < 0 ? { system: '', value: text } : { system: text.slice(0, bar), value: text.slice(bar + 1) };
+}
+
+export function joinIdentifier(system: string, value: string): string {
+  return system.trim() && value.trim() ? `${system.trim()}|${value.trim()}` : value.trim();
+}
+
+/** The providers by name (kept on this computer for offline use). */
+export function useProviders(): ProviderEntry[] {
+  const [providers, setProviders] = useState<ProviderEntry[]>([]);
+  useEffect(() => {
+    call('providers').then(setProviders, () => setProviders([]));
+  }, []);
+  return providers;
+}
 
 /** Only the fields that changed, with empty text as null (cleared). */
 export function changedFields(before: PatientFields, after: PatientFields): Record<string, string | null> {
@@ -50,6 +89,13 @@ export function PatientForm(props: {
     return null;
   };
   const invalid = (key: keyof PatientFields) => (props.error?.field === key ? true : undefined);
+  const providers = useProviders();
+  const identifier = splitIdentifier(value.provider_patient_identifier);
+  const setIdentifier = (part: 'system' | 'value') => (e: Event) => {
+    const next = { ...identifier, [part]: (e.currentTarget as HTMLInputElement).value };
+    onChange({ ...value, provider_patient_identifier: joinIdentifier(next.system, next.value) });
+  };
+  const linked = !!value.provider_id;
   return (
     <fieldset class="form-grid" disabled={props.disabled}>
       <legend class="visually-hidden">Patient details</legend>
@@ -71,6 +117,40 @@ export function PatientForm(props: {
       <Field label="Dietary preferences" id="patient-diet" error={problem('dietary_preferences')}>
         <textarea id="patient-diet" class={mark('dietary_preferences')} rows={3} maxLength={5000} value={value.dietary_preferences ?? ''} onInput={set('dietary_preferences')} />
       </Field>
+      <Field label="Primary Healthcare Provider" id="patient-provider" error={problem('provider_id')}>
+        <select id="patient-provider" class={mark('provider_id')} aria-invalid={invalid('provider_id')} value={value.provider_id ?? ''} onChange={set('provider_id')}>
+          <option value="">None (documents are not pulled)</option>
+          {providers.map((p) => (
+            <option key={p.id} value={p.id}>
+              {p.name}
+            </option>
+          ))}
+          {value.provider_id && !providers.some((p) => p.id === value.provider_id) && <option value={value.provider_id}>A provider not listed here</option>}
+        </select>
+      </Field>
+      {linked && (
+        <>
+          <Field label="Identifier system at the provider (optional)" id="patient-identifier-system">
+            <input id="patient-identifier-system" placeholder="e.g. urn:oid:2.16.840.1.113883.2.1" maxLength={200} value={identifier.system} onInput={setIdentifier('system')} />
+          </Field>
+          <Field label="Patient's ID at the provider (e.g. their MRN)" id="patient-identifier" error={problem('provider_patient_identifier')}>
+            <input
+              id="patient-identifier"
+              class={mark('provider_patient_identifier')}
+              required
+              maxLength={200}
+              aria-invalid={invalid('provider_patient_identifier')}
+              value={identifier.value}
+              onInput={setIdentifier('value')}
+            />
+          </Field>
+          {!value.birth_date && (
+            <p class="muted" id="link-needs-birth-date">
+              The provider's record is matched by this ID, the name and the birth date: add the birth date.
+            </p>
+          )}
+        </>
+      )}
     </fieldset>
   );
 }

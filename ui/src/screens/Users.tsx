@@ -1,7 +1,7 @@
 // User accounts (those the platform's rules let manage them): the list, renaming and removing,
 // and a new account of one of the roles this person may create (`status.can`).
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { call, type AppError, type JsonValue, type PatientPage, type PatientSummary, type ProviderChoice, type User, type UserType } from '../api';
+import { call, type AppError, type JsonValue, type PatientPage, type PatientSummary, type ProviderEntry, type User, type UserType } from '../api';
 import { ConfirmButton, ErrorMessage, Field, Page, useStatus } from '../components';
 import { birthWithAge } from '../lib/format';
 
@@ -291,7 +291,7 @@ function FieldError({ id, message }: { id: string; message: string | null }) {
 
 /** The provider a provider's staff member works for (from the platform: admins, online). */
 function ProviderPicker(props: { online: boolean; value: string; onChange: (id: string) => void; error: string | null }) {
-  const [providers, setProviders] = useState<ProviderChoice[] | null>(null);
+  const [providers, setProviders] = useState<ProviderEntry[] | null>(null);
   const [error, setError] = useState<AppError | null>(null);
   useEffect(() => {
     if (!props.online) return;

@@ -119,6 +119,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(logs::manual_sync))
         .routes(routes!(logs::request_documents))
         .routes(routes!(providers::list, providers::create))
+        .routes(routes!(providers::directory))
         .routes(routes!(
             providers::get,
             providers::replace,

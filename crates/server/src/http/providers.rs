@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use connectors::fhir::keys::SigningKey;
+use domain::dto::ProviderEntry;
 use domain::text::{Label, Text};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -136,6 +137,26 @@ pub async fn list(
 ) -> ApiResult<Json<Vec<Provider>>> {
     super::admin_only(&caller, ADMINS_ONLY)?;
     Ok(Json(app.db.list_providers().await?))
+}
+
+/// The providers' names, for choosing a patient's PHP (dieticians and admins).
+#[utoipa::path(get, path = "/api/v1/providers/directory", operation_id = "list_provider_directory", tag = "providers", security(("bearer" = [])),
+    responses((status = 200, body = Vec<ProviderEntry>), (status = 403, body = Problem)))]
+pub async fn directory(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+) -> ApiResult<Json<Vec<ProviderEntry>>> {
+    caller.can_read_provider_directory()?;
+    let providers = app.db.list_providers().await?;
+    Ok(Json(
+        providers
+            .into_iter()
+            .map(|p| ProviderEntry {
+                id: p.id,
+                name: p.name,
+            })
+            .collect(),
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/providers", operation_id = "create_provider", tag = "providers", security(("bearer" = [])),

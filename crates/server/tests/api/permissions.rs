@@ -448,3 +448,22 @@ both_backends! {
         }
     }
 }
+
+both_backends! {
+    async fn provider_directory(app) {
+        let w = world(&app).await;
+        // Dieticians choose a patient's PHP by name; they learn nothing of how the platform
+        // signs in there.
+        for who in [&w.diet1, &w.admin] {
+            let listed = app.get("/api/v1/providers/directory", who).await.expect(200).body;
+            assert_eq!(listed, json!([{"id": listed[0]["id"], "name": "Springfield Clinic"}]));
+        }
+        for who in [&w.prac1, &w.prov1, &w.pat1] {
+            app.get("/api/v1/providers/directory", who).await.problem(403, "forbidden");
+        }
+        let anonymous = app
+            .call(Method::GET, "/api/v1/providers/directory", None, None)
+            .await;
+        assert_eq!(anonymous.status.as_u16(), 401);
+    }
+}

@@ -547,24 +547,6 @@ async fn documents_are_searchable_locally_and_bodies_stay_readable_offline() {
     );
 }
 
-/// A session kept in memory, as a test's stand-in for the OS keyring.
-#[derive(Default)]
-struct MemoryStore(std::sync::Mutex<Option<sync_core::Session>>);
-
-impl sync_core::TokenStore for MemoryStore {
-    fn load(&self) -> sync_core::Result<Option<sync_core::Session>> {
-        Ok(self.0.lock().expect("lock").clone())
-    }
-    fn save(&self, session: &sync_core::Session) -> sync_core::Result<()> {
-        *self.0.lock().expect("lock") = Some(session.clone());
-        Ok(())
-    }
-    fn clear(&self) -> sync_core::Result<()> {
-        *self.0.lock().expect("lock") = None;
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_access_token_is_refreshed_through_the_store_and_a_dead_session_is_cleared() {
     let w = world().await;
@@ -602,10 +584,4 @@ async fn a_stale_access_token_is_refreshed_through_the_store_and_a_dead_session_
     let after =
         sync_core::sync_signed_in(&a, &store, sync_core::RetryPolicy::default(), &|_| {}).await;
     assert!(matches!(after, Err(sync_core::SyncError::Unauthorized)));
-}
-
-impl MemoryStore {
-    fn load_clone(&self) -> Option<sync_core::Session> {
-        self.0.lock().expect("lock").clone()
-    }
 }

@@ -3,6 +3,7 @@
 mod conflicts;
 mod converge;
 mod model;
+mod pull;
 mod scope;
 mod shapes;
 mod support;

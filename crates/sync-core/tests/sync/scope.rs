@@ -19,20 +19,6 @@ on_both_backends! {
     an_admins_replica_holds_users_and_no_patient_data => admin_replica(as_configured);
 }
 
-/// A REST call with `token`: the status and the JSON answer.
-async fn rest_as(w: &World, token: &str, method: Method, path: &str, body: Value) -> (u16, Value) {
-    let res = reqwest::Client::new()
-        .request(method, format!("{}/api/v1{path}", w.base))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .expect("REST request");
-    let status = res.status().as_u16();
-    let text = res.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 async fn admin(w: &World) -> String {
     w.user("root@example.org", UserType::Admin, None).await
 }

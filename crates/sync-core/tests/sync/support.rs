@@ -1,6 +1,7 @@
 //! The world every sync test runs in: the real platform on a free port over a fresh SQLite
 //! file or PostgreSQL database, one dietician signed in, replicas in a scratch directory.
 
+use reqwest::Method;
 use serde_json::{Map, Value};
 use server::config::Config;
 use server::testing::{Platform, ScratchDatabase};
@@ -180,5 +181,49 @@ impl World {
     pub async fn start_again(&mut self) {
         let addr = self.platform.addr.to_string();
         self.platform = Platform::start(self.database.config(), &addr).await;
+    }
+}
+
+/// A REST call with `token`: the status and the JSON answer.
+pub async fn rest_as(
+    w: &World,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Value,
+) -> (u16, Value) {
+    let res = reqwest::Client::new()
+        .request(method, format!("{}/api/v1{path}", w.base))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("REST request");
+    let status = res.status().as_u16();
+    let text = res.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// A session kept in memory, as a test's stand-in for the OS keyring.
+#[derive(Default)]
+pub struct MemoryStore(std::sync::Mutex<Option<sync_core::Session>>);
+
+impl sync_core::TokenStore for MemoryStore {
+    fn load(&self) -> sync_core::Result<Option<sync_core::Session>> {
+        Ok(self.0.lock().expect("lock").clone())
+    }
+    fn save(&self, session: &sync_core::Session) -> sync_core::Result<()> {
+        *self.0.lock().expect("lock") = Some(session.clone());
+        Ok(())
+    }
+    fn clear(&self) -> sync_core::Result<()> {
+        *self.0.lock().expect("lock") = None;
+        Ok(())
+    }
+}
+
+impl MemoryStore {
+    pub fn load_clone(&self) -> Option<sync_core::Session> {
+        self.0.lock().expect("lock").clone()
     }
 }

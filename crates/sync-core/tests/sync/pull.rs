@@ -1,0 +1,133 @@
+//! A dietician links a patient to their PHP from a replica, an administrator approves the
+//! link, and "Sync from the provider now" (`online::sync_patient`, then `online::job`) follows
+//! the pull on the platform to its end; the next sync brings what it stored.
+
+use crate::on_both_backends;
+use crate::support::*;
+use domain::dto::{ProviderEntry, SyncTable};
+use domain::UserType;
+use reqwest::Method;
+use sandbox::fhir::FhirSandbox;
+use sandbox::seed::MRN_SYSTEM;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use sync_core::online::{self, JobState};
+use sync_core::{Replica, RetryPolicy};
+
+on_both_backends! {
+    a_pull_started_from_a_replica_is_followed_to_its_end => linked_and_pulled(server::testing::with_jobs);
+}
+
+/// Waits until `check` says yes, for a job of the platform's.
+async fn eventually<T, F, Fut>(what: &str, check: F) -> T
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(done) = check().await {
+            return done;
+        }
+        assert!(Instant::now() < deadline, "{what} never happened");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn linked_and_pulled(w: World) {
+    let php = FhirSandbox::default();
+    let seeded = sandbox::seed::php(&php, 1, 3, 11);
+    let served = php.serve("127.0.0.1:0").await.expect("serve the PHP");
+    let admin = w.user("root@example.org", UserType::Admin, None).await;
+    let (status, provider) = rest_as(
+        &w,
+        &admin,
+        Method::POST,
+        "/providers",
+        json!({"name": "Springfield Clinic", "fhir_base_url": served.base}),
+    )
+    .await;
+    assert_eq!(status, 201, "{provider}");
+
+    let store = MemoryStore::default();
+    sync_core::login(&store, &w.base, "dee@example.org", "dietician password")
+        .await
+        .expect("sign in");
+    // The dietician chooses the provider by name: nothing of how the platform signs in there.
+    let directory = online::provider_directory(&store).await.expect("directory");
+    assert_eq!(
+        directory,
+        [ProviderEntry {
+            id: provider["id"].as_str().expect("id").parse().expect("uuid"),
+            name: "Springfield Clinic".into(),
+        }]
+    );
+
+    let r = Replica::open(&w.dir.join("pull.db"))
+        .await
+        .expect("replica");
+    let p = &seeded[0];
+    let patient = r
+        .insert(
+            SyncTable::Patients,
+            fields(
+                json!({"name": p.name, "email": p.email, "birth_date": p.birth_date,
+                          "provider_id": directory[0].id,
+                          "provider_patient_identifier": format!("{MRN_SYSTEM}|{}", p.mrn)}),
+            ),
+        )
+        .await
+        .expect("patient");
+    let sync = || sync_core::sync_signed_in(&r, &store, RetryPolicy::default(), &|_| {});
+    sync().await.expect("sync");
+    let review: Value = eventually("the lookup at the PHP", || async {
+        let (_, queue) = rest_as(&w, &admin, Method::GET, "/links", Value::Null).await;
+        queue
+            .as_array()?
+            .iter()
+            .find(|r| r["patient_id"] == json!(patient) && r["php_match"] == "found")
+            .cloned()
+    })
+    .await;
+    let (status, body) = rest_as(
+        &w,
+        &admin,
+        Method::POST,
+        &format!("/links/{patient}"),
+        json!({"decision": "approved", "fingerprint": review["fingerprint"]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    let started = online::sync_patient(&store, patient)
+        .await
+        .expect("sync now");
+    let done = eventually("the pull", || async {
+        let job = online::job(&store, started.id).await.expect("job");
+        job.finished().then_some(job)
+    })
+    .await;
+    assert_eq!(done.status, JobState::Done, "{done:?}");
+    assert_eq!(done.progress.found, 3, "{done:?}");
+    // The approval's own pull may have stored them first: either way all three are here.
+    assert_eq!(
+        done.progress.stored + done.progress.unchanged,
+        3,
+        "{done:?}"
+    );
+
+    sync().await.expect("sync");
+    let documents = r
+        .documents(&sync_core::views::DocumentFilter {
+            patient_id: Some(patient),
+            ..Default::default()
+        })
+        .await
+        .expect("documents");
+    assert_eq!(documents.len(), 3);
+    let digest = r.document_digest(patient).await.expect("digest");
+    assert_eq!(digest.kinds.iter().map(|k| k.count).sum::<i64>(), 3);
+    assert_eq!(digest.new_since_last_visit, 3, "a first visit: all are new");
+    let last_pull = digest.last_pull.expect("the pull is in the log");
+    assert_eq!(last_pull.status, domain::LogStatus::Success);
+}
