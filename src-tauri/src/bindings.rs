@@ -85,6 +85,7 @@ fn export(cfg: &Config) -> Generated {
         ProviderEntry => domain::dto::ProviderEntry,
         PullJob => sync_core::online::PullJob,
         DocumentDigest => sync_core::views::DocumentDigest,
+        LinkReview => domain::dto::LinkReview,
         PullProgress => crate::events::PullProgress,
         User => User,
         UserDirectoryEntry => UserDirectoryEntry,

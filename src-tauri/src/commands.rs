@@ -9,9 +9,10 @@ use crate::error::{AppError, CommandResult};
 use crate::rights::{self, DocumentActions, PatientActions};
 use crate::state::{AppStatus, Desk};
 use base64::Engine as _;
-use domain::dto::ProviderEntry;
 use domain::dto::{ConflictKind, SyncTable};
+use domain::dto::{LinkReview, ProviderEntry};
 use domain::Caller;
+use domain::LinkApproval;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sync_core::online::PullJob;
@@ -704,6 +705,28 @@ pub async fn document_digest(
         return Ok(None);
     }
     Ok(Some(replica.document_digest(patient_id).await?))
+}
+
+/// Admin: links to a PHP awaiting a decision (or, with `state`, those approved or refused),
+/// the PHP's record beside ours.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn link_reviews(
+    desk: Cmd<'_>,
+    state: Option<LinkApproval>,
+) -> CommandResult<Vec<LinkReview>> {
+    Ok(sync_core::online::link_reviews(&desk.keystore, state).await?)
+}
+
+/// Admin: approves or refuses a link as reviewed (`fingerprint`).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn decide_link(
+    desk: Cmd<'_>,
+    patient_id: Uuid,
+    decision: LinkApproval,
+    fingerprint: String,
+) -> CommandResult<()> {
+    sync_core::online::decide_link(&desk.keystore, patient_id, decision, &fingerprint).await?;
+    Ok(())
 }
 
 /// Where the replica keeps the providers' names.

@@ -69,6 +69,8 @@ pub fn run() {
             commands::request_documents,
             commands::sync_patient,
             commands::document_digest,
+            commands::link_reviews,
+            commands::decide_link,
             commands::documents,
             commands::document,
             commands::document_body,

@@ -20,6 +20,8 @@ import type { DocumentSummary } from './bindings/DocumentSummary';
 import type { DocumentType } from './bindings/DocumentType';
 import type { DocumentView } from './bindings/DocumentView';
 import type { LinkApproval } from './bindings/LinkApproval';
+import type { LinkReview } from './bindings/LinkReview';
+import type { PhpMatch } from './bindings/PhpMatch';
 import type { LogAction } from './bindings/LogAction';
 import type { LogLine } from './bindings/LogLine';
 import type { LogStatus } from './bindings/LogStatus';
@@ -77,11 +79,13 @@ export type {
   DocumentType,
   JsonValue,
   LinkApproval,
+  LinkReview,
   LogAction,
   LogStatus,
   NewPatientOutcome,
   PatientPage,
   PatientSummary,
+  PhpMatch,
   Progress,
   ProviderEntry,
   PullJob,

@@ -14,6 +14,7 @@ import { PatientNew } from './screens/PatientNew';
 import { Profile } from './screens/Profile';
 import { SignIn } from './screens/SignIn';
 import { SyncLog } from './screens/SyncLog';
+import { Links } from './screens/Links';
 import { Users } from './screens/Users';
 
 export function App() {
@@ -62,7 +63,7 @@ export function navFor(status: Status): [string, string][] {
   // platform one at a time, so there is no document list or sync log of their own.
   const admin = status.user?.type === 'admin';
   const nav: [string, string][] = admin
-    ? [['patients', 'Patients'], ['conflicts', 'Conflicts']]
+    ? [['patients', 'Patients'], ['links', 'Link approvals'], ['conflicts', 'Conflicts']]
     : [
         ['patients', 'Patients'],
         ['documents', 'Documents'],
@@ -133,6 +134,8 @@ function Screen({ screen, id }: { screen: string; id?: string }) {
       return <Profile />;
     case 'users':
       return <Users />;
+    case 'links':
+      return <Links />;
     default:
       return <PatientList />;
   }

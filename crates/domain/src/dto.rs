@@ -277,6 +277,7 @@ pub struct PatientQuery {
 /// A patient's link to their PHP, as an administrator reviews it: our demographics beside
 /// the record the PHP holds under the link.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LinkReview {
     pub patient_id: Uuid,
     pub patient_name: String,

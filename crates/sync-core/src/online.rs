@@ -6,7 +6,8 @@
 use crate::engine::Remote;
 use crate::session::signed_in;
 use crate::{Result, SyncError, TokenStore};
-use domain::dto::ProviderEntry;
+use domain::dto::{LinkReview, ProviderEntry};
+use domain::LinkApproval;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -129,6 +130,35 @@ pub async fn provider_directory(store: &dyn TokenStore) -> Result<Vec<ProviderEn
     )
     .await?;
     Ok(serde_json::from_value(listed)?)
+}
+
+/// Admin: links to a PHP in `state` (pending when `None`), with what the PHP holds beside ours.
+pub async fn link_reviews(
+    store: &dyn TokenStore,
+    state: Option<LinkApproval>,
+) -> Result<Vec<LinkReview>> {
+    let path = format!("/links?state={}", state.unwrap_or(LinkApproval::Pending));
+    let listed = call(store, reqwest::Method::GET, path, None).await?;
+    Ok(serde_json::from_value(listed)?)
+}
+
+/// Admin: approves or refuses the link reviewed as `fingerprint` (refused with
+/// `link_changed` when it changed since).
+pub async fn decide_link(
+    store: &dyn TokenStore,
+    patient: Uuid,
+    decision: LinkApproval,
+    fingerprint: &str,
+) -> Result<()> {
+    let body = json!({ "decision": decision, "fingerprint": fingerprint });
+    call(
+        store,
+        reqwest::Method::POST,
+        format!("/links/{patient}"),
+        Some(body),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Starts pulling the patient's documents from their PHP now (or joins the pull already

@@ -11,6 +11,8 @@ import type { DocumentSummary } from "./DocumentSummary";
 import type { DocumentView } from "./DocumentView";
 import type { FileUpload } from "./FileUpload";
 import type { JsonValue } from "./serde_json/JsonValue";
+import type { LinkApproval } from "./LinkApproval";
+import type { LinkReview } from "./LinkReview";
 import type { LogFilter } from "./LogFilter";
 import type { LogLine } from "./LogLine";
 import type { NewPatientOutcome } from "./NewPatientOutcome";
@@ -71,6 +73,10 @@ export interface Commands {
   providers: { args: Record<string, never>; result: Array<ProviderEntry> };
   /** The summary of a patient's documents for their page (a visit, for what is new since the last one); `None` for an administrator, whose computer holds no patient data. */
   document_digest: { args: { patient_id: string }; result: DocumentDigest | null };
+  /** Admin: links to a PHP awaiting a decision (or, with `state`, those approved or refused), the PHP's record beside ours. */
+  link_reviews: { args: { state?: LinkApproval | null }; result: Array<LinkReview> };
+  /** Admin: approves or refuses a link as reviewed (`fingerprint`). */
+  decide_link: { args: { patient_id: string; decision: LinkApproval; fingerprint: string }; result: null };
   /** Pulls the patient's documents from their PHP now. The pull runs on the platform; its progress arrives as `pull-progress` events until it is done, then a notification says what it brought and a sync brings it here. */
   sync_patient: { args: { patient_id: string }; result: PullJob };
   create_user: { args: { user: JsonValue }; result: JsonValue };
