@@ -229,6 +229,11 @@ struct Scene {
     key: Option<String>,
     /// The edited document's screen; set by `find_open_and_edit_a_document`.
     document_hash: Option<String>,
+    /// The stand-in PHP, holding the patient's record and three documents; it serves as
+    /// long as the scene lasts.
+    _php: sandbox::Served,
+    /// The PHP as the platform knows it.
+    provider: Uuid,
     // Fields drop in this order: the tablet before the desktop session, the database last.
     desktop: Desktop,
     updates: UpdateServer,
@@ -252,13 +257,53 @@ impl Tablet {
     }
 }
 
+/// The platform's settings here: background jobs on, at test speed (pulls from the PHP).
+fn platform_config(database: &ScratchDatabase) -> server::config::Config {
+    let mut config = database.config();
+    server::testing::with_jobs(&mut config);
+    config
+}
+
+/// The patient's identifier at the stand-in PHP.
+const MRN: &str = "MRN-ZQ-1984";
+const BIRTH_DATE: &str = "1984-07-09";
+
+/// A stand-in PHP holding the patient's record (same name and birth date as ours) and three
+/// documents, served, and set up on the platform as a provider.
+async fn stand_in_php(platform: &Platform) -> (sandbox::Served, Uuid) {
+    use rand::SeedableRng as _;
+    let php = sandbox::fhir::FhirSandbox::default();
+    let at_php = php.put(json!({
+        "resourceType": "Patient",
+        "id": "zq",
+        "identifier": [{"system": sandbox::seed::MRN_SYSTEM, "value": MRN}],
+        "name": [{"family": "Quillfeather", "given": ["Zephyrine"]}],
+        "birthDate": BIRTH_DATE,
+    }));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    for n in 0..3 {
+        sandbox::seed::add_document(&php, &at_php, n, &mut rng);
+    }
+    let served = php.serve("127.0.0.1:0").await.expect("serve the PHP");
+    let provider = platform
+        .db
+        .insert_provider(server::db::providers::ProviderRow::open(
+            "Springfield Clinic",
+            &served.base,
+        ))
+        .await
+        .expect("provider")
+        .id;
+    (served, provider)
+}
+
 impl Scene {
     /// A platform with a dietician and an admin, a stand-in update server, and the app
     /// started in a desktop session against both, on its sign-in screen.
     async fn start() -> Self {
         let shots = artifacts();
         let database = ScratchDatabase::sqlite();
-        let platform = Platform::start(database.config(), "127.0.0.1:0").await;
+        let platform = Platform::start(platform_config(&database), "127.0.0.1:0").await;
         let server = platform.base.clone();
         server::auth::create_account(
             &platform.db,
@@ -281,6 +326,7 @@ impl Scene {
         .await
         .expect("admin");
         let updates = update_server().await;
+        let (php, provider) = stand_in_php(&platform).await;
 
         let replica = database.dir.join("laptop/replica.db");
         let desktop = Desktop::start(&[
@@ -306,6 +352,8 @@ impl Scene {
             patient: None,
             key: None,
             document_hash: None,
+            _php: php,
+            provider,
             desktop,
             updates,
             platform,
@@ -345,12 +393,15 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     files_from_the_tablet_arrive_and_show_in_the_viewer(&scene).await;
     an_unopened_text_is_searchable_and_arrivals_are_announced(&scene).await;
     a_duplicate_email_leads_to_the_existing_patient(&scene).await;
+    link_the_patient_to_their_provider(&scene).await;
     updates_are_verified_and_tampered_ones_refused(&scene).await;
     a_dieticians_screens_and_the_accounts_they_may_create(&scene).await;
     sign_out_with_an_unsent_change_offers_to_sync_first(&scene).await;
     sign_out_removes_the_session_and_the_key(&scene).await;
     an_admin_manages_users_and_is_not_offered_patient_work(&scene).await;
+    an_admin_approves_the_link_having_compared_the_records(&scene).await;
     signing_back_in_brings_the_records_back_encrypted(&scene).await;
+    sync_from_the_provider_shows_its_progress_and_the_summary(&scene).await;
     scene.close().await;
 }
 
@@ -441,8 +492,11 @@ async fn edit_offline_into_an_encrypted_replica(scene: &mut Scene) {
 /// The server comes back on the same address: the app notices, the queue drains and the
 /// patient and the document are on the platform.
 async fn reconnect_and_send_the_queue(scene: &mut Scene) {
-    scene.platform =
-        Platform::start(scene.database.config(), &scene.platform.addr.to_string()).await;
+    scene.platform = Platform::start(
+        platform_config(&scene.database),
+        &scene.platform.addr.to_string(),
+    )
+    .await;
     let (app, shots, platform) = (&scene.app, &scene.shots, &scene.platform);
     app.wait_text("#connection", "Online").await;
     app.wait_text("#pending", "All changes sent").await;
@@ -882,6 +936,9 @@ async fn sign_out_with_an_unsent_change_offers_to_sync_first(scene: &Scene) {
         json!([format!("#/patients/{id}")]),
     )
     .await;
+    // The page has read the providers' names (a render after them would undo the clearing
+    // of the field that WebDriver does without an input event).
+    app.wait_text("#link-state", "Springfield Clinic").await;
     app.fill("#patient-diet", "gluten free, no dairy, low FODMAP")
         .await;
     app.click("#save-patient").await;
@@ -969,10 +1026,105 @@ async fn an_admin_manages_users_and_is_not_offered_patient_work(scene: &Scene) {
         ],
     )
     .await;
+}
+
+/// The admin opens Link approvals: the PHP's record stands beside ours (name and birth date
+/// agree), they approve it, and sign out.
+async fn an_admin_approves_the_link_having_compared_the_records(scene: &Scene) {
+    let (app, shots, id) = (&scene.app, &scene.shots, scene.patient());
+    app.click("a[href='#/links']").await;
+    app.wait_text("#page-title", "Link approvals").await;
+    let card = format!("article[data-patient-id='{id}']");
+    // The lookup at the PHP runs in the platform's background: refresh until it has.
+    app.wait_for(
+        "the PHP's record beside ours",
+        "document.querySelector('#links-refresh').click(); \
+         const c = document.querySelector(arguments[0]); \
+         return !!c && c.querySelector('.php-name').textContent === arguments[1];",
+        json!([card, PATIENT]),
+    )
+    .await;
+    app.screenshot(&shots.join("10-link-approvals.png")).await;
+    app.click(&format!("{card} .approve")).await;
+    app.wait_text(
+        "#link-decided",
+        "Approved: the link of Zephyrine Quillfeather",
+    )
+    .await;
     app.click("a[href='#/profile']").await;
     app.click("#sign-out").await;
     app.click("#confirm-sign-out").await;
     app.wait_text("#signin-title", "Healthcare Records").await;
+}
+
+/// The dietician links the patient to their provider (the ID there, the birth date): after a
+/// sync the page says the link waits for an administrator, and Sync from the provider waits.
+async fn link_the_patient_to_their_provider(scene: &Scene) {
+    let (app, shots, id) = (&scene.app, &scene.shots, scene.patient());
+    app.js(
+        "location.hash = arguments[0]",
+        json!([format!("#/patients/{id}")]),
+    )
+    .await;
+    app.wait_text("#page-title", PATIENT).await;
+    app.wait_text("#link-state", "Not linked").await;
+    app.fill("#patient-birth-date", BIRTH_DATE).await;
+    app.wait_for(
+        "the provider among the choices",
+        "return [...document.querySelectorAll('#patient-provider option')].some(o => o.value === arguments[0]);",
+        json!([scene.provider]),
+    )
+    .await;
+    app.js(
+        "const s = document.querySelector('#patient-provider'); s.value = arguments[0]; \
+         s.dispatchEvent(new Event('change', {bubbles: true}));",
+        json!([scene.provider]),
+    )
+    .await;
+    app.fill("#patient-identifier-system", sandbox::seed::MRN_SYSTEM)
+        .await;
+    app.fill("#patient-identifier", MRN).await;
+    app.click("#save-patient").await;
+    app.wait_text("#patient-saved", "Saved").await;
+    app.click("#sync-now").await;
+    app.wait_text("#link-state", "Pending approval").await;
+    app.wait_text(
+        "#sync-from-provider-why",
+        "once the link to the provider is approved",
+    )
+    .await;
+    app.screenshot(&shots.join("10-link-pending.png")).await;
+}
+
+/// Back as the dietician: the link is matched; Sync from the provider now shows the pull's
+/// progress to its end, and the summary counts what arrived.
+async fn sync_from_the_provider_shows_its_progress_and_the_summary(scene: &Scene) {
+    let (app, shots, id) = (&scene.app, &scene.shots, scene.patient());
+    app.js(
+        "location.hash = arguments[0]",
+        json!([format!("#/patients/{id}")]),
+    )
+    .await;
+    app.wait_text("#link-state", "Matched").await;
+    app.click("#sync-from-provider").await;
+    app.wait_text("#pull-progress[data-status=done]", "Done: found 3")
+        .await;
+    app.wait_text("#document-summary tbody", "Lab report").await;
+    // The summary counts every document listed, the provider's three among them.
+    app.wait_for(
+        "the summary to count the documents listed, three from the provider",
+        "const counted = [...document.querySelectorAll('#document-summary tbody td:nth-of-type(1)')] \
+           .reduce((n, td) => n + Number(td.textContent), 0); \
+         const listed = document.querySelectorAll('[data-document-id]'); \
+         const fromPhp = [...document.querySelectorAll('.doc-source')] \
+           .filter(s => s.textContent.includes(\"patient's healthcare provider\")).length; \
+         return counted === listed.length && fromPhp === 3;",
+        json!([]),
+    )
+    .await;
+    app.wait_text("#last-pull", "Last pull from the provider")
+        .await;
+    app.screenshot(&shots.join("11-summary.png")).await;
 }
 
 /// The dietician signs in again: the patient comes back from the platform, and the new

@@ -60,12 +60,15 @@ export function Links() {
           Link approvals are on the platform: connect to see and decide them.
         </p>
       )}
-      <div class="filters" role="group" aria-label="Show links">
+      <div class="choices" role="group" aria-label="Show links">
         {STATES.map(([s, label]) => (
           <button key={s} type="button" aria-pressed={state === s} onClick={() => setState(s)} id={`links-${s}`}>
             {label}
           </button>
         ))}
+        <button type="button" id="links-refresh" disabled={!online} onClick={() => load()}>
+          Refresh
+        </button>
       </div>
       {done && (
         <p class="done" role="status" id="link-decided">

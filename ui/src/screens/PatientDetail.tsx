@@ -6,7 +6,7 @@ import { leaveTo, useUnsaved } from '../lib/route';
 import { DocumentList } from './Documents';
 import { DocumentSummary, LinkState, SyncFromProvider } from './PatientPhp';
 import { NewDocument } from './NewDocument';
-import { changedFields, mergeRefreshed, PATIENT_FIELDS, PatientForm, type PatientFields } from './PatientForm';
+import { changedFields, mergeRefreshed, PATIENT_FIELDS, PatientForm, useProviders, type PatientFields } from './PatientForm';
 
 function fieldsOf(d: Detail): PatientFields {
   const p = d.patient;
@@ -32,6 +32,7 @@ export function PatientDetail({ id }: { id: string }) {
   const [error, setError] = useState<AppError | null>(null);
   const [saved, setSaved] = useState(false);
   const [pulled, setPulled] = useState(0);
+  const providers = useProviders();
   const typed = useRef<{ base: PatientFields | null; value: PatientFields | null }>({ base: null, value: null });
   typed.current = { base, value };
 
@@ -128,7 +129,7 @@ export function PatientDetail({ id }: { id: string }) {
             <a href="#/conflicts">See refused changes</a>.
           </p>
         ))}
-      {!readsOnline && <LinkState patient={p} />}
+      {!readsOnline && <LinkState patient={p} providers={providers} />}
       {detail.deletion_in_question && (
         <p class="warning" role="status" id="deletion-banner">
           You deleted this patient, but it was changed on the platform since, so it is back.{' '}
@@ -149,6 +150,7 @@ export function PatientDetail({ id }: { id: string }) {
           changedElsewhere={elsewhere}
           error={error}
           disabled={!can.edit}
+          providers={providers}
         />
         {!atField(error, PATIENT_FIELDS) && <ErrorMessage error={error} />}
         {can.edit && (

@@ -46,7 +46,7 @@ export function splitIdentifier(stored: string | null | undefined): { system: st
 }
 
 export function joinIdentifier(system: string, value: string): string {
-  return system.trim() && value.trim() ? `${system.trim()}|${value.trim()}` : value.trim();
+  return system.trim() ? `${system.trim()}|${value.trim()}` : value.trim();
 }
 
 /** The providers by name (kept on this computer for offline use). */
@@ -78,6 +78,8 @@ export function PatientForm(props: {
   /** The field the last refusal blames, with its message. */
   error?: AppError | null;
   disabled?: boolean;
+  /** The providers to link the patient to ([`useProviders`]). */
+  providers: ProviderEntry[];
 }) {
   const { value, onChange } = props;
   const set = (key: keyof PatientFields) => (e: Event) =>
@@ -89,7 +91,7 @@ export function PatientForm(props: {
     return null;
   };
   const invalid = (key: keyof PatientFields) => (props.error?.field === key ? true : undefined);
-  const providers = useProviders();
+  const { providers } = props;
   const identifier = splitIdentifier(value.provider_patient_identifier);
   const setIdentifier = (part: 'system' | 'value') => (e: Event) => {
     const next = { ...identifier, [part]: (e.currentTarget as HTMLInputElement).value };

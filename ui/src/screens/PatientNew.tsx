@@ -2,11 +2,12 @@ import { useState } from 'preact/hooks';
 import { call, type AppError } from '../api';
 import { atField, ErrorMessage, Page, useStatus } from '../components';
 import { leaveTo, useUnsaved } from '../lib/route';
-import { changedFields, EMPTY_PATIENT, PATIENT_FIELDS, PatientForm } from './PatientForm';
+import { changedFields, EMPTY_PATIENT, PATIENT_FIELDS, PatientForm, useProviders } from './PatientForm';
 
 export function PatientNew() {
   const status = useStatus();
   const [value, setValue] = useState(EMPTY_PATIENT);
+  const providers = useProviders();
   const [error, setError] = useState<AppError | null>(null);
   const [duplicate, setDuplicate] = useState<{ id: string; name: string } | null>(null);
 
@@ -37,7 +38,7 @@ export function PatientNew() {
   return (
     <Page title="New patient" breadcrumb={[['#/patients', 'Patients']]}>
       <form onSubmit={submit}>
-        <PatientForm value={value} onChange={setValue} error={error} />
+        <PatientForm value={value} onChange={setValue} error={error} providers={providers} />
         {duplicate && (
           <div class="warning" role="alert" id="duplicate-warning">
             One of your patients already has this email address:{' '}

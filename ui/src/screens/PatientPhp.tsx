@@ -1,10 +1,9 @@
 // A patient's Primary Healthcare Provider (PHP) on their page: the link's state in plain
 // words, "Sync from the provider now" with its progress, and the summary of their documents.
 import { useEffect, useState } from 'preact/hooks';
-import { call, on, type AppError, type DocumentDigest, type Patient, type PullJob } from '../api';
+import { call, on, type AppError, type DocumentDigest, type Patient, type ProviderEntry, type PullJob } from '../api';
 import { ErrorMessage, useStatus } from '../components';
 import { formatDate, formatDateTime, typeLabel } from '../lib/format';
-import { useProviders } from './PatientForm';
 
 /** Where the link to the patient's provider stands, and what to do about it. */
 export function linkWords(p: Patient, provider: string | null): { state: string; what: string; tone: 'muted' | 'warning' | 'done' } {
@@ -26,8 +25,7 @@ export function linkWords(p: Patient, provider: string | null): { state: string;
   return { state: 'Matched', what: `Documents are pulled from ${at}.`, tone: 'done' };
 }
 
-export function LinkState({ patient }: { patient: Patient }) {
-  const providers = useProviders();
+export function LinkState({ patient, providers }: { patient: Patient; providers: ProviderEntry[] }) {
   const provider = providers.find((p) => p.id === patient.provider_id)?.name ?? null;
   const words = linkWords(patient, provider);
   return (
