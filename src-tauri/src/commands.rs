@@ -121,6 +121,8 @@ fn online_summary(p: &Value) -> Option<PatientSummary> {
         email: p["email"].as_str().unwrap_or_default().to_owned(),
         birth_date: p["birth_date"].as_str().map(str::to_owned),
         sync_state: online_state(p),
+        provider_id: p["provider_id"].as_str().and_then(|id| id.parse().ok()),
+        link_approval: p["link_approval"].as_str().and_then(|a| a.parse().ok()),
     })
 }
 

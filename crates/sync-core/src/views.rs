@@ -6,7 +6,7 @@ use crate::replica::Replica;
 use crate::rows::{DocumentRow, LogLine, LogLineAction, OfflineEdit};
 use crate::{Result, SyncError};
 use domain::dto::SyncTable;
-use domain::{DocumentType, LogAction, LogStatus};
+use domain::{DocumentType, LinkApproval, LogAction, LogStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -37,6 +37,9 @@ pub struct PatientSummary {
     /// `YYYY-MM-DD`.
     pub birth_date: Option<String>,
     pub sync_state: SyncState,
+    /// Their PHP, and whether the link to it may be used (`null` without a link).
+    pub provider_id: Option<Uuid>,
+    pub link_approval: Option<LinkApproval>,
 }
 
 /// One page of the patient list.
@@ -285,10 +288,13 @@ impl Replica {
             Option<String>,
             Option<String>,
             String,
+            Option<String>,
+            Option<String>,
         );
         let rows: Vec<Row> = sqlx::query_as(&format!(
             "SELECT r.id, json_extract(r.data, '$.name'), json_extract(r.data, '$.email'), \
-             json_extract(r.data, '$.birth_date'), {} \
+             json_extract(r.data, '$.birth_date'), {}, json_extract(r.data, '$.provider_id'), \
+             json_extract(r.data, '$.link_approval') \
              FROM rows r WHERE {filter} \
              ORDER BY lower(json_extract(r.data, '$.name')), r.id LIMIT ?3 OFFSET ?4",
             state_sql("patients", true)
@@ -301,13 +307,15 @@ impl Replica {
         .await?;
         let items = rows
             .into_iter()
-            .map(|(id, name, email, birth_date, state)| {
+            .map(|(id, name, email, birth_date, state, provider, approval)| {
                 Ok(PatientSummary {
                     id: uuid(&id)?,
                     name: name.unwrap_or_default(),
                     email: email.unwrap_or_default(),
                     birth_date,
                     sync_state: parse_state(&state),
+                    provider_id: provider.as_deref().map(uuid).transpose()?,
+                    link_approval: approval.and_then(|a| a.parse().ok()),
                 })
             })
             .collect::<Result<_>>()?;

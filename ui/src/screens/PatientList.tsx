@@ -2,6 +2,8 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { call, type AppError, type PatientSummary } from '../api';
 import { Badge, ErrorMessage, Page, useStatus } from '../components';
 import { birthWithAge } from '../lib/format';
+import { useProviders } from './PatientForm';
+import { linkShort } from './PatientPhp';
 import { navigate } from '../lib/route';
 import { pagesFor, scrollToReveal, visibleRange } from '../lib/virtual';
 
@@ -10,6 +12,7 @@ const PAGE = 100;
 
 export function PatientList() {
   const status = useStatus();
+  const providers = useProviders();
   const [search, setSearch] = useState('');
   const [query, setQuery] = useState('');
   const [total, setTotal] = useState<number | null>(null);
@@ -121,6 +124,7 @@ export function PatientList() {
             <span class="name">{p.name}</span>
             <span class="muted birth">{birthWithAge(p.birth_date)}</span>
             <span class="muted email">{p.email}</span>
+            <span class="muted php">{linkShort(p, providers)}</span>
             <Badge state={p.sync_state} />
           </>
         ) : (

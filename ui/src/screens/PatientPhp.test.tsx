@@ -14,7 +14,7 @@ vi.mock('@tauri-apps/api/event', () => ({
   },
 }));
 
-const { DocumentSummary, linkWords, SyncFromProvider } = await import('./PatientPhp');
+const { DocumentSummary, linkShort, linkWords, SyncFromProvider } = await import('./PatientPhp');
 
 const linked: Patient = {
   id: 'p1',
@@ -42,6 +42,16 @@ describe('the link to the provider in words', () => {
       what: 'The provider did not answer; tried again in 5 minutes.',
     });
     expect(linkWords(linked, 'Springfield Clinic')).toMatchObject({ state: 'Matched', tone: 'done' });
+  });
+});
+
+describe('the link in the patient list', () => {
+  it("names the provider and the link's state, nothing without a link", () => {
+    const providers = [{ id: 'php1', name: 'Springfield Clinic' }];
+    expect(linkShort({ provider_id: null, link_approval: null }, providers)).toBe('');
+    expect(linkShort({ provider_id: 'php1', link_approval: 'pending' }, providers)).toBe('Springfield Clinic: pending approval');
+    expect(linkShort({ provider_id: 'php1', link_approval: 'approved' }, providers)).toBe('Springfield Clinic: linked');
+    expect(linkShort({ provider_id: 'gone', link_approval: 'refused' }, providers)).toBe('Provider: link refused');
   });
 });
 

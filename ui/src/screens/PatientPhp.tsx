@@ -1,7 +1,7 @@
 // A patient's Primary Healthcare Provider (PHP) on their page: the link's state in plain
 // words, "Sync from the provider now" with its progress, and the summary of their documents.
 import { useEffect, useState } from 'preact/hooks';
-import { call, on, type AppError, type DocumentDigest, type Patient, type ProviderEntry, type PullJob } from '../api';
+import { call, on, type AppError, type DocumentDigest, type LinkApproval, type Patient, type ProviderEntry, type PullJob } from '../api';
 import { ErrorMessage, useStatus } from '../components';
 import { formatDate, formatDateTime, typeLabel } from '../lib/format';
 
@@ -23,6 +23,19 @@ export function linkWords(p: Patient, provider: string | null): { state: string;
   }
   if (p.sync_error) return { state: 'Error', what: p.sync_error, tone: 'warning' };
   return { state: 'Matched', what: `Documents are pulled from ${at}.`, tone: 'done' };
+}
+
+/** A patient's link in a list: their provider and, in a word or two, where the link stands. */
+const LINK_SHORT: Record<LinkApproval, string> = {
+  pending: 'pending approval',
+  approved: 'linked',
+  refused: 'link refused',
+};
+
+export function linkShort(p: { provider_id?: string | null; link_approval?: LinkApproval | null }, providers: ProviderEntry[]): string {
+  if (!p.provider_id) return '';
+  const name = providers.find((x) => x.id === p.provider_id)?.name ?? 'Provider';
+  return p.link_approval ? `${name}: ${LINK_SHORT[p.link_approval]}` : name;
 }
 
 export function LinkState({ patient, providers }: { patient: Patient; providers: ProviderEntry[] }) {
