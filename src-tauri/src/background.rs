@@ -153,7 +153,7 @@ const PULL_PATIENCE: std::time::Duration = std::time::Duration::from_secs(15 * 6
 /// Follows a pull started from this app: its progress to the UI as it changes, a notification
 /// of what it brought once done, and a sync that brings that here. A pull that outlasts our
 /// patience goes on on the platform; its documents come with a later sync.
-pub fn follow_pull(app: AppHandle, patient_id: uuid::Uuid, mut job: sync_core::online::PullJob) {
+pub fn follow_pull(app: AppHandle, patient_id: uuid::Uuid, mut job: sync_core::online::Job) {
     use crate::events::{PullProgress, PULL_PROGRESS};
     tauri::async_runtime::spawn(async move {
         let started = Instant::now();

@@ -15,7 +15,7 @@ use domain::Caller;
 use domain::LinkApproval;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sync_core::online::PullJob;
+use sync_core::online::{Job, JobState};
 use sync_core::rows::{DocumentRow, LogLine};
 use sync_core::views::{
     DocumentDigest, DocumentFilter, DocumentSummary, LogFilter, NewPatientOutcome, PatientDetail,
@@ -731,6 +731,18 @@ pub async fn decide_link(
     Ok(())
 }
 
+/// Admin: the platform's background jobs in `state` (all when `None`), newest first.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn jobs(desk: Cmd<'_>, state: Option<JobState>) -> CommandResult<Vec<Job>> {
+    Ok(sync_core::online::jobs(&desk.keystore, state).await?)
+}
+
+/// Admin: runs a parked job again from its first attempt.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn replay_job(desk: Cmd<'_>, id: Uuid) -> CommandResult<Job> {
+    Ok(sync_core::online::replay_job(&desk.keystore, id).await?)
+}
+
 /// Where the replica keeps the providers' names.
 const PROVIDERS: &str = "providers";
 
@@ -738,11 +750,7 @@ const PROVIDERS: &str = "providers";
 /// progress arrives as `pull-progress` events until it is done, then a notification says
 /// what it brought and a sync brings it here.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn sync_patient(
-    app: AppHandle,
-    desk: Cmd<'_>,
-    patient_id: Uuid,
-) -> CommandResult<PullJob> {
+pub async fn sync_patient(app: AppHandle, desk: Cmd<'_>, patient_id: Uuid) -> CommandResult<Job> {
     let job = sync_core::online::sync_patient(&desk.keystore, patient_id).await?;
     crate::background::follow_pull(app, patient_id, job.clone());
     Ok(job)

@@ -4,7 +4,7 @@
 use crate::state::AppStatus;
 use serde::Serialize;
 use std::marker::PhantomData;
-use sync_core::online::PullJob;
+use sync_core::online::Job;
 use tauri::{AppHandle, Emitter as _};
 use uuid::Uuid;
 
@@ -71,5 +71,5 @@ pub enum Progress {
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct PullProgress {
     pub patient_id: Uuid,
-    pub job: PullJob,
+    pub job: Job,
 }

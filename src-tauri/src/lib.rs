@@ -71,6 +71,8 @@ pub fn run() {
             commands::document_digest,
             commands::link_reviews,
             commands::decide_link,
+            commands::jobs,
+            commands::replay_job,
             commands::documents,
             commands::document,
             commands::document_body,

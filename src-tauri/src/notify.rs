@@ -57,12 +57,12 @@ pub fn sync_failed(e: &SyncError) {
 }
 
 /// A pull from a patient's PHP started here is done (or waits for a person).
-pub fn pull_finished(job: &sync_core::online::PullJob) {
+pub fn pull_finished(job: &sync_core::online::Job) {
     show("Pull from the provider", pull_words(job));
 }
 
 /// What a finished pull brought, in counts (a parked one: what to do, as the platform says).
-fn pull_words(job: &sync_core::online::PullJob) -> String {
+fn pull_words(job: &sync_core::online::Job) -> String {
     use sync_core::online::JobState;
     let c = job.progress;
     if job.status == JobState::Parked {
@@ -105,11 +105,17 @@ fn show(summary: &'static str, body: String) {
 #[cfg(test)]
 mod tests {
     use super::{plural, pull_words};
-    use sync_core::online::{JobState, PullCounts, PullJob};
+    use sync_core::online::{Job, JobKind, JobState, PullCounts};
 
-    fn job(status: JobState, progress: PullCounts, last_error: Option<&str>) -> PullJob {
-        PullJob {
+    fn job(status: JobState, progress: PullCounts, last_error: Option<&str>) -> Job {
+        Job {
             id: uuid::Uuid::now_v7(),
+            kind: JobKind::Pull,
+            patient_id: uuid::Uuid::now_v7(),
+            cause: "manual".into(),
+            attempts: 1,
+            run_at: "2026-11-29T10:00:00Z".into(),
+            updated_at: "2026-11-29T10:00:01Z".into(),
             status,
             progress,
             last_error: last_error.map(str::to_owned),

@@ -32,7 +32,9 @@ import type { PatientSummary } from './bindings/PatientSummary';
 import type { PatientView } from './bindings/PatientView';
 import type { Progress } from './bindings/Progress';
 import type { ProviderEntry } from './bindings/ProviderEntry';
-import type { PullJob } from './bindings/PullJob';
+import type { Job } from './bindings/Job';
+import type { JobKind } from './bindings/JobKind';
+import type { JobState } from './bindings/JobState';
 import type { PullProgress } from './bindings/PullProgress';
 import type { DocumentDigest } from './bindings/DocumentDigest';
 import type { RejectedEdit } from './bindings/RejectedEdit';
@@ -88,7 +90,9 @@ export type {
   PhpMatch,
   Progress,
   ProviderEntry,
-  PullJob,
+  Job,
+  JobKind,
+  JobState,
   PullProgress,
   RejectedEdit,
   Resolution,

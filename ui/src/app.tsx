@@ -14,6 +14,7 @@ import { PatientNew } from './screens/PatientNew';
 import { Profile } from './screens/Profile';
 import { SignIn } from './screens/SignIn';
 import { SyncLog } from './screens/SyncLog';
+import { Jobs } from './screens/Jobs';
 import { Links } from './screens/Links';
 import { Users } from './screens/Users';
 
@@ -63,7 +64,7 @@ export function navFor(status: Status): [string, string][] {
   // platform one at a time, so there is no document list or sync log of their own.
   const admin = status.user?.type === 'admin';
   const nav: [string, string][] = admin
-    ? [['patients', 'Patients'], ['links', 'Link approvals'], ['conflicts', 'Conflicts']]
+    ? [['patients', 'Patients'], ['links', 'Link approvals'], ['jobs', 'Jobs'], ['conflicts', 'Conflicts']]
     : [
         ['patients', 'Patients'],
         ['documents', 'Documents'],
@@ -136,6 +137,8 @@ function Screen({ screen, id }: { screen: string; id?: string }) {
       return <Users />;
     case 'links':
       return <Links />;
+    case 'jobs':
+      return <Jobs />;
     default:
       return <PatientList />;
   }

@@ -163,34 +163,86 @@ pub async fn decide_link(
 
 /// Starts pulling the patient's documents from their PHP now (or joins the pull already
 /// waiting or running): the job to follow with [`job`].
-pub async fn sync_patient(store: &dyn TokenStore, patient: Uuid) -> Result<PullJob> {
+pub async fn sync_patient(store: &dyn TokenStore, patient: Uuid) -> Result<Job> {
     let path = format!("/patients/{patient}/sync");
     let job = call(store, reqwest::Method::POST, path, None).await?;
     Ok(serde_json::from_value(job)?)
 }
 
+/// Admin: jobs, newest first, in `status` (all when `None`).
+pub async fn jobs(store: &dyn TokenStore, status: Option<JobState>) -> Result<Vec<Job>> {
+    let path = match status {
+        Some(s) => format!("/jobs?limit=200&status={}", s.as_str()),
+        None => "/jobs?limit=200".to_owned(),
+    };
+    let listed = call(store, reqwest::Method::GET, path, None).await?;
+    Ok(serde_json::from_value(listed)?)
+}
+
+/// Admin: runs a parked job again from its first attempt.
+pub async fn replay_job(store: &dyn TokenStore, id: Uuid) -> Result<Job> {
+    let path = format!("/jobs/{id}/replay");
+    let job = call(store, reqwest::Method::POST, path, None).await?;
+    Ok(serde_json::from_value(job)?)
+}
+
 /// Where a job stands.
-pub async fn job(store: &dyn TokenStore, id: Uuid) -> Result<PullJob> {
+pub async fn job(store: &dyn TokenStore, id: Uuid) -> Result<Job> {
     let job = call(store, reqwest::Method::GET, format!("/jobs/{id}"), None).await?;
     Ok(serde_json::from_value(job)?)
 }
 
-/// A pull from the PHP as the platform reports it.
+/// A background job of the platform's (a pull from a PHP, a request to one, a Carepatron
+/// reconcile) as it reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct PullJob {
+pub struct Job {
     pub id: Uuid,
+    pub kind: JobKind,
+    pub patient_id: Uuid,
+    /// Why it was queued: `created`, `approved`, `schedule`, `manual`, `request`, `replay`,
+    /// `change`, `remote`.
+    pub cause: String,
+    pub attempts: u32,
+    /// When it runs (next).
+    pub run_at: String,
+    pub updated_at: String,
     pub status: JobState,
     pub progress: PullCounts,
     /// What went wrong last, in words a person can act on.
     pub last_error: Option<String>,
 }
 
-impl PullJob {
+impl JobState {
+    /// The platform's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Parked => "parked",
+        }
+    }
+}
+
+impl Job {
     /// Done, or waiting for a person: nothing more happens by itself.
     pub fn finished(&self) -> bool {
         matches!(self.status, JobState::Done | JobState::Parked)
     }
+}
+
+/// What a job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum JobKind {
+    /// Documents from the patient's PHP.
+    Pull,
+    /// A request for documents sent to the PHP, followed until done.
+    Request,
+    /// The patient's client, documents and shares brought in line with Carepatron.
+    Carepatron,
 }
 
 /// Where a job is.

@@ -10,6 +10,8 @@ import type { DocumentShare } from "./DocumentShare";
 import type { DocumentSummary } from "./DocumentSummary";
 import type { DocumentView } from "./DocumentView";
 import type { FileUpload } from "./FileUpload";
+import type { Job } from "./Job";
+import type { JobState } from "./JobState";
 import type { JsonValue } from "./serde_json/JsonValue";
 import type { LinkApproval } from "./LinkApproval";
 import type { LinkReview } from "./LinkReview";
@@ -22,7 +24,6 @@ import type { PatientPage } from "./PatientPage";
 import type { PatientView } from "./PatientView";
 import type { Progress } from "./Progress";
 import type { ProviderEntry } from "./ProviderEntry";
-import type { PullJob } from "./PullJob";
 import type { PullProgress } from "./PullProgress";
 import type { RejectedEdit } from "./RejectedEdit";
 import type { Resolution } from "./Resolution";
@@ -77,8 +78,12 @@ export interface Commands {
   link_reviews: { args: { state?: LinkApproval | null }; result: Array<LinkReview> };
   /** Admin: approves or refuses a link as reviewed (`fingerprint`). */
   decide_link: { args: { patient_id: string; decision: LinkApproval; fingerprint: string }; result: null };
+  /** Admin: the platform's background jobs in `state` (all when `None`), newest first. */
+  jobs: { args: { state?: JobState | null }; result: Array<Job> };
+  /** Admin: runs a parked job again from its first attempt. */
+  replay_job: { args: { id: string }; result: Job };
   /** Pulls the patient's documents from their PHP now. The pull runs on the platform; its progress arrives as `pull-progress` events until it is done, then a notification says what it brought and a sync brings it here. */
-  sync_patient: { args: { patient_id: string }; result: PullJob };
+  sync_patient: { args: { patient_id: string }; result: Job };
   create_user: { args: { user: JsonValue }; result: JsonValue };
   update_user: { args: { id: string; fields: JsonValue }; result: JsonValue };
   delete_user: { args: { id: string }; result: JsonValue };

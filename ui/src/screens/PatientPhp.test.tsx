@@ -1,5 +1,5 @@
 import { act, fireEvent, render, screen, waitFor } from '@testing-library/preact';
-import type { DocumentDigest, Patient, PullJob, Status } from '../api';
+import type { DocumentDigest, Patient, Job, Status } from '../api';
 import { StatusContext } from '../components';
 import { formatDate } from '../lib/format';
 import { SIGNED_IN } from '../test-support';
@@ -25,8 +25,14 @@ const linked: Patient = {
   link_approval: 'approved',
 };
 
-const job = (status: PullJob['status'], found = 0, stored = 0, updated = 0, unchanged = 0): PullJob => ({
+const job = (status: Job['status'], found = 0, stored = 0, updated = 0, unchanged = 0): Job => ({
   id: 'j1',
+  kind: 'pull',
+  patient_id: 'p1',
+  cause: 'manual',
+  attempts: 1,
+  run_at: '2026-11-29T10:00:00Z',
+  updated_at: '2026-11-29T10:00:01Z',
   status,
   progress: { found, stored, updated, unchanged, removed: 0, skipped: 0 },
   last_error: null,

@@ -1,7 +1,7 @@
 // A patient's Primary Healthcare Provider (PHP) on their page: the link's state in plain
 // words, "Sync from the provider now" with its progress, and the summary of their documents.
 import { useEffect, useState } from 'preact/hooks';
-import { call, on, type AppError, type DocumentDigest, type LinkApproval, type Patient, type ProviderEntry, type PullJob } from '../api';
+import { call, on, type AppError, type DocumentDigest, type LinkApproval, type Patient, type ProviderEntry, type Job } from '../api';
 import { ErrorMessage, useStatus } from '../components';
 import { formatDate, formatDateTime, typeLabel } from '../lib/format';
 
@@ -49,7 +49,7 @@ export function LinkState({ patient, providers }: { patient: Patient; providers:
 }
 
 /** A pull's counts as a line: what was found and what became of it. */
-export function pullLine(job: PullJob): string {
+export function pullLine(job: Job): string {
   const c = job.progress;
   const counts = `found ${c.found}, stored ${c.stored}, updated ${c.updated}, unchanged ${c.unchanged}`;
   switch (job.status) {
@@ -67,7 +67,7 @@ export function pullLine(job: PullJob): string {
 /** "Sync from the provider now": starts a pull on the platform and follows it to the end. */
 export function SyncFromProvider({ patient, onFinished }: { patient: Patient; onFinished: () => void }) {
   const status = useStatus();
-  const [job, setJob] = useState<PullJob | null>(null);
+  const [job, setJob] = useState<Job | null>(null);
   const [error, setError] = useState<AppError | null>(null);
 
   useEffect(() => {

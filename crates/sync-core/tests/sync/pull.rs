@@ -11,7 +11,7 @@ use sandbox::fhir::FhirSandbox;
 use sandbox::seed::MRN_SYSTEM;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use sync_core::online::{self, JobState};
+use sync_core::online::{self, JobKind, JobState};
 use sync_core::{Replica, RetryPolicy};
 
 on_both_backends! {
@@ -114,6 +114,33 @@ async fn linked_and_pulled(w: World) {
         done.progress.stored + done.progress.unchanged,
         3,
         "{done:?}"
+    );
+
+    // An administrator's list reads the platform's jobs whole; only a stopped one runs again.
+    let admin_store = MemoryStore::default();
+    sync_core::login(
+        &admin_store,
+        &w.base,
+        "root@example.org",
+        "dietician password",
+    )
+    .await
+    .expect("admin signs in");
+    let finished = online::jobs(&admin_store, Some(JobState::Done))
+        .await
+        .expect("jobs");
+    let listed = finished
+        .iter()
+        .find(|j| j.id == started.id)
+        .expect("the pull among the finished jobs");
+    assert_eq!(
+        (listed.kind, listed.patient_id, listed.cause.as_str()),
+        (JobKind::Pull, patient, "manual")
+    );
+    let again = online::replay_job(&admin_store, started.id).await;
+    assert!(
+        matches!(&again, Err(sync_core::SyncError::Server { code, .. }) if code == "job_not_replayable"),
+        "{again:?}"
     );
 
     sync().await.expect("sync");

@@ -1,0 +1,77 @@
+import { fireEvent, render, screen, waitFor } from '@testing-library/preact';
+import type { Job, Status } from '../api';
+import { StatusContext } from '../components';
+import { account, SIGNED_IN } from '../test-support';
+
+const invoke = vi.fn();
+vi.mock('@tauri-apps/api/core', () => ({ invoke: (...args: unknown[]) => invoke(...args) }));
+
+const { Jobs } = await import('./Jobs');
+
+const admin: Status = {
+  ...SIGNED_IN,
+  user: account({ id: 'a1', email: 'ada@example.org', name: 'Ada', type: 'admin' }),
+  can: { create_patients: false, manage_users: true, create_user_types: ['admin'] },
+};
+
+const parked = (id: string, patient: string, why: string): Job => ({
+  id,
+  kind: 'pull',
+  patient_id: patient,
+  cause: 'schedule',
+  attempts: 3,
+  run_at: '2026-11-29T10:00:00Z',
+  updated_at: '2026-11-29T10:05:00Z',
+  status: 'parked',
+  progress: { found: 0, stored: 0, updated: 0, unchanged: 0, removed: 0, skipped: 0 },
+  last_error: why,
+});
+
+describe('Jobs', () => {
+  beforeEach(() => {
+    invoke.mockReset();
+  });
+
+  it('shows stopped jobs with their reason and runs one, or all of a patient, again', async () => {
+    let listed = [
+      parked('j1', 'p1', 'Springfield Clinic refused the platform’s key: register the key set again.'),
+      parked('j2', 'p1', 'Springfield Clinic did not answer.'),
+      parked('j3', 'p2', 'Springfield Clinic did not answer.'),
+    ];
+    invoke.mockImplementation((cmd: string, args: { id?: string }) => {
+      if (cmd === 'jobs') return Promise.resolve(listed);
+      if (cmd === 'replay_job') {
+        listed = listed.filter((j) => j.id !== args.id);
+        return Promise.resolve({ ...parked(args.id!, 'p1', ''), status: 'queued' });
+      }
+      return Promise.reject(new Error(cmd));
+    });
+    render(
+      <StatusContext.Provider value={admin}>
+        <Jobs />
+      </StatusContext.Provider>,
+    );
+    const first = (await screen.findByText(/refused the platform’s key/)).closest('tr')!;
+    expect(first.textContent).toMatch(/Stopped after 3 attempts/);
+    expect(invoke).toHaveBeenCalledWith('jobs', { state: 'parked' });
+    // Two of p1's jobs stopped: the first row offers both again, p2's only its own.
+    expect(first.querySelector('.replay-patient')!.textContent).toBe('Run all 2 of this patient again');
+    expect(document.querySelector("tr[data-job-id='j3'] .replay-patient")).toBeNull();
+
+    fireEvent.click(first.querySelector('.replay-patient')!);
+    await waitFor(() => expect(screen.getByText('2 jobs run again.').id).toBe('jobs-replayed'));
+    expect(invoke).toHaveBeenCalledWith('replay_job', { id: 'j1' });
+    expect(invoke).toHaveBeenCalledWith('replay_job', { id: 'j2' });
+    await waitFor(() => expect(document.querySelectorAll('tr[data-job-id]').length).toBe(1));
+  });
+
+  it('says that jobs need a connection, and asks nothing offline', async () => {
+    render(
+      <StatusContext.Provider value={{ ...admin, online: false }}>
+        <Jobs />
+      </StatusContext.Provider>,
+    );
+    expect((await screen.findByText(/connect to see them/)).id).toBe('jobs-offline');
+    expect(invoke).not.toHaveBeenCalled();
+  });
+});

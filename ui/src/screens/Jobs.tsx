@@ -1,0 +1,136 @@
+// Admin: the platform's background work (pulls from PHPs, requests to them, Carepatron
+// reconciles): what runs, what waits, what stopped and why, and running a stopped one again.
+// Online only: the jobs live on the platform. Patients appear by link, not by name: opening
+// one is a read of their record, audited as such.
+import { useEffect, useState } from 'preact/hooks';
+import { call, type AppError, type Job, type JobKind, type JobState } from '../api';
+import { ErrorMessage, Page, useStatus } from '../components';
+import { formatDateTime } from '../lib/format';
+
+const STATES: [JobState, string][] = [
+  ['parked', 'Stopped'],
+  ['queued', 'Waiting'],
+  ['running', 'Running'],
+  ['done', 'Done'],
+];
+
+export const KIND_LABELS: Record<JobKind, string> = {
+  pull: 'Pull from the provider',
+  request: 'Request to the provider',
+  carepatron: 'Carepatron',
+};
+
+/** Where a job stands, in words. */
+export function jobWords(j: Job): string {
+  switch (j.status) {
+    case 'queued':
+      return `Waiting; runs ${formatDateTime(j.run_at)}${j.attempts > 0 ? ` (attempt ${j.attempts + 1})` : ''}.`;
+    case 'running':
+      return 'Running now.';
+    case 'done':
+      return `Done ${formatDateTime(j.updated_at)}.`;
+    case 'parked':
+      return `Stopped after ${j.attempts} ${j.attempts === 1 ? 'attempt' : 'attempts'}: ${j.last_error ?? 'no reason given'}`;
+  }
+}
+
+export function Jobs() {
+  const status = useStatus();
+  const online = !!status?.online;
+  const [state, setState] = useState<JobState>('parked');
+  const [jobs, setJobs] = useState<Job[] | null>(null);
+  const [error, setError] = useState<AppError | null>(null);
+  const [done, setDone] = useState<string | null>(null);
+
+  const load = () => call('jobs', { state }).then(setJobs, setError);
+  useEffect(() => {
+    setJobs(null);
+    if (online) load();
+  }, [online, state]);
+
+  async function replay(which: Job[]) {
+    setError(null);
+    setDone(null);
+    try {
+      for (const j of which) await call('replay_job', { id: j.id });
+      setDone(`${which.length} ${which.length === 1 ? 'job runs' : 'jobs run'} again.`);
+    } catch (err) {
+      setError(err as AppError);
+    }
+    await load();
+  }
+
+  const parkedOf = (patient: string) => (jobs ?? []).filter((j) => j.patient_id === patient && j.status === 'parked');
+
+  return (
+    <Page title="Jobs">
+      <p class="muted">Pulls from the providers, requests to them and Carepatron updates run on the platform, retried by themselves; a stopped one waits for a person.</p>
+      {!online && (
+        <p class="warning" role="status" id="jobs-offline">
+          Jobs run on the platform: connect to see them.
+        </p>
+      )}
+      <div class="choices" role="group" aria-label="Show jobs">
+        {STATES.map(([s, label]) => (
+          <button key={s} type="button" aria-pressed={state === s} onClick={() => setState(s)} id={`jobs-${s}`}>
+            {label}
+          </button>
+        ))}
+        <button type="button" id="jobs-refresh" disabled={!online} onClick={() => load()}>
+          Refresh
+        </button>
+      </div>
+      {done && (
+        <p class="done" role="status" id="jobs-replayed">
+          {done}
+        </p>
+      )}
+      <ErrorMessage error={error} />
+      {jobs && jobs.length === 0 && <p id="jobs-empty">No jobs here.</p>}
+      {jobs && jobs.length > 0 && (
+        <table id="jobs">
+          <thead>
+            <tr>
+              <th scope="col">Job</th>
+              <th scope="col">Patient</th>
+              <th scope="col">Where it stands</th>
+              <th scope="col">
+                <span class="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {jobs.map((j) => {
+              const siblings = parkedOf(j.patient_id);
+              return (
+                <tr key={j.id} data-job-id={j.id} data-status={j.status}>
+                  <td>
+                    {KIND_LABELS[j.kind]} <span class="muted">({j.cause})</span>
+                  </td>
+                  <td>
+                    <a href={`#/patients/${j.patient_id}`}>Open patient</a>
+                  </td>
+                  <td class={j.status === 'parked' ? 'status-failure' : undefined}>{jobWords(j)}</td>
+                  <td>
+                    {j.status === 'parked' && (
+                      <div class="buttons">
+                        <button type="button" class="replay" disabled={!online} onClick={() => replay([j])}>
+                          Run again
+                        </button>
+                        {siblings.length > 1 && siblings[0].id === j.id && (
+                          <button type="button" class="replay-patient" disabled={!online} onClick={() => replay(siblings)}>
+                            Run all {siblings.length} of this patient again
+                          </button>
+                        )}
+                      </div>
+                    )}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+    </Page>
+  );
+}
