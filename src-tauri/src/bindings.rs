@@ -85,6 +85,8 @@ fn export(cfg: &Config) -> Generated {
         ProviderEntry => domain::dto::ProviderEntry,
         Job => sync_core::online::Job,
         JobState => sync_core::online::JobState,
+        AuditFilter => sync_core::online::AuditFilter,
+        AuditEntry => domain::dto::AuditEntry,
         DocumentDigest => sync_core::views::DocumentDigest,
         LinkReview => domain::dto::LinkReview,
         PullProgress => crate::events::PullProgress,
@@ -154,12 +156,19 @@ impl Generated {
             ("Vec", [inner]) => format!("Array<{}>", self.ts(inner)?),
             ("Map", [_, value]) => format!("{{ [key in string]?: {} }}", self.ts(value)?),
             ("CommandResult", [inner]) => self.ts(inner)?,
-            (other, []) => self
-                .names
-                .get(other)
-                .cloned()
-                .ok_or_else(|| format!("{other} (derive ts_rs::TS and list it in `export`)"))?,
-            _ => return Err(quote_type(ty)),
+            (other, args) => {
+                let name =
+                    self.names.get(other).cloned().ok_or_else(|| {
+                        format!("{other} (derive ts_rs::TS and list it in `export`)")
+                    })?;
+                if args.is_empty() {
+                    name
+                } else {
+                    let args: Vec<String> =
+                        args.iter().map(|a| self.ts(a)).collect::<Result<_, _>>()?;
+                    format!("{name}<{}>", args.join(", "))
+                }
+            }
         })
     }
 }

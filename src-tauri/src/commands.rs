@@ -9,13 +9,13 @@ use crate::error::{AppError, CommandResult};
 use crate::rights::{self, DocumentActions, PatientActions};
 use crate::state::{AppStatus, Desk};
 use base64::Engine as _;
+use domain::dto::{AuditEntry, LinkReview, Page, ProviderEntry};
 use domain::dto::{ConflictKind, SyncTable};
-use domain::dto::{LinkReview, ProviderEntry};
 use domain::Caller;
 use domain::LinkApproval;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sync_core::online::{Job, JobState};
+use sync_core::online::{AuditFilter, Job, JobState};
 use sync_core::rows::{DocumentRow, LogLine};
 use sync_core::views::{
     DocumentDigest, DocumentFilter, DocumentSummary, LogFilter, NewPatientOutcome, PatientDetail,
@@ -741,6 +741,12 @@ pub async fn jobs(desk: Cmd<'_>, state: Option<JobState>) -> CommandResult<Vec<J
 #[tauri::command(rename_all = "snake_case")]
 pub async fn replay_job(desk: Cmd<'_>, id: Uuid) -> CommandResult<Job> {
     Ok(sync_core::online::replay_job(&desk.keystore, id).await?)
+}
+
+/// Who read which patient's data (see `sync_core::online::audit_trail`).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn audit_trail(desk: Cmd<'_>, filter: AuditFilter) -> CommandResult<Page<AuditEntry>> {
+    Ok(sync_core::online::audit_trail(&desk.keystore, &filter).await?)
 }
 
 /// Where the replica keeps the providers' names.

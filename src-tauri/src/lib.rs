@@ -73,6 +73,7 @@ pub fn run() {
             commands::decide_link,
             commands::jobs,
             commands::replay_job,
+            commands::audit_trail,
             commands::documents,
             commands::document,
             commands::document_body,

@@ -33,6 +33,8 @@ import type { PatientView } from './bindings/PatientView';
 import type { Progress } from './bindings/Progress';
 import type { ProviderEntry } from './bindings/ProviderEntry';
 import type { Job } from './bindings/Job';
+import type { AuditEntry } from './bindings/AuditEntry';
+import type { AuditFilter } from './bindings/AuditFilter';
 import type { JobKind } from './bindings/JobKind';
 import type { JobState } from './bindings/JobState';
 import type { PullProgress } from './bindings/PullProgress';
@@ -73,6 +75,8 @@ export function on<K extends keyof Events>(event: K, handler: (payload: Events[K
 // The generated types under the names the screens use.
 export type {
   AppError,
+  AuditEntry,
+  AuditFilter,
   Conflict,
   DocumentDigest,
   DocumentFilter,

@@ -14,6 +14,7 @@ import { PatientNew } from './screens/PatientNew';
 import { Profile } from './screens/Profile';
 import { SignIn } from './screens/SignIn';
 import { SyncLog } from './screens/SyncLog';
+import { Audit } from './screens/Audit';
 import { Jobs } from './screens/Jobs';
 import { Links } from './screens/Links';
 import { Users } from './screens/Users';
@@ -64,7 +65,7 @@ export function navFor(status: Status): [string, string][] {
   // platform one at a time, so there is no document list or sync log of their own.
   const admin = status.user?.type === 'admin';
   const nav: [string, string][] = admin
-    ? [['patients', 'Patients'], ['links', 'Link approvals'], ['jobs', 'Jobs'], ['conflicts', 'Conflicts']]
+    ? [['patients', 'Patients'], ['links', 'Link approvals'], ['jobs', 'Jobs'], ['audit', 'Audit trail'], ['conflicts', 'Conflicts']]
     : [
         ['patients', 'Patients'],
         ['documents', 'Documents'],
@@ -139,6 +140,8 @@ function Screen({ screen, id }: { screen: string; id?: string }) {
       return <Links />;
     case 'jobs':
       return <Jobs />;
+    case 'audit':
+      return <Audit patientId={id} />;
     default:
       return <PatientList />;
   }

@@ -533,6 +533,7 @@ pub struct LogQuery {
 
 /// One entry of the audit trail of PHI reads (ids only, never content).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AuditEntry {
     /// Position in the trail (ascending with time).
     pub seq: i64,
@@ -554,6 +555,10 @@ pub struct AuditQuery {
     pub patient_id: Option<Uuid>,
     /// Reads by this user.
     pub user_id: Option<Uuid>,
+    /// Reads on or after this day (UTC).
+    pub from: Option<NaiveDate>,
+    /// Reads on or before this day (UTC).
+    pub to: Option<NaiveDate>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }

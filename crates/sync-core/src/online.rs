@@ -6,7 +6,7 @@
 use crate::engine::Remote;
 use crate::session::signed_in;
 use crate::{Result, SyncError, TokenStore};
-use domain::dto::{LinkReview, ProviderEntry};
+use domain::dto::{AuditEntry, LinkReview, Page, ProviderEntry};
 use domain::LinkApproval;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -177,6 +177,45 @@ pub async fn jobs(store: &dyn TokenStore, status: Option<JobState>) -> Result<Ve
     };
     let listed = call(store, reqwest::Method::GET, path, None).await?;
     Ok(serde_json::from_value(listed)?)
+}
+
+/// Who read which patient's data, newest first, a page at a time (`cursor` from the page
+/// before): all of it for an administrator, one of their patients' for a dietician.
+pub async fn audit_trail(store: &dyn TokenStore, filter: &AuditFilter) -> Result<Page<AuditEntry>> {
+    let mut url = reqwest::Url::parse("http://platform/audit").expect("a fixed URL");
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("limit", "100");
+        for (key, value) in [
+            ("user_id", filter.user_id.map(|u| u.to_string())),
+            ("patient_id", filter.patient_id.map(|p| p.to_string())),
+            ("from", filter.from.clone()),
+            ("to", filter.to.clone()),
+            ("cursor", filter.cursor.clone()),
+        ] {
+            if let Some(value) = value.filter(|v| !v.is_empty()) {
+                q.append_pair(key, &value);
+            }
+        }
+    }
+    let path = format!("/audit?{}", url.query().unwrap_or_default());
+    let page = call(store, reqwest::Method::GET, path, None).await?;
+    Ok(serde_json::from_value(page)?)
+}
+
+/// Which reads of the audit trail to list; all absent for every one.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
+pub struct AuditFilter {
+    pub user_id: Option<Uuid>,
+    pub patient_id: Option<Uuid>,
+    /// `YYYY-MM-DD`, inclusive (UTC).
+    pub from: Option<String>,
+    /// `YYYY-MM-DD`, inclusive (UTC).
+    pub to: Option<String>,
+    /// The page's `next_cursor` before.
+    pub cursor: Option<String>,
 }
 
 /// Admin: runs a parked job again from its first attempt.

@@ -2,6 +2,8 @@
 // commands' signatures and events.rs: do not edit.
 import type { AppError } from "./AppError";
 import type { AppStatus } from "./AppStatus";
+import type { AuditEntry } from "./AuditEntry";
+import type { AuditFilter } from "./AuditFilter";
 import type { Body } from "./Body";
 import type { Conflict } from "./Conflict";
 import type { DocumentDigest } from "./DocumentDigest";
@@ -82,6 +84,8 @@ export interface Commands {
   jobs: { args: { state?: JobState | null }; result: Array<Job> };
   /** Admin: runs a parked job again from its first attempt. */
   replay_job: { args: { id: string }; result: Job };
+  /** Who read which patient's data (see `sync_core::online::audit_trail`). */
+  audit_trail: { args: { filter: AuditFilter }; result: Page<AuditEntry> };
   /** Pulls the patient's documents from their PHP now. The pull runs on the platform; its progress arrives as `pull-progress` events until it is done, then a notification says what it brought and a sync brings it here. */
   sync_patient: { args: { patient_id: string }; result: Job };
   create_user: { args: { user: JsonValue }; result: JsonValue };

@@ -171,6 +171,13 @@ export function PatientDetail({ id }: { id: string }) {
           </div>
         )}
       </form>
+      {(readsOnline || (status?.user?.type === 'dietician' && can.edit)) && (
+        <p>
+          <a href={`#/audit/${id}`} id="patient-audit">
+            Who read this patient's data
+          </a>
+        </p>
+      )}
       {can.request_documents && p.provider_id && <SyncFromProvider patient={p} onFinished={() => setPulled((n) => n + 1)} />}
       {!readsOnline && <DocumentSummary patientId={id} revision={`${pulled}:${status?.last_sync}`} />}
       <h2>Documents</h2>

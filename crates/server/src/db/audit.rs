@@ -76,6 +76,17 @@ fn bind_entries<'q>(
     q
 }
 
+/// Which reads of the trail to list; all `None` for every one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuditFilter {
+    pub patient_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
+    /// Reads on or after this day (UTC).
+    pub from: Option<chrono::NaiveDate>,
+    /// Reads on or before this day (UTC).
+    pub to: Option<chrono::NaiveDate>,
+}
+
 impl Db {
     /// Stores a batch of entries in one transaction: full chunks of [`CHUNK`] rows through one
     /// multi-row statement, the rest one row at a time. Both statement texts are fixed, so they
@@ -101,8 +112,7 @@ impl Db {
     /// The trail, newest first, optionally about one patient or by one user.
     pub async fn list_audit_entries(
         &self,
-        patient_id: Option<Uuid>,
-        user_id: Option<Uuid>,
+        filter: AuditFilter,
         limit: usize,
         before: Option<i64>,
     ) -> DbResult<(Vec<AuditEntry>, Option<String>)> {
@@ -110,11 +120,19 @@ impl Db {
             "SELECT seq, user_id, action, entity, entity_id, patient_id, at FROM phi_access_log \
              WHERE 1 = 1",
         );
-        if let Some(p) = patient_id {
+        if let Some(p) = filter.patient_id {
             sql.push(" AND patient_id = ").bind(p);
         }
-        if let Some(u) = user_id {
+        if let Some(u) = filter.user_id {
             sql.push(" AND user_id = ").bind(u);
+        }
+        // `at` is stored as RFC 3339 in UTC (domain::time::stamp): a day's reads sort between
+        // that day and the next as text.
+        if let Some(from) = filter.from {
+            sql.push(" AND at >= ").bind(from.to_string());
+        }
+        if let Some(next) = filter.to.and_then(|to| to.succ_opt()) {
+            sql.push(" AND at < ").bind(next.to_string());
         }
         if let Some(seq) = before {
             sql.push(" AND seq < ").bind(seq);

@@ -5,6 +5,7 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{page_params, ApiQuery, AuthUser};
 use crate::app::AppState;
 use crate::db::patient_facts;
+use crate::db::AuditFilter;
 use axum::extract::State;
 use axum::Json;
 use domain::dto::{AuditEntry, AuditQuery, Page};
@@ -40,7 +41,16 @@ pub async fn list(
     app.audit.flush().await?;
     let (items, next_cursor) = app
         .db
-        .list_audit_entries(q.patient_id, q.user_id, limit, before)
+        .list_audit_entries(
+            AuditFilter {
+                patient_id: q.patient_id,
+                user_id: q.user_id,
+                from: q.from,
+                to: q.to,
+            },
+            limit,
+            before,
+        )
         .await?;
     Ok(Json(Page { items, next_cursor }))
 }

@@ -91,6 +91,13 @@ both_backends! {
         ]);
         let by_other = app.get(&format!("/api/v1/audit?user_id={}", other.id), &admin).await.expect(200);
         assert_eq!(by_other.ids().len(), 0);
+        // By day (UTC): today's three reads, none the day before or after.
+        let today = chrono::Utc::now().date_naive();
+        let (yesterday, tomorrow) = (today.pred_opt().expect("day"), today.succ_opt().expect("day"));
+        for (day, reads) in [(today, 3), (yesterday, 0), (tomorrow, 0)] {
+            let listed = app.get(&format!("/api/v1/audit?patient_id={p}&from={day}&to={day}"), &admin).await.expect(200);
+            assert_eq!(listed.body["items"].as_array().expect("items").len(), reads, "reads on {day}");
+        }
     }
 
     async fn phi_reads_fail_closed_while_the_audit_trail_cannot_be_written_and_none_is_lost(app) {

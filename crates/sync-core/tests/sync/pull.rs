@@ -143,6 +143,25 @@ async fn linked_and_pulled(w: World) {
         "{again:?}"
     );
 
+    // Reads of the patient are in the trail, by day.
+    let of_patient = |from: Option<String>| online::AuditFilter {
+        patient_id: Some(patient),
+        from: from.clone(),
+        to: from,
+        ..Default::default()
+    };
+    let today = chrono::Utc::now().date_naive();
+    let trail = online::audit_trail(&admin_store, &of_patient(Some(today.to_string())))
+        .await
+        .expect("audit trail");
+    assert!(!trail.items.is_empty(), "reads of the patient today");
+    assert!(trail.items.iter().all(|e| e.patient_id == Some(patient)));
+    let tomorrow = today.succ_opt().expect("a day").to_string();
+    let none = online::audit_trail(&admin_store, &of_patient(Some(tomorrow)))
+        .await
+        .expect("audit trail");
+    assert!(none.items.is_empty());
+
     sync().await.expect("sync");
     let documents = r
         .documents(&sync_core::views::DocumentFilter {
