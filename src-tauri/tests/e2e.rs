@@ -68,8 +68,11 @@ async fn open_document(app: &WebDriver, title: &str) {
 }
 
 /// Every screen in `screens` (`(name, hash, css of something that shows it is ready)`) at the
-/// sizes people use (the default 1200×800 window, and a small 800×600 one), as screenshots.
+/// sizes people use (the default 1200×800 window, and a small 800×600 one), as screenshots;
+/// each is audited for accessibility at the first size, with no serious or critical
+/// violation allowed.
 async fn every_screen(app: &WebDriver, shots: &Path, screens: &[(&str, String, &str)]) {
+    let mut violations = Vec::new();
     for (width, height) in [(1200, 800), (800, 600)] {
         app.resize(width, height).await;
         for (name, hash, ready) in screens {
@@ -82,9 +85,54 @@ async fn every_screen(app: &WebDriver, shots: &Path, screens: &[(&str, String, &
             .await;
             app.screenshot(&shots.join(format!("screen-{name}-{width}x{height}.png")))
                 .await;
+            if width == 1200 {
+                violations.extend(
+                    accessibility_violations(app)
+                        .await
+                        .into_iter()
+                        .map(|v| format!("{name}: {v}")),
+                );
+            }
         }
     }
     app.resize(1200, 800).await;
+    assert!(
+        violations.is_empty(),
+        "serious or critical accessibility violations:\n{}",
+        violations.join("\n")
+    );
+}
+
+/// axe-core's serious and critical findings on the page as it is (axe-core comes from the
+/// UI's npm packages, injected into the webview the first time).
+async fn accessibility_violations(app: &WebDriver) -> Vec<String> {
+    let loaded = app
+        .js("return typeof axe !== 'undefined';", json!([]))
+        .await;
+    if loaded != json!(true) {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/node_modules/axe-core/axe.min.js");
+        let axe = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (scripts/ensure-ui installs it)", path.display()));
+        // The page's content security policy allows no eval: the script itself is sent.
+        app.js(&axe, json!([])).await;
+    }
+    app.js(
+        "window.__axe = null; \
+         axe.run(document).then(r => { window.__axe = { passes: r.passes.length, all: r.violations.map(v => v.id + ' ' + v.impact), found: r.violations \
+           .filter(v => v.impact === 'serious' || v.impact === 'critical') \
+           .map(v => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')}`) }; });",
+        json!([]),
+    )
+    .await;
+    let found = app
+        .wait_for("the accessibility audit", "return window.__axe;", json!([]))
+        .await;
+    eprintln!(
+        "accessibility: {} rules pass; findings of any impact: {}",
+        found["passes"], found["all"]
+    );
+    serde_json::from_value(found["found"].clone()).expect("a list of findings")
 }
 
 /// The user types the Users screen offers to create.
@@ -1023,6 +1071,9 @@ async fn an_admin_manages_users_and_is_not_offered_patient_work(scene: &Scene) {
         &[
             ("admin-users", "#/users".into(), "#users"),
             ("admin-patient", format!("#/patients/{id}"), "#patient-name"),
+            ("admin-links", "#/links".into(), "#links-refresh"),
+            ("admin-jobs", "#/jobs".into(), "#jobs-refresh"),
+            ("admin-audit", "#/audit".into(), "#audit"),
         ],
     )
     .await;

@@ -14,6 +14,8 @@ export function Documents() {
 /** Documents by type, with date, type and keyword filters; keywords search the full text. */
 export function DocumentList({ patientId }: { patientId?: string }) {
   const status = useStatus();
+  // Type groups sit under the page's title, or under a patient page's "Documents".
+  const Heading = patientId ? 'h3' : 'h2';
   const [filter, setFilter] = useState<DocumentFilter>({});
   const [text, setText] = useState('');
   const [docs, setDocs] = useState<DocumentSummary[] | null>(null);
@@ -83,9 +85,9 @@ export function DocumentList({ patientId }: { patientId?: string }) {
       {docs && docs.length === 0 && <p class="empty">No documents match.</p>}
       {[...groups.entries()].map(([type, list]) => (
         <section key={type} class="doc-group" aria-label={typeLabel(type)}>
-          <h3>
+          <Heading>
             {typeLabel(type)} <span class="muted">({list.length})</span>
-          </h3>
+          </Heading>
           <ul class={`doc-list${patientId ? '' : ' with-patient'}`}>
             {list.map((d) => (
               <li key={d.id} data-document-id={d.id}>

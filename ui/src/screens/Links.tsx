@@ -87,7 +87,9 @@ export function Links() {
             <table class="compare">
               <thead>
                 <tr>
-                  <th scope="col"></th>
+                  <th scope="col">
+                    <span class="visually-hidden">Field</span>
+                  </th>
                   <th scope="col">Ours</th>
                   <th scope="col">At the provider</th>
                 </tr>
