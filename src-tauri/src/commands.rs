@@ -230,7 +230,8 @@ pub async fn delete_patient(app: AppHandle, desk: Cmd<'_>, id: Uuid) -> CommandR
     Ok(())
 }
 
-/// Asks the patient's PHP for documents (needs a connection).
+/// Asks the patient's PHP for documents (needs a connection); the patient's page follows the
+/// request through its log entry.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn request_documents(
     desk: Cmd<'_>,
@@ -238,7 +239,11 @@ pub async fn request_documents(
     note: Option<String>,
     types: Vec<String>,
 ) -> CommandResult<Value> {
-    Ok(sync_core::online::request_documents(&desk.keystore, patient_id, note, types).await?)
+    let request =
+        sync_core::online::request_documents(&desk.keystore, patient_id, note, types).await?;
+    // Its log entry, and where it stands, come with a sync.
+    desk.sync.wake();
+    Ok(request)
 }
 
 // ---------- documents ----------

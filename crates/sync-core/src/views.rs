@@ -161,6 +161,9 @@ pub struct DocumentDigest {
     pub new_since_last_visit: i64,
     /// The last pull from the patient's PHP, as their sync log tells it.
     pub last_pull: Option<LogLine>,
+    /// The last request for documents sent to the PHP, and where it stands (pending, in
+    /// progress, completed by the PHP: success, refused: failure).
+    pub last_request: Option<LogLine>,
 }
 
 /// The patient's documents of one type.
@@ -381,12 +384,12 @@ impl Replica {
             patient_id: Some(patient),
             ..Default::default()
         };
-        let last_pull = self.sync_log(&pulls).await?.into_iter().find(|l| {
-            matches!(
-                l.action,
-                LogLineAction::Platform(LogAction::ManualSync | LogAction::AutomaticSync)
-            )
-        });
+        let log = self.sync_log(&pulls).await?;
+        let latest = |actions: &[LogAction]| {
+            log.iter()
+                .find(|l| matches!(l.action, LogLineAction::Platform(a) if actions.contains(&a)))
+                .cloned()
+        };
         Ok(DocumentDigest {
             kinds: kinds
                 .into_iter()
@@ -400,7 +403,8 @@ impl Replica {
                 .collect(),
             last_visit,
             new_since_last_visit,
-            last_pull,
+            last_pull: latest(&[LogAction::ManualSync, LogAction::AutomaticSync]),
+            last_request: latest(&[LogAction::DocumentRequest]),
         })
     }
 
@@ -1254,6 +1258,50 @@ mod tests {
         assert_eq!(later.last_visit.as_deref(), Some("2026-11-01T10:00:00Z"));
         assert_eq!(later.new_since_last_visit, 1);
         assert!(later.last_pull.is_none(), "no pull logged");
+        assert!(later.last_request.is_none(), "no request logged");
+        // The newest pull and request as the log tells them.
+        for (action, status, details, at) in [
+            (
+                "manual sync",
+                "success",
+                "Found 3 documents.",
+                "2026-11-28T09:00:00Z",
+            ),
+            (
+                "automatic sync",
+                "failure",
+                "The provider did not answer.",
+                "2026-11-29T09:00:00Z",
+            ),
+            (
+                "document request",
+                "in progress",
+                "Sent; waiting for them.",
+                "2026-11-29T10:00:00Z",
+            ),
+            (
+                "document shared",
+                "success",
+                "Shared.",
+                "2026-11-29T11:00:00Z",
+            ),
+        ] {
+            r.insert(
+                SyncTable::SynchronizationLog,
+                fields(json!({"patient_id": p, "action": action, "status": status,
+                              "details": details, "timestamp": at})),
+            )
+            .await
+            .expect("log entry");
+        }
+        let logged = r.document_digest(p).await.expect("digest");
+        let pull = logged.last_pull.expect("a pull");
+        assert_eq!(
+            (pull.status, pull.details.as_deref()),
+            (LogStatus::Failure, Some("The provider did not answer."))
+        );
+        let request = logged.last_request.expect("a request");
+        assert_eq!(request.status, LogStatus::InProgress);
         std::fs::remove_dir_all(dir).expect("clean up");
     }
 }

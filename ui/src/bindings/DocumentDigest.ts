@@ -21,4 +21,9 @@ new_since_last_visit: number,
 /**
  * The last pull from the patient's PHP, as their sync log tells it.
  */
-last_pull: LogLine | null, };
+last_pull: LogLine | null, 
+/**
+ * The last request for documents sent to the PHP, and where it stands (pending, in
+ * progress, completed by the PHP: success, refused: failure).
+ */
+last_request: LogLine | null, };

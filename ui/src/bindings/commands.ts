@@ -47,7 +47,7 @@ export interface Commands {
   create_patient: { args: { fields: { [key in string]?: JsonValue } }; result: NewPatientOutcome };
   update_patient: { args: { id: string; fields: { [key in string]?: JsonValue } }; result: null };
   delete_patient: { args: { id: string }; result: null };
-  /** Asks the patient's PHP for documents (needs a connection). */
+  /** Asks the patient's PHP for documents (needs a connection); the patient's page follows the request through its log entry. */
   request_documents: { args: { patient_id: string; note?: string | null; types: Array<string> }; result: JsonValue };
   documents: { args: { filter: DocumentFilter }; result: Array<DocumentSummary> };
   document: { args: { id: string }; result: DocumentView };

@@ -124,6 +124,13 @@ describe('the summary of documents', () => {
         status: 'success',
         details: 'Found 3 documents at Springfield Clinic: 2 new.',
       },
+      last_request: {
+        id: 'l2',
+        action: 'document request',
+        timestamp: '2026-11-28T10:00:00Z',
+        status: 'failure',
+        details: 'Springfield Clinic did not fulfil the request (marked rejected).',
+      },
     };
     invoke.mockResolvedValue(digest);
     render(<DocumentSummary patientId="p1" revision={1} />);
@@ -132,5 +139,8 @@ describe('the summary of documents', () => {
     expect(rows).toEqual([`Lab report3${formatDate('2026-11-20')}`, `Progress note1${formatDate('2026-10-02')}`]);
     expect(screen.getByText(/Last pull from the provider .*: Found 3 documents at Springfield Clinic: 2 new./)).toBeTruthy();
     expect(invoke).toHaveBeenCalledWith('document_digest', { patient_id: 'p1' });
+    const request = document.querySelector('#last-request')!;
+    expect(request.textContent).toMatch(/: not fulfilled\. Springfield Clinic did not fulfil the request/);
+    expect(request.className).toBe('warning');
   });
 });

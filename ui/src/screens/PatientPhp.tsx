@@ -1,7 +1,7 @@
 // A patient's Primary Healthcare Provider (PHP) on their page: the link's state in plain
 // words, "Sync from the provider now" with its progress, and the summary of their documents.
 import { useEffect, useState } from 'preact/hooks';
-import { call, on, type AppError, type DocumentDigest, type LinkApproval, type Patient, type ProviderEntry, type Job } from '../api';
+import { call, on, type AppError, type DocumentDigest, type Job, type LinkApproval, type LogEntry, type LogStatus, type Patient, type ProviderEntry } from '../api';
 import { ErrorMessage, useStatus } from '../components';
 import { formatDate, formatDateTime, typeLabel } from '../lib/format';
 
@@ -118,6 +118,19 @@ export function SyncFromProvider({ patient, onFinished }: { patient: Patient; on
   );
 }
 
+/** Where the last request for documents to the provider stands, in words. */
+const REQUEST_STATE: Record<LogStatus, string> = {
+  pending: 'waiting to be sent',
+  'in progress': 'sent, waiting for the provider',
+  success: 'completed by the provider',
+  failure: 'not fulfilled',
+};
+
+export function requestWords(request: LogEntry): string {
+  const when = formatDateTime(request.timestamp);
+  return `Request for documents of ${when}: ${REQUEST_STATE[request.status]}.${request.details ? ` ${request.details}` : ''}`;
+}
+
 /** Counts of the patient's documents by type, what is new since the last visit, the last pull. */
 export function DocumentSummary({ patientId, revision }: { patientId: string; revision: unknown }) {
   const [digest, setDigest] = useState<DocumentDigest | null>(null);
@@ -155,6 +168,11 @@ export function DocumentSummary({ patientId, revision }: { patientId: string; re
             ))}
           </tbody>
         </table>
+      )}
+      {digest.last_request && (
+        <p class={digest.last_request.status === 'failure' ? 'warning' : 'muted'} id="last-request" data-status={digest.last_request.status}>
+          {requestWords(digest.last_request)}
+        </p>
       )}
       <p class="muted" id="last-pull">
         {digest.last_pull
