@@ -9,7 +9,9 @@ use crate::error::{AppError, CommandResult};
 use crate::rights::{self, DocumentActions, PatientActions};
 use crate::state::{AppStatus, Desk};
 use base64::Engine as _;
-use domain::dto::{AuditEntry, LinkReview, Page, ProviderEntry};
+use domain::dto::{
+    AuditEntry, ConnectionStep, LinkReview, NewProvider, Page, Provider, ProviderEntry,
+};
 use domain::dto::{ConflictKind, SyncTable};
 use domain::Caller;
 use domain::LinkApproval;
@@ -752,6 +754,35 @@ pub async fn replay_job(desk: Cmd<'_>, id: Uuid) -> CommandResult<Job> {
 #[tauri::command(rename_all = "snake_case")]
 pub async fn audit_trail(desk: Cmd<'_>, filter: AuditFilter) -> CommandResult<Page<AuditEntry>> {
     Ok(sync_core::online::audit_trail(&desk.keystore, &filter).await?)
+}
+
+/// Admin: the providers with their settings (PHP connections).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn provider_settings(desk: Cmd<'_>) -> CommandResult<Vec<Provider>> {
+    Ok(sync_core::online::provider_settings(&desk.keystore).await?)
+}
+
+/// Admin: a new provider (`id` absent), or new settings for one.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn save_provider(
+    desk: Cmd<'_>,
+    id: Option<Uuid>,
+    provider: NewProvider,
+) -> CommandResult<Provider> {
+    Ok(sync_core::online::save_provider(&desk.keystore, id, &provider).await?)
+}
+
+/// Admin: removes a provider nothing links to any more.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn delete_provider(desk: Cmd<'_>, id: Uuid) -> CommandResult<()> {
+    sync_core::online::delete_provider(&desk.keystore, id).await?;
+    Ok(())
+}
+
+/// Admin: "Test connection" for a provider, step by step.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn test_provider(desk: Cmd<'_>, id: Uuid) -> CommandResult<Vec<ConnectionStep>> {
+    Ok(sync_core::online::test_provider(&desk.keystore, id).await?)
 }
 
 /// Where the replica keeps the providers' names.

@@ -1071,6 +1071,11 @@ async fn an_admin_manages_users_and_is_not_offered_patient_work(scene: &Scene) {
         &[
             ("admin-users", "#/users".into(), "#users"),
             ("admin-patient", format!("#/patients/{id}"), "#patient-name"),
+            (
+                "admin-providers",
+                "#/providers".into(),
+                "[data-provider-id]",
+            ),
             ("admin-links", "#/links".into(), "#links-refresh"),
             ("admin-jobs", "#/jobs".into(), "#jobs-refresh"),
             ("admin-audit", "#/audit".into(), "#audit"),
@@ -1079,10 +1084,22 @@ async fn an_admin_manages_users_and_is_not_offered_patient_work(scene: &Scene) {
     .await;
 }
 
-/// The admin opens Link approvals: the PHP's record stands beside ours (name and birth date
-/// agree), they approve it, and sign out.
+/// The admin tests the connection to the PHP (each step in words), opens Link approvals: the
+/// PHP's record stands beside ours (name and birth date agree), they approve it, and sign out.
 async fn an_admin_approves_the_link_having_compared_the_records(scene: &Scene) {
     let (app, shots, id) = (&scene.app, &scene.shots, scene.patient());
+    app.click("a[href='#/providers']").await;
+    let card = format!("article[data-provider-id='{}']", scene.provider);
+    app.click(&format!("{card} .test-provider")).await;
+    app.wait_for(
+        "the connection test's three steps, all passed",
+        "return document.querySelectorAll(arguments[0] + ' .connection-steps li[data-ok=true]').length === 3;",
+        json!([card]),
+    )
+    .await;
+    app.wait_text(&format!("{card} .checks"), "Searching works")
+        .await;
+    app.screenshot(&shots.join("10-provider-tested.png")).await;
     app.click("a[href='#/links']").await;
     app.wait_text("#page-title", "Link approvals").await;
     let card = format!("article[data-patient-id='{id}']");

@@ -34,6 +34,10 @@ import type { Progress } from './bindings/Progress';
 import type { ProviderEntry } from './bindings/ProviderEntry';
 import type { Job } from './bindings/Job';
 import type { AuditEntry } from './bindings/AuditEntry';
+import type { AuthMode } from './bindings/AuthMode';
+import type { ConnectionStep } from './bindings/ConnectionStep';
+import type { NewProvider } from './bindings/NewProvider';
+import type { ProviderSettings } from './bindings/ProviderSettings';
 import type { AuditFilter } from './bindings/AuditFilter';
 import type { JobKind } from './bindings/JobKind';
 import type { JobState } from './bindings/JobState';
@@ -77,6 +81,10 @@ export type {
   AppError,
   AuditEntry,
   AuditFilter,
+  AuthMode,
+  ConnectionStep,
+  NewProvider,
+  ProviderSettings,
   Conflict,
   DocumentDigest,
   DocumentFilter,

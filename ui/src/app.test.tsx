@@ -54,7 +54,7 @@ describe('navigation', () => {
       can: { create_patients: false, manage_users: true, create_user_types: ['admin'] },
     };
     const screens = navFor(admin).map(([s]) => s);
-    expect(screens).toEqual(['patients', 'links', 'jobs', 'audit', 'conflicts', 'users', 'profile']);
+    expect(screens).toEqual(['patients', 'providers', 'links', 'jobs', 'audit', 'conflicts', 'users', 'profile']);
     expect(navFor(status).map(([s]) => s)).toContain('documents');
   });
 });

@@ -17,6 +17,7 @@ import { SyncLog } from './screens/SyncLog';
 import { Audit } from './screens/Audit';
 import { Jobs } from './screens/Jobs';
 import { Links } from './screens/Links';
+import { Providers } from './screens/Providers';
 import { Users } from './screens/Users';
 
 export function App() {
@@ -65,7 +66,14 @@ export function navFor(status: Status): [string, string][] {
   // platform one at a time, so there is no document list or sync log of their own.
   const admin = status.user?.type === 'admin';
   const nav: [string, string][] = admin
-    ? [['patients', 'Patients'], ['links', 'Link approvals'], ['jobs', 'Jobs'], ['audit', 'Audit trail'], ['conflicts', 'Conflicts']]
+    ? [
+        ['patients', 'Patients'],
+        ['providers', 'Providers'],
+        ['links', 'Link approvals'],
+        ['jobs', 'Jobs'],
+        ['audit', 'Audit trail'],
+        ['conflicts', 'Conflicts'],
+      ]
     : [
         ['patients', 'Patients'],
         ['documents', 'Documents'],
@@ -142,6 +150,8 @@ function Screen({ screen, id }: { screen: string; id?: string }) {
       return <Jobs />;
     case 'audit':
       return <Audit patientId={id} />;
+    case 'providers':
+      return <Providers />;
     default:
       return <PatientList />;
   }

@@ -439,6 +439,122 @@ pub struct ProviderEntry {
     pub name: String,
 }
 
+/// How the platform signs in at a PHP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum AuthMode {
+    /// An open FHIR server.
+    None,
+    /// A static bearer token issued by the PHP.
+    Bearer,
+    /// SMART Backend Services: a signed JWT client assertion (RS384 or ES384).
+    SmartBackend,
+}
+
+impl AuthMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Bearer => "bearer",
+            Self::SmartBackend => "smart-backend",
+        }
+    }
+}
+
+/// A provider as the API shows it: never the private key or token.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "ProviderSettings"))]
+pub struct Provider {
+    pub id: Uuid,
+    pub name: String,
+    pub fhir_base_url: String,
+    pub auth_mode: AuthMode,
+    /// SMART: the client id the PHP registered for the platform.
+    pub client_id: Option<String>,
+    /// SMART: the token endpoint, when not the one the PHP publishes.
+    pub token_url: Option<String>,
+    pub scope: Option<String>,
+    /// SMART: the signing key's id (`kid`) and algorithm.
+    pub key_id: Option<String>,
+    pub key_algorithm: Option<String>,
+    /// SMART: the public key set to register at the PHP (also served, unauthenticated, at
+    /// `/api/v1/providers/{id}/jwks.json`).
+    #[schema(value_type = Option<Object>)]
+    #[cfg_attr(
+        feature = "ts",
+        ts(type = "{ keys: Array<Record<string, unknown>> } | null")
+    )]
+    pub public_jwks: Option<serde_json::Value>,
+    pub version: i64,
+}
+
+/// A provider's settings as an admin gives them (`POST`/`PUT /providers`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct NewProvider {
+    #[schema(value_type = String, max_length = 200)]
+    #[cfg_attr(feature = "ts", ts(as = "String"))]
+    pub name: Label<200>,
+    /// The PHP's FHIR R4 base URL (`https://…`).
+    #[schema(value_type = String, max_length = 500)]
+    #[cfg_attr(feature = "ts", ts(as = "String"))]
+    pub fhir_base_url: Label<500>,
+    /// How the platform signs in there; an open server when absent.
+    #[serde(default)]
+    pub auth: ProviderAuth,
+}
+
+/// Sign-in settings. Secrets go in, never come out.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "mode", rename_all = "kebab-case", deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum ProviderAuth {
+    #[default]
+    None,
+    Bearer {
+        #[schema(value_type = String, max_length = 4096)]
+        #[cfg_attr(feature = "ts", ts(as = "String"))]
+        token: Label<4096>,
+    },
+    SmartBackend {
+        /// The client id the PHP registered for the platform.
+        #[schema(value_type = String, max_length = 200)]
+        #[cfg_attr(feature = "ts", ts(as = "String"))]
+        client_id: Label<200>,
+        /// Defaults to read access to patients, documents, reports, observations and
+        /// binaries, and writing Tasks.
+        #[schema(value_type = Option<String>, max_length = 1000)]
+        #[cfg_attr(feature = "ts", ts(as = "Option<String>"))]
+        scope: Option<Label<1000>>,
+        /// Only when the PHP does not publish `.well-known/smart-configuration`.
+        #[schema(value_type = Option<String>, max_length = 500)]
+        #[cfg_attr(feature = "ts", ts(as = "Option<String>"))]
+        token_url: Option<Label<500>>,
+        /// A PKCS#8 PEM private key (P-384 or RSA ≥ 2048). Absent: the platform generates a
+        /// P-384 (ES384) key and shows its public half.
+        #[schema(value_type = Option<String>, max_length = 20000)]
+        #[cfg_attr(feature = "ts", ts(as = "Option<String>"))]
+        private_key_pem: Option<Text<20000>>,
+        /// The key's `kid`; generated when absent.
+        #[schema(value_type = Option<String>, max_length = 200)]
+        #[cfg_attr(feature = "ts", ts(as = "Option<String>"))]
+        key_id: Option<Label<200>>,
+    },
+}
+
+/// One step of reaching a PHP as the platform does, as "Test connection" reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ConnectionStep {
+    /// `Discovery`, `Token`, `Search`.
+    pub step: String,
+    pub ok: bool,
+    /// What happened, in words an administrator can act on.
+    pub detail: String,
+}
+
 // ---------- sharing and requests ----------
 
 #[derive(Debug, Deserialize, ToSchema)]

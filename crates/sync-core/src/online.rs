@@ -6,7 +6,9 @@
 use crate::engine::Remote;
 use crate::session::signed_in;
 use crate::{Result, SyncError, TokenStore};
-use domain::dto::{AuditEntry, LinkReview, Page, ProviderEntry};
+use domain::dto::{
+    AuditEntry, ConnectionStep, LinkReview, NewProvider, Page, Provider, ProviderEntry,
+};
 use domain::LinkApproval;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -159,6 +161,56 @@ pub async fn decide_link(
     )
     .await?;
     Ok(())
+}
+
+/// Admin: every provider with how the platform signs in there (never a secret).
+pub async fn provider_settings(store: &dyn TokenStore) -> Result<Vec<Provider>> {
+    let listed = call(store, reqwest::Method::GET, "/providers".into(), None).await?;
+    Ok(serde_json::from_value(listed)?)
+}
+
+/// Admin: a new provider (`id` absent), or new settings for one.
+pub async fn save_provider(
+    store: &dyn TokenStore,
+    id: Option<Uuid>,
+    provider: &NewProvider,
+) -> Result<Provider> {
+    let body = serde_json::to_value(provider)?;
+    let saved = match id {
+        None => {
+            call(
+                store,
+                reqwest::Method::POST,
+                "/providers".into(),
+                Some(body),
+            )
+            .await?
+        }
+        Some(id) => {
+            let path = format!("/providers/{id}");
+            call(store, reqwest::Method::PUT, path, Some(body)).await?
+        }
+    };
+    Ok(serde_json::from_value(saved)?)
+}
+
+/// Admin: removes a provider nothing links to any more.
+pub async fn delete_provider(store: &dyn TokenStore, id: Uuid) -> Result<()> {
+    call(
+        store,
+        reqwest::Method::DELETE,
+        format!("/providers/{id}"),
+        None,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Admin: "Test connection": the provider's settings tried as a pull uses them.
+pub async fn test_provider(store: &dyn TokenStore, id: Uuid) -> Result<Vec<ConnectionStep>> {
+    let path = format!("/providers/{id}/test");
+    let steps = call(store, reqwest::Method::POST, path, None).await?;
+    Ok(serde_json::from_value(steps)?)
 }
 
 /// Starts pulling the patient's documents from their PHP now (or joins the pull already

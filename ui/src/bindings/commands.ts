@@ -6,6 +6,7 @@ import type { AuditEntry } from "./AuditEntry";
 import type { AuditFilter } from "./AuditFilter";
 import type { Body } from "./Body";
 import type { Conflict } from "./Conflict";
+import type { ConnectionStep } from "./ConnectionStep";
 import type { DocumentDigest } from "./DocumentDigest";
 import type { DocumentFilter } from "./DocumentFilter";
 import type { DocumentShare } from "./DocumentShare";
@@ -20,12 +21,14 @@ import type { LinkReview } from "./LinkReview";
 import type { LogFilter } from "./LogFilter";
 import type { LogLine } from "./LogLine";
 import type { NewPatientOutcome } from "./NewPatientOutcome";
+import type { NewProvider } from "./NewProvider";
 import type { NewTextDocument } from "./NewTextDocument";
 import type { Page } from "./Page";
 import type { PatientPage } from "./PatientPage";
 import type { PatientView } from "./PatientView";
 import type { Progress } from "./Progress";
 import type { ProviderEntry } from "./ProviderEntry";
+import type { ProviderSettings } from "./ProviderSettings";
 import type { PullProgress } from "./PullProgress";
 import type { RejectedEdit } from "./RejectedEdit";
 import type { Resolution } from "./Resolution";
@@ -86,6 +89,14 @@ export interface Commands {
   replay_job: { args: { id: string }; result: Job };
   /** Who read which patient's data (see `sync_core::online::audit_trail`). */
   audit_trail: { args: { filter: AuditFilter }; result: Page<AuditEntry> };
+  /** Admin: the providers with their settings (PHP connections). */
+  provider_settings: { args: Record<string, never>; result: Array<ProviderSettings> };
+  /** Admin: a new provider (`id` absent), or new settings for one. */
+  save_provider: { args: { id?: string | null; provider: NewProvider }; result: ProviderSettings };
+  /** Admin: removes a provider nothing links to any more. */
+  delete_provider: { args: { id: string }; result: null };
+  /** Admin: "Test connection" for a provider, step by step. */
+  test_provider: { args: { id: string }; result: Array<ConnectionStep> };
   /** Pulls the patient's documents from their PHP now. The pull runs on the platform; its progress arrives as `pull-progress` events until it is done, then a notification says what it brought and a sync brings it here. */
   sync_patient: { args: { patient_id: string }; result: Job };
   create_user: { args: { user: JsonValue }; result: JsonValue };

@@ -6,6 +6,7 @@ pub mod model;
 
 use crate::http::{read_capped, send, status_error, CallRetry};
 use crate::{ConnectorError, Limits, Result};
+use domain::dto::ConnectionStep;
 use keys::SigningKey;
 use model::{Bundle, CapabilityStatement, Patient, SmartConfiguration, Task};
 use reqwest::header::{HeaderMap, ACCEPT, DATE};
@@ -186,6 +187,55 @@ impl FhirSource {
     /// The provider's display name, as its messages say it.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Reaches the PHP as a pull does, step by step, up to the first that fails: its
+    /// discovery documents, a token (when the platform signs in there), a search. The search
+    /// asks only for a count of patients (`_summary=count`): nothing of a patient is read,
+    /// kept or shown.
+    pub async fn check(&self) -> Vec<ConnectionStep> {
+        let step =
+            |step: &str, outcome: std::result::Result<String, ConnectorError>| ConnectionStep {
+                step: step.to_owned(),
+                ok: outcome.is_ok(),
+                detail: outcome.unwrap_or_else(|e| e.to_string()),
+            };
+        let discovered = self.discover().await.map(|d| {
+            let version = d.capabilities.fhir_version.as_deref().unwrap_or("unstated");
+            match &d.smart {
+                Some(_) => format!("FHIR version {version}; SMART configuration published."),
+                None => format!("FHIR version {version}; no SMART configuration published."),
+            }
+        });
+        let mut steps = vec![step("Discovery", discovered)];
+        if !steps[0].ok {
+            return steps;
+        }
+        let token = self.bearer().await.map(|t| match (&self.auth, t) {
+            (Auth::SmartBackend { .. }, Some(_)) => {
+                "A token was granted to the platform.".to_owned()
+            }
+            (Auth::Bearer(_), _) => "The platform sends the token the PHP issued.".to_owned(),
+            _ => "None needed: the server is open.".to_owned(),
+        });
+        steps.push(step("Token", token));
+        if !steps[1].ok {
+            return steps;
+        }
+        let first = PageRef::First {
+            resource: "Patient".into(),
+            params: vec![("_summary".into(), "count".into())],
+        };
+        let search = self
+            .search_page(&first)
+            .await
+            .map(|(bundle, _)| match bundle.total {
+                Some(1) => "Searching works; the PHP holds 1 patient record.".to_owned(),
+                Some(n) => format!("Searching works; the PHP holds {n} patient records."),
+                None => "Searching works.".to_owned(),
+            });
+        steps.push(step("Search", search));
+        steps
     }
 
     /// `.well-known/smart-configuration` (when the server has one) and `/metadata`, read once.

@@ -4,63 +4,9 @@
 
 use super::{now, Db, DbResult, RowExt, Sql};
 use crate::db::Bind;
+pub use domain::dto::{AuthMode, Provider};
 use sqlx::AnyConnection;
 use uuid::Uuid;
-
-/// How the platform signs in at a PHP.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum AuthMode {
-    /// An open FHIR server.
-    None,
-    /// A static bearer token issued by the PHP.
-    Bearer,
-    /// SMART Backend Services: a signed JWT client assertion (RS384 or ES384).
-    SmartBackend,
-}
-
-impl AuthMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::None => "none",
-            Self::Bearer => "bearer",
-            Self::SmartBackend => "smart-backend",
-        }
-    }
-
-    fn parse(s: &str) -> anyhow::Result<Self> {
-        Ok(match s {
-            "none" => Self::None,
-            "bearer" => Self::Bearer,
-            "smart-backend" => Self::SmartBackend,
-            other => anyhow::bail!("unknown auth mode {other:?} in providers"),
-        })
-    }
-}
-
-/// A provider as the API shows it: never the private key or token.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct Provider {
-    pub id: Uuid,
-    pub name: String,
-    pub fhir_base_url: String,
-    pub auth_mode: AuthMode,
-    /// SMART: the client id the PHP registered for the platform.
-    pub client_id: Option<String>,
-    /// SMART: the token endpoint, when not the one the PHP publishes.
-    pub token_url: Option<String>,
-    pub scope: Option<String>,
-    /// SMART: the signing key's id (`kid`) and algorithm.
-    pub key_id: Option<String>,
-    pub key_algorithm: Option<String>,
-    /// SMART: the public key set to register at the PHP (also served, unauthenticated, at
-    /// `/api/v1/providers/{id}/jwks.json`).
-    #[schema(value_type = Option<Object>)]
-    pub public_jwks: Option<serde_json::Value>,
-    pub version: i64,
-}
 
 /// A provider with its sealed credential, for the jobs that call it.
 #[derive(Debug, Clone)]
@@ -118,7 +64,7 @@ fn provider_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<ProviderAccess> 
             id: row.id("id")?,
             name: row.text("name")?,
             fhir_base_url: row.text("fhir_base_url")?,
-            auth_mode: AuthMode::parse(&row.text("auth_mode")?)?,
+            auth_mode: auth_mode(&row.text("auth_mode")?)?,
             client_id: row.opt_text("client_id")?,
             token_url: row.opt_text("token_url")?,
             scope: row.opt_text("scope")?,
@@ -245,4 +191,14 @@ pub async fn patient_provider_name(
     .bind(patient_id.to_string())
     .fetch_optional(conn)
     .await?)
+}
+
+/// A stored `auth_mode`.
+fn auth_mode(stored: &str) -> anyhow::Result<AuthMode> {
+    Ok(match stored {
+        "none" => AuthMode::None,
+        "bearer" => AuthMode::Bearer,
+        "smart-backend" => AuthMode::SmartBackend,
+        other => anyhow::bail!("unknown auth mode {other:?} in providers"),
+    })
 }

@@ -126,6 +126,7 @@ pub fn router(state: AppState) -> Router {
             providers::delete
         ))
         .routes(routes!(providers::jwks))
+        .routes(routes!(providers::test))
         .routes(routes!(links::list))
         .routes(routes!(links::decide))
         .routes(routes!(jobs::list))

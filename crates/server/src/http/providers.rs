@@ -11,55 +11,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use connectors::fhir::keys::SigningKey;
-use domain::dto::ProviderEntry;
-use domain::text::{Label, Text};
-use serde::Deserialize;
-use utoipa::ToSchema;
+use domain::dto::{ConnectionStep, NewProvider, ProviderAuth, ProviderEntry};
 use uuid::Uuid;
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewProvider {
-    #[schema(value_type = String, max_length = 200)]
-    name: Label<200>,
-    /// The PHP's FHIR R4 base URL (`https://…`).
-    #[schema(value_type = String, max_length = 500)]
-    fhir_base_url: Label<500>,
-    /// How the platform signs in there; an open server when absent.
-    #[serde(default)]
-    auth: ProviderAuth,
-}
-
-/// Sign-in settings. Secrets go in, never come out.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(tag = "mode", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum ProviderAuth {
-    #[default]
-    None,
-    Bearer {
-        #[schema(value_type = String, max_length = 4096)]
-        token: Label<4096>,
-    },
-    SmartBackend {
-        /// The client id the PHP registered for the platform.
-        #[schema(value_type = String, max_length = 200)]
-        client_id: Label<200>,
-        /// Defaults to read access to patients, documents, reports, observations and
-        /// binaries, and writing Tasks.
-        #[schema(value_type = Option<String>, max_length = 1000)]
-        scope: Option<Label<1000>>,
-        /// Only when the PHP does not publish `.well-known/smart-configuration`.
-        #[schema(value_type = Option<String>, max_length = 500)]
-        token_url: Option<Label<500>>,
-        /// A PKCS#8 PEM private key (P-384 or RSA ≥ 2048). Absent: the platform generates a
-        /// P-384 (ES384) key and shows its public half.
-        #[schema(value_type = Option<String>, max_length = 20000)]
-        private_key_pem: Option<Text<20000>>,
-        /// The key's `kid`; generated when absent.
-        #[schema(value_type = Option<String>, max_length = 200)]
-        key_id: Option<Label<200>>,
-    },
-}
 
 /// Why anyone but an admin is refused here.
 const ADMINS_ONLY: &str = "only admins manage providers";
@@ -209,6 +162,27 @@ pub async fn replace(
         .await?
         .ok_or(ApiError::NotFound("provider"))?;
     Ok(Json(provider))
+}
+
+/// Tries the provider's settings as a pull would (discovery, a token, a count-only search),
+/// step by step up to the first that fails; each step says what happened.
+#[utoipa::path(post, path = "/api/v1/providers/{provider_id}/test", operation_id = "test_provider", tag = "providers", security(("bearer" = [])),
+    params(("provider_id" = Uuid, Path)),
+    responses((status = 200, body = Vec<ConnectionStep>), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn test(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Vec<ConnectionStep>>> {
+    super::admin_only(&caller, ADMINS_ONLY)?;
+    let access = app
+        .db
+        .provider_access(id)
+        .await?
+        .ok_or(ApiError::NotFound("provider"))?;
+    Ok(Json(
+        crate::integrations::check_connection(&app, &access).await,
+    ))
 }
 
 /// Removes a provider (and its stored credential). One that patients or provider staff still

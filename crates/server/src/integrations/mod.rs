@@ -10,6 +10,7 @@
 
 mod carepatron;
 mod php;
+pub(crate) use php::check_connection;
 pub mod runtime;
 
 use crate::app::AppState;

@@ -24,6 +24,22 @@ const RELINKED: &str =
 /// How often a sent request is checked at the PHP.
 const REQUEST_POLL: Duration = Duration::from_secs(30);
 
+/// "Test connection": the provider's settings tried as a pull would use them, step by step
+/// (a fresh client, so no token from an earlier call hides a refusal).
+pub(crate) async fn check_connection(
+    app: &AppState,
+    access: &ProviderAccess,
+) -> Vec<domain::dto::ConnectionStep> {
+    match source_for(app, access) {
+        Ok(source) => source.check().await,
+        Err(e) => vec![domain::dto::ConnectionStep {
+            step: "Settings".into(),
+            ok: false,
+            detail: e.message,
+        }],
+    }
+}
+
 /// A FHIR client for a provider's settings, its credential unsealed.
 pub(super) fn source_for(app: &AppState, access: &ProviderAccess) -> Result<FhirSource, JobError> {
     let p = &access.provider;

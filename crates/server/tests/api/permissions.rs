@@ -438,6 +438,8 @@ both_backends! {
             (Method::POST, format!("/api/v1/patients/{id}/sync")),
             (Method::POST, format!("/api/v1/patients/{id}/request-documents")),
             (Method::GET, "/api/v1/providers".to_owned()), (Method::POST, "/api/v1/providers".to_owned()),
+            (Method::GET, "/api/v1/providers/directory".to_owned()),
+            (Method::POST, format!("/api/v1/providers/{id}/test")),
             (Method::GET, "/api/v1/audit".to_owned()),
             (Method::GET, "/api/v1/links".to_owned()), (Method::POST, format!("/api/v1/links/{id}")),
             (Method::GET, "/api/v1/sync/changes".to_owned()), (Method::POST, "/api/v1/sync/push".to_owned()),

@@ -601,3 +601,36 @@ both_backends! {
         assert_eq!(row["link_approval"], Value::Null, "no provider, no link");
     }
 }
+
+both_backends! {
+    async fn test_connection_reaches_the_php_step_by_step_and_says_where_it_stops(app) {
+        let php = FhirSandbox::default();
+        sandbox::seed::php(&php, 2, 0, 3);
+        let served = php.serve("127.0.0.1:0").await.expect("serve");
+        let admin = app.user(Admin).await;
+        let reachable = provider(&app, &served.base).await;
+        let steps = app.post(&format!("/api/v1/providers/{reachable}/test"), &admin, json!({})).await.expect(200).body;
+        let said: Vec<(&str, bool)> = steps.as_array().expect("steps").iter()
+            .map(|s| (s["step"].as_str().expect("step"), s["ok"].as_bool().expect("ok")))
+            .collect();
+        assert_eq!(said, [("Discovery", true), ("Token", true), ("Search", true)], "{steps}");
+        assert_eq!(steps[1]["detail"], "None needed: the server is open.");
+
+        // Nothing listens there: the first step fails, in words, and nothing after it runs.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let gone = format!("http://{}/fhir", closed.local_addr().expect("addr"));
+        drop(closed);
+        let unreachable = app.post("/api/v1/providers", &admin,
+            json!({"name": "Shelbyville Health", "fhir_base_url": gone, "auth": {"mode": "none"}}))
+            .await.expect(201).id();
+        let steps = app.post(&format!("/api/v1/providers/{unreachable}/test"), &admin, json!({})).await.expect(200).body;
+        assert_eq!(steps.as_array().expect("steps").len(), 1, "{steps}");
+        assert_eq!((&steps[0]["step"], &steps[0]["ok"]), (&json!("Discovery"), &json!(false)));
+        assert!(steps[0]["detail"].as_str().expect("detail").contains("Shelbyville Health"), "{steps}");
+
+        // Only admins try a provider's settings.
+        let d = app.user(Dietician).await;
+        app.post(&format!("/api/v1/providers/{reachable}/test"), &d, json!({})).await.problem(403, "forbidden");
+        app.post(&format!("/api/v1/providers/{}/test", Uuid::now_v7()), &admin, json!({})).await.problem(404, "not_found");
+    }
+}
