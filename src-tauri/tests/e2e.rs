@@ -1097,7 +1097,7 @@ async fn an_admin_approves_the_link_having_compared_the_records(scene: &Scene) {
         json!([card]),
     )
     .await;
-    app.wait_text(&format!("{card} .checks"), "Searching works")
+    app.wait_text(&format!("{card} .connection-steps"), "Searching works")
         .await;
     app.screenshot(&shots.join("10-provider-tested.png")).await;
     app.click("a[href='#/links']").await;
