@@ -90,6 +90,7 @@ fn export(cfg: &Config) -> Generated {
         Provider => domain::dto::Provider,
         NewProvider => domain::dto::NewProvider,
         ConnectionStep => domain::dto::ConnectionStep,
+        CarepatronState => domain::dto::CarepatronState,
         DocumentDigest => sync_core::views::DocumentDigest,
         LinkReview => domain::dto::LinkReview,
         PullProgress => crate::events::PullProgress,

@@ -10,7 +10,8 @@ use crate::rights::{self, DocumentActions, PatientActions};
 use crate::state::{AppStatus, Desk};
 use base64::Engine as _;
 use domain::dto::{
-    AuditEntry, ConnectionStep, LinkReview, NewProvider, Page, Provider, ProviderEntry,
+    AuditEntry, CarepatronState, ConnectionStep, LinkReview, NewProvider, Page, Provider,
+    ProviderEntry,
 };
 use domain::dto::{ConflictKind, SyncTable};
 use domain::Caller;
@@ -742,6 +743,12 @@ pub async fn decide_link(
 #[tauri::command(rename_all = "snake_case")]
 pub async fn jobs(desk: Cmd<'_>, state: Option<JobState>) -> CommandResult<Vec<Job>> {
     Ok(sync_core::online::jobs(&desk.keystore, state).await?)
+}
+
+/// Admin: the Carepatron side at a glance.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn carepatron_state(desk: Cmd<'_>) -> CommandResult<CarepatronState> {
+    Ok(sync_core::online::carepatron_state(&desk.keystore).await?)
 }
 
 /// Admin: runs a parked job again from its first attempt.

@@ -73,6 +73,7 @@ pub fn run() {
             commands::decide_link,
             commands::jobs,
             commands::replay_job,
+            commands::carepatron_state,
             commands::audit_trail,
             commands::provider_settings,
             commands::save_provider,

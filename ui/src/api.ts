@@ -35,6 +35,7 @@ import type { ProviderEntry } from './bindings/ProviderEntry';
 import type { Job } from './bindings/Job';
 import type { AuditEntry } from './bindings/AuditEntry';
 import type { AuthMode } from './bindings/AuthMode';
+import type { CarepatronState } from './bindings/CarepatronState';
 import type { ConnectionStep } from './bindings/ConnectionStep';
 import type { NewProvider } from './bindings/NewProvider';
 import type { ProviderSettings } from './bindings/ProviderSettings';
@@ -82,6 +83,7 @@ export type {
   AuditEntry,
   AuditFilter,
   AuthMode,
+  CarepatronState,
   ConnectionStep,
   NewProvider,
   ProviderSettings,

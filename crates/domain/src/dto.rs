@@ -555,6 +555,24 @@ pub struct ConnectionStep {
     pub detail: String,
 }
 
+/// The Carepatron side at a glance, for administrators (`GET /integrations/carepatron`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct CarepatronState {
+    /// Whether the platform has a Carepatron workspace to keep in line.
+    pub configured: bool,
+    /// When Carepatron was last asked for clients changed there.
+    pub last_poll: Option<String>,
+    /// When the platform's own changes were last read for Carepatron.
+    pub last_feed: Option<String>,
+    /// Reconciles waiting or running.
+    pub waiting: i64,
+    /// Reconciles stopped, waiting for a person (the Jobs screen runs them again).
+    pub parked: i64,
+    /// What the newest reconcile that failed said.
+    pub last_error: Option<String>,
+}
+
 // ---------- sharing and requests ----------
 
 #[derive(Debug, Deserialize, ToSchema)]

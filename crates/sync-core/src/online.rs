@@ -7,7 +7,8 @@ use crate::engine::Remote;
 use crate::session::signed_in;
 use crate::{Result, SyncError, TokenStore};
 use domain::dto::{
-    AuditEntry, ConnectionStep, LinkReview, NewProvider, Page, Provider, ProviderEntry,
+    AuditEntry, CarepatronState, ConnectionStep, LinkReview, NewProvider, Page, Provider,
+    ProviderEntry,
 };
 use domain::LinkApproval;
 use serde::{Deserialize, Serialize};
@@ -268,6 +269,13 @@ pub struct AuditFilter {
     pub to: Option<String>,
     /// The page's `next_cursor` before.
     pub cursor: Option<String>,
+}
+
+/// Admin: the Carepatron side at a glance.
+pub async fn carepatron_state(store: &dyn TokenStore) -> Result<CarepatronState> {
+    let path = "/integrations/carepatron".to_owned();
+    let state = call(store, reqwest::Method::GET, path, None).await?;
+    Ok(serde_json::from_value(state)?)
 }
 
 /// Admin: runs a parked job again from its first attempt.

@@ -5,6 +5,7 @@ import type { AppStatus } from "./AppStatus";
 import type { AuditEntry } from "./AuditEntry";
 import type { AuditFilter } from "./AuditFilter";
 import type { Body } from "./Body";
+import type { CarepatronState } from "./CarepatronState";
 import type { Conflict } from "./Conflict";
 import type { ConnectionStep } from "./ConnectionStep";
 import type { DocumentDigest } from "./DocumentDigest";
@@ -85,6 +86,8 @@ export interface Commands {
   decide_link: { args: { patient_id: string; decision: LinkApproval; fingerprint: string }; result: null };
   /** Admin: the platform's background jobs in `state` (all when `None`), newest first. */
   jobs: { args: { state?: JobState | null }; result: Array<Job> };
+  /** Admin: the Carepatron side at a glance. */
+  carepatron_state: { args: Record<string, never>; result: CarepatronState };
   /** Admin: runs a parked job again from its first attempt. */
   replay_job: { args: { id: string }; result: Job };
   /** Who read which patient's data (see `sync_core::online::audit_trail`). */

@@ -6,7 +6,7 @@ import { account, SIGNED_IN } from '../test-support';
 const invoke = vi.fn();
 vi.mock('@tauri-apps/api/core', () => ({ invoke: (...args: unknown[]) => invoke(...args) }));
 
-const { Jobs } = await import('./Jobs');
+const { CarepatronPanel, Jobs } = await import('./Jobs');
 
 const admin: Status = {
   ...SIGNED_IN,
@@ -40,6 +40,8 @@ describe('Jobs', () => {
     ];
     invoke.mockImplementation((cmd: string, args: { id?: string }) => {
       if (cmd === 'jobs') return Promise.resolve(listed);
+      if (cmd === 'carepatron_state')
+        return Promise.resolve({ configured: true, last_poll: '2026-11-29T10:00:00Z', last_feed: '2026-11-29T10:01:00Z', waiting: 2, parked: 1, last_error: 'Carepatron answered 503; tried again.' });
       if (cmd === 'replay_job') {
         listed = listed.filter((j) => j.id !== args.id);
         return Promise.resolve({ ...parked(args.id!, 'p1', ''), status: 'queued' });
@@ -52,6 +54,9 @@ describe('Jobs', () => {
       </StatusContext.Provider>,
     );
     const first = (await screen.findByText(/refused the platform’s key/)).closest('tr')!;
+    const carepatron = document.querySelector('#carepatron-state')!;
+    expect(carepatron.textContent).toMatch(/2 updates wait; 1 stopped\./);
+    expect(carepatron.textContent).toMatch(/Last failure: Carepatron answered 503/);
     expect(first.textContent).toMatch(/Stopped after 3 attempts/);
     expect(invoke).toHaveBeenCalledWith('jobs', { state: 'parked' });
     // Two of p1's jobs stopped: the first row offers both again, p2's only its own.
@@ -73,5 +78,10 @@ describe('Jobs', () => {
     );
     expect((await screen.findByText(/connect to see them/)).id).toBe('jobs-offline');
     expect(invoke).not.toHaveBeenCalled();
+  });
+
+  it('says when Carepatron is not set up', () => {
+    render(<CarepatronPanel state={{ configured: false, last_poll: null, last_feed: null, waiting: 0, parked: 0, last_error: null }} />);
+    expect(screen.getByText(/Carepatron: not set up on the platform/).getAttribute('data-configured')).toBe('false');
   });
 });

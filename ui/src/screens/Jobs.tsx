@@ -3,7 +3,7 @@
 // Online only: the jobs live on the platform. Patients appear by link, not by name: opening
 // one is a read of their record, audited as such.
 import { useEffect, useState } from 'preact/hooks';
-import { call, type AppError, type Job, type JobKind, type JobState } from '../api';
+import { call, type AppError, type CarepatronState, type Job, type JobKind, type JobState } from '../api';
 import { ErrorMessage, Page, useStatus } from '../components';
 import { formatDateTime } from '../lib/format';
 
@@ -42,7 +42,12 @@ export function Jobs() {
   const [error, setError] = useState<AppError | null>(null);
   const [done, setDone] = useState<string | null>(null);
 
-  const load = () => call('jobs', { state }).then(setJobs, setError);
+  const [carepatron, setCarepatron] = useState<CarepatronState | null>(null);
+
+  const load = () => {
+    call('carepatron_state').then(setCarepatron, setError);
+    return call('jobs', { state }).then(setJobs, setError);
+  };
   useEffect(() => {
     setJobs(null);
     if (online) load();
@@ -80,6 +85,7 @@ export function Jobs() {
           Refresh
         </button>
       </div>
+      {carepatron && <CarepatronPanel state={carepatron} />}
       {done && (
         <p class="done" role="status" id="jobs-replayed">
           {done}
@@ -132,5 +138,29 @@ export function Jobs() {
         </table>
       )}
     </Page>
+  );
+}
+
+/** The Carepatron side at a glance. */
+export function CarepatronPanel({ state }: { state: CarepatronState }) {
+  if (!state.configured) {
+    return (
+      <p class="muted" id="carepatron-state" data-configured="false">
+        Carepatron: not set up on the platform, so nothing is sent there.
+      </p>
+    );
+  }
+  const when = (t: string | null) => (t ? formatDateTime(t) : 'not yet');
+  return (
+    <section class="panel" aria-labelledby="carepatron-heading" id="carepatron-state" data-configured="true">
+      <h2 id="carepatron-heading">Carepatron</h2>
+      <p>
+        Changes here last read for Carepatron {when(state.last_feed)}; Carepatron last asked for its changes {when(state.last_poll)}.
+      </p>
+      <p>
+        {state.waiting} {state.waiting === 1 ? 'update waits' : 'updates wait'}; {state.parked} stopped.
+      </p>
+      {state.last_error && <p class="warning">Last failure: {state.last_error}</p>}
+    </section>
   );
 }

@@ -6,11 +6,17 @@
 
 use super::{now, stamp, Backend, Db, DbError, DbResult, RowExt};
 use chrono::{DateTime, Utc};
+use domain::dto::CarepatronState;
 use serde::Serialize;
 use serde_json::Value;
 use std::time::Duration;
 use utoipa::ToSchema;
 use uuid::Uuid;
+
+/// The cursor of the follower that reads the platform's own changes for Carepatron.
+pub const CAREPATRON_FEED: &str = "carepatron-feed";
+/// The cursor of the follower that asks Carepatron for clients changed there.
+pub const CAREPATRON_POLL: &str = "carepatron-poll";
 
 /// What a job does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -386,6 +392,39 @@ impl Db {
 impl Db {
     /// Takes (or keeps) the named follower's lease and returns its position; `None` while
     /// another instance holds it.
+    /// The Carepatron side's followers and reconciles, as [`CarepatronState`] tells them
+    /// (`configured` is the caller's to say).
+    pub async fn carepatron_state(&self, configured: bool) -> DbResult<CarepatronState> {
+        let cursor = |name: &'static str| {
+            sqlx::query_scalar::<_, String>(
+                "SELECT updated_at FROM integration_cursors WHERE name = $1 AND position IS NOT NULL",
+            )
+            .bind(name)
+            .fetch_optional(self.pool())
+        };
+        let (waiting, parked): (i64, i64) = sqlx::query_as(
+            "SELECT \
+             (SELECT count(*) FROM jobs WHERE kind = 'carepatron' AND status IN ('queued', 'running')), \
+             (SELECT count(*) FROM jobs WHERE kind = 'carepatron' AND status = 'parked')",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        let last_error = sqlx::query_scalar(
+            "SELECT last_error FROM jobs WHERE kind = 'carepatron' AND last_error IS NOT NULL \
+             ORDER BY updated_at DESC LIMIT 1",
+        )
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(CarepatronState {
+            configured,
+            last_poll: cursor(CAREPATRON_POLL).await?,
+            last_feed: cursor(CAREPATRON_FEED).await?,
+            waiting,
+            parked,
+            last_error,
+        })
+    }
+
     pub async fn take_cursor(
         &self,
         name: &str,

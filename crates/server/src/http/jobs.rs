@@ -11,6 +11,7 @@ use crate::db::{patient_facts, DbError};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use domain::dto::CarepatronState;
 use domain::UserType;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -87,6 +88,19 @@ pub async fn list(
         return Err(ApiError::invalid("limit", "between 1 and 200"));
     }
     Ok(Json(app.db.list_jobs(status, limit).await?))
+}
+
+/// The Carepatron side at a glance (admins): configured or not, when its followers last ran,
+/// reconciles waiting and stopped, the newest failure.
+#[utoipa::path(get, path = "/api/v1/integrations/carepatron", operation_id = "get_carepatron_state", tag = "jobs", security(("bearer" = [])),
+    responses((status = 200, body = CarepatronState), (status = 403, body = Problem)))]
+pub async fn carepatron(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+) -> ApiResult<Json<CarepatronState>> {
+    super::admin_only(&caller, ADMINS_ONLY)?;
+    let configured = app.config.carepatron.is_some();
+    Ok(Json(app.db.carepatron_state(configured).await?))
 }
 
 /// Re-runs a parked job from its first attempt (admins).

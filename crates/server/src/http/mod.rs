@@ -132,6 +132,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(jobs::list))
         .routes(routes!(jobs::get))
         .routes(routes!(jobs::replay))
+        .routes(routes!(jobs::carepatron))
         .routes(routes!(audit::list))
         .routes(routes!(sync::changes))
         .routes(routes!(push::push))

@@ -18,7 +18,7 @@
 use super::{Done, JobError, Progress};
 use crate::app::AppState;
 use crate::db::carepatron::{DocumentState, Mark, PatientState};
-use crate::db::jobs::{Job, JobCause, JobKind};
+use crate::db::jobs::{Job, JobCause, JobKind, CAREPATRON_FEED, CAREPATRON_POLL};
 use crate::db::{DbError, FeedCursor, NewLogEntry};
 use connectors::carepatron::{
     client_fields, file_name, merge, patient_view, Carepatron, DocumentMeta, PatientView,
@@ -39,9 +39,6 @@ use uuid::Uuid;
 const NOT_ON_TEAM: &str = "Shared in the platform; not delivered to Carepatron: the practitioner \
     is not on the Carepatron team under their email address.";
 const DELIVERED: &str = "Delivered to Carepatron.";
-
-const FEED: &str = "carepatron-feed";
-const POLL: &str = "carepatron-poll";
 
 fn view_of(p: &Patient) -> PatientView {
     PatientView {
@@ -497,7 +494,7 @@ pub(super) async fn follow(app: AppState, owner: String, mut stop: watch::Receiv
 /// Queues a reconcile for every patient the feed shows changed since the last look.
 async fn follow_feed(app: &AppState, owner: &str) -> anyhow::Result<()> {
     let lease = app.config.jobs.lease;
-    let Some(position) = app.db.take_cursor(FEED, owner, lease).await? else {
+    let Some(position) = app.db.take_cursor(CAREPATRON_FEED, owner, lease).await? else {
         return Ok(());
     };
     let mut cursor = position
@@ -520,7 +517,11 @@ async fn follow_feed(app: &AppState, owner: &str) -> anyhow::Result<()> {
         if !patients.is_empty() {
             app.integrations.wake_all();
         }
-        if !app.db.save_cursor(FEED, owner, &next.encode()).await? {
+        if !app
+            .db
+            .save_cursor(CAREPATRON_FEED, owner, &next.encode())
+            .await?
+        {
             return Ok(());
         }
         cursor = next;
@@ -538,7 +539,7 @@ async fn poll_carepatron(app: &AppState, owner: &str) -> anyhow::Result<()> {
     };
     let Some(position) = app
         .db
-        .take_cursor(POLL, owner, app.config.jobs.lease)
+        .take_cursor(CAREPATRON_POLL, owner, app.config.jobs.lease)
         .await?
     else {
         return Ok(());
@@ -587,7 +588,7 @@ async fn poll_carepatron(app: &AppState, owner: &str) -> anyhow::Result<()> {
         }
         page += 1;
     }
-    app.db.save_cursor(POLL, owner, &newest).await?;
+    app.db.save_cursor(CAREPATRON_POLL, owner, &newest).await?;
     Ok(())
 }
 

@@ -642,6 +642,18 @@ async fn documents_flow_to_carepatron_once_and_changes_follow_both_ways(
         .then_some(())
     })
     .await;
+    // The admin's view of the Carepatron side: configured, its followers have run.
+    let state = app
+        .get("/api/v1/integrations/carepatron", &php.admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(state["configured"], true, "{state}");
+    assert!(
+        state["last_poll"].is_string() && state["last_feed"].is_string(),
+        "{state}"
+    );
+    assert_eq!(state["parked"], 0, "{state}");
 }
 
 mod carepatron_flow {
@@ -1069,6 +1081,11 @@ both_backends! {
             .await
             .expect(201);
         assert_eq!(share.body["carepatron_delivery"], "not_configured", "{}", share.body);
+        let admin = app.user(domain::UserType::Admin).await;
+        let state = app.get("/api/v1/integrations/carepatron", &admin).await.expect(200).body;
+        assert_eq!(state, json!({"configured": false, "last_poll": null, "last_feed": null,
+                                 "waiting": 0, "parked": 0, "last_error": null}));
+        app.get("/api/v1/integrations/carepatron", &diet).await.problem(403, "forbidden");
         let states = deliveries(&app, &diet, patient).await;
         assert_eq!(states[&share.id()], (1, "not_configured".to_owned()));
         let mut replica = std::collections::HashMap::new();
