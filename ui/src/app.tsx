@@ -149,7 +149,8 @@ function Screen({ screen, id }: { screen: string; id?: string }) {
     case 'jobs':
       return <Jobs />;
     case 'audit':
-      return <Audit patientId={id} />;
+      // One screen per route: a patient's reads and the whole trail keep no filter of the other.
+      return <Audit key={id ?? 'all'} patientId={id} />;
     case 'providers':
       return <Providers />;
     default:

@@ -5,8 +5,10 @@ import { account, SIGNED_IN } from '../test-support';
 
 const invoke = vi.fn();
 vi.mock('@tauri-apps/api/core', () => ({ invoke: (...args: unknown[]) => invoke(...args) }));
+vi.mock('@tauri-apps/api/event', () => ({ listen: () => Promise.resolve(() => {}) }));
 
 const { Audit } = await import('./Audit');
+const { App } = await import('../app');
 
 const ada = account({ id: 'a1', email: 'ada@example.org', name: 'Ada', type: 'admin' });
 const dee = account({ id: 'd1', email: 'dee@example.org', name: 'Dee', type: 'dietician' });
@@ -67,5 +69,24 @@ describe('Audit trail', () => {
     expect(screen.queryByLabelText('Person')).toBeNull();
     expect(invoke).toHaveBeenCalledWith('audit_trail', { filter: { patient_id: 'p1', cursor: undefined } });
     expect(invoke).not.toHaveBeenCalledWith('users', undefined);
+  });
+
+  it("follows the route: from the whole trail to one patient's reads and back", async () => {
+    window.location.hash = '#/audit';
+    invoke.mockImplementation((cmd: string) => {
+      if (cmd === 'startup_error') return Promise.resolve(null);
+      if (cmd === 'status') return Promise.resolve(admin);
+      if (cmd === 'users') return Promise.resolve({ items: [ada, dee], next_cursor: null });
+      if (cmd === 'audit_trail') return Promise.resolve({ items: [read(1, 'd1', 'patient')], next_cursor: null });
+      return Promise.resolve(null);
+    });
+    render(<App />);
+    expect((await screen.findByText('Audit trail', { selector: 'h1' })).id).toBe('page-title');
+    fireEvent.click(await screen.findByText("This patient's reads"));
+    await screen.findByText("Who read this patient's data", { selector: 'h1' });
+    await waitFor(() => expect(invoke).toHaveBeenCalledWith('audit_trail', { filter: { patient_id: 'p1', cursor: undefined } }));
+    window.history.back();
+    await screen.findByText('Audit trail', { selector: 'h1' });
+    expect(await screen.findByText('Patient', { selector: 'th' })).toBeTruthy();
   });
 });

@@ -1,6 +1,6 @@
 // Admin: the Primary Healthcare Providers (PHPs) the platform pulls from, and how it signs in
 // at each: a new one, its settings changed, the public key set to hand to the PHP, and "Test
-// connection" (discovery, a token, an authenticated read) in words. Online only.
+// connection" (discovery, a token, a count-only search) in words. Online only.
 import { useEffect, useState } from 'preact/hooks';
 import { call, type AppError, type AuthMode, type ConnectionStep, type NewProvider, type ProviderSettings } from '../api';
 import { ConfirmButton, ErrorMessage, Field, Page, useStatus } from '../components';
