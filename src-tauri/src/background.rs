@@ -155,40 +155,47 @@ const PULL_PATIENCE: std::time::Duration = std::time::Duration::from_secs(15 * 6
 /// patience goes on on the platform; its documents come with a later sync.
 pub fn follow_pull(app: AppHandle, patient_id: uuid::Uuid, mut job: sync_core::online::Job) {
     use crate::events::{PullProgress, PULL_PROGRESS};
+    /// Reads of the job in a row that may fail (a moment offline) before the app stops
+    /// following it.
+    const MISSES: u32 = 5;
     tauri::async_runtime::spawn(async move {
         let started = Instant::now();
-        PULL_PROGRESS.emit(
-            &app,
-            PullProgress {
-                patient_id,
-                job: job.clone(),
-            },
-        );
-        while !job.finished() && started.elapsed() < PULL_PATIENCE {
+        let tell = |job: &sync_core::online::Job, following: bool| {
+            PULL_PROGRESS.emit(
+                &app,
+                PullProgress {
+                    patient_id,
+                    job: job.clone(),
+                    following,
+                },
+            );
+        };
+        tell(&job, true);
+        let mut misses = 0;
+        while !job.finished() && started.elapsed() < PULL_PATIENCE && misses < MISSES {
             tokio::time::sleep(PULL_POLL).await;
             let desk = app.state::<Desk>();
             match sync_core::online::job(&desk.keystore, job.id).await {
-                Ok(now) if now != job => {
-                    job = now;
-                    PULL_PROGRESS.emit(
-                        &app,
-                        PullProgress {
-                            patient_id,
-                            job: job.clone(),
-                        },
-                    );
+                Ok(now) => {
+                    misses = 0;
+                    if now != job {
+                        job = now;
+                        tell(&job, !job.finished());
+                    }
                 }
-                Ok(_) => {}
-                // Offline for a moment, or signed out: the platform goes on without us.
                 Err(e) => {
-                    tracing::info!("stopped following a pull: {e}");
-                    return;
+                    misses += 1;
+                    tracing::info!("could not read a pull's progress: {e}");
                 }
             }
         }
         if job.finished() {
             notify::pull_finished(&job);
             app.state::<Desk>().sync.wake();
+        } else {
+            // Offline, signed out or slow: the platform goes on without us, and its documents
+            // come with a later sync. The screen stops waiting.
+            tell(&job, false);
         }
     });
 }

@@ -72,4 +72,7 @@ pub enum Progress {
 pub struct PullProgress {
     pub patient_id: Uuid,
     pub job: Job,
+    /// Whether more news of it will come; `false` once it is finished, or once the app stops
+    /// following a pull that goes on on the platform (offline, signed out, too long).
+    pub following: bool,
 }

@@ -561,9 +561,10 @@ pub struct ConnectionStep {
 pub struct CarepatronState {
     /// Whether the platform has a Carepatron workspace to keep in line.
     pub configured: bool,
-    /// When Carepatron was last asked for clients changed there.
+    /// When the follower that asks Carepatron for clients changed there last ran (took its
+    /// turn: a run that then failed counts too; failures show in the logs).
     pub last_poll: Option<String>,
-    /// When the platform's own changes were last read for Carepatron.
+    /// When the follower that reads the platform's own changes for Carepatron last ran.
     pub last_feed: Option<String>,
     /// Reconciles waiting or running.
     pub waiting: i64,

@@ -9,11 +9,12 @@ export type CarepatronState = {
  */
 configured: boolean, 
 /**
- * When Carepatron was last asked for clients changed there.
+ * When the follower that asks Carepatron for clients changed there last ran (took its
+ * turn: a run that then failed counts too; failures show in the logs).
  */
 last_poll: string | null, 
 /**
- * When the platform's own changes were last read for Carepatron.
+ * When the follower that reads the platform's own changes for Carepatron last ran.
  */
 last_feed: string | null, 
 /**

@@ -4,4 +4,9 @@ import type { Job } from "./Job";
 /**
  * A pull from a patient's PHP, as `pull-progress` carries it.
  */
-export type PullProgress = { patient_id: string, job: Job, };
+export type PullProgress = { patient_id: string, job: Job, 
+/**
+ * Whether more news of it will come; `false` once it is finished, or once the app stops
+ * following a pull that goes on on the platform (offline, signed out, too long).
+ */
+following: boolean, };

@@ -80,6 +80,18 @@ describe('Sync from the provider now', () => {
     expect(screen.getByText(/Needs a connection/)).toBeTruthy();
   });
 
+  it('stops waiting when the app stops following a pull that goes on on the platform', async () => {
+    invoke.mockImplementation((cmd: string) => (cmd === 'sync_patient' ? Promise.resolve(job('running')) : Promise.resolve(null)));
+    const finished = vi.fn();
+    show(SIGNED_IN, linked, finished);
+    fireEvent.click(screen.getByText('Sync from the provider now'));
+    expect(await screen.findByText('Pulling from the provider…')).toBeTruthy();
+    await act(async () => handlers.get('pull-progress')!({ payload: { patient_id: 'p1', job: job('running', 2), following: false } }));
+    expect(screen.getByText(/goes on on the platform; what it finds comes with a later sync/).id).toBe('pull-progress');
+    expect((screen.getByText('Sync from the provider now') as HTMLButtonElement).disabled).toBe(false);
+    expect(finished).not.toHaveBeenCalled();
+  });
+
   it('waits for an approved link', () => {
     show(SIGNED_IN, { ...linked, link_approval: 'pending' });
     expect((screen.getByText('Sync from the provider now') as HTMLButtonElement).disabled).toBe(true);
@@ -95,11 +107,11 @@ describe('Sync from the provider now', () => {
     expect((await screen.findByText(/Waiting for the platform/)).id).toBe('pull-progress');
     expect((screen.getByText('Pulling from the provider…') as HTMLButtonElement).disabled).toBe(true);
 
-    await act(async () => handlers.get('pull-progress')!({ payload: { patient_id: 'other', job: job('done', 9, 9) } }));
+    await act(async () => handlers.get('pull-progress')!({ payload: { patient_id: 'other', job: job('done', 9, 9), following: false } }));
     expect(finished).not.toHaveBeenCalled();
-    await act(async () => handlers.get('pull-progress')!({ payload: { patient_id: 'p1', job: job('running', 3, 1) } }));
+    await act(async () => handlers.get('pull-progress')!({ payload: { patient_id: 'p1', job: job('running', 3, 1), following: true } }));
     expect(screen.getByText('Pulling: found 3, stored 1, updated 0, unchanged 0…')).toBeTruthy();
-    await act(async () => handlers.get('pull-progress')!({ payload: { patient_id: 'p1', job: job('done', 3, 2, 0, 1) } }));
+    await act(async () => handlers.get('pull-progress')!({ payload: { patient_id: 'p1', job: job('done', 3, 2, 0, 1), following: false } }));
     expect(screen.getByText('Done: found 3, stored 2, updated 0, unchanged 1.')).toBeTruthy();
     expect(finished).toHaveBeenCalledTimes(1);
     expect((screen.getByText('Sync from the provider now') as HTMLButtonElement).disabled).toBe(false);

@@ -68,20 +68,24 @@ export function pullLine(job: Job): string {
 export function SyncFromProvider({ patient, onFinished }: { patient: Patient; onFinished: () => void }) {
   const status = useStatus();
   const [job, setJob] = useState<Job | null>(null);
+  // The app stopped following a pull that goes on on the platform.
+  const [letGo, setLetGo] = useState(false);
   const [error, setError] = useState<AppError | null>(null);
 
   useEffect(() => {
     const unlisten = on('pull-progress', (p) => {
       if (p.patient_id !== patient.id) return;
       setJob(p.job);
-      if (p.job.status === 'done' || p.job.status === 'parked') onFinished();
+      const finished = p.job.status === 'done' || p.job.status === 'parked';
+      setLetGo(!p.following && !finished);
+      if (finished) onFinished();
     });
     return () => {
       unlisten.then((stop) => stop());
     };
   }, [patient.id]);
 
-  const running = job !== null && (job.status === 'queued' || job.status === 'running');
+  const running = job !== null && !letGo && (job.status === 'queued' || job.status === 'running');
   const why = !status?.online
     ? 'Needs a connection: the pull runs on the platform.'
     : patient.link_approval !== 'approved'
@@ -90,6 +94,7 @@ export function SyncFromProvider({ patient, onFinished }: { patient: Patient; on
 
   async function start() {
     setError(null);
+    setLetGo(false);
     try {
       setJob(await call('sync_patient', { patient_id: patient.id }));
     } catch (err) {
@@ -110,7 +115,7 @@ export function SyncFromProvider({ patient, onFinished }: { patient: Patient; on
       )}
       {job && (
         <p role="status" aria-live="polite" id="pull-progress" data-status={job.status} class={job.status === 'parked' ? 'warning' : undefined}>
-          {pullLine(job)}
+          {letGo ? 'The pull goes on on the platform; what it finds comes with a later sync.' : pullLine(job)}
         </p>
       )}
       <ErrorMessage error={error} />

@@ -159,7 +159,7 @@ export function Providers() {
             )}
           </div>
           {editing.form.mode === 'smart-backend' && (
-            <p class="muted">The platform makes a signing key (ES384) when saved; its public half is shown below, to register at the PHP. Saving again makes a new one.</p>
+            <p class="muted">The platform makes a signing key (ES384) when first saved; its public half is shown below, to register at the PHP. Changing the other settings keeps it.</p>
           )}
           <div class="buttons">
             <button type="submit" class="primary" id="save-provider" disabled={!online}>

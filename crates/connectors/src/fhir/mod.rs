@@ -224,7 +224,11 @@ impl FhirSource {
         }
         let first = PageRef::First {
             resource: "Patient".into(),
-            params: vec![("_summary".into(), "count".into())],
+            // `_count=0` too: a server that ignores `_summary` still sends no patient.
+            params: vec![
+                ("_summary".into(), "count".into()),
+                ("_count".into(), "0".into()),
+            ],
         };
         let search = self
             .search_page(&first)

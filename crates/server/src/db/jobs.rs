@@ -390,8 +390,6 @@ impl Db {
 }
 
 impl Db {
-    /// Takes (or keeps) the named follower's lease and returns its position; `None` while
-    /// another instance holds it.
     /// The Carepatron side's followers and reconciles, as [`CarepatronState`] tells them
     /// (`configured` is the caller's to say).
     pub async fn carepatron_state(&self, configured: bool) -> DbResult<CarepatronState> {
@@ -425,6 +423,8 @@ impl Db {
         })
     }
 
+    /// Takes (or keeps) the named follower's lease and returns its position; `None` while
+    /// another instance holds it.
     pub async fn take_cursor(
         &self,
         name: &str,

@@ -5,7 +5,7 @@
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{ApiJson, ApiPath, AuthUser};
 use crate::app::AppState;
-use crate::db::providers::{AuthMode, ProviderRow};
+use crate::db::providers::{AuthMode, ProviderAccess, ProviderRow};
 use crate::db::Provider;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -143,8 +143,8 @@ pub async fn get(
     Ok(Json(access.provider))
 }
 
-/// Replaces the provider's settings (a new key, when a SMART key is not given, is generated
-/// again: register the new public key at the PHP).
+/// Replaces the provider's settings. A SMART provider keeps its signing key unless a key (or
+/// a key id) is given; one that was not SMART before gets a new key to register at the PHP.
 #[utoipa::path(put, path = "/api/v1/providers/{provider_id}", operation_id = "replace_provider", tag = "providers", security(("bearer" = [])),
     params(("provider_id" = Uuid, Path)), request_body = NewProvider,
     responses((status = 200, body = Provider), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
@@ -155,7 +155,35 @@ pub async fn replace(
     ApiJson(new): ApiJson<NewProvider>,
 ) -> ApiResult<Json<Provider>> {
     super::admin_only(&caller, ADMINS_ONLY)?;
-    let row = provider_row(&app, new)?;
+    // Changing a SMART provider's other settings keeps its signing key: a new one would stop
+    // every pull there until the PHP registers it. A key (or a key id) given replaces it.
+    let keeps_key = matches!(
+        &new.auth,
+        ProviderAuth::SmartBackend {
+            private_key_pem: None,
+            key_id: None,
+            ..
+        }
+    );
+    let mut row = provider_row(&app, new)?;
+    if keeps_key {
+        let existing = app.db.provider_access(id).await?;
+        if let Some(ProviderAccess {
+            provider:
+                Provider {
+                    auth_mode: AuthMode::SmartBackend,
+                    key_id: Some(kid),
+                    public_jwks,
+                    ..
+                },
+            sealed_secret: Some(sealed),
+        }) = existing
+        {
+            row.key_id = Some(kid);
+            row.sealed_secret = Some(sealed);
+            row.public_jwks = public_jwks;
+        }
+    }
     let provider = app
         .db
         .replace_provider(id, row)

@@ -1495,6 +1495,22 @@ both_backends! {
         app.delete(&format!("/api/v1/providers/{id}"), &admin).await.expect(204);
         app.get(&format!("/api/v1/providers/{id}"), &admin).await.expect(404);
         app.delete(&format!("/api/v1/providers/{id}"), &admin).await.expect(404);
+        // Changing a SMART provider's settings keeps its key; giving a key id makes a new one.
+        let smart = app.post("/api/v1/providers", &admin,
+                             json!({"name": "Y", "fhir_base_url": "https://y.example/fhir",
+                                    "auth": {"mode": "smart-backend", "client_id": "c"}}))
+            .await.expect(201).body;
+        let path = format!("/api/v1/providers/{}", smart["id"].as_str().expect("id"));
+        let renamed = app.put(&path, &admin, json!({"name": "Y renamed", "fhir_base_url": "https://y.example/fhir",
+                                                    "auth": {"mode": "smart-backend", "client_id": "c2"}}))
+            .await.expect(200).body;
+        assert_eq!((&renamed["name"], &renamed["client_id"]), (&json!("Y renamed"), &json!("c2")));
+        assert_eq!((&renamed["key_id"], &renamed["public_jwks"]), (&smart["key_id"], &smart["public_jwks"]));
+        let rekeyed = app.put(&path, &admin, json!({"name": "Y", "fhir_base_url": "https://y.example/fhir",
+                                                    "auth": {"mode": "smart-backend", "client_id": "c2", "key_id": "k2"}}))
+            .await.expect(200).body;
+        assert_eq!(rekeyed["key_id"], "k2");
+        assert_ne!(rekeyed["public_jwks"], smart["public_jwks"]);
         // A key that is not one is refused with the reason.
         app.post("/api/v1/providers", &admin,
                  json!({"name": "X", "fhir_base_url": "https://x.example/fhir",

@@ -440,6 +440,7 @@ both_backends! {
             (Method::GET, "/api/v1/providers".to_owned()), (Method::POST, "/api/v1/providers".to_owned()),
             (Method::GET, "/api/v1/providers/directory".to_owned()),
             (Method::POST, format!("/api/v1/providers/{id}/test")),
+            (Method::GET, "/api/v1/integrations/carepatron".to_owned()),
             (Method::GET, "/api/v1/audit".to_owned()),
             (Method::GET, "/api/v1/links".to_owned()), (Method::POST, format!("/api/v1/links/{id}")),
             (Method::GET, "/api/v1/sync/changes".to_owned()), (Method::POST, "/api/v1/sync/push".to_owned()),
