@@ -84,7 +84,7 @@ fn export(cfg: &Config) -> Generated {
         DocumentRow => sync_core::rows::DocumentRow,
         ProviderEntry => domain::dto::ProviderEntry,
         Job => sync_core::online::Job,
-        JobState => sync_core::online::JobState,
+        JobStatus => domain::JobStatus,
         AuditFilter => sync_core::online::AuditFilter,
         AuditEntry => domain::dto::AuditEntry,
         Provider => domain::dto::Provider,

@@ -15,10 +15,11 @@ use domain::dto::{
 };
 use domain::dto::{ConflictKind, SyncTable};
 use domain::Caller;
+use domain::JobStatus;
 use domain::LinkApproval;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sync_core::online::{AuditFilter, Job, JobState};
+use sync_core::online::{AuditFilter, Job};
 use sync_core::rows::{DocumentRow, LogLine};
 use sync_core::views::{
     DocumentDigest, DocumentFilter, DocumentSummary, LogFilter, NewPatientOutcome, PatientDetail,
@@ -741,7 +742,7 @@ pub async fn decide_link(
 
 /// Admin: the platform's background jobs in `state` (all when `None`), newest first.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn jobs(desk: Cmd<'_>, state: Option<JobState>) -> CommandResult<Vec<Job>> {
+pub async fn jobs(desk: Cmd<'_>, state: Option<JobStatus>) -> CommandResult<Vec<Job>> {
     Ok(sync_core::online::jobs(&desk.keystore, state).await?)
 }
 

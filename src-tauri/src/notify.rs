@@ -63,9 +63,9 @@ pub fn pull_finished(job: &sync_core::online::Job) {
 
 /// What a finished pull brought, in counts (a parked one: what to do, as the platform says).
 fn pull_words(job: &sync_core::online::Job) -> String {
-    use sync_core::online::JobState;
+    use domain::JobStatus;
     let c = job.progress;
-    if job.status == JobState::Parked {
+    if job.status == JobStatus::Parked {
         return match &job.last_error {
             Some(why) => format!("It stopped: {why}"),
             None => "It stopped; an administrator can replay it.".to_owned(),
@@ -105,14 +105,15 @@ fn show(summary: &'static str, body: String) {
 #[cfg(test)]
 mod tests {
     use super::{plural, pull_words};
-    use sync_core::online::{Job, JobKind, JobState, PullCounts};
+    use domain::{JobCause, JobKind, JobStatus};
+    use sync_core::online::{Job, PullCounts};
 
-    fn job(status: JobState, progress: PullCounts, last_error: Option<&str>) -> Job {
+    fn job(status: JobStatus, progress: PullCounts, last_error: Option<&str>) -> Job {
         Job {
             id: uuid::Uuid::now_v7(),
             kind: JobKind::Pull,
             patient_id: uuid::Uuid::now_v7(),
-            cause: "manual".into(),
+            cause: JobCause::Manual,
             attempts: 1,
             run_at: "2026-11-29T10:00:00Z".into(),
             updated_at: "2026-11-29T10:00:01Z".into(),
@@ -132,7 +133,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            pull_words(&job(JobState::Done, brought, None)),
+            pull_words(&job(JobStatus::Done, brought, None)),
             "2 new documents, 1 updated."
         );
         let nothing = PullCounts {
@@ -141,12 +142,12 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            pull_words(&job(JobState::Done, nothing, None)),
+            pull_words(&job(JobStatus::Done, nothing, None)),
             "Nothing new: 1 document at the provider, all here already."
         );
         assert_eq!(
             pull_words(&job(
-                JobState::Parked,
+                JobStatus::Parked,
                 PullCounts::default(),
                 Some("the provider refused the platform's key")
             )),

@@ -41,7 +41,8 @@ import type { NewProvider } from './bindings/NewProvider';
 import type { ProviderSettings } from './bindings/ProviderSettings';
 import type { AuditFilter } from './bindings/AuditFilter';
 import type { JobKind } from './bindings/JobKind';
-import type { JobState } from './bindings/JobState';
+import type { JobCause } from './bindings/JobCause';
+import type { JobStatus } from './bindings/JobStatus';
 import type { PullProgress } from './bindings/PullProgress';
 import type { DocumentDigest } from './bindings/DocumentDigest';
 import type { RejectedEdit } from './bindings/RejectedEdit';
@@ -105,8 +106,9 @@ export type {
   Progress,
   ProviderEntry,
   Job,
+  JobCause,
   JobKind,
-  JobState,
+  JobStatus,
   PullProgress,
   RejectedEdit,
   Resolution,

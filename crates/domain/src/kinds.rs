@@ -162,6 +162,51 @@ string_enum! {
     }
 }
 
+string_enum! {
+    /// What a background job of the platform does.
+    JobKind, "job kind" {
+        /// Pull the patient's documents from their PHP.
+        Pull = "pull",
+        /// Ask the PHP for documents (a FHIR Task) and follow it until it is done.
+        Request = "request",
+        /// Bring the patient's client, documents and shares in Carepatron in line with the
+        /// platform, and take back what was changed there.
+        Carepatron = "carepatron",
+    }
+}
+
+string_enum! {
+    /// Where a background job is.
+    JobStatus, "job status" {
+        Queued = "queued",
+        Running = "running",
+        Done = "done",
+        /// Out of attempts, or failed in a way retrying cannot fix: waits for a person.
+        Parked = "parked",
+    }
+}
+
+string_enum! {
+    /// Why a background job was made.
+    JobCause, "job cause" {
+        /// The patient was linked to a PHP.
+        Created = "created",
+        /// An admin approved the patient's link to their PHP.
+        Approved = "approved",
+        Schedule = "schedule",
+        /// `POST /patients/{id}/sync`
+        Manual = "manual",
+        /// `POST /patients/{id}/request-documents`, or documents a request brought.
+        Request = "request",
+        /// An admin re-ran a parked job.
+        Replay = "replay",
+        /// The platform's data changed (Carepatron reconcile).
+        Change = "change",
+        /// The client was changed in Carepatron.
+        Remote = "remote",
+    }
+}
+
 /// What a new or changed link starts as: the practice's setting `RECORDS_LINK_APPROVAL`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkPolicy {

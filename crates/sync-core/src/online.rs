@@ -10,7 +10,7 @@ use domain::dto::{
     AuditEntry, CarepatronState, ConnectionStep, LinkReview, NewProvider, Page, Provider,
     ProviderEntry,
 };
-use domain::LinkApproval;
+use domain::{JobCause, JobKind, JobStatus, LinkApproval};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -223,7 +223,7 @@ pub async fn sync_patient(store: &dyn TokenStore, patient: Uuid) -> Result<Job> 
 }
 
 /// Admin: jobs, newest first, in `status` (all when `None`).
-pub async fn jobs(store: &dyn TokenStore, status: Option<JobState>) -> Result<Vec<Job>> {
+pub async fn jobs(store: &dyn TokenStore, status: Option<JobStatus>) -> Result<Vec<Job>> {
     let path = match status {
         Some(s) => format!("/jobs?limit=200&status={}", s.as_str()),
         None => "/jobs?limit=200".to_owned(),
@@ -299,61 +299,23 @@ pub struct Job {
     pub id: Uuid,
     pub kind: JobKind,
     pub patient_id: Uuid,
-    /// Why it was queued: `created`, `approved`, `schedule`, `manual`, `request`, `replay`,
-    /// `change`, `remote`.
-    pub cause: String,
+    /// Why it was queued.
+    pub cause: JobCause,
     pub attempts: u32,
     /// When it runs (next).
     pub run_at: String,
     pub updated_at: String,
-    pub status: JobState,
+    pub status: JobStatus,
     pub progress: PullCounts,
     /// What went wrong last, in words a person can act on.
     pub last_error: Option<String>,
 }
 
-impl JobState {
-    /// The platform's spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Running => "running",
-            Self::Done => "done",
-            Self::Parked => "parked",
-        }
-    }
-}
-
 impl Job {
     /// Done, or waiting for a person: nothing more happens by itself.
     pub fn finished(&self) -> bool {
-        matches!(self.status, JobState::Done | JobState::Parked)
+        matches!(self.status, JobStatus::Done | JobStatus::Parked)
     }
-}
-
-/// What a job does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub enum JobKind {
-    /// Documents from the patient's PHP.
-    Pull,
-    /// A request for documents sent to the PHP, followed until done.
-    Request,
-    /// The patient's client, documents and shares brought in line with Carepatron.
-    Carepatron,
-}
-
-/// Where a job is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub enum JobState {
-    Queued,
-    Running,
-    Done,
-    /// Out of attempts, or failed in a way retrying cannot fix: waits for a person.
-    Parked,
 }
 
 /// What a pull has done so far.

@@ -15,7 +15,7 @@ import type { DocumentSummary } from "./DocumentSummary";
 import type { DocumentView } from "./DocumentView";
 import type { FileUpload } from "./FileUpload";
 import type { Job } from "./Job";
-import type { JobState } from "./JobState";
+import type { JobStatus } from "./JobStatus";
 import type { JsonValue } from "./serde_json/JsonValue";
 import type { LinkApproval } from "./LinkApproval";
 import type { LinkReview } from "./LinkReview";
@@ -85,7 +85,7 @@ export interface Commands {
   /** Admin: approves or refuses a link as reviewed (`fingerprint`). */
   decide_link: { args: { patient_id: string; decision: LinkApproval; fingerprint: string }; result: null };
   /** Admin: the platform's background jobs in `state` (all when `None`), newest first. */
-  jobs: { args: { state?: JobState | null }; result: Array<Job> };
+  jobs: { args: { state?: JobStatus | null }; result: Array<Job> };
   /** Admin: the Carepatron side at a glance. */
   carepatron_state: { args: Record<string, never>; result: CarepatronState };
   /** Admin: runs a parked job again from its first attempt. */

@@ -58,6 +58,7 @@ describe('Jobs', () => {
     expect(carepatron.textContent).toMatch(/2 updates wait; 1 stopped\./);
     expect(carepatron.textContent).toMatch(/Last failure: Carepatron answered 503/);
     expect(first.textContent).toMatch(/Stopped after 3 attempts/);
+    expect(first.textContent).toMatch(/Pull from the provider \(on schedule\)/);
     expect(invoke).toHaveBeenCalledWith('jobs', { state: 'parked' });
     // Two of p1's jobs stopped: the first row offers both again, p2's only its own.
     expect(first.querySelector('.replay-patient')!.textContent).toBe('Run all 2 of this patient again');

@@ -3,11 +3,11 @@
 // Online only: the jobs live on the platform. Patients appear by link, not by name: opening
 // one is a read of their record, audited as such.
 import { useEffect, useState } from 'preact/hooks';
-import { call, type AppError, type CarepatronState, type Job, type JobKind, type JobState } from '../api';
+import { call, type AppError, type CarepatronState, type Job, type JobCause, type JobKind, type JobStatus } from '../api';
 import { ErrorMessage, Page, useStatus } from '../components';
 import { formatDateTime } from '../lib/format';
 
-const STATES: [JobState, string][] = [
+const STATES: [JobStatus, string][] = [
   ['parked', 'Stopped'],
   ['queued', 'Waiting'],
   ['running', 'Running'],
@@ -18,6 +18,18 @@ export const KIND_LABELS: Record<JobKind, string> = {
   pull: 'Pull from the provider',
   request: 'Request to the provider',
   carepatron: 'Carepatron',
+};
+
+/** Why a job was made, in words. */
+export const CAUSE_LABELS: Record<JobCause, string> = {
+  created: 'the patient was linked',
+  approved: 'the link was approved',
+  schedule: 'on schedule',
+  manual: 'Sync now',
+  request: 'a request for documents',
+  replay: 'run again by an admin',
+  change: 'a change here',
+  remote: 'a change in Carepatron',
 };
 
 /** Where a job stands, in words. */
@@ -37,7 +49,7 @@ export function jobWords(j: Job): string {
 export function Jobs() {
   const status = useStatus();
   const online = !!status?.online;
-  const [state, setState] = useState<JobState>('parked');
+  const [state, setState] = useState<JobStatus>('parked');
   const [jobs, setJobs] = useState<Job[] | null>(null);
   const [error, setError] = useState<AppError | null>(null);
   const [done, setDone] = useState<string | null>(null);
@@ -111,7 +123,7 @@ export function Jobs() {
               return (
                 <tr key={j.id} data-job-id={j.id} data-status={j.status}>
                   <td>
-                    {KIND_LABELS[j.kind]} <span class="muted">({j.cause})</span>
+                    {KIND_LABELS[j.kind]} <span class="muted">({CAUSE_LABELS[j.cause]})</span>
                   </td>
                   <td>
                     <a href={`#/patients/${j.patient_id}`}>Open patient</a>

@@ -7,6 +7,7 @@
 use super::{now, stamp, Backend, Db, DbError, DbResult, RowExt};
 use chrono::{DateTime, Utc};
 use domain::dto::CarepatronState;
+pub use domain::{JobCause, JobKind, JobStatus};
 use serde::Serialize;
 use serde_json::Value;
 use std::time::Duration;
@@ -17,86 +18,6 @@ use uuid::Uuid;
 pub const CAREPATRON_FEED: &str = "carepatron-feed";
 /// The cursor of the follower that asks Carepatron for clients changed there.
 pub const CAREPATRON_POLL: &str = "carepatron-poll";
-
-/// What a job does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum JobKind {
-    /// Pull the patient's documents from their PHP.
-    Pull,
-    /// Ask the PHP for documents (a FHIR Task) and follow it until it is done.
-    Request,
-    /// Bring the patient's client, documents and shares in Carepatron in line with the
-    /// platform, and take back what was changed there.
-    Carepatron,
-}
-
-impl JobKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pull => "pull",
-            Self::Request => "request",
-            Self::Carepatron => "carepatron",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum JobStatus {
-    Queued,
-    Running,
-    Done,
-    /// Out of attempts, or failed in a way retrying cannot fix: waits for a person.
-    Parked,
-}
-
-impl JobStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Running => "running",
-            Self::Done => "done",
-            Self::Parked => "parked",
-        }
-    }
-}
-
-/// Why a job was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum JobCause {
-    /// The patient was linked to a PHP.
-    Created,
-    /// An admin approved the patient's link to their PHP.
-    Approved,
-    Schedule,
-    /// `POST /patients/{id}/sync`
-    Manual,
-    /// `POST /patients/{id}/request-documents`, or documents a request brought.
-    Request,
-    /// An admin re-ran a parked job.
-    Replay,
-    /// The platform's data changed (Carepatron reconcile).
-    Change,
-    /// The client was changed in Carepatron.
-    Remote,
-}
-
-impl JobCause {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Created => "created",
-            Self::Approved => "approved",
-            Self::Schedule => "schedule",
-            Self::Manual => "manual",
-            Self::Request => "request",
-            Self::Replay => "replay",
-            Self::Change => "change",
-            Self::Remote => "remote",
-        }
-    }
-}
 
 /// A job and how far it got.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -125,30 +46,9 @@ const COLS: &str = "id, kind, patient_id, request_id, cause, requested_by, statu
                     run_at, progress, last_error, created_at, updated_at";
 
 fn job_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<Job> {
-    let kind = match row.text("kind")?.as_str() {
-        "pull" => JobKind::Pull,
-        "request" => JobKind::Request,
-        "carepatron" => JobKind::Carepatron,
-        other => anyhow::bail!("unknown job kind {other:?}"),
-    };
-    let status = match row.text("status")?.as_str() {
-        "queued" => JobStatus::Queued,
-        "running" => JobStatus::Running,
-        "done" => JobStatus::Done,
-        "parked" => JobStatus::Parked,
-        other => anyhow::bail!("unknown job status {other:?}"),
-    };
-    let cause = match row.text("cause")?.as_str() {
-        "created" => JobCause::Created,
-        "approved" => JobCause::Approved,
-        "schedule" => JobCause::Schedule,
-        "manual" => JobCause::Manual,
-        "request" => JobCause::Request,
-        "replay" => JobCause::Replay,
-        "change" => JobCause::Change,
-        "remote" => JobCause::Remote,
-        other => anyhow::bail!("unknown job cause {other:?}"),
-    };
+    let kind: JobKind = row.text("kind")?.parse()?;
+    let status: JobStatus = row.text("status")?.parse()?;
+    let cause: JobCause = row.text("cause")?.parse()?;
     Ok(Job {
         id: row.id("id")?,
         kind,

@@ -70,19 +70,12 @@ pub async fn list(
     ApiQuery(q): ApiQuery<JobQuery>,
 ) -> ApiResult<Json<Vec<Job>>> {
     super::admin_only(&caller, ADMINS_ONLY)?;
-    let status = match q.status.as_deref() {
-        None => None,
-        Some("queued") => Some(JobStatus::Queued),
-        Some("running") => Some(JobStatus::Running),
-        Some("done") => Some(JobStatus::Done),
-        Some("parked") => Some(JobStatus::Parked),
-        Some(_) => {
-            return Err(ApiError::invalid(
-                "status",
-                "one of queued, running, done, parked",
-            ))
-        }
-    };
+    let status = q
+        .status
+        .as_deref()
+        .map(str::parse::<JobStatus>)
+        .transpose()
+        .map_err(|e| ApiError::invalid("status", e.to_string()))?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(ApiError::invalid("limit", "between 1 and 200"));

@@ -308,6 +308,8 @@ both_backends! {
         assert!(documents(&app, &php.diet, patient).await.is_empty());
         // Only admins list and replay.
         app.get("/api/v1/jobs?status=parked", &php.diet).await.expect(403);
+        let unknown = app.get("/api/v1/jobs?status=sleeping", &php.admin).await.problem(422, "validation_failed");
+        assert!(unknown.body["detail"].as_str().is_some_and(|d| d.contains("queued, running, done, parked")), "{}", unknown.body);
         let job = parked["id"].as_str().expect("id");
         app.post(&format!("/api/v1/jobs/{job}/replay"), &php.diet, json!(null)).await.expect(403);
 

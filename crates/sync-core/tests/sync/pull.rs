@@ -6,12 +6,13 @@ use crate::on_both_backends;
 use crate::support::*;
 use domain::dto::{ProviderEntry, SyncTable};
 use domain::UserType;
+use domain::{JobCause, JobKind, JobStatus};
 use reqwest::Method;
 use sandbox::fhir::FhirSandbox;
 use sandbox::seed::MRN_SYSTEM;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use sync_core::online::{self, JobKind, JobState};
+use sync_core::online;
 use sync_core::{Replica, RetryPolicy};
 
 on_both_backends! {
@@ -107,7 +108,7 @@ async fn linked_and_pulled(w: World) {
         job.finished().then_some(job)
     })
     .await;
-    assert_eq!(done.status, JobState::Done, "{done:?}");
+    assert_eq!(done.status, JobStatus::Done, "{done:?}");
     assert_eq!(done.progress.found, 3, "{done:?}");
     // The approval's own pull may have stored them first: either way all three are here.
     assert_eq!(
@@ -126,7 +127,7 @@ async fn linked_and_pulled(w: World) {
     )
     .await
     .expect("admin signs in");
-    let finished = online::jobs(&admin_store, Some(JobState::Done))
+    let finished = online::jobs(&admin_store, Some(JobStatus::Done))
         .await
         .expect("jobs");
     let listed = finished
@@ -136,7 +137,7 @@ async fn linked_and_pulled(w: World) {
     assert_eq!((listed.kind, listed.patient_id), (JobKind::Pull, patient));
     // Sync now joins the pull the approval queued when that one has not run yet.
     assert!(
-        ["manual", "approved"].contains(&listed.cause.as_str()),
+        [JobCause::Manual, JobCause::Approved].contains(&listed.cause),
         "{listed:?}"
     );
     let again = online::replay_job(&admin_store, started.id).await;
