@@ -91,10 +91,14 @@ both_backends! {
         ]);
         let by_other = app.get(&format!("/api/v1/audit?user_id={}", other.id), &admin).await.expect(200);
         assert_eq!(by_other.ids().len(), 0);
-        // By day (UTC): today's three reads, none the day before or after.
-        let today = chrono::Utc::now().date_naive();
-        let (yesterday, tomorrow) = (today.pred_opt().expect("day"), today.succ_opt().expect("day"));
-        for (day, reads) in [(today, 3), (yesterday, 0), (tomorrow, 0)] {
+        // By day (UTC): the day of the three reads (as stamped, so a run across midnight reads
+        // the same), none the day before or after.
+        let stamped = trail.body["items"][0]["at"].as_str().expect("at");
+        let day: chrono::NaiveDate = stamped[..10].parse().expect("a day");
+        let (before, after) = (day.pred_opt().expect("day"), day.succ_opt().expect("day"));
+        assert!(trail.body["items"].as_array().expect("items").iter().all(|e| e["at"].as_str().is_some_and(|a| a.starts_with(&day.to_string()))),
+                "the three reads on one day");
+        for (day, reads) in [(day, 3), (before, 0), (after, 0)] {
             let listed = app.get(&format!("/api/v1/audit?patient_id={p}&from={day}&to={day}"), &admin).await.expect(200);
             assert_eq!(listed.body["items"].as_array().expect("items").len(), reads, "reads on {day}");
         }

@@ -153,13 +153,22 @@ async fn linked_and_pulled(w: World) {
         to: from,
         ..Default::default()
     };
-    let today = chrono::Utc::now().date_naive();
-    let trail = online::audit_trail(&admin_store, &of_patient(Some(today.to_string())))
+    let all = online::audit_trail(&admin_store, &of_patient(None))
         .await
         .expect("audit trail");
-    assert!(!trail.items.is_empty(), "reads of the patient today");
+    // The newest read's day (UTC), as stamped: a run across midnight reads the same.
+    let day = all
+        .items
+        .first()
+        .expect("reads of the patient")
+        .at
+        .date_naive();
+    let trail = online::audit_trail(&admin_store, &of_patient(Some(day.to_string())))
+        .await
+        .expect("audit trail");
+    assert!(!trail.items.is_empty(), "reads of the patient that day");
     assert!(trail.items.iter().all(|e| e.patient_id == Some(patient)));
-    let tomorrow = today.succ_opt().expect("a day").to_string();
+    let tomorrow = day.succ_opt().expect("a day").to_string();
     let none = online::audit_trail(&admin_store, &of_patient(Some(tomorrow)))
         .await
         .expect("audit trail");
