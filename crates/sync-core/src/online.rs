@@ -11,6 +11,7 @@ use domain::dto::{
     ProviderEntry,
 };
 use domain::{JobCause, JobKind, JobStatus, LinkApproval};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -125,14 +126,13 @@ pub async fn users(store: &dyn TokenStore) -> Result<Value> {
 /// The Primary Healthcare Providers' names (dieticians and admins): to choose a patient's
 /// PHP, or the one a provider's staff work for.
 pub async fn provider_directory(store: &dyn TokenStore) -> Result<Vec<ProviderEntry>> {
-    let listed = call(
+    read(
         store,
         reqwest::Method::GET,
         "/providers/directory".into(),
         None,
     )
-    .await?;
-    Ok(serde_json::from_value(listed)?)
+    .await
 }
 
 /// Admin: links to a PHP in `state` (pending when `None`), with what the PHP holds beside ours.
@@ -141,8 +141,7 @@ pub async fn link_reviews(
     state: Option<LinkApproval>,
 ) -> Result<Vec<LinkReview>> {
     let path = format!("/links?state={}", state.unwrap_or(LinkApproval::Pending));
-    let listed = call(store, reqwest::Method::GET, path, None).await?;
-    Ok(serde_json::from_value(listed)?)
+    read(store, reqwest::Method::GET, path, None).await
 }
 
 /// Admin: approves or refuses the link reviewed as `fingerprint` (refused with
@@ -166,8 +165,7 @@ pub async fn decide_link(
 
 /// Admin: every provider with how the platform signs in there (never a secret).
 pub async fn provider_settings(store: &dyn TokenStore) -> Result<Vec<Provider>> {
-    let listed = call(store, reqwest::Method::GET, "/providers".into(), None).await?;
-    Ok(serde_json::from_value(listed)?)
+    read(store, reqwest::Method::GET, "/providers".into(), None).await
 }
 
 /// Admin: a new provider (`id` absent), or new settings for one.
@@ -177,22 +175,11 @@ pub async fn save_provider(
     provider: &NewProvider,
 ) -> Result<Provider> {
     let body = serde_json::to_value(provider)?;
-    let saved = match id {
-        None => {
-            call(
-                store,
-                reqwest::Method::POST,
-                "/providers".into(),
-                Some(body),
-            )
-            .await?
-        }
-        Some(id) => {
-            let path = format!("/providers/{id}");
-            call(store, reqwest::Method::PUT, path, Some(body)).await?
-        }
+    let (method, path) = match id {
+        None => (reqwest::Method::POST, "/providers".to_owned()),
+        Some(id) => (reqwest::Method::PUT, format!("/providers/{id}")),
     };
-    Ok(serde_json::from_value(saved)?)
+    read(store, method, path, Some(body)).await
 }
 
 /// Admin: removes a provider nothing links to any more.
@@ -210,16 +197,14 @@ pub async fn delete_provider(store: &dyn TokenStore, id: Uuid) -> Result<()> {
 /// Admin: "Test connection": the provider's settings tried as a pull uses them.
 pub async fn test_provider(store: &dyn TokenStore, id: Uuid) -> Result<Vec<ConnectionStep>> {
     let path = format!("/providers/{id}/test");
-    let steps = call(store, reqwest::Method::POST, path, None).await?;
-    Ok(serde_json::from_value(steps)?)
+    read(store, reqwest::Method::POST, path, None).await
 }
 
 /// Starts pulling the patient's documents from their PHP now (or joins the pull already
 /// waiting or running): the job to follow with [`job`].
 pub async fn sync_patient(store: &dyn TokenStore, patient: Uuid) -> Result<Job> {
     let path = format!("/patients/{patient}/sync");
-    let job = call(store, reqwest::Method::POST, path, None).await?;
-    Ok(serde_json::from_value(job)?)
+    read(store, reqwest::Method::POST, path, None).await
 }
 
 /// Admin: jobs, newest first, in `status` (all when `None`).
@@ -228,8 +213,7 @@ pub async fn jobs(store: &dyn TokenStore, status: Option<JobStatus>) -> Result<V
         Some(s) => format!("/jobs?limit=200&status={}", s.as_str()),
         None => "/jobs?limit=200".to_owned(),
     };
-    let listed = call(store, reqwest::Method::GET, path, None).await?;
-    Ok(serde_json::from_value(listed)?)
+    read(store, reqwest::Method::GET, path, None).await
 }
 
 /// Who read which patient's data, newest first, a page at a time (`cursor` from the page
@@ -252,8 +236,7 @@ pub async fn audit_trail(store: &dyn TokenStore, filter: &AuditFilter) -> Result
         }
     }
     let path = format!("/audit?{}", url.query().unwrap_or_default());
-    let page = call(store, reqwest::Method::GET, path, None).await?;
-    Ok(serde_json::from_value(page)?)
+    read(store, reqwest::Method::GET, path, None).await
 }
 
 /// Which reads of the audit trail to list; all absent for every one.
@@ -274,21 +257,18 @@ pub struct AuditFilter {
 /// Admin: the Carepatron side at a glance.
 pub async fn carepatron_state(store: &dyn TokenStore) -> Result<CarepatronState> {
     let path = "/integrations/carepatron".to_owned();
-    let state = call(store, reqwest::Method::GET, path, None).await?;
-    Ok(serde_json::from_value(state)?)
+    read(store, reqwest::Method::GET, path, None).await
 }
 
 /// Admin: runs a parked job again from its first attempt.
 pub async fn replay_job(store: &dyn TokenStore, id: Uuid) -> Result<Job> {
     let path = format!("/jobs/{id}/replay");
-    let job = call(store, reqwest::Method::POST, path, None).await?;
-    Ok(serde_json::from_value(job)?)
+    read(store, reqwest::Method::POST, path, None).await
 }
 
 /// Where a job stands.
 pub async fn job(store: &dyn TokenStore, id: Uuid) -> Result<Job> {
-    let job = call(store, reqwest::Method::GET, format!("/jobs/{id}"), None).await?;
-    Ok(serde_json::from_value(job)?)
+    read(store, reqwest::Method::GET, format!("/jobs/{id}"), None).await
 }
 
 /// A background job of the platform's (a pull from a PHP, a request to one, a Carepatron
@@ -356,6 +336,18 @@ pub async fn update_user(store: &dyn TokenStore, id: Uuid, fields: Value) -> Res
 /// Admin: removes a user.
 pub async fn delete_user(store: &dyn TokenStore, id: Uuid) -> Result<Value> {
     call(store, reqwest::Method::DELETE, format!("/users/{id}"), None).await
+}
+
+/// [`call`], its answer read as a `T` (the platform's own type for it).
+async fn read<T: DeserializeOwned>(
+    store: &dyn TokenStore,
+    method: reqwest::Method,
+    path: String,
+    body: Option<Value>,
+) -> Result<T> {
+    Ok(serde_json::from_value(
+        call(store, method, path, body).await?,
+    )?)
 }
 
 async fn call(
