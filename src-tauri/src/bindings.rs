@@ -85,7 +85,7 @@ fn export(cfg: &Config) -> Generated {
         ProviderEntry => domain::dto::ProviderEntry,
         Job => sync_core::online::Job,
         JobStatus => domain::JobStatus,
-        AuditFilter => sync_core::online::AuditFilter,
+        AuditQuery => domain::dto::AuditQuery,
         AuditEntry => domain::dto::AuditEntry,
         Provider => domain::dto::Provider,
         NewProvider => domain::dto::NewProvider,

@@ -10,8 +10,8 @@ use crate::rights::{self, DocumentActions, PatientActions};
 use crate::state::{AppStatus, Desk};
 use base64::Engine as _;
 use domain::dto::{
-    AuditEntry, CarepatronState, ConnectionStep, LinkReview, NewProvider, Page, Provider,
-    ProviderEntry,
+    AuditEntry, AuditQuery, CarepatronState, ConnectionStep, LinkReview, NewProvider, Page,
+    Provider, ProviderEntry,
 };
 use domain::dto::{ConflictKind, SyncTable};
 use domain::Caller;
@@ -19,7 +19,7 @@ use domain::JobStatus;
 use domain::LinkApproval;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sync_core::online::{AuditFilter, Job};
+use sync_core::online::Job;
 use sync_core::rows::{DocumentRow, LogLine};
 use sync_core::views::{
     DocumentDigest, DocumentFilter, DocumentSummary, LogFilter, NewPatientOutcome, PatientDetail,
@@ -760,7 +760,7 @@ pub async fn replay_job(desk: Cmd<'_>, id: Uuid) -> CommandResult<Job> {
 
 /// Who read which patient's data (see `sync_core::online::audit_trail`).
 #[tauri::command(rename_all = "snake_case")]
-pub async fn audit_trail(desk: Cmd<'_>, filter: AuditFilter) -> CommandResult<Page<AuditEntry>> {
+pub async fn audit_trail(desk: Cmd<'_>, filter: AuditQuery) -> CommandResult<Page<AuditEntry>> {
     Ok(sync_core::online::audit_trail(&desk.keystore, &filter).await?)
 }
 

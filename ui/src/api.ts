@@ -39,7 +39,7 @@ import type { CarepatronState } from './bindings/CarepatronState';
 import type { ConnectionStep } from './bindings/ConnectionStep';
 import type { NewProvider } from './bindings/NewProvider';
 import type { ProviderSettings } from './bindings/ProviderSettings';
-import type { AuditFilter } from './bindings/AuditFilter';
+import type { AuditQuery } from './bindings/AuditQuery';
 import type { JobKind } from './bindings/JobKind';
 import type { JobCause } from './bindings/JobCause';
 import type { JobStatus } from './bindings/JobStatus';
@@ -82,7 +82,7 @@ export function on<K extends keyof Events>(event: K, handler: (payload: Events[K
 export type {
   AppError,
   AuditEntry,
-  AuditFilter,
+  AuditQuery,
   AuthMode,
   CarepatronState,
   ConnectionStep,

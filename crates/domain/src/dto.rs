@@ -682,9 +682,12 @@ pub struct AuditEntry {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+/// Which reads of the audit trail to list (`GET /audit`, and the app's Audit trail screen);
+/// all absent for every one.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
 pub struct AuditQuery {
     /// Reads of this patient's data.
     pub patient_id: Option<Uuid>,

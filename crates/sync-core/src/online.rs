@@ -7,8 +7,8 @@ use crate::engine::Remote;
 use crate::session::signed_in;
 use crate::{Result, SyncError, TokenStore};
 use domain::dto::{
-    AuditEntry, CarepatronState, ConnectionStep, LinkReview, NewProvider, Page, Provider,
-    ProviderEntry,
+    AuditEntry, AuditQuery, CarepatronState, ConnectionStep, LinkReview, NewProvider, Page,
+    Provider, ProviderEntry,
 };
 use domain::{JobCause, JobKind, JobStatus, LinkApproval};
 use serde::de::DeserializeOwned;
@@ -218,16 +218,16 @@ pub async fn jobs(store: &dyn TokenStore, status: Option<JobStatus>) -> Result<V
 
 /// Who read which patient's data, newest first, a page at a time (`cursor` from the page
 /// before): all of it for an administrator, one of their patients' for a dietician.
-pub async fn audit_trail(store: &dyn TokenStore, filter: &AuditFilter) -> Result<Page<AuditEntry>> {
+pub async fn audit_trail(store: &dyn TokenStore, filter: &AuditQuery) -> Result<Page<AuditEntry>> {
     let mut url = reqwest::Url::parse("http://platform/audit").expect("a fixed URL");
     {
         let mut q = url.query_pairs_mut();
-        q.append_pair("limit", "100");
+        q.append_pair("limit", &filter.limit.unwrap_or(100).to_string());
         for (key, value) in [
             ("user_id", filter.user_id.map(|u| u.to_string())),
             ("patient_id", filter.patient_id.map(|p| p.to_string())),
-            ("from", filter.from.clone()),
-            ("to", filter.to.clone()),
+            ("from", filter.from.map(|d| d.to_string())),
+            ("to", filter.to.map(|d| d.to_string())),
             ("cursor", filter.cursor.clone()),
         ] {
             if let Some(value) = value.filter(|v| !v.is_empty()) {
@@ -237,21 +237,6 @@ pub async fn audit_trail(store: &dyn TokenStore, filter: &AuditFilter) -> Result
     }
     let path = format!("/audit?{}", url.query().unwrap_or_default());
     read(store, reqwest::Method::GET, path, None).await
-}
-
-/// Which reads of the audit trail to list; all absent for every one.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(optional_fields))]
-pub struct AuditFilter {
-    pub user_id: Option<Uuid>,
-    pub patient_id: Option<Uuid>,
-    /// `YYYY-MM-DD`, inclusive (UTC).
-    pub from: Option<String>,
-    /// `YYYY-MM-DD`, inclusive (UTC).
-    pub to: Option<String>,
-    /// The page's `next_cursor` before.
-    pub cursor: Option<String>,
 }
 
 /// Admin: the Carepatron side at a glance.

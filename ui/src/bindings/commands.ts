@@ -3,7 +3,7 @@
 import type { AppError } from "./AppError";
 import type { AppStatus } from "./AppStatus";
 import type { AuditEntry } from "./AuditEntry";
-import type { AuditFilter } from "./AuditFilter";
+import type { AuditQuery } from "./AuditQuery";
 import type { Body } from "./Body";
 import type { CarepatronState } from "./CarepatronState";
 import type { Conflict } from "./Conflict";
@@ -91,7 +91,7 @@ export interface Commands {
   /** Admin: runs a parked job again from its first attempt. */
   replay_job: { args: { id: string }; result: Job };
   /** Who read which patient's data (see `sync_core::online::audit_trail`). */
-  audit_trail: { args: { filter: AuditFilter }; result: Page<AuditEntry> };
+  audit_trail: { args: { filter: AuditQuery }; result: Page<AuditEntry> };
   /** Admin: the providers with their settings (PHP connections). */
   provider_settings: { args: Record<string, never>; result: Array<ProviderSettings> };
   /** Admin: a new provider (`id` absent), or new settings for one. */

@@ -2,7 +2,7 @@
 // filtered by person, patient and day; a dietician reads who read one of their patients.
 // Online only: the trail is kept on the platform.
 import { useEffect, useState } from 'preact/hooks';
-import { call, type AppError, type AuditEntry, type AuditFilter, type User } from '../api';
+import { call, type AppError, type AuditEntry, type AuditQuery, type User } from '../api';
 import { DateInput, ErrorMessage, Field, Page, useStatus } from '../components';
 import { formatDateTime } from '../lib/format';
 
@@ -17,7 +17,7 @@ export function Audit({ patientId }: { patientId?: string }) {
   const me = status?.user;
   const admin = me?.type === 'admin';
   const [users, setUsers] = useState<User[]>([]);
-  const [filter, setFilter] = useState<AuditFilter>({ patient_id: patientId });
+  const [filter, setFilter] = useState<AuditQuery>({ patient_id: patientId });
   const [entries, setEntries] = useState<AuditEntry[] | null>(null);
   const [next, setNext] = useState<string | null>(null);
   const [error, setError] = useState<AppError | null>(null);

@@ -2,7 +2,7 @@
 //! `crate::audit` for how entries arrive).
 
 use super::{cursor, paginate, Db, DbResult, RowExt, Sql};
-use domain::dto::AuditEntry;
+use domain::dto::{AuditEntry, AuditQuery};
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 use sqlx::Any;
@@ -76,17 +76,6 @@ fn bind_entries<'q>(
     q
 }
 
-/// Which reads of the trail to list; all `None` for every one.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AuditFilter {
-    pub patient_id: Option<Uuid>,
-    pub user_id: Option<Uuid>,
-    /// Reads on or after this day (UTC).
-    pub from: Option<chrono::NaiveDate>,
-    /// Reads on or before this day (UTC).
-    pub to: Option<chrono::NaiveDate>,
-}
-
 impl Db {
     /// Stores a batch of entries in one transaction: full chunks of [`CHUNK`] rows through one
     /// multi-row statement, the rest one row at a time. Both statement texts are fixed, so they
@@ -112,7 +101,7 @@ impl Db {
     /// The trail, newest first, optionally about one patient or by one user.
     pub async fn list_audit_entries(
         &self,
-        filter: AuditFilter,
+        filter: &AuditQuery,
         limit: usize,
         before: Option<i64>,
     ) -> DbResult<(Vec<AuditEntry>, Option<String>)> {

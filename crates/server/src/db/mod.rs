@@ -19,7 +19,7 @@ mod sync;
 mod tokens;
 mod users;
 
-pub use audit::{AuditFilter, Entity, Entry};
+pub use audit::{Entity, Entry};
 pub use documents::{
     delete_document_in, digest, insert_document_in, DocumentBody, DocumentFilter, NewDocument,
     StoredDocument,

@@ -5,7 +5,6 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{page_params, ApiQuery, AuthUser};
 use crate::app::AppState;
 use crate::db::patient_facts;
-use crate::db::AuditFilter;
 use axum::extract::State;
 use axum::Json;
 use domain::dto::{AuditEntry, AuditQuery, Page};
@@ -39,18 +38,6 @@ pub async fn list(
     };
     // Reads already handed to the writer show up here too.
     app.audit.flush().await?;
-    let (items, next_cursor) = app
-        .db
-        .list_audit_entries(
-            AuditFilter {
-                patient_id: q.patient_id,
-                user_id: q.user_id,
-                from: q.from,
-                to: q.to,
-            },
-            limit,
-            before,
-        )
-        .await?;
+    let (items, next_cursor) = app.db.list_audit_entries(&q, limit, before).await?;
     Ok(Json(Page { items, next_cursor }))
 }

@@ -147,9 +147,9 @@ async fn linked_and_pulled(w: World) {
     );
 
     // Reads of the patient are in the trail, by day.
-    let of_patient = |from: Option<String>| online::AuditFilter {
+    let of_patient = |from: Option<chrono::NaiveDate>| domain::dto::AuditQuery {
         patient_id: Some(patient),
-        from: from.clone(),
+        from,
         to: from,
         ..Default::default()
     };
@@ -163,12 +163,12 @@ async fn linked_and_pulled(w: World) {
         .expect("reads of the patient")
         .at
         .date_naive();
-    let trail = online::audit_trail(&admin_store, &of_patient(Some(day.to_string())))
+    let trail = online::audit_trail(&admin_store, &of_patient(Some(day)))
         .await
         .expect("audit trail");
     assert!(!trail.items.is_empty(), "reads of the patient that day");
     assert!(trail.items.iter().all(|e| e.patient_id == Some(patient)));
-    let tomorrow = day.succ_opt().expect("a day").to_string();
+    let tomorrow = day.succ_opt().expect("a day");
     let none = online::audit_trail(&admin_store, &of_patient(Some(tomorrow)))
         .await
         .expect("audit trail");
