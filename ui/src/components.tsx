@@ -227,3 +227,30 @@ export function RefusedCreation(props: { refusal: RejectedEdit; what: 'patient' 
     </div>
   );
 }
+
+/**
+ * Which of a list's states to show, as pressed buttons (`{name}-{state}` ids), and Refresh
+ * (`{name}-refresh`), which needs a connection: the admin screens' lists kept on the platform.
+ */
+export function StateChoices<T extends string>(props: {
+  name: string;
+  label: string;
+  choices: [T, string][];
+  value: T;
+  onChoose: (state: T) => void;
+  onRefresh: () => void;
+  online: boolean;
+}) {
+  return (
+    <div class="choices" role="group" aria-label={props.label}>
+      {props.choices.map(([s, label]) => (
+        <button key={s} type="button" aria-pressed={props.value === s} onClick={() => props.onChoose(s)} id={`${props.name}-${s}`}>
+          {label}
+        </button>
+      ))}
+      <button type="button" id={`${props.name}-refresh`} disabled={!props.online} onClick={props.onRefresh}>
+        Refresh
+      </button>
+    </div>
+  );
+}

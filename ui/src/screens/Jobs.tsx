@@ -4,7 +4,7 @@
 // one is a read of their record, audited as such.
 import { useEffect, useState } from 'preact/hooks';
 import { call, type AppError, type CarepatronState, type Job, type JobCause, type JobKind, type JobStatus } from '../api';
-import { ErrorMessage, Page, useStatus } from '../components';
+import { ErrorMessage, Page, StateChoices, useStatus } from '../components';
 import { formatDateTime } from '../lib/format';
 
 const STATES: [JobStatus, string][] = [
@@ -87,16 +87,7 @@ export function Jobs() {
           Jobs run on the platform: connect to see them.
         </p>
       )}
-      <div class="choices" role="group" aria-label="Show jobs">
-        {STATES.map(([s, label]) => (
-          <button key={s} type="button" aria-pressed={state === s} onClick={() => setState(s)} id={`jobs-${s}`}>
-            {label}
-          </button>
-        ))}
-        <button type="button" id="jobs-refresh" disabled={!online} onClick={() => load()}>
-          Refresh
-        </button>
-      </div>
+      <StateChoices name="jobs" label="Show jobs" choices={STATES} value={state} onChoose={setState} onRefresh={() => load()} online={online} />
       {carepatron && <CarepatronPanel state={carepatron} />}
       {done && (
         <p class="done" role="status" id="jobs-replayed">

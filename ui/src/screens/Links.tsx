@@ -3,7 +3,7 @@
 // beside ours. Online only: the queue lives on the platform.
 import { useEffect, useState } from 'preact/hooks';
 import { call, type AppError, type LinkApproval, type LinkReview, type PhpMatch } from '../api';
-import { ErrorMessage, Page, useStatus } from '../components';
+import { ErrorMessage, Page, StateChoices, useStatus } from '../components';
 import { formatDate, formatDateTime } from '../lib/format';
 
 const STATES: [LinkApproval, string][] = [
@@ -60,16 +60,7 @@ export function Links() {
           Link approvals are on the platform: connect to see and decide them.
         </p>
       )}
-      <div class="choices" role="group" aria-label="Show links">
-        {STATES.map(([s, label]) => (
-          <button key={s} type="button" aria-pressed={state === s} onClick={() => setState(s)} id={`links-${s}`}>
-            {label}
-          </button>
-        ))}
-        <button type="button" id="links-refresh" disabled={!online} onClick={() => load()}>
-          Refresh
-        </button>
-      </div>
+      <StateChoices name="links" label="Show links" choices={STATES} value={state} onChoose={setState} onRefresh={() => load()} online={online} />
       {done && (
         <p class="done" role="status" id="link-decided">
           {done}
