@@ -119,10 +119,18 @@ impl WebDriver {
         self.post(&format!("/element/{id}/click"), json!({})).await;
     }
 
-    /// Replaces the content of an input with `text`, typed as keystrokes.
+    /// Replaces the content of an input with `text`, typed as keystrokes. The field is
+    /// emptied as a person's select-all and delete would, with an input event: WebDriver's own
+    /// clear fires none, so the page's state kept the old text and the next render (a list
+    /// arriving, a sync) put it back in front of what was typed.
     pub async fn fill(&self, css: &str, text: &str) {
         let id = self.element(css).await;
-        self.post(&format!("/element/{id}/clear"), json!({})).await;
+        self.js(
+            "const e = document.querySelector(arguments[0]); e.value = ''; \
+             e.dispatchEvent(new Event('input', {bubbles: true}));",
+            json!([css]),
+        )
+        .await;
         self.post(&format!("/element/{id}/value"), json!({"text": text}))
             .await;
     }
