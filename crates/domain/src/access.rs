@@ -65,6 +65,16 @@ pub enum DocumentScope {
     OfPatient(Option<Uuid>),
 }
 
+/// Which new-patient inquiries a caller can see. Inquiries come from strangers and may say
+/// anything, health included: only the people who take new patients on read them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InquiryScope {
+    /// None (everyone but dieticians: an admin follows the email's delivery under Jobs).
+    Nothing,
+    /// A dietician: inquiries naming them, and those naming no one (the practice's intake).
+    ForOrOpenTo(Uuid),
+}
+
 /// How much of another user a caller can see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UserView {
@@ -121,6 +131,13 @@ impl Caller {
                 provider: self.provider_id,
             },
             UserType::Patient => DocumentScope::OfPatient(self.patient_id),
+        }
+    }
+
+    pub fn inquiry_scope(&self) -> InquiryScope {
+        match self.kind {
+            UserType::Dietician => InquiryScope::ForOrOpenTo(self.id),
+            _ => InquiryScope::Nothing,
         }
     }
 

@@ -3,7 +3,8 @@
 //! timestamps are RFC 3339 UTC; dates are `YYYY-MM-DD`.
 
 use crate::kinds::{
-    DocumentSource, DocumentType, LinkApproval, LogAction, LogStatus, PhpMatch, UserType,
+    DocumentSource, DocumentType, InquiryNotification, InquiryStatus, LinkApproval, LogAction,
+    LogStatus, PhpMatch, UserType,
 };
 use crate::text::{nullable, Email, Label, Password, Text};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -18,6 +19,8 @@ pub type ContactDetails = Text<2_000>;
 pub type MedicalHistory = Text<20_000>;
 pub type DietaryPreferences = Text<5_000>;
 pub type Note = Text<2_000>;
+pub type Phone = Label<50>;
+pub type InquiryMessage = Text<3_000>;
 
 /// The longest `limit` a list accepts.
 pub const MAX_PAGE: u32 = 200;
@@ -632,6 +635,73 @@ pub struct DocumentRequest {
     pub log_id: Uuid,
 }
 
+// ---------- new-patient inquiries ----------
+
+/// `POST /inquiries`: what a person asking to become a patient tells the practice, from its
+/// website and without an account. The whole body stays under the public endpoint's 16 KiB.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewInquiry {
+    #[schema(value_type = String, max_length = 200)]
+    pub name: Name,
+    #[schema(value_type = String, format = "email")]
+    pub email: Email,
+    #[schema(value_type = Option<String>, max_length = 50)]
+    pub phone: Option<Phone>,
+    #[schema(value_type = Option<String>, max_length = 3000)]
+    pub message: Option<InquiryMessage>,
+    /// A dietician of the practice the person would like to see (from the inquiry page's list).
+    pub practitioner_id: Option<Uuid>,
+    /// Leave out or empty. People never see this field on the inquiry page; software that
+    /// fills in every field does, and what it sends is accepted and dropped.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub website: Option<String>,
+}
+
+/// What the public inquiry endpoint answers: a reference the person can quote, and nothing
+/// they did not send.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct InquiryReceipt {
+    pub reference: String,
+    pub message: String,
+}
+
+/// A new-patient inquiry. Dieticians see those naming them and those naming nobody; nobody
+/// else reads them (`docs/access.md`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Inquiry {
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub message: Option<String>,
+    /// The dietician asked for, if any.
+    pub practitioner_id: Option<Uuid>,
+    pub status: InquiryStatus,
+    /// The patient it was converted into.
+    pub patient_id: Option<Uuid>,
+    /// Who converted or dismissed it.
+    pub handled_by: Option<Uuid>,
+    /// Whether the email telling the practice went out.
+    pub notification: InquiryNotification,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `GET /inquiries`: newest first, optionally of one status.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct InquiryQuery {
+    #[param(value_type = Option<InquiryStatus>)]
+    pub status: Option<InquiryStatus>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
 // ---------- synchronization log ----------
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -751,6 +821,7 @@ pub enum SyncTable {
     HealthcareDocuments,
     DocumentShares,
     SynchronizationLog,
+    Inquiries,
 }
 
 impl SyncTable {
@@ -762,6 +833,7 @@ impl SyncTable {
             Self::HealthcareDocuments => "healthcare_documents",
             Self::DocumentShares => "document_shares",
             Self::SynchronizationLog => "synchronization_log",
+            Self::Inquiries => "inquiries",
         }
     }
 
@@ -797,6 +869,7 @@ impl std::str::FromStr for SyncTable {
             Self::HealthcareDocuments,
             Self::DocumentShares,
             Self::SynchronizationLog,
+            Self::Inquiries,
         ]
         .into_iter()
         .find(|t| t.as_str() == s)

@@ -172,6 +172,8 @@ string_enum! {
         /// Bring the patient's client, documents and shares in Carepatron in line with the
         /// platform, and take back what was changed there.
         Carepatron = "carepatron",
+        /// Tell the practice by email that a new-patient inquiry arrived.
+        Email = "email",
     }
 }
 
@@ -189,7 +191,7 @@ string_enum! {
 string_enum! {
     /// Why a background job was made.
     JobCause, "job cause" {
-        /// The patient was linked to a PHP.
+        /// The patient was linked to a PHP, or an inquiry arrived.
         Created = "created",
         /// An admin approved the patient's link to their PHP.
         Approved = "approved",
@@ -204,6 +206,31 @@ string_enum! {
         Change = "change",
         /// The client was changed in Carepatron.
         Remote = "remote",
+    }
+}
+
+string_enum! {
+    /// Where a new-patient inquiry from the practice's website is (`inquiries.status`).
+    InquiryStatus, "inquiry status" {
+        /// Nobody has acted on it yet.
+        New = "new",
+        /// A dietician made a patient of it (`inquiries.patient_id`).
+        Converted = "converted",
+        /// A dietician set it aside (spam, not for this practice, answered otherwise).
+        Dismissed = "dismissed",
+    }
+}
+
+string_enum! {
+    /// Whether the email telling the practice of an inquiry went out (`inquiries.notification`).
+    InquiryNotification, "inquiry notification" {
+        /// The platform has no SMTP server configured: no email is expected.
+        NotConfigured = "not_configured",
+        /// Queued or being retried.
+        Pending = "pending",
+        Sent = "sent",
+        /// Out of attempts or refused for good: an admin finds the parked job under Jobs.
+        Failed = "failed",
     }
 }
 
@@ -254,6 +281,12 @@ mod tests {
         }
         for t in PhpMatch::ALL {
             assert_eq!(t.as_str().parse::<PhpMatch>(), Ok(*t));
+        }
+        for t in InquiryStatus::ALL {
+            assert_eq!(t.as_str().parse::<InquiryStatus>(), Ok(*t));
+        }
+        for t in InquiryNotification::ALL {
+            assert_eq!(t.as_str().parse::<InquiryNotification>(), Ok(*t));
         }
         for t in LinkApproval::ALL {
             assert_eq!(t.as_str().parse::<LinkApproval>(), Ok(*t));

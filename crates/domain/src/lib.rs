@@ -19,8 +19,8 @@ pub mod time;
 
 pub use access::{Caller, Denied};
 pub use kinds::{
-    DocumentSource, DocumentType, JobCause, JobKind, JobStatus, LinkApproval, LinkPolicy,
-    LogAction, LogStatus, PhpMatch, UnknownValue, UserType,
+    DocumentSource, DocumentType, InquiryNotification, InquiryStatus, JobCause, JobKind, JobStatus,
+    LinkApproval, LinkPolicy, LogAction, LogStatus, PhpMatch, UnknownValue, UserType,
 };
 
 /// A new row id. UUIDv7 so that ids made offline on a laptop sort by creation time and never

@@ -1,7 +1,7 @@
 //! The platform's shared state: what every request handler and background job can reach.
 
 use crate::audit::AuditLog;
-use crate::auth::{JwtKeys, LoginLimiter, PasswordHasher};
+use crate::auth::{AddressQuota, JwtKeys, LoginLimiter, PasswordHasher};
 use crate::config::Config;
 use crate::db::Db;
 use crate::integrations::runtime::Integrations;
@@ -22,6 +22,8 @@ pub struct Inner {
     pub hasher: PasswordHasher,
     /// Throttles password guessing.
     pub limiter: LoginLimiter,
+    /// Paces the public inquiry form.
+    pub inquiry_quota: AddressQuota,
     /// Records who read which patient's data.
     pub audit: AuditLog,
     /// Seals the credentials the platform keeps for PHPs.
@@ -58,6 +60,11 @@ impl AppState {
             keys,
             hasher: PasswordHasher::new().await?,
             limiter: LoginLimiter::new(config.login_limits),
+            inquiry_quota: AddressQuota::new(
+                config.inquiries_per_hour,
+                config.inquiries_per_hour.saturating_mul(100),
+                std::time::Duration::from_secs(3600),
+            ),
             audit: AuditLog::start(db.clone()),
             cipher: Cipher::new(config.secrets_key.expose()),
             integrations: Integrations::new(&config)?,

@@ -60,6 +60,70 @@ pub struct Config {
     pub links: LinkPolicy,
     /// The practice's Carepatron workspace; `None`: nothing is pushed.
     pub carepatron: Option<CarepatronSettings>,
+    /// Where new-patient inquiries are announced by email; `None`: no email is sent.
+    pub smtp: Option<SmtpSettings>,
+    /// Inquiries one address may send per hour through the public endpoint
+    /// (`RECORDS_INQUIRIES_PER_HOUR`, default 5; IPv6 counted per /64).
+    pub inquiries_per_hour: u32,
+}
+
+/// The email announcing each new-patient inquiry (`RECORDS_SMTP_*`, environment only: the
+/// URL may carry a password).
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    /// `RECORDS_SMTP_URL`: `smtps://user:password@host:465` (implicit TLS),
+    /// `smtp://user:password@host:587?tls=required` (STARTTLS), or `smtp://host:25` (no TLS:
+    /// a relay on this host only).
+    pub url: Secret,
+    /// `RECORDS_SMTP_FROM`: the sender, e.g. `Records <records@practice.example>`.
+    pub from: String,
+    /// `RECORDS_SMTP_TO`: recipients, comma-separated (the practice's intake address). Empty:
+    /// the dietician an inquiry names, else every dietician.
+    pub to: Vec<String>,
+}
+
+impl SmtpSettings {
+    /// The settings from `RECORDS_SMTP_URL`, `RECORDS_SMTP_FROM` and `RECORDS_SMTP_TO`;
+    /// `None` when no URL is set. Each value is checked here, so a typo stops the start with
+    /// the variable's name instead of parking every email later.
+    pub fn from_env() -> anyhow::Result<Option<Self>> {
+        let Ok(url) = std::env::var("RECORDS_SMTP_URL") else {
+            return Ok(None);
+        };
+        let from = std::env::var("RECORDS_SMTP_FROM")
+            .map_err(|_| anyhow::anyhow!("RECORDS_SMTP_URL is set; set RECORDS_SMTP_FROM too"))?;
+        let to = std::env::var("RECORDS_SMTP_TO").unwrap_or_default();
+        Self::new(&url, &from, &to).map(Some)
+    }
+
+    /// Checked settings: the URL as the SMTP client reads it, the addresses as mailboxes.
+    pub fn new(url: &str, from: &str, to: &str) -> anyhow::Result<Self> {
+        use lettre::message::Mailbox;
+        use lettre::{AsyncSmtpTransport, Tokio1Executor};
+        AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map_err(|_| {
+            anyhow::anyhow!(
+                "RECORDS_SMTP_URL is not an SMTP URL like smtps://user:password@host:465 or smtp://host:587?tls=required"
+            )
+        })?;
+        from.parse::<Mailbox>()
+            .map_err(|e| anyhow::anyhow!("RECORDS_SMTP_FROM {from:?} is not an address: {e}"))?;
+        let to: Vec<String> = to
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        for address in &to {
+            address.parse::<Mailbox>().map_err(|e| {
+                anyhow::anyhow!("RECORDS_SMTP_TO {address:?} is not an address: {e}")
+            })?;
+        }
+        Ok(Self {
+            url: Secret::new(url.as_bytes().to_vec()),
+            from: from.to_owned(),
+            to,
+        })
+    }
 }
 
 /// One Carepatron workspace per practice.
@@ -152,6 +216,13 @@ impl Config {
             links: from_env("RECORDS_LINK_APPROVAL", LinkPolicy::parse)
                 .unwrap_or(LinkPolicy::Approval),
             carepatron: None,
+            smtp: None,
+            inquiries_per_hour: from_env("RECORDS_INQUIRIES_PER_HOUR", |s| {
+                s.trim()
+                    .parse::<u32>()
+                    .map_err(|_| "not a whole number".to_owned())
+            })
+            .unwrap_or(5),
         }
     }
 }

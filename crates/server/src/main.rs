@@ -175,6 +175,7 @@ async fn main() -> anyhow::Result<()> {
                     list_lag: std::time::Duration::from_secs(carepatron_list_lag_seconds),
                 });
             }
+            config.smtp = server::config::SmtpSettings::from_env()?;
             let backend = server::db::Backend::from_url(&config.database_url)?;
             let state = server::AppState::new(config).await?;
             if state.db.other_admins(uuid::Uuid::nil()).await? == 0 {

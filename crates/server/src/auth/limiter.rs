@@ -212,9 +212,90 @@ impl LoginLimiter {
     }
 }
 
+/// A quota of requests per client address (IPv6 per /64) and per window, for an endpoint
+/// anyone may call (the public inquiry form). A whole-platform quota of `total` per window
+/// bounds a flood from many addresses. In memory, per instance.
+#[derive(Debug)]
+pub struct AddressQuota {
+    per_address: u32,
+    total: u32,
+    window: Duration,
+    counts: Mutex<Windows>,
+}
+
+/// When each window began and how much of it was used: per address, and in total.
+type Window = (Instant, u32);
+type Windows = (HashMap<IpAddr, Window>, Window);
+
+impl AddressQuota {
+    pub fn new(per_address: u32, total: u32, window: Duration) -> Self {
+        Self {
+            per_address,
+            total,
+            window,
+            counts: Mutex::new((HashMap::new(), (Instant::now(), 0))),
+        }
+    }
+
+    /// Counts one request from `addr`; `Err(wait)` when its quota, or the platform's, is
+    /// used up for the window in force (nothing is counted then).
+    pub fn take(&self, addr: IpAddr) -> Result<(), Duration> {
+        let now = Instant::now();
+        let window = self.window;
+        let fresh = |(start, n): Window| {
+            if now.duration_since(start) >= window {
+                (now, 0)
+            } else {
+                (start, n)
+            }
+        };
+        let mut guard = self.counts.lock().expect("quota lock");
+        let (addresses, total) = &mut *guard;
+        sweep(addresses, |(start, _)| now.duration_since(*start) < window);
+        *total = fresh(*total);
+        let mine = fresh(addresses.get(&bucket(addr)).copied().unwrap_or((now, 0)));
+        for (start, n, limit) in [
+            (mine.0, mine.1, self.per_address),
+            (total.0, total.1, self.total),
+        ] {
+            if n >= limit {
+                return Err(window.saturating_sub(now.duration_since(start)));
+            }
+        }
+        addresses.insert(bucket(addr), (mine.0, mine.1 + 1));
+        total.1 += 1;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quota_counts_per_address_and_in_total() {
+        let quota = AddressQuota::new(2, 3, Duration::from_secs(60));
+        assert!(quota.take(ip("192.0.2.1")).is_ok());
+        assert!(quota.take(ip("192.0.2.1")).is_ok());
+        let wait = quota
+            .take(ip("192.0.2.1"))
+            .expect_err("third from one address");
+        assert!(wait > Duration::from_secs(50), "{wait:?}");
+        // One /64 is one address.
+        assert!(quota.take(ip("2001:db8::1")).is_ok());
+        assert!(
+            quota.take(ip("2001:db8::2")).is_err(),
+            "the platform's total is used up"
+        );
+        let quick = AddressQuota::new(1, 10, Duration::from_millis(50));
+        assert!(quick.take(ip("192.0.2.9")).is_ok());
+        assert!(quick.take(ip("192.0.2.9")).is_err());
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(
+            quick.take(ip("192.0.2.9")).is_ok(),
+            "a new window starts afresh"
+        );
+    }
 
     fn limits() -> LoginLimits {
         LoginLimits {

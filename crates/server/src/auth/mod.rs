@@ -9,7 +9,7 @@ mod proxies;
 mod sessions;
 
 pub use jwt::{AccessClaims, JwtKeys, Verified};
-pub use limiter::{Attempt, LoginLimiter, LoginLimits};
+pub use limiter::{AddressQuota, Attempt, LoginLimiter, LoginLimits};
 pub use password::{hash_password, verify_password, PasswordHasher};
 pub use proxies::{client_addr, parse_trusted_proxies, IpNet};
 pub use sessions::{EndSessions, SessionEpochs, EPOCH_TTL};

@@ -24,7 +24,10 @@ pub const CAREPATRON_POLL: &str = "carepatron-poll";
 pub struct Job {
     pub id: Uuid,
     pub kind: JobKind,
-    pub patient_id: Uuid,
+    /// The patient it is about; `null` for the email about an inquiry.
+    pub patient_id: Option<Uuid>,
+    /// The inquiry an email job announces.
+    pub inquiry_id: Option<Uuid>,
     pub request_id: Option<Uuid>,
     pub cause: JobCause,
     pub status: JobStatus,
@@ -42,7 +45,8 @@ pub struct Job {
     pub requested_by: Option<Uuid>,
 }
 
-const COLS: &str = "id, kind, patient_id, request_id, cause, requested_by, status, attempts, \
+const COLS: &str =
+    "id, kind, patient_id, inquiry_id, request_id, cause, requested_by, status, attempts, \
                     run_at, progress, last_error, created_at, updated_at";
 
 fn job_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<Job> {
@@ -52,7 +56,8 @@ fn job_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<Job> {
     Ok(Job {
         id: row.id("id")?,
         kind,
-        patient_id: row.id("patient_id")?,
+        patient_id: row.opt_id("patient_id")?,
+        inquiry_id: row.opt_id("inquiry_id")?,
         request_id: row.opt_id("request_id")?,
         cause,
         requested_by: row.opt_id("requested_by")?,
@@ -68,6 +73,23 @@ fn job_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<Job> {
 
 fn later(d: Duration) -> String {
     stamp(Utc::now() + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::zero()))
+}
+
+/// Queues the email announcing an inquiry, in the transaction that stores it.
+pub(crate) async fn enqueue_email_in(
+    conn: &mut sqlx::AnyConnection,
+    inquiry_id: Uuid,
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, inquiry_id, cause, status, run_at, created_at, updated_at) \
+         VALUES ($1, 'email', $2, 'created', 'queued', $3, $3, $3)",
+    )
+    .bind(domain::new_id().to_string())
+    .bind(inquiry_id.to_string())
+    .bind(now())
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 impl Db {

@@ -7,6 +7,7 @@
 mod audit;
 pub mod carepatron;
 mod documents;
+pub mod inquiries;
 pub mod jobs;
 pub mod links;
 mod logs;

@@ -21,8 +21,10 @@
 //! ([`Db::feed`] answers `None`, the API 410 `cursor_expired`) and the replica pulls from
 //! scratch, dropping every row the new walk does not send.
 
-use super::{cursor, documents, logs, patients, shares, users, Backend, Db, DbResult, RowExt, Sql};
-use domain::access::{DocumentScope, PatientScope};
+use super::{
+    cursor, documents, inquiries, logs, patients, shares, users, Backend, Db, DbResult, RowExt, Sql,
+};
+use domain::access::{DocumentScope, InquiryScope, PatientScope};
 use domain::dto::{Change, ChangeOp, SyncTable, UserDirectoryEntry};
 use domain::{Caller, UserType};
 use sqlx::any::AnyRow;
@@ -111,12 +113,13 @@ impl FeedCursor {
 }
 
 /// Feed order of the tables (parents before children within one seq).
-const TABLES: [SyncTable; 5] = [
+const TABLES: [SyncTable; 6] = [
     SyncTable::Users,
     SyncTable::Patients,
     SyncTable::HealthcareDocuments,
     SyncTable::DocumentShares,
     SyncTable::SynchronizationLog,
+    SyncTable::Inquiries,
 ];
 
 /// One page of changes, the cursor after it, and whether more follow.
@@ -400,6 +403,19 @@ impl Db {
                     _ => return None,
                 }
             }
+            // Dieticians' only; the platform's own followers have no use for them.
+            SyncTable::Inquiries => {
+                let scope = caller.inquiry_scope();
+                if reader == Reader::Platform || scope == InquiryScope::Nothing {
+                    return None;
+                }
+                sql.push(&format!(
+                    "SELECT {}, i.deleted_at, i.change_seq AS seq FROM inquiries i WHERE ",
+                    super::qualify(inquiries::COLS, "i")
+                ));
+                lower.push(&mut sql, "i");
+                inquiries::push_scope(&mut sql, scope);
+            }
         }
         Some(sql)
     }
@@ -499,6 +515,14 @@ fn feed_row(caller: &Caller, table: SyncTable, row: &AnyRow) -> DbResult<FeedRow
                 row.int("version")?,
                 ChangeOp::Upsert,
                 serde_json::to_value(&l).map_err(anyhow::Error::from)?,
+            )
+        }
+        SyncTable::Inquiries => {
+            let i = inquiries::inquiry_from_row(row)?;
+            (
+                i.version,
+                ChangeOp::Upsert,
+                serde_json::to_value(&i).map_err(anyhow::Error::from)?,
             )
         }
     };

@@ -49,8 +49,10 @@ pub async fn get(
 ) -> ApiResult<Json<Job>> {
     let job = app.db.job(id).await?.ok_or(ApiError::NotFound("job"))?;
     if !caller.is(UserType::Admin) {
-        // Someone who cannot manage the patient's sync does not learn the job exists.
-        let patient = patients::visible(&app, &caller, job.patient_id)
+        // Someone who cannot manage the patient's sync does not learn the job exists (nor
+        // of the jobs about no patient: the inquiry emails).
+        let patient_id = job.patient_id.ok_or(ApiError::NotFound("job"))?;
+        let patient = patients::visible(&app, &caller, patient_id)
             .await
             .map_err(|_| ApiError::NotFound("job"))?;
         caller

@@ -6,6 +6,7 @@ pub mod extract;
 mod audit;
 mod auth;
 mod documents;
+mod inquiries;
 mod jobs;
 mod links;
 mod logs;
@@ -40,7 +41,7 @@ use utoipa_axum::routes;
     modifiers(&BearerAuth),
     tags(
         (name = "auth"), (name = "users"), (name = "patients"), (name = "documents"),
-        (name = "logs"), (name = "providers"), (name = "links"), (name = "jobs"), (name = "audit"), (name = "sync"), (name = "meta")
+        (name = "logs"), (name = "providers"), (name = "links"), (name = "jobs"), (name = "inquiries"), (name = "audit"), (name = "sync"), (name = "meta")
     )
 )]
 struct ApiDoc;
@@ -133,6 +134,10 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(jobs::get))
         .routes(routes!(jobs::replay))
         .routes(routes!(jobs::carepatron))
+        .routes(routes!(inquiries::create, inquiries::list))
+        .routes(routes!(inquiries::get))
+        .routes(routes!(inquiries::dismiss))
+        .routes(routes!(inquiries::convert))
         .routes(routes!(audit::list))
         .routes(routes!(sync::changes))
         .routes(routes!(push::push))
@@ -151,6 +156,12 @@ pub fn router(state: AppState) -> Router {
         }),
     )
     .route("/docs", get(meta::docs_page))
+    .route(
+        "/inquiry",
+        get(inquiries::page)
+            .post(inquiries::submit)
+            .layer(DefaultBodyLimit::max(inquiries::FORM_BODY_BYTES)),
+    )
     .fallback(|| async { ApiError::NotFound("route") })
     .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
     .layer(DefaultBodyLimit::max(max_body))

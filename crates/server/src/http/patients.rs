@@ -69,7 +69,7 @@ pub(crate) fn update_sets(
 }
 
 /// The 409 that sends the client to the patient who already has this email.
-async fn duplicate(app: &AppState, owner: Uuid, email: &str, e: DbError) -> ApiError {
+pub(super) async fn duplicate(app: &AppState, owner: Uuid, email: &str, e: DbError) -> ApiError {
     let DbError::Unique = e else { return e.into() };
     match app.db.patient_id_by_email(owner, email).await {
         Ok(existing_id) => ApiError::Conflict {
@@ -137,12 +137,7 @@ pub async fn create(
     ApiJson(new): ApiJson<NewPatient>,
 ) -> ApiResult<Response> {
     caller.can_create_patient()?;
-    if new.provider_patient_identifier.is_some() && new.provider_id.is_none() {
-        return Err(ApiError::invalid(
-            "provider_id",
-            "the patient's ID at their provider needs their provider to be chosen too",
-        ));
-    }
+    check_new(&new)?;
     let email = new.email.as_str().to_owned();
     let patient = match app
         .db
@@ -161,6 +156,17 @@ pub async fn create(
         versioned(StatusCode::CREATED, patient.version, patient),
         &location,
     ))
+}
+
+/// What a new patient's fields must agree on beyond each field's own check.
+pub(super) fn check_new(new: &NewPatient) -> ApiResult<()> {
+    if new.provider_patient_identifier.is_some() && new.provider_id.is_none() {
+        return Err(ApiError::invalid(
+            "provider_id",
+            "the patient's ID at their provider needs their provider to be chosen too",
+        ));
+    }
+    Ok(())
 }
 
 /// Update a patient (their dietician only); absent fields are kept, `null` clears.

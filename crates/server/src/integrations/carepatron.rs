@@ -83,21 +83,22 @@ pub(super) async fn reconcile(
     job: &Job,
     progress: &Progress,
 ) -> Result<Done, JobError> {
+    let patient_id = job
+        .patient_id
+        .ok_or_else(|| JobError::permanent("the reconcile names no patient"))?;
     let (Some(cp), Some(settings)) = (
         app.integrations.carepatron.as_ref(),
         app.config.carepatron.as_ref(),
     ) else {
         // Nothing is expected of the patient's shares there (a job queued while it was).
-        app.db
-            .align_share_delivery(false, Some(job.patient_id))
-            .await?;
+        app.db.align_share_delivery(false, Some(patient_id)).await?;
         return Ok(Done::Finished(
             "Carepatron is not configured; nothing to push.".into(),
         ));
     };
     let db = &app.db;
     let lag = settings.list_lag;
-    let Some(state) = db.carepatron_patient(job.patient_id).await? else {
+    let Some(state) = db.carepatron_patient(patient_id).await? else {
         return Ok(Done::Finished("No such patient.".into()));
     };
     let pid = state.patient.id;

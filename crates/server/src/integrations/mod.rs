@@ -9,6 +9,7 @@
 //! patient match), is parked: the patient shows the error, and an admin can re-run it.
 
 mod carepatron;
+mod email;
 mod php;
 pub(crate) use php::check_connection;
 pub mod runtime;
@@ -227,7 +228,7 @@ struct AttemptLog<'a> {
 impl<'a> AttemptLog<'a> {
     async fn open(app: &'a AppState, job: &'a Job) -> Result<Self, DbError> {
         let id = match job.kind {
-            JobKind::Carepatron => None,
+            JobKind::Carepatron | JobKind::Email => None,
             _ => Some(
                 app.db
                     .insert_log(Self::entry(
@@ -244,7 +245,7 @@ impl<'a> AttemptLog<'a> {
 
     fn entry(job: &Job, status: LogStatus, details: String) -> NewLogEntry {
         NewLogEntry {
-            patient_id: Some(job.patient_id),
+            patient_id: job.patient_id,
             document_id: None,
             user_id: job.requested_by,
             action: log_action(job),
@@ -257,7 +258,9 @@ impl<'a> AttemptLog<'a> {
     async fn close(&self, status: LogStatus, details: &str, noteworthy: bool) {
         let written = match self.id {
             Some(id) => self.app.db.settle_log(id, status, details).await,
-            None if noteworthy => self
+            // The log is per patient: an inquiry's email is followed on its job (Jobs) and
+            // on the inquiry itself (`notification`).
+            None if noteworthy && self.job.patient_id.is_some() => self
                 .app
                 .db
                 .insert_log(Self::entry(self.job, status, details.to_owned()))
@@ -287,6 +290,7 @@ async fn run(app: &AppState, owner: &str, job: Job) {
             JobKind::Pull => php::pull(app, &job, &progress).await,
             JobKind::Request => php::request(app, &job).await,
             JobKind::Carepatron => carepatron::reconcile(app, &job, &progress).await,
+            JobKind::Email => email::send(app, &job).await,
         }
     };
     tokio::pin!(work);
@@ -323,7 +327,9 @@ async fn run(app: &AppState, owner: &str, job: Job) {
     let db = &app.db;
     let settled = match outcome {
         Ok(Done::Finished(summary)) => {
-            let _ = db.set_sync_error(job.patient_id, None).await;
+            if let Some(patient) = job.patient_id {
+                let _ = db.set_sync_error(patient, None).await;
+            }
             log.close(LogStatus::Success, &summary, progressed).await;
             db.settle_job(job.id, owner, JobStatus::Done, None, &progress, None, false)
                 .await
@@ -381,7 +387,14 @@ async fn run(app: &AppState, owner: &str, job: Job) {
                 job.attempts
             );
             let shown = sentence(&e.message);
-            let _ = db.set_sync_error(job.patient_id, Some(&shown)).await;
+            if let Some(patient) = job.patient_id {
+                let _ = db.set_sync_error(patient, Some(&shown)).await;
+            }
+            if let Some(inquiry) = job.inquiry_id {
+                let _ = db
+                    .set_inquiry_notification(inquiry, domain::InquiryNotification::Failed)
+                    .await;
+            }
             log.close(LogStatus::Failure, &details, true).await;
             tracing::warn!(job = %job.id, kind = job.kind.as_str(), "job parked");
             db.settle_job(

@@ -82,7 +82,10 @@ pub(super) fn source_for(app: &AppState, access: &ProviderAccess) -> Result<Fhir
 
 /// The live, linked patient of a job; `None` when there is nothing to do for them.
 async fn linked(app: &AppState, job: &Job) -> Result<Option<(Patient, uuid::Uuid)>, JobError> {
-    let Some(patient) = app.db.patient(PatientScope::All, job.patient_id).await? else {
+    let Some(patient_id) = job.patient_id else {
+        return Ok(None);
+    };
+    let Some(patient) = app.db.patient(PatientScope::All, patient_id).await? else {
         return Ok(None);
     };
     Ok(patient.provider_id.map(|provider| (patient, provider)))

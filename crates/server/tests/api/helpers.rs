@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use server::auth::{create_account, AccountLinks};
 use server::config::Config;
 use server::db::Db;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 pub use server::testing::Backend;
@@ -312,6 +313,31 @@ impl TestApp {
         .await
         .expect(201)
         .id()
+    }
+}
+
+/// Polls `check` every 50 ms until it gives a value (20 s at most, then fails naming `what`).
+pub async fn eventually<F, Fut, T>(what: &str, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    eventually_within(Duration::from_secs(20), what, check).await
+}
+
+/// [`eventually`] with a limit of its own.
+pub async fn eventually_within<F, Fut, T>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

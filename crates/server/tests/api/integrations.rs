@@ -3,7 +3,7 @@
 //! retractions followed, requests sent as Tasks, and failures parked with a clear log.
 
 use crate::both_backends;
-use crate::helpers::{spawn_app_with, Backend, TestApp, TestUser};
+use crate::helpers::{eventually, eventually_within, spawn_app_with, Backend, TestApp, TestUser};
 use domain::UserType::{Admin, Dietician};
 use reqwest::Method;
 use sandbox::carepatron::CarepatronSandbox;
@@ -130,29 +130,6 @@ async fn logs(app: &TestApp, user: &TestUser, patient: Uuid) -> Vec<Value> {
 }
 
 /// Polls until `check` holds (20 s at most).
-async fn eventually<F, Fut, T>(what: &str, check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    eventually_within(Duration::from_secs(20), what, check).await
-}
-
-async fn eventually_within<F, Fut, T>(limit: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Waits for a job to settle (done or parked) and returns it.
 async fn settled(app: &TestApp, user: &TestUser, job: Uuid) -> Value {
     eventually("the job to settle", || async {

@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod bad_input;
 mod documents;
+mod inquiries;
 mod integrations;
 mod patients;
 mod permissions;
