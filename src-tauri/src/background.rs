@@ -85,13 +85,14 @@ async fn sync_once(app: &AppHandle, manual: bool) {
                 desk.sync.prefetch_due.store(true, Ordering::Relaxed);
             }
             let _ = replica.record_sync().await;
-            notify::sync_finished(summary.new_documents, summary.conflicts, summary.rejected);
+            notify::sync_finished(&summary);
             Progress::Finished {
                 pushed: summary.pushed,
                 pulled: summary.pulled,
                 conflicts: summary.conflicts,
                 rejected: summary.rejected,
                 new_documents: summary.new_documents,
+                new_inquiries: summary.new_inquiries,
             }
         }
         Err(e) => {

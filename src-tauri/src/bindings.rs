@@ -93,6 +93,8 @@ fn export(cfg: &Config) -> Generated {
         CarepatronState => domain::dto::CarepatronState,
         DocumentDigest => sync_core::views::DocumentDigest,
         LinkReview => domain::dto::LinkReview,
+        Inquiry => domain::dto::Inquiry,
+        InquiryStatus => domain::InquiryStatus,
         PullProgress => crate::events::PullProgress,
         User => User,
         UserDirectoryEntry => UserDirectoryEntry,

@@ -10,13 +10,13 @@ use crate::rights::{self, DocumentActions, PatientActions};
 use crate::state::{AppStatus, Desk};
 use base64::Engine as _;
 use domain::dto::{
-    AuditEntry, AuditQuery, CarepatronState, ConnectionStep, LinkReview, NewProvider, Page,
-    Provider, ProviderEntry,
+    AuditEntry, AuditQuery, CarepatronState, ConnectionStep, Inquiry, LinkReview, NewProvider,
+    Page, Provider, ProviderEntry,
 };
 use domain::dto::{ConflictKind, SyncTable};
 use domain::Caller;
-use domain::JobStatus;
 use domain::LinkApproval;
+use domain::{InquiryStatus, JobStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sync_core::online::Job;
@@ -556,6 +556,56 @@ pub async fn revoke_share(
     let done = sync_core::online::revoke_share(&desk.keystore, document_id, share_id).await?;
     desk.sync.wake();
     Ok(done)
+}
+
+// ---------- new-patient inquiries ----------
+
+/// New-patient inquiries in the replica (dieticians hold those naming them or no one),
+/// newest first, optionally of one status.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn inquiries(
+    desk: Cmd<'_>,
+    status: Option<InquiryStatus>,
+) -> CommandResult<Vec<Inquiry>> {
+    Ok(desk.replica().await.inquiries(status).await?)
+}
+
+/// Makes a patient of an inquiry, on the platform: one patient however many dieticians press
+/// Convert, so it needs a connection. The duplicate warning applies as for a new patient.
+/// The patient is kept here at once, to open; the inquiry's new state comes with the sync.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn convert_inquiry(
+    app: AppHandle,
+    desk: Cmd<'_>,
+    id: Uuid,
+    fields: Map<String, Value>,
+) -> CommandResult<NewPatientOutcome> {
+    if let Some(duplicate) = desk.replica().await.duplicate_of(&fields).await? {
+        return Ok(duplicate);
+    }
+    let patient = sync_core::online::convert_inquiry(&desk.keystore, id, fields).await?;
+    let created = patient.id;
+    let row = serde_json::to_value(&patient).map_err(sync_core::SyncError::from)?;
+    desk.replica()
+        .await
+        .keep_from_platform(SyncTable::Patients, row)
+        .await?;
+    desk.sync.wake();
+    emit_status(&app).await;
+    Ok(NewPatientOutcome::Created { id: created })
+}
+
+/// Sets an inquiry aside, on the platform (needs a connection).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn dismiss_inquiry(app: AppHandle, desk: Cmd<'_>, id: Uuid) -> CommandResult<Inquiry> {
+    let inquiry = sync_core::online::dismiss_inquiry(&desk.keystore, id).await?;
+    let row = serde_json::to_value(&inquiry).map_err(sync_core::SyncError::from)?;
+    desk.replica()
+        .await
+        .keep_from_platform(SyncTable::Inquiries, row)
+        .await?;
+    emit_status(&app).await;
+    Ok(inquiry)
 }
 
 // ---------- sync log, conflicts, refused edits ----------

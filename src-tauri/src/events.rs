@@ -59,6 +59,7 @@ pub enum Progress {
         conflicts: usize,
         rejected: usize,
         new_documents: usize,
+        new_inquiries: usize,
     },
     Failed {
         code: std::borrow::Cow<'static, str>,

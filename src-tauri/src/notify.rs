@@ -9,13 +9,35 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// After a sync that brought new documents, conflicts or refused edits; silent otherwise.
-pub fn sync_finished(new_documents: usize, conflicts: usize, rejected: usize) {
+/// After a sync that brought new documents or inquiries, conflicts or refused edits; silent
+/// otherwise.
+pub fn sync_finished(summary: &sync_core::SyncSummary) {
+    let lines = finished_lines(summary);
+    if lines.is_empty() {
+        return;
+    }
+    let title = if summary.conflicts > 0 {
+        "Sync found conflicts"
+    } else {
+        "Sync finished"
+    };
+    show(title, lines.join(" "));
+}
+
+fn finished_lines(summary: &sync_core::SyncSummary) -> Vec<String> {
+    let (new_documents, conflicts, rejected) =
+        (summary.new_documents, summary.conflicts, summary.rejected);
     let mut lines = Vec::new();
     if new_documents > 0 {
         lines.push(format!(
             "{} arrived.",
             plural(new_documents, "new document", "new documents")
+        ));
+    }
+    if summary.new_inquiries > 0 {
+        lines.push(format!(
+            "{} from someone asking to become a patient.",
+            plural(summary.new_inquiries, "new inquiry", "new inquiries")
         ));
     }
     if conflicts > 0 {
@@ -30,15 +52,7 @@ pub fn sync_finished(new_documents: usize, conflicts: usize, rejected: usize) {
             plural(rejected, "change was", "changes were")
         ));
     }
-    if lines.is_empty() {
-        return;
-    }
-    let summary = if conflicts > 0 {
-        "Sync found conflicts"
-    } else {
-        "Sync finished"
-    };
-    show(summary, lines.join(" "));
+    lines
 }
 
 pub fn sync_failed(e: &SyncError) {
@@ -104,7 +118,7 @@ fn show(summary: &'static str, body: String) {
 
 #[cfg(test)]
 mod tests {
-    use super::{plural, pull_words};
+    use super::{finished_lines, plural, pull_words};
     use domain::{JobCause, JobKind, JobStatus};
     use sync_core::online::{Job, PullCounts};
 
@@ -112,7 +126,8 @@ mod tests {
         Job {
             id: uuid::Uuid::now_v7(),
             kind: JobKind::Pull,
-            patient_id: uuid::Uuid::now_v7(),
+            patient_id: Some(uuid::Uuid::now_v7()),
+            inquiry_id: None,
             cause: JobCause::Manual,
             attempts: 1,
             run_at: "2026-11-29T10:00:00Z".into(),
@@ -121,6 +136,23 @@ mod tests {
             progress,
             last_error: last_error.map(str::to_owned),
         }
+    }
+
+    #[test]
+    fn a_sync_is_told_in_counts_inquiries_too() {
+        let summary = sync_core::SyncSummary {
+            new_documents: 2,
+            new_inquiries: 1,
+            ..Default::default()
+        };
+        assert_eq!(
+            finished_lines(&summary),
+            [
+                "2 new documents arrived.",
+                "1 new inquiry from someone asking to become a patient."
+            ]
+        );
+        assert!(finished_lines(&sync_core::SyncSummary::default()).is_empty());
     }
 
     #[test]

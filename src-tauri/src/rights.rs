@@ -25,6 +25,8 @@ pub fn caller(profile: &Value) -> Option<Caller> {
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Capabilities {
     pub create_patients: bool,
+    /// Reads and handles new-patient inquiries (dieticians).
+    pub read_inquiries: bool,
     pub manage_users: bool,
     /// The user types this person may create, in the rules' order.
     pub create_user_types: Vec<UserType>,
@@ -34,6 +36,7 @@ impl Capabilities {
     pub fn of(caller: &Caller) -> Self {
         Self {
             create_patients: caller.can_create_patient().is_ok(),
+            read_inquiries: caller.inquiry_scope() != domain::access::InquiryScope::Nothing,
             manage_users: caller.can_list_users().is_ok(),
             create_user_types: UserType::ALL
                 .iter()
@@ -142,12 +145,13 @@ mod tests {
         let (admin, _) = who("admin");
         let caps = Capabilities::of(&admin);
         assert!(!caps.create_patients, "admins do not create patients");
+        assert!(!caps.read_inquiries, "nor read inquiries");
         assert!(caps.manage_users);
         assert_eq!(caps.create_user_types.len(), UserType::ALL.len());
 
         let (dietician, me) = who("dietician");
         let caps = Capabilities::of(&dietician);
-        assert!(caps.create_patients && !caps.manage_users);
+        assert!(caps.create_patients && caps.read_inquiries && !caps.manage_users);
         assert_eq!(caps.create_user_types, [UserType::Patient]);
         let mine = patient_facts(&dietician, Some(&json!({"user_id": me.to_string()})));
         let all = PatientActions::of(&dietician, &mine);

@@ -83,6 +83,8 @@ pub struct AppStatus {
     pub pending: i64,
     pub conflicts: i64,
     pub rejected: i64,
+    /// New-patient inquiries nobody has acted on yet (a dietician's).
+    pub new_inquiries: i64,
     pub last_sync: Option<String>,
     pub default_server: String,
     pub notice: Option<String>,
@@ -135,6 +137,7 @@ impl Desk {
             pending: counts.pending,
             conflicts: counts.conflicts,
             rejected: counts.rejected,
+            new_inquiries: counts.new_inquiries,
             last_sync: counts.last_sync,
             default_server: self.settings.default_server.clone(),
             notice: self.notice.lock().ok().and_then(|n| n.clone()),

@@ -90,6 +90,8 @@ pub struct SyncSummary {
     pub pulled: usize,
     /// Pulled documents this replica did not hold before.
     pub new_documents: usize,
+    /// Pulled new-patient inquiries this replica did not hold before.
+    pub new_inquiries: usize,
 }
 
 impl Remote {
@@ -305,6 +307,7 @@ async fn run(
             .await?;
         summary.pulled += applied.rows;
         summary.new_documents += applied.new_documents;
+        summary.new_inquiries += applied.new_inquiries;
         events(SyncEvent::Pulled {
             rows: summary.pulled,
         });

@@ -257,13 +257,17 @@ pub async fn job(store: &dyn TokenStore, id: Uuid) -> Result<Job> {
 }
 
 /// A background job of the platform's (a pull from a PHP, a request to one, a Carepatron
-/// reconcile) as it reports it.
+/// reconcile, the email announcing an inquiry) as it reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Job {
     pub id: Uuid,
     pub kind: JobKind,
-    pub patient_id: Uuid,
+    /// The patient it is about; `None` for an inquiry's email.
+    pub patient_id: Option<Uuid>,
+    /// The inquiry an email job announces.
+    #[serde(default)]
+    pub inquiry_id: Option<Uuid>,
     /// Why it was queued.
     pub cause: JobCause,
     pub attempts: u32,
@@ -346,6 +350,30 @@ async fn call(
         async move { r.call(method, &path, body).await }
     })
     .await
+}
+
+/// A dietician makes a patient of a new-patient inquiry, on the platform (`fields` as a new
+/// patient's): one patient however many dieticians press Convert. The patient reaches the
+/// replica with the next sync.
+pub async fn convert_inquiry(
+    store: &dyn TokenStore,
+    id: Uuid,
+    fields: serde_json::Map<String, Value>,
+) -> Result<domain::dto::Patient> {
+    let path = format!("/inquiries/{id}/convert");
+    read(
+        store,
+        reqwest::Method::POST,
+        path,
+        Some(Value::Object(fields)),
+    )
+    .await
+}
+
+/// A dietician sets an inquiry aside, on the platform.
+pub async fn dismiss_inquiry(store: &dyn TokenStore, id: Uuid) -> Result<domain::dto::Inquiry> {
+    let path = format!("/inquiries/{id}/dismiss");
+    read(store, reqwest::Method::POST, path, None).await
 }
 
 /// Whether the platform answers at all (no session needed).

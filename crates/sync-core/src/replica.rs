@@ -753,24 +753,44 @@ impl Replica {
         cursor: &str,
         index_now: bool,
     ) -> Result<PageApplied> {
-        let mut tx = self.pool.begin().await?;
-        // Documents this replica has not held before: what "new documents" means to a person.
-        let incoming: Vec<String> = changes
-            .iter()
-            .filter(|c| c.table == SyncTable::HealthcareDocuments && c.op == ChangeOp::Upsert)
-            .map(|c| c.id.to_string())
-            .collect();
-        let known: i64 = if incoming.is_empty() {
-            0
-        } else {
-            sqlx::query_scalar(
-                "SELECT count(*) FROM rows WHERE table_name = 'healthcare_documents' \
-                 AND id IN (SELECT value FROM json_each(?))",
-            )
-            .bind(serde_json::to_string(&incoming)?)
-            .fetch_one(&mut *tx)
-            .await?
+        self.apply(changes, Some(cursor), index_now).await
+    }
+
+    /// Keeps a row the platform just answered with (a patient made of an inquiry), as the
+    /// change feed would bring it: a screen can open it before the next sync, which then
+    /// finds it held (the higher version wins either way).
+    pub async fn keep_from_platform(&self, table: SyncTable, row: Value) -> Result<()> {
+        let id = row["id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .ok_or(SyncError::NotFound("row id"))?;
+        let version = row["version"].as_i64().unwrap_or(1);
+        let change = Change {
+            table,
+            id,
+            op: ChangeOp::Upsert,
+            version,
+            row: Some(row),
         };
+        self.apply(std::slice::from_ref(&change), None, true)
+            .await?;
+        Ok(())
+    }
+
+    async fn apply(
+        &self,
+        changes: &[Change],
+        cursor: Option<&str>,
+        index_now: bool,
+    ) -> Result<PageApplied> {
+        let mut tx = self.pool.begin().await?;
+        // What "new documents" and "new inquiries" mean to a person.
+        let new_documents =
+            unseen(&mut tx, changes, SyncTable::HealthcareDocuments, |_| true).await?;
+        let new_inquiries = unseen(&mut tx, changes, SyncTable::Inquiries, |row| {
+            row["status"] == "new"
+        })
+        .await?;
         // Edits still queued (usually none) stay on top of what the server sends ([`rebase`]).
         let queued: Vec<(String, String, String, String)> =
             sqlx::query_as("SELECT table_name, row_id, op, fields FROM outbox ORDER BY seq")
@@ -831,16 +851,46 @@ impl Replica {
                 reindex_document(&mut tx, c.id).await?;
             }
         }
-        sqlx::query("INSERT INTO sync_state (key, value) VALUES ('cursor', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-            .bind(cursor)
-            .execute(&mut *tx)
-            .await?;
+        if let Some(cursor) = cursor {
+            sqlx::query("INSERT INTO sync_state (key, value) VALUES ('cursor', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+                .bind(cursor)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(PageApplied {
             rows: changes.len(),
-            new_documents: incoming.len().saturating_sub(known.max(0) as usize),
+            new_documents,
+            new_inquiries,
         })
     }
+}
+
+/// Rows of `table` that `changes` upsert, that `counts`, and that this replica has not held
+/// before.
+async fn unseen(
+    tx: &mut SqliteConnection,
+    changes: &[Change],
+    table: SyncTable,
+    counts: impl Fn(&Value) -> bool,
+) -> Result<usize> {
+    let incoming: Vec<String> = changes
+        .iter()
+        .filter(|c| c.table == table && c.op == ChangeOp::Upsert)
+        .filter(|c| c.row.as_ref().is_some_and(&counts))
+        .map(|c| c.id.to_string())
+        .collect();
+    if incoming.is_empty() {
+        return Ok(0);
+    }
+    let known: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM rows WHERE table_name = ? AND id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(table.as_str())
+    .bind(serde_json::to_string(&incoming)?)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(incoming.len().saturating_sub(known.max(0) as usize))
 }
 
 /// The edits still queued for one row.
@@ -883,6 +933,7 @@ fn rebase(server: Option<&Value>, queued: Option<&Queued>) -> Rebased {
 pub(crate) struct PageApplied {
     pub rows: usize,
     pub new_documents: usize,
+    pub new_inquiries: usize,
 }
 
 /// Rows per multi-row upsert when applying a pulled page.

@@ -5,8 +5,8 @@
 use crate::replica::Replica;
 use crate::rows::{DocumentRow, LogLine, LogLineAction, OfflineEdit};
 use crate::{Result, SyncError};
-use domain::dto::SyncTable;
-use domain::{DocumentType, LinkApproval, LogAction, LogStatus};
+use domain::dto::{Inquiry, SyncTable};
+use domain::{DocumentType, InquiryStatus, LinkApproval, LogAction, LogStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -117,6 +117,8 @@ pub struct ReplicaStatus {
     pub conflicts: i64,
     /// Edits the platform refused, kept with its reason.
     pub rejected: i64,
+    /// New-patient inquiries nobody has acted on (dieticians' replicas hold them).
+    pub new_inquiries: i64,
     pub last_sync: Option<String>,
 }
 
@@ -440,6 +442,19 @@ impl Replica {
 
     /// Creates a patient, unless one with this email (case-insensitively) is here already.
     pub async fn create_patient(&self, fields: Map<String, Value>) -> Result<NewPatientOutcome> {
+        if let Some(duplicate) = self.duplicate_of(&fields).await? {
+            return Ok(duplicate);
+        }
+        let id = self.insert(SyncTable::Patients, fields).await?;
+        Ok(NewPatientOutcome::Created { id })
+    }
+
+    /// The patient here (made here or synced) with the email of `fields`, as the duplicate
+    /// warning names it.
+    pub async fn duplicate_of(
+        &self,
+        fields: &Map<String, Value>,
+    ) -> Result<Option<NewPatientOutcome>> {
         let email = fields
             .get("email")
             .and_then(Value::as_str)
@@ -452,14 +467,26 @@ impl Replica {
         .bind(email)
         .fetch_optional(self.pool())
         .await?;
-        if let Some((id, name)) = existing {
-            return Ok(NewPatientOutcome::Duplicate {
-                existing_id: uuid(&id)?,
-                name: name.unwrap_or_default(),
-            });
-        }
-        let id = self.insert(SyncTable::Patients, fields).await?;
-        Ok(NewPatientOutcome::Created { id })
+        existing
+            .map(|(id, name)| {
+                Ok(NewPatientOutcome::Duplicate {
+                    existing_id: uuid(&id)?,
+                    name: name.unwrap_or_default(),
+                })
+            })
+            .transpose()
+    }
+
+    /// New-patient inquiries here, newest first, optionally of one status.
+    pub async fn inquiries(&self, status: Option<InquiryStatus>) -> Result<Vec<Inquiry>> {
+        let data: Vec<String> = sqlx::query_scalar(
+            "SELECT data FROM rows WHERE table_name = 'inquiries' \
+             AND (?1 IS NULL OR json_extract(data, '$.status') = ?1) ORDER BY id DESC LIMIT 500",
+        )
+        .bind(status.map(InquiryStatus::as_str))
+        .fetch_all(self.pool())
+        .await?;
+        data.iter().map(|d| Ok(serde_json::from_str(d)?)).collect()
     }
 
     /// Documents matching `filter`, always newest first (by the document's date, then the most
@@ -707,10 +734,12 @@ impl Replica {
 
     /// Counts for the status bar.
     pub async fn status(&self) -> Result<ReplicaStatus> {
-        let (pending, conflicts, rejected): (i64, i64, i64) = sqlx::query_as(
+        let (pending, conflicts, rejected, new_inquiries): (i64, i64, i64, i64) = sqlx::query_as(
             "SELECT (SELECT count(*) FROM outbox), \
              (SELECT count(*) FROM conflicts WHERE resolved_at IS NULL), \
-             (SELECT count(*) FROM rejected WHERE settled_at IS NULL)",
+             (SELECT count(*) FROM rejected WHERE settled_at IS NULL), \
+             (SELECT count(*) FROM rows WHERE table_name = 'inquiries' \
+              AND json_extract(data, '$.status') = 'new')",
         )
         .fetch_one(self.pool())
         .await?;
@@ -718,6 +747,7 @@ impl Replica {
             pending,
             conflicts,
             rejected,
+            new_inquiries,
             last_sync: self.state("last_sync").await?,
         })
     }

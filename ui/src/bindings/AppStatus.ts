@@ -9,7 +9,11 @@ export type AppStatus = { signed_in: boolean, server: string | null,
 /**
  * The signed-in user as the platform described them at sign-in.
  */
-user: User | null, online: boolean, syncing: boolean, pending: number, conflicts: number, rejected: number, last_sync: string | null, default_server: string, notice: string | null, 
+user: User | null, online: boolean, syncing: boolean, pending: number, conflicts: number, rejected: number, 
+/**
+ * New-patient inquiries nobody has acted on yet (a dietician's).
+ */
+new_inquiries: number, last_sync: string | null, default_server: string, notice: string | null, 
 /**
  * What the shell offers this user (nothing when signed out).
  */

@@ -4,7 +4,11 @@ import type { UserType } from "./UserType";
 /**
  * What the shell offers, whatever the row.
  */
-export type Capabilities = { create_patients: boolean, manage_users: boolean, 
+export type Capabilities = { create_patients: boolean, 
+/**
+ * Reads and handles new-patient inquiries (dieticians).
+ */
+read_inquiries: boolean, manage_users: boolean, 
 /**
  * The user types this person may create, in the rules' order.
  */

@@ -6,9 +6,17 @@ import type { PullCounts } from "./PullCounts";
 
 /**
  * A background job of the platform's (a pull from a PHP, a request to one, a Carepatron
- * reconcile) as it reports it.
+ * reconcile, the email announcing an inquiry) as it reports it.
  */
-export type Job = { id: string, kind: JobKind, patient_id: string, 
+export type Job = { id: string, kind: JobKind, 
+/**
+ * The patient it is about; `None` for an inquiry's email.
+ */
+patient_id: string | null, 
+/**
+ * The inquiry an email job announces.
+ */
+inquiry_id: string | null, 
 /**
  * Why it was queued.
  */

@@ -3,4 +3,4 @@
 /**
  * What a background job of the platform does.
  */
-export type JobKind = "pull" | "request" | "carepatron";
+export type JobKind = "pull" | "request" | "carepatron" | "email";

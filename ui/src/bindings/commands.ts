@@ -14,6 +14,8 @@ import type { DocumentShare } from "./DocumentShare";
 import type { DocumentSummary } from "./DocumentSummary";
 import type { DocumentView } from "./DocumentView";
 import type { FileUpload } from "./FileUpload";
+import type { Inquiry } from "./Inquiry";
+import type { InquiryStatus } from "./InquiryStatus";
 import type { Job } from "./Job";
 import type { JobStatus } from "./JobStatus";
 import type { JsonValue } from "./serde_json/JsonValue";
@@ -69,6 +71,12 @@ export interface Commands {
   shares: { args: { document_id: string }; result: Array<DocumentShare> };
   share_document: { args: { document_id: string; practitioner_id: string }; result: JsonValue };
   revoke_share: { args: { document_id: string; share_id: string }; result: JsonValue };
+  /** New-patient inquiries in the replica (dieticians hold those naming them or no one), newest first, optionally of one status. */
+  inquiries: { args: { status?: InquiryStatus | null }; result: Array<Inquiry> };
+  /** Makes a patient of an inquiry, on the platform: one patient however many dieticians press Convert, so it needs a connection. The duplicate warning applies as for a new patient. The patient is kept here at once, to open; the inquiry's new state comes with the sync. */
+  convert_inquiry: { args: { id: string; fields: { [key in string]?: JsonValue } }; result: NewPatientOutcome };
+  /** Sets an inquiry aside, on the platform (needs a connection). */
+  dismiss_inquiry: { args: { id: string }; result: Inquiry };
   sync_log: { args: { filter: LogFilter }; result: Array<LogLine> };
   conflicts: { args: Record<string, never>; result: Array<Conflict> };
   resolve_conflict: { args: { id: number; resolution: Resolution }; result: null };

@@ -2,6 +2,7 @@
 
 mod conflicts;
 mod converge;
+mod inquiries;
 mod model;
 mod pull;
 mod scope;

@@ -134,7 +134,10 @@ async fn linked_and_pulled(w: World) {
         .iter()
         .find(|j| j.id == started.id)
         .expect("the pull among the finished jobs");
-    assert_eq!((listed.kind, listed.patient_id), (JobKind::Pull, patient));
+    assert_eq!(
+        (listed.kind, listed.patient_id),
+        (JobKind::Pull, Some(patient))
+    );
     // Sync now joins the pull the approval queued when that one has not run yet.
     assert!(
         [JobCause::Manual, JobCause::Approved].contains(&listed.cause),
