@@ -11,7 +11,7 @@ mod webdriver;
 
 use desktop::Desktop;
 use serde_json::json;
-use server::testing::{Platform, ScratchDatabase};
+use server::testing::{Platform, ScratchDatabase, SmtpSink};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -282,6 +282,8 @@ struct Scene {
     _php: sandbox::Served,
     /// The PHP as the platform knows it.
     provider: Uuid,
+    /// The practice's SMTP server: what the platform emails arrives here.
+    mail: SmtpSink,
     // Fields drop in this order: the tablet before the desktop session, the database last.
     desktop: Desktop,
     updates: UpdateServer,
@@ -305,10 +307,12 @@ impl Tablet {
     }
 }
 
-/// The platform's settings here: background jobs on, at test speed (pulls from the PHP).
-fn platform_config(database: &ScratchDatabase) -> server::config::Config {
+/// The platform's settings here: background jobs on, at test speed (pulls from the PHP), and
+/// the practice's mail through `mail` (to its dieticians).
+fn platform_config(database: &ScratchDatabase, mail: &SmtpSink) -> server::config::Config {
     let mut config = database.config();
     server::testing::with_jobs(&mut config);
+    config.smtp = Some(mail.settings(""));
     config
 }
 
@@ -351,7 +355,8 @@ impl Scene {
     async fn start() -> Self {
         let shots = artifacts();
         let database = ScratchDatabase::sqlite();
-        let platform = Platform::start(platform_config(&database), "127.0.0.1:0").await;
+        let mail = SmtpSink::start(&[]).await;
+        let platform = Platform::start(platform_config(&database, &mail), "127.0.0.1:0").await;
         let server = platform.base.clone();
         server::auth::create_account(
             &platform.db,
@@ -402,6 +407,7 @@ impl Scene {
             document_hash: None,
             _php: php,
             provider,
+            mail,
             desktop,
             updates,
             platform,
@@ -450,6 +456,7 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     an_admin_approves_the_link_having_compared_the_records(&scene).await;
     signing_back_in_brings_the_records_back_encrypted(&scene).await;
     sync_from_the_provider_shows_its_progress_and_the_summary(&scene).await;
+    an_inquiry_is_emailed_and_becomes_a_patient(&scene).await;
     scene.close().await;
 }
 
@@ -541,7 +548,7 @@ async fn edit_offline_into_an_encrypted_replica(scene: &mut Scene) {
 /// patient and the document are on the platform.
 async fn reconnect_and_send_the_queue(scene: &mut Scene) {
     scene.platform = Platform::start(
-        platform_config(&scene.database),
+        platform_config(&scene.database, &scene.mail),
         &scene.platform.addr.to_string(),
     )
     .await;
@@ -961,6 +968,7 @@ async fn a_dieticians_screens_and_the_accounts_they_may_create(scene: &Scene) {
             ("patients", "#/patients".into(), ".row[data-patient-id]"),
             ("patient", format!("#/patients/{id}"), "#patient-name"),
             ("new-patient", "#/patients/new".into(), "#patient-name"),
+            ("inquiries", "#/inquiries".into(), "#inquiries-empty"),
             ("documents", "#/documents".into(), ".doc-list"),
             ("document", document_hash.clone(), "#document-text"),
             ("sync-log", "#/log".into(), "#page-title"),
@@ -1190,6 +1198,95 @@ async fn sync_from_the_provider_shows_its_progress_and_the_summary(scene: &Scene
     app.wait_text("#last-pull", "Last pull from the provider")
         .await;
     app.screenshot(&shots.join("11-summary.png")).await;
+}
+
+/// Someone asks to become a patient on the practice's website: the practice's SMTP server
+/// gets an email saying so (to the dietician, without the person's details), a sync brings
+/// the inquiry with a notification in counts, and the dietician makes a patient of it from
+/// the Inquiries screen, the form filled in from the inquiry.
+async fn an_inquiry_is_emailed_and_becomes_a_patient(scene: &Scene) {
+    let (app, shots) = (&scene.app, &scene.shots);
+    let sent = reqwest::Client::new()
+        .post(format!("{}/api/v1/inquiries", scene.server))
+        .json(&json!({"name": "Orla Fenwick", "email": "orla.fenwick@example.net",
+                      "phone": "+44 20 7946 0000", "message": "Help with my diet after a diagnosis, please."}))
+        .send()
+        .await
+        .expect("the public inquiry endpoint");
+    assert_eq!(sent.status().as_u16(), 202);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mail = loop {
+        if let Some(m) = scene.mail.messages().pop() {
+            break m;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no email reached the SMTP server"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(mail["to"], json!([EMAIL]));
+    let text = mail["data"].as_str().expect("the message");
+    assert!(text.contains("Subject: New patient inquiry"), "{text}");
+    for private in ["Orla", "Fenwick", "diagnosis", "7946"] {
+        assert!(!text.contains(private), "{private} is in the email: {text}");
+    }
+
+    app.click("#sync-now").await;
+    app.wait_text("a[href='#/inquiries'] .count", "1").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !scene.desktop.notifications().contains("1 new inquiry") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no notification of the inquiry: {}",
+            scene.desktop.notifications()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(!scene.desktop.notifications().contains("Orla"));
+    app.click("a[href='#/inquiries']").await;
+    app.wait_text(".inquiry h2", "Orla Fenwick").await;
+    app.wait_text(".inquiry", "The practice was emailed about it")
+        .await;
+    app.screenshot(&shots.join("12-inquiries.png")).await;
+    let findings = accessibility_violations(app).await;
+    assert!(findings.is_empty(), "inquiries: {findings:?}");
+
+    app.click(".inquiry .convert").await;
+    app.wait_for(
+        "the form to be filled in from the inquiry",
+        "return document.querySelector('#patient-name')?.value === 'Orla Fenwick' \
+           && document.querySelector('#patient-email')?.value === 'orla.fenwick@example.net';",
+        json!([]),
+    )
+    .await;
+    app.screenshot(&shots.join("12b-convert-inquiry.png")).await;
+    let findings = accessibility_violations(app).await;
+    assert!(findings.is_empty(), "convert form: {findings:?}");
+    app.click("#save-patient").await;
+    app.wait_text("#page-title", "Orla Fenwick").await;
+    let platform = &scene.platform;
+    assert_eq!(
+        count(
+            platform,
+            "SELECT count(*) FROM patients WHERE email = 'orla.fenwick@example.net'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            platform,
+            "SELECT count(*) FROM inquiries i JOIN patients p ON p.id = i.patient_id \
+             WHERE i.status = 'converted' AND p.email = 'orla.fenwick@example.net'"
+        )
+        .await,
+        1
+    );
+    // The next sync brings the inquiry's new state: nothing is left waiting.
+    app.click("a[href='#/inquiries']").await;
+    app.wait_text("#inquiries-empty", "No inquiries here").await;
+    assert!(!in_clear(&scene.replica, "Orla Fenwick"));
 }
 
 /// The dietician signs in again: the patient comes back from the platform, and the new

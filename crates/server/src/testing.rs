@@ -332,3 +332,73 @@ pub async fn seed_bulk(db: &Db, owner: Uuid, patients: usize, documents: usize) 
     }
     tx.commit().await.expect("commit");
 }
+
+/// A real SMTP server (aiosmtpd: `src/smtp_sink.py`) on a free port, writing each message it
+/// accepts to a directory of its own; it stops with the test (its stdin closes).
+pub struct SmtpSink {
+    _child: tokio::process::Child,
+    dir: PathBuf,
+    port: u16,
+}
+
+impl SmtpSink {
+    /// Starts it; `args` as `smtp_sink.py` takes them (`--refuse 550`, `--refuse-first 1`).
+    pub async fn start(args: &[&str]) -> Self {
+        let dir = std::env::temp_dir().join(format!("records-smtp-{}", Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).expect("sink directory");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/src/smtp_sink.py");
+        // Debian's python3-aiosmtpd (scripts/ensure-packages), whatever `python3` is on PATH.
+        let mut child = tokio::process::Command::new("/usr/bin/python3")
+            .arg(script)
+            .arg(&dir)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the SMTP sink (is python3-aiosmtpd installed? scripts/ensure-packages)");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut first = String::new();
+        tokio::io::AsyncBufReadExt::read_line(&mut tokio::io::BufReader::new(stdout), &mut first)
+            .await
+            .expect("the sink's port");
+        let port = first.trim().parse().unwrap_or_else(|_| {
+            panic!("the SMTP sink did not start ({first:?}); is python3-aiosmtpd installed?")
+        });
+        Self {
+            _child: child,
+            dir,
+            port,
+        }
+    }
+
+    /// The platform's settings to send through it (`to`: `RECORDS_SMTP_TO`).
+    pub fn settings(&self, to: &str) -> crate::config::SmtpSettings {
+        crate::config::SmtpSettings::new(
+            &format!("smtp://127.0.0.1:{}", self.port),
+            "Records <records@practice.example>",
+            to,
+        )
+        .expect("settings")
+    }
+
+    /// The messages accepted so far, oldest first.
+    pub fn messages(&self) -> Vec<serde_json::Value> {
+        let mut names: Vec<_> = std::fs::read_dir(&self.dir)
+            .expect("sink directory")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|p| serde_json::from_slice(&std::fs::read(p).expect("message")).expect("json"))
+            .collect()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -1,5 +1,5 @@
 //! New-patient inquiries: the public endpoint and page, the email through a real SMTP server
-//! (aiosmtpd, `tests/smtp_sink.py`), who reads them, and converting or dismissing them.
+//! (aiosmtpd, [`SmtpSink`]), who reads them, and converting or dismissing them.
 
 use crate::both_backends;
 use crate::helpers::{eventually, spawn_app_with, Backend, TestApp, TestUser};
@@ -7,78 +7,7 @@ use domain::UserType::{Admin, Dietician, Practitioner};
 use reqwest::Method;
 use serde_json::{json, Value};
 use server::config::SmtpSettings;
-use std::path::PathBuf;
-use std::process::Stdio;
-use tokio::io::AsyncBufReadExt as _;
-use uuid::Uuid;
-
-/// `tests/smtp_sink.py` on a free port, writing what it accepts to a directory of its own.
-struct SmtpSink {
-    _child: tokio::process::Child,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl SmtpSink {
-    async fn start(args: &[&str]) -> Self {
-        let dir = std::env::temp_dir().join(format!("records-smtp-{}", Uuid::now_v7().simple()));
-        std::fs::create_dir_all(&dir).expect("sink directory");
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_sink.py");
-        // Debian's python3-aiosmtpd (scripts/ensure-packages), whatever `python3` is on PATH.
-        let mut child = tokio::process::Command::new("/usr/bin/python3")
-            .arg(script)
-            .arg(&dir)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start the SMTP sink (is python3-aiosmtpd installed? scripts/ensure-packages)");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut first = String::new();
-        tokio::io::BufReader::new(stdout)
-            .read_line(&mut first)
-            .await
-            .expect("the sink's port");
-        let port = first.trim().parse().unwrap_or_else(|_| {
-            panic!("the SMTP sink did not start ({first:?}); is python3-aiosmtpd installed?")
-        });
-        Self {
-            _child: child,
-            dir,
-            port,
-        }
-    }
-
-    fn settings(&self, to: &str) -> SmtpSettings {
-        SmtpSettings::new(
-            &format!("smtp://127.0.0.1:{}", self.port),
-            "Records <records@practice.example>",
-            to,
-        )
-        .expect("settings")
-    }
-
-    /// The messages accepted so far, oldest first.
-    fn messages(&self) -> Vec<Value> {
-        let mut names: Vec<_> = std::fs::read_dir(&self.dir)
-            .expect("sink directory")
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .collect();
-        names.sort();
-        names
-            .iter()
-            .map(|p| serde_json::from_slice(&std::fs::read(p).expect("message")).expect("json"))
-            .collect()
-    }
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+use server::testing::SmtpSink;
 
 const SECRET_WORDS: &str = "my HbA1c was 9.1 last spring";
 

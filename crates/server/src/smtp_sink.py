@@ -1,4 +1,5 @@
-"""A real SMTP server for the tests of the inquiry emails (aiosmtpd, Debian's python3-aiosmtpd).
+"""A real SMTP server for the tests of the inquiry emails (aiosmtpd, from Debian's
+python3-aiosmtpd), started by `server::testing::SmtpSink`.
 
 Listens on 127.0.0.1 on a free port, prints the port on the first line of stdout, and writes
 each message it accepts to DIR as a JSON file (envelope sender, recipients, the raw message).
