@@ -19,6 +19,9 @@ import type { DocumentSource } from './bindings/DocumentSource';
 import type { DocumentSummary } from './bindings/DocumentSummary';
 import type { DocumentType } from './bindings/DocumentType';
 import type { DocumentView } from './bindings/DocumentView';
+import type { Inquiry } from './bindings/Inquiry';
+import type { InquiryNotification } from './bindings/InquiryNotification';
+import type { InquiryStatus } from './bindings/InquiryStatus';
 import type { LinkApproval } from './bindings/LinkApproval';
 import type { LinkReview } from './bindings/LinkReview';
 import type { PhpMatch } from './bindings/PhpMatch';
@@ -94,6 +97,9 @@ export type {
   DocumentSource,
   DocumentSummary,
   DocumentType,
+  Inquiry,
+  InquiryNotification,
+  InquiryStatus,
   JsonValue,
   LinkApproval,
   LinkReview,

@@ -41,21 +41,55 @@ describe('SyncBar', () => {
 describe('navigation', () => {
   it('offers Users only to those the rules let manage or create users', () => {
     const screens = (can: Status['can']) => navFor({ ...status, can }).map(([s]) => s);
-    expect(screens({ create_patients: false, manage_users: false, create_user_types: [] })).not.toContain('users');
+    expect(screens({ create_patients: false, read_inquiries: false, manage_users: false, create_user_types: [] })).not.toContain('users');
     // A dietician may create patient accounts.
-    expect(screens({ create_patients: true, manage_users: false, create_user_types: ['patient'] })).toContain('users');
-    expect(screens({ create_patients: false, manage_users: true, create_user_types: ['admin'] })).toContain('users');
+    expect(screens({ create_patients: true, read_inquiries: true, manage_users: false, create_user_types: ['patient'] })).toContain('users');
+    expect(screens({ create_patients: false, read_inquiries: false, manage_users: true, create_user_types: ['admin'] })).toContain('users');
   });
 
   it('offers an administrator no screens of patient data kept on the computer', () => {
     const admin: Status = {
       ...status,
       user: { ...SIGNED_IN.user!, type: 'admin' },
-      can: { create_patients: false, manage_users: true, create_user_types: ['admin'] },
+      can: { create_patients: false, read_inquiries: false, manage_users: true, create_user_types: ['admin'] },
     };
     const screens = navFor(admin).map(([s]) => s);
     expect(screens).toEqual(['patients', 'providers', 'links', 'jobs', 'audit', 'conflicts', 'users', 'profile']);
     expect(navFor(status).map(([s]) => s)).toContain('documents');
+  });
+});
+
+describe('inquiries', () => {
+  it('offers a dietician Inquiries after Patients, an administrator never', () => {
+    const dietician: Status = { ...SIGNED_IN };
+    expect(navFor(dietician).map(([s]) => s).slice(0, 2)).toEqual(['patients', 'inquiries']);
+    expect(navFor({ ...dietician, can: { ...dietician.can, read_inquiries: false } }).map(([s]) => s)).not.toContain('inquiries');
+    const admin: Status = {
+      ...SIGNED_IN,
+      user: { ...SIGNED_IN.user!, type: 'admin' },
+      can: { create_patients: false, read_inquiries: true, manage_users: true, create_user_types: ['admin'] },
+    };
+    expect(navFor(admin).map(([s]) => s)).not.toContain('inquiries');
+  });
+
+  it('counts the new ones beside the link and opens the list at #/inquiries', async () => {
+    window.location.hash = '#/inquiries';
+    invoke.mockReset();
+    invoke.mockImplementation((cmd: string) => {
+      if (cmd === 'startup_error') return Promise.resolve(null);
+      if (cmd === 'status') return Promise.resolve({ ...SIGNED_IN, new_inquiries: 3 });
+      if (cmd === 'inquiries') return Promise.resolve([]);
+      if (cmd === 'providers') return Promise.resolve([]);
+      return Promise.reject({ code: 'test', message: cmd });
+    });
+    const { App } = await import('./app');
+    render(<App />);
+    const badge = await screen.findByLabelText('3 new');
+    expect(badge.textContent).toBe('3');
+    expect(badge.closest('a')!.getAttribute('href')).toBe('#/inquiries');
+    expect((await screen.findByText('No inquiries here.')).id).toBe('inquiries-empty');
+    expect(invoke).toHaveBeenCalledWith('inquiries', { status: 'new' });
+    window.location.hash = '';
   });
 });
 

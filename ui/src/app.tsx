@@ -8,6 +8,7 @@ import { useLeaving, useRoute } from './lib/route';
 import { Conflicts } from './screens/Conflicts';
 import { DocumentView } from './screens/DocumentView';
 import { Documents } from './screens/Documents';
+import { Inquiries } from './screens/Inquiries';
 import { PatientDetail } from './screens/PatientDetail';
 import { PatientList } from './screens/PatientList';
 import { PatientNew } from './screens/PatientNew';
@@ -80,6 +81,9 @@ export function navFor(status: Status): [string, string][] {
         ['log', 'Sync log'],
         ['conflicts', 'Conflicts'],
       ];
+  // New-patient inquiries from the practice's website: a dietician's to answer, never an
+  // administrator's (the rules give them no `read_inquiries`).
+  if (!admin && status.can?.read_inquiries) nav.splice(1, 0, ['inquiries', 'Inquiries']);
   if (status.can?.manage_users || (status.can?.create_user_types.length ?? 0) > 0) nav.push(['users', 'Users']);
   nav.push(['profile', 'Profile']);
   return nav;
@@ -101,6 +105,11 @@ function Shell({ status, progress }: { status: Status; progress: Progress | null
               <li key={screen}>
                 <a href={`#/${screen}`} aria-current={route.screen === screen ? 'page' : undefined}>
                   {label}
+                  {screen === 'inquiries' && status.new_inquiries > 0 && (
+                    <span class="count" aria-label={`${status.new_inquiries} new`}>
+                      {status.new_inquiries}
+                    </span>
+                  )}
                   {screen === 'conflicts' && status.conflicts + status.rejected > 0 && (
                     <span class="count" aria-label={`${status.conflicts + status.rejected} open`}>
                       {status.conflicts + status.rejected}
@@ -134,6 +143,8 @@ function Screen({ screen, id }: { screen: string; id?: string }) {
     case 'patients':
       if (id === 'new') return <PatientNew />;
       return id ? <PatientDetail id={id} /> : <PatientList />;
+    case 'inquiries':
+      return id ? <PatientNew key={id} inquiry={id} /> : <Inquiries />;
     case 'documents':
       return id ? <DocumentView id={id} /> : <Documents />;
     case 'log':

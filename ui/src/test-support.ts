@@ -24,8 +24,9 @@ export const SIGNED_IN: Status = {
   pending: 0,
   conflicts: 0,
   rejected: 0,
+  new_inquiries: 0,
   last_sync: null,
   default_server: 'http://127.0.0.1:8080',
   notice: null,
-  can: { create_patients: true, manage_users: false, create_user_types: ['patient'] },
+  can: { create_patients: true, read_inquiries: true, manage_users: false, create_user_types: ['patient'] },
 };

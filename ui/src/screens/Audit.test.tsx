@@ -12,7 +12,7 @@ const { App } = await import('../app');
 
 const ada = account({ id: 'a1', email: 'ada@example.org', name: 'Ada', type: 'admin' });
 const dee = account({ id: 'd1', email: 'dee@example.org', name: 'Dee', type: 'dietician' });
-const admin: Status = { ...SIGNED_IN, user: ada, can: { create_patients: false, manage_users: true, create_user_types: ['admin'] } };
+const admin: Status = { ...SIGNED_IN, user: ada, can: { create_patients: false, read_inquiries: false, manage_users: true, create_user_types: ['admin'] } };
 
 const read = (seq: number, user: string, entity: string): AuditEntry => ({
   seq,

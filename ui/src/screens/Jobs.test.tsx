@@ -11,13 +11,14 @@ const { CarepatronPanel, Jobs } = await import('./Jobs');
 const admin: Status = {
   ...SIGNED_IN,
   user: account({ id: 'a1', email: 'ada@example.org', name: 'Ada', type: 'admin' }),
-  can: { create_patients: false, manage_users: true, create_user_types: ['admin'] },
+  can: { create_patients: false, read_inquiries: false, manage_users: true, create_user_types: ['admin'] },
 };
 
 const parked = (id: string, patient: string, why: string): Job => ({
   id,
   kind: 'pull',
   patient_id: patient,
+  inquiry_id: null,
   cause: 'schedule',
   attempts: 3,
   run_at: '2026-11-29T10:00:00Z',
@@ -69,6 +70,35 @@ describe('Jobs', () => {
     expect(invoke).toHaveBeenCalledWith('replay_job', { id: 'j1' });
     expect(invoke).toHaveBeenCalledWith('replay_job', { id: 'j2' });
     await waitFor(() => expect(document.querySelectorAll('tr[data-job-id]').length).toBe(1));
+  });
+
+  it("shows an inquiry's email as about no patient, and never groups such jobs as one patient's", async () => {
+    const email = (id: string, inquiry: string): Job => ({
+      ...parked(id, 'unused', 'The mail server refused the message.'),
+      kind: 'email',
+      patient_id: null,
+      inquiry_id: inquiry,
+      cause: 'created',
+    });
+    invoke.mockImplementation((cmd: string) => {
+      if (cmd === 'jobs') return Promise.resolve([email('e1', 'i1'), email('e2', 'i2')]);
+      if (cmd === 'carepatron_state') return Promise.resolve({ configured: false, last_poll: null, last_feed: null, waiting: 0, parked: 0, last_error: null });
+      return Promise.reject(new Error(cmd));
+    });
+    render(
+      <StatusContext.Provider value={admin}>
+        <Jobs />
+      </StatusContext.Provider>,
+    );
+    await waitFor(() => expect(document.querySelectorAll('tr[data-job-id]').length).toBe(2));
+    const row = document.querySelector("tr[data-job-id='e1']")!;
+    expect(row.textContent).toMatch(/Email about a new inquiry \(the patient was linked, or an inquiry arrived\)/);
+    expect(row.querySelector('.no-patient')!.textContent).toBe('An inquiry (no patient)');
+    expect(row.querySelector('a')).toBeNull();
+    expect(screen.queryByText('Open patient')).toBeNull();
+    // Two stopped emails of no patient are not "all 2 of this patient".
+    expect(document.querySelector('.replay-patient')).toBeNull();
+    expect(document.querySelectorAll('.replay').length).toBe(2);
   });
 
   it('says that jobs need a connection, and asks nothing offline', async () => {

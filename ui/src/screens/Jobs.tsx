@@ -1,7 +1,8 @@
 // Admin: the platform's background work (pulls from PHPs, requests to them, Carepatron
-// reconciles): what runs, what waits, what stopped and why, and running a stopped one again.
-// Online only: the jobs live on the platform. Patients appear by link, not by name: opening
-// one is a read of their record, audited as such.
+// reconciles, the emails telling the practice of a new-patient inquiry): what runs, what
+// waits, what stopped and why, and running a stopped one again. Online only: the jobs live on
+// the platform. Patients appear by link, not by name: opening one is a read of their record,
+// audited as such. An inquiry's email is about no patient yet, and shows none.
 import { useEffect, useState } from 'preact/hooks';
 import { call, type AppError, type CarepatronState, type Job, type JobCause, type JobKind, type JobStatus } from '../api';
 import { ErrorMessage, Page, StateChoices, useStatus } from '../components';
@@ -18,11 +19,12 @@ export const KIND_LABELS: Record<JobKind, string> = {
   pull: 'Pull from the provider',
   request: 'Request to the provider',
   carepatron: 'Carepatron',
+  email: 'Email about a new inquiry',
 };
 
 /** Why a job was made, in words. */
 export const CAUSE_LABELS: Record<JobCause, string> = {
-  created: 'the patient was linked',
+  created: 'the patient was linked, or an inquiry arrived',
   approved: 'the link was approved',
   schedule: 'on schedule',
   manual: 'Sync now',
@@ -77,11 +79,13 @@ export function Jobs() {
     await load();
   }
 
-  const parkedOf = (patient: string) => (jobs ?? []).filter((j) => j.patient_id === patient && j.status === 'parked');
+  // A job's stopped siblings: its patient's. A job of no patient (an inquiry's email) has none.
+  const parkedOf = (j: Job) =>
+    j.patient_id === null ? [j] : (jobs ?? []).filter((o) => o.patient_id === j.patient_id && o.status === 'parked');
 
   return (
     <Page title="Jobs">
-      <p class="muted">Pulls from the providers, requests to them and Carepatron updates run on the platform, retried by themselves; a stopped one waits for a person.</p>
+      <p class="muted">Pulls from the providers, requests to them, Carepatron updates and the emails telling the practice of new-patient inquiries run on the platform, retried by themselves; a stopped one waits for a person.</p>
       {!online && (
         <p class="warning" role="status" id="jobs-offline">
           Jobs run on the platform: connect to see them.
@@ -110,14 +114,18 @@ export function Jobs() {
           </thead>
           <tbody>
             {jobs.map((j) => {
-              const siblings = parkedOf(j.patient_id);
+              const siblings = parkedOf(j);
               return (
                 <tr key={j.id} data-job-id={j.id} data-status={j.status}>
                   <td>
                     {KIND_LABELS[j.kind]} <span class="muted">({CAUSE_LABELS[j.cause]})</span>
                   </td>
                   <td>
-                    <a href={`#/patients/${j.patient_id}`}>Open patient</a>
+                    {j.patient_id === null ? (
+                      <span class="muted no-patient">An inquiry (no patient)</span>
+                    ) : (
+                      <a href={`#/patients/${j.patient_id}`}>Open patient</a>
+                    )}
                   </td>
                   <td class={j.status === 'parked' ? 'status-failure' : undefined}>{jobWords(j)}</td>
                   <td>

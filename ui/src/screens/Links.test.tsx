@@ -11,7 +11,7 @@ const { Links } = await import('./Links');
 const admin: Status = {
   ...SIGNED_IN,
   user: account({ id: 'a1', email: 'ada@example.org', name: 'Ada', type: 'admin' }),
-  can: { create_patients: false, manage_users: true, create_user_types: ['admin'] },
+  can: { create_patients: false, read_inquiries: false, manage_users: true, create_user_types: ['admin'] },
 };
 
 const review = (patient: string, name: string, php_match: LinkReview['php_match'], php_name: string | null): LinkReview => ({

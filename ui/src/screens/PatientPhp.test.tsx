@@ -29,6 +29,7 @@ const job = (status: Job['status'], found = 0, stored = 0, updated = 0, unchange
   id: 'j1',
   kind: 'pull',
   patient_id: 'p1',
+  inquiry_id: null,
   cause: 'manual',
   attempts: 1,
   run_at: '2026-11-29T10:00:00Z',

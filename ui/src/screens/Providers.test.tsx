@@ -12,7 +12,7 @@ const admin: Status = {
   ...SIGNED_IN,
   server: 'https://records.example.org',
   user: account({ id: 'a1', email: 'ada@example.org', name: 'Ada', type: 'admin' }),
-  can: { create_patients: false, manage_users: true, create_user_types: ['admin'] },
+  can: { create_patients: false, read_inquiries: false, manage_users: true, create_user_types: ['admin'] },
 };
 
 const springfield: ProviderSettings = {

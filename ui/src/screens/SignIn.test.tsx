@@ -7,7 +7,7 @@ vi.mock('@tauri-apps/api/core', () => ({ invoke: (...args: unknown[]) => invoke(
 
 const { SignIn } = await import('./SignIn');
 
-const status: Status = { ...SIGNED_IN, signed_in: false, server: null, user: null, default_server: 'https://records.example.org', can: { create_patients: false, manage_users: false, create_user_types: [] } };
+const status: Status = { ...SIGNED_IN, signed_in: false, server: null, user: null, default_server: 'https://records.example.org', can: { create_patients: false, read_inquiries: false, manage_users: false, create_user_types: [] } };
 
 const advanced = () => document.querySelector('#advanced') as HTMLDetailsElement;
 const server = () => document.querySelector('#server') as HTMLInputElement;

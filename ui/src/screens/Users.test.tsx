@@ -11,7 +11,7 @@ const { Users } = await import('./Users');
 
 const admin: User = account({ id: 'u0', email: 'admin@example.org', name: 'Ada Admin', type: 'admin' });
 
-const status: Status = { ...SIGNED_IN, user: admin, default_server: '', can: { create_patients: false, manage_users: true, create_user_types: ['dietician', 'provider', 'patient'] } };
+const status: Status = { ...SIGNED_IN, user: admin, default_server: '', can: { create_patients: false, read_inquiries: false, manage_users: true, create_user_types: ['dietician', 'provider', 'patient'] } };
 
 const users: User[] = [admin, account({ id: 'u1', email: 'dee@example.org', name: 'Dee Dietician', type: 'dietician' })];
 
