@@ -92,6 +92,7 @@ fn export(cfg: &Config) -> Generated {
         ConnectionStep => domain::dto::ConnectionStep,
         CarepatronState => domain::dto::CarepatronState,
         DocumentDigest => sync_core::views::DocumentDigest,
+        Trend => sync_core::views::Trend,
         LinkReview => domain::dto::LinkReview,
         Inquiry => domain::dto::Inquiry,
         InquiryStatus => domain::InquiryStatus,

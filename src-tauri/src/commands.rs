@@ -23,7 +23,7 @@ use sync_core::online::Job;
 use sync_core::rows::{DocumentRow, LogLine};
 use sync_core::views::{
     DocumentDigest, DocumentFilter, DocumentSummary, LogFilter, NewPatientOutcome, PatientDetail,
-    PatientPage, PatientSummary, RejectedEdit, SyncState,
+    PatientPage, PatientSummary, RejectedEdit, SyncState, Trend,
 };
 use tauri::{AppHandle, State};
 use uuid::Uuid;
@@ -766,6 +766,18 @@ pub async fn document_digest(
         return Ok(None);
     }
     Ok(Some(replica.document_digest(patient_id).await?))
+}
+
+/// The patient's followed measures over time (weight, blood pressure, HbA1c, lipids…), each
+/// in its own unit: from the replica, or for an administrator from the platform.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn trends(desk: Cmd<'_>, patient_id: Uuid) -> CommandResult<Vec<Trend>> {
+    let replica = desk.replica().await;
+    if !reads_online(&me(&replica).await?) {
+        return Ok(replica.trends(patient_id).await?);
+    }
+    let values = sync_core::online::measurements(&desk.keystore, patient_id).await?;
+    Ok(sync_core::views::trends_of(&values))
 }
 
 /// Admin: links to a PHP awaiting a decision (or, with `state`, those approved or refused),

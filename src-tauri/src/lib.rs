@@ -69,6 +69,7 @@ pub fn run() {
             commands::request_documents,
             commands::sync_patient,
             commands::document_digest,
+            commands::trends,
             commands::link_reviews,
             commands::decide_link,
             commands::jobs,

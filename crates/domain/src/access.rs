@@ -241,6 +241,15 @@ impl Caller {
         )
     }
 
+    /// A visible patient's measurements over time: admins, the patient's dietician and the
+    /// patient. A practitioner reads the reports shared with them, not the whole series.
+    pub fn can_read_measurements(&self, patient: &PatientFacts, patient_id: Uuid) -> Decision {
+        allow_if(
+            self.admin_or_dietician_of(patient) || self.patient_id == Some(patient_id),
+            "only admins, the patient's dietician and the patient see their measurements",
+        )
+    }
+
     pub fn can_upload_document(&self, patient: &PatientFacts) -> Decision {
         let ok = match self.kind {
             UserType::Dietician => patient.owner_id == self.id,

@@ -635,6 +635,28 @@ pub struct DocumentRequest {
     pub log_id: Uuid,
 }
 
+// ---------- measurements ----------
+
+/// One value of a followed measure (`domain::measures`) from the patient's PHP, as reported
+/// there: clients convert `unit` into the measure's own for display.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Measurement {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    /// The report it came with; `null` for a vital sign reported on its own.
+    pub document_id: Option<Uuid>,
+    /// The LOINC code.
+    pub code: String,
+    pub value: f64,
+    pub unit: String,
+    /// When it was measured (`YYYY-MM-DD`).
+    pub date: NaiveDate,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
 // ---------- new-patient inquiries ----------
 
 /// `POST /inquiries`: what a person asking to become a patient tells the practice, from its
@@ -822,6 +844,7 @@ pub enum SyncTable {
     DocumentShares,
     SynchronizationLog,
     Inquiries,
+    Measurements,
 }
 
 impl SyncTable {
@@ -834,6 +857,7 @@ impl SyncTable {
             Self::DocumentShares => "document_shares",
             Self::SynchronizationLog => "synchronization_log",
             Self::Inquiries => "inquiries",
+            Self::Measurements => "measurements",
         }
     }
 
@@ -870,6 +894,7 @@ impl std::str::FromStr for SyncTable {
             Self::DocumentShares,
             Self::SynchronizationLog,
             Self::Inquiries,
+            Self::Measurements,
         ]
         .into_iter()
         .find(|t| t.as_str() == s)

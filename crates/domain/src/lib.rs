@@ -7,6 +7,7 @@
 //! - [`access`]: who may see and do what (`docs/access.md`), as pure functions over facts.
 //! - [`dto`]: the JSON shapes of `/api/v1`, shared by the server and its clients.
 //! - [`time`]: the one stored timestamp format.
+//! - [`measures`]: the results followed over time (LOINC codes, units and conversions).
 //!
 //! Nothing here does I/O: the server turns [`access`] scopes into SQL, clients reuse the DTOs.
 
@@ -14,6 +15,7 @@ pub mod access;
 pub mod check;
 pub mod dto;
 pub mod kinds;
+pub mod measures;
 pub mod text;
 pub mod time;
 

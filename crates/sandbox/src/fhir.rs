@@ -394,7 +394,7 @@ async fn metadata(State(sb): State<FhirSandbox>) -> Response {
         patient,
         search("DocumentReference", &["patient", "_lastUpdated"]),
         search("DiagnosticReport", &["patient", "_lastUpdated"]),
-        search("Observation", &["patient", "_lastUpdated"]),
+        search("Observation", &["patient", "_lastUpdated", "category"]),
         json!({"type": "Binary", "interaction": [{"code": "read"}]}),
         json!({"type": "CommunicationRequest", "interaction": [{"code": "read"}, {"code": "create"}]}),
     ];
@@ -695,6 +695,22 @@ fn last_updated_ok(filters: &[String], updated: &DateTime<Utc>) -> Option<bool> 
     Some(true)
 }
 
+/// `category=a,b`: a resource with a category coded `a` or `b` (any, without the parameter).
+fn in_category(r: &Value, wanted: Option<&str>) -> bool {
+    let Some(wanted) = wanted else { return true };
+    let wanted: Vec<&str> = wanted
+        .split(',')
+        .map(|w| w.rsplit('|').next().unwrap_or(w))
+        .collect();
+    r["category"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|c| c["coding"].as_array().into_iter().flatten())
+        .filter_map(|c| c["code"].as_str())
+        .any(|code| wanted.contains(&code))
+}
+
 async fn search(
     State(sb): State<FhirSandbox>,
     Path(kind): Path<String>,
@@ -763,6 +779,7 @@ async fn search(
             let matches = match kind.as_str() {
                 "Patient" => patient_matches(r, &param),
                 "Task" | "CommunicationRequest" => identified(r, param("identifier")),
+                "Observation" => in_category(r, param("category")),
                 _ => true,
             };
             if !matches {

@@ -254,3 +254,92 @@ pub fn minimal_pdf(text: &str) -> Vec<u8> {
     );
     pdf
 }
+
+/// The results a dietician follows, over the last year, as Observations of their own: a
+/// visit every two months (weight, BMI and a blood pressure panel, category `vital-signs`) and
+/// labs every three (HbA1c, glucose and eGFR, category `laboratory`). Glucose comes in mmol/L
+/// and mg/dL by turns, as PHPs mix them. Weight and HbA1c drift down, as they would under a
+/// dietician's care. Returns how many Observations were added.
+pub fn add_series(sb: &FhirSandbox, patient: &str, rng: &mut StdRng) -> usize {
+    let subject = json!({"reference": format!("Patient/{patient}")});
+    let category = |code: &str| json!([{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": code}]}]);
+    let mut added = 0;
+    let mut put = |code: (&str, &str), cat: &str, date: &str, value: Value| {
+        let mut obs = json!({
+            "resourceType": "Observation",
+            "status": "final",
+            "category": category(cat),
+            "code": loinc(code.0, code.1),
+            "subject": subject,
+            "effectiveDateTime": date,
+        });
+        let body = obs.as_object_mut().expect("an object");
+        for (k, v) in value.as_object().expect("fields").clone() {
+            body.insert(k, v);
+        }
+        sb.put(obs);
+        added += 1;
+    };
+    let height: f64 = rng.gen_range(1.55..1.90);
+    let start_weight: f64 = rng.gen_range(72.0..105.0);
+    let start_hba1c: f64 = rng.gen_range(6.4..8.2);
+    let today = Utc::now().date_naive();
+    for visit in 0..6u32 {
+        let date = (today - Duration::days(i64::from(5 - visit) * 61 + 3)).to_string();
+        let weight =
+            ((start_weight - f64::from(visit) * rng.gen_range(0.4..1.6)) * 10.0).round() / 10.0;
+        let bmi = (weight / (height * height) * 10.0).round() / 10.0;
+        put(
+            ("29463-7", "Body weight"),
+            "vital-signs",
+            &date,
+            json!({"valueQuantity": {"value": weight, "unit": "kg"}}),
+        );
+        put(
+            ("39156-5", "Body mass index"),
+            "vital-signs",
+            &date,
+            json!({"valueQuantity": {"value": bmi, "unit": "kg/m2"}}),
+        );
+        let quantity = |v: i64| json!({"value": v, "unit": "mmHg"});
+        put(
+            ("85354-9", "Blood pressure panel"),
+            "vital-signs",
+            &date,
+            json!({"component": [
+                {"code": loinc("8480-6", "Systolic blood pressure"), "valueQuantity": quantity(rng.gen_range(118..146))},
+                {"code": loinc("8462-4", "Diastolic blood pressure"), "valueQuantity": quantity(rng.gen_range(72..94))},
+            ]}),
+        );
+    }
+    for quarter in 0..4u32 {
+        let date = (today - Duration::days(i64::from(3 - quarter) * 91 + 10)).to_string();
+        let hba1c =
+            ((start_hba1c - f64::from(quarter) * rng.gen_range(0.1..0.4)) * 10.0).round() / 10.0;
+        put(
+            ("4548-4", "Hemoglobin A1c"),
+            "laboratory",
+            &date,
+            json!({"valueQuantity": {"value": hba1c, "unit": "%"}}),
+        );
+        let mmol: f64 = rng.gen_range(5.2..8.5);
+        let glucose = if quarter % 2 == 0 {
+            json!({"value": (mmol * 10.0).round() / 10.0, "unit": "mmol/L"})
+        } else {
+            json!({"value": (mmol * 18.016).round(), "unit": "mg/dL"})
+        };
+        put(
+            ("2345-7", "Glucose"),
+            "laboratory",
+            &date,
+            json!({"valueQuantity": glucose}),
+        );
+        put(
+            ("33914-3", "eGFR"),
+            "laboratory",
+            &date,
+            json!({"valueQuantity": {"value": rng.gen_range(62..95), "unit": "mL/min/1.73m2"}}),
+        );
+    }
+    added
+}

@@ -96,6 +96,15 @@ pub async fn patient_documents(store: &dyn TokenStore, id: Uuid) -> Result<Value
     call(store, reqwest::Method::GET, path, None).await
 }
 
+/// Admin: a patient's measurements (`views::trends_of` draws them), read from the platform.
+pub async fn measurements(
+    store: &dyn TokenStore,
+    patient: Uuid,
+) -> Result<Vec<domain::dto::Measurement>> {
+    let path = format!("/patients/{patient}/measurements");
+    read(store, reqwest::Method::GET, path, None).await
+}
+
 /// Admin: one document's metadata, read from the platform.
 pub async fn document(store: &dyn TokenStore, id: Uuid) -> Result<Value> {
     call(

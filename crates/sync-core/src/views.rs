@@ -5,7 +5,7 @@
 use crate::replica::Replica;
 use crate::rows::{DocumentRow, LogLine, LogLineAction, OfflineEdit};
 use crate::{Result, SyncError};
-use domain::dto::{Inquiry, SyncTable};
+use domain::dto::{Inquiry, Measurement, SyncTable};
 use domain::{DocumentType, InquiryStatus, LinkApproval, LogAction, LogStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -149,6 +149,82 @@ pub enum NewPatientOutcome {
         existing_id: Uuid,
         name: String,
     },
+}
+
+/// One followed measure of a patient over time, in the measure's own unit
+/// (`domain::measures`), oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Trend {
+    /// `weight`, `hba1c`, … (`domain::measures::Measure::key`).
+    pub key: String,
+    pub name: String,
+    pub unit: String,
+    pub points: Vec<TrendPoint>,
+    /// Values in a unit with no known conversion: kept on the platform, not drawn.
+    pub unconverted: usize,
+}
+
+/// One value of a [`Trend`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct TrendPoint {
+    /// `YYYY-MM-DD`
+    pub date: String,
+    /// In the trend's unit.
+    pub value: f64,
+    /// As the PHP reported it, when in another unit ("99 mg/dL").
+    pub reported: Option<String>,
+    /// The report it came with.
+    pub document_id: Option<Uuid>,
+}
+
+/// A patient's measurements as one [`Trend`] per followed measure that has any, in
+/// `domain::measures::MEASURES` order: converted into the measure's unit, a value reported
+/// twice on one day (in one report and again on its own, or in two units) kept once.
+pub fn trends_of(values: &[Measurement]) -> Vec<Trend> {
+    use domain::measures::{convert, measure_of, MEASURES};
+    let mut out: Vec<Trend> = Vec::new();
+    for measure in MEASURES {
+        let mut points: Vec<TrendPoint> = Vec::new();
+        let mut unconverted = 0;
+        for v in values
+            .iter()
+            .filter(|v| measure_of(&v.code) == Some(measure))
+        {
+            let Some(value) = convert(measure, v.value, &v.unit) else {
+                unconverted += 1;
+                continue;
+            };
+            let reported = (value != v.value || !v.unit.eq_ignore_ascii_case(measure.unit))
+                .then(|| format!("{} {}", v.value, v.unit));
+            points.push(TrendPoint {
+                date: v.date.to_string(),
+                value,
+                reported,
+                document_id: v.document_id,
+            });
+        }
+        points.sort_by(|a, b| a.date.cmp(&b.date).then(a.value.total_cmp(&b.value)));
+        // The same value on the same day, to a hundredth: one point (the one naming a report).
+        points.dedup_by(|later, kept| {
+            let same = later.date == kept.date && (later.value - kept.value).abs() < 0.005;
+            if same && kept.document_id.is_none() {
+                kept.document_id = later.document_id;
+            }
+            same
+        });
+        if !points.is_empty() || unconverted > 0 {
+            out.push(Trend {
+                key: measure.key.to_owned(),
+                name: measure.name.to_owned(),
+                unit: measure.unit.to_owned(),
+                points,
+                unconverted,
+            });
+        }
+    }
+    out
 }
 
 /// What a patient's page sums up about their documents.
@@ -358,6 +434,22 @@ impl Replica {
                 .map(|(_, field)| field)
                 .collect(),
         })
+    }
+
+    /// The patient's followed measures over time ([`trends_of`]), from the replica.
+    pub async fn trends(&self, patient: Uuid) -> Result<Vec<Trend>> {
+        let data: Vec<String> = sqlx::query_scalar(
+            "SELECT data FROM rows WHERE table_name = 'measurements' \
+             AND json_extract(data, '$.patient_id') = ?",
+        )
+        .bind(patient.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        let values = data
+            .iter()
+            .map(|d| serde_json::from_str(d))
+            .collect::<std::result::Result<Vec<Measurement>, _>>()?;
+        Ok(trends_of(&values))
     }
 
     /// The summary of a patient's documents for their page, counted as a visit: what arrived
@@ -841,6 +933,59 @@ mod tests {
             Value::Object(map) => map,
             other => panic!("not an object: {other}"),
         }
+    }
+
+    fn measured(
+        code: &str,
+        value: f64,
+        unit: &str,
+        date: &str,
+        report: Option<Uuid>,
+    ) -> Measurement {
+        serde_json::from_value(json!({
+            "id": Uuid::now_v7(), "patient_id": Uuid::nil(), "document_id": report,
+            "code": code, "value": value, "unit": unit, "date": date, "version": 1,
+            "created_at": "2026-11-01T00:00:00Z", "updated_at": "2026-11-01T00:00:00Z",
+        }))
+        .expect("a measurement")
+    }
+
+    #[test]
+    fn trends_convert_order_and_keep_a_value_once() {
+        let report = Uuid::now_v7();
+        let trends = trends_of(&[
+            measured("2345-7", 108.0, "mg/dL", "2026-06-01", None),
+            measured("2345-7", 5.9, "mmol/L", "2026-03-01", None),
+            // The same glucose again on its own, and in the other unit: one point.
+            measured("2339-0", 5.9, "mmol/L", "2026-03-01", Some(report)),
+            measured("2345-7", 106.3, "mg/dL", "2026-03-01", None),
+            measured("2345-7", 3.0, "furlongs", "2026-04-01", None),
+            measured("29463-7", 81.5, "kg", "2026-05-01", None),
+            measured("1234-5", 1.0, "kg", "2026-05-01", None),
+        ]);
+        let keys: Vec<&str> = trends.iter().map(|t| t.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["weight", "glucose"],
+            "in the measures' order, followed codes only"
+        );
+        let glucose = &trends[1];
+        assert_eq!(glucose.unit, "mmol/L");
+        assert_eq!(glucose.unconverted, 1);
+        let dates: Vec<&str> = glucose.points.iter().map(|p| p.date.as_str()).collect();
+        assert_eq!(dates, ["2026-03-01", "2026-06-01"]);
+        assert_eq!(
+            glucose.points[0].document_id,
+            Some(report),
+            "the point names its report"
+        );
+        assert!(
+            (glucose.points[1].value - 5.995).abs() < 0.01,
+            "{:?}",
+            glucose.points[1]
+        );
+        assert_eq!(glucose.points[1].reported.as_deref(), Some("108 mg/dL"));
+        assert_eq!(trends[0].points[0].reported, None, "already in kg");
     }
 
     #[tokio::test]

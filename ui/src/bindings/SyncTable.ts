@@ -3,4 +3,4 @@
 /**
  * The tables a replica holds.
  */
-export type SyncTable = "users" | "patients" | "healthcare_documents" | "document_shares" | "synchronization_log" | "inquiries";
+export type SyncTable = "users" | "patients" | "healthcare_documents" | "document_shares" | "synchronization_log" | "inquiries" | "measurements";

@@ -35,6 +35,7 @@ import type { ProviderSettings } from "./ProviderSettings";
 import type { PullProgress } from "./PullProgress";
 import type { RejectedEdit } from "./RejectedEdit";
 import type { Resolution } from "./Resolution";
+import type { Trend } from "./Trend";
 import type { UpdateInfo } from "./UpdateInfo";
 import type { User } from "./User";
 import type { UserDirectoryEntry } from "./UserDirectoryEntry";
@@ -88,6 +89,8 @@ export interface Commands {
   providers: { args: Record<string, never>; result: Array<ProviderEntry> };
   /** The summary of a patient's documents for their page (a visit, for what is new since the last one); `None` for an administrator, whose computer holds no patient data. */
   document_digest: { args: { patient_id: string }; result: DocumentDigest | null };
+  /** The patient's followed measures over time (weight, blood pressure, HbA1c, lipids…), each in its own unit: from the replica, or for an administrator from the platform. */
+  trends: { args: { patient_id: string }; result: Array<Trend> };
   /** Admin: links to a PHP awaiting a decision (or, with `state`, those approved or refused), the PHP's record beside ours. */
   link_reviews: { args: { state?: LinkApproval | null }; result: Array<LinkReview> };
   /** Admin: approves or refuses a link as reviewed (`fingerprint`). */

@@ -37,6 +37,21 @@ pub struct IncomingDocument {
     /// Why the declared type was not kept (free of PHI): "its content is not the
     /// application/pdf it was sent as".
     pub retyped: Option<String>,
+    /// The followed results (`domain::measures`) among a report's Observations.
+    pub results: Vec<IncomingResult>,
+}
+
+/// One value of a followed measure, as the PHP reported it (not yet converted).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncomingResult {
+    /// `Observation/{id}`, with `#{code}` for a component (a blood pressure's two values).
+    pub external_id: String,
+    /// The LOINC code (one of `domain::measures::MEASURES`').
+    pub code: String,
+    pub value: f64,
+    pub unit: String,
+    /// `YYYY-MM-DD`
+    pub date: String,
 }
 
 /// One search result, as the platform should act on it.
@@ -52,13 +67,22 @@ pub enum Incoming {
         external_id: String,
         reason: String,
     },
+    /// An Observation of its own (a vital sign): the followed values it holds, none when it
+    /// holds none or was withdrawn (`retracted`: ours are dropped).
+    Results {
+        external_id: String,
+        results: Vec<IncomingResult>,
+        retracted: bool,
+    },
 }
 
 impl Incoming {
     pub fn external_id(&self) -> &str {
         match self {
             Self::Document(d) => &d.external_id,
-            Self::Retracted { external_id } | Self::Skipped { external_id, .. } => external_id,
+            Self::Retracted { external_id }
+            | Self::Skipped { external_id, .. }
+            | Self::Results { external_id, .. } => external_id,
         }
     }
 }
@@ -99,6 +123,9 @@ pub fn first_pages(patient_id: &str, since: Option<&str>, page_size: usize) -> V
             "DiagnosticReport",
             &[("_include", "DiagnosticReport:result")],
         ),
+        // Vital signs, and lab results sent without a report, come as Observations of their
+        // own (a report's come with it too: the same value is kept once).
+        page("Observation", &[("category", "vital-signs,laboratory")]),
     ]
 }
 
@@ -136,6 +163,23 @@ impl FhirSource {
                         &included,
                     )
                     .await?
+                }
+                Some("Observation") => {
+                    let obs: Observation = self.parse(resource.clone(), "an Observation")?;
+                    let external_id = external_id(&self.name, "Observation", obs.id.as_deref())?;
+                    let retracted = matches!(
+                        obs.status.as_deref(),
+                        Some("entered-in-error" | "cancelled")
+                    );
+                    Incoming::Results {
+                        results: if retracted {
+                            Vec::new()
+                        } else {
+                            results_of(&obs, None)
+                        },
+                        external_id,
+                        retracted,
+                    }
                 }
                 _ => continue,
             };
@@ -190,6 +234,7 @@ impl FhirSource {
             content,
             retyped,
             external_id,
+            results: Vec::new(),
         }))
     }
 
@@ -211,15 +256,33 @@ impl FhirSource {
             .and_then(CodeableConcept::label)
             .unwrap_or("Diagnostic report")
             .to_owned();
+        let date = first_date(&[
+            report.effective_date_time.as_deref(),
+            report.issued.as_deref(),
+            report.meta.last_updated.as_deref(),
+        ]);
+        let Some(date) = date else {
+            return Ok(skipped(external_id, "it has no readable date"));
+        };
+        let mut structured = Vec::new();
         let (mime_type, content, retyped) = match report
             .presented_form
             .iter()
             .find(|a| a.data.is_some() || a.url.is_some())
         {
-            Some(form) => match self.attachment(form).await? {
-                Ok(found) => found,
-                Err(reason) => return Ok(skipped(external_id, &reason)),
-            },
+            Some(form) => {
+                // The text is the PHP's; the values come from the results it included.
+                for reference in report.result.iter().filter_map(|r| r.reference.as_deref()) {
+                    if let Some(value) = included.get(reference) {
+                        let obs: Observation = self.parse((*value).clone(), "an Observation")?;
+                        structured.extend(results_of(&obs, Some(&date)));
+                    }
+                }
+                match self.attachment(form).await? {
+                    Ok(found) => found,
+                    Err(reason) => return Ok(skipped(external_id, &reason)),
+                }
+            }
             None => {
                 let mut results = Vec::new();
                 for reference in report
@@ -232,7 +295,9 @@ impl FhirSource {
                         Some(value) => (*value).clone(),
                         None => self.read(reference).await?,
                     };
-                    results.push(self.parse::<Observation>(value, "an Observation")?);
+                    let obs = self.parse::<Observation>(value, "an Observation")?;
+                    structured.extend(results_of(&obs, Some(&date)));
+                    results.push(obs);
                 }
                 if results.is_empty() && report.conclusion.is_none() {
                     return Ok(skipped(
@@ -246,14 +311,6 @@ impl FhirSource {
                     None,
                 )
             }
-        };
-        let date = first_date(&[
-            report.effective_date_time.as_deref(),
-            report.issued.as_deref(),
-            report.meta.last_updated.as_deref(),
-        ]);
-        let Some(date) = date else {
-            return Ok(skipped(external_id, "it has no readable date"));
         };
         let doc_type = if report.category.iter().any(|c| c.has_code(V2_0074, "LAB")) {
             DocumentType::LabReport
@@ -270,6 +327,7 @@ impl FhirSource {
             content,
             retyped,
             external_id,
+            results: structured,
         }))
     }
 
@@ -495,6 +553,73 @@ pub fn document_type(kind: Option<&CodeableConcept>, category: &[CodeableConcept
     } else {
         DocumentType::Other
     }
+}
+
+/// The followed values an Observation holds (its own, or its components'), each with a LOINC
+/// code of [`domain::measures::MEASURES`], a numeric value and a unit; dated by the
+/// Observation, else by its report (`report_date`). Anything else is left out.
+pub fn results_of(obs: &Observation, report_date: Option<&str>) -> Vec<IncomingResult> {
+    let Some(id) = obs.id.as_deref().filter(|id| super::valid_id(id)) else {
+        return Vec::new();
+    };
+    if !matches!(
+        obs.status.as_deref(),
+        None | Some("final" | "amended" | "corrected" | "preliminary")
+    ) {
+        return Vec::new();
+    }
+    let Some(date) = first_date(&[obs.effective_date_time.as_deref(), obs.issued.as_deref()])
+        .or_else(|| report_date.map(str::to_owned))
+    else {
+        return Vec::new();
+    };
+    let followed = |code: Option<&CodeableConcept>| {
+        code?
+            .coding
+            .iter()
+            .filter(|c| c.system.as_deref() == Some(LOINC))
+            .find_map(|c| {
+                c.code
+                    .as_deref()
+                    .filter(|c| domain::measures::measure_of(c).is_some())
+            })
+            .map(str::to_owned)
+    };
+    let value = |q: Option<&super::model::Quantity>| {
+        let q = q?;
+        Some((
+            q.value.filter(|v| v.is_finite())?,
+            q.unit.clone().unwrap_or_default(),
+        ))
+    };
+    let mut out = Vec::new();
+    if let (Some(code), Some((value, unit))) = (
+        followed(obs.code.as_ref()),
+        value(obs.value_quantity.as_ref()),
+    ) {
+        out.push(IncomingResult {
+            external_id: format!("Observation/{id}"),
+            code,
+            value,
+            unit,
+            date: date.clone(),
+        });
+    }
+    for part in &obs.component {
+        if let (Some(code), Some((value, unit))) = (
+            followed(part.code.as_ref()),
+            value(part.value_quantity.as_ref()),
+        ) {
+            out.push(IncomingResult {
+                external_id: format!("Observation/{id}#{code}"),
+                code,
+                value,
+                unit,
+                date: date.clone(),
+            });
+        }
+    }
+    out
 }
 
 /// A DiagnosticReport without a presented form, as text a dietician can read.

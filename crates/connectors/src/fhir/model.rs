@@ -178,12 +178,25 @@ pub struct ReferenceRange {
     pub text: Option<String>,
 }
 
+/// A part of an Observation with its own code and value (a blood pressure's systolic and
+/// diastolic).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservationComponent {
+    pub code: Option<CodeableConcept>,
+    pub value_quantity: Option<Quantity>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Observation {
     pub id: Option<String>,
     pub status: Option<String>,
     pub code: Option<CodeableConcept>,
+    pub effective_date_time: Option<String>,
+    pub issued: Option<String>,
+    #[serde(default)]
+    pub component: Vec<ObservationComponent>,
     pub value_quantity: Option<Quantity>,
     pub value_string: Option<String>,
     pub value_codeable_concept: Option<CodeableConcept>,

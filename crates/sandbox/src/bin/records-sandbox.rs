@@ -51,6 +51,11 @@ async fn main() -> anyhow::Result<()> {
     let fhir = FhirSandbox::default();
     fhir.faults().update(|f| f.latency_ms = args.latency_ms);
     let patients = sandbox::seed::php(&fhir, args.patients, args.documents, 42);
+    // A year of weights, blood pressures and labs per patient: the patient page's charts.
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(42);
+    for p in &patients {
+        sandbox::seed::add_series(&fhir, &p.id, &mut rng);
+    }
     let fhir_served = fhir.serve(&args.fhir_bind).await?;
     let carepatron = CarepatronSandbox::new(&args.carepatron_key);
     carepatron.faults().update(|f| {
@@ -64,7 +69,7 @@ async fn main() -> anyhow::Result<()> {
         fhir_served.base
     );
     println!(
-        "  {} patients, {} documents each; identifiers (system {}):",
+        "  {} patients, {} documents and a year of results each; identifiers (system {}):",
         patients.len(),
         args.documents,
         sandbox::seed::MRN_SYSTEM

@@ -17,6 +17,8 @@ pub enum Entity {
     DocumentContent,
     DocumentList,
     SharedDocuments,
+    /// A patient's measurements over time (a list, or a value sent to a replica).
+    Measurements,
 }
 
 impl Entity {
@@ -27,6 +29,7 @@ impl Entity {
             Entity::DocumentContent => "document content",
             Entity::DocumentList => "document list",
             Entity::SharedDocuments => "shared documents",
+            Entity::Measurements => "measurements",
         }
     }
 }

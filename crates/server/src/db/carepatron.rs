@@ -429,7 +429,10 @@ impl Db {
                     "SELECT d.patient_id FROM document_shares s JOIN healthcare_documents d \
                      ON d.id = s.document_id WHERE s.id = $1"
                 }
-                SyncTable::Users | SyncTable::SynchronizationLog | SyncTable::Inquiries => continue,
+                SyncTable::Users
+                | SyncTable::SynchronizationLog
+                | SyncTable::Inquiries
+                | SyncTable::Measurements => continue,
             };
             let patient: Option<String> = sqlx::query_scalar(sql)
                 .bind(id.to_string())

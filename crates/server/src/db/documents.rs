@@ -300,6 +300,7 @@ pub async fn delete_document_in(conn: &mut AnyConnection, id: Uuid) -> DbResult<
     .bind(id.to_string())
     .execute(&mut *conn)
     .await?;
+    super::measurements::delete_with_in(conn, super::measurements::With::Document(id), &at).await?;
     let done = sqlx::query(
         "UPDATE healthcare_documents SET deleted_at = $1, updated_at = $1, \
          version = version + 1 WHERE id = $2 AND deleted_at IS NULL",

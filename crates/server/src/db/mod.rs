@@ -11,6 +11,7 @@ pub mod inquiries;
 pub mod jobs;
 pub mod links;
 mod logs;
+pub mod measurements;
 pub mod mutations;
 mod patients;
 pub mod php;

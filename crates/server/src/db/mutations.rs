@@ -151,6 +151,8 @@ pub async fn restore_patient_in(
     deleted_at: &str,
 ) -> DbResult<i64> {
     let at = now();
+    super::measurements::restore_with_in(conn, super::measurements::With::Patient(id), deleted_at)
+        .await?;
     let id = id.to_string();
     let revive = "SET deleted_at = NULL, updated_at = $1, version = version + 1";
     sqlx::query(&format!(
@@ -180,6 +182,8 @@ pub async fn restore_document_in(
     deleted_at: &str,
 ) -> DbResult<i64> {
     let at = now();
+    super::measurements::restore_with_in(conn, super::measurements::With::Document(id), deleted_at)
+        .await?;
     let id = id.to_string();
     sqlx::query(
         "UPDATE document_shares SET deleted_at = NULL, updated_at = $1, version = version + 1 \

@@ -324,6 +324,7 @@ pub async fn relink_in(
 /// [`Db::delete_patient`] inside the caller's transaction.
 pub async fn delete_patient_in(conn: &mut AnyConnection, id: Uuid) -> DbResult<bool> {
     let at = now();
+    super::measurements::delete_with_in(conn, super::measurements::With::Patient(id), &at).await?;
     let id = id.to_string();
     let tombstone = "SET deleted_at = $1, updated_at = $1, version = version + 1";
     sqlx::query(&format!(

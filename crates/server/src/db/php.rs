@@ -7,7 +7,7 @@
 use super::documents::{digest, insert_pulled_document_in, store_body, DocumentBody, NewDocument};
 use super::logs::{insert_log, NewLogEntry};
 use super::patients::{bind_link, reset_pull_state_in, same_link};
-use super::{delete_document_in, lock_on_postgres, now, Db, DbResult, RowExt, Sql};
+use super::{delete_document_in, lock_on_postgres, measurements, now, Db, DbResult, RowExt, Sql};
 use connectors::fhir::mapping::{Incoming, IncomingDocument};
 use connectors::fhir::PhpPatient;
 use domain::dto::Patient;
@@ -25,6 +25,8 @@ pub enum Applied {
     Skipped,
     /// The same body is held already under another PHP resource.
     Duplicate,
+    /// Values of followed measures reported on their own (vital signs), stored or withdrawn.
+    Measured,
     /// Not stored: the patient's link is no longer approved for this PHP record (refused,
     /// revoked or changed while the pull ran). The pull stops.
     Unlinked,
@@ -40,6 +42,7 @@ impl Applied {
             Self::Removed => "removed",
             Self::Skipped => "skipped",
             Self::Duplicate => "duplicates",
+            Self::Measured => "results",
             Self::Unlinked => "unlinked",
         }
     }
@@ -221,7 +224,24 @@ impl Db {
         .bind(item.external_id())
         .fetch_optional(&mut *tx)
         .await?;
+        // The report a document item is stored as: its followed values go with it.
+        let mut stored_as = None;
         let applied = match (item, held) {
+            (
+                Incoming::Results {
+                    external_id,
+                    results,
+                    retracted,
+                },
+                _,
+            ) => {
+                if *retracted {
+                    measurements::retract_in(&mut tx, patient_id, external_id).await?;
+                } else {
+                    measurements::upsert_in(&mut tx, patient_id, None, results).await?;
+                }
+                Applied::Measured
+            }
             (Incoming::Skipped { reason, .. }, _) => {
                 let details = format!("A document from {provider} was not stored: {reason}.");
                 insert_log(
@@ -257,6 +277,7 @@ impl Db {
                 Applied::Removed
             }
             (Incoming::Document(doc), Some(row)) => {
+                stored_as = Some(row.id("id")?);
                 if row.opt_text("external_version")?.as_deref() == Some(doc.version.as_str()) {
                     Applied::Unchanged
                 } else {
@@ -328,13 +349,14 @@ impl Db {
                 .bind(DocumentSource::PrimaryHealthcareProvider.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
-                if duplicate.is_some() {
+                if let Some(held) = duplicate {
+                    stored_as = Some(super::parse_id(&held)?);
                     Applied::Duplicate
                 } else {
                     let date = chrono::NaiveDate::parse_from_str(&doc.date, "%Y-%m-%d")
                         .map_err(|e| anyhow::anyhow!("a pulled document's date: {e}"))?;
                     let note = doc.retyped.as_ref().map(|why| type_note(why));
-                    insert_pulled_document_in(
+                    let stored = insert_pulled_document_in(
                         &mut tx,
                         NewDocument {
                             id: domain::new_id(),
@@ -354,10 +376,14 @@ impl Db {
                         note.as_deref(),
                     )
                     .await?;
+                    stored_as = Some(stored.id);
                     Applied::Stored
                 }
             }
         };
+        if let (Incoming::Document(doc), Some(document)) = (item, stored_as) {
+            measurements::upsert_in(&mut tx, patient_id, Some(document), &doc.results).await?;
+        }
         tx.commit().await?;
         Ok(applied)
     }

@@ -22,7 +22,8 @@
 //! scratch, dropping every row the new walk does not send.
 
 use super::{
-    cursor, documents, inquiries, logs, patients, shares, users, Backend, Db, DbResult, RowExt, Sql,
+    cursor, documents, inquiries, logs, measurements, patients, shares, users, Backend, Db,
+    DbResult, RowExt, Sql,
 };
 use domain::access::{DocumentScope, InquiryScope, PatientScope};
 use domain::dto::{Change, ChangeOp, SyncTable, UserDirectoryEntry};
@@ -113,13 +114,14 @@ impl FeedCursor {
 }
 
 /// Feed order of the tables (parents before children within one seq).
-const TABLES: [SyncTable; 6] = [
+const TABLES: [SyncTable; 7] = [
     SyncTable::Users,
     SyncTable::Patients,
     SyncTable::HealthcareDocuments,
     SyncTable::DocumentShares,
     SyncTable::SynchronizationLog,
     SyncTable::Inquiries,
+    SyncTable::Measurements,
 ];
 
 /// One page of changes, the cursor after it, and whether more follow.
@@ -416,6 +418,30 @@ impl Db {
                 lower.push(&mut sql, "i");
                 inquiries::push_scope(&mut sql, scope);
             }
+            // The patient's dietician's and the patient's own (`can_read_measurements`).
+            SyncTable::Measurements => {
+                if reader == Reader::Platform {
+                    return None;
+                }
+                sql.push(&format!(
+                    "SELECT {}, m.deleted_at, m.change_seq AS seq FROM measurements m \
+                     JOIN patients p ON p.id = m.patient_id WHERE ",
+                    super::qualify(measurements::COLS, "m")
+                ));
+                lower.push(&mut sql, "m");
+                match caller.kind {
+                    UserType::Dietician => {
+                        sql.push(" AND p.user_id = ").bind(caller.id);
+                    }
+                    UserType::Patient => match caller.patient_id {
+                        Some(own) => {
+                            sql.push(" AND m.patient_id = ").bind(own);
+                        }
+                        None => return None,
+                    },
+                    _ => return None,
+                }
+            }
         }
         Some(sql)
     }
@@ -515,6 +541,14 @@ fn feed_row(caller: &Caller, table: SyncTable, row: &AnyRow) -> DbResult<FeedRow
                 row.int("version")?,
                 ChangeOp::Upsert,
                 serde_json::to_value(&l).map_err(anyhow::Error::from)?,
+            )
+        }
+        SyncTable::Measurements => {
+            let m = measurements::measurement_from_row(row)?;
+            (
+                m.version,
+                ChangeOp::Upsert,
+                serde_json::to_value(&m).map_err(anyhow::Error::from)?,
             )
         }
         SyncTable::Inquiries => {

@@ -105,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(users::get, users::update, users::delete))
         .routes(routes!(patients::list, patients::create))
         .routes(routes!(patients::get, patients::update, patients::delete))
+        .routes(routes!(patients::measurements))
         .routes(routes!(documents::list, documents::create))
         .routes(routes!(
             documents::get,

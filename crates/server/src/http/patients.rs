@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
-use domain::dto::{NewPatient, Page, Patient, PatientQuery, PatientUpdate};
+use domain::dto::{Measurement, NewPatient, Page, Patient, PatientQuery, PatientUpdate};
 use domain::Caller;
 use uuid::Uuid;
 
@@ -246,4 +246,24 @@ pub async fn delete(
     } else {
         Err(ApiError::NotFound("patient"))
     }
+}
+
+/// The patient's values of the measures followed over time (weight, BMI, blood pressure,
+/// HbA1c, glucose, lipids, eGFR) from their PHP, as reported there (units unconverted), by
+/// code and date. Admins, the patient's dietician and the patient; each read is audited.
+#[utoipa::path(get, path = "/api/v1/patients/{patient_id}/measurements", operation_id = "list_patient_measurements", tag = "patients",
+    security(("bearer" = [])), params(("patient_id" = Uuid, Path)),
+    responses((status = 200, body = Vec<Measurement>), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn measurements(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(patient_id): ApiPath<Uuid>,
+) -> ApiResult<Json<Vec<Measurement>>> {
+    let patient = visible(&app, &caller, patient_id).await?;
+    caller.can_read_measurements(&patient_facts(&patient), patient_id)?;
+    let values = app.db.measurements(patient_id).await?;
+    app.audit
+        .read(&caller, Entity::Measurements, None, Some(patient_id))
+        .await?;
+    Ok(Json(values))
 }

@@ -69,6 +69,7 @@ pub async fn changes(
         let entity = match c.table {
             SyncTable::Patients => Entity::Patient,
             SyncTable::HealthcareDocuments => Entity::Document,
+            SyncTable::Measurements => Entity::Measurements,
             _ => continue,
         };
         let patient = match entity {

@@ -6,7 +6,7 @@ use crate::db::jobs::{Job, JobCause, JobKind};
 use crate::db::php::{Applied, RequestState};
 use crate::db::providers::{AuthMode, ProviderAccess};
 use connectors::fhir::keys::SigningKey;
-use connectors::fhir::mapping::first_pages;
+use connectors::fhir::mapping::{first_pages, Incoming};
 use connectors::fhir::{Auth, FhirSource, PatientMatch, PatientQuery, DEFAULT_SCOPE};
 use connectors::{ConnectorError, Limits};
 use domain::access::PatientScope;
@@ -298,7 +298,13 @@ async fn pull_from(
                     "{provider} sent more than {max_pages} pages of documents; the pull stopped there"
                 )));
             }
-            progress.add("found", got.items.len() as u64);
+            // Documents found; vital signs count as results.
+            let documents = got
+                .items
+                .iter()
+                .filter(|i| !matches!(i, Incoming::Results { .. }))
+                .count();
+            progress.add("found", documents as u64);
             for item in &got.items {
                 let applied = app
                     .db

@@ -163,6 +163,88 @@ async fn manual_sync(app: &TestApp, user: &TestUser, patient: Uuid) -> Value {
 both_backends! {
     @with (server::testing::with_jobs)
 
+    async fn followed_results_arrive_once_with_their_reports_and_only_for_those_who_may_see_them(app) {
+        let php = php(&app, true).await;
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1);
+        // A year of results as Observations of their own (6 visits of weight, BMI and a
+        // blood pressure panel; 4 quarters of HbA1c, glucose and eGFR), beside the six
+        // documents, one of them a lipid panel with four followed results.
+        assert_eq!(sandbox::seed::add_series(&php.sandbox, &php.seeded[0].id, &mut rng), 30);
+        let expected = 6 * 4 + 4 * 3 + 4;
+        let patient = link(&app, &php, 0).await;
+        let path = format!("/api/v1/patients/{patient}/measurements");
+        let values = eventually("the results", || async {
+            let v = app.get(&path, &php.diet).await.expect(200).body;
+            let v = v.as_array().expect("a list").clone();
+            (v.len() >= expected).then_some(v)
+        })
+        .await;
+        assert_eq!(values.len(), expected, "{values:?}");
+        let of = |code: &str| values.iter().filter(|v| v["code"] == code).collect::<Vec<_>>();
+        assert_eq!(of("29463-7").len(), 6, "weights");
+        assert_eq!(of("8480-6").len(), 6, "systolic, from the panels' components");
+        let units: std::collections::BTreeSet<&str> =
+            of("2345-7").iter().filter_map(|v| v["unit"].as_str()).collect();
+        assert_eq!(units, ["mg/dL", "mmol/L"].into(), "glucose as the PHP sent it");
+        // The lipid panel's values name their report; vital signs none.
+        let docs = documents(&app, &php.diet, patient).await;
+        let panel = docs.iter().find(|d| d["title"] == "Lipid panel").expect("the lipid panel");
+        assert!(of("2093-3").iter().all(|v| v["document_id"] == panel["id"]));
+        assert!(of("29463-7").iter().all(|v| v["document_id"].is_null()));
+
+        // Pulling again (everything, as after a relink) adds nothing and changes nothing.
+        let before: Vec<_> = values.iter().map(|v| (v["id"].clone(), v["version"].clone())).collect();
+        sqlx::query("UPDATE php_pull_state SET watermark = NULL")
+            .execute(app.db.pool())
+            .await
+            .expect("forget the watermark");
+        let job = manual_sync(&app, &php.diet, patient).await;
+        assert_eq!(job["status"], "done", "{job}");
+        let again = app.get(&path, &php.diet).await.expect(200).body;
+        let after: Vec<_> = again.as_array().unwrap().iter().map(|v| (v["id"].clone(), v["version"].clone())).collect();
+        assert_eq!(before, after, "nothing doubled or rewritten");
+
+        // The patient's dietician and admins read them (audited); another dietician does not
+        // see the patient, and a practitioner with a shared report does not get the series.
+        let admin_read = app.get(&path, &php.admin).await.expect(200);
+        assert_eq!(admin_read.body.as_array().unwrap().len(), expected);
+        let other = app.user(Dietician).await;
+        app.get(&path, &other).await.problem(404, "not_found");
+        let practitioner = app.user(domain::UserType::Practitioner).await;
+        app.post(&format!("/api/v1/documents/{}/share", panel["id"].as_str().unwrap()), &php.diet,
+                 json!({"practitioner_id": practitioner.id})).await.expect(201);
+        app.get(&path, &practitioner).await.problem(403, "forbidden");
+        let audited: i64 = sqlx::query_scalar("SELECT count(*) FROM phi_access_log WHERE entity = 'measurements'")
+            .fetch_one(app.db.audit())
+            .await
+            .unwrap_or(-1);
+        assert!(audited >= 2, "reads of the series are audited: {audited}");
+
+        // The change feed: the dietician's replica gets every value, the others none.
+        let fed = |user: TestUser| {
+            let app = &app;
+            async move {
+                let page = app.get("/api/v1/sync/changes?limit=1000", &user).await.expect(200).body;
+                page["changes"].as_array().expect("changes").iter()
+                    .filter(|c| c["table"] == "measurements" && c["op"] == "upsert").count()
+            }
+        };
+        assert_eq!(fed(php.diet.clone()).await, expected);
+        assert_eq!(fed(other.clone()).await, 0);
+        assert_eq!(fed(practitioner.clone()).await, 0);
+
+        // A retracted report takes its values along.
+        let at_php = php.sandbox.all("DiagnosticReport").into_iter()
+            .find(|r| r["subject"]["reference"] == format!("Patient/{}", php.seeded[0].id) && r["code"]["text"] == "Lipid panel")
+            .and_then(|r| r["id"].as_str().map(str::to_owned))
+            .expect("the lipid panel at the PHP");
+        php.sandbox.modify("DiagnosticReport", &at_php, |r| r["status"] = json!("entered-in-error"));
+        let job = manual_sync(&app, &php.diet, patient).await;
+        assert_eq!(job["status"], "done", "{job}");
+        let left = app.get(&path, &php.diet).await.expect(200).body;
+        assert_eq!(left.as_array().unwrap().len(), expected - 4);
+    }
+
     async fn a_linked_patient_gets_their_documents_once_then_changes_and_retractions(app) {
         let php = php(&app, true).await;
         let patient = link(&app, &php, 1).await;

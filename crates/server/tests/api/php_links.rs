@@ -199,6 +199,7 @@ both_backends! {
             mime_type: "text/plain".into(),
             content: format!("result {n}").into_bytes(),
             retyped: None,
+            results: Vec::new(),
         });
         use server::db::php::Applied;
         let apply = |php: &'static str, n: u32| {
