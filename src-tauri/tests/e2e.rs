@@ -320,8 +320,9 @@ fn platform_config(database: &ScratchDatabase, mail: &SmtpSink) -> server::confi
 const MRN: &str = "MRN-ZQ-1984";
 const BIRTH_DATE: &str = "1984-07-09";
 
-/// A stand-in PHP holding the patient's record (same name and birth date as ours) and three
-/// documents, served, and set up on the platform as a provider.
+/// A stand-in PHP holding the patient's record (same name and birth date as ours), three
+/// documents (one a lipid panel) and a year of results, served, and set up on the platform
+/// as a provider.
 async fn stand_in_php(platform: &Platform) -> (sandbox::Served, Uuid) {
     use rand::SeedableRng as _;
     let php = sandbox::fhir::FhirSandbox::default();
@@ -336,6 +337,7 @@ async fn stand_in_php(platform: &Platform) -> (sandbox::Served, Uuid) {
     for n in 0..3 {
         sandbox::seed::add_document(&php, &at_php, n, &mut rng);
     }
+    sandbox::seed::add_series(&php, &at_php, &mut rng);
     let served = php.serve("127.0.0.1:0").await.expect("serve the PHP");
     let provider = platform
         .db
@@ -1170,7 +1172,8 @@ async fn link_the_patient_to_their_provider(scene: &Scene) {
 }
 
 /// Back as the dietician: the link is matched; Sync from the provider now shows the pull's
-/// progress to its end, and the summary counts what arrived.
+/// progress to its end, the summary counts what arrived, and the results over time are
+/// charted with their values beside.
 async fn sync_from_the_provider_shows_its_progress_and_the_summary(scene: &Scene) {
     let (app, shots, id) = (&scene.app, &scene.shots, scene.patient());
     app.js(
@@ -1198,6 +1201,29 @@ async fn sync_from_the_provider_shows_its_progress_and_the_summary(scene: &Scene
     app.wait_text("#last-pull", "Last pull from the provider")
         .await;
     app.screenshot(&shots.join("11-summary.png")).await;
+
+    // The results over time: six weighings drawn and listed; glucose the PHP sent in mg/dL
+    // shown in mmol/L, saying how it was reported.
+    app.wait_for(
+        "the weight chart and its table",
+        "const t = document.querySelector('#trends [data-trend=weight]'); \
+         return !!t && t.querySelectorAll('.trend-values tbody tr').length === 6 \
+           && !!t.querySelector('.trend-chart canvas');",
+        json!([]),
+    )
+    .await;
+    app.wait_text("#trends [data-trend=glucose] .trend-values", "mg/dL")
+        .await;
+    app.wait_text("#trends [data-trend=cholesterol] h3", "mmol/L")
+        .await;
+    app.js(
+        "document.querySelector('#trends').scrollIntoView()",
+        json!([]),
+    )
+    .await;
+    app.screenshot(&shots.join("11b-trends.png")).await;
+    let findings = accessibility_violations(app).await;
+    assert!(findings.is_empty(), "trends: {findings:?}");
 }
 
 /// Someone asks to become a patient on the practice's website: the practice's SMTP server

@@ -38,6 +38,8 @@ where
 async fn linked_and_pulled(w: World) {
     let php = FhirSandbox::default();
     let seeded = sandbox::seed::php(&php, 1, 3, 11);
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(3);
+    sandbox::seed::add_series(&php, &seeded[0].id, &mut rng);
     let served = php.serve("127.0.0.1:0").await.expect("serve the PHP");
     let admin = w.user("root@example.org", UserType::Admin, None).await;
     let (status, provider) = rest_as(
@@ -191,4 +193,27 @@ async fn linked_and_pulled(w: World) {
     assert_eq!(digest.new_since_last_visit, 3, "a first visit: all are new");
     let last_pull = digest.last_pull.expect("the pull is in the log");
     assert_eq!(last_pull.status, domain::LogStatus::Success);
+
+    // The results came too, as trends in one unit each: the lipid panel's four, a year of
+    // vital signs and labs (glucose in mmol/L whatever the PHP sent).
+    let trends = r.trends(patient).await.expect("trends");
+    let count = |key: &str| {
+        trends
+            .iter()
+            .find(|t| t.key == key)
+            .map_or(0, |t| t.points.len())
+    };
+    assert_eq!(
+        (count("weight"), count("systolic"), count("hba1c"), count("glucose"), count("ldl")),
+        (6, 6, 4, 4, 1),
+        "{trends:?}"
+    );
+    let glucose = trends.iter().find(|t| t.key == "glucose").expect("glucose");
+    assert_eq!(glucose.unit, "mmol/L");
+    assert_eq!(
+        glucose.points.iter().filter(|p| p.reported.is_some()).count(),
+        2,
+        "the two sent in mg/dL say so"
+    );
+    assert!(glucose.points.iter().all(|p| (2.0..15.0).contains(&p.value)));
 }
