@@ -51,6 +51,8 @@ import type { DocumentDigest } from './bindings/DocumentDigest';
 import type { RejectedEdit } from './bindings/RejectedEdit';
 import type { ShareDelivery } from './bindings/ShareDelivery';
 import type { SyncState } from './bindings/SyncState';
+import type { Trend } from './bindings/Trend';
+import type { TrendPoint } from './bindings/TrendPoint';
 import type { UpdateInfo } from './bindings/UpdateInfo';
 import type { User } from './bindings/User';
 import type { UserDirectoryEntry } from './bindings/UserDirectoryEntry';
@@ -120,6 +122,8 @@ export type {
   Resolution,
   ShareDelivery,
   SyncState,
+  Trend,
+  TrendPoint,
   UpdateInfo,
   User,
   UserDirectoryEntry,

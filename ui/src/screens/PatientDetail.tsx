@@ -6,6 +6,7 @@ import { leaveTo, useUnsaved } from '../lib/route';
 import { DocumentList } from './Documents';
 import { DocumentSummary, LinkState, SyncFromProvider } from './PatientPhp';
 import { NewDocument } from './NewDocument';
+import { Trends } from './PatientTrends';
 import { changedFields, mergeRefreshed, PATIENT_FIELDS, PatientForm, useProviders, type PatientFields } from './PatientForm';
 
 function fieldsOf(d: Detail): PatientFields {
@@ -180,6 +181,8 @@ export function PatientDetail({ id }: { id: string }) {
       )}
       {can.request_documents && p.provider_id && <SyncFromProvider patient={p} onFinished={() => setPulled((n) => n + 1)} />}
       {!readsOnline && <DocumentSummary patientId={id} revision={`${pulled}:${status?.last_sync}`} />}
+      {/* Also for an administrator: the command reads the platform for them. */}
+      <Trends patientId={id} />
       <h2>Documents</h2>
       {can.add_documents && <NewDocument patientId={id} />}
       {can.request_documents && p.link_approval === 'approved' && <RequestDocuments patientId={id} />}

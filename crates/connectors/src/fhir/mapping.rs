@@ -592,34 +592,30 @@ pub fn results_of(obs: &Observation, report_date: Option<&str>) -> Vec<IncomingR
             q.unit.clone().unwrap_or_default(),
         ))
     };
-    let mut out = Vec::new();
-    if let (Some(code), Some((value, unit))) = (
-        followed(obs.code.as_ref()),
-        value(obs.value_quantity.as_ref()),
-    ) {
-        out.push(IncomingResult {
-            external_id: format!("Observation/{id}"),
-            code,
-            value,
-            unit,
-            date: date.clone(),
-        });
-    }
-    for part in &obs.component {
-        if let (Some(code), Some((value, unit))) = (
-            followed(part.code.as_ref()),
-            value(part.value_quantity.as_ref()),
-        ) {
-            out.push(IncomingResult {
-                external_id: format!("Observation/{id}#{code}"),
+    // The Observation's own value, then its components' (`#code` tells them apart).
+    let parts = std::iter::once((obs.code.as_ref(), obs.value_quantity.as_ref(), false)).chain(
+        obs.component
+            .iter()
+            .map(|c| (c.code.as_ref(), c.value_quantity.as_ref(), true)),
+    );
+    parts
+        .filter_map(|(code, quantity, component)| {
+            let code = followed(code)?;
+            let (value, unit) = value(quantity)?;
+            let external_id = if component {
+                format!("Observation/{id}#{code}")
+            } else {
+                format!("Observation/{id}")
+            };
+            Some(IncomingResult {
+                external_id,
                 code,
                 value,
                 unit,
                 date: date.clone(),
-            });
-        }
-    }
-    out
+            })
+        })
+        .collect()
 }
 
 /// A DiagnosticReport without a presented form, as text a dietician can read.

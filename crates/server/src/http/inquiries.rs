@@ -12,10 +12,8 @@ use super::extract::{
     body_problem, page_params, parse_json, ApiJson, ApiPath, ApiQuery, AuthUser, ClientAddr,
     SmallJson, SMALL_BODY_BYTES,
 };
-use super::patients::{duplicate, pull_after_relink};
 use crate::app::AppState;
 use crate::db::inquiries::{Dietician, Handled};
-use crate::db::DbError;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
@@ -177,25 +175,17 @@ pub async fn convert(
     caller.can_create_patient()?;
     super::patients::check_new(&new)?;
     let email = new.email.as_str().to_owned();
-    let converted = app
+    let made = match app
         .db
         .convert_inquiry(scope, id, caller.id, new, app.config.links)
-        .await;
-    let patient = match converted {
-        Ok(Handled::Done((patient, _))) => patient,
+        .await
+    {
+        Ok(Handled::Done((patient, _))) => Ok(patient),
         Ok(Handled::Missing) => return Err(ApiError::NotFound("inquiry")),
         Ok(Handled::Converted) => return Err(converted_already()),
-        Err(DbError::ForeignKey) => {
-            return Err(ApiError::invalid("provider_id", "no such provider"))
-        }
-        Err(e) => return Err(duplicate(&app, caller.id, &email, e).await),
+        Err(e) => Err(e),
     };
-    pull_after_relink(&app, &caller, &patient).await?;
-    let location = format!("/api/v1/patients/{}", patient.id);
-    Ok(super::with_location(
-        super::versioned(StatusCode::CREATED, patient.version, patient),
-        &location,
-    ))
+    super::patients::created(&app, &caller, &email, made).await
 }
 
 // ---------- the public page ----------

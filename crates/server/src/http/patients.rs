@@ -69,7 +69,7 @@ pub(crate) fn update_sets(
 }
 
 /// The 409 that sends the client to the patient who already has this email.
-pub(super) async fn duplicate(app: &AppState, owner: Uuid, email: &str, e: DbError) -> ApiError {
+async fn duplicate(app: &AppState, owner: Uuid, email: &str, e: DbError) -> ApiError {
     let DbError::Unique = e else { return e.into() };
     match app.db.patient_id_by_email(owner, email).await {
         Ok(existing_id) => ApiError::Conflict {
@@ -139,18 +139,30 @@ pub async fn create(
     caller.can_create_patient()?;
     check_new(&new)?;
     let email = new.email.as_str().to_owned();
-    let patient = match app
+    let made = app
         .db
         .insert_patient(caller.id, new, app.config.links)
-        .await
-    {
+        .await;
+    created(&app, &caller, &email, made).await
+}
+
+/// The answer to a patient's creation (here, or from an inquiry): 201 with the patient, the
+/// pull its link asks for queued; or what stopped it (no such provider, the duplicate
+/// warning naming the patient with `email`).
+pub(super) async fn created(
+    app: &AppState,
+    caller: &Caller,
+    email: &str,
+    made: Result<Patient, DbError>,
+) -> ApiResult<Response> {
+    let patient = match made {
         Ok(p) => p,
         Err(DbError::ForeignKey) => {
             return Err(ApiError::invalid("provider_id", "no such provider"))
         }
-        Err(e) => return Err(duplicate(&app, caller.id, &email, e).await),
+        Err(e) => return Err(duplicate(app, caller.id, email, e).await),
     };
-    pull_after_relink(&app, &caller, &patient).await?;
+    pull_after_relink(app, caller, &patient).await?;
     let location = format!("/api/v1/patients/{}", patient.id);
     Ok(super::with_location(
         versioned(StatusCode::CREATED, patient.version, patient),

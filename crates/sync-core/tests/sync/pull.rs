@@ -204,16 +204,29 @@ async fn linked_and_pulled(w: World) {
             .map_or(0, |t| t.points.len())
     };
     assert_eq!(
-        (count("weight"), count("systolic"), count("hba1c"), count("glucose"), count("ldl")),
+        (
+            count("weight"),
+            count("systolic"),
+            count("hba1c"),
+            count("glucose"),
+            count("ldl")
+        ),
         (6, 6, 4, 4, 1),
         "{trends:?}"
     );
     let glucose = trends.iter().find(|t| t.key == "glucose").expect("glucose");
     assert_eq!(glucose.unit, "mmol/L");
     assert_eq!(
-        glucose.points.iter().filter(|p| p.reported.is_some()).count(),
+        glucose
+            .points
+            .iter()
+            .filter(|p| p.reported.is_some())
+            .count(),
         2,
         "the two sent in mg/dL say so"
     );
-    assert!(glucose.points.iter().all(|p| (2.0..15.0).contains(&p.value)));
+    assert!(glucose
+        .points
+        .iter()
+        .all(|p| (2.0..15.0).contains(&p.value)));
 }
