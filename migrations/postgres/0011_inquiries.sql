@@ -23,7 +23,6 @@ CREATE TABLE inquiries (
     change_seq      BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX inquiries_change_seq ON inquiries (change_seq, id);
-CREATE INDEX inquiries_listed ON inquiries (status, created_at, id);
 CREATE TRIGGER inquiries_stamp BEFORE INSERT OR UPDATE ON inquiries
     FOR EACH ROW EXECUTE FUNCTION stamp_change_seq();
 

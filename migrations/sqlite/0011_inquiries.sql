@@ -23,7 +23,6 @@ CREATE TABLE inquiries (
     change_seq      BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX inquiries_change_seq ON inquiries (change_seq, id);
-CREATE INDEX inquiries_listed ON inquiries (status, created_at, id);
 CREATE TRIGGER inquiries_stamp_insert AFTER INSERT ON inquiries BEGIN
     UPDATE sync_counter SET seq = seq + 1;
     UPDATE inquiries SET change_seq = (SELECT seq FROM sync_counter) WHERE id = NEW.id;

@@ -708,9 +708,20 @@ pub struct Inquiry {
     pub handled_by: Option<Uuid>,
     /// Whether the email telling the practice went out.
     pub notification: InquiryNotification,
+    /// What the person and the practice's email quote ([`Inquiry::reference_of`]).
+    pub reference: String,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Inquiry {
+    /// The short reference of inquiry `id`, as its email and the thanks page quote it: the
+    /// id's last 8 hex digits (random bits; the first are its time, shared by neighbours).
+    pub fn reference_of(id: Uuid) -> String {
+        let hex = id.simple().to_string();
+        hex[hex.len() - 8..].to_owned()
+    }
 }
 
 /// `GET /inquiries`: newest first, optionally of one status.

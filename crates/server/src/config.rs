@@ -72,8 +72,8 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct SmtpSettings {
     /// `RECORDS_SMTP_URL`: `smtps://user:password@host:465` (implicit TLS),
-    /// `smtp://user:password@host:587?tls=required` (STARTTLS), or `smtp://host:25` (no TLS:
-    /// a relay on this host only).
+    /// `smtp://user:password@host:587?tls=required` (STARTTLS), or `smtp://host:25` (no TLS,
+    /// so no password: a relay on this host or the practice's network).
     pub url: Secret,
     /// `RECORDS_SMTP_FROM`: the sender, e.g. `Records <records@practice.example>`.
     pub from: String,
@@ -105,6 +105,15 @@ impl SmtpSettings {
                 "RECORDS_SMTP_URL is not an SMTP URL like smtps://user:password@host:465 or smtp://host:587?tls=required"
             )
         })?;
+        // A password never crosses the network in the clear.
+        if let Some(rest) = url.strip_prefix("smtp://") {
+            let authority = rest.split(['/', '?']).next().unwrap_or_default();
+            if authority.contains('@') && !url.contains("tls=required") {
+                anyhow::bail!(
+                    "RECORDS_SMTP_URL sends a password without TLS: use smtps://, or add ?tls=required for STARTTLS"
+                );
+            }
+        }
         from.parse::<Mailbox>()
             .map_err(|e| anyhow::anyhow!("RECORDS_SMTP_FROM {from:?} is not an address: {e}"))?;
         let to: Vec<String> = to
@@ -325,6 +334,34 @@ pub fn parse_bind(s: &str) -> anyhow::Result<SocketAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn smtp_settings_are_checked_and_keep_passwords_off_plain_text() {
+        assert!(SmtpSettings::new("smtp://127.0.0.1:25", "a@example.org", "").is_ok());
+        assert!(SmtpSettings::new(
+            "smtps://u:p@mail.example.org:465",
+            "a@example.org",
+            "b@example.org, c@example.org"
+        )
+        .is_ok());
+        assert!(SmtpSettings::new(
+            "smtp://u:p@mail.example.org:587?tls=required",
+            "a@example.org",
+            ""
+        )
+        .is_ok());
+        let plain =
+            SmtpSettings::new("smtp://u:p@mail.example.org:587", "a@example.org", "").unwrap_err();
+        assert!(plain.to_string().contains("without TLS"), "{plain}");
+        assert!(SmtpSettings::new("http://mail", "a@example.org", "").is_err());
+        let to = SmtpSettings::new(
+            "smtp://127.0.0.1:25",
+            "a@example.org",
+            "b@example.org, nope",
+        )
+        .unwrap_err();
+        assert!(to.to_string().contains("RECORDS_SMTP_TO"), "{to}");
+    }
 
     #[test]
     fn session_days_are_whole_days_from_one() {

@@ -347,7 +347,8 @@ impl SmtpSink {
         let dir = std::env::temp_dir().join(format!("records-smtp-{}", Uuid::now_v7().simple()));
         std::fs::create_dir_all(&dir).expect("sink directory");
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/src/smtp_sink.py");
-        // Debian's python3-aiosmtpd (scripts/ensure-packages), whatever `python3` is on PATH.
+        // Debian's python3 with its python3-aiosmtpd (scripts/ensure-packages), not whatever
+        // `python3` comes first on PATH (a pyenv one lacks the package).
         let mut child = tokio::process::Command::new("/usr/bin/python3")
             .arg(script)
             .arg(&dir)

@@ -206,9 +206,15 @@ pub fn trends_of(values: &[Measurement]) -> Vec<Trend> {
             });
         }
         points.sort_by(|a, b| a.date.cmp(&b.date).then(a.value.total_cmp(&b.value)));
-        // The same value on the same day, to a hundredth: one point (the one naming a report).
+        // The same value on the same day: one point (the one naming a report). The same in
+        // another unit agrees only to the rounding of the coarser unit: within 1 %.
         points.dedup_by(|later, kept| {
-            let same = later.date == kept.date && (later.value - kept.value).abs() < 0.005;
+            let tolerance = if later.reported.is_some() == kept.reported.is_some() {
+                0.005
+            } else {
+                kept.value.abs().max(later.value.abs()) * 0.01
+            };
+            let same = later.date == kept.date && (later.value - kept.value).abs() < tolerance;
             if same && kept.document_id.is_none() {
                 kept.document_id = later.document_id;
             }
@@ -956,9 +962,10 @@ mod tests {
         let trends = trends_of(&[
             measured("2345-7", 108.0, "mg/dL", "2026-06-01", None),
             measured("2345-7", 5.9, "mmol/L", "2026-03-01", None),
-            // The same glucose again on its own, and in the other unit: one point.
+            // The same glucose again on its own, and in the other unit (106 mg/dL is 5.884
+            // mmol/L: the same, to the mg/dL's rounding): one point.
             measured("2339-0", 5.9, "mmol/L", "2026-03-01", Some(report)),
-            measured("2345-7", 106.3, "mg/dL", "2026-03-01", None),
+            measured("2345-7", 106.0, "mg/dL", "2026-03-01", None),
             measured("2345-7", 3.0, "furlongs", "2026-04-01", None),
             measured("29463-7", 81.5, "kg", "2026-05-01", None),
             measured("1234-5", 1.0, "kg", "2026-05-01", None),

@@ -22,4 +22,8 @@ handled_by: string | null,
 /**
  * Whether the email telling the practice went out.
  */
-notification: InquiryNotification, version: number, created_at: string, updated_at: string, };
+notification: InquiryNotification, 
+/**
+ * What the person and the practice's email quote ([`Inquiry::reference_of`]).
+ */
+reference: string, version: number, created_at: string, updated_at: string, };

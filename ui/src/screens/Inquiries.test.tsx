@@ -22,6 +22,7 @@ const inquiry = (id: string, name: string, more: Partial<Inquiry> = {}): Inquiry
   patient_id: null,
   handled_by: null,
   notification: 'sent',
+  reference: `ref-${id}`,
   version: 1,
   created_at: '2026-11-29T10:00:00Z',
   updated_at: '2026-11-29T10:00:00Z',
@@ -61,6 +62,7 @@ describe('Inquiries', () => {
     expect(invoke).toHaveBeenCalledWith('inquiries', { status: 'new' });
     expect(first.getAttribute('data-inquiry-id')).toBe('i1');
     expect(first.querySelector('.asked-for')!.textContent).toBe('Asked for you');
+    expect(first.querySelector('.reference')!.textContent).toBe('ref-i1');
     expect(second.querySelector('.asked-for')!.textContent).toBe('Open to any dietician');
     expect(first.textContent).toMatch(/\+351 912 345 678/);
     expect(second.textContent).not.toMatch(/Phone/);

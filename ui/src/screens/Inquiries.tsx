@@ -108,6 +108,8 @@ export function Inquiries() {
             )}
             <dt>Received</dt>
             <dd>{formatDateTime(i.created_at)}</dd>
+            <dt>Reference</dt>
+            <dd class="reference">{i.reference}</dd>
             <dt>Dietician</dt>
             <dd class="asked-for">{askedFor(i, status)}</dd>
           </dl>

@@ -17,8 +17,10 @@ pub enum Entity {
     DocumentContent,
     DocumentList,
     SharedDocuments,
-    /// A patient's measurements over time (a list, or a value sent to a replica).
+    /// A patient's measurements over time (a list, or a page's values sent to a replica).
     Measurements,
+    /// A new-patient inquiry (read, listed, or sent to a replica).
+    Inquiry,
 }
 
 impl Entity {
@@ -30,6 +32,7 @@ impl Entity {
             Entity::DocumentList => "document list",
             Entity::SharedDocuments => "shared documents",
             Entity::Measurements => "measurements",
+            Entity::Inquiry => "inquiry",
         }
     }
 }

@@ -30,24 +30,61 @@ pub(crate) fn inquiry_from_row(row: &AnyRow) -> anyhow::Result<Inquiry> {
         patient_id: row.opt_id("patient_id")?,
         handled_by: row.opt_id("handled_by")?,
         notification: row.text("notification")?.parse()?,
+        reference: Inquiry::reference_of(row.id("id")?),
         version: row.int("version")?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
     })
 }
 
-/// Appends `AND <the caller may see inquiry i>` to a query over `inquiries i`.
-pub(crate) fn push_scope(sql: &mut Sql, scope: InquiryScope) {
+/// Appends `AND <inquiry i is addressed to the caller>`: it names them, no one, or a
+/// dietician no longer at the practice (deleted, or no longer a dietician: their inquiries
+/// go to everyone rather than to no one).
+pub(crate) fn push_addressed(sql: &mut Sql, scope: InquiryScope) {
     match scope {
         InquiryScope::ForOrOpenTo(user) => {
             sql.push(" AND (i.practitioner_id IS NULL OR i.practitioner_id = ")
                 .bind(user)
-                .push(")");
+                .push(
+                    " OR NOT EXISTS (SELECT 1 FROM users u WHERE u.id = i.practitioner_id \
+                     AND u.type = 'dietician' AND u.deleted_at IS NULL))",
+                );
         }
         InquiryScope::Nothing => {
             sql.push(" AND 1 = 0");
         }
     }
+}
+
+/// Appends `(<inquiry i is still the caller's to read>)`: not converted, or converted by
+/// them. Once a dietician makes a patient of it, the inquiry is theirs alone.
+pub(crate) fn push_live(sql: &mut Sql, user: Uuid) {
+    sql.push("(i.status <> 'converted' OR i.handled_by = ")
+        .bind(user)
+        .push(")");
+}
+
+/// Appends `AND <the caller may read inquiry i>` to a query over `inquiries i`.
+pub(crate) fn push_scope(sql: &mut Sql, scope: InquiryScope) {
+    push_addressed(sql, scope);
+    if let InquiryScope::ForOrOpenTo(user) = scope {
+        sql.push(" AND ");
+        push_live(sql, user);
+    }
+}
+
+/// Re-sends the open inquiries naming `user` to the feeds they are now addressed to (`user`
+/// was deleted or is no longer a dietician), in the writing transaction.
+pub async fn readdress_in(conn: &mut AnyConnection, user: Uuid) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE inquiries SET version = version + 1, updated_at = $1 \
+         WHERE practitioner_id = $2 AND status <> 'converted' AND deleted_at IS NULL",
+    )
+    .bind(now())
+    .bind(user.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// What a dietician's decision on an inquiry found.
@@ -67,6 +104,8 @@ pub struct InquiryMail {
     pub received: String,
     /// The addresses of the dietician it names, else of every dietician.
     pub dieticians: Vec<String>,
+    /// Sent already (an attempt whose outcome was recorded late): not sent again.
+    pub sent: bool,
 }
 
 /// A dietician the inquiry page offers to choose.
@@ -147,7 +186,7 @@ impl Db {
     /// The inquiry, if it is in the caller's scope.
     pub async fn inquiry(&self, scope: InquiryScope, id: Uuid) -> DbResult<Option<Inquiry>> {
         let mut conn = self.pool.acquire().await?;
-        inquiry_in(&mut conn, scope, id).await
+        inquiry_in(&mut conn, scope, id, Reach::Read).await
     }
 
     /// Sets a new or dismissed inquiry aside; a converted one stays converted.
@@ -158,7 +197,7 @@ impl Db {
         by: Uuid,
     ) -> DbResult<Handled<Inquiry>> {
         let mut tx = self.writer().begin().await?;
-        let Some(found) = inquiry_in(&mut tx, scope, id).await? else {
+        let Some(found) = inquiry_in(&mut tx, scope, id, Reach::Act).await? else {
             return Ok(Handled::Missing);
         };
         if found.status == InquiryStatus::Converted {
@@ -189,7 +228,7 @@ impl Db {
         links: LinkPolicy,
     ) -> DbResult<Handled<(Patient, Inquiry)>> {
         let mut tx = self.writer().begin().await?;
-        let Some(found) = inquiry_in(&mut tx, scope, id).await? else {
+        let Some(found) = inquiry_in(&mut tx, scope, id, Reach::Act).await? else {
             return Ok(Handled::Missing);
         };
         if found.status == InquiryStatus::Converted {
@@ -231,7 +270,8 @@ impl Db {
     /// What the email announcing inquiry `id` needs; `None` when the inquiry is gone.
     pub async fn inquiry_mail(&self, id: Uuid) -> DbResult<Option<InquiryMail>> {
         let row = sqlx::query(
-            "SELECT created_at, practitioner_id FROM inquiries WHERE id = $1 AND deleted_at IS NULL",
+            "SELECT created_at, practitioner_id, notification FROM inquiries \
+             WHERE id = $1 AND deleted_at IS NULL",
         )
         .bind(id.to_string())
         .fetch_optional(&self.pool)
@@ -259,7 +299,19 @@ impl Db {
         Ok(Some(InquiryMail {
             received,
             dieticians,
+            sent: row.text("notification")? == InquiryNotification::Sent.as_str(),
         }))
+    }
+
+    /// Whether `id` is a dietician of the practice (one an inquiry may name).
+    pub async fn is_dietician(&self, id: Uuid) -> DbResult<bool> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM users WHERE id = $1 AND type = 'dietician' AND deleted_at IS NULL",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
     }
 
     /// The practice's dieticians, by name: the choices of the public inquiry page.
@@ -282,18 +334,32 @@ impl Db {
     }
 }
 
+/// What a look-up of one inquiry is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    /// Reading it: the caller's to read ([`push_scope`]).
+    Read,
+    /// Acting on it: addressed to the caller, so that one converted by a colleague meanwhile
+    /// is answered as such rather than as missing.
+    Act,
+}
+
 /// The live inquiry in `scope`, locked for the transaction on PostgreSQL.
 async fn inquiry_in(
     conn: &mut AnyConnection,
     scope: InquiryScope,
     id: Uuid,
+    reach: Reach,
 ) -> DbResult<Option<Inquiry>> {
     let mut sql = Sql::new(&format!(
         "SELECT {} FROM inquiries i WHERE i.deleted_at IS NULL AND i.id = ",
         super::qualify(COLS, "i")
     ));
     sql.bind(id);
-    push_scope(&mut sql, scope);
+    match reach {
+        Reach::Read => push_scope(&mut sql, scope),
+        Reach::Act => push_addressed(&mut sql, scope),
+    }
     lock_on_postgres(&mut sql, conn, "i");
     let row = sql.query().fetch_optional(conn).await?;
     Ok(row.as_ref().map(inquiry_from_row).transpose()?)

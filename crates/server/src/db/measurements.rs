@@ -3,7 +3,7 @@
 //! it instead of adding a second. Written by the pull, in the transaction that stores the
 //! report they came with; withdrawn with it.
 
-use super::{now, Db, DbResult, RowExt};
+use super::{now, Db, DbResult, RowExt, Sql};
 use connectors::fhir::mapping::IncomingResult;
 use domain::dto::Measurement;
 use sqlx::any::AnyRow;
@@ -30,16 +30,17 @@ pub(crate) fn measurement_from_row(row: &AnyRow) -> anyhow::Result<Measurement> 
 
 /// Stores `results` of `patient_id` (from report `document_id`, if any): new ones added,
 /// changed ones updated (a report's link kept when the same value comes again on its own),
-/// the same ones untouched. Returns how many were written.
+/// the same ones untouched. A value met on its own never brings back one withdrawn with its
+/// report; the report's next version does, if it still lists it. With a report, its values
+/// it no longer lists are withdrawn.
 pub async fn upsert_in(
     conn: &mut AnyConnection,
     patient_id: Uuid,
     document_id: Option<Uuid>,
     results: &[IncomingResult],
-) -> DbResult<u64> {
-    let mut written = 0;
+) -> DbResult<()> {
     for r in results {
-        written += sqlx::query(
+        sqlx::query(
             "INSERT INTO measurements (id, patient_id, document_id, external_id, code, value, unit, \
              date, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
              ON CONFLICT (patient_id, external_id) DO UPDATE SET \
@@ -47,11 +48,14 @@ pub async fn upsert_in(
              code = excluded.code, value = excluded.value, unit = excluded.unit, \
              date = excluded.date, deleted_at = NULL, updated_at = excluded.updated_at, \
              version = measurements.version + 1 \
-             WHERE measurements.value <> excluded.value OR measurements.unit <> excluded.unit \
+             WHERE (excluded.document_id IS NOT NULL OR measurements.document_id IS NULL \
+                 OR NOT EXISTS (SELECT 1 FROM healthcare_documents d \
+                 WHERE d.id = measurements.document_id AND d.deleted_at IS NOT NULL)) \
+             AND (measurements.value <> excluded.value OR measurements.unit <> excluded.unit \
              OR measurements.date <> excluded.date OR measurements.code <> excluded.code \
              OR measurements.deleted_at IS NOT NULL \
              OR (excluded.document_id IS NOT NULL AND (measurements.document_id IS NULL \
-                 OR measurements.document_id <> excluded.document_id))",
+                 OR measurements.document_id <> excluded.document_id)))",
         )
         .bind(domain::new_id().to_string())
         .bind(patient_id.to_string())
@@ -63,10 +67,30 @@ pub async fn upsert_in(
         .bind(&r.date)
         .bind(now())
         .execute(&mut *conn)
-        .await?
-        .rows_affected();
+        .await?;
     }
-    Ok(written)
+    if let Some(document) = document_id {
+        let at = now();
+        let mut dropped = Sql::new("UPDATE measurements SET version = version + 1, deleted_at = ");
+        dropped
+            .bind(at.clone())
+            .push(", updated_at = ")
+            .bind(at)
+            .push(" WHERE deleted_at IS NULL AND document_id = ")
+            .bind(document);
+        if !results.is_empty() {
+            dropped.push(" AND external_id NOT IN (");
+            for (n, r) in results.iter().enumerate() {
+                if n > 0 {
+                    dropped.push(", ");
+                }
+                dropped.bind(r.external_id.clone());
+            }
+            dropped.push(")");
+        }
+        dropped.query().execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// Withdraws the values of Observation `external_id` (and its components).
@@ -74,8 +98,8 @@ pub async fn retract_in(
     conn: &mut AnyConnection,
     patient_id: Uuid,
     external_id: &str,
-) -> DbResult<u64> {
-    Ok(sqlx::query(
+) -> DbResult<()> {
+    sqlx::query(
         "UPDATE measurements SET deleted_at = $1, updated_at = $1, version = version + 1 \
          WHERE patient_id = $2 AND deleted_at IS NULL AND (external_id = $3 OR external_id LIKE $4)",
     )
@@ -84,8 +108,8 @@ pub async fn retract_in(
     .bind(external_id)
     .bind(format!("{external_id}#%"))
     .execute(conn)
-    .await?
-    .rows_affected())
+    .await?;
+    Ok(())
 }
 
 /// Whose values a deletion or a restore concerns.

@@ -224,7 +224,8 @@ impl Db {
         .bind(item.external_id())
         .fetch_optional(&mut *tx)
         .await?;
-        // The report a document item is stored as: its followed values go with it.
+        // The report a document item is stored as: its followed values go with it (none for
+        // a duplicate of one held).
         let mut stored_as = None;
         let applied = match (item, held) {
             (
@@ -349,8 +350,8 @@ impl Db {
                 .bind(DocumentSource::PrimaryHealthcareProvider.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
-                if let Some(held) = duplicate {
-                    stored_as = Some(super::parse_id(&held)?);
+                if duplicate.is_some() {
+                    // Its values are kept, naming no report: the one held lists its own.
                     Applied::Duplicate
                 } else {
                     let date = chrono::NaiveDate::parse_from_str(&doc.date, "%Y-%m-%d")
@@ -381,8 +382,8 @@ impl Db {
                 }
             }
         };
-        if let (Incoming::Document(doc), Some(document)) = (item, stored_as) {
-            measurements::upsert_in(&mut tx, patient_id, Some(document), &doc.results).await?;
+        if let Incoming::Document(doc) = item {
+            measurements::upsert_in(&mut tx, patient_id, stored_as, &doc.results).await?;
         }
         tx.commit().await?;
         Ok(applied)

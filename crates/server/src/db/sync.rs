@@ -405,18 +405,21 @@ impl Db {
                     _ => return None,
                 }
             }
-            // Dieticians' only; the platform's own followers have no use for them.
+            // Dieticians' only; the platform's own followers have no use for them. One
+            // another dietician converted leaves (`remove`): it is theirs alone from then on.
             SyncTable::Inquiries => {
                 let scope = caller.inquiry_scope();
                 if reader == Reader::Platform || scope == InquiryScope::Nothing {
                     return None;
                 }
                 sql.push(&format!(
-                    "SELECT {}, i.deleted_at, i.change_seq AS seq FROM inquiries i WHERE ",
+                    "SELECT {}, i.deleted_at, i.change_seq AS seq, CAST(CASE WHEN ",
                     super::qualify(inquiries::COLS, "i")
                 ));
+                inquiries::push_live(&mut sql, caller.id);
+                sql.push(" THEN 1 ELSE 0 END AS BIGINT) AS live FROM inquiries i WHERE ");
                 lower.push(&mut sql, "i");
-                inquiries::push_scope(&mut sql, scope);
+                inquiries::push_addressed(&mut sql, scope);
             }
             // The patient's dietician's and the patient's own (`can_read_measurements`).
             SyncTable::Measurements => {

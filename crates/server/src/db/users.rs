@@ -148,6 +148,9 @@ impl Db {
                 Written::Missing => return Ok(Written::Missing),
                 Written::Stale => return Ok(Written::Stale),
             };
+        if user.kind != domain::UserType::Dietician {
+            super::inquiries::readdress_in(&mut tx, id).await?;
+        }
         if end != EndSessions::No {
             let epoch: i64 = sqlx::query_scalar(
                 "UPDATE users SET session_epoch = session_epoch + 1 WHERE id = $1 \
@@ -205,6 +208,7 @@ impl Db {
         if done == 0 {
             return Ok(false);
         }
+        super::inquiries::readdress_in(&mut tx, id).await?;
         sqlx::query(
             "UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
         )

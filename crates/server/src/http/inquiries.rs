@@ -13,6 +13,7 @@ use super::extract::{
     SmallJson, SMALL_BODY_BYTES,
 };
 use crate::app::AppState;
+use crate::audit::Entity;
 use crate::db::inquiries::{Dietician, Handled};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -54,7 +55,7 @@ async fn receive(
     new: NewInquiry,
 ) -> ApiResult<InquiryReceipt> {
     if let Some(wanted) = new.practitioner_id {
-        if !app.db.dieticians().await?.iter().any(|d| d.id == wanted) {
+        if !app.db.is_dietician(wanted).await? {
             return Err(ApiError::invalid(
                 "practitioner_id",
                 "not one of the practice's dieticians",
@@ -75,14 +76,9 @@ async fn receive(
         inquiry.id
     };
     Ok(InquiryReceipt {
-        reference: reference(id),
+        reference: Inquiry::reference_of(id),
         message: THANKS.into(),
     })
-}
-
-/// The short reference a person can quote (the start of the id's hex).
-fn reference(id: Uuid) -> String {
-    id.simple().to_string()[..8].to_owned()
 }
 
 /// Send a new-patient inquiry to the practice, without an account. Limited per client address
@@ -117,6 +113,11 @@ pub async fn list(
         .db
         .inquiries(scope, q.status, limit, after.as_deref())
         .await?;
+    for i in &items {
+        app.audit
+            .read(&caller, Entity::Inquiry, Some(i.id), i.patient_id)
+            .await?;
+    }
     Ok(Json(Page { items, next_cursor }))
 }
 
@@ -135,6 +136,9 @@ pub async fn get(
         .inquiry(scope, id)
         .await?
         .ok_or(ApiError::NotFound("inquiry"))?;
+    app.audit
+        .read(&caller, Entity::Inquiry, Some(id), inquiry.patient_id)
+        .await?;
     Ok(Json(inquiry))
 }
 
@@ -218,35 +222,30 @@ pub async fn submit(
         Ok(new) => receive(&app, addr, new).await,
         Err(e) => Err(e),
     };
-    match outcome {
-        Ok(receipt) => Ok(html(StatusCode::OK, &thanks_page(&receipt))),
-        Err(
-            e @ (ApiError::Invalid { .. }
-            | ApiError::BadRequest { .. }
-            | ApiError::TooManyRequests { .. }),
-        ) => {
-            let (status, problem) = match &e {
-                ApiError::TooManyRequests { .. } => (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "Too many inquiries have come from your network in the last hour. Please try again later, or call the practice.".to_owned(),
-                ),
-                ApiError::Invalid { detail, field } | ApiError::BadRequest { detail, field } => (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    match field.as_deref().map(label_of) {
-                        Some(label) => format!("{label}: {detail}."),
-                        None => format!("{detail}."),
-                    },
-                ),
-                _ => unreachable!("matched above"),
-            };
-            let dieticians = app.db.dieticians().await?;
-            Ok(html(
-                status,
-                &form_page(&dieticians, &fields, Some(&problem)),
-            ))
-        }
-        Err(e) => Err(e),
+    let (status, problem, retry_after) = match outcome {
+        Ok(receipt) => return Ok(html(StatusCode::OK, &thanks_page(&receipt))),
+        Err(ApiError::TooManyRequests { retry_after_secs }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many inquiries have come from your network in the last hour. Please try again later, or call the practice.".to_owned(),
+            Some(retry_after_secs),
+        ),
+        Err(ApiError::Invalid { detail, field } | ApiError::BadRequest { detail, field }) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            match field.as_deref().map(label_of) {
+                Some(label) => format!("{label}: {detail}."),
+                None => format!("{detail}."),
+            },
+            None,
+        ),
+        Err(e) => return Err(e),
+    };
+    let dieticians = app.db.dieticians().await?;
+    let mut page = html(status, &form_page(&dieticians, &fields, Some(&problem)));
+    if let Some(secs) = retry_after {
+        page.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
     }
+    Ok(page)
 }
 
 /// The `/inquiry` routes' body limit: the API endpoint's.

@@ -64,23 +64,26 @@ pub async fn changes(
                 .into(),
         });
     };
-    // Rows with health information sent to a replica are reads like any other.
+    // Rows with health information sent to a replica are reads like any other; a page's
+    // measurements once per patient (a first sync sends years of them).
+    let mut measured = std::collections::BTreeSet::new();
     for c in changes.iter().filter(|c| c.op == ChangeOp::Upsert) {
-        let entity = match c.table {
-            SyncTable::Patients => Entity::Patient,
-            SyncTable::HealthcareDocuments => Entity::Document,
-            SyncTable::Measurements => Entity::Measurements,
+        let patient = c
+            .row
+            .as_ref()
+            .and_then(|r| r["patient_id"].as_str())
+            .and_then(|p| p.parse::<uuid::Uuid>().ok());
+        let (entity, id, patient) = match c.table {
+            SyncTable::Patients => (Entity::Patient, Some(c.id), Some(c.id)),
+            SyncTable::HealthcareDocuments => (Entity::Document, Some(c.id), patient),
+            SyncTable::Inquiries => (Entity::Inquiry, Some(c.id), patient),
+            SyncTable::Measurements => match patient {
+                Some(p) if measured.insert(p) => (Entity::Measurements, None, Some(p)),
+                _ => continue,
+            },
             _ => continue,
         };
-        let patient = match entity {
-            Entity::Patient => Some(c.id),
-            _ => c
-                .row
-                .as_ref()
-                .and_then(|r| r["patient_id"].as_str())
-                .and_then(|p| p.parse().ok()),
-        };
-        app.audit.read(&caller, entity, Some(c.id), patient).await?;
+        app.audit.read(&caller, entity, id, patient).await?;
     }
     Ok(Json(ChangesPage {
         changes,

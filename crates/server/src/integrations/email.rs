@@ -34,6 +34,10 @@ pub(super) async fn send(app: &AppState, job: &Job) -> Result<Done, JobError> {
             "The inquiry is gone; nothing to announce.".into(),
         ));
     };
+    if mail.sent {
+        // An earlier attempt sent it and lost its lease before settling: not twice.
+        return Ok(Done::Finished("Sent already.".into()));
+    }
     app.db
         .set_inquiry_notification(inquiry, InquiryNotification::Pending)
         .await?;
@@ -88,7 +92,7 @@ fn message(
     for to in recipients {
         builder = builder.to(address(to)?);
     }
-    let reference = &inquiry.simple().to_string()[..8];
+    let reference = domain::dto::Inquiry::reference_of(inquiry);
     let body = format!(
         "A new-patient inquiry arrived through the practice's website ({received}).\n\n\
          Open the healthcare-records app and choose Inquiries to read it, make a patient of it \

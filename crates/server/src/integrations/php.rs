@@ -324,13 +324,14 @@ async fn pull_from(
     let p = progress.snapshot();
     let n = |k: &str| p[k].as_u64().unwrap_or(0);
     Ok(Done::Finished(format!(
-        "Pulled from {provider}: {} found, {} new, {} updated, {} removed, {} unchanged, {} not stored.",
+        "Pulled from {provider}: {} found, {} new, {} updated, {} removed, {} unchanged, {} not stored; {} results read.",
         n("found"),
         n("stored"),
         n("updated"),
         n("removed"),
         n("unchanged") + n("duplicates"),
         n("skipped"),
+        n("results"),
     )))
 }
 

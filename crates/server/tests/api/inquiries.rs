@@ -147,7 +147,8 @@ with_smtp! {
         assert_eq!(items[0]["message"], SECRET_WORDS);
         assert_eq!(items[0]["status"], "new");
         let id = items[0]["id"].as_str().expect("id").to_owned();
-        assert!(id.replace('-', "").starts_with(&reference), "the reference is the id's start");
+        assert_eq!(items[0]["reference"], reference.as_str(), "the app shows the reference");
+        assert!(id.replace('-', "").ends_with(&reference), "the id's random end");
         notification(&app, &ana, &id, "sent").await;
         assert_eq!(email_job(&app, &admin, "done").await["inquiry_id"], json!(id));
 
@@ -329,6 +330,14 @@ both_backends! {
             .await
             .unwrap();
         assert_eq!(bens, 0);
+        // From then on it is Ana's alone: Ben no longer reads it, and his replica lets go.
+        app.get(&format!("/api/v1/inquiries/{maya}"), &ben).await.problem(404, "not_found");
+        assert!(list(&app, &ben).await.iter().all(|i| i["id"] != maya.as_str()));
+        let page = app.get("/api/v1/sync/changes?limit=1000", &ben).await.expect(200).body;
+        let change = page["changes"].as_array().unwrap().iter()
+            .find(|c| c["id"] == maya.as_str()).expect("Maya's inquiry in Ben's feed").clone();
+        assert_eq!(change["op"], "remove", "{change}");
+        assert_eq!(list(&app, &ana).await.iter().filter(|i| i["id"] == maya.as_str()).count(), 1);
 
         // Dismissed, Lee's inquiry is kept, and can still be converted; a patient of Ana's
         // with the same email is the duplicate warning, and nothing is written.
@@ -344,6 +353,28 @@ both_backends! {
         let made = app.post(&format!("/api/v1/inquiries/{lee}/convert"), &ana,
                             json!({"name": "Lee Park", "email": "lee.park@example.net"})).await.expect(201);
         assert_eq!(app.get(&format!("/api/v1/inquiries/{lee}"), &ana).await.expect(200).body["patient_id"], made.body["id"]);
+    }
+
+    async fn an_inquiry_naming_a_dietician_who_left_goes_to_the_others(app) {
+        let ana = app.user(Dietician).await;
+        let ben = app.user(Dietician).await;
+        let admin = app.user(Admin).await;
+        send(&app, inquiry(json!({"practitioner_id": ana.id}))).await.expect(202);
+        assert!(list(&app, &ben).await.is_empty(), "Ana's, while she is here");
+        let before = app.get("/api/v1/sync/changes?limit=1000", &ben).await.expect(200).body;
+        let cursor = before["next_cursor"].as_str().expect("cursor").to_owned();
+        app.delete(&format!("/api/v1/users/{}", ana.id), &admin).await.expect(204);
+        // Nobody would read it otherwise: it goes to every dietician, REST and replica.
+        assert_eq!(list(&app, &ben).await.len(), 1);
+        let after = app
+            .get(&format!("/api/v1/sync/changes?limit=1000&cursor={cursor}"), &ben)
+            .await
+            .expect(200)
+            .body;
+        assert!(
+            after["changes"].as_array().unwrap().iter().any(|c| c["table"] == "inquiries" && c["op"] == "upsert"),
+            "{after}"
+        );
     }
 
     async fn the_public_page_works_without_script_and_says_what_to_fix(app) {
