@@ -83,7 +83,16 @@ impl WebDriver {
             if truthy {
                 return v;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            if Instant::now() >= deadline {
+                // What the page showed instead: the first failure to look at.
+                let shown = self
+                    .js(
+                        "return location.hash + ' | ' + (document.body ? document.body.innerText.slice(0, 400) : '(no body)');",
+                        json!([]),
+                    )
+                    .await;
+                panic!("timed out waiting for {what}; the page shows: {shown}");
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

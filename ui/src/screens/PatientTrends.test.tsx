@@ -140,4 +140,21 @@ describe('the chart', () => {
     expect(document.querySelectorAll('[data-trend="glucose"] tbody tr').length).toBe(3);
     expect(document.querySelector('[data-trend="glucose"] .trend-chart')!.children.length).toBe(0);
   });
+
+  it('turns a session language Intl refuses (LANG=C) into one it takes, and keeps a good one', async () => {
+    const { usableLanguage } = await import('./PatientTrends');
+    const original = Object.getOwnPropertyDescriptor(navigator, 'language');
+    try {
+      Object.defineProperty(navigator, 'language', { value: 'C', configurable: true });
+      expect(() => new Intl.NumberFormat(navigator.language)).toThrow();
+      usableLanguage();
+      expect(navigator.language).toBe('en-US');
+      Object.defineProperty(navigator, 'language', { value: 'pt-PT', configurable: true });
+      usableLanguage();
+      expect(navigator.language).toBe('pt-PT');
+    } finally {
+      if (original) Object.defineProperty(navigator, 'language', original);
+      else delete (navigator as unknown as Record<string, unknown>).language;
+    }
+  });
 });

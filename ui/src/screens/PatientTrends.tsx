@@ -3,7 +3,7 @@
 // it, the values in a table for screen readers and copying. Read from this computer, so it
 // works offline; it refreshes after each sync.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import uPlot from 'uplot';
+import type uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { call, type Trend } from '../api';
 import { useStatus } from '../components';
@@ -61,7 +61,31 @@ function xRange(xs: number[]): uPlot.Scale.Range {
   };
 }
 
-function chartOptions(trend: Trend, xs: number[], width: number): uPlot.Options {
+type UPlot = typeof uPlot;
+
+let loading: Promise<UPlot> | null = null;
+
+/** uPlot, fetched with the first chart rather than at start-up. It formats numbers in
+ * `navigator.language` as it loads, and a session started with `LANG=C` reports "C", a tag
+ * `Intl` refuses: that would stop the module, so such a session formats as `en-US`. */
+export function loadChartLibrary(): Promise<UPlot> {
+  if (!loading) {
+    usableLanguage();
+    loading = import('uplot').then((m) => m.default);
+  }
+  return loading;
+}
+
+/** Makes `navigator.language` a tag `Intl` takes (`en-US` in place of "C"). */
+export function usableLanguage() {
+  try {
+    new Intl.NumberFormat(navigator.language);
+  } catch {
+    Object.defineProperty(navigator, 'language', { value: 'en-US', configurable: true });
+  }
+}
+
+function chartOptions(UPlot: UPlot, trend: Trend, xs: number[], width: number): uPlot.Options {
   const axis = {
     stroke: INK,
     font: '12px system-ui, sans-serif',
@@ -74,7 +98,7 @@ function chartOptions(trend: Trend, xs: number[], width: number): uPlot.Options 
     legend: { show: false },
     cursor: { drag: { x: false, y: false } },
     // Days are UTC noons: read them in UTC so the axis names the same day as the table.
-    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
+    tzDate: (ts) => UPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
     scales: { x: { time: true, range: xRange(xs) } },
     series: [
       {},
@@ -95,47 +119,65 @@ function TrendChart({ trend }: { trend: Trend }) {
   useEffect(() => {
     const el = box.current;
     if (!el || trend.points.length === 0 || !canDraw()) return;
-    const data = chartData(trend);
-    // Set in uPlot's callback, which TypeScript does not follow: hence `as`, not narrowed to null.
-    let made = null as uPlot | null;
-    try {
-      // Drawn at once (uPlot's batch), not in a later microtask: a failure is caught here.
-      new uPlot(chartOptions(trend, data[0], el.clientWidth || FALLBACK_WIDTH), data, (u, init) => {
-        made = u;
-        el.appendChild(u.root);
-        u.batch(init);
-      });
-    } catch {
-      // No chart; the table still reads.
-      try {
-        made?.destroy();
-      } catch {
-        // Half made: its root goes below.
-      }
-      el.replaceChildren();
-      return;
-    }
-    const live = made;
-    if (!live) return;
-    let observer: ResizeObserver | null = null;
-    if (typeof ResizeObserver !== 'undefined') {
-      observer = new ResizeObserver(() => {
-        const width = el.clientWidth;
-        if (width <= 0 || width === live.width) return;
-        try {
-          live.batch(() => live.setSize({ width, height: CHART_HEIGHT }));
-        } catch {
-          // Keeps the size it had.
-        }
-      });
-      observer.observe(el);
-    }
+    let gone = false;
+    let undraw: (() => void) | undefined;
+    loadChartLibrary().then(
+      (UPlot) => {
+        if (!gone) undraw = draw(UPlot, el, trend);
+      },
+      () => {
+        // No chart library: the table still reads.
+      },
+    );
     return () => {
-      observer?.disconnect();
-      live.destroy();
+      gone = true;
+      undraw?.();
     };
   }, [trend]);
   return <div class="trend-chart" aria-hidden="true" ref={box} />;
+}
+
+/** Draws `trend` into `el`; returns what takes it down again (nothing when it failed). */
+function draw(UPlot: UPlot, el: HTMLDivElement, trend: Trend): (() => void) | undefined {
+  const data = chartData(trend);
+  // Set in uPlot's callback, which TypeScript does not follow: hence `as`, not narrowed to null.
+  let made = null as uPlot | null;
+  try {
+    // Drawn at once (uPlot's batch), not in a later microtask: a failure is caught here.
+    new UPlot(chartOptions(UPlot, trend, data[0], el.clientWidth || FALLBACK_WIDTH), data, (u, init) => {
+      made = u;
+      el.appendChild(u.root);
+      u.batch(init);
+    });
+  } catch {
+    // No chart; the table still reads.
+    try {
+      made?.destroy();
+    } catch {
+      // Half made: its root goes below.
+    }
+    el.replaceChildren();
+    return;
+  }
+  const live = made;
+  if (!live) return;
+  let observer: ResizeObserver | null = null;
+  if (typeof ResizeObserver !== 'undefined') {
+    observer = new ResizeObserver(() => {
+      const width = el.clientWidth;
+      if (width <= 0 || width === live.width) return;
+      try {
+        live.batch(() => live.setSize({ width, height: CHART_HEIGHT }));
+      } catch {
+        // Keeps the size it had.
+      }
+    });
+    observer.observe(el);
+  }
+  return () => {
+    observer?.disconnect();
+    live.destroy();
+  };
 }
 
 function TrendCard({ trend }: { trend: Trend }) {
