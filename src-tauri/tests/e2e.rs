@@ -459,6 +459,7 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     signing_back_in_brings_the_records_back_encrypted(&scene).await;
     sync_from_the_provider_shows_its_progress_and_the_summary(&scene).await;
     an_inquiry_is_emailed_and_becomes_a_patient(&scene).await;
+    the_public_inquiry_page_is_accessible(&scene).await;
     scene.close().await;
 }
 
@@ -1313,6 +1314,36 @@ async fn an_inquiry_is_emailed_and_becomes_a_patient(scene: &Scene) {
     app.click("a[href='#/inquiries']").await;
     app.wait_text("#inquiries-empty", "No inquiries here").await;
     assert!(!in_clear(&scene.replica, "Orla Fenwick"));
+}
+
+/// The form a practice links to from its website, as a person's browser shows it (the
+/// webview stands in, leaving the app for good): labelled, audited like the app's screens.
+async fn the_public_inquiry_page_is_accessible(scene: &Scene) {
+    let (app, shots) = (&scene.app, &scene.shots);
+    app.goto(&format!("{}/inquiry", scene.server)).await;
+    app.wait_text("h1", "Become a patient").await;
+    // The choice of dietician lists the practice's: Dee.
+    app.wait_text("#practitioner_id", "Dee").await;
+    app.screenshot(&shots.join("13-public-inquiry-form.png"))
+        .await;
+    let findings = accessibility_violations(app).await;
+    assert!(findings.is_empty(), "the public inquiry form: {findings:?}");
+    // Sent without a name: the form comes back saying what to fix, with what was typed.
+    app.fill("#email", "someone@example.net").await;
+    app.js("document.querySelector('form').submit()", json!([]))
+        .await;
+    app.wait_text("#problem", "Your name: please fill this in.")
+        .await;
+    app.wait_for(
+        "the typed email to be kept",
+        "return document.querySelector('#email').value === 'someone@example.net';",
+        json!([]),
+    )
+    .await;
+    app.screenshot(&shots.join("13b-public-inquiry-problem.png"))
+        .await;
+    let findings = accessibility_violations(app).await;
+    assert!(findings.is_empty(), "the form's problem: {findings:?}");
 }
 
 /// The dietician signs in again: the patient comes back from the platform, and the new

@@ -64,6 +64,11 @@ impl WebDriver {
         res["value"].clone()
     }
 
+    /// Loads `url` in the webview, in place of the app (for a page the platform serves).
+    pub async fn goto(&self, url: &str) {
+        self.post("/url", json!({ "url": url })).await;
+    }
+
     /// Runs `script` in the page (`arguments[0..]` are `args`) and returns its value.
     pub async fn js(&self, script: &str, args: Value) -> Value {
         self.post("/execute/sync", json!({"script": script, "args": args}))

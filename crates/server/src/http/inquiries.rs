@@ -232,6 +232,10 @@ pub async fn submit(
         Err(ApiError::Invalid { detail, field } | ApiError::BadRequest { detail, field }) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             match field.as_deref().map(label_of) {
+                // An empty field is an absent one here: say so as a person would.
+                Some(label) if detail.starts_with("missing field") => {
+                    format!("{label}: please fill this in.")
+                }
                 Some(label) => format!("{label}: {detail}."),
                 None => format!("{detail}."),
             },

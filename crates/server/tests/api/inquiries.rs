@@ -398,7 +398,7 @@ both_backends! {
         let (status, html) = post(&[("name", "<Maya>"), ("email", ""), ("message", "hello")]).await;
         assert_eq!(status, 422);
         assert!(html.contains("role=\"alert\""), "{html}");
-        assert!(html.contains("Email address"), "names the field: {html}");
+        assert!(html.contains("Email address: please fill this in."), "names the field: {html}");
         assert!(html.contains("&lt;Maya&gt;"), "keeps what was typed, escaped: {html}");
         assert_eq!(stored(&app).await, 0);
         let (status, html) = post(&[("name", "Maya Tran"), ("email", "maya@example.net"), ("phone", ""), ("website", "")]).await;
