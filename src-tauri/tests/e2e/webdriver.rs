@@ -48,6 +48,13 @@ impl WebDriver {
     }
 
     async fn post(&self, path: &str, body: Value) -> Value {
+        self.try_post(path, body)
+            .await
+            .unwrap_or_else(|(error, message)| panic!("webdriver {path}: {error}: {message}"))
+    }
+
+    /// A WebDriver call; `Err((error, message))` when the driver refused it.
+    async fn try_post(&self, path: &str, body: Value) -> Result<Value, (String, Value)> {
         let res: Value = self
             .http
             .post(format!("{}{path}", self.session))
@@ -58,10 +65,10 @@ impl WebDriver {
             .json()
             .await
             .expect("webdriver json");
-        if let Some(error) = res["value"]["error"].as_str() {
-            panic!("webdriver {path}: {error}: {}", res["value"]["message"]);
+        match res["value"]["error"].as_str() {
+            Some(error) => Err((error.to_owned(), res["value"]["message"].clone())),
+            None => Ok(res["value"].clone()),
         }
-        res["value"].clone()
     }
 
     /// Loads `url` in the webview, in place of the app (for a page the platform serves).
@@ -128,9 +135,35 @@ impl WebDriver {
             .to_owned()
     }
 
+    /// Clicks `css` once it shows and is enabled, as a person would wait to. A render that
+    /// replaces it between finding and clicking ("not interactable", "stale") is waited out.
     pub async fn click(&self, css: &str) {
-        let id = self.element(css).await;
-        self.post(&format!("/element/{id}/click"), json!({})).await;
+        for attempt in 0..10 {
+            self.wait_for(
+                &format!("{css} to be clickable"),
+                "const e = document.querySelector(arguments[0]); if (!e || e.disabled) return false; \
+                 const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0;",
+                json!([css]),
+            )
+            .await;
+            let id = self.element(css).await;
+            match self
+                .try_post(&format!("/element/{id}/click"), json!({}))
+                .await
+            {
+                Ok(_) => return,
+                Err((error, _))
+                    if attempt < 9
+                        && matches!(
+                            error.as_str(),
+                            "element not interactable" | "stale element reference"
+                        ) =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err((error, message)) => panic!("webdriver click {css}: {error}: {message}"),
+            }
+        }
     }
 
     /// Replaces the content of an input with `text`, typed as keystrokes. The field is
