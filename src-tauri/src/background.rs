@@ -10,6 +10,10 @@ use std::time::Instant;
 use sync_core::{RetryPolicy, SyncError, SyncEvent, TokenStore as _};
 use tauri::{AppHandle, Manager as _};
 
+/// How often, after a sync, the replica checks that it holds what the platform says it
+/// should (`sync_core::verify`): a checksum per table, and a repair of what differs.
+const VERIFY_EVERY: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
 /// Tells the UI what changed in the status bar.
 pub async fn emit_status(app: &AppHandle) {
     let desk = app.state::<Desk>();
@@ -86,6 +90,19 @@ async fn sync_once(app: &AppHandle, manual: bool) {
             }
             let _ = replica.record_sync().await;
             notify::sync_finished(&summary);
+            // Now and then, that the replica holds what the platform says it should.
+            if sync_core::verify::due(&replica, VERIFY_EVERY)
+                .await
+                .unwrap_or(false)
+            {
+                match sync_core::verify_signed_in(&replica, &desk.keystore).await {
+                    Ok(repaired) if !repaired.is_empty() => {
+                        tracing::warn!(tables = repaired.len(), "the replica was repaired");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("verifying the replica failed: {e}"),
+                }
+            }
             Progress::Finished {
                 pushed: summary.pushed,
                 pulled: summary.pulled,

@@ -918,6 +918,66 @@ impl std::str::FromStr for SyncTable {
 #[error("not a synced table")]
 pub struct UnknownTable;
 
+/// What a replica should hold of one table (its caller's scope, live rows): how many, and a
+/// hash over their ids and versions that does not depend on order, so the replica can compute
+/// the same over what it holds and compare (`GET /sync/checksums`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TableChecksum {
+    pub table: SyncTable,
+    pub count: u64,
+    /// 32 hex digits.
+    pub hash: String,
+}
+
+impl TableChecksum {
+    pub fn of(table: SyncTable, rows: impl IntoIterator<Item = (Uuid, i64)>) -> Self {
+        // SplitMix64's finaliser: every input bit reaches every output bit.
+        fn mix(mut z: u64) -> u64 {
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+        let (mut count, mut sum, mut xor) = (0u64, 0u64, 0u64);
+        for (id, version) in rows {
+            let (hi, lo) = id.as_u64_pair();
+            let h = mix(hi ^ mix(lo ^ mix(version as u64)));
+            count += 1;
+            sum = sum.wrapping_add(h);
+            xor ^= h.rotate_left(29);
+        }
+        Self {
+            table,
+            count,
+            hash: format!("{sum:016x}{xor:016x}"),
+        }
+    }
+}
+
+/// A row a replica should hold, by id and version (`GET /sync/manifest`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Held {
+    pub id: Uuid,
+    pub version: i64,
+}
+
+/// `GET /sync/manifest`: the ids and versions a replica should hold of one table.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestQuery {
+    #[param(value_type = SyncTable)]
+    pub table: SyncTable,
+}
+
+/// `POST /sync/rows`: rows of one table by id, as the change feed would send them.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RowsRequest {
+    pub table: SyncTable,
+    /// At most 500.
+    pub ids: Vec<Uuid>,
+}
+
 /// What a change asks of a replica.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -111,6 +111,26 @@ impl Remote {
         }
     }
 
+    /// `GET /api/v1{path}`, read as a `T`.
+    pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.send(self.http.get(format!("{}/api/v1{path}", self.base)))
+            .await
+    }
+
+    /// `POST /api/v1{path}` with `body` as JSON, the answer read as a `T`.
+    pub(crate) async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<T> {
+        self.send(
+            self.http
+                .post(format!("{}/api/v1{path}", self.base))
+                .json(body),
+        )
+        .await
+    }
+
     /// Sends `req` with the access token; the JSON answer (`null` when empty), or the error
     /// the status means.
     pub(crate) async fn send<T: DeserializeOwned>(

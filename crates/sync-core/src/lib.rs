@@ -21,6 +21,7 @@ pub mod replica;
 pub mod rows;
 pub mod session;
 mod stored;
+pub mod verify;
 pub mod views;
 
 pub use engine::{
@@ -29,8 +30,8 @@ pub use engine::{
 };
 pub use replica::{replica_files, set_aside, ConflictRecord, Replica, ReplicaKey, Resolution};
 pub use session::{
-    check_server, login, login_with, logout, refresh, signed_in, sync_signed_in, PlainHttp,
-    Session, TokenStore,
+    check_server, login, login_with, logout, refresh, signed_in, sync_signed_in, verify_signed_in,
+    PlainHttp, Session, TokenStore,
 };
 
 /// What can go wrong, worded for the person who has to act on it.

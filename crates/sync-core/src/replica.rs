@@ -756,6 +756,33 @@ impl Replica {
         self.apply(changes, Some(cursor), index_now).await
     }
 
+    /// The rows of `table` the platform confirmed (version above 0: not one made here and
+    /// not yet sent), with whether edits of them wait in the outbox.
+    pub(crate) async fn held(&self, table: SyncTable) -> Result<Vec<HeldRow>> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT r.id, r.version, EXISTS (SELECT 1 FROM outbox o WHERE o.table_name = r.table_name \
+             AND o.row_id = r.id) FROM rows r WHERE r.table_name = ? AND r.version > 0",
+        )
+        .bind(table.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id, version, queued)| {
+                Ok(HeldRow {
+                    id: id.parse().map_err(|_| SyncError::NotFound("row id"))?,
+                    version,
+                    queued: queued != 0,
+                })
+            })
+            .collect()
+    }
+
+    /// Applies what a verification found to differ ([`crate::verify`]): removals and the
+    /// platform's rows, in one transaction, the feed's cursor untouched.
+    pub(crate) async fn apply_repair(&self, changes: &[Change]) -> Result<()> {
+        self.apply(changes, None, true).await.map(drop)
+    }
+
     /// Keeps a row the platform just answered with (a patient made of an inquiry), as the
     /// change feed would bring it: a screen can open it before the next sync, which then
     /// finds it held (the higher version wins either way).
@@ -927,6 +954,15 @@ fn rebase(server: Option<&Value>, queued: Option<&Queued>) -> Rebased {
         (None, Some(_)) => Rebased::Keep,
         (None, None) => Rebased::Remove,
     }
+}
+
+/// A row the replica holds, as a verification compares it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HeldRow {
+    pub id: Uuid,
+    pub version: i64,
+    /// Edits of it wait to be sent: a repair leaves it alone.
+    pub queued: bool,
 }
 
 /// What applying one page of the change feed did.

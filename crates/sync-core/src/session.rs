@@ -229,6 +229,17 @@ pub async fn sync_signed_in(
     .await
 }
 
+/// [`crate::verify::verify`] as the stored session (refreshed once if it expired).
+pub async fn verify_signed_in(
+    replica: &Replica,
+    store: &dyn TokenStore,
+) -> Result<Vec<crate::verify::Repaired>> {
+    signed_in(store, |remote| async move {
+        crate::verify::verify(replica, &remote).await
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,6 +29,7 @@ use domain::access::{DocumentScope, InquiryScope, PatientScope};
 use domain::dto::{Change, ChangeOp, SyncTable, UserDirectoryEntry};
 use domain::{Caller, UserType};
 use sqlx::any::AnyRow;
+use uuid::Uuid;
 
 /// Where a replica is in the feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +115,7 @@ impl FeedCursor {
 }
 
 /// Feed order of the tables (parents before children within one seq).
-const TABLES: [SyncTable; 7] = [
+pub const TABLES: [SyncTable; 7] = [
     SyncTable::Users,
     SyncTable::Patients,
     SyncTable::HealthcareDocuments,
@@ -273,6 +274,65 @@ impl Db {
             next,
             has_more,
         )))
+    }
+
+    /// The id and version of every row of `table` the caller's replica should hold now (live,
+    /// in scope), read in one snapshot: what `GET /sync/checksums` sums up and
+    /// `GET /sync/manifest` lists.
+    pub async fn manifest(&self, caller: &Caller, table: SyncTable) -> DbResult<Vec<(Uuid, i64)>> {
+        let Some(inner) = self.table_query(Reader::Person, caller, table, Lower::AtLeast(0)) else {
+            return Ok(Vec::new());
+        };
+        let sql = Sql::wrap("SELECT * FROM (", inner, ") q");
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let rows = sql.fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        let mut held = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if row.opt_text("deleted_at")?.is_some() || !live(row) {
+                continue;
+            }
+            held.push((super::parse_id(&row.text("id")?)?, row.int("version")?));
+        }
+        Ok(held)
+    }
+
+    /// The rows of `table` among `ids` that the caller may see, as the change feed would send
+    /// them (one the caller may not see, or that is gone, is left out).
+    pub async fn rows_by_id(
+        &self,
+        caller: &Caller,
+        table: SyncTable,
+        ids: &[Uuid],
+    ) -> DbResult<Vec<Change>> {
+        let Some(inner) = self.table_query(Reader::Person, caller, table, Lower::AtLeast(0)) else {
+            return Ok(Vec::new());
+        };
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = Sql::wrap("SELECT * FROM (", inner, ") q WHERE q.id IN (");
+        for (n, id) in ids.iter().enumerate() {
+            if n > 0 {
+                sql.push(", ");
+            }
+            sql.bind(*id);
+        }
+        sql.push(")");
+        let rows = sql.fetch_all(&self.pool).await?;
+        let mut changes = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let change = feed_row(caller, table, row)?.change;
+            if change.op == ChangeOp::Upsert {
+                changes.push(change);
+            }
+        }
+        Ok(changes)
     }
 
     /// `max(a, b)` in this engine's SQL.
@@ -489,13 +549,19 @@ fn wrap_from(inner: Sql, lower: Lower) -> Sql {
     sql
 }
 
+/// Whether the caller still sees a row through a share (`live`, where access comes that way).
+fn live(row: &AnyRow) -> bool {
+    sqlx::Row::try_get::<i64, _>(row, "live").map_or(true, |l| l != 0)
+}
+
 /// A row of `table` as the change the caller gets.
 fn feed_row(caller: &Caller, table: SyncTable, row: &AnyRow) -> DbResult<FeedRow> {
     let id = row.text("id")?;
     let seq = row.int("seq")?;
     let deleted = row.opt_text("deleted_at")?.is_some();
-    // Present only where access comes through shares: 0 once no live share is left.
-    let live = sqlx::Row::try_get::<i64, _>(row, "live").map_or(true, |l| l != 0);
+    // Present only where access comes through shares (and inquiries): 0 once no live share
+    // is left.
+    let live = live(row);
     let (version, op, value) = match table {
         SyncTable::Users => {
             let user = users::user_from_row(row)?.user;

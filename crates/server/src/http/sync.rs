@@ -1,13 +1,16 @@
 //! `/api/v1/sync`: the change feed replicas pull from.
 
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{ApiQuery, AuthUser};
+use super::extract::{ApiJson, ApiQuery, AuthUser};
 use crate::app::AppState;
 use crate::audit::Entity;
 use crate::db::FeedCursor;
 use axum::extract::State;
 use axum::Json;
-use domain::dto::{ChangeOp, ChangesPage, ChangesQuery, SyncTable};
+use domain::dto::{
+    Change, ChangeOp, ChangesPage, ChangesQuery, Held, ManifestQuery, RowsRequest, SyncTable,
+    TableChecksum,
+};
 
 /// Changes per page unless asked otherwise, and at most.
 const DEFAULT_LIMIT: u32 = 1_000;
@@ -64,8 +67,17 @@ pub async fn changes(
                 .into(),
         });
     };
-    // Rows with health information sent to a replica are reads like any other; a page's
-    // measurements once per patient (a first sync sends years of them).
+    audit_sent(&app, &caller, &changes).await?;
+    Ok(Json(ChangesPage {
+        changes,
+        next_cursor: next.encode(),
+        has_more,
+    }))
+}
+
+/// Rows with health information sent to a replica are reads like any other; a page's
+/// measurements once per patient (a first sync sends years of them).
+async fn audit_sent(app: &AppState, caller: &domain::Caller, changes: &[Change]) -> ApiResult<()> {
     let mut measured = std::collections::BTreeSet::new();
     for c in changes.iter().filter(|c| c.op == ChangeOp::Upsert) {
         let patient = c
@@ -83,11 +95,73 @@ pub async fn changes(
             },
             _ => continue,
         };
-        app.audit.read(&caller, entity, id, patient).await?;
+        app.audit.read(caller, entity, id, patient).await?;
     }
-    Ok(Json(ChangesPage {
-        changes,
-        next_cursor: next.encode(),
-        has_more,
-    }))
+    Ok(())
+}
+
+/// Most ids `POST /sync/rows` takes at once.
+const MAX_ROWS: usize = 500;
+
+/// Per synced table, what the caller's replica should hold now: a count and a hash over ids
+/// and versions ([`TableChecksum::of`]) to compare with its own. No health information.
+#[utoipa::path(get, path = "/api/v1/sync/checksums", operation_id = "get_checksums", tag = "sync", security(("bearer" = [])),
+    responses((status = 200, body = Vec<TableChecksum>), (status = 401, body = Problem)))]
+pub async fn checksums(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+) -> ApiResult<Json<Vec<TableChecksum>>> {
+    let mut out = Vec::new();
+    for table in crate::db::FEED_TABLES {
+        // On a task of its own, as the feed's snapshot read is (see `changes`).
+        let db = app.db.clone();
+        let held = tokio::spawn(async move { db.manifest(&caller, table).await })
+            .await
+            .map_err(anyhow::Error::from)??;
+        out.push(TableChecksum::of(table, held));
+    }
+    Ok(Json(out))
+}
+
+/// The ids and versions of one table the caller's replica should hold: what a replica whose
+/// checksum differs compares with its own, to fetch (`POST /sync/rows`) or drop only what
+/// differs.
+#[utoipa::path(get, path = "/api/v1/sync/manifest", operation_id = "get_manifest", tag = "sync", security(("bearer" = [])),
+    params(ManifestQuery),
+    responses((status = 200, body = Vec<Held>), (status = 400, body = Problem), (status = 401, body = Problem)))]
+pub async fn manifest(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiQuery(q): ApiQuery<ManifestQuery>,
+) -> ApiResult<Json<Vec<Held>>> {
+    let db = app.db.clone();
+    let held = tokio::spawn(async move { db.manifest(&caller, q.table).await })
+        .await
+        .map_err(anyhow::Error::from)??;
+    Ok(Json(
+        held.into_iter()
+            .map(|(id, version)| Held { id, version })
+            .collect(),
+    ))
+}
+
+/// Rows of one table by id (at most 500), as the change feed sends them: those the caller
+/// may see and that are live; the others are left out. Audited as the feed is.
+#[utoipa::path(post, path = "/api/v1/sync/rows", operation_id = "get_rows", tag = "sync", security(("bearer" = [])),
+    request_body = RowsRequest,
+    responses((status = 200, body = Vec<Change>), (status = 401, body = Problem), (status = 422, body = Problem)))]
+pub async fn rows(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiJson(req): ApiJson<RowsRequest>,
+) -> ApiResult<Json<Vec<Change>>> {
+    if req.ids.len() > MAX_ROWS {
+        return Err(ApiError::invalid(
+            "ids",
+            format!("at most {MAX_ROWS} at once"),
+        ));
+    }
+    let changes = app.db.rows_by_id(&caller, req.table, &req.ids).await?;
+    audit_sent(&app, &caller, &changes).await?;
+    Ok(Json(changes))
 }

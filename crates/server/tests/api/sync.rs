@@ -74,6 +74,50 @@ fn ids_of(changes: &[Value], table: &str) -> BTreeSet<String> {
 }
 
 both_backends! {
+    async fn checksums_manifests_and_rows_by_id_keep_to_the_callers_scope(app) {
+        let ana = app.user(UserType::Dietician).await;
+        let ben = app.user(UserType::Dietician).await;
+        let anas = app.patient(&ana, json!({})).await;
+        let bens = app.patient(&ben, json!({"name": "Bea Rocha"})).await;
+        let doc = app.text_document(&ana, anas, "Ana's note").await;
+
+        // The checksums sum up exactly what the feed gives: the same count, in every table.
+        let sums = app.get("/api/v1/sync/checksums", &ana).await.expect(200).body;
+        let sum = |table: &str| {
+            sums.as_array().unwrap().iter().find(|s| s["table"] == table).cloned().expect(table)
+        };
+        assert_eq!(sum("patients")["count"], 1);
+        assert_eq!(sum("healthcare_documents")["count"], 1);
+        assert_eq!(sum("patients")["hash"].as_str().unwrap().len(), 32);
+        let (fed, _) = pull(&app, &ana, None, 1000).await;
+        let fed_patients = fed.iter().filter(|c| c["table"] == "patients" && c["op"] == "upsert").count();
+        assert_eq!(sum("patients")["count"], fed_patients);
+
+        // The manifest lists Ana's patient, never Ben's; asking by id for Ben's gets nothing.
+        let manifest = app.get("/api/v1/sync/manifest?table=patients", &ana).await.expect(200).body;
+        assert_eq!(manifest, json!([{"id": anas, "version": 1}]));
+        let rows = app.post("/api/v1/sync/rows", &ana,
+                            json!({"table": "patients", "ids": [anas, bens]})).await.expect(200).body;
+        let ids: Vec<&str> = rows.as_array().unwrap().iter().filter_map(|c| c["id"].as_str()).collect();
+        assert_eq!(ids, [anas.to_string()]);
+        assert_eq!(rows[0]["op"], "upsert");
+        let bens_view = app.post("/api/v1/sync/rows", &ben,
+                                 json!({"table": "healthcare_documents", "ids": [doc]})).await.expect(200).body;
+        assert_eq!(bens_view, json!([]), "Ana's document is not Ben's to fetch");
+
+        // A different replica state shows in the hash; a deleted row leaves the manifest.
+        app.delete(&format!("/api/v1/documents/{doc}"), &ana).await.expect(204);
+        let after = app.get("/api/v1/sync/checksums", &ana).await.expect(200).body;
+        let docs_after = after.as_array().unwrap().iter().find(|s| s["table"] == "healthcare_documents").unwrap().clone();
+        assert_eq!(docs_after["count"], 0);
+        assert_ne!(docs_after["hash"], sum("healthcare_documents")["hash"]);
+
+        let too_many: Vec<Uuid> = (0..501).map(|_| Uuid::now_v7()).collect();
+        app.post("/api/v1/sync/rows", &ana, json!({"table": "patients", "ids": too_many}))
+            .await
+            .problem(422, "validation_failed");
+    }
+
     async fn a_dietician_pulls_exactly_their_scope_then_only_what_changed(app) {
         let d = app.user(UserType::Dietician).await;
         let other = app.user(UserType::Dietician).await;

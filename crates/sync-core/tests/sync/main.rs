@@ -8,3 +8,4 @@ mod pull;
 mod scope;
 mod shapes;
 mod support;
+mod verify;
