@@ -960,6 +960,15 @@ pub struct Held {
     pub version: i64,
 }
 
+/// `GET /sync/stream`: the replica's cursor, from which a change wakes it.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct StreamQuery {
+    /// The `next_cursor` of the replica's last pull; none: any change in scope wakes it.
+    pub cursor: Option<String>,
+}
+
 /// `GET /sync/manifest`: the ids and versions a replica should hold of one table.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

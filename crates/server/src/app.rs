@@ -30,6 +30,8 @@ pub struct Inner {
     pub cipher: Cipher,
     /// This instance's background job machinery.
     pub integrations: Integrations,
+    /// Commits seen, for the clients holding the live stream.
+    pub live: crate::live::Live,
     pub config: Config,
 }
 
@@ -68,6 +70,7 @@ impl AppState {
             audit: AuditLog::start(db.clone()),
             cipher: Cipher::new(config.secrets_key.expose()),
             integrations: Integrations::new(&config)?,
+            live: crate::live::Live::default(),
             config,
         })))
     }

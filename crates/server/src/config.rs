@@ -62,6 +62,8 @@ pub struct Config {
     pub carepatron: Option<CarepatronSettings>,
     /// Where new-patient inquiries are announced by email; `None`: no email is sent.
     pub smtp: Option<SmtpSettings>,
+    /// How often a live stream (`GET /sync/stream`) sends a heartbeat, so proxies keep it open.
+    pub live_heartbeat: Duration,
     /// Inquiries one address may send per hour through the public endpoint
     /// (`RECORDS_INQUIRIES_PER_HOUR`, default 5; IPv6 counted per /64).
     pub inquiries_per_hour: u32,
@@ -226,6 +228,7 @@ impl Config {
                 .unwrap_or(LinkPolicy::Approval),
             carepatron: None,
             smtp: None,
+            live_heartbeat: Duration::from_secs(15),
             inquiries_per_hour: from_env("RECORDS_INQUIRIES_PER_HOUR", |s| {
                 s.trim()
                     .parse::<u32>()

@@ -8,6 +8,7 @@
 //! - [`audit`]: the trail of PHI reads, written in batches off the request path.
 //! - [`http`]: the router, extractors, problem+json errors and one module per resource.
 //! - [`app`]: the shared state handlers and jobs reach.
+//! - [`live`]: commits seen, for the clients holding the live stream.
 //! - [`serve`](mod@serve): the API and the background jobs on a listener, together.
 //!
 //! Permission rules are not here: they are pure functions in `domain::access`, which the
@@ -20,6 +21,7 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod integrations;
+pub mod live;
 pub mod secrets;
 pub mod serve;
 #[cfg(any(test, feature = "testing"))]

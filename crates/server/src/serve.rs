@@ -13,13 +13,20 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let (stop_jobs, stopped) = tokio::sync::watch::channel(false);
     let jobs = crate::integrations::start(&state, &stopped);
+    let watcher = tokio::spawn(crate::live::watch_commits(state.clone()));
+    let live = state.clone();
     let app = crate::http::router(state);
     let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    // Live streams end first, or the graceful shutdown would wait on them for ever.
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        live.live.close();
+    })
     .await;
+    let _ = watcher.await;
     let _ = stop_jobs.send(true);
     for job in jobs {
         let _ = job.await;

@@ -184,6 +184,18 @@ impl Db {
         Ok(())
     }
 
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// SQLite's change-feed counter: moves on with every synced write (what the live
+    /// watcher reads).
+    pub async fn change_counter(&self) -> DbResult<i64> {
+        Ok(sqlx::query_scalar("SELECT seq FROM sync_counter")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }

@@ -144,6 +144,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(sync::checksums))
         .routes(routes!(sync::manifest))
         .routes(routes!(sync::rows))
+        .routes(routes!(sync::stream))
         .routes(routes!(push::push))
         .routes(routes!(meta::healthz))
         .routes(routes!(meta::readyz))

@@ -6,10 +6,11 @@ use crate::app::AppState;
 use crate::audit::Entity;
 use crate::db::FeedCursor;
 use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
 use domain::dto::{
-    Change, ChangeOp, ChangesPage, ChangesQuery, Held, ManifestQuery, RowsRequest, SyncTable,
-    TableChecksum,
+    Change, ChangeOp, ChangesPage, ChangesQuery, Held, ManifestQuery, RowsRequest, StreamQuery,
+    SyncTable, TableChecksum,
 };
 
 /// Changes per page unless asked otherwise, and at most.
@@ -164,4 +165,111 @@ pub async fn rows(
     let changes = app.db.rows_by_id(&caller, req.table, &req.ids).await?;
     audit_sent(&app, &caller, &changes).await?;
     Ok(Json(changes))
+}
+
+/// A nudge whenever a change this account may see commits, as it commits: Server-Sent Events
+/// (`event: change`, no data beyond that), heartbeats (`:` comments) every 15 s so proxies
+/// keep it open. Never rows: the replica then pulls `/sync/changes` as usual. The stream ends
+/// when the access token would expire (reconnect with a fresh one), when the account's scope
+/// changes (after one last nudge), and when the instance stops.
+#[utoipa::path(get, path = "/api/v1/sync/stream", operation_id = "get_change_stream", tag = "sync", security(("bearer" = [])),
+    params(StreamQuery),
+    responses((status = 200, content_type = "text/event-stream", body = String,
+               description = "`event: change` when a change in the caller's scope commits; `:` heartbeats"),
+              (status = 400, body = Problem), (status = 401, body = Problem)))]
+pub async fn stream(
+    State(app): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiQuery(q): ApiQuery<StreamQuery>,
+) -> ApiResult<Sse<impl futures::Stream<Item = Result<Event, std::convert::Infallible>>>> {
+    let cursor = match q.cursor.as_deref() {
+        None => FeedCursor::start(),
+        Some(c) => FeedCursor::decode(c)
+            .ok_or_else(|| ApiError::bad_request("cursor", "not a cursor this feed issued"))?,
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<Event>(4);
+    tokio::spawn(nudge(app.clone(), caller, cursor, tx));
+    let events =
+        futures::stream::unfold(
+            rx,
+            |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) },
+        );
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(app.config.live_heartbeat)))
+}
+
+/// Sends `change` on `tx` each time a commit brings the caller something new after `cursor`,
+/// until the client goes, its token would expire, its scope changes or the instance stops.
+async fn nudge(
+    app: AppState,
+    caller: domain::Caller,
+    mut cursor: FeedCursor,
+    tx: tokio::sync::mpsc::Sender<Event>,
+) {
+    let mut commits = app.live.commits();
+    let mut closing = app.live.closing();
+    let until = tokio::time::Instant::now() + app.config.access_ttl;
+    loop {
+        // Marked seen before the walk: a commit during it wakes another.
+        commits.borrow_and_update();
+        let news = match news_after(&app, &caller, &mut cursor).await {
+            Ok(news) => news,
+            Err(e) => {
+                tracing::warn!(error = %e, "a live stream's walk failed; it ends");
+                return;
+            }
+        };
+        if news != News::Nothing
+            && tx
+                .send(Event::default().event("change").data("{}"))
+                .await
+                .is_err()
+        {
+            return;
+        }
+        if news == News::ScopeChanged {
+            return;
+        }
+        tokio::select! {
+            changed = commits.changed() => if changed.is_err() { return },
+            _ = closing.changed() => return,
+            () = tx.closed() => return,
+            () = tokio::time::sleep_until(until) => return,
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum News {
+    Nothing,
+    Changes,
+    /// The cursor is no longer the caller's scope's: their replica starts over.
+    ScopeChanged,
+}
+
+/// Walks the caller's feed from `cursor` to its end (moving `cursor` there): whether
+/// anything came. The rows stay here: only the nudge goes out.
+async fn news_after(
+    app: &AppState,
+    caller: &domain::Caller,
+    cursor: &mut FeedCursor,
+) -> Result<News, crate::db::DbError> {
+    let mut news = News::Nothing;
+    loop {
+        let db = app.db.clone();
+        let (caller, from) = (*caller, cursor.clone());
+        // On a task of its own, as the feed's snapshot read is (see `changes`).
+        let walked = tokio::spawn(async move { db.feed(&caller, &from, 1_000).await })
+            .await
+            .map_err(anyhow::Error::from)??;
+        let Some((changes, next, more)) = walked else {
+            return Ok(News::ScopeChanged);
+        };
+        if !changes.is_empty() {
+            news = News::Changes;
+        }
+        *cursor = next;
+        if !more {
+            return Ok(news);
+        }
+    }
 }

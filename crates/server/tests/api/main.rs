@@ -8,6 +8,7 @@ mod bad_input;
 mod documents;
 mod inquiries;
 mod integrations;
+mod live;
 mod patients;
 mod permissions;
 mod php_links;
