@@ -52,6 +52,36 @@ pub fn spawn(app: AppHandle) {
     });
 }
 
+/// Holds the platform's live stream while signed in and online: a change this account may see
+/// wakes a sync as it commits, instead of at the next poll (which stays, for when the stream
+/// is not held). Reconnects after a pause that doubles to 30 s while it keeps failing.
+pub fn follow_changes(app: AppHandle) {
+    tauri::async_runtime::spawn(async move {
+        let desk = app.state::<Desk>();
+        let mut pause = std::time::Duration::from_secs(1);
+        loop {
+            let signed_in = matches!(desk.keystore.load(), Ok(Some(_)));
+            if !(signed_in && desk.sync.online()) {
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                continue;
+            }
+            let cursor = desk.replica().await.state("cursor").await.ok().flatten();
+            let held = Instant::now();
+            let nudged = || desk.sync.wake();
+            if let Err(e) =
+                sync_core::follow_signed_in(&desk.keystore, cursor.as_deref(), &nudged).await
+            {
+                tracing::debug!("the live stream ended: {e}");
+            }
+            if held.elapsed() > std::time::Duration::from_secs(60) {
+                pause = std::time::Duration::from_secs(1);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_secs(30));
+        }
+    });
+}
+
 /// Until the next probe, or a request for a sync (then `manual` is set).
 async fn wait(desk: &Desk, manual: &mut bool) {
     *manual = tokio::select! {

@@ -41,9 +41,13 @@ pub fn run() {
             let settings = state::Settings::from_env(&data_dir);
             match tauri::async_runtime::block_on(state::Desk::open(settings)) {
                 Ok(desk) => {
+                    let live = desk.settings.live;
                     app.manage(desk);
                     app.manage(commands::StartupError(None));
                     background::spawn(app.handle().clone());
+                    if live {
+                        background::follow_changes(app.handle().clone());
+                    }
                 }
                 // The window still opens, to say what is wrong and what to do.
                 Err(e) => {

@@ -28,6 +28,9 @@ pub struct Settings {
     /// `RECORDS_ALLOW_HTTP=1`: sign in to a plain-http server on another computer (passwords
     /// and records cross the network unencrypted) [plain http on loopback only].
     pub plain_http: sync_core::PlainHttp,
+    /// `RECORDS_LIVE=0`: do not hold the platform's live stream; sync on the interval and on
+    /// demand only [held].
+    pub live: bool,
 }
 
 impl Settings {
@@ -51,6 +54,7 @@ impl Settings {
                 .unwrap_or_else(|| "http://127.0.0.1:8080".to_owned()),
             update_endpoint: var("RECORDS_UPDATE_ENDPOINT"),
             plain_http: sync_core::PlainHttp::from_env(),
+            live: var("RECORDS_LIVE").is_none_or(|v| v.trim() != "0"),
         }
     }
 }

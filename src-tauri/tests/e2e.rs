@@ -353,8 +353,10 @@ async fn stand_in_php(platform: &Platform) -> (sandbox::Served, Uuid) {
 
 impl Scene {
     /// A platform with a dietician and an admin, a stand-in update server, and the app
-    /// started in a desktop session against both, on its sign-in screen.
-    async fn start() -> Self {
+    /// started in a desktop session against both, on its sign-in screen; holding the
+    /// platform's live stream when `live` (else the day's conflicts could not be staged: the
+    /// laptop would hear of the tablet's edits at once).
+    async fn start(live: bool) -> Self {
         let shots = artifacts();
         let database = ScratchDatabase::sqlite();
         let mail = SmtpSink::start(&[]).await;
@@ -388,8 +390,10 @@ impl Scene {
             ("RECORDS_REPLICA", replica.display().to_string()),
             ("RECORDS_SERVER", server.clone()),
             ("RECORDS_PROBE_SECONDS", "0.5".into()),
-            // Syncs in this test come from reconnecting and the Sync button only.
+            // Syncs in this test come from reconnecting and the Sync button only (and, when
+            // `live`, from the platform's live stream).
             ("RECORDS_SYNC_INTERVAL_SECONDS", "3600".into()),
+            ("RECORDS_LIVE", if live { "1" } else { "0" }.into()),
             ("RECORDS_UPDATE_ENDPOINT", updates.url.clone()),
             ("RECORDS_UPDATE_PUBKEY", updates.pubkey.clone()),
         ]);
@@ -437,7 +441,7 @@ impl Scene {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secrets_in_the_keyring() {
-    let mut scene = Scene::start().await;
+    let mut scene = Scene::start(false).await;
     sign_in_keeps_secrets_in_the_keyring(&mut scene).await;
     edit_offline_into_an_encrypted_replica(&mut scene).await;
     reconnect_and_send_the_queue(&mut scene).await;
@@ -461,6 +465,53 @@ async fn the_desktop_app_works_offline_syncs_resolves_conflicts_and_keeps_secret
     an_inquiry_is_emailed_and_becomes_a_patient(&scene).await;
     the_public_inquiry_page_is_accessible(&scene).await;
     scene.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_made_elsewhere_arrive_without_pressing_sync() {
+    let mut scene = Scene::start(true).await;
+    sign_in_keeps_secrets_in_the_keyring(&mut scene).await;
+    another_device_and_a_stranger_are_heard_at_once(&scene).await;
+    scene.close().await;
+}
+
+/// With the app holding the platform's live stream (and polling only hourly), a patient the
+/// dietician adds on another device, and an inquiry a stranger sends, show in the app as they
+/// commit, with no Sync pressed.
+async fn another_device_and_a_stranger_are_heard_at_once(scene: &Scene) {
+    let (app, shots) = (&scene.app, &scene.shots);
+    app.wait_text("#connection", "Online").await;
+    app.wait_text("#sync-label", "Last sync just now").await;
+    let token = server::testing::access_token(&scene.server, EMAIL, PASSWORD).await;
+    let client = reqwest::Client::new();
+    let written = std::time::Instant::now();
+    let made = client
+        .post(format!("{}/api/v1/patients", scene.server))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Livia Marsh", "email": "livia@example.org"}))
+        .send()
+        .await
+        .expect("a patient from another device");
+    assert_eq!(made.status().as_u16(), 201);
+    app.wait_text(".row[data-patient-id]", "Livia Marsh").await;
+    eprintln!(
+        "live: another device's patient showed in the app {} ms after it was written",
+        written.elapsed().as_millis()
+    );
+    let posted = std::time::Instant::now();
+    let sent = client
+        .post(format!("{}/api/v1/inquiries", scene.server))
+        .json(&json!({"name": "Omar Haddad", "email": "omar@example.net"}))
+        .send()
+        .await
+        .expect("an inquiry");
+    assert_eq!(sent.status().as_u16(), 202);
+    app.wait_text("a[href='#/inquiries'] .count", "1").await;
+    eprintln!(
+        "live: the inquiry showed in the app {} ms after it was sent",
+        posted.elapsed().as_millis()
+    );
+    app.screenshot(&shots.join("14-live.png")).await;
 }
 
 /// The dietician signs in (after a wrong password): the session and the replica's key are

@@ -18,7 +18,7 @@ const PULL_PAGE: u32 = 1_000;
 pub struct Remote {
     pub(crate) http: reqwest::Client,
     pub(crate) base: String,
-    token: String,
+    pub(crate) token: String,
 }
 
 /// What the engine reports while it works: for the app's progress bar and notifications and

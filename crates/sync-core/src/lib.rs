@@ -16,6 +16,7 @@
 //! No Tauri, no axum: the app and the `records` CLI drive this crate.
 
 pub mod engine;
+pub mod live;
 pub mod online;
 pub mod replica;
 pub mod rows;
@@ -30,8 +31,8 @@ pub use engine::{
 };
 pub use replica::{replica_files, set_aside, ConflictRecord, Replica, ReplicaKey, Resolution};
 pub use session::{
-    check_server, login, login_with, logout, refresh, signed_in, sync_signed_in, verify_signed_in,
-    PlainHttp, Session, TokenStore,
+    check_server, follow_signed_in, login, login_with, logout, refresh, signed_in, sync_signed_in,
+    verify_signed_in, PlainHttp, Session, TokenStore,
 };
 
 /// What can go wrong, worded for the person who has to act on it.

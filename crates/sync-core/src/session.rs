@@ -229,6 +229,18 @@ pub async fn sync_signed_in(
     .await
 }
 
+/// [`crate::live::follow`] as the stored session (refreshed once if it expired).
+pub async fn follow_signed_in(
+    store: &dyn TokenStore,
+    cursor: Option<&str>,
+    nudged: &(dyn Fn() + Send + Sync),
+) -> Result<()> {
+    signed_in(store, |remote| async move {
+        crate::live::follow(&remote, cursor, nudged).await
+    })
+    .await
+}
+
 /// [`crate::verify::verify`] as the stored session (refreshed once if it expired).
 pub async fn verify_signed_in(
     replica: &Replica,
