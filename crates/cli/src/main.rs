@@ -56,6 +56,10 @@ enum Command {
         /// While the server cannot be reached, keep retrying (backoff with jitter, ~4 min).
         #[arg(long)]
         wait: bool,
+        /// Then keep going: hold the platform's live stream and sync whenever a change of
+        /// this account's commits (every 60 s while the stream cannot be held). Ctrl-C stops.
+        #[arg(long)]
+        follow: bool,
     },
     /// Server, last sync, queued edits and open conflicts.
     Status {
@@ -258,7 +262,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             allow_insecure_http,
         } => records.login(&server, &email, allow_insecure_http).await,
         Command::Logout { discard } => records.logout(discard).await,
-        Command::Sync { json, wait } => records.sync(json, wait).await,
+        Command::Sync { json, wait, follow } => {
+            records.sync(json, wait).await?;
+            if follow {
+                records.follow(json).await?;
+            }
+            Ok(())
+        }
         Command::Status { json } => records.status(json).await,
         Command::Patients(cmd) => records.patients(cmd).await,
         Command::Documents(cmd) => records.documents(cmd).await,
@@ -378,6 +388,42 @@ impl Records {
             replica_path.display()
         );
         Ok(())
+    }
+
+    /// `records sync --follow`, after the first sync: a sync whenever the live stream says a
+    /// change of this account's committed, and every 60 s while the stream cannot be held.
+    async fn follow(&self, json: bool) -> anyhow::Result<()> {
+        let nudge = std::sync::Arc::new(tokio::sync::Notify::new());
+        loop {
+            let cursor = self.replica.state("cursor").await?;
+            let nudged = {
+                let nudge = nudge.clone();
+                move || nudge.notify_one()
+            };
+            let hold = sync_core::follow_signed_in(&self.creds, cursor.as_deref(), &nudged);
+            tokio::pin!(hold);
+            let ended = loop {
+                tokio::select! {
+                    ended = &mut hold => break ended,
+                    () = nudge.notified() => {
+                        if let Err(e) = self.sync(json, false).await {
+                            eprintln!("{e:#}");
+                        }
+                    }
+                }
+            };
+            match ended {
+                // The platform ended it (the token's time, a scope change): hold it again.
+                Ok(()) => {}
+                Err(e) => {
+                    eprintln!("live stream: {e}; syncing every 60 s until it is back");
+                    tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                    if let Err(e) = self.sync(json, false).await {
+                        eprintln!("{e:#}");
+                    }
+                }
+            }
+        }
     }
 
     /// `records sync`: push the queue, pull what changed (retrying with `--wait`).

@@ -598,3 +598,47 @@ async fn login_refuses_plain_http_to_another_computer_unless_allowed() {
     ok(&login(&[], Some("1")));
     assert!(session.exists(), "RECORDS_ALLOW_HTTP=1 allows it too");
 }
+
+/// The next line a child writes, within 20 s.
+async fn next_line(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+) -> String {
+    tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("a sync within 20 s")
+        .expect("stdout")
+        .expect("a line")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_follow_pulls_a_change_made_elsewhere_as_it_commits() {
+    use tokio::io::AsyncBufReadExt as _;
+    let (_database, platform, replica) = setup_on(ScratchDatabase::sqlite(), None).await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_records"))
+        .arg("--replica")
+        .arg(&replica)
+        .args(["sync", "--follow"])
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("records sync --follow");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = next_line(&mut lines).await;
+    assert!(first.starts_with("pushed 0"), "{first}");
+    // Another device of Dee's adds a patient: the follower pulls it, unasked.
+    let token = server::testing::access_token(&platform.base, "dee@example.org", PASSWORD).await;
+    let made = reqwest::Client::new()
+        .post(format!("{}/api/v1/patients", platform.base))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"name": "Livia Marsh", "email": "livia@example.org"}))
+        .send()
+        .await
+        .expect("a patient from elsewhere");
+    assert_eq!(made.status().as_u16(), 201);
+    let second = next_line(&mut lines).await;
+    assert!(second.ends_with("pulled 1"), "{second}");
+    assert_eq!(patients(&platform).await, 1);
+    child.kill().await.expect("stop the follower");
+}
