@@ -43,6 +43,11 @@ pub struct FeedCursor {
     pub horizon: i64,
     /// Mid-walk: the horizon the next walk starts from, and the last key sent.
     pub walk: Option<(i64, FeedKey)>,
+    /// How many of [`TABLES`] the replica knew when the cursor was issued (5 in cursors from
+    /// before inquiries and measurements). The tables after those are walked from the start,
+    /// once, and only they: an upgraded app gets what it did not hold without pulling the
+    /// rest again.
+    pub tables: usize,
 }
 
 /// The order of the feed: (seq, table, id).
@@ -60,19 +65,21 @@ impl FeedCursor {
             scope_epoch: 0,
             horizon: 0,
             walk: None,
+            tables: TABLES.len(),
         }
     }
 
     pub fn encode(&self) -> String {
         let (issued, horizon) = (self.issued_at.to_string(), self.horizon.to_string());
-        let epoch = self.scope_epoch.to_string();
+        let (epoch, tables) = (self.scope_epoch.to_string(), self.tables.to_string());
         match &self.walk {
-            None => cursor::encode(&["2", &issued, &horizon, &epoch]),
+            None => cursor::encode(&["3", &issued, &horizon, &epoch, &tables]),
             Some((next, key)) => cursor::encode(&[
-                "2",
+                "3",
                 &issued,
                 &horizon,
                 &epoch,
+                &tables,
                 &next.to_string(),
                 &key.seq.to_string(),
                 &(key.table as u8).to_string(),
@@ -81,16 +88,24 @@ impl FeedCursor {
         }
     }
 
-    /// `None`: not a cursor this feed issued. Version 1 (no epoch) reads as epoch 0.
+    /// `None`: not a cursor this feed issued. Version 1 (no epoch) reads as epoch 0, and
+    /// versions 1 and 2 (no table count) as knowing the first five tables.
     pub fn decode(s: &str) -> Option<Self> {
-        let mut parts = [3, 7, 4, 8]
+        let mut parts = [3, 7, 4, 8, 5, 9]
             .into_iter()
             .find_map(|n| cursor::decode(s, n))?;
-        let scope_epoch = match (parts[0].as_str(), parts.len()) {
-            ("1", 3 | 7) => 0,
-            ("2", 4 | 8) => parts.remove(3).parse().ok()?,
+        let (scope_epoch, tables) = match (parts[0].as_str(), parts.len()) {
+            ("1", 3 | 7) => (0, TABLES_BEFORE_COUNTS),
+            ("2", 4 | 8) => (parts.remove(3).parse().ok()?, TABLES_BEFORE_COUNTS),
+            ("3", 5 | 9) => {
+                let tables = parts.remove(4).parse().ok()?;
+                (parts.remove(3).parse().ok()?, tables)
+            }
             _ => return None,
         };
+        if tables == 0 || tables > TABLES.len() {
+            return None;
+        }
         let issued_at = parts[1].parse().ok()?;
         let horizon = parts[2].parse().ok()?;
         let walk = match parts.len() {
@@ -110,9 +125,13 @@ impl FeedCursor {
             scope_epoch,
             horizon,
             walk,
+            tables,
         })
     }
 }
+
+/// The tables cursors knew before they counted them (users to the log).
+const TABLES_BEFORE_COUNTS: usize = 5;
 
 /// Feed order of the tables (parents before children within one seq).
 pub const TABLES: [SyncTable; 7] = [
@@ -229,12 +248,18 @@ impl Db {
                 )
             }
         };
+        // A cursor from before some tables (an app that did not sync them yet): those are
+        // walked from the start, the others from the horizon as always.
+        let upgrading = cursor.tables < TABLES.len();
         let mut rows = Vec::new();
-        for table in TABLES {
+        for (n, table) in TABLES.into_iter().enumerate() {
+            let new_to_replica = n >= cursor.tables;
             let lower = match after {
+                None if new_to_replica => Lower::AtLeast(0),
                 None => Lower::AtLeast(cursor.horizon),
                 // Keyset on (seq, table, id); the table is fixed per query. Every key of a
-                // walk is at or above its horizon, so the key alone bounds the rows.
+                // walk is at or above its horizon (but for tables new to the replica), so the
+                // key bounds the rows, with the horizon as a floor while upgrading.
                 Some(a) => match table.cmp(&a.table) {
                     std::cmp::Ordering::Greater => Lower::AtLeast(a.seq),
                     std::cmp::Ordering::Less => Lower::Above(a.seq),
@@ -244,7 +269,11 @@ impl Db {
             let Some(sql) = self.table_query(reader, caller, table, lower) else {
                 continue;
             };
-            let mut wrapped = Sql::wrap("SELECT * FROM (", sql, ") q ORDER BY q.seq, q.id LIMIT ");
+            let mut wrapped = Sql::wrap("SELECT * FROM (", sql, ") q");
+            if upgrading && !new_to_replica {
+                wrapped.push(" WHERE q.seq >= ").bind(cursor.horizon);
+            }
+            wrapped.push(" ORDER BY q.seq, q.id LIMIT ");
             wrapped.bind(limit as i64 + 1);
             for row in wrapped.fetch_all(&mut *tx).await? {
                 rows.push(feed_row(caller, table, &row)?);
@@ -261,12 +290,14 @@ impl Db {
                 scope_epoch,
                 horizon: cursor.horizon,
                 walk: Some((next_horizon, last.key.clone())),
+                tables: cursor.tables,
             },
             _ => FeedCursor {
                 issued_at,
                 scope_epoch,
                 horizon: next_horizon,
                 walk: None,
+                tables: TABLES.len(),
             },
         };
         Ok(Some((
@@ -661,6 +692,7 @@ mod tests {
             scope_epoch: 3,
             horizon: 42,
             walk: None,
+            tables: TABLES.len(),
         };
         assert_eq!(FeedCursor::decode(&start.encode()), Some(start));
         let mid = FeedCursor {
@@ -675,14 +707,23 @@ mod tests {
                     id: "x".into(),
                 },
             )),
+            tables: 5,
         };
         assert_eq!(FeedCursor::decode(&mid.encode()), Some(mid));
         assert_eq!(
-            FeedCursor::decode(&cursor::encode(&["3", "1", "1", "1"])),
+            FeedCursor::decode(&cursor::encode(&["4", "1", "1", "1"])),
             None
         );
-        // Cursors from before scope epochs read as epoch 0.
+        // Cursors from before scope epochs read as epoch 0, and those from before table
+        // counts as knowing the first five tables.
         let old = FeedCursor::decode(&cursor::encode(&["1", "1", "42"])).unwrap();
-        assert_eq!((old.scope_epoch, old.horizon), (0, 42));
+        assert_eq!((old.scope_epoch, old.horizon, old.tables), (0, 42, 5));
+        let v2 = FeedCursor::decode(&cursor::encode(&["2", "1", "42", "7"])).unwrap();
+        assert_eq!((v2.scope_epoch, v2.horizon, v2.tables), (7, 42, 5));
+        assert_eq!(
+            FeedCursor::decode(&cursor::encode(&["3", "1", "42", "7", "99"])),
+            None,
+            "more tables than there are"
+        );
     }
 }

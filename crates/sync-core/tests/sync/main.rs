@@ -8,4 +8,5 @@ mod pull;
 mod scope;
 mod shapes;
 mod support;
+mod upgrade;
 mod verify;
