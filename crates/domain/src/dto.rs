@@ -859,6 +859,18 @@ pub enum SyncTable {
 }
 
 impl SyncTable {
+    /// Every table in the change feed's order: parents before children, and a table added
+    /// later after all before it (a client says how many of these it reads).
+    pub const FEED: [SyncTable; 7] = [
+        Self::Users,
+        Self::Patients,
+        Self::HealthcareDocuments,
+        Self::DocumentShares,
+        Self::SynchronizationLog,
+        Self::Inquiries,
+        Self::Measurements,
+    ];
+
     /// The table's name, in the platform's schema and in replicas alike.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -1031,6 +1043,10 @@ pub struct ChangesQuery {
     pub cursor: Option<String>,
     /// Changes per page, 1 to 5000 (default 1000).
     pub limit: Option<u32>,
+    /// How many of the feed's tables, in [`SyncTable::FEED`] order, the client reads; absent:
+    /// the first five (users to the log), as clients from before inquiries and measurements
+    /// read, so they are never sent a table they cannot parse.
+    pub tables: Option<u8>,
 }
 
 /// What a mutation does to its row.

@@ -305,7 +305,11 @@ async fn run(
     let bulk = replica.state("cursor").await?.is_none();
     loop {
         let cursor = replica.state("cursor").await?;
-        let mut url = format!("{}/api/v1/sync/changes?limit={PULL_PAGE}", remote.base);
+        let mut url = format!(
+            "{}/api/v1/sync/changes?limit={PULL_PAGE}&tables={}",
+            remote.base,
+            domain::dto::SyncTable::FEED.len()
+        );
         if let Some(c) = &cursor {
             url.push_str("&cursor=");
             url.push_str(c);

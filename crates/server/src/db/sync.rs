@@ -134,15 +134,7 @@ impl FeedCursor {
 const TABLES_BEFORE_COUNTS: usize = 5;
 
 /// Feed order of the tables (parents before children within one seq).
-pub const TABLES: [SyncTable; 7] = [
-    SyncTable::Users,
-    SyncTable::Patients,
-    SyncTable::HealthcareDocuments,
-    SyncTable::DocumentShares,
-    SyncTable::SynchronizationLog,
-    SyncTable::Inquiries,
-    SyncTable::Measurements,
-];
+pub const TABLES: [SyncTable; 7] = SyncTable::FEED;
 
 /// One page of changes, the cursor after it, and whether more follow.
 pub type Page = (Vec<Change>, FeedCursor, bool);
@@ -172,7 +164,7 @@ impl Db {
         cursor: &FeedCursor,
         limit: usize,
     ) -> DbResult<Page> {
-        self.walk(Reader::Platform, caller, cursor, limit)
+        self.walk(Reader::Platform, caller, cursor, limit, TABLES.len())
             .await?
             .ok_or_else(|| anyhow::anyhow!("the caller's scope changed").into())
     }
@@ -180,13 +172,16 @@ impl Db {
     /// One page of the caller's changes after `cursor`, and the cursor after it. `None`: the
     /// cursor was issued for another scope epoch of the caller's (or the caller's type or links
     /// are no longer the session's, or the caller is no user): pull again from scratch.
+    /// `reads`: how many of [`TABLES`] the client reads (older apps, fewer).
     pub async fn feed(
         &self,
         caller: &Caller,
         cursor: &FeedCursor,
         limit: usize,
+        reads: usize,
     ) -> DbResult<Option<Page>> {
-        self.walk(Reader::Person, caller, cursor, limit).await
+        self.walk(Reader::Person, caller, cursor, limit, reads)
+            .await
     }
 
     async fn walk(
@@ -195,7 +190,9 @@ impl Db {
         caller: &Caller,
         cursor: &FeedCursor,
         limit: usize,
+        reads: usize,
     ) -> DbResult<Option<Page>> {
+        let reads = reads.clamp(1, TABLES.len());
         let mut tx = self.pool.begin().await?;
         if self.backend == Backend::Postgres {
             sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -250,9 +247,9 @@ impl Db {
         };
         // A cursor from before some tables (an app that did not sync them yet): those are
         // walked from the start, the others from the horizon as always.
-        let upgrading = cursor.tables < TABLES.len();
+        let upgrading = cursor.tables < reads;
         let mut rows = Vec::new();
-        for (n, table) in TABLES.into_iter().enumerate() {
+        for (n, table) in TABLES.into_iter().enumerate().take(reads) {
             let new_to_replica = n >= cursor.tables;
             let lower = match after {
                 None if new_to_replica => Lower::AtLeast(0),
@@ -297,7 +294,7 @@ impl Db {
                 scope_epoch,
                 horizon: next_horizon,
                 walk: None,
-                tables: TABLES.len(),
+                tables: reads,
             },
         };
         Ok(Some((

@@ -59,7 +59,9 @@ pub async fn changes(
     // with "SET TRANSACTION ISOLATION LEVEL must be called before any query"; found by the
     // sync model test). The read finishes; its answer is simply not sent.
     let db = app.db.clone();
-    let feed = tokio::spawn(async move { db.feed(&caller, &cursor, limit as usize).await });
+    // Clients from before a table's time do not say how many they read: the first five.
+    let reads = q.tables.map_or(5, usize::from);
+    let feed = tokio::spawn(async move { db.feed(&caller, &cursor, limit as usize, reads).await });
     let Some((changes, next, has_more)) = feed.await.map_err(anyhow::Error::from)?? else {
         return Err(ApiError::Gone {
             code: "cursor_expired",
@@ -208,10 +210,11 @@ async fn nudge(
     let mut commits = app.live.commits();
     let mut closing = app.live.closing();
     let until = tokio::time::Instant::now() + app.config.access_ttl;
+    let mut seen = Seen::default();
     loop {
         // Marked seen before the walk: a commit during it wakes another.
         commits.borrow_and_update();
-        let news = match news_after(&app, &caller, &mut cursor).await {
+        let news = match news_after(&app, &caller, &mut cursor, &mut seen).await {
             Ok(news) => news,
             Err(e) => {
                 tracing::warn!(error = %e, "a live stream's walk failed; it ends");
@@ -246,25 +249,47 @@ enum News {
     ScopeChanged,
 }
 
+/// The rows (and versions) a stream already nudged for. The feed may send a row twice (on
+/// PostgreSQL its horizon is the oldest transaction running anywhere in the cluster), and a
+/// row sent again is no news.
+#[derive(Default)]
+struct Seen(std::collections::HashMap<(SyncTable, uuid::Uuid), i64>);
+
+impl Seen {
+    /// Whether `c` is new to this stream (and now seen).
+    fn news(&mut self, c: &Change) -> bool {
+        if self.0.len() > 10_000 {
+            self.0.clear();
+        }
+        self.0.insert((c.table, c.id), c.version) != Some(c.version)
+    }
+}
+
 /// Walks the caller's feed from `cursor` to its end (moving `cursor` there): whether
-/// anything came. The rows stay here: only the nudge goes out.
+/// anything came that the stream had not nudged for. The rows stay here: only the nudge goes
+/// out.
 async fn news_after(
     app: &AppState,
     caller: &domain::Caller,
     cursor: &mut FeedCursor,
+    seen: &mut Seen,
 ) -> Result<News, crate::db::DbError> {
     let mut news = News::Nothing;
     loop {
         let db = app.db.clone();
         let (caller, from) = (*caller, cursor.clone());
         // On a task of its own, as the feed's snapshot read is (see `changes`).
-        let walked = tokio::spawn(async move { db.feed(&caller, &from, 1_000).await })
-            .await
-            .map_err(anyhow::Error::from)??;
+        let walked = tokio::spawn(async move {
+            db.feed(&caller, &from, 1_000, crate::db::FEED_TABLES.len())
+                .await
+        })
+        .await
+        .map_err(anyhow::Error::from)??;
         let Some((changes, next, more)) = walked else {
             return Ok(News::ScopeChanged);
         };
-        if !changes.is_empty() {
+        // Every change is marked seen, not just the first new one.
+        if changes.iter().fold(false, |any, c| seen.news(c) || any) {
             news = News::Changes;
         }
         *cursor = next;

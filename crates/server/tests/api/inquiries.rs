@@ -182,7 +182,7 @@ with_smtp! {
         let fed = |user: TestUser| {
             let app = &app;
             async move {
-                let page = app.get("/api/v1/sync/changes?limit=1000", &user).await.expect(200).body;
+                let page = app.get("/api/v1/sync/changes?limit=1000&tables=7", &user).await.expect(200).body;
                 page["changes"]
                     .as_array()
                     .expect("changes")
@@ -333,7 +333,7 @@ both_backends! {
         // From then on it is Ana's alone: Ben no longer reads it, and his replica lets go.
         app.get(&format!("/api/v1/inquiries/{maya}"), &ben).await.problem(404, "not_found");
         assert!(list(&app, &ben).await.iter().all(|i| i["id"] != maya.as_str()));
-        let page = app.get("/api/v1/sync/changes?limit=1000", &ben).await.expect(200).body;
+        let page = app.get("/api/v1/sync/changes?limit=1000&tables=7", &ben).await.expect(200).body;
         let change = page["changes"].as_array().unwrap().iter()
             .find(|c| c["id"] == maya.as_str()).expect("Maya's inquiry in Ben's feed").clone();
         assert_eq!(change["op"], "remove", "{change}");
@@ -361,13 +361,13 @@ both_backends! {
         let admin = app.user(Admin).await;
         send(&app, inquiry(json!({"practitioner_id": ana.id}))).await.expect(202);
         assert!(list(&app, &ben).await.is_empty(), "Ana's, while she is here");
-        let before = app.get("/api/v1/sync/changes?limit=1000", &ben).await.expect(200).body;
+        let before = app.get("/api/v1/sync/changes?limit=1000&tables=7", &ben).await.expect(200).body;
         let cursor = before["next_cursor"].as_str().expect("cursor").to_owned();
         app.delete(&format!("/api/v1/users/{}", ana.id), &admin).await.expect(204);
         // Nobody would read it otherwise: it goes to every dietician, REST and replica.
         assert_eq!(list(&app, &ben).await.len(), 1);
         let after = app
-            .get(&format!("/api/v1/sync/changes?limit=1000&cursor={cursor}"), &ben)
+            .get(&format!("/api/v1/sync/changes?limit=1000&tables=7&cursor={cursor}"), &ben)
             .await
             .expect(200)
             .body;

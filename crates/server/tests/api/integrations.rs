@@ -224,7 +224,7 @@ both_backends! {
         let fed = |user: TestUser| {
             let app = &app;
             async move {
-                let page = app.get("/api/v1/sync/changes?limit=1000", &user).await.expect(200).body;
+                let page = app.get("/api/v1/sync/changes?limit=1000&tables=7", &user).await.expect(200).body;
                 page["changes"].as_array().expect("changes").iter()
                     .filter(|c| c["table"] == "measurements" && c["op"] == "upsert").count()
             }
@@ -926,8 +926,8 @@ async fn replica_shares(
 ) -> String {
     loop {
         let path = match &cursor {
-            Some(c) => format!("/api/v1/sync/changes?limit=200&cursor={c}"),
-            None => "/api/v1/sync/changes?limit=200".to_owned(),
+            Some(c) => format!("/api/v1/sync/changes?limit=200&tables=7&cursor={c}"),
+            None => "/api/v1/sync/changes?limit=200&tables=7".to_owned(),
         };
         let page = app.get(&path, user).await.expect(200).body;
         for change in page["changes"].as_array().expect("changes") {
