@@ -289,7 +289,8 @@ async fn news_after(
             return Ok(News::ScopeChanged);
         };
         // Every change is marked seen, not just the first new one.
-        if changes.iter().fold(false, |any, c| seen.news(c) || any) {
+        let fresh = changes.iter().filter(|c| seen.news(c)).count();
+        if fresh > 0 {
             news = News::Changes;
         }
         *cursor = next;
