@@ -65,12 +65,14 @@ pub fn follow_changes(app: AppHandle) {
                 tokio::time::sleep(std::time::Duration::from_secs(2)).await;
                 continue;
             }
-            let cursor = desk.replica().await.state("cursor").await.ok().flatten();
+            // A replica that never pulled has no cursor to hold the stream from: it syncs first.
+            let Some(cursor) = desk.replica().await.state("cursor").await.ok().flatten() else {
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                continue;
+            };
             let held = Instant::now();
             let nudged = || desk.sync.wake();
-            if let Err(e) =
-                sync_core::follow_signed_in(&desk.keystore, cursor.as_deref(), &nudged).await
-            {
+            if let Err(e) = sync_core::follow_signed_in(&desk.keystore, &cursor, &nudged).await {
                 tracing::debug!("the live stream ended: {e}");
             }
             if held.elapsed() > std::time::Duration::from_secs(60) {

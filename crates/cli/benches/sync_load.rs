@@ -145,8 +145,6 @@ fn run(rt: &tokio::runtime::Runtime, database: &ScratchDatabase, backend: Backen
         )
         .await
         .expect("user");
-        // Before anything else grows this process, so that its growth is theirs.
-        idle_streams(&platform.base).await;
         let seed = Instant::now();
         server::testing::seed_bulk(&platform.db, user.id, patients, documents).await;
         println!(
@@ -229,6 +227,8 @@ fn run(rt: &tokio::runtime::Runtime, database: &ScratchDatabase, backend: Backen
         .then(|| rt.block_on(Platform::start(database.config(), "127.0.0.1:0")));
     let reader_base = other.as_ref().map(|p| p.base.clone());
     rt.block_on(live_propagation(laptop, desk, reader_base.as_deref()));
+    // Last: streams left open while the rest ran would each walk the feed at every commit.
+    rt.block_on(idle_streams(laptop, &platform.base));
     drop(other);
 }
 
@@ -266,7 +266,8 @@ async fn live_propagation(writer: &Path, reader: &Path, reader_base: Option<&str
         let cursor = b.state("cursor").await.expect("cursor");
         tokio::spawn(async move {
             let nudged = move || nudge.notify_one();
-            let _ = sync_core::live::follow(&remote, cursor.as_deref(), &nudged).await;
+            let cursor = cursor.expect("a cursor after the first sync");
+            let _ = sync_core::live::follow(&remote, &cursor, &nudged).await;
         })
     };
     let reader_task = tokio::spawn(async move {
@@ -343,19 +344,22 @@ fn own_usage() -> (u64, Duration) {
     (rss, Duration::from_millis(ticks * 10))
 }
 
-/// 200 clients holding the live stream with nothing changing: what they cost, heartbeats
-/// included. The platform runs in this process, so the figures include the clients' side of
-/// the 200 connections too: an upper bound for the server's.
+/// 200 clients holding the live stream from a current cursor, with nothing changing: what
+/// they cost, heartbeats included. The platform runs in this process, so the figures include
+/// the clients' side of the 200 connections too (an upper bound for the server's); and the
+/// memory this process freed earlier is reused first, so the resident growth is a floor.
 #[allow(clippy::print_stdout)]
-async fn idle_streams(base: &str) {
+async fn idle_streams(replica: &Path, base: &str) {
     let token = server::testing::access_token(base, EMAIL, PASSWORD).await;
+    let cursor = open(replica).await.state("cursor").await.expect("cursor");
     let clients = 200;
     let (rss0, cpu0) = own_usage();
     let mut held = Vec::with_capacity(clients);
     for _ in 0..clients {
-        let remote = Remote::new(base, &token);
+        let (remote, cursor) = (Remote::new(base, &token), cursor.clone());
         held.push(tokio::spawn(async move {
-            let _ = sync_core::live::follow(&remote, None, &|| {}).await;
+            let cursor = cursor.expect("a cursor after the first sync");
+            let _ = sync_core::live::follow(&remote, &cursor, &|| {}).await;
         }));
     }
     // Settle (each stream walks the feed once as it opens), then measure idle.

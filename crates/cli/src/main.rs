@@ -395,12 +395,13 @@ impl Records {
     async fn follow(&self, json: bool) -> anyhow::Result<()> {
         let nudge = std::sync::Arc::new(tokio::sync::Notify::new());
         loop {
-            let cursor = self.replica.state("cursor").await?;
+            // The first sync (before `follow`) left a cursor.
+            let cursor = self.replica.state("cursor").await?.unwrap_or_default();
             let nudged = {
                 let nudge = nudge.clone();
                 move || nudge.notify_one()
             };
-            let hold = sync_core::follow_signed_in(&self.creds, cursor.as_deref(), &nudged);
+            let hold = sync_core::follow_signed_in(&self.creds, &cursor, &nudged);
             tokio::pin!(hold);
             let ended = loop {
                 tokio::select! {

@@ -977,8 +977,9 @@ pub struct Held {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct StreamQuery {
-    /// The `next_cursor` of the replica's last pull; none: any change in scope wakes it.
-    pub cursor: Option<String>,
+    /// The `next_cursor` of the replica's last pull: changes after it wake the stream. A
+    /// replica that never pulled pulls first.
+    pub cursor: String,
 }
 
 /// `GET /sync/manifest`: the ids and versions a replica should hold of one table.

@@ -6,19 +6,18 @@
 use crate::engine::Remote;
 use crate::{Result, SyncError};
 
-/// Holds the stream from `cursor` (the replica's feed cursor) and calls `nudged` for each
-/// change, until the platform ends it (the access token's time is up, the account's scope
-/// changed, the instance stops) — `Ok` — or the connection fails.
+/// Holds the stream from `cursor` (the replica's feed cursor: a replica that never pulled
+/// syncs first) and calls `nudged` for each change, until the platform ends it (the access
+/// token's time is up, the account's scope changed, the instance stops) — `Ok` — or the
+/// connection fails.
 pub async fn follow(
     remote: &Remote,
-    cursor: Option<&str>,
+    cursor: &str,
     nudged: &(dyn Fn() + Send + Sync),
 ) -> Result<()> {
     let mut url = reqwest::Url::parse(&format!("{}/api/v1/sync/stream", remote.base))
         .map_err(|_| SyncError::bad_answer("the server's address is not a URL".into()))?;
-    if let Some(cursor) = cursor {
-        url.query_pairs_mut().append_pair("cursor", cursor);
-    }
+    url.query_pairs_mut().append_pair("cursor", cursor);
     let mut res = remote
         .http
         .get(url)

@@ -232,7 +232,7 @@ pub async fn sync_signed_in(
 /// [`crate::live::follow`] as the stored session (refreshed once if it expired).
 pub async fn follow_signed_in(
     store: &dyn TokenStore,
-    cursor: Option<&str>,
+    cursor: &str,
     nudged: &(dyn Fn() + Send + Sync),
 ) -> Result<()> {
     signed_in(store, |remote| async move {

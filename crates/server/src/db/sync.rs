@@ -515,14 +515,21 @@ impl Db {
                     return None;
                 }
                 sql.push(&format!(
-                    "SELECT {}, m.deleted_at, m.change_seq AS seq FROM measurements m \
-                     JOIN patients p ON p.id = m.patient_id WHERE ",
+                    "SELECT {}, m.deleted_at, m.change_seq AS seq FROM measurements m WHERE ",
                     super::qualify(measurements::COLS, "m")
                 ));
                 lower.push(&mut sql, "m");
                 match caller.kind {
+                    // A probe of the patient per row, so the walk runs down the feed's index:
+                    // joined, SQLite started from the dietician's patients and looked each one
+                    // up in measurements, on every page (5 s of a 110,000-row first sync).
                     UserType::Dietician => {
-                        sql.push(" AND p.user_id = ").bind(caller.id);
+                        sql.push(
+                            " AND EXISTS (SELECT 1 FROM patients p WHERE p.id = m.patient_id \
+                             AND p.user_id = ",
+                        )
+                        .bind(caller.id)
+                        .push(")");
                     }
                     UserType::Patient => match caller.patient_id {
                         Some(own) => {

@@ -184,11 +184,8 @@ pub async fn stream(
     AuthUser(caller): AuthUser,
     ApiQuery(q): ApiQuery<StreamQuery>,
 ) -> ApiResult<Sse<impl futures::Stream<Item = Result<Event, std::convert::Infallible>>>> {
-    let cursor = match q.cursor.as_deref() {
-        None => FeedCursor::start(),
-        Some(c) => FeedCursor::decode(c)
-            .ok_or_else(|| ApiError::bad_request("cursor", "not a cursor this feed issued"))?,
-    };
+    let cursor = FeedCursor::decode(&q.cursor)
+        .ok_or_else(|| ApiError::bad_request("cursor", "not a cursor this feed issued"))?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Event>(4);
     tokio::spawn(nudge(app.clone(), caller, cursor, tx));
     let events =

@@ -115,8 +115,12 @@ both_backends! {
         // A bad cursor is a clear 400; no token, 401.
         let res = app.client.get(app.url("/api/v1/sync/stream?cursor=nope")).bearer_auth(&ana.token).send().await.unwrap();
         assert_eq!(res.status().as_u16(), 400);
-        let res = app.client.get(app.url("/api/v1/sync/stream")).send().await.unwrap();
+        let res = app.client.get(app.url(&format!("/api/v1/sync/stream?cursor={}", cursor_of(&app, &ana).await))).send().await.unwrap();
         assert_eq!(res.status().as_u16(), 401);
+        // No cursor: a replica that never pulled pulls first (a stream from nothing would walk
+        // the whole scope at every commit).
+        let res = app.client.get(app.url("/api/v1/sync/stream")).bearer_auth(&ana.token).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 400);
     }
 }
 
