@@ -7,8 +7,8 @@
 //!   `pg_notify('records_changes', '')`, delivered at commit, once per transaction, to every
 //!   instance that `LISTEN`s. A commit on one instance wakes streams on another.
 //! - SQLite: one process writes, through one connection, so the watcher reads the feed's
-//!   counter (`sync_counter`) every [`SQLITE_POLL`] while a stream is open, and not at all
-//!   otherwise.
+//!   counter (`sync_counter`) every [`SQLITE_POLL`] while a stream is open, and sleeps until
+//!   one opens otherwise.
 //!
 //! **Who is nudged.** A commit wakes each open stream, which walks the change feed from its
 //! own cursor in its caller's scope ([`crate::db::Db::feed`]): only a stream whose walk finds
@@ -25,13 +25,15 @@ use tokio::sync::watch;
 const SQLITE_POLL: Duration = Duration::from_millis(20);
 
 /// The channel PostgreSQL notifies on.
-pub const CHANNEL: &str = "records_changes";
+const CHANNEL: &str = "records_changes";
 
 /// This instance's side of live changes: a generation that moves on with every commit seen,
 /// and the signal that ends every stream when the instance stops.
 pub struct Live {
     generation: watch::Sender<u64>,
     closing: watch::Sender<bool>,
+    /// Rung when a stream opens: the SQLite watcher sleeps on it while none is open.
+    opened: tokio::sync::Notify,
 }
 
 impl Default for Live {
@@ -39,6 +41,7 @@ impl Default for Live {
         Self {
             generation: watch::Sender::new(0),
             closing: watch::Sender::new(false),
+            opened: tokio::sync::Notify::new(),
         }
     }
 }
@@ -46,7 +49,9 @@ impl Default for Live {
 impl Live {
     /// Moves on when something synced committed (anywhere, on PostgreSQL).
     pub fn commits(&self) -> watch::Receiver<u64> {
-        self.generation.subscribe()
+        let commits = self.generation.subscribe();
+        self.opened.notify_one();
+        commits
     }
 
     /// Turns true when the instance stops: streams end so that shutdown does not wait on them.
@@ -67,6 +72,7 @@ impl Live {
 /// Watches the database for commits until the instance stops.
 pub async fn watch_commits(app: AppState) {
     let live = &app.live;
+    // `wait_for`, not `changed`: the instance may have stopped before this task first ran.
     let mut closing = live.closing();
     match app.db.backend() {
         Backend::Postgres => loop {
@@ -80,28 +86,33 @@ pub async fn watch_commits(app: AppState) {
             live.committed();
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                _ = closing.changed() => return,
+                _ = closing.wait_for(|closed| *closed) => return,
             }
         },
         Backend::Sqlite => {
             let mut last = None;
             loop {
-                if live.generation.receiver_count() > 0 {
-                    match app.db.change_counter().await {
-                        Ok(seq) => {
-                            if last.is_some_and(|l| l != seq) {
-                                live.committed();
-                            }
-                            last = Some(seq);
-                        }
-                        Err(e) => tracing::warn!(error = %e, "reading the change counter failed"),
-                    }
-                } else {
+                if live.generation.receiver_count() == 0 {
+                    // No stream open: nothing to read until one opens (a permit is kept if
+                    // one opened since the count was read).
                     last = None;
+                    tokio::select! {
+                        () = live.opened.notified() => continue,
+                        _ = closing.wait_for(|closed| *closed) => return,
+                    }
+                }
+                match app.db.change_counter().await {
+                    Ok(seq) => {
+                        if last.is_some_and(|l| l != seq) {
+                            live.committed();
+                        }
+                        last = Some(seq);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "reading the change counter failed"),
                 }
                 tokio::select! {
                     () = tokio::time::sleep(SQLITE_POLL) => {}
-                    _ = closing.changed() => return,
+                    _ = closing.wait_for(|closed| *closed) => return,
                 }
             }
         }
@@ -122,7 +133,7 @@ async fn listen(
                 got?;
                 live.committed();
             }
-            _ = closing.changed() => return Ok(()),
+            _ = closing.wait_for(|closed| *closed) => return Ok(()),
         }
     }
 }

@@ -115,7 +115,7 @@ pub async fn checksums(
     AuthUser(caller): AuthUser,
 ) -> ApiResult<Json<Vec<TableChecksum>>> {
     let mut out = Vec::new();
-    for table in crate::db::FEED_TABLES {
+    for table in SyncTable::FEED {
         // On a task of its own, as the feed's snapshot read is (see `changes`).
         let db = app.db.clone();
         let held = tokio::spawn(async move { db.manifest(&caller, table).await })
@@ -231,7 +231,7 @@ async fn nudge(
         }
         tokio::select! {
             changed = commits.changed() => if changed.is_err() { return },
-            _ = closing.changed() => return,
+            _ = closing.wait_for(|closed| *closed) => return,
             () = tx.closed() => return,
             () = tokio::time::sleep_until(until) => return,
         }
@@ -276,12 +276,12 @@ async fn news_after(
         let db = app.db.clone();
         let (caller, from) = (*caller, cursor.clone());
         // On a task of its own, as the feed's snapshot read is (see `changes`).
-        let walked = tokio::spawn(async move {
-            db.feed(&caller, &from, 1_000, crate::db::FEED_TABLES.len())
-                .await
-        })
-        .await
-        .map_err(anyhow::Error::from)??;
+        let walked =
+            tokio::spawn(
+                async move { db.feed(&caller, &from, 1_000, SyncTable::FEED.len()).await },
+            )
+            .await
+            .map_err(anyhow::Error::from)??;
         let Some((changes, next, more)) = walked else {
             return Ok(News::ScopeChanged);
         };
