@@ -4,6 +4,8 @@
 use crate::auth::{IpNet, LoginLimits};
 use anyhow::Context as _;
 use domain::LinkPolicy;
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, Tokio1Executor};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -71,17 +73,27 @@ pub struct Config {
 
 /// The email announcing each new-patient inquiry (`RECORDS_SMTP_*`, environment only: the
 /// URL may carry a password).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SmtpSettings {
-    /// `RECORDS_SMTP_URL`: `smtps://user:password@host:465` (implicit TLS),
+    /// The client for `RECORDS_SMTP_URL`: `smtps://user:password@host:465` (implicit TLS),
     /// `smtp://user:password@host:587?tls=required` (STARTTLS), or `smtp://host:25` (no TLS,
     /// so no password: a relay on this host or the practice's network).
-    pub url: Secret,
+    pub transport: AsyncSmtpTransport<Tokio1Executor>,
     /// `RECORDS_SMTP_FROM`: the sender, e.g. `Records <records@practice.example>`.
-    pub from: String,
+    pub from: Mailbox,
     /// `RECORDS_SMTP_TO`: recipients, comma-separated (the practice's intake address). Empty:
     /// the dietician an inquiry names, else every dietician.
-    pub to: Vec<String>,
+    pub to: Vec<Mailbox>,
+}
+
+/// The addresses only: the transport holds the URL's password.
+impl fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SmtpSettings {
@@ -98,15 +110,16 @@ impl SmtpSettings {
         Self::new(&url, &from, &to).map(Some)
     }
 
-    /// Checked settings: the URL as the SMTP client reads it, the addresses as mailboxes.
+    /// Checked settings: the client the URL makes, the addresses as mailboxes.
     pub fn new(url: &str, from: &str, to: &str) -> anyhow::Result<Self> {
-        use lettre::message::Mailbox;
-        use lettre::{AsyncSmtpTransport, Tokio1Executor};
-        AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map_err(|_| {
+        /// The longest one SMTP exchange may take before an attempt counts as failed.
+        const TIMEOUT: Duration = Duration::from_secs(30);
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map_err(|_| {
             anyhow::anyhow!(
                 "RECORDS_SMTP_URL is not an SMTP URL like smtps://user:password@host:465 or smtp://host:587?tls=required"
             )
         })?;
+        let transport = transport.timeout(Some(TIMEOUT)).build();
         // A password never crosses the network in the clear.
         if let Some(rest) = url.strip_prefix("smtp://") {
             let authority = rest.split(['/', '?']).next().unwrap_or_default();
@@ -116,22 +129,22 @@ impl SmtpSettings {
                 );
             }
         }
-        from.parse::<Mailbox>()
+        let from = from
+            .parse::<Mailbox>()
             .map_err(|e| anyhow::anyhow!("RECORDS_SMTP_FROM {from:?} is not an address: {e}"))?;
-        let to: Vec<String> = to
+        let to = to
             .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect();
-        for address in &to {
-            address.parse::<Mailbox>().map_err(|e| {
-                anyhow::anyhow!("RECORDS_SMTP_TO {address:?} is not an address: {e}")
-            })?;
-        }
+            .map(|address| {
+                address.parse::<Mailbox>().map_err(|e| {
+                    anyhow::anyhow!("RECORDS_SMTP_TO {address:?} is not an address: {e}")
+                })
+            })
+            .collect::<anyhow::Result<_>>()?;
         Ok(Self {
-            url: Secret::new(url.as_bytes().to_vec()),
-            from: from.to_owned(),
+            transport,
+            from,
             to,
         })
     }

@@ -2,22 +2,18 @@
 //!
 //! It says when, and where to read it (the app's Inquiries), and nothing about the person:
 //! email is not a safe channel for health details, and an inquiry may hold some. Sent over
-//! SMTP ([`SmtpSettings`]); a server that answers 4xx or cannot be reached is tried again
-//! with the other jobs' backoff, a 5xx parks the job at once (sending it again would be
-//! refused again), and either way the inquiry itself is stored already.
+//! SMTP by the client built once from the settings ([`crate::config::SmtpSettings`]); a
+//! server that answers 4xx or cannot be reached is tried again with the other jobs' backoff,
+//! a 5xx parks the job at once (sending it again would be refused again), and either way the
+//! inquiry itself is stored already.
 
 use super::{Done, JobError};
 use crate::app::AppState;
-use crate::config::SmtpSettings;
 use crate::db::jobs::Job;
 use domain::InquiryNotification;
 use lettre::message::{header::ContentType, Mailbox, Message};
 use lettre::transport::smtp::Error as SmtpError;
-use lettre::{AsyncSmtpTransport, AsyncTransport as _, Tokio1Executor};
-use std::time::Duration;
-
-/// The longest one SMTP exchange may take before the attempt counts as failed (retried).
-const TIMEOUT: Duration = Duration::from_secs(30);
+use lettre::AsyncTransport as _;
 
 /// One attempt at the email announcing `job`'s inquiry.
 pub(super) async fn send(app: &AppState, job: &Job) -> Result<Done, JobError> {
@@ -41,8 +37,14 @@ pub(super) async fn send(app: &AppState, job: &Job) -> Result<Done, JobError> {
     app.db
         .set_inquiry_notification(inquiry, InquiryNotification::Pending)
         .await?;
-    let recipients = if settings.to.is_empty() {
+    let recipients: Vec<Mailbox> = if settings.to.is_empty() {
         mail.dieticians
+            .iter()
+            .map(|a| a.parse())
+            .collect::<Result<_, _>>()
+            .map_err(|_| {
+                JobError::permanent("a dietician's email address is not one the mail server takes")
+            })?
     } else {
         settings.to.clone()
     };
@@ -51,8 +53,9 @@ pub(super) async fn send(app: &AppState, job: &Job) -> Result<Done, JobError> {
             "no one to email: set RECORDS_SMTP_TO, or add a dietician",
         ));
     }
-    let message = message(settings, &recipients, &mail.received, inquiry)?;
-    transport(settings)?
+    let message = message(&settings.from, &recipients, &mail.received, inquiry)?;
+    settings
+        .transport
         .send(message)
         .await
         .map_err(|e| refused(&e))?;
@@ -66,31 +69,18 @@ pub(super) async fn send(app: &AppState, job: &Job) -> Result<Done, JobError> {
     )))
 }
 
-fn transport(settings: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, JobError> {
-    let url = std::str::from_utf8(settings.url.expose())
-        .map_err(|_| JobError::permanent("RECORDS_SMTP_URL is not text"))?;
-    Ok(AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-        .map_err(|_| JobError::permanent("RECORDS_SMTP_URL is not an SMTP URL"))?
-        .timeout(Some(TIMEOUT))
-        .build())
-}
-
 /// The email: when the inquiry arrived and where to read it; a short reference to find it.
 fn message(
-    settings: &SmtpSettings,
-    recipients: &[String],
+    from: &Mailbox,
+    recipients: &[Mailbox],
     received: &str,
     inquiry: uuid::Uuid,
 ) -> Result<Message, JobError> {
-    let address = |s: &str| {
-        s.parse::<Mailbox>()
-            .map_err(|_| JobError::permanent("an email address in the SMTP settings is not valid"))
-    };
     let mut builder = Message::builder()
-        .from(address(&settings.from)?)
+        .from(from.clone())
         .subject("New patient inquiry");
     for to in recipients {
-        builder = builder.to(address(to)?);
+        builder = builder.to(to.clone());
     }
     let reference = domain::dto::Inquiry::reference_of(inquiry);
     let body = format!(
