@@ -585,10 +585,9 @@ pub async fn convert_inquiry(
     }
     let patient = sync_core::online::convert_inquiry(&desk.keystore, id, fields).await?;
     let created = patient.id;
-    let row = serde_json::to_value(&patient).map_err(sync_core::SyncError::from)?;
     desk.replica()
         .await
-        .keep_from_platform(SyncTable::Patients, row)
+        .keep_from_platform(SyncTable::Patients, &patient)
         .await?;
     desk.sync.wake();
     emit_status(&app).await;
@@ -599,10 +598,9 @@ pub async fn convert_inquiry(
 #[tauri::command(rename_all = "snake_case")]
 pub async fn dismiss_inquiry(app: AppHandle, desk: Cmd<'_>, id: Uuid) -> CommandResult<Inquiry> {
     let inquiry = sync_core::online::dismiss_inquiry(&desk.keystore, id).await?;
-    let row = serde_json::to_value(&inquiry).map_err(sync_core::SyncError::from)?;
     desk.replica()
         .await
-        .keep_from_platform(SyncTable::Inquiries, row)
+        .keep_from_platform(SyncTable::Inquiries, &inquiry)
         .await?;
     emit_status(&app).await;
     Ok(inquiry)

@@ -232,6 +232,68 @@ fn run(rt: &tokio::runtime::Runtime, database: &ScratchDatabase, backend: Backen
     drop(other);
 }
 
+/// The writer's and the reader's replicas with their remotes (the reader's at `reader_base`,
+/// else where it signed in), the reader caught up, and the patient the edits change.
+async fn writer_and_reader(
+    writer: &Path,
+    reader: &Path,
+    reader_base: Option<&str>,
+) -> (Replica, Remote, Replica, Remote, Uuid) {
+    let (ws, rs) = (session_of(writer), session_of(reader));
+    let a_remote = Remote::new(&ws.server, &ws.access_token);
+    let b_remote = Remote::new(reader_base.unwrap_or(&rs.server), &rs.access_token);
+    let (a, b) = (open(writer).await, open(reader).await);
+    sync(&b, &b_remote).await.expect("catch up");
+    let id: Uuid = a.rows(SyncTable::Patients).await.expect("rows")[0]["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("id");
+    (a, a_remote, b, b_remote, id)
+}
+
+/// `rounds` edits of patient `id` on `a`, each after a random pause (ms) and pushed at once,
+/// timed until `seen` (what the reader holds, and since when) shows it.
+async fn timed_edits(
+    a: &Replica,
+    a_remote: &Remote,
+    id: Uuid,
+    rounds: usize,
+    pause: std::ops::Range<u64>,
+    tag: &str,
+    seen: &mut tokio::sync::watch::Receiver<(Value, Instant)>,
+) -> Vec<Duration> {
+    let mut delays = Vec::with_capacity(rounds);
+    for k in 0..rounds {
+        tokio::time::sleep(Duration::from_millis(
+            rand::thread_rng().gen_range(pause.clone()),
+        ))
+        .await;
+        let value = Value::String(format!("{tag} {k}"));
+        let t0 = Instant::now();
+        a.update(
+            SyncTable::Patients,
+            id,
+            fields(json!({ "dietary_preferences": value })),
+        )
+        .await
+        .expect("edit");
+        sync(a, a_remote).await.expect("writer sync");
+        let seen_at = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                let (held, at) = seen.borrow_and_update().clone();
+                if held == value {
+                    return at;
+                }
+                seen.changed().await.expect("reader running");
+            }
+        })
+        .await
+        .expect("the edit reached the other replica");
+        delays.push(seen_at - t0);
+    }
+    delays
+}
+
 /// (median, 95th percentile), sorted.
 fn median_p95(samples: &mut [Duration]) -> (Duration, Duration) {
     samples.sort();
@@ -250,15 +312,7 @@ fn session_of(replica: &Path) -> sync_core::Session {
 /// syncs the platform's live stream wakes (held at `reader_base`, else where it signed in).
 #[allow(clippy::print_stdout)]
 async fn live_propagation(writer: &Path, reader: &Path, reader_base: Option<&str>) {
-    let (ws, rs) = (session_of(writer), session_of(reader));
-    let a_remote = Remote::new(&ws.server, &ws.access_token);
-    let b_remote = Remote::new(reader_base.unwrap_or(&rs.server), &rs.access_token);
-    let (a, b) = (open(writer).await, open(reader).await);
-    sync(&b, &b_remote).await.expect("catch up");
-    let id: Uuid = a.rows(SyncTable::Patients).await.expect("rows")[0]["id"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .expect("id");
+    let (a, a_remote, b, b_remote, id) = writer_and_reader(writer, reader, reader_base).await;
     let nudge = std::sync::Arc::new(tokio::sync::Notify::new());
     let (seen_tx, mut seen_rx) = tokio::sync::watch::channel((Value::Null, Instant::now()));
     let follower = {
@@ -280,33 +334,8 @@ async fn live_propagation(writer: &Path, reader: &Path, reader_base: Option<&str
         }
     });
     let rounds = 50;
-    let mut delays = Vec::with_capacity(rounds);
-    for k in 0..rounds {
-        // Both idle between edits.
-        tokio::time::sleep(Duration::from_millis(rand::thread_rng().gen_range(50..150))).await;
-        let value = Value::String(format!("live {k}"));
-        let t0 = Instant::now();
-        a.update(
-            SyncTable::Patients,
-            id,
-            fields(json!({ "dietary_preferences": value })),
-        )
-        .await
-        .expect("edit");
-        sync(&a, &a_remote).await.expect("writer sync");
-        let seen_at = tokio::time::timeout(Duration::from_secs(10), async {
-            loop {
-                let (seen, at) = seen_rx.borrow_and_update().clone();
-                if seen == value {
-                    return at;
-                }
-                seen_rx.changed().await.expect("reader running");
-            }
-        })
-        .await
-        .expect("the live stream brought the edit");
-        delays.push(seen_at - t0);
-    }
+    // Both idle between edits.
+    let mut delays = timed_edits(&a, &a_remote, id, rounds, 50..150, "live", &mut seen_rx).await;
     follower.abort();
     reader_task.abort();
     let (median, p95) = median_p95(&mut delays);
@@ -385,20 +414,7 @@ async fn idle_streams(replica: &Path, base: &str) {
 /// does while a change is expected) holds it; plus what one sync with nothing new costs.
 #[allow(clippy::print_stdout)]
 async fn propagation(writer: &Path, reader: &Path) {
-    let remote = |replica: &Path| {
-        let session = keystore::Keystore::file_only(replica)
-            .load()
-            .expect("session")
-            .expect("signed in");
-        Remote::new(&session.server, &session.access_token)
-    };
-    let (a, a_remote) = (open(writer).await, remote(writer));
-    let (b, b_remote) = (open(reader).await, remote(reader));
-    sync(&b, &b_remote).await.expect("catch up");
-    let id: Uuid = a.rows(SyncTable::Patients).await.expect("rows")[0]["id"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .expect("id");
+    let (a, a_remote, b, b_remote, id) = writer_and_reader(writer, reader, None).await;
 
     let (seen_tx, mut seen_rx) = tokio::sync::watch::channel((Value::Null, Instant::now()));
     let watcher = tokio::spawn(async move {
@@ -425,34 +441,17 @@ async fn propagation(writer: &Path, reader: &Path) {
     });
 
     let rounds = 21;
-    let mut delays = Vec::with_capacity(rounds);
-    for k in 0..rounds {
-        // A random phase against the reader's cycle.
-        let pause = rand::thread_rng().gen_range(20..120);
-        tokio::time::sleep(Duration::from_millis(pause)).await;
-        let value = Value::String(format!("propagation {k}"));
-        let t0 = Instant::now();
-        a.update(
-            SyncTable::Patients,
-            id,
-            fields(json!({ "dietary_preferences": value })),
-        )
-        .await
-        .expect("edit");
-        sync(&a, &a_remote).await.expect("writer sync");
-        let seen_at = tokio::time::timeout(Duration::from_secs(10), async {
-            loop {
-                let (seen, at) = seen_rx.borrow_and_update().clone();
-                if seen == value {
-                    return at;
-                }
-                seen_rx.changed().await.expect("reader running");
-            }
-        })
-        .await
-        .expect("the edit reached the other replica");
-        delays.push(seen_at - t0);
-    }
+    // A random phase against the reader's cycle.
+    let mut delays = timed_edits(
+        &a,
+        &a_remote,
+        id,
+        rounds,
+        20..120,
+        "propagation",
+        &mut seen_rx,
+    )
+    .await;
     drop(seen_rx);
     let mut idle = watcher.await.expect("reader");
     let (median, p90) = median_p90(&mut delays);

@@ -910,18 +910,10 @@ impl std::str::FromStr for SyncTable {
     type Err = UnknownTable;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [
-            Self::Users,
-            Self::Patients,
-            Self::HealthcareDocuments,
-            Self::DocumentShares,
-            Self::SynchronizationLog,
-            Self::Inquiries,
-            Self::Measurements,
-        ]
-        .into_iter()
-        .find(|t| t.as_str() == s)
-        .ok_or(UnknownTable)
+        Self::FEED
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or(UnknownTable)
     }
 }
 

@@ -786,7 +786,12 @@ impl Replica {
     /// Keeps a row the platform just answered with (a patient made of an inquiry), as the
     /// change feed would bring it: a screen can open it before the next sync, which then
     /// finds it held (the higher version wins either way).
-    pub async fn keep_from_platform(&self, table: SyncTable, row: Value) -> Result<()> {
+    pub async fn keep_from_platform(
+        &self,
+        table: SyncTable,
+        row: &impl serde::Serialize,
+    ) -> Result<()> {
+        let row = serde_json::to_value(row)?;
         let id = row["id"]
             .as_str()
             .and_then(|s| s.parse().ok())

@@ -197,23 +197,13 @@ impl Db {
         by: Uuid,
     ) -> DbResult<Handled<Inquiry>> {
         let mut tx = self.writer().begin().await?;
-        let Some(found) = inquiry_in(&mut tx, scope, id, Reach::Act).await? else {
-            return Ok(Handled::Missing);
-        };
-        if found.status == InquiryStatus::Converted {
-            return Ok(Handled::Converted);
+        let found = inquiry_in(&mut tx, scope, id, Reach::Act).await?;
+        if let Some(stop) = blocked(found.as_ref()) {
+            return Ok(stop);
         }
-        let row = sqlx::query(&format!(
-            "UPDATE inquiries SET status = 'dismissed', handled_by = $1, \
-             version = version + 1, updated_at = $2 WHERE id = $3 RETURNING {COLS}"
-        ))
-        .bind(by.to_string())
-        .bind(now())
-        .bind(id.to_string())
-        .fetch_one(&mut *tx)
-        .await?;
+        let inquiry = decided_in(&mut tx, id, by, InquiryStatus::Dismissed, None).await?;
         tx.commit().await?;
-        Ok(Handled::Done(inquiry_from_row(&row)?))
+        Ok(Handled::Done(inquiry))
     }
 
     /// Makes a patient of a new or dismissed inquiry, owned by `by`, and marks the inquiry
@@ -228,25 +218,15 @@ impl Db {
         links: LinkPolicy,
     ) -> DbResult<Handled<(Patient, Inquiry)>> {
         let mut tx = self.writer().begin().await?;
-        let Some(found) = inquiry_in(&mut tx, scope, id, Reach::Act).await? else {
-            return Ok(Handled::Missing);
-        };
-        if found.status == InquiryStatus::Converted {
-            return Ok(Handled::Converted);
+        let found = inquiry_in(&mut tx, scope, id, Reach::Act).await?;
+        if let Some(stop) = blocked(found.as_ref()) {
+            return Ok(stop);
         }
         let patient = insert_patient_in(&mut tx, domain::new_id(), by, patient, links).await?;
-        let row = sqlx::query(&format!(
-            "UPDATE inquiries SET status = 'converted', patient_id = $1, handled_by = $2, \
-             version = version + 1, updated_at = $3 WHERE id = $4 RETURNING {COLS}"
-        ))
-        .bind(patient.id.to_string())
-        .bind(by.to_string())
-        .bind(now())
-        .bind(id.to_string())
-        .fetch_one(&mut *tx)
-        .await?;
+        let inquiry =
+            decided_in(&mut tx, id, by, InquiryStatus::Converted, Some(patient.id)).await?;
         tx.commit().await?;
-        Ok(Handled::Done((patient, inquiry_from_row(&row)?)))
+        Ok(Handled::Done((patient, inquiry)))
     }
 
     /// Records how the email about an inquiry went.
@@ -332,6 +312,39 @@ impl Db {
             .collect::<anyhow::Result<_>>()
             .map_err(Into::into)
     }
+}
+
+/// What stops a dietician's decision on `found`: there is none to decide on, or a dietician
+/// converted it already.
+fn blocked<T>(found: Option<&Inquiry>) -> Option<Handled<T>> {
+    match found {
+        None => Some(Handled::Missing),
+        Some(i) if i.status == InquiryStatus::Converted => Some(Handled::Converted),
+        Some(_) => None,
+    }
+}
+
+/// Records `by`'s decision on inquiry `id` (and the patient made of it), in the caller's
+/// transaction.
+async fn decided_in(
+    conn: &mut AnyConnection,
+    id: Uuid,
+    by: Uuid,
+    status: InquiryStatus,
+    patient: Option<Uuid>,
+) -> DbResult<Inquiry> {
+    let row = sqlx::query(&format!(
+        "UPDATE inquiries SET status = $1, patient_id = COALESCE($2, patient_id), \
+         handled_by = $3, version = version + 1, updated_at = $4 WHERE id = $5 RETURNING {COLS}"
+    ))
+    .bind(status.as_str())
+    .bind(patient.map(|p| p.to_string()))
+    .bind(by.to_string())
+    .bind(now())
+    .bind(id.to_string())
+    .fetch_one(conn)
+    .await?;
+    Ok(inquiry_from_row(&row)?)
 }
 
 /// What a look-up of one inquiry is for.

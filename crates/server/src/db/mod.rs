@@ -29,7 +29,7 @@ pub use documents::{
 pub use logs::{LogFilter, NewLogEntry};
 pub use patients::{delete_patient_in, facts as patient_facts, insert_patient_in};
 pub use providers::Provider;
-pub use sync::{FeedCursor, TABLES as FEED_TABLES};
+pub use sync::FeedCursor;
 pub use tokens::RefreshOutcome;
 pub use users::{NewUserRow, StoredUser};
 

@@ -134,7 +134,7 @@ impl FeedCursor {
 const TABLES_BEFORE_COUNTS: usize = 5;
 
 /// Feed order of the tables (parents before children within one seq).
-pub const TABLES: [SyncTable; 7] = SyncTable::FEED;
+const TABLES: [SyncTable; 7] = SyncTable::FEED;
 
 /// One page of changes, the cursor after it, and whether more follow.
 pub type Page = (Vec<Change>, FeedCursor, bool);

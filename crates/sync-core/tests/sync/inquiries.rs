@@ -68,12 +68,9 @@ async fn inquiries(w: World) {
     let patient = online::convert_inquiry(&store, held[0].id, fields.clone())
         .await
         .expect("convert");
-    r.keep_from_platform(
-        SyncTable::Patients,
-        serde_json::to_value(&patient).expect("json"),
-    )
-    .await
-    .expect("keep");
+    r.keep_from_platform(SyncTable::Patients, &patient)
+        .await
+        .expect("keep");
     assert!(r
         .row(SyncTable::Patients, patient.id)
         .await
