@@ -101,6 +101,7 @@ async fn sync_once(app: &AppHandle, manual: bool) {
         let progress = match event {
             SyncEvent::Started => Progress::Started,
             SyncEvent::Pushed { done, total } => Progress::Pushed { done, total },
+            SyncEvent::Sending { sent, total } => Progress::Sending { sent, total },
             SyncEvent::Pulled { rows } => Progress::Pulled { rows },
             // Conflicts are counted in the summary; the rest is reported below.
             SyncEvent::Conflict { .. } | SyncEvent::Finished(_) | SyncEvent::Failed { .. } => {

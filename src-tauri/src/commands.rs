@@ -18,7 +18,7 @@ use domain::Caller;
 use domain::LinkApproval;
 use domain::{InquiryStatus, JobStatus};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use sync_core::online::Job;
 use sync_core::rows::{DocumentRow, LogLine};
 use sync_core::views::{
@@ -490,7 +490,7 @@ pub async fn delete_document(app: AppHandle, desk: Cmd<'_>, id: Uuid) -> Command
     Ok(())
 }
 
-/// A file to upload, its bytes in base64 (how the webview hands over a `File`).
+/// A file to attach, its bytes in base64 (how the webview hands over a `File`).
 #[derive(Debug, Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct FileUpload {
@@ -499,29 +499,46 @@ pub struct FileUpload {
     pub kind: String,
     pub date: String,
     pub title: String,
-    pub file_name: String,
     pub mime_type: String,
     pub base64: String,
 }
 
-/// Uploads a file (needs a connection); a sync then brings the document into the replica.
+/// Attaches a file to a patient as a new document, with or without a connection: kept here
+/// at once (pending, viewable) and sent at the next sync. A text file becomes a text
+/// document, its words searchable. Returns the document's id.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn upload_document(desk: Cmd<'_>, file: FileUpload) -> CommandResult<Value> {
+pub async fn attach_file(app: AppHandle, desk: Cmd<'_>, file: FileUpload) -> CommandResult<Uuid> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(file.base64.as_bytes())
         .map_err(|_| AppError::new("invalid", "The file could not be read."))?;
-    let upload = sync_core::online::Upload {
-        patient_id: file.patient_id,
-        kind: file.kind,
-        date: file.date,
-        title: file.title,
-        file_name: file.file_name,
-        mime_type: file.mime_type,
-        bytes,
+    let replica = desk.replica().await;
+    let id = if domain::check::mime_essence(&file.mime_type) == "text/plain" {
+        let content = String::from_utf8(bytes)
+            .map_err(|_| AppError::new("invalid", "The text file is not UTF-8 text."))?;
+        let mut fields = Map::new();
+        fields.insert("patient_id".into(), json!(file.patient_id));
+        fields.insert("type".into(), json!(file.kind));
+        fields.insert("date".into(), json!(file.date));
+        fields.insert("title".into(), json!(file.title));
+        fields.insert("content".into(), json!(content));
+        replica
+            .insert(SyncTable::HealthcareDocuments, fields)
+            .await?
+    } else {
+        replica
+            .attach(sync_core::files::Attachment {
+                patient_id: file.patient_id,
+                kind: file.kind,
+                date: file.date,
+                title: file.title,
+                mime_type: file.mime_type,
+                bytes,
+            })
+            .await?
     };
-    let document = sync_core::online::upload(&desk.keystore, upload).await?;
+    emit_status(&app).await;
     desk.sync.wake();
-    Ok(document)
+    Ok(id)
 }
 
 /// Practitioners a document can be shared with (the directory in the replica).

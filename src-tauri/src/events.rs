@@ -50,6 +50,11 @@ pub enum Progress {
         done: usize,
         total: usize,
     },
+    /// Bytes of files attached here sent so far, of how many.
+    Sending {
+        sent: usize,
+        total: usize,
+    },
     Pulled {
         rows: usize,
     },

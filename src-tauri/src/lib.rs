@@ -94,7 +94,7 @@ pub fn run() {
             commands::create_document,
             commands::update_document,
             commands::delete_document,
-            commands::upload_document,
+            commands::attach_file,
             commands::practitioners,
             commands::shares,
             commands::share_document,

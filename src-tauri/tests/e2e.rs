@@ -24,6 +24,8 @@ const ADMIN: &str = "ada@example.org";
 const ADMIN_PASSWORD: &str = "clinic admin password";
 /// Unusual enough that finding it in the replica's bytes could only mean clear text.
 const PATIENT: &str = "Zephyrine Quillfeather";
+/// A file attached offline, on a home visit.
+const SCAN: &str = "Fridge check scan";
 
 fn artifacts() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-artifacts");
@@ -590,8 +592,34 @@ async fn edit_offline_into_an_encrypted_replica(scene: &mut Scene) {
         .await;
     app.click("#save-document").await;
     app.wait_text("#pending", "2 changes to send").await;
+    // A scan attached on the home visit: kept here, encrypted, and viewable at once.
+    app.click("#new-document").await;
+    app.fill("#document-title", SCAN).await;
+    let pdf = tiny_pdf("Home visit: fridge check");
+    app.js(
+        "const [name, bytes] = arguments; \
+         const t = new DataTransfer(); \
+         t.items.add(new File([new Uint8Array(bytes)], name, { type: 'application/pdf' })); \
+         const input = document.querySelector('#document-file'); \
+         input.files = t.files; input.dispatchEvent(new Event('change', { bubbles: true }));",
+        json!(["fridge.pdf", pdf]),
+    )
+    .await;
+    app.click("#save-document").await;
+    app.wait_text("#document-saved", "sent when back online")
+        .await;
+    app.wait_text("#pending", "3 changes to send").await;
     app.wait_text("[data-sync-state]", "Pending").await;
     app.screenshot(&shots.join("02-offline-pending.png")).await;
+    open_document(app, SCAN).await;
+    app.wait_for(
+        "the pending scan in the viewer",
+        "return !!document.querySelector('iframe.doc-frame');",
+        json!([]),
+    )
+    .await;
+    app.js("history.back();", json!([])).await;
+    app.wait_text("#page-title", PATIENT).await;
     assert!(
         !in_clear(replica, PATIENT),
         "the replica holds the patient's name in clear"
@@ -619,6 +647,15 @@ async fn reconnect_and_send_the_queue(scene: &mut Scene) {
         .await,
         1
     );
+    // The scan attached offline reached the platform once, its bytes whole.
+    let scan = format!(
+        "SELECT count(*) FROM healthcare_documents d JOIN document_blobs b \
+         ON b.content_hash = d.content_hash WHERE d.title = '{SCAN}' \
+         AND d.mime_type = 'application/pdf' AND d.size_bytes = {}",
+        tiny_pdf("Home visit: fridge check").len()
+    );
+    assert_eq!(count(platform, &scan).await, 1);
+    assert_eq!(count(platform, "SELECT count(*) FROM uploads").await, 0);
     app.screenshot(&shots.join("03-synced.png")).await;
 }
 
@@ -857,36 +894,31 @@ async fn find_open_and_edit_a_document(scene: &mut Scene) {
 async fn files_from_the_tablet_arrive_and_show_in_the_viewer(scene: &Scene) {
     let (app, shots) = (&scene.app, &scene.shots);
     let (tablet, id) = (scene.tablet(), scene.patient());
-    // Files uploaded elsewhere (here by the tablet) arrive with a sync and show in the viewer.
-    let upload =
-        |title: &str, file_name: &str, mime: &str, bytes: Vec<u8>| sync_core::online::Upload {
-            patient_id: id,
-            kind: "lab report".into(),
-            date: "2026-11-20".into(),
-            title: title.into(),
-            file_name: file_name.into(),
-            mime_type: mime.into(),
-            bytes,
-        };
-    sync_core::online::upload(
-        &tablet.store,
-        upload(
+    // Files attached elsewhere (here on the tablet) arrive with a sync and show in the viewer.
+    let file = |title: &str, mime: &str, bytes: Vec<u8>| sync_core::files::Attachment {
+        patient_id: id,
+        kind: "lab report".into(),
+        date: "2026-11-20".into(),
+        title: title.into(),
+        mime_type: mime.into(),
+        bytes,
+    };
+    let png =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../icons/128x128.png")).expect("png");
+    for attachment in [
+        file(
             "Blood panel",
-            "panel.pdf",
             "application/pdf",
             tiny_pdf("Ferritin 12 ng/mL"),
         ),
-    )
-    .await
-    .expect("pdf upload");
-    let png =
-        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../icons/128x128.png")).expect("png");
-    sync_core::online::upload(
-        &tablet.store,
-        upload("Food diary photo", "diary.png", "image/png", png),
-    )
-    .await
-    .expect("png upload");
+        file("Food diary photo", "image/png", png),
+    ] {
+        tablet
+            .replica
+            .attach(attachment)
+            .await
+            .expect("tablet attachment");
+    }
     // And a text document, never opened on the laptop: its text is fetched ahead after the
     // sync, so searching its words finds it offline.
     let mut note = serde_json::Map::new();

@@ -36,6 +36,13 @@ describe('SyncBar', () => {
     const bar = screen.getByLabelText('Sync progress') as HTMLProgressElement;
     expect(bar.value).toBeCloseTo(0.75);
   });
+
+  it('shows files on their way in bytes', () => {
+    render(<SyncBar status={{ ...status, online: true, syncing: true }} progress={{ phase: 'sending', sent: 1024 * 1024, total: 4 * 1024 * 1024 }} />);
+    expect(screen.getByText('Sending files: 1.0 MB of 4.0 MB')).toBeTruthy();
+    const bar = screen.getByLabelText('Sync progress') as HTMLProgressElement;
+    expect(bar.value).toBeCloseTo(0.25);
+  });
 });
 
 describe('navigation', () => {

@@ -3,7 +3,7 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { call, on, type AppError, type Progress, type Status } from './api';
 import { StatusContext } from './components';
-import { ago, plural } from './lib/format';
+import { ago, fileSize, plural } from './lib/format';
 import { useLeaving, useRoute } from './lib/route';
 import { Conflicts } from './screens/Conflicts';
 import { DocumentView } from './screens/DocumentView';
@@ -190,12 +190,15 @@ function LeaveQuestion() {
 
 /** Online/offline, changes waiting, the sync button and its progress: always in view. */
 export function SyncBar({ status, progress }: { status: Status; progress: Progress | null }) {
-  const running = status.syncing || progress?.phase === 'started' || progress?.phase === 'pushed' || progress?.phase === 'pulled';
+  const running = status.syncing || ['started', 'pushed', 'sending', 'pulled'].includes(progress?.phase ?? '');
   let value: number | undefined;
   let label = `Last sync ${ago(status.last_sync)}`;
   if (running && progress?.phase === 'pushed') {
     value = progress.total ? progress.done / progress.total : undefined;
     label = `Sending changes: ${progress.done} of ${progress.total}`;
+  } else if (running && progress?.phase === 'sending') {
+    value = progress.total ? progress.sent / progress.total : undefined;
+    label = `Sending files: ${fileSize(progress.sent)} of ${fileSize(progress.total)}`;
   } else if (running && progress?.phase === 'pulled') {
     label = `Receiving: ${plural(progress.rows, 'change', 'changes')}`;
   } else if (running) {

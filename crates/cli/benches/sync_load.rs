@@ -14,7 +14,9 @@
 //!   and CPU over 20 s.
 //!
 //! `cargo bench -p cli --bench sync_load`; `SYNC_PATIENTS`, `SYNC_DOCUMENTS`, `SYNC_EDITS`,
-//! `SYNC_BACKENDS=sqlite|postgres|sqlite,postgres` scale and choose.
+//! `SYNC_BACKENDS=sqlite|postgres|sqlite,postgres` scale and choose. `SYNC_BASELINE_RECORDS`,
+//! the path of an earlier build's `records` binary, adds its initial syncs before this
+//! build's, for a before-and-after in one run.
 
 use domain::dto::SyncTable;
 use rand::Rng as _;
@@ -62,11 +64,19 @@ fn median_p90(samples: &mut [Duration]) -> (Duration, Duration) {
     (samples[n / 2], samples[(n * 9 / 10).min(n - 1)])
 }
 
+/// The `records` binary this bench measures.
+const RECORDS: &str = env!("CARGO_BIN_EXE_records");
+
 /// Runs `records` (no session bus: the session goes to the file store) and returns the wall
 /// time and the child's peak resident memory in MiB.
 fn timed(replica: &Path, args: &[&str], stdin: Option<&str>) -> (Duration, f64) {
+    timed_with(RECORDS, replica, args, stdin)
+}
+
+/// [`timed`], with the `records` binary at `binary`.
+fn timed_with(binary: &str, replica: &Path, args: &[&str], stdin: Option<&str>) -> (Duration, f64) {
     let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_records"))
+    let mut child = Command::new(binary)
         .arg("--replica")
         .arg(replica)
         .args(args)
@@ -156,18 +166,31 @@ fn run(rt: &tokio::runtime::Runtime, database: &ScratchDatabase, backend: Backen
 
     let rows = patients + documents;
     let laptops = [database.dir.join("laptop.db"), database.dir.join("desk.db")];
-    for replica in &laptops {
-        timed(
-            replica,
-            &["login", "--server", &platform.base, "--email", EMAIL],
-            Some(PASSWORD),
-        );
-        let (took, peak) = timed(replica, &["sync"], None);
-        println!(
-            "initial sync: {rows} rows in {:.2} s ({:.0} rows/s), client peak memory {peak:.0} MiB",
-            took.as_secs_f64(),
-            rows as f64 / took.as_secs_f64()
-        );
+    // An earlier build's `records`, when given, syncs a replica of its own before each of
+    // this build's: before and after, in one run, on the same platform.
+    let baseline = std::env::var("SYNC_BASELINE_RECORDS").ok();
+    for (n, replica) in laptops.iter().enumerate() {
+        let earlier = baseline
+            .as_deref()
+            .map(|b| (b, database.dir.join(format!("baseline-{n}.db"))));
+        for (binary, replica, label) in earlier
+            .iter()
+            .map(|(b, r)| (*b, r.as_path(), "baseline build"))
+            .chain([(RECORDS, replica.as_path(), "this build")])
+        {
+            timed_with(
+                binary,
+                replica,
+                &["login", "--server", &platform.base, "--email", EMAIL],
+                Some(PASSWORD),
+            );
+            let (took, peak) = timed_with(binary, replica, &["sync"], None);
+            println!(
+                "initial sync ({label}): {rows} rows in {:.2} s ({:.0} rows/s), client peak memory {peak:.0} MiB",
+                took.as_secs_f64(),
+                rows as f64 / took.as_secs_f64()
+            );
+        }
     }
     let [laptop, desk] = &laptops;
 

@@ -264,6 +264,21 @@ impl Caller {
         )
     }
 
+    /// Sending a file ahead of a document made offline (`PUT /uploads/{sha256}`): those who
+    /// may upload documents to some patient ([`Caller::can_upload_document`] decides which,
+    /// when the document that takes the file is pushed).
+    pub fn can_send_files(&self) -> Decision {
+        let ok = match self.kind {
+            UserType::Dietician => true,
+            UserType::Provider => self.provider_id.is_some(),
+            _ => false,
+        };
+        allow_if(
+            ok,
+            "only dieticians and linked providers may send files for documents",
+        )
+    }
+
     pub fn can_update_document(&self, doc: &DocumentFacts) -> Decision {
         if doc.is_php_synced() {
             return Err(Denied(
@@ -393,6 +408,18 @@ mod tests {
                 panic!("expected a refusal")
             };
             assert!(!why.contains("PHP") && !why.contains('_'), "{why}");
+        }
+    }
+
+    #[test]
+    fn files_are_sent_ahead_only_by_those_who_upload_documents() {
+        assert!(caller(UserType::Dietician).can_send_files().is_ok());
+        let mut linked = caller(UserType::Provider);
+        assert!(linked.can_send_files().is_err(), "no provider record");
+        linked.provider_id = Some(Uuid::now_v7());
+        assert!(linked.can_send_files().is_ok());
+        for kind in [UserType::Admin, UserType::Practitioner, UserType::Patient] {
+            assert!(caller(kind).can_send_files().is_err(), "{kind:?}");
         }
     }
 

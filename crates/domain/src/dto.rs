@@ -379,6 +379,29 @@ pub struct NewFileMetadata {
     pub title: Title,
 }
 
+/// A file document made on a device offline, as its `healthcare_documents` insert is pushed:
+/// the file itself was sent ahead (`PUT /uploads/{sha256}`), and `upload` is its SHA-256,
+/// the key that makes sending it again harmless.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAttachedDocument {
+    #[serde(rename = "type")]
+    pub kind: DocumentType,
+    pub date: NaiveDate,
+    #[schema(value_type = String, max_length = 300)]
+    pub title: Title,
+    /// Lowercase hex SHA-256 of the file sent ahead.
+    pub upload: String,
+}
+
+/// What `PUT /uploads/{sha256}` kept: the file, waiting for the document that names it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StagedUpload {
+    pub content_hash: String,
+    pub mime_type: String,
+    pub size_bytes: i64,
+}
+
 impl PatientUpdate {
     /// What a person edits about a patient (the integration's references aside): an edit of
     /// any of these since a delete was based on makes the delete a conflict, and a restore

@@ -31,6 +31,12 @@ pub enum SyncEvent {
         done: usize,
         total: usize,
     },
+    /// Bytes of files attached here sent so far, of how many, before the push that names
+    /// them.
+    Sending {
+        sent: usize,
+        total: usize,
+    },
     /// Changes applied so far in this pull.
     Pulled {
         rows: usize,
@@ -140,6 +146,20 @@ impl Remote {
         self.try_send(req).await.map_err(|(e, _)| e)
     }
 
+    /// One page of the change feed from `cursor` (from the start without one).
+    async fn changes(&self, cursor: Option<&str>) -> Result<ChangesPage> {
+        let mut url = format!(
+            "{}/api/v1/sync/changes?limit={PULL_PAGE}&tables={}",
+            self.base,
+            SyncTable::FEED.len()
+        );
+        if let Some(c) = cursor {
+            url.push_str("&cursor=");
+            url.push_str(c);
+        }
+        self.send(self.http.get(url)).await
+    }
+
     /// [`Remote::send`], saying on failure whether the request may have reached the server
     /// (`false`: no connection was made, so nothing was sent).
     pub(crate) async fn try_send<T: DeserializeOwned>(
@@ -230,6 +250,11 @@ async fn run(
         if batch.is_empty() {
             break;
         }
+        // The push below never left: later edits may still merge into these.
+        if let Err(e) = crate::files::send_ahead(replica, remote, &batch, events).await {
+            replica.unsend(&batch).await?;
+            return Err(e);
+        }
         let request = PushRequest {
             device_id: replica.device_id().to_owned(),
             mutations: batch
@@ -302,19 +327,11 @@ async fn run(
         });
     }
     // A first sync fills the search index once at the end; later ones page by page.
-    let bulk = replica.state("cursor").await?.is_none();
+    let mut cursor = replica.state("cursor").await?;
+    let bulk = cursor.is_none();
+    let mut fetched = remote.changes(cursor.as_deref()).await;
     loop {
-        let cursor = replica.state("cursor").await?;
-        let mut url = format!(
-            "{}/api/v1/sync/changes?limit={PULL_PAGE}&tables={}",
-            remote.base,
-            domain::dto::SyncTable::FEED.len()
-        );
-        if let Some(c) = &cursor {
-            url.push_str("&cursor=");
-            url.push_str(c);
-        }
-        let page: ChangesPage = match remote.send(remote.http.get(url)).await {
+        let page = match fetched {
             // The cursor predates the server's tombstone retention (deletions may have been
             // missed), or what the user may see has shrunk since (rows that left their scope
             // are not sent as removals). The outbox was drained above, so start over from an
@@ -322,21 +339,37 @@ async fn run(
             Err(e) if e.code() == Some("cursor_expired") && cursor.is_some() => {
                 tracing::info!("replica cursor expired; re-syncing from scratch");
                 replica.reset_rows().await?;
+                cursor = None;
+                fetched = remote.changes(None).await;
                 continue;
             }
             other => other?,
         };
-        let applied = replica
-            .apply_page(&page.changes, &page.next_cursor, !bulk)
-            .await?;
+        // The next page is asked for while this one is written: the platform builds it, and
+        // this process reads it, while SQLite's thread applies this one.
+        let ahead = async {
+            match page.has_more {
+                true => Some(remote.changes(Some(&page.next_cursor)).await),
+                false => None,
+            }
+        };
+        let (applied, ahead) = tokio::join!(
+            replica.apply_page(&page.changes, &page.next_cursor, !bulk),
+            ahead
+        );
+        let applied = applied?;
         summary.pulled += applied.rows;
         summary.new_documents += applied.new_documents;
         summary.new_inquiries += applied.new_inquiries;
         events(SyncEvent::Pulled {
             rows: summary.pulled,
         });
-        if !page.has_more {
-            break;
+        match ahead {
+            Some(next) => {
+                cursor = Some(page.next_cursor);
+                fetched = next;
+            }
+            None => break,
         }
     }
     if bulk {

@@ -16,6 +16,7 @@
 //! No Tauri, no axum: the app and the `records` CLI drive this crate.
 
 pub mod engine;
+pub mod files;
 pub mod live;
 pub mod online;
 pub mod replica;

@@ -1,11 +1,11 @@
 //! What only the platform can do, so only with a connection: sharing, asking the PHP for
-//! documents, file uploads, user management, the profile, and an administrator's reads of
+//! documents, user management, the profile, and an administrator's reads of
 //! patient data (their replica keeps none). Each call runs as the stored
 //! session ([`crate::session::signed_in`]) and returns the platform's JSON.
 
 use crate::engine::Remote;
 use crate::session::signed_in;
-use crate::{Result, SyncError, TokenStore};
+use crate::{Result, TokenStore};
 use domain::dto::{
     AuditEntry, AuditQuery, CarepatronState, ConnectionStep, LinkReview, NewProvider, Page,
     Provider, ProviderEntry,
@@ -49,27 +49,6 @@ pub async fn request_documents(
     let body = json!({ "note": note.filter(|n| !n.trim().is_empty()), "types": types });
     let path = format!("/patients/{patient}/request-documents");
     call(store, reqwest::Method::POST, path, Some(body)).await
-}
-
-/// A file (PDF, image…) uploaded as a new document of `patient`.
-#[derive(Debug, Clone)]
-pub struct Upload {
-    pub patient_id: Uuid,
-    pub kind: String,
-    pub date: String,
-    pub title: String,
-    pub file_name: String,
-    pub mime_type: String,
-    pub bytes: Vec<u8>,
-}
-
-/// Uploads a file. Files need a connection: the offline outbox carries text documents.
-pub async fn upload(store: &dyn TokenStore, upload: Upload) -> Result<Value> {
-    signed_in(store, |r| {
-        let upload = upload.clone();
-        async move { r.upload(upload).await }
-    })
-    .await
 }
 
 /// Admin: patients read from the platform (an administrator's replica keeps none), up to
@@ -411,25 +390,6 @@ impl Remote {
         if let Some(body) = body {
             req = req.json(&body);
         }
-        self.send(req).await
-    }
-
-    async fn upload(&self, upload: Upload) -> Result<Value> {
-        let metadata = json!({ "type": upload.kind, "date": upload.date, "title": upload.title });
-        let file = reqwest::multipart::Part::bytes(upload.bytes)
-            .file_name(upload.file_name)
-            .mime_str(&upload.mime_type)
-            .map_err(|_| SyncError::Invalid("the file type is not a valid MIME type".into()))?;
-        let form = reqwest::multipart::Form::new()
-            .text("metadata", metadata.to_string())
-            .part("file", file);
-        let req = self
-            .http
-            .post(format!(
-                "{}/api/v1/patients/{}/documents",
-                self.base, upload.patient_id
-            ))
-            .multipart(form);
         self.send(req).await
     }
 }

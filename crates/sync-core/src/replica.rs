@@ -385,7 +385,7 @@ impl Replica {
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         put_body(&mut tx, doc_id, content_hash, mime, data).await?;
-        reindex_document(&mut tx, doc_id).await?;
+        reindex_documents(&mut tx, &[doc_id]).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -855,7 +855,7 @@ impl Replica {
                     {
                         refresh_conflicts(&mut tx, c.table, c.id, row).await?;
                     }
-                    upserts.push((table, id, c.version, Value::Object(data).to_string()));
+                    upserts.push((table, id, c.version, data));
                 }
                 Rebased::Keep => {}
                 Rebased::Remove => {
@@ -874,14 +874,14 @@ impl Replica {
         for row in chunks.remainder() {
             upsert(&mut tx, &UPSERT_ONE, std::slice::from_ref(row)).await?;
         }
-        for c in changes
+        let documents: Vec<Uuid> = changes
             .iter()
             .filter(|c| c.table == SyncTable::HealthcareDocuments)
-        {
-            drop_stale_body(&mut tx, c.id).await?;
-            if index_now {
-                reindex_document(&mut tx, c.id).await?;
-            }
+            .map(|c| c.id)
+            .collect();
+        drop_stale_bodies(&mut tx, &documents).await?;
+        if index_now {
+            reindex_documents(&mut tx, &documents).await?;
         }
         if let Some(cursor) = cursor {
             sqlx::query("INSERT INTO sync_state (key, value) VALUES ('cursor', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
@@ -935,8 +935,8 @@ struct Queued {
 /// What a row here becomes when the server's version of it meets the edits still queued
 /// for it.
 enum Rebased {
-    /// The server's row with the queued fields on top.
-    Upsert(Map<String, Value>),
+    /// The server's row with the queued fields on top, as the JSON text stored.
+    Upsert(String),
     /// Left as it is here.
     Keep,
     Remove,
@@ -949,12 +949,14 @@ enum Rebased {
 fn rebase(server: Option<&Value>, queued: Option<&Queued>) -> Rebased {
     match (server, queued) {
         (_, Some(q)) if q.deleting => Rebased::Keep,
-        (Some(row), queued) => {
+        // The common case, every row of a first sync: the server's row as it came.
+        (Some(row), None) => Rebased::Upsert(row.to_string()),
+        (Some(row), Some(q)) => {
             let mut data = row.as_object().cloned().unwrap_or_default();
-            for fields in queued.into_iter().flat_map(|q| &q.fields) {
+            for fields in &q.fields {
                 data.extend(fields.clone());
             }
-            Rebased::Upsert(data)
+            Rebased::Upsert(Value::Object(data).to_string())
         }
         (None, Some(_)) => Rebased::Keep,
         (None, None) => Rebased::Remove,
@@ -1027,10 +1029,10 @@ async fn keep_local_text(
             .unwrap_or("text/plain");
         put_body(tx, id, &hash, mime, text.as_bytes()).await?;
     }
-    reindex_document(tx, id).await
+    reindex_documents(tx, &[id]).await
 }
 
-async fn put_body(
+pub(crate) async fn put_body(
     tx: &mut SqliteConnection,
     doc_id: Uuid,
     content_hash: &str,
@@ -1056,17 +1058,27 @@ const INDEX_DOCUMENTS: &str = "INSERT INTO document_search (doc_id, title, body)
      SELECT r.id, json_extract(r.data, '$.title'), COALESCE(CAST(b.data AS TEXT), '') \
      FROM rows r LEFT JOIN document_bodies b ON b.doc_id = r.id AND b.mime_type LIKE 'text/%' \
      WHERE r.table_name = 'healthcare_documents'";
-static INDEX_ONE_DOCUMENT: LazyLock<String> =
-    LazyLock::new(|| format!("{INDEX_DOCUMENTS} AND r.id = ?"));
+static INDEX_SOME_DOCUMENTS: LazyLock<String> =
+    LazyLock::new(|| format!("{INDEX_DOCUMENTS} AND r.id IN (SELECT value FROM json_each(?))"));
 
-/// Brings the search index entry of one document in line with its row and body.
-async fn reindex_document(tx: &mut SqliteConnection, id: Uuid) -> Result<()> {
-    sqlx::query("DELETE FROM document_search WHERE doc_id = ?")
-        .bind(id.to_string())
+/// The ids as one JSON array: a statement takes a whole page's ids through `json_each`, in
+/// one round trip to SQLite's thread rather than one per row.
+fn id_list(ids: &[Uuid]) -> String {
+    serde_json::to_string(ids).expect("uuids serialize")
+}
+
+/// Brings the search index entries of documents in line with their rows and bodies.
+pub(crate) async fn reindex_documents(tx: &mut SqliteConnection, ids: &[Uuid]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let ids = id_list(ids);
+    sqlx::query("DELETE FROM document_search WHERE doc_id IN (SELECT value FROM json_each(?))")
+        .bind(&ids)
         .execute(&mut *tx)
         .await?;
-    sqlx::query(&INDEX_ONE_DOCUMENT)
-        .bind(id.to_string())
+    sqlx::query(&INDEX_SOME_DOCUMENTS)
+        .bind(&ids)
         .execute(&mut *tx)
         .await?;
     Ok(())
@@ -1185,7 +1197,7 @@ async fn delete_in(tx: &mut SqliteConnection, table: SyncTable, id: Uuid) -> Res
         enqueue(tx, table, id, MutationOp::Delete, version, fields).await?;
     }
     if table == SyncTable::HealthcareDocuments {
-        reindex_document(tx, id).await?;
+        reindex_documents(tx, &[id]).await?;
     }
     Ok(())
 }
@@ -1193,7 +1205,10 @@ async fn delete_in(tx: &mut SqliteConnection, table: SyncTable, id: Uuid) -> Res
 /// A document is written here only while its patient is here: one whose patient was deleted
 /// here goes with it at the platform, and an edit made after that delete would be deleted
 /// unseen.
-async fn require_patient(tx: &mut SqliteConnection, document: &Map<String, Value>) -> Result<()> {
+pub(crate) async fn require_patient(
+    tx: &mut SqliteConnection,
+    document: &Map<String, Value>,
+) -> Result<()> {
     let patient = document
         .get("patient_id")
         .and_then(Value::as_str)
@@ -1236,12 +1251,7 @@ async fn return_to_server(
             upsert(
                 tx,
                 &UPSERT_ONE,
-                &[(
-                    table.as_str(),
-                    id.to_string(),
-                    version,
-                    Value::Object(data).to_string(),
-                )],
+                &[(table.as_str(), id.to_string(), version, data)],
             )
             .await?;
         }
@@ -1255,8 +1265,8 @@ async fn return_to_server(
         _ => {}
     }
     if table == SyncTable::HealthcareDocuments {
-        drop_stale_body(tx, id).await?;
-        reindex_document(tx, id).await?;
+        drop_stale_bodies(tx, &[id]).await?;
+        reindex_documents(tx, &[id]).await?;
     }
     Ok(())
 }
@@ -1287,14 +1297,17 @@ async fn refresh_conflicts(
     Ok(())
 }
 
-/// Forgets a kept body that no longer matches its document (changed, or gone).
-async fn drop_stale_body(tx: &mut SqliteConnection, id: Uuid) -> Result<()> {
+/// Forgets kept bodies that no longer match their documents (changed, or gone).
+async fn drop_stale_bodies(tx: &mut SqliteConnection, ids: &[Uuid]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
     sqlx::query(
-        "DELETE FROM document_bodies WHERE doc_id = ?1 AND content_hash <> COALESCE((SELECT \
-         json_extract(data, '$.content_hash') FROM rows WHERE table_name = 'healthcare_documents' \
-         AND id = ?1), '')",
+        "DELETE FROM document_bodies WHERE doc_id IN (SELECT value FROM json_each(?)) \
+         AND content_hash <> COALESCE((SELECT json_extract(r.data, '$.content_hash') FROM rows r \
+         WHERE r.table_name = 'healthcare_documents' AND r.id = document_bodies.doc_id), '')",
     )
-    .bind(id.to_string())
+    .bind(id_list(ids))
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -1304,7 +1317,9 @@ async fn drop_stale_body(tx: &mut SqliteConnection, id: Uuid) -> Result<()> {
 /// edit is queued: what this replica accepts offline is not refused a minute later.
 pub(crate) fn check(table: SyncTable, op: MutationOp, fields: &Map<String, Value>) -> Result<()> {
     use domain::check::parse_fields;
-    use domain::dto::{DocumentUpdate, NewPatient, NewTextDocument, PatientUpdate};
+    use domain::dto::{
+        DocumentUpdate, NewAttachedDocument, NewPatient, NewTextDocument, PatientUpdate,
+    };
     match (table, op) {
         (SyncTable::Patients, MutationOp::Insert) => {
             parse_fields::<NewPatient>(fields)?;
@@ -1312,10 +1327,15 @@ pub(crate) fn check(table: SyncTable, op: MutationOp, fields: &Map<String, Value
         (SyncTable::Patients, MutationOp::Update) => {
             parse_fields::<PatientUpdate>(fields)?;
         }
+        // A file attached here names the file sent ahead ([`crate::files`]).
         (SyncTable::HealthcareDocuments, MutationOp::Insert) => {
             let mut document = fields.clone();
             document.remove("patient_id");
-            parse_fields::<NewTextDocument>(&document)?;
+            if document.contains_key("upload") {
+                parse_fields::<NewAttachedDocument>(&document)?;
+            } else {
+                parse_fields::<NewTextDocument>(&document)?;
+            }
         }
         (SyncTable::HealthcareDocuments, MutationOp::Update) => {
             parse_fields::<DocumentUpdate>(fields)?;
@@ -1461,7 +1481,7 @@ async fn drop_draft(tx: &mut SqliteConnection, table: SyncTable, id: Uuid) -> Re
                 .bind(id.to_string())
                 .execute(&mut *tx)
                 .await?;
-            reindex_document(tx, id).await?;
+            reindex_documents(tx, &[id]).await?;
         }
     }
     Ok(())
@@ -1517,7 +1537,7 @@ async fn has_row(tx: &mut SqliteConnection, table: SyncTable, id: Uuid) -> Resul
 
 /// Adds an edit to the outbox, merging it into an unsent edit of the same row (one mutation
 /// per row and push keeps a replica from conflicting with itself).
-async fn enqueue(
+pub(crate) async fn enqueue(
     tx: &mut SqliteConnection,
     table: SyncTable,
     id: Uuid,

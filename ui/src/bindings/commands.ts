@@ -64,8 +64,8 @@ export interface Commands {
   create_document: { args: { document: NewTextDocument }; result: string };
   update_document: { args: { id: string; fields: { [key in string]?: JsonValue } }; result: null };
   delete_document: { args: { id: string }; result: null };
-  /** Uploads a file (needs a connection); a sync then brings the document into the replica. */
-  upload_document: { args: { file: FileUpload }; result: JsonValue };
+  /** Attaches a file to a patient as a new document, with or without a connection: kept here at once (pending, viewable) and sent at the next sync. A text file becomes a text document, its words searchable. Returns the document's id. */
+  attach_file: { args: { file: FileUpload }; result: string };
   /** Practitioners a document can be shared with (the directory in the replica). */
   practitioners: { args: Record<string, never>; result: Array<UserDirectoryEntry> };
   /** Live shares of a document. */

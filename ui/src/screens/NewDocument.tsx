@@ -1,9 +1,9 @@
-// Writing a note (works offline, from a template if wanted) or uploading a file (needs a
-// connection), for one patient.
+// Writing a note (from a template if wanted) or attaching a file, for one patient; both work
+// offline: kept here at once and sent at the next sync.
 import { useState } from 'preact/hooks';
 import { call, type AppError } from '../api';
 import { atField, DateInput, ErrorMessage, Field, TypeSelect, useStatus } from '../components';
-import { toBase64, today, typeLabel } from '../lib/format';
+import { fileSize, toBase64, today, typeLabel } from '../lib/format';
 import { useUnsaved } from '../lib/route';
 
 /** Note templates dieticians document in: headings to fill in. */
@@ -21,6 +21,9 @@ export const TEMPLATES: Record<string, { label: string; text: string }> = {
       'Monitoring and evaluation (indicators, criteria, next review):\n\n',
   },
 };
+
+/** The most a file may hold, as on the platform. */
+export const MAX_FILE_BYTES = 25 * 1024 * 1024;
 
 export function NewDocument({ patientId }: { patientId: string }) {
   const status = useStatus();
@@ -49,19 +52,22 @@ export function NewDocument({ patientId }: { patientId: string }) {
     try {
       const name = title.trim() || file?.name || '';
       if (file) {
+        if (file.size > MAX_FILE_BYTES) {
+          setError({ code: 'invalid', message: `The file holds ${fileSize(file.size)}; a document may hold at most ${fileSize(MAX_FILE_BYTES)}.`, field: 'file' });
+          return;
+        }
         const base64 = toBase64(new Uint8Array(await file.arrayBuffer()));
-        await call('upload_document', {
+        await call('attach_file', {
           file: {
             patient_id: patientId,
             type: kind,
             date,
             title: name,
-            file_name: file.name,
             mime_type: file.type || 'application/octet-stream',
             base64,
           },
         });
-        setDone(`"${name}" was uploaded.`);
+        setDone(status?.online ? `"${name}" was attached; it is being sent.` : `"${name}" was attached here; it is sent when back online.`);
       } else {
         await call('create_document', { document: { patient_id: patientId, type: kind, date, title, content } });
         setDone(status?.online ? `"${name}" was saved.` : `"${name}" was saved here; it is sent when back online.`);
@@ -108,18 +114,18 @@ export function NewDocument({ patientId }: { patientId: string }) {
           <Field label="Text" id="document-content" hint="Or attach a file below instead." error={blame('content')}>
             <textarea id="document-content" class="note" rows={16} disabled={!!file} value={content} onInput={(e) => setContent(e.currentTarget.value)} />
           </Field>
-          <Field label="File (PDF, image…)" id="document-file" hint={status?.online ? undefined : 'Uploading a file needs a connection.'}>
+          <Field label="File (PDF, image, text)" id="document-file" hint={`Up to ${fileSize(MAX_FILE_BYTES)}; kept on this computer and sent at the next sync.`} error={blame('file')}>
             <input
               id="document-file"
               type="file"
-              accept="application/pdf,image/*,text/*"
+              accept="application/pdf,image/png,image/jpeg,image/gif,image/webp,text/plain"
               onChange={(e) => setFile(e.currentTarget.files?.[0] ?? null)}
             />
           </Field>
-          {!atField(error, ['date', 'title', 'content']) && <ErrorMessage error={error} />}
+          {!atField(error, ['date', 'title', 'content', 'file']) && <ErrorMessage error={error} />}
           <div class="buttons">
-            <button type="submit" class="primary" id="save-document" disabled={!!file && !status?.online}>
-              {file ? 'Upload' : 'Save document'}
+            <button type="submit" class="primary" id="save-document">
+              {file ? 'Attach file' : 'Save document'}
             </button>
           </div>
         </form>

@@ -112,19 +112,22 @@ pub(crate) fn push_scope(sql: &mut Sql, scope: DocumentScope) {
 pub enum DocumentBody {
     Text(String),
     Binary(Vec<u8>),
+    /// Bytes already in `document_blobs`: a file sent ahead of its document
+    /// ([`super::uploads`]).
+    Stored {
+        content_hash: String,
+        size: i64,
+    },
 }
 
 impl DocumentBody {
-    fn bytes(&self) -> &[u8] {
-        match self {
-            DocumentBody::Text(t) => t.as_bytes(),
-            DocumentBody::Binary(b) => b,
-        }
-    }
-
     /// Hex SHA-256 and size of the body.
     pub fn digest(&self) -> (String, i64) {
-        digest(self.bytes())
+        match self {
+            DocumentBody::Text(t) => digest(t.as_bytes()),
+            DocumentBody::Binary(b) => digest(b),
+            DocumentBody::Stored { content_hash, size } => (content_hash.clone(), *size),
+        }
     }
 }
 
@@ -334,6 +337,7 @@ pub(crate) async fn store_body(
             .await?;
             None
         }
+        DocumentBody::Stored { .. } => None,
     })
 }
 

@@ -19,6 +19,7 @@ pub mod providers;
 mod shares;
 mod sync;
 mod tokens;
+pub mod uploads;
 mod users;
 
 pub use audit::{Entity, Entry};

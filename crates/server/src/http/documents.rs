@@ -18,8 +18,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::NaiveDate;
 use domain::dto::{
-    DocumentQuery, DocumentShare, DocumentUpdate, HealthcareDocument, NewFileMetadata,
-    NewTextDocument, Page, ShareRequest, SharedDocument,
+    DocumentQuery, DocumentShare, DocumentUpdate, HealthcareDocument, NewAttachedDocument,
+    NewFileMetadata, NewTextDocument, Page, ShareRequest, SharedDocument, StagedUpload,
 };
 use domain::kinds::ShareDelivery;
 use domain::{Caller, DocumentSource, DocumentType, UserType};
@@ -30,7 +30,7 @@ const TEXT_TYPES: &[&str] = &["text/plain", "text/markdown", "text/csv"];
 
 /// File formats an upload may carry; its bytes must be what it says
 /// ([`domain::check::content_is`]: magic numbers, UTF-8 for text).
-const FILE_TYPES: &[&str] = &[
+pub(crate) const FILE_TYPES: &[&str] = &[
     "application/pdf",
     "image/png",
     "image/jpeg",
@@ -111,6 +111,20 @@ impl DocumentDraft {
             mime_type,
             body: DocumentBody::Text(new.content),
         })
+    }
+
+    /// The checked parts of a file document made offline, its file sent ahead (`staged`).
+    pub(crate) fn attached(new: NewAttachedDocument, staged: StagedUpload) -> Self {
+        Self {
+            kind: new.kind,
+            date: new.date,
+            title: new.title.into_inner(),
+            mime_type: staged.mime_type,
+            body: DocumentBody::Stored {
+                content_hash: staged.content_hash,
+                size: staged.size_bytes,
+            },
+        }
     }
 
     /// The row to store: uploaded by `caller`, so its source follows from who they are.

@@ -15,6 +15,7 @@ mod patients;
 mod providers;
 mod push;
 mod sync;
+mod uploads;
 mod users;
 
 use crate::app::AppState;
@@ -113,6 +114,7 @@ pub fn router(state: AppState) -> Router {
             documents::delete
         ))
         .routes(routes!(documents::content))
+        .routes(routes!(uploads::send))
         .routes(routes!(documents::share))
         .routes(routes!(documents::revoke_share))
         .routes(routes!(documents::shared_documents))

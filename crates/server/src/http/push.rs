@@ -18,19 +18,19 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{ApiJson, AuthUser};
 use super::{documents, patients};
 use crate::app::AppState;
-use crate::db::mutations;
 use crate::db::Found;
 use crate::db::{
     delete_document_in, delete_patient_in, insert_document_in, insert_patient_in, patient_facts,
     update_row_in, Bind, DbError, StoredDocument, Written,
 };
+use crate::db::{mutations, uploads};
 use axum::extract::State;
 use axum::Json;
 use domain::check::FieldError;
 use domain::dto::{
     ConflictKind, DocumentUpdate, FieldConflict, HealthcareDocument, Mutation, MutationOp,
-    MutationResult, MutationStatus, NewPatient, NewTextDocument, Patient, PatientUpdate,
-    PushRequest, PushResponse, SyncTable,
+    MutationResult, MutationStatus, NewAttachedDocument, NewPatient, NewTextDocument, Patient,
+    PatientUpdate, PushRequest, PushResponse, SyncTable,
 };
 use domain::{Caller, Denied};
 use serde::de::DeserializeOwned;
@@ -708,7 +708,6 @@ async fn insert_document(
         .ok_or_else(|| ApiError::invalid("patient_id", "a document insert names its patient_id"))?;
     let patient = patients::visible(app, caller, patient_id).await?;
     caller.can_upload_document(&patient_facts(&patient))?;
-    let new: NewTextDocument = parse(&fields)?;
     if mutations::document(tx, domain::access::DocumentScope::All, m.row_id)
         .await?
         .is_some()
@@ -718,7 +717,22 @@ async fn insert_document(
             "a document with this id exists",
         ));
     }
-    let draft = documents::DocumentDraft::text(new)?;
+    // A file made offline names the file sent ahead; a text document carries its text.
+    let draft = if fields.contains_key("upload") {
+        let file: NewAttachedDocument = parse(&fields)?;
+        match uploads::take_in(tx, caller.id, &file.upload).await? {
+            Some(staged) => documents::DocumentDraft::attached(file, staged),
+            None => {
+                return Ok(Outcome::rejected(
+                    "file_missing",
+                    "the file did not reach the platform, or waited too long for its \
+                     document: attach it again",
+                ))
+            }
+        }
+    } else {
+        documents::DocumentDraft::text(parse::<NewTextDocument>(&fields)?)?
+    };
     let doc = insert_document_in(tx, draft.into_new(m.row_id, patient_id, caller)).await?;
     Ok(Outcome::applied(doc.version))
 }

@@ -2,6 +2,7 @@
 
 mod conflicts;
 mod converge;
+mod files;
 mod inquiries;
 mod model;
 mod pull;

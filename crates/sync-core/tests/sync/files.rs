@@ -1,0 +1,281 @@
+//! Files attached offline (issue 15, "Files offline"): kept in the replica at once and
+//! viewable, sent at the next sync with progress, and made into one document however the
+//! sync is cut off: the platform away, the push's reply lost, the app gone mid-file. A file's
+//! hash never lets anyone else attach it. Each on SQLite and PostgreSQL.
+
+use crate::on_both_backends;
+use crate::support::*;
+use domain::dto::SyncTable;
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+use sync_core::engine::{sync_reporting, SyncEvent};
+use sync_core::files::Attachment;
+use sync_core::{sync, Remote, Replica};
+use uuid::Uuid;
+
+on_both_backends! {
+    a_file_attached_offline_reaches_the_platform_once => attached_offline(as_configured);
+    a_lost_reply_or_an_app_gone_mid_file_never_makes_two => cut_off(as_configured);
+    a_files_hash_alone_attaches_nothing => someone_elses_hash(as_configured);
+}
+
+/// A PDF of about `kib` KiB, different for each `seed`.
+fn pdf(seed: &str, kib: usize) -> Vec<u8> {
+    let mut bytes = format!("%PDF-1.4\n% {seed}\n").into_bytes();
+    bytes.extend(std::iter::repeat_n(b'x', kib * 1024));
+    bytes.extend_from_slice(b"\n%%EOF\n");
+    bytes
+}
+
+fn attachment(patient: Uuid, title: &str, bytes: Vec<u8>) -> Attachment {
+    Attachment {
+        patient_id: patient,
+        kind: "lab report".into(),
+        date: "2026-11-20".into(),
+        title: title.into(),
+        mime_type: "application/pdf".into(),
+        bytes,
+    }
+}
+
+async fn patient(r: &Replica) -> Uuid {
+    r.insert(
+        SyncTable::Patients,
+        fields(json!({"name": "Ada Home", "email": "ada@example.org"})),
+    )
+    .await
+    .expect("patient")
+}
+
+/// The hashes of the bodies of the documents titled `title` the platform holds for patient
+/// `p`: one per document.
+async fn on_platform(w: &World, p: Uuid, title: &str) -> Vec<String> {
+    let (status, page) = w
+        .rest(
+            reqwest::Method::GET,
+            &format!("/patients/{p}/documents?limit=100"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|d| d["title"] == title)
+        .map(|d| d["content_hash"].as_str().expect("hash").to_owned())
+        .collect()
+}
+
+/// The bytes the platform serves for document `id`.
+async fn served(w: &World, id: Uuid) -> Vec<u8> {
+    let res = reqwest::Client::new()
+        .get(format!("{}/api/v1/documents/{id}/content", w.base))
+        .bearer_auth(&w.token)
+        .send()
+        .await
+        .expect("content");
+    assert_eq!(res.status(), 200);
+    res.bytes().await.expect("bytes").to_vec()
+}
+
+async fn attached_offline(mut w: World) {
+    let remote = Remote::new(&w.base, &w.token);
+    let r = Replica::open(&w.dir.join("home-visit.db"))
+        .await
+        .expect("replica");
+    let p = patient(&r).await;
+    sync(&r, &remote).await.expect("patient synced");
+
+    // The platform is away: the file is kept here, pending, and can be read at once.
+    w.stop().await;
+    let bytes = pdf("scan", 3 * 1024);
+    let id = r
+        .attach(attachment(p, "Home visit scan", bytes.clone()))
+        .await
+        .expect("attached offline");
+    let row = r
+        .row(SyncTable::HealthcareDocuments, id)
+        .await
+        .expect("row")
+        .expect("held");
+    assert_eq!(row["mime_type"], "application/pdf");
+    assert_eq!(row["size_bytes"], bytes.len());
+    assert_eq!(
+        r.cached_body(id).await.expect("body"),
+        Some(("application/pdf".to_owned(), bytes.clone())),
+        "viewable before it is sent"
+    );
+    assert!(sync(&r, &remote).await.is_err(), "offline");
+    assert_eq!(r.pending().await.expect("pending"), 1, "still queued");
+
+    // Back: one sync sends it, reporting the bytes as they go.
+    w.start_again().await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let report = move |e: SyncEvent| {
+        if let SyncEvent::Sending { sent, total } = e {
+            log.lock().expect("lock").push((sent, total));
+        }
+    };
+    let summary = sync_reporting(&r, &remote, &report).await.expect("sync");
+    assert_eq!(summary.pushed, 1);
+    let progress = seen.lock().expect("lock").clone();
+    assert!(
+        progress.len() >= 10,
+        "a 3 MiB file reports as it goes: {progress:?}"
+    );
+    assert!(progress.windows(2).all(|w| w[0].0 < w[1].0));
+    assert_eq!(progress.last(), Some(&(bytes.len(), bytes.len())));
+
+    assert_eq!(on_platform(&w, p, "Home visit scan").await.len(), 1);
+    assert_eq!(served(&w, id).await, bytes, "the platform holds the bytes");
+    let row = r
+        .row(SyncTable::HealthcareDocuments, id)
+        .await
+        .expect("row")
+        .expect("held");
+    assert!(
+        row["version"].as_i64() >= Some(1),
+        "the platform's row: {row}"
+    );
+    assert_eq!(
+        r.cached_body(id).await.expect("body").map(|(_, b)| b.len()),
+        Some(bytes.len()),
+        "still readable offline"
+    );
+}
+
+async fn cut_off(w: World) {
+    let remote = Remote::new(&w.base, &w.token);
+    let file = w.dir.join("cut-off.db");
+    let r = Replica::open(&file).await.expect("replica");
+    let p = patient(&r).await;
+    sync(&r, &remote).await.expect("patient synced");
+
+    // The push's reply is lost after the platform stored the document.
+    let armed = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let lossy = Remote::new(
+        &lossy_proxy(w.base.trim_start_matches("http://").to_owned(), armed).await,
+        &w.token,
+    );
+    let first = pdf("first", 64);
+    r.attach(attachment(p, "Lost reply", first.clone()))
+        .await
+        .expect("attach");
+    assert!(sync(&r, &lossy).await.is_err(), "the reply never came");
+    sync(&r, &remote).await.expect("sent again");
+    assert_eq!(on_platform(&w, p, "Lost reply").await.len(), 1);
+
+    // The app is gone in the middle of a file (the sync dropped as its first piece left),
+    // then started again on the same file.
+    let second = pdf("second", 4 * 1024);
+    r.attach(attachment(p, "Cut mid-file", second.clone()))
+        .await
+        .expect("attach");
+    let (gone_tx, mut gone_rx) = tokio::sync::mpsc::unbounded_channel();
+    let report = move |e: SyncEvent| {
+        if let SyncEvent::Sending { .. } = e {
+            let _ = gone_tx.send(());
+        }
+    };
+    tokio::select! {
+        _ = sync_reporting(&r, &remote, &report) => panic!("the sync ended before it was cut"),
+        _ = gone_rx.recv() => {}
+    }
+    r.close().await;
+    let again = Replica::open(&file).await.expect("reopened");
+    assert_eq!(again.pending().await.expect("pending"), 1, "still queued");
+    sync(&again, &remote).await.expect("sent whole");
+    let hashes = on_platform(&w, p, "Cut mid-file").await;
+    assert_eq!(hashes.len(), 1, "one document");
+    use sha2::Digest as _;
+    assert_eq!(hashes[0], hex::encode(sha2::Sha256::digest(&second)));
+    // And once more, nothing new.
+    let s = sync(&again, &remote).await.expect("nothing left");
+    assert_eq!(s.pushed, 0);
+    assert_eq!(on_platform(&w, p, "Cut mid-file").await.len(), 1);
+}
+
+/// `PUT /uploads/{hash}` with `token`; the status.
+async fn send(w: &World, token: &str, hash: &str, mime: &str, bytes: Vec<u8>) -> u16 {
+    reqwest::Client::new()
+        .put(format!("{}/api/v1/uploads/{hash}", w.base))
+        .bearer_auth(token)
+        .header("Content-Type", mime)
+        .body(bytes)
+        .send()
+        .await
+        .expect("send")
+        .status()
+        .as_u16()
+}
+
+async fn someone_elses_hash(w: World) {
+    use sha2::Digest as _;
+    let bytes = pdf("private", 8);
+    let hash = hex::encode(sha2::Sha256::digest(&bytes));
+    // Dee sends a file; sending it again keeps nothing new.
+    assert_eq!(
+        send(&w, &w.token, &hash, "application/pdf", bytes.clone()).await,
+        201
+    );
+    assert_eq!(
+        send(&w, &w.token, &hash, "application/pdf", bytes.clone()).await,
+        200
+    );
+    // What does not match its name, its type or the sender's role is refused.
+    let other = hex::encode(sha2::Sha256::digest(b"other"));
+    assert_eq!(
+        send(&w, &w.token, &other, "application/pdf", bytes.clone()).await,
+        422
+    );
+    assert_eq!(
+        send(&w, &w.token, &hash, "image/png", bytes.clone()).await,
+        422
+    );
+    assert_eq!(
+        send(&w, &w.token, &hash, "text/html", bytes.clone()).await,
+        422
+    );
+    let practitioner = w
+        .user("pat@example.org", domain::UserType::Practitioner, None)
+        .await;
+    assert_eq!(
+        send(&w, &practitioner, &hash, "application/pdf", bytes.clone()).await,
+        403
+    );
+
+    // Another dietician who knows the hash, but never had the file, cannot attach it to a
+    // patient of theirs.
+    let eve = w
+        .user("eve@example.org", domain::UserType::Dietician, None)
+        .await;
+    let theirs = Replica::open(&w.dir.join("eve.db")).await.expect("replica");
+    let eves = Remote::new(&w.base, &eve);
+    let p = patient(&theirs).await;
+    sync(&theirs, &eves).await.expect("patient synced");
+    let doc = Uuid::now_v7();
+    let push = json!({
+        "device_id": "eve-laptop",
+        "mutations": [{
+            "mutation_id": Uuid::now_v7(), "device_seq": 1, "table": "healthcare_documents",
+            "row_id": doc, "op": "insert", "base_version": 0,
+            "fields": {"patient_id": p, "type": "lab report", "date": "2026-11-20",
+                       "title": "Not mine", "upload": hash}
+        }]
+    });
+    let (status, answer) = rest_as(&w, &eve, reqwest::Method::POST, "/sync/push", push).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["results"][0]["status"], "rejected", "{answer}");
+    assert_eq!(answer["results"][0]["code"], "file_missing");
+    let (status, _) = rest_as(
+        &w,
+        &eve,
+        reqwest::Method::GET,
+        &format!("/documents/{doc}"),
+        json!(null),
+    )
+    .await;
+    assert_eq!(status, 404, "no document was made");
+}
