@@ -164,7 +164,7 @@ async fn sync_once(app: &AppHandle, manual: bool) {
     desk.sync.syncing.store(false, Ordering::Relaxed);
     emit_status(app).await;
     if desk.sync.online() && desk.sync.prefetch_due.load(Ordering::Relaxed) {
-        prefetch(&desk, &replica).await;
+        prefetch(app, &desk, &replica).await;
     }
 }
 
@@ -173,17 +173,25 @@ async fn sync_once(app: &AppHandle, manual: bool) {
 const PREFETCH_PER_SYNC: i64 = 200;
 const PREFETCH_MAX_BYTES: i64 = 256 * 1024;
 
-async fn prefetch(desk: &Desk, replica: &sync_core::Replica) {
+/// Fetches ahead what should be readable offline: texts (for search), then the files of
+/// patients kept offline and the newest within the file budget, with progress.
+async fn prefetch(app: &AppHandle, desk: &Desk, replica: &sync_core::Replica) {
+    let progress = |done: usize, total: usize| {
+        crate::events::SYNC_PROGRESS.emit(app, Progress::Keeping { done, total });
+    };
     let kept = sync_core::signed_in(&desk.keystore, |remote| {
         let replica = replica.clone();
+        let progress = &progress;
         async move {
-            sync_core::prefetch_text_bodies(
+            let texts = sync_core::prefetch_text_bodies(
                 &replica,
                 &remote,
                 PREFETCH_PER_SYNC,
                 PREFETCH_MAX_BYTES,
             )
-            .await
+            .await?;
+            let files = sync_core::files::keep_files(&replica, &remote, progress).await?;
+            Ok(texts + files)
         }
     })
     .await;

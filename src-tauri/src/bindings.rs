@@ -93,6 +93,8 @@ fn export(cfg: &Config) -> Generated {
         CarepatronState => domain::dto::CarepatronState,
         DocumentDigest => sync_core::views::DocumentDigest,
         Trend => sync_core::views::Trend,
+        DiskUse => sync_core::files::DiskUse,
+        PatientFiles => sync_core::files::PatientFiles,
         LinkReview => domain::dto::LinkReview,
         Inquiry => domain::dto::Inquiry,
         InquiryStatus => domain::InquiryStatus,

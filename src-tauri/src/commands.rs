@@ -19,6 +19,8 @@ use domain::LinkApproval;
 use domain::{InquiryStatus, JobStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use std::sync::atomic::Ordering;
+use sync_core::files::{DiskUse, PatientFiles};
 use sync_core::online::Job;
 use sync_core::rows::{DocumentRow, LogLine};
 use sync_core::views::{
@@ -539,6 +541,46 @@ pub async fn attach_file(app: AppHandle, desk: Cmd<'_>, file: FileUpload) -> Com
     emit_status(&app).await;
     desk.sync.wake();
     Ok(id)
+}
+
+/// A patient's files on this computer: whether all are kept here, and how many are.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn patient_files(desk: Cmd<'_>, patient_id: Uuid) -> CommandResult<PatientFiles> {
+    Ok(desk.replica().await.patient_files(patient_id).await?)
+}
+
+/// "Keep this patient available offline": every file of theirs is fetched now (with
+/// progress in the sync bar) and after each sync; or no longer.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn keep_offline(
+    desk: Cmd<'_>,
+    patient_id: Uuid,
+    keep: bool,
+) -> CommandResult<PatientFiles> {
+    let replica = desk.replica().await;
+    replica.keep_offline(patient_id, keep).await?;
+    desk.sync.prefetch_due.store(true, Ordering::Relaxed);
+    desk.sync.wake();
+    Ok(replica.patient_files(patient_id).await?)
+}
+
+/// What this computer keeps on its disk (Profile).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn disk_use(desk: Cmd<'_>) -> CommandResult<DiskUse> {
+    Ok(desk.replica().await.disk_use().await?)
+}
+
+/// Keeps files of all one's patients here, newest first, within `megabytes` (`None`: no
+/// budget: files opened, attached here or of patients kept offline only).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn set_file_budget(desk: Cmd<'_>, megabytes: Option<u32>) -> CommandResult<DiskUse> {
+    let replica = desk.replica().await;
+    replica
+        .set_file_budget(megabytes.map(|mb| i64::from(mb) * 1024 * 1024))
+        .await?;
+    desk.sync.prefetch_due.store(true, Ordering::Relaxed);
+    desk.sync.wake();
+    Ok(replica.disk_use().await?)
 }
 
 /// Practitioners a document can be shared with (the directory in the replica).

@@ -58,6 +58,12 @@ pub enum Progress {
     Pulled {
         rows: usize,
     },
+    /// Files fetched ahead for offline reading (patients kept offline, the file budget): how
+    /// many are here, of how many.
+    Keeping {
+        done: usize,
+        total: usize,
+    },
     Finished {
         pushed: usize,
         pulled: usize,

@@ -955,6 +955,23 @@ async fn files_from_the_tablet_arrive_and_show_in_the_viewer(scene: &Scene) {
     )
     .await;
     app.screenshot(&shots.join("06c-image.png")).await;
+
+    // Before a home visit: every file of the patient is fetched ahead, with progress.
+    app.js(&format!("location.hash = '#/patients/{id}';"), json!([]))
+        .await;
+    app.click("#keep-offline").await;
+    app.wait_for(
+        "every file of the patient on this computer",
+        "const s = document.querySelector('#offline-files'); \
+         return !!s && s.dataset.documents !== '0' && s.dataset.here === s.dataset.documents;",
+        json!([]),
+    )
+    .await;
+    app.wait_text("#offline-files", "can be read offline").await;
+    app.click("a[href='#/profile']").await;
+    app.wait_text("#disk-kept", "1").await;
+    app.wait_text("#disk-files", "documents").await;
+    app.screenshot(&shots.join("06d-disk-use.png")).await;
 }
 
 /// The dietician searches for a word of the text document they never opened: it is found,

@@ -190,7 +190,8 @@ function LeaveQuestion() {
 
 /** Online/offline, changes waiting, the sync button and its progress: always in view. */
 export function SyncBar({ status, progress }: { status: Status; progress: Progress | null }) {
-  const running = status.syncing || ['started', 'pushed', 'sending', 'pulled'].includes(progress?.phase ?? '');
+  const keeping = progress?.phase === 'keeping' && progress.done < progress.total;
+  const running = status.syncing || keeping || ['started', 'pushed', 'sending', 'pulled'].includes(progress?.phase ?? '');
   let value: number | undefined;
   let label = `Last sync ${ago(status.last_sync)}`;
   if (running && progress?.phase === 'pushed') {
@@ -199,6 +200,9 @@ export function SyncBar({ status, progress }: { status: Status; progress: Progre
   } else if (running && progress?.phase === 'sending') {
     value = progress.total ? progress.sent / progress.total : undefined;
     label = `Sending files: ${fileSize(progress.sent)} of ${fileSize(progress.total)}`;
+  } else if (keeping && progress?.phase === 'keeping') {
+    value = progress.done / progress.total;
+    label = `Keeping files for offline reading: ${progress.done} of ${progress.total}`;
   } else if (running && progress?.phase === 'pulled') {
     label = `Receiving: ${plural(progress.rows, 'change', 'changes')}`;
   } else if (running) {

@@ -202,3 +202,191 @@ impl Remote {
         answer.map(drop)
     }
 }
+
+/// What this device keeps on its disk, for the person to see (Profile).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct DiskUse {
+    /// The replica's files (database and write-ahead log), everything below included.
+    pub replica_bytes: u64,
+    /// Documents whose file (or text) is kept here for offline reading, and its bytes.
+    pub files_here: i64,
+    pub file_bytes: i64,
+    /// Documents whose file is not on this device yet.
+    pub files_elsewhere: i64,
+    /// Patients whose every file is kept here.
+    pub patients_kept: i64,
+    /// Files of all one's patients are kept here, newest first, up to this many bytes;
+    /// `None`: only those opened, attached here, or of patients kept offline.
+    pub budget_bytes: Option<i64>,
+}
+
+/// One patient's files on this device, for their page.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PatientFiles {
+    /// Whether every file of the patient is kept here ("Keep available offline").
+    pub kept: bool,
+    pub documents: i64,
+    /// Of those, the ones whose file is here.
+    pub here: i64,
+}
+
+/// The documents the platform confirmed, with their patient, size, and the running total of
+/// sizes from the newest: the order a budget keeps files in.
+const RANKED: &str = "WITH docs AS (SELECT r.id, json_extract(r.data, '$.patient_id') AS patient, \
+     COALESCE(json_extract(r.data, '$.size_bytes'), 0) AS size, json_extract(r.data, '$.date') AS date \
+     FROM rows r WHERE r.table_name = 'healthcare_documents' AND r.version > 0), \
+     ranked AS (SELECT id, patient, size, SUM(size) OVER (ORDER BY date DESC, id DESC) AS running \
+     FROM docs)";
+
+const BUDGET_KEY: &str = "file_budget_bytes";
+
+impl Replica {
+    /// Keeps every file of `patient` here from now on (fetched after each sync), or stops.
+    pub async fn keep_offline(&self, patient: Uuid, keep: bool) -> Result<()> {
+        let q = match keep {
+            true => sqlx::query(
+                "INSERT INTO kept_offline (patient_id, since) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(patient.to_string())
+            .bind(domain::time::now()),
+            false => sqlx::query("DELETE FROM kept_offline WHERE patient_id = ?")
+                .bind(patient.to_string()),
+        };
+        q.execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// The patient's files on this device.
+    pub async fn patient_files(&self, patient: Uuid) -> Result<PatientFiles> {
+        let (kept, documents, here): (bool, i64, i64) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM kept_offline WHERE patient_id = ?1), count(*), \
+             COALESCE(SUM(EXISTS (SELECT 1 FROM document_bodies b WHERE b.doc_id = r.id)), 0) \
+             FROM rows r WHERE r.table_name = 'healthcare_documents' \
+             AND json_extract(r.data, '$.patient_id') = ?1",
+        )
+        .bind(patient.to_string())
+        .fetch_one(self.pool())
+        .await?;
+        Ok(PatientFiles {
+            kept,
+            documents,
+            here,
+        })
+    }
+
+    /// Keeps files of all one's patients here, newest first, up to `bytes` (`None`: no
+    /// such budget). Files beyond it are given back at the next round ([`keep_files`]).
+    pub async fn set_file_budget(&self, bytes: Option<i64>) -> Result<()> {
+        match bytes {
+            Some(b) => self.set_state(BUDGET_KEY, &b.max(0).to_string()).await,
+            None => {
+                sqlx::query("DELETE FROM sync_state WHERE key = ?")
+                    .bind(BUDGET_KEY)
+                    .execute(self.pool())
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+
+    pub async fn file_budget(&self) -> Result<Option<i64>> {
+        Ok(self.state(BUDGET_KEY).await?.and_then(|b| b.parse().ok()))
+    }
+
+    /// What this device keeps on its disk.
+    pub async fn disk_use(&self) -> Result<DiskUse> {
+        let (files_here, file_bytes, files_elsewhere, patients_kept): (i64, i64, i64, i64) =
+            sqlx::query_as(
+                "SELECT (SELECT count(*) FROM document_bodies), \
+                 (SELECT COALESCE(SUM(length(data)), 0) FROM document_bodies), \
+                 (SELECT count(*) FROM rows r WHERE r.table_name = 'healthcare_documents' \
+                  AND NOT EXISTS (SELECT 1 FROM document_bodies b WHERE b.doc_id = r.id)), \
+                 (SELECT count(*) FROM kept_offline)",
+            )
+            .fetch_one(self.pool())
+            .await?;
+        let file: String =
+            sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                .fetch_one(self.pool())
+                .await?;
+        let replica_bytes = crate::replica::replica_files(std::path::Path::new(&file))
+            .iter()
+            .filter_map(|f| std::fs::metadata(f).ok())
+            .map(|m| m.len())
+            .sum();
+        Ok(DiskUse {
+            replica_bytes,
+            files_here,
+            file_bytes,
+            files_elsewhere,
+            patients_kept,
+            budget_bytes: self.file_budget().await?,
+        })
+    }
+
+    /// Documents whose file should be here and is not: every one of a patient kept offline,
+    /// then the newest within the budget; in that order.
+    async fn files_wanted(&self) -> Result<Vec<Uuid>> {
+        let ids: Vec<String> = sqlx::query_scalar(&format!(
+            "{RANKED} SELECT id FROM ranked r \
+             WHERE NOT EXISTS (SELECT 1 FROM document_bodies b WHERE b.doc_id = r.id) \
+             AND (r.patient IN (SELECT patient_id FROM kept_offline) OR r.running <= ?) \
+             ORDER BY r.patient IN (SELECT patient_id FROM kept_offline) DESC, r.running"
+        ))
+        .bind(self.file_budget().await?)
+        .fetch_all(self.pool())
+        .await?;
+        ids.iter()
+            .map(|id| id.parse().map_err(|_| SyncError::NotFound("row id")))
+            .collect()
+    }
+
+    /// Gives back the files beyond the budget, oldest first: not those of patients kept
+    /// offline, not texts (search reads them), not those with edits on their way. Returns
+    /// how many.
+    async fn give_back_beyond_budget(&self) -> Result<u64> {
+        let Some(budget) = self.file_budget().await? else {
+            return Ok(0);
+        };
+        let done = sqlx::query(&format!(
+            "{RANKED} DELETE FROM document_bodies WHERE mime_type NOT LIKE 'text/%' \
+             AND doc_id IN (SELECT id FROM ranked WHERE running > ? \
+             AND patient NOT IN (SELECT patient_id FROM kept_offline)) \
+             AND doc_id NOT IN (SELECT row_id FROM outbox)"
+        ))
+        .bind(budget)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+/// Fetches the files this device should keep (of patients kept offline, then the newest
+/// within the budget), telling `progress` how many of how many are here, and gives back
+/// those beyond the budget. Returns how many it fetched, or the failure that cut it off
+/// (what was fetched stays; the next round carries on).
+pub async fn keep_files(
+    replica: &Replica,
+    remote: &Remote,
+    progress: &(dyn Fn(usize, usize) + Send + Sync),
+) -> Result<usize> {
+    let wanted = replica.files_wanted().await?;
+    let total = wanted.len();
+    let mut fetched = 0;
+    for (n, id) in wanted.into_iter().enumerate() {
+        progress(n, total);
+        match crate::engine::document_body(replica, remote, id).await {
+            Ok(_) => fetched += 1,
+            // Gone at the platform since, or not ours to read any more: the next sync says.
+            Err(SyncError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if total > 0 {
+        progress(total, total);
+    }
+    replica.give_back_beyond_budget().await?;
+    Ok(fetched)
+}

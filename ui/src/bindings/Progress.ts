@@ -3,4 +3,4 @@
 /**
  * Sync progress, as the `sync-progress` event carries it.
  */
-export type Progress = { "phase": "started" } | { "phase": "pushed", done: number, total: number, } | { "phase": "sending", sent: number, total: number, } | { "phase": "pulled", rows: number, } | { "phase": "finished", pushed: number, pulled: number, conflicts: number, rejected: number, new_documents: number, new_inquiries: number, } | { "phase": "failed", code: string, message: string, };
+export type Progress = { "phase": "started" } | { "phase": "pushed", done: number, total: number, } | { "phase": "sending", sent: number, total: number, } | { "phase": "pulled", rows: number, } | { "phase": "keeping", done: number, total: number, } | { "phase": "finished", pushed: number, pulled: number, conflicts: number, rejected: number, new_documents: number, new_inquiries: number, } | { "phase": "failed", code: string, message: string, };

@@ -8,6 +8,7 @@ import type { Body } from "./Body";
 import type { CarepatronState } from "./CarepatronState";
 import type { Conflict } from "./Conflict";
 import type { ConnectionStep } from "./ConnectionStep";
+import type { DiskUse } from "./DiskUse";
 import type { DocumentDigest } from "./DocumentDigest";
 import type { DocumentFilter } from "./DocumentFilter";
 import type { DocumentShare } from "./DocumentShare";
@@ -27,6 +28,7 @@ import type { NewPatientOutcome } from "./NewPatientOutcome";
 import type { NewProvider } from "./NewProvider";
 import type { NewTextDocument } from "./NewTextDocument";
 import type { Page } from "./Page";
+import type { PatientFiles } from "./PatientFiles";
 import type { PatientPage } from "./PatientPage";
 import type { PatientView } from "./PatientView";
 import type { Progress } from "./Progress";
@@ -66,6 +68,14 @@ export interface Commands {
   delete_document: { args: { id: string }; result: null };
   /** Attaches a file to a patient as a new document, with or without a connection: kept here at once (pending, viewable) and sent at the next sync. A text file becomes a text document, its words searchable. Returns the document's id. */
   attach_file: { args: { file: FileUpload }; result: string };
+  /** A patient's files on this computer: whether all are kept here, and how many are. */
+  patient_files: { args: { patient_id: string }; result: PatientFiles };
+  /** "Keep this patient available offline": every file of theirs is fetched now (with progress in the sync bar) and after each sync; or no longer. */
+  keep_offline: { args: { patient_id: string; keep: boolean }; result: PatientFiles };
+  /** What this computer keeps on its disk (Profile). */
+  disk_use: { args: Record<string, never>; result: DiskUse };
+  /** Keeps files of all one's patients here, newest first, within `megabytes` (`None`: no budget: files opened, attached here or of patients kept offline only). */
+  set_file_budget: { args: { megabytes?: number | null }; result: DiskUse };
   /** Practitioners a document can be shared with (the directory in the replica). */
   practitioners: { args: Record<string, never>; result: Array<UserDirectoryEntry> };
   /** Live shares of a document. */

@@ -157,12 +157,12 @@ export function typeLabel(type: string): string {
   return type.charAt(0).toUpperCase() + type.slice(1);
 }
 
-/** Where a document came from, in a dietician's words. */
-export function sourceLabel(source: string | null | undefined, mine: boolean): string {
+/** Where a document came from, in a dietician's words (`mime`: a file's type, for one made here). */
+export function sourceLabel(source: string | null | undefined, mine: boolean, mime?: string | null): string {
   switch (source) {
     case null:
     case undefined:
-      return 'Written on this computer (not sent yet)';
+      return mime && !mime.startsWith('text/') ? 'Attached on this computer (not sent yet)' : 'Written on this computer (not sent yet)';
     case 'Primary Healthcare Provider':
       return "From the patient's healthcare provider";
     case 'Carepatron':

@@ -116,7 +116,7 @@ export function DocumentView({ id }: { id: string }) {
         <dt>Date</dt>
         <dd>{formatDate(doc.date)}</dd>
         <dt>Source</dt>
-        <dd>{sourceLabel(doc.source, doc.source_user_id === status?.user?.id)}</dd>
+        <dd>{sourceLabel(doc.source, doc.source_user_id === status?.user?.id, doc.mime_type)}</dd>
         {doc.author && (
           <>
             <dt>Author</dt>

@@ -100,7 +100,7 @@ export function DocumentList({ patientId }: { patientId?: string }) {
                   </a>
                 )}
                 <span class="muted doc-date">{formatDate(d.date)}</span>
-                <span class="muted doc-source">{sourceLabel(d.source, mine(d))}</span>
+                <span class="muted doc-source">{sourceLabel(d.source, mine(d), d.mime_type)}</span>
                 <span class="muted doc-size">{fileSize(d.size_bytes)}</span>
                 <span class="doc-state">{d.sync_state && <Badge state={d.sync_state} />}</span>
               </li>

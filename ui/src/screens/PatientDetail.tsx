@@ -4,6 +4,7 @@ import { atField, Badge, ConfirmButton, ErrorMessage, Field, Page, RefusedCreati
 import { birthWithAge, FIELD_LABELS, typeLabel } from '../lib/format';
 import { leaveTo, useUnsaved } from '../lib/route';
 import { DocumentList } from './Documents';
+import { KeepOffline } from './OfflineFiles';
 import { DocumentSummary, LinkState, SyncFromProvider } from './PatientPhp';
 import { NewDocument } from './NewDocument';
 import { Trends } from './PatientTrends';
@@ -184,6 +185,7 @@ export function PatientDetail({ id }: { id: string }) {
       {/* Also for an administrator: the command reads the platform for them. */}
       <Trends patientId={id} />
       <h2>Documents</h2>
+      {!readsOnline && <KeepOffline patientId={id} />}
       {can.add_documents && <NewDocument patientId={id} />}
       {can.request_documents && p.link_approval === 'approved' && <RequestDocuments patientId={id} />}
       <DocumentList patientId={id} />

@@ -19,12 +19,18 @@ function show(s: Status) {
   );
 }
 
+/** What the screen reads: the profile, and this computer's disk use. */
+const answers: Record<string, unknown> = {
+  profile: status.user,
+  disk_use: { replica_bytes: 1 << 20, files_here: 0, file_bytes: 0, files_elsewhere: 0, patients_kept: 0, budget_bytes: null },
+};
+
 const signOuts = () => invoke.mock.calls.filter(([c]) => c === 'sign_out');
 
 describe('Profile', () => {
   beforeEach(() => {
     window.location.hash = '#/profile';
-    invoke.mockReset().mockImplementation((command: string) => Promise.resolve(command === 'profile' ? status.user : null));
+    invoke.mockReset().mockImplementation((command: string) => Promise.resolve(answers[command] ?? null));
   });
 
   it('shows the role in words and the server by its host', () => {
@@ -66,7 +72,7 @@ describe('Profile', () => {
     invoke.mockImplementation((command: string) =>
       command === 'sign_out'
         ? Promise.reject({ code: 'unsent_changes', message: '1 change has not reached the platform yet.' })
-        : Promise.resolve(null),
+        : Promise.resolve(answers[command] ?? null),
     );
     show(status);
     fireEvent.click(screen.getByText('Sign out'));

@@ -3,6 +3,7 @@ import { call, on, type AppError, type UpdateInfo, type User } from '../api';
 import { ErrorMessage, Page, useStatus } from '../components';
 import { ago, plural } from '../lib/format';
 import { navigate } from '../lib/route';
+import { DiskUsePanel } from './OfflineFiles';
 import { roleLabel } from './Users';
 
 /** "2 changes have not reached the platform, 1 change was refused by it", or null when none. */
@@ -76,6 +77,7 @@ export function Profile() {
         <dt>Session and key</dt>
         <dd id="session-kept-in">kept in the OS keyring</dd>
       </dl>
+      {status?.user?.type !== 'admin' && <DiskUsePanel />}
       {!confirming && (
         <div class="buttons">
           <button type="button" class="danger" id="sign-out" onClick={() => setConfirming(true)}>

@@ -17,6 +17,7 @@ on_both_backends! {
     a_file_attached_offline_reaches_the_platform_once => attached_offline(as_configured);
     a_lost_reply_or_an_app_gone_mid_file_never_makes_two => cut_off(as_configured);
     a_files_hash_alone_attaches_nothing => someone_elses_hash(as_configured);
+    kept_patients_and_a_budget_decide_which_files_are_here => kept_and_budgeted(as_configured);
 }
 
 /// A PDF of about `kib` KiB, different for each `seed`.
@@ -278,4 +279,114 @@ async fn someone_elses_hash(w: World) {
     )
     .await;
     assert_eq!(status, 404, "no document was made");
+}
+
+async fn kept_and_budgeted(mut w: World) {
+    use sync_core::files::keep_files;
+    let remote = Remote::new(&w.base, &w.token);
+    // The tablet attaches three files to Ada (older) and two to Bo (newer), 100 KiB each.
+    let tablet = Replica::open(&w.dir.join("tablet.db"))
+        .await
+        .expect("tablet");
+    let ada = patient(&tablet).await;
+    let bo = tablet
+        .insert(
+            SyncTable::Patients,
+            fields(json!({"name": "Bo Near", "email": "bo@example.org"})),
+        )
+        .await
+        .expect("patient");
+    let mut files = Vec::new();
+    for (who, date, title) in [
+        (ada, "2026-10-01", "Ada 1"),
+        (ada, "2026-10-02", "Ada 2"),
+        (ada, "2026-10-03", "Ada 3"),
+        (bo, "2026-11-02", "Bo old"),
+        (bo, "2026-11-03", "Bo new"),
+    ] {
+        let id = tablet
+            .attach(Attachment {
+                date: date.into(),
+                ..attachment(who, title, pdf(title, 100))
+            })
+            .await
+            .expect("attach");
+        files.push(id);
+    }
+    sync(&tablet, &remote).await.expect("tablet sync");
+    let laptop = Replica::open(&w.dir.join("laptop.db"))
+        .await
+        .expect("laptop");
+    sync(&laptop, &remote).await.expect("laptop sync");
+    let here = |r: &Replica| {
+        let r = r.clone();
+        let files = files.clone();
+        async move {
+            let mut held = Vec::new();
+            for (n, id) in files.iter().enumerate() {
+                if r.cached_body(*id).await.expect("body").is_some() {
+                    held.push(n);
+                }
+            }
+            held
+        }
+    };
+    assert_eq!(
+        here(&laptop).await,
+        Vec::<usize>::new(),
+        "nothing fetched ahead yet"
+    );
+
+    // Ada kept offline: all three of hers come, with progress.
+    laptop.keep_offline(ada, true).await.expect("keep");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let progress = move |done: usize, total: usize| log.lock().expect("lock").push((done, total));
+    assert_eq!(
+        keep_files(&laptop, &remote, &progress)
+            .await
+            .expect("keep files"),
+        3
+    );
+    assert_eq!(seen.lock().expect("lock").last(), Some(&(3, 3)));
+    assert_eq!(here(&laptop).await, [0, 1, 2]);
+    let ada_files = laptop.patient_files(ada).await.expect("files");
+    assert_eq!(
+        (ada_files.kept, ada_files.documents, ada_files.here),
+        (true, 3, 3)
+    );
+
+    // A budget of 150 KiB keeps the newest file of all (Bo's), not the one after.
+    laptop
+        .set_file_budget(Some(150 * 1024))
+        .await
+        .expect("budget");
+    assert_eq!(
+        keep_files(&laptop, &remote, &|_, _| {})
+            .await
+            .expect("keep"),
+        1
+    );
+    assert_eq!(here(&laptop).await, [0, 1, 2, 4]);
+
+    // Ada no longer kept: her files are beyond the budget and given back.
+    laptop.keep_offline(ada, false).await.expect("unkeep");
+    assert_eq!(
+        keep_files(&laptop, &remote, &|_, _| {})
+            .await
+            .expect("keep"),
+        0
+    );
+    assert_eq!(here(&laptop).await, [4]);
+    let disk = laptop.disk_use().await.expect("disk use");
+    assert_eq!(
+        (disk.files_here, disk.files_elsewhere, disk.patients_kept),
+        (1, 4, 0)
+    );
+    assert!(disk.file_bytes > 100 * 1024 && disk.replica_bytes > disk.file_bytes as u64);
+    assert_eq!(disk.budget_bytes, Some(150 * 1024));
+
+    // What is here reads without the platform.
+    w.stop().await;
+    assert!(laptop.cached_body(files[4]).await.expect("body").is_some());
 }
