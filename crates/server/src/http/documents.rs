@@ -28,9 +28,18 @@ use uuid::Uuid;
 /// Text formats a text document may declare.
 const TEXT_TYPES: &[&str] = &["text/plain", "text/markdown", "text/csv"];
 
+/// File formats sent ahead of a document made offline: text goes in the document itself.
+pub(crate) const ATTACHED_TYPES: &[&str] = &[
+    "application/pdf",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+];
+
 /// File formats an upload may carry; its bytes must be what it says
 /// ([`domain::check::content_is`]: magic numbers, UTF-8 for text).
-pub(crate) const FILE_TYPES: &[&str] = &[
+const FILE_TYPES: &[&str] = &[
     "application/pdf",
     "image/png",
     "image/jpeg",
@@ -279,6 +288,38 @@ pub async fn content(
     Ok(res)
 }
 
+/// The checks on a file's bytes: a type among `types`, not empty, and bytes that are what the
+/// type says ([`domain::check::content_is`]).
+pub(crate) fn check_file(mime: &str, bytes: &[u8], types: &[&str]) -> ApiResult<()> {
+    if !types.contains(&mime) {
+        return Err(ApiError::invalid(
+            "file",
+            format!(
+                "unsupported file type {mime:?}; send {}",
+                if types.contains(&"text/plain") {
+                    "PDF, PNG, JPEG, GIF, WebP or plain text"
+                } else {
+                    "PDF, PNG, JPEG, GIF or WebP"
+                }
+            ),
+        ));
+    }
+    if bytes.is_empty() {
+        return Err(ApiError::invalid("file", "the file is empty"));
+    }
+    if domain::check::content_is(mime, bytes) != Some(true) {
+        return Err(ApiError::invalid(
+            "file",
+            if mime == "text/plain" {
+                "plain text must be UTF-8".to_owned()
+            } else {
+                format!("the file's content is not {mime}")
+            },
+        ));
+    }
+    Ok(())
+}
+
 /// Reads the `metadata` and `file` parts of a multipart upload.
 async fn read_upload(
     app: &AppState,
@@ -332,25 +373,7 @@ async fn read_upload(
         metadata.ok_or_else(|| ApiError::invalid("metadata", "the `metadata` part is missing"))?;
     let (mime, bytes) =
         file.ok_or_else(|| ApiError::invalid("file", "the `file` part is missing"))?;
-    if !FILE_TYPES.contains(&mime.as_str()) {
-        return Err(ApiError::invalid(
-            "file",
-            format!("unsupported file type {mime:?}; send PDF, PNG, JPEG, GIF, WebP or plain text"),
-        ));
-    }
-    if bytes.is_empty() {
-        return Err(ApiError::invalid("file", "the file is empty"));
-    }
-    if domain::check::content_is(&mime, &bytes) != Some(true) {
-        return Err(ApiError::invalid(
-            "file",
-            if mime == "text/plain" {
-                "plain text must be UTF-8".to_owned()
-            } else {
-                format!("the file's content is not {mime}")
-            },
-        ));
-    }
+    check_file(&mime, &bytes, FILE_TYPES)?;
     Ok((metadata, mime, bytes))
 }
 

@@ -3,7 +3,7 @@
 //! takes the file. Keyed by the content's hash, sending it again (a reply lost, a sync cut off
 //! and retried) keeps nothing new and answers the same.
 
-use super::documents::FILE_TYPES;
+use super::documents::{check_file, ATTACHED_TYPES};
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{body_problem, ApiPath, AuthUser};
 use crate::app::AppState;
@@ -51,21 +51,7 @@ pub async fn send(
         .and_then(|v| v.to_str().ok())
         .map(domain::check::mime_essence)
         .unwrap_or_default();
-    if mime.starts_with("text/") || !FILE_TYPES.contains(&mime.as_str()) {
-        return Err(ApiError::invalid(
-            "Content-Type",
-            format!("unsupported file type {mime:?}; send PDF, PNG, JPEG, GIF or WebP"),
-        ));
-    }
-    if body.is_empty() {
-        return Err(ApiError::invalid("file", "the file is empty"));
-    }
-    if domain::check::content_is(&mime, &body) != Some(true) {
-        return Err(ApiError::invalid(
-            "file",
-            format!("the file's content is not {mime}"),
-        ));
-    }
+    check_file(&mime, &body, ATTACHED_TYPES)?;
     if hex::encode(Sha256::digest(&body)) != sha256 {
         return Err(ApiError::invalid(
             "sha256",
