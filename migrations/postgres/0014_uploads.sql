@@ -12,3 +12,7 @@ CREATE TABLE uploads (
     PRIMARY KEY (owner_id, content_hash)
 );
 CREATE INDEX uploads_created ON uploads (created_at);
+CREATE INDEX uploads_hash ON uploads (content_hash);
+-- A file's document, by its bytes: whether its sender has them already (a file sent again
+-- after its document was made), and whether expired bytes are still a document's.
+CREATE INDEX healthcare_documents_content_hash ON healthcare_documents (content_hash);

@@ -250,10 +250,25 @@ async fn run(
         if batch.is_empty() {
             break;
         }
-        // The push below never left: later edits may still merge into these.
-        if let Err(e) = crate::files::send_ahead(replica, remote, &batch, events).await {
-            replica.unsend(&batch).await?;
-            return Err(e);
+        // Files first. If that fails, the push below never left: later edits may still merge
+        // into these.
+        let ahead = match crate::files::send_ahead(replica, remote, &batch, events).await {
+            Ok(ahead) => ahead,
+            Err(e) => {
+                replica.unsend(&batch).await?;
+                return Err(e);
+            }
+        };
+        replica.unsend(&batch[ahead.keep..]).await?;
+        let mut batch = batch;
+        batch.truncate(ahead.keep);
+        for (n, refusal) in ahead.refused.iter().rev() {
+            let pending = batch.remove(*n);
+            replica.settle(&pending, refusal).await?;
+            summary.rejected += 1;
+        }
+        if batch.is_empty() {
+            continue;
         }
         let request = PushRequest {
             device_id: replica.device_id().to_owned(),

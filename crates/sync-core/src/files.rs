@@ -10,7 +10,7 @@
 use crate::engine::{Remote, SyncEvent};
 use crate::replica::{enqueue, put_body, reindex_documents, require_patient, Pending, Replica};
 use crate::{Result, SyncError};
-use domain::dto::{MutationOp, SyncTable};
+use domain::dto::{MutationOp, MutationResult, MutationStatus, SyncTable};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
@@ -132,6 +132,20 @@ fn named_file(p: &Pending) -> Option<&str> {
     }
 }
 
+/// At most this many bytes of files go ahead of one push: the platform keeps 200 MiB of one
+/// person's files waiting for their documents, and the push frees them.
+const FILES_PER_PUSH: usize = 64 * 1024 * 1024;
+
+/// What sending the files of a batch came to.
+pub(crate) struct SentAhead {
+    /// How many entries of the batch, from the first, go in this push; the rest, whose files
+    /// would take it past [`FILES_PER_PUSH`], wait for the next.
+    pub keep: usize,
+    /// Entries (by their place in the batch) whose file the platform refused, with its
+    /// answer as a refusal of the document: they leave the push, and the person sees why.
+    pub refused: Vec<(usize, MutationResult)>,
+}
+
 /// Sends the files the entries of `batch` name, before the push that names them, telling
 /// `events` how far it got in bytes. A file whose bytes are no longer here is left to the
 /// push: the platform refuses the document, and the person sees why.
@@ -140,30 +154,61 @@ pub(crate) async fn send_ahead(
     remote: &Remote,
     batch: &[Pending],
     events: &(dyn Fn(SyncEvent) + Send + Sync),
-) -> Result<()> {
+) -> Result<SentAhead> {
     let mut files = Vec::new();
-    for p in batch {
-        if let Some(hash) = named_file(p) {
-            if let Some((mime, bytes)) = replica.cached_body(p.row_id).await? {
-                files.push((hash.to_owned(), mime, bytes));
-            }
+    let mut keep = batch.len();
+    let mut bytes_ahead = 0;
+    for (n, p) in batch.iter().enumerate() {
+        let Some(hash) = named_file(p) else { continue };
+        let Some((mime, bytes)) = replica.cached_body(p.row_id).await? else {
+            continue;
+        };
+        if !files.is_empty() && bytes_ahead + bytes.len() > FILES_PER_PUSH {
+            keep = n;
+            break;
         }
+        bytes_ahead += bytes.len();
+        files.push((n, hash.to_owned(), mime, bytes));
     }
-    let total: usize = files.iter().map(|(_, _, bytes)| bytes.len()).sum();
+    let mut refused = Vec::new();
     let mut sent = 0;
-    for (hash, mime, bytes) in files {
+    for (n, hash, mime, bytes) in files {
         let len = bytes.len();
         let before = sent;
         let report = move |n: usize| SyncEvent::Sending {
             sent: before + n,
-            total,
+            total: bytes_ahead,
         };
-        remote
-            .send_file(&hash, &mime, bytes, report, events)
-            .await?;
+        match remote.send_file(&hash, &mime, bytes, report, events).await {
+            Ok(()) => {}
+            // The platform will not take this file (its type, its size, the sender's rights):
+            // this document is refused, the others go on.
+            Err(SyncError::Server {
+                status,
+                code,
+                detail,
+                ..
+            }) if (400..500).contains(&status) && status != 429 => {
+                refused.push((
+                    n,
+                    MutationResult {
+                        mutation_id: batch[n].mutation_id,
+                        status: MutationStatus::Rejected,
+                        original_status: None,
+                        version: None,
+                        kind: None,
+                        code: Some(code),
+                        reason: Some(detail),
+                        conflicts: Vec::new(),
+                        row: None,
+                    },
+                ));
+            }
+            Err(e) => return Err(e),
+        }
         sent += len;
     }
-    Ok(())
+    Ok(SentAhead { keep, refused })
 }
 
 impl Remote {
@@ -365,8 +410,8 @@ impl Replica {
 
 /// Fetches the files this device should keep (of patients kept offline, then the newest
 /// within the budget), telling `progress` how many of how many are here, and gives back
-/// those beyond the budget. Returns how many it fetched, or the failure that cut it off
-/// (what was fetched stays; the next round carries on).
+/// those beyond the budget. Returns how many it fetched, or what cut it off: no connection,
+/// or no session (what was fetched stays; the next round carries on).
 pub async fn keep_files(
     replica: &Replica,
     remote: &Remote,
@@ -379,9 +424,11 @@ pub async fn keep_files(
         progress(n, total);
         match crate::engine::document_body(replica, remote, id).await {
             Ok(_) => fetched += 1,
-            // Gone at the platform since, or not ours to read any more: the next sync says.
-            Err(SyncError::NotFound(_)) => {}
-            Err(e) => return Err(e),
+            // No connection or no session: the next round carries on from here.
+            Err(e @ (SyncError::Offline(_) | SyncError::Unauthorized)) => return Err(e),
+            // This one is gone at the platform, not ours to read any more, or failed there:
+            // the others still come (the next sync says what became of it).
+            Err(e) => tracing::debug!("a file was not kept ahead: {e}"),
         }
     }
     if total > 0 {

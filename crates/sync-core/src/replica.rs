@@ -1107,8 +1107,7 @@ async fn update_in(
     // creation again, if it now passes the check the platform runs.
     let resend = match refused_insert(tx, table, id).await? {
         Some(refusal) => {
-            let mut created = data.clone();
-            created.remove("id");
+            let created = creation_of(&data);
             check(table, MutationOp::Insert, &created)?;
             Some((refusal, created))
         }
@@ -1313,6 +1312,10 @@ async fn drop_stale_bodies(tx: &mut SqliteConnection, ids: &[Uuid]) -> Result<()
     Ok(())
 }
 
+/// The most text a document written or attached here may hold: a push carries it whole, in
+/// JSON, under the platform's request limit.
+pub const MAX_TEXT_BYTES: usize = 1024 * 1024;
+
 /// The check the platform runs on a pushed edit (the domain's request types), run before the
 /// edit is queued: what this replica accepts offline is not refused a minute later.
 pub(crate) fn check(table: SyncTable, op: MutationOp, fields: &Map<String, Value>) -> Result<()> {
@@ -1328,6 +1331,20 @@ pub(crate) fn check(table: SyncTable, op: MutationOp, fields: &Map<String, Value
             parse_fields::<PatientUpdate>(fields)?;
         }
         // A file attached here names the file sent ahead ([`crate::files`]).
+        (SyncTable::HealthcareDocuments, MutationOp::Insert | MutationOp::Update)
+            if fields
+                .get("content")
+                .and_then(Value::as_str)
+                .is_some_and(|text| text.len() > MAX_TEXT_BYTES) =>
+        {
+            return Err(SyncError::Field(domain::check::FieldError {
+                field: Some("content".into()),
+                detail: format!(
+                    "a text may hold at most {} MiB here; attach a longer one as a PDF",
+                    MAX_TEXT_BYTES / (1024 * 1024)
+                ),
+            }));
+        }
         (SyncTable::HealthcareDocuments, MutationOp::Insert) => {
             let mut document = fields.clone();
             document.remove("patient_id");
@@ -1364,6 +1381,22 @@ pub(crate) async fn refused_insert(
 
 /// Queues a refused creation again as `created` and settles its refusal; for a patient, its
 /// documents refused for want of it go out after it (those that pass the check).
+/// The creation a row made here (and refused) is sent as again: its fields but the id; for a
+/// document made from a file, the file named by its hash (the bytes are still kept here).
+fn creation_of(data: &Map<String, Value>) -> Map<String, Value> {
+    let mut created = data.clone();
+    created.remove("id");
+    let from_file = !created.contains_key("content") && created.contains_key("content_hash");
+    if from_file {
+        created.remove("mime_type");
+        created.remove("size_bytes");
+        if let Some(hash) = created.remove("content_hash") {
+            created.insert("upload".into(), hash);
+        }
+    }
+    created
+}
+
 async fn resend_refused(
     tx: &mut SqliteConnection,
     table: SyncTable,
@@ -1420,8 +1453,7 @@ async fn resend_refused(
     .fetch_all(&mut *tx)
     .await?;
     for (mutation_id, doc_id, data) in documents {
-        let mut created: Map<String, Value> = serde_json::from_str(&data)?;
-        created.remove("id");
+        let created = creation_of(&serde_json::from_str(&data)?);
         if check(SyncTable::HealthcareDocuments, MutationOp::Insert, &created).is_ok() {
             settle_refusal(tx, &mutation_id).await?;
             enqueue(

@@ -12,9 +12,14 @@ use uuid::Uuid;
 /// after the file, so a day covers a sync cut off in between and retried the next morning.
 const KEPT_FOR: chrono::Duration = chrono::Duration::days(1);
 
-/// How many bytes one person's files waiting for their documents may hold: a few dozen
-/// scans, so that files never attached cannot fill the platform's disk.
+/// How many bytes, and how many files, one person's files waiting for their documents may
+/// hold: files never attached cannot fill the platform's disk, nor make the hourly sweep
+/// long. A device sends at most a push's worth at a time (64 MiB).
 pub const WAITING_BYTES: i64 = 200 * 1024 * 1024;
+pub const WAITING_FILES: i64 = 100;
+
+/// Expired files forgotten per upload: the sweep stays short whatever piled up.
+const SWEEP: i64 = 100;
 
 /// What sending a file did.
 #[derive(Debug, Clone)]
@@ -44,8 +49,12 @@ impl Db {
             mime_type: mime_type.to_owned(),
             size_bytes: bytes.len() as i64,
         };
+        // Sent before and waiting, or sent before and made into a document of theirs (the
+        // push's reply was lost, and the device sends everything again).
         let held = sqlx::query(
-            "SELECT mime_type, size_bytes FROM uploads WHERE owner_id = $1 AND content_hash = $2",
+            "SELECT mime_type, size_bytes FROM uploads WHERE owner_id = $1 AND content_hash = $2 \
+             UNION ALL SELECT mime_type, size_bytes FROM healthcare_documents \
+             WHERE source_user_id = $1 AND content_hash = $2 AND content IS NULL",
         )
         .bind(owner.to_string())
         .bind(hash)
@@ -59,13 +68,14 @@ impl Db {
                 ..staged
             }));
         }
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM uploads WHERE owner_id = $1",
+        let (waiting, waiting_bytes): (i64, i64) = sqlx::query_as(
+            "SELECT count(*), CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM uploads \
+             WHERE owner_id = $1",
         )
         .bind(owner.to_string())
         .fetch_one(&mut *tx)
         .await?;
-        if waiting + staged.size_bytes > WAITING_BYTES {
+        if waiting + 1 > WAITING_FILES || waiting_bytes + staged.size_bytes > WAITING_BYTES {
             tx.commit().await?;
             return Ok(Sent::OverQuota);
         }
@@ -96,13 +106,15 @@ impl Db {
 }
 
 /// The file `owner` sent ahead under `hash`, taken for the document being written in this
-/// transaction (so it is taken once). `None`: this person sent no such file, or it expired.
+/// transaction (so it is taken once), or the same bytes of a document `owner` made of them
+/// before (the same scan attached twice: the first document took the file). `None`: this
+/// person sent no such file, or it expired.
 pub async fn take_in(
     conn: &mut AnyConnection,
     owner: Uuid,
     hash: &str,
 ) -> DbResult<Option<StagedUpload>> {
-    let row = sqlx::query(
+    let taken = sqlx::query(
         "DELETE FROM uploads WHERE owner_id = $1 AND content_hash = $2 \
          RETURNING mime_type, size_bytes",
     )
@@ -110,6 +122,19 @@ pub async fn take_in(
     .bind(hash)
     .fetch_optional(&mut *conn)
     .await?;
+    let row = match taken {
+        Some(row) => Some(row),
+        None => {
+            sqlx::query(
+                "SELECT mime_type, size_bytes FROM healthcare_documents \
+                 WHERE source_user_id = $1 AND content_hash = $2 AND content IS NULL",
+            )
+            .bind(owner.to_string())
+            .bind(hash)
+            .fetch_optional(&mut *conn)
+            .await?
+        }
+    };
     row.map(|row| {
         Ok(StagedUpload {
             content_hash: hash.to_owned(),
@@ -120,15 +145,18 @@ pub async fn take_in(
     .transpose()
 }
 
-/// Forgets files that waited longer than [`KEPT_FOR`], and their bytes unless a document or
-/// another waiting file holds the same ones.
+/// Forgets files that waited longer than [`KEPT_FOR`] (the oldest [`SWEEP`] of them), and
+/// their bytes unless a document or another waiting file holds the same ones.
 async fn forget_expired(conn: &mut AnyConnection) -> DbResult<()> {
     let cutoff = stamp(chrono::Utc::now() - KEPT_FOR);
-    let expired: Vec<String> =
-        sqlx::query_scalar("DELETE FROM uploads WHERE created_at < $1 RETURNING content_hash")
-            .bind(&cutoff)
-            .fetch_all(&mut *conn)
-            .await?;
+    let expired: Vec<String> = sqlx::query_scalar(
+        "DELETE FROM uploads WHERE (owner_id, content_hash) IN (SELECT owner_id, content_hash \
+         FROM uploads WHERE created_at < $1 ORDER BY created_at LIMIT $2) RETURNING content_hash",
+    )
+    .bind(&cutoff)
+    .bind(SWEEP)
+    .fetch_all(&mut *conn)
+    .await?;
     for hash in expired {
         sqlx::query(
             "DELETE FROM document_blobs WHERE content_hash = $1 \

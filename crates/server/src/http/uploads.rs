@@ -1,7 +1,7 @@
 //! `PUT /uploads/{sha256}`: a file sent ahead of the document a device made offline. The
 //! device pushes the document insert naming the hash next (`upload` in its fields); the push
 //! takes the file. Keyed by the content's hash, sending it again (a reply lost, a sync cut off
-//! and retried) keeps nothing new and answers the same.
+//! and retried, even after the document was made of it) keeps nothing new and answers 200.
 
 use super::documents::{check_file, ATTACHED_TYPES};
 use super::error::{ApiError, ApiResult, Problem};
@@ -66,8 +66,9 @@ pub async fn send(
         Sent::Kept(staged) => Ok((StatusCode::CREATED, Json(staged)).into_response()),
         Sent::Again(staged) => Ok((StatusCode::OK, Json(staged)).into_response()),
         Sent::OverQuota => Err(ApiError::TooLarge(format!(
-            "files waiting for their documents would hold more than {} MiB: sync the \
-             documents that name them first",
+            "files waiting for their documents would be more than {} or hold more than {} \
+             MiB: send the documents that name them first",
+            crate::db::uploads::WAITING_FILES,
             crate::db::uploads::WAITING_BYTES / (1024 * 1024)
         ))),
     }

@@ -18,6 +18,7 @@ on_both_backends! {
     a_lost_reply_or_an_app_gone_mid_file_never_makes_two => cut_off(as_configured);
     a_files_hash_alone_attaches_nothing => someone_elses_hash(as_configured);
     kept_patients_and_a_budget_decide_which_files_are_here => kept_and_budgeted(as_configured);
+    a_file_refused_stops_only_its_document_and_can_be_sent_again => one_refused(as_configured);
 }
 
 /// A PDF of about `kib` KiB, different for each `seed`.
@@ -54,7 +55,10 @@ async fn on_platform(w: &World, p: Uuid, title: &str) -> Vec<String> {
     let (status, page) = w
         .rest(
             reqwest::Method::GET,
-            &format!("/patients/{p}/documents?limit=100"),
+            &format!(
+                "/patients/{p}/documents?limit=100&q={}",
+                title.replace(' ', "%20")
+            ),
             None,
         )
         .await;
@@ -389,4 +393,69 @@ async fn kept_and_budgeted(mut w: World) {
     // What is here reads without the platform.
     w.stop().await;
     assert!(laptop.cached_body(files[4]).await.expect("body").is_some());
+}
+
+async fn one_refused(w: World) {
+    use server::db::uploads::WAITING_FILES;
+    let remote = Remote::new(&w.base, &w.token);
+    let r = Replica::open(&w.dir.join("many.db"))
+        .await
+        .expect("replica");
+    let p = patient(&r).await;
+    sync(&r, &remote).await.expect("patient synced");
+    // One file more than the platform keeps waiting for one person, all in one push; and the
+    // same scan attached twice.
+    let mut ids = Vec::new();
+    for n in 0..=WAITING_FILES {
+        let id = r
+            .attach(attachment(
+                p,
+                &format!("Scan {n}"),
+                pdf(&format!("scan {n}"), 1),
+            ))
+            .await
+            .expect("attach");
+        ids.push(id);
+    }
+    let twice = r
+        .attach(attachment(p, "Scan 0 again", pdf("scan 0", 1)))
+        .await
+        .expect("attach again");
+    let s = sync(&r, &remote).await.expect("the sync goes through");
+    assert_eq!(
+        (s.pushed, s.rejected),
+        (WAITING_FILES as usize + 1, 1),
+        "{s:?}"
+    );
+    let refused = ids[WAITING_FILES as usize];
+    let edits = r.rejected_edits().await.expect("refusals");
+    assert_eq!(edits.len(), 1);
+    assert_eq!(edits[0].row_id, refused);
+    assert!(
+        r.cached_body(refused).await.expect("body").is_some(),
+        "kept here"
+    );
+    let made = on_platform(&w, p, "Scan 0 again").await;
+    assert_eq!(
+        made,
+        on_platform(&w, p, "Scan 0").await,
+        "the same bytes, twice"
+    );
+    assert_eq!(served(&w, twice).await, pdf("scan 0", 1));
+
+    // Corrected and sent again: the platform makes it of the file kept here.
+    r.update(
+        SyncTable::HealthcareDocuments,
+        refused,
+        fields(json!({"title": "Scan sent again"})),
+    )
+    .await
+    .expect("send again");
+    let s = sync(&r, &remote).await.expect("sync");
+    assert_eq!((s.pushed, s.rejected), (1, 0), "{s:?}");
+    assert_eq!(on_platform(&w, p, "Scan sent again").await.len(), 1);
+    assert_eq!(
+        served(&w, refused).await,
+        pdf(&format!("scan {WAITING_FILES}"), 1)
+    );
 }
