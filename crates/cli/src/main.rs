@@ -139,7 +139,21 @@ enum DocumentCommand {
         #[arg(long)]
         json: bool,
     },
-    /// A text document (files arrive with the desktop app).
+    /// Attach a file (PDF, PNG, JPEG, GIF or WebP, at most 25 MiB) as a new document: kept
+    /// here, sent at the next sync.
+    Attach {
+        #[arg(long)]
+        patient: Uuid,
+        #[arg(long = "type")]
+        kind: String,
+        #[arg(long)]
+        date: String,
+        #[arg(long)]
+        title: String,
+        /// The file; its type is read from its name's extension.
+        file: PathBuf,
+    },
+    /// A text document.
     Add {
         #[arg(long)]
         patient: Uuid,
@@ -562,6 +576,42 @@ impl Records {
                         .insert(SyncTable::HealthcareDocuments, fields)
                         .await?
                 );
+            }
+            DocumentCommand::Attach {
+                patient,
+                kind,
+                date,
+                title,
+                file,
+            } => {
+                let extension = file
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .map(str::to_ascii_lowercase);
+                let mime_type = match extension.as_deref() {
+                    Some("pdf") => "application/pdf",
+                    Some("png") => "image/png",
+                    Some("jpg" | "jpeg") => "image/jpeg",
+                    Some("gif") => "image/gif",
+                    Some("webp") => "image/webp",
+                    _ => bail!(
+                        "{}: attach a .pdf, .png, .jpg, .gif or .webp file",
+                        file.display()
+                    ),
+                };
+                let bytes =
+                    std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+                let id = replica
+                    .attach(sync_core::files::Attachment {
+                        patient_id: patient,
+                        kind,
+                        date,
+                        title,
+                        mime_type: mime_type.into(),
+                        bytes,
+                    })
+                    .await?;
+                println!("{id}");
             }
             DocumentCommand::Edit {
                 id,

@@ -642,3 +642,155 @@ async fn sync_follow_pulls_a_change_made_elsewhere_as_it_commits() {
     assert_eq!(patients(&platform).await, 1);
     child.kill().await.expect("stop the follower");
 }
+
+/// A TCP proxy to `target` that passes on what clients send at most `rate` bytes a second,
+/// counting it in `sent`; answers come back as they are.
+async fn slow_proxy(
+    target: std::net::SocketAddr,
+    rate: usize,
+    sent: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind proxy");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let sent = sent.clone();
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(target).await else {
+                    return;
+                };
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                let up = async move {
+                    let mut buf = vec![0u8; 16 * 1024];
+                    while let Ok(n) = cr.read(&mut buf).await {
+                        if n == 0 || sw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                        sent.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+                        let pause = std::time::Duration::from_secs_f64(n as f64 / rate as f64);
+                        tokio::time::sleep(pause).await;
+                    }
+                    let _ = sw.shutdown().await;
+                };
+                let down = async move {
+                    let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                };
+                tokio::join!(up, down);
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_killed_mid_file_sends_it_once_after_restart() {
+    killed_mid_file(ScratchDatabase::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_killed_mid_file_sends_it_once_after_restart_on_postgres() {
+    if let Some(database) = ScratchDatabase::postgres().await {
+        killed_mid_file(database).await;
+    }
+}
+
+/// A 6 MiB scan attached offline (`records documents attach`), its sync SIGKILLed when a
+/// sixth of it has gone through a link of 4 MiB/s, then started again: one document, bytes
+/// whole.
+async fn killed_mid_file(database: ScratchDatabase) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let platform = Platform::start(database.config(), "127.0.0.1:0").await;
+    server::auth::create_account(
+        &platform.db,
+        domain::UserType::Dietician,
+        "dee@example.org",
+        "Dee",
+        PASSWORD,
+        Default::default(),
+    )
+    .await
+    .expect("user");
+    let sent = std::sync::Arc::new(AtomicUsize::new(0));
+    let proxy = slow_proxy(platform.addr, 4 * 1024 * 1024, sent.clone()).await;
+    let replica = database.dir.join("home-visit.db");
+    let server = format!("http://{proxy}");
+    ok(&records(
+        &replica,
+        &["login", "--server", &server, "--email", "dee@example.org"],
+        Some(PASSWORD),
+    ));
+    let patient = ok(&records(
+        &replica,
+        &[
+            "patients",
+            "add",
+            "--name",
+            "Ada Home",
+            "--email",
+            "ada@example.org",
+        ],
+        None,
+    ));
+    let mut scan = b"%PDF-1.4\n".to_vec();
+    scan.resize(6 * 1024 * 1024, b'x');
+    let file = database.dir.join("scan.pdf");
+    std::fs::write(&file, &scan).expect("write the scan");
+    ok(&records(
+        &replica,
+        &[
+            "documents",
+            "attach",
+            "--patient",
+            patient.trim(),
+            "--type",
+            "lab report",
+            "--date",
+            "2026-11-20",
+            "--title",
+            "Home visit scan",
+            file.to_str().expect("path"),
+        ],
+        None,
+    ));
+    let before = sent.load(Ordering::SeqCst);
+    let mut child = records_command(&replica, None)
+        .arg("sync")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sync starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while sent.load(Ordering::SeqCst) < before + 1024 * 1024 {
+        assert!(std::time::Instant::now() < deadline, "the file never left");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let count = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM healthcare_documents WHERE title = 'Home visit scan'",
+        )
+        .fetch_one(platform.db.pool())
+        .await
+        .expect("count")
+    };
+    assert_eq!(count().await, 0, "killed mid-file: no document yet");
+
+    let synced: Value =
+        serde_json::from_str(&ok(&records(&replica, &["sync", "--json"], None))).expect("json");
+    assert_eq!(synced["pushed"], 2, "the patient and the scan: {synced}");
+    assert_eq!(count().await, 1, "one document");
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT CAST(length(b.data) AS BIGINT) FROM healthcare_documents d \
+         JOIN document_blobs b ON b.content_hash = d.content_hash \
+         WHERE d.title = 'Home visit scan'",
+    )
+    .fetch_one(platform.db.pool())
+    .await
+    .expect("blob");
+    assert_eq!(stored, scan.len() as i64, "the bytes whole");
+}
