@@ -21,6 +21,7 @@ pub mod notify;
 pub mod rights;
 pub mod state;
 pub mod updates;
+pub mod webview;
 
 use tauri::Manager as _;
 
@@ -38,6 +39,7 @@ pub fn run() {
         .plugin(tauri_plugin_dialog::init())
         .setup(|app| {
             let data_dir = app.path().app_data_dir()?;
+            webview::tune(app);
             let settings = state::Settings::from_env(&data_dir);
             match tauri::async_runtime::block_on(state::Desk::open(settings)) {
                 Ok(desk) => {
