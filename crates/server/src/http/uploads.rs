@@ -19,11 +19,13 @@ use sha2::{Digest as _, Sha256};
 
 /// Send a file ahead of the document that will name it: the body is the file, its
 /// `Content-Type` the file's type (PDF, PNG, JPEG, GIF or WebP; text goes in the document
-/// itself). 201 when kept, 200 when this person had sent the same bytes already.
+/// itself), or `application/octet-stream` to have it read from the bytes. 201 when kept, 200
+/// when this person had sent the same bytes already.
 #[utoipa::path(put, path = "/api/v1/uploads/{sha256}", operation_id = "send_file", tag = "documents",
     security(("bearer" = [])),
     params(("sha256" = String, Path, description = "lowercase hex SHA-256 of the body")),
-    request_body(content = Vec<u8>, content_type = "application/pdf"),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+        description = "the file; `Content-Type` may also be its own type (`application/pdf`, `image/png`…)"),
     responses((status = 201, body = StagedUpload), (status = 200, body = StagedUpload),
               (status = 403, body = Problem), (status = 413, body = Problem),
               (status = 422, body = Problem)))]
@@ -46,11 +48,19 @@ pub async fn send(
         ));
     }
     let body = body.map_err(|e| body_problem(e.status(), app.config.max_body_bytes))?;
-    let mime = headers
+    let declared = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(domain::check::mime_essence)
         .unwrap_or_default();
+    // Bytes of no stated type are what their magic number says.
+    let mime = match declared.as_str() {
+        "" | "application/octet-stream" => ATTACHED_TYPES
+            .iter()
+            .find(|t| domain::check::content_is(t, &body) == Some(true))
+            .map_or(declared, |t| (*t).to_owned()),
+        _ => declared,
+    };
     check_file(&mime, &body, ATTACHED_TYPES)?;
     if hex::encode(Sha256::digest(&body)) != sha256 {
         return Err(ApiError::invalid(

@@ -243,6 +243,17 @@ async fn someone_elses_hash(w: World) {
         send(&w, &w.token, &hash, "text/html", bytes.clone()).await,
         422
     );
+    // Bytes of no stated type are read for what they are.
+    let unstated = pdf("unstated", 1);
+    let unstated_hash = hex::encode(sha2::Sha256::digest(&unstated));
+    let octets = "application/octet-stream";
+    assert_eq!(
+        send(&w, &w.token, &unstated_hash, octets, unstated).await,
+        201
+    );
+    let text = b"not a file".to_vec();
+    let text_hash = hex::encode(sha2::Sha256::digest(&text));
+    assert_eq!(send(&w, &w.token, &text_hash, octets, text).await, 422);
     let practitioner = w
         .user("pat@example.org", domain::UserType::Practitioner, None)
         .await;
