@@ -265,18 +265,29 @@ both_backends! {
         let writers = 24;
         let per_writer = 8;
         let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // Walks the puller finished: each writer waits for a new one before its next write, so
+        // walks and commits interleave however slow the machine is.
+        let walked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let app = std::sync::Arc::new(app);
         // The writers' own connections, so the server's pool stays free for the puller.
         let writer_db = server::db::Db::connect(&app.database_url, writers as u32).await.expect("writer pool");
         let mut tasks = Vec::new();
         for w in 0..writers {
-            let (db, d) = (writer_db.clone(), d.clone());
+            let (db, d, walked) = (writer_db.clone(), d.clone(), walked.clone());
             tasks.push(tokio::spawn(async move {
                 // Each write is a transaction that stays open a few milliseconds after its
                 // insert, so transactions commit in a different order than they began: the
                 // case where a "highest id seen" cursor skips rows.
                 let mut ids = Vec::new();
+                let mut last_walk = walked.load(std::sync::atomic::Ordering::SeqCst);
                 for i in 0..per_writer {
+                    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+                    while i > 0 && walked.load(std::sync::atomic::Ordering::SeqCst) == last_walk
+                        && std::time::Instant::now() < deadline
+                    {
+                        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                    }
+                    last_walk = walked.load(std::sync::atomic::Ordering::SeqCst);
                     let id = Uuid::now_v7().to_string();
                     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
                     let mut tx = db.pool().begin().await.expect("begin");
@@ -294,7 +305,7 @@ both_backends! {
         }
         // Pull continuously while they write.
         let puller = {
-            let (app, d, done) = (app.clone(), d.clone(), done.clone());
+            let (app, d, done, walked) = (app.clone(), d.clone(), done.clone(), walked.clone());
             tokio::spawn(async move {
                 let mut all = Vec::new();
                 let mut cursor = None;
@@ -305,6 +316,7 @@ both_backends! {
                     all.extend(changes);
                     cursor = Some(next);
                     walks += 1;
+                    walked.store(walks, std::sync::atomic::Ordering::SeqCst);
                 }
                 assert!(walks >= 3, "the puller should walk often while writers run ({walks})");
                 // One more walk after the last commit.
