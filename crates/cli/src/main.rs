@@ -142,27 +142,15 @@ enum DocumentCommand {
     /// Attach a file (PDF, PNG, JPEG, GIF or WebP, at most 25 MiB) as a new document: kept
     /// here, sent at the next sync.
     Attach {
-        #[arg(long)]
-        patient: Uuid,
-        #[arg(long = "type")]
-        kind: String,
-        #[arg(long)]
-        date: String,
-        #[arg(long)]
-        title: String,
+        #[command(flatten)]
+        new: NewDocument,
         /// The file; its type is read from its name's extension.
         file: PathBuf,
     },
     /// A text document.
     Add {
-        #[arg(long)]
-        patient: Uuid,
-        #[arg(long = "type")]
-        kind: String,
-        #[arg(long)]
-        date: String,
-        #[arg(long)]
-        title: String,
+        #[command(flatten)]
+        new: NewDocument,
         #[arg(long)]
         content: String,
     },
@@ -191,6 +179,19 @@ enum DocumentCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// What every new document says: whose, what, when, and its title.
+#[derive(Args)]
+struct NewDocument {
+    #[arg(long)]
+    patient: Uuid,
+    #[arg(long = "type")]
+    kind: String,
+    #[arg(long)]
+    date: String,
+    #[arg(long)]
+    title: String,
 }
 
 #[derive(Subcommand)]
@@ -560,10 +561,13 @@ impl Records {
                 print_rows(&rows, json, &["id", "date", "type", "title"]);
             }
             DocumentCommand::Add {
-                patient,
-                kind,
-                date,
-                title,
+                new:
+                    NewDocument {
+                        patient,
+                        kind,
+                        date,
+                        title,
+                    },
                 content,
             } => {
                 let fields = json!({"patient_id": patient, "type": kind, "date": date, "title": title, "content": content});
@@ -578,10 +582,13 @@ impl Records {
                 );
             }
             DocumentCommand::Attach {
-                patient,
-                kind,
-                date,
-                title,
+                new:
+                    NewDocument {
+                        patient,
+                        kind,
+                        date,
+                        title,
+                    },
                 file,
             } => {
                 let extension = file

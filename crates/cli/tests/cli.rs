@@ -66,11 +66,8 @@ fn ok(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The platform on `database` with one dietician, and a replica signed in as them.
-async fn setup_on(
-    database: ScratchDatabase,
-    bus: Option<&SessionBus>,
-) -> (ScratchDatabase, Platform, PathBuf) {
+/// The platform on `database` with one dietician, Dee.
+async fn platform_with_dee(database: &ScratchDatabase) -> Platform {
     let platform = Platform::start(database.config(), "127.0.0.1:0").await;
     server::auth::create_account(
         &platform.db,
@@ -82,6 +79,15 @@ async fn setup_on(
     )
     .await
     .expect("user");
+    platform
+}
+
+/// The platform on `database` with one dietician, and a replica signed in as them.
+async fn setup_on(
+    database: ScratchDatabase,
+    bus: Option<&SessionBus>,
+) -> (ScratchDatabase, Platform, PathBuf) {
+    let platform = platform_with_dee(&database).await;
     let replica = database.dir.join("laptop.db");
     let login = records_on(
         bus,
@@ -703,17 +709,7 @@ async fn a_client_killed_mid_file_sends_it_once_after_restart_on_postgres() {
 /// whole.
 async fn killed_mid_file(database: ScratchDatabase) {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    let platform = Platform::start(database.config(), "127.0.0.1:0").await;
-    server::auth::create_account(
-        &platform.db,
-        domain::UserType::Dietician,
-        "dee@example.org",
-        "Dee",
-        PASSWORD,
-        Default::default(),
-    )
-    .await
-    .expect("user");
+    let platform = platform_with_dee(&database).await;
     let sent = std::sync::Arc::new(AtomicUsize::new(0));
     let proxy = slow_proxy(platform.addr, 4 * 1024 * 1024, sent.clone()).await;
     let replica = database.dir.join("home-visit.db");

@@ -75,6 +75,16 @@ pub const DOCUMENT_TYPES: &[&str] = &[
     "text/markdown",
 ];
 
+/// What a file sent ahead of a document made offline may be (`PUT /uploads`): a text goes in
+/// the document itself, its words searchable.
+pub const FILE_TYPES: &[&str] = &[
+    "application/pdf",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+];
+
 /// `Text/Plain; charset=utf-8` -> `text/plain`: the type without its parameters, lower case.
 pub fn mime_essence(mime: &str) -> String {
     mime.split(';')

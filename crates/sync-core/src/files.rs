@@ -17,15 +17,6 @@ use uuid::Uuid;
 /// The most a file may hold, as on the platform.
 pub const MAX_FILE_BYTES: usize = 25 * 1024 * 1024;
 
-/// What a file may be; text goes in as a text document, its words searchable.
-pub const FILE_TYPES: &[&str] = &[
-    "application/pdf",
-    "image/png",
-    "image/jpeg",
-    "image/gif",
-    "image/webp",
-];
-
 /// Bytes per piece of a file on its way: how often sending reports progress.
 const PIECE: usize = 256 * 1024;
 
@@ -47,7 +38,7 @@ impl Attachment {
     /// the type says.
     fn check(&self) -> Result<String> {
         let mime = domain::check::mime_essence(&self.mime_type);
-        if !FILE_TYPES.contains(&mime.as_str()) {
+        if !domain::check::FILE_TYPES.contains(&mime.as_str()) {
             return Err(SyncError::Invalid(
                 "This kind of file cannot be attached: PDF, PNG, JPEG, GIF or WebP can.".into(),
             ));
@@ -223,18 +214,21 @@ impl Remote {
     ) -> Result<()> {
         // The pieces go as the connection takes them; progress is reported from here, as each
         // one is handed over.
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(2);
-        let pieces: Vec<Vec<u8>> = bytes.chunks(PIECE).map(<[u8]>::to_vec).collect();
+        // The pieces are views of the one buffer, not copies of it.
+        let bytes = bytes::Bytes::from(bytes);
+        let len = bytes.len();
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(2);
         let body = reqwest::Body::wrap_stream(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)));
         let request = self
             .http
             .put(format!("{}/api/v1/uploads/{hash}", self.base))
             .header(reqwest::header::CONTENT_TYPE, mime)
-            .header(reqwest::header::CONTENT_LENGTH, bytes.len())
+            .header(reqwest::header::CONTENT_LENGTH, len)
             .body(body);
         let feed = async {
             let mut handed = 0;
-            for piece in pieces {
+            while handed < len {
+                let piece = bytes.slice(handed..len.min(handed + PIECE));
                 handed += piece.len();
                 if tx.send(Ok(piece)).await.is_err() {
                     break;

@@ -28,18 +28,9 @@ use uuid::Uuid;
 /// Text formats a text document may declare.
 const TEXT_TYPES: &[&str] = &["text/plain", "text/markdown", "text/csv"];
 
-/// File formats sent ahead of a document made offline: text goes in the document itself.
-pub(crate) const ATTACHED_TYPES: &[&str] = &[
-    "application/pdf",
-    "image/png",
-    "image/jpeg",
-    "image/gif",
-    "image/webp",
-];
-
 /// File formats an upload may carry; its bytes must be what it says
 /// ([`domain::check::content_is`]: magic numbers, UTF-8 for text).
-const FILE_TYPES: &[&str] = &[
+const UPLOAD_TYPES: &[&str] = &[
     "application/pdf",
     "image/png",
     "image/jpeg",
@@ -373,7 +364,7 @@ async fn read_upload(
         metadata.ok_or_else(|| ApiError::invalid("metadata", "the `metadata` part is missing"))?;
     let (mime, bytes) =
         file.ok_or_else(|| ApiError::invalid("file", "the `file` part is missing"))?;
-    check_file(&mime, &bytes, FILE_TYPES)?;
+    check_file(&mime, &bytes, UPLOAD_TYPES)?;
     Ok((metadata, mime, bytes))
 }
 

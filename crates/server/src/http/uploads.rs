@@ -3,7 +3,7 @@
 //! takes the file. Keyed by the content's hash, sending it again (a reply lost, a sync cut off
 //! and retried, even after the document was made of it) keeps nothing new and answers 200.
 
-use super::documents::{check_file, ATTACHED_TYPES};
+use super::documents::check_file;
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{body_problem, ApiPath, AuthUser};
 use crate::app::AppState;
@@ -55,13 +55,13 @@ pub async fn send(
         .unwrap_or_default();
     // Bytes of no stated type are what their magic number says.
     let mime = match declared.as_str() {
-        "" | "application/octet-stream" => ATTACHED_TYPES
+        "" | "application/octet-stream" => domain::check::FILE_TYPES
             .iter()
             .find(|t| domain::check::content_is(t, &body) == Some(true))
             .map_or(declared, |t| (*t).to_owned()),
         _ => declared,
     };
-    check_file(&mime, &body, ATTACHED_TYPES)?;
+    check_file(&mime, &body, domain::check::FILE_TYPES)?;
     if hex::encode(Sha256::digest(&body)) != sha256 {
         return Err(ApiError::invalid(
             "sha256",
